@@ -1,0 +1,135 @@
+//! What an output frame is: a source frame passed through untouched, or work for a model.
+
+use super::FrameListError;
+
+/// An inclusive range of frames (`kOfxImageEffectPropFrameRange` semantics).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrameRange {
+    pub first: f64,
+    pub last: f64,
+}
+
+impl FrameRange {
+    pub fn new(first: f64, last: f64) -> Self {
+        Self { first, last }
+    }
+
+    pub fn single(t: f64) -> Self {
+        Self { first: t, last: t }
+    }
+
+    /// Number of whole frames in the range (0 when empty or invalid).
+    pub fn len(&self) -> i64 {
+        if self.first.is_finite() && self.last.is_finite() && self.last >= self.first {
+            (self.last - self.first).floor() as i64 + 1
+        } else {
+            0
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, t: f64) -> bool {
+        t >= self.first && t <= self.last
+    }
+
+    pub fn clamp(&self, t: f64) -> f64 {
+        t.clamp(self.first, self.last)
+    }
+}
+
+/// Which end of a clip Extend grows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// After the last frame (the known frames are a prefix of the generated shot).
+    Forward,
+    /// Before the first frame (the known frames are a suffix).
+    Backward,
+}
+
+/// Model work for one output frame; the engines that do it come with the runtime.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelWork {
+    /// Frame `index` of a text-to-video shot.
+    Generate { index: i64 },
+    /// Frame `index` (1 = first frame after the image) of a shot animated from source frame `image_frame`.
+    Animate { image_frame: f64, index: i64 },
+    /// Frame `index` (1 = the frame next to the clip, counting away from it) generated beyond the
+    /// clip's end in `direction`, continuing `context`, the source frames at that end.
+    Extend { direction: Direction, context: FrameRange, index: i64 },
+    /// A frame between source frames `before` and `after` at `fraction` (0 < fraction < 1) from `before`.
+    Interpolate { before: f64, after: f64, fraction: f64 },
+}
+
+impl ModelWork {
+    /// What kind of engine the work needs, for messages.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            ModelWork::Interpolate { .. } => "frame interpolation",
+            _ => "video diffusion",
+        }
+    }
+
+    /// Source frames the work reads.
+    pub fn source_frames(&self) -> Option<FrameRange> {
+        match *self {
+            ModelWork::Generate { .. } => None,
+            ModelWork::Animate { image_frame, .. } => Some(FrameRange::single(image_frame)),
+            ModelWork::Extend { context, .. } => Some(context),
+            ModelWork::Interpolate { before, after, .. } => Some(FrameRange::new(before, after)),
+        }
+    }
+}
+
+/// The decision for one output frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FramePlan {
+    /// Copy the source frame at `source_time` to the output bit-exact.
+    PassThrough { source_time: f64 },
+    /// The frame must be made by a model.
+    Model(ModelWork),
+}
+
+impl FramePlan {
+    pub fn source_frames(&self) -> Option<FrameRange> {
+        match self {
+            FramePlan::PassThrough { source_time } => Some(FrameRange::single(*source_time)),
+            FramePlan::Model(work) => work.source_frames(),
+        }
+    }
+}
+
+/// Why a frame cannot be planned; every message names the parameter or clip to fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EffectError {
+    #[error("parameter '{0}' is missing")]
+    MissingParam(String),
+    #[error("parameter '{name}' should be a {expected}")]
+    ParamType { name: String, expected: &'static str },
+    #[error("Speed must be greater than 0 (it is {0}).")]
+    InvalidSpeed(f64),
+    #[error("Fill Frames: {0}")]
+    FrameList(#[from] FrameListError),
+    #[error("{0} is out of range: {1}")]
+    InvalidParam(&'static str, String),
+    #[error("the Source clip is not connected or has no frames")]
+    NoSource,
+    #[error("frame {time} is outside this effect's frames ({first} to {last})")]
+    OutsideShot { time: f64, first: f64, last: f64 },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_range_counts_whole_frames_and_rejects_nonsense() {
+        assert_eq!(FrameRange::new(0.0, 99.0).len(), 100);
+        assert_eq!(FrameRange::single(5.0).len(), 1);
+        assert!(FrameRange::new(3.0, 2.0).is_empty());
+        assert!(FrameRange::new(f64::NAN, 2.0).is_empty());
+        assert_eq!(FrameRange::new(0.0, 9.0).clamp(12.0), 9.0);
+    }
+}

@@ -1,0 +1,11 @@
+//! Kinema: generative video and neural frame interpolation as an OpenFX plugin.
+//!
+//! Data flows host image → [`frame_io`] → frame tensor → engine → frame tensor → host image.
+//! [`effects`] is the effect core and knows nothing of OFX; [`ofx`] is the glue and knows
+//! nothing of ONNX; [`runtime`] owns ONNX Runtime (one Environment, a session cache).
+
+pub mod effects;
+pub mod frame_io;
+pub mod models;
+pub mod ofx;
+pub mod runtime;

@@ -1,0 +1,398 @@
+//! One function per OFX action, and the dispatch from action name to function. Every function
+//! returns a [`Reply`] or an [`OfxError`]; the entry point turns that into a status code.
+
+use std::ffi::{c_void, CStr};
+
+use ofx_abi::*;
+
+use super::clip::{components_name, depth_name, parse_components, parse_depth, Clip};
+use super::effect::{context_name, parse_context, ImageEffect};
+use super::instance::Instance;
+use super::props::PropertySet;
+use super::raw;
+use super::status::{OfxError, OfxResult, Reply};
+use crate::effects::{Context, EffectKind, EffectSpec, FramePlan, FrameRange, ModelWork, ParamValues, PARAM_MODEL};
+use crate::frame_io::{copy_pixels, ImageViewMut, Rect};
+
+/// Output depth and components for a generator: float RGBA is what every host handles.
+const GENERATOR_DEPTH: &CStr = kOfxBitDepthFloat;
+const GENERATOR_COMPONENTS: &CStr = kOfxImageComponentRGBA;
+
+/// The clip preference outArgs (`OfxImageClipPropDepth_` + clip name, ...), spelled out because
+/// they must be static strings.
+const DEPTH_OUTPUT: &CStr = c"OfxImageClipPropDepth_Output";
+const COMPONENTS_OUTPUT: &CStr = c"OfxImageClipPropComponents_Output";
+const DEPTH_SOURCE: &CStr = c"OfxImageClipPropDepth_Source";
+const COMPONENTS_SOURCE: &CStr = c"OfxImageClipPropComponents_Source";
+const FRAME_RANGE_SOURCE: &CStr = c"OfxImageClipPropFrameRange_Source";
+
+/// The arguments of one action.
+pub struct Call<'a> {
+    pub spec: &'static EffectSpec,
+    pub action: &'a CStr,
+    pub handle: *const c_void,
+    pub in_args: OfxPropertySetHandle,
+    pub out_args: OfxPropertySetHandle,
+}
+
+impl Call<'_> {
+    fn effect(&self) -> OfxResult<ImageEffect> {
+        // SAFETY: for every action that uses it the host passes an image effect handle.
+        unsafe { ImageEffect::from_raw(self.handle as OfxImageEffectHandle) }
+    }
+
+    fn in_args(&self) -> OfxResult<PropertySet> {
+        // SAFETY: the host's inArgs for this action.
+        unsafe { PropertySet::from_raw(self.in_args, "inArgs") }
+    }
+
+    fn out_args(&self) -> OfxResult<PropertySet> {
+        // SAFETY: the host's outArgs for this action.
+        unsafe { PropertySet::from_raw(self.out_args, "outArgs") }
+    }
+}
+
+pub fn dispatch(call: &Call) -> OfxResult<Reply> {
+    let a = call.action;
+    if a == kOfxActionLoad {
+        load()
+    } else if a == kOfxActionUnload || a == kOfxActionPurgeCaches {
+        purge()
+    } else if a == kOfxActionDescribe {
+        describe(call)
+    } else if a == kOfxImageEffectActionDescribeInContext {
+        describe_in_context(call)
+    } else if a == kOfxActionCreateInstance {
+        create_instance(call)
+    } else if a == kOfxActionDestroyInstance {
+        destroy_instance(call)
+    } else if a == kOfxImageEffectActionGetClipPreferences {
+        get_clip_preferences(call)
+    } else if a == kOfxImageEffectActionGetRegionOfDefinition {
+        get_region_of_definition(call)
+    } else if a == kOfxImageEffectActionGetFramesNeeded {
+        get_frames_needed(call)
+    } else if a == kOfxImageEffectActionGetTimeDomain {
+        get_time_domain(call)
+    } else if a == kOfxImageEffectActionRender {
+        render(call)
+    } else if a == kOfxImageEffectActionBeginSequenceRender || a == kOfxImageEffectActionEndSequenceRender {
+        Ok(Reply::Handled)
+    } else {
+        // InstanceChanged, IsIdentity, GetRegionsOfInterest, ...: the host's default is right.
+        Ok(Reply::Default)
+    }
+}
+
+/// Load does no model work: it only checks that setHost gave us the suites we need.
+fn load() -> OfxResult<Reply> {
+    raw::suites()?;
+    Ok(Reply::Handled)
+}
+
+/// Unload and PurgeCaches drop cached ONNX sessions (nothing is loaded until a render needs it).
+fn purge() -> OfxResult<Reply> {
+    crate::runtime::purge_sessions();
+    Ok(Reply::Handled)
+}
+
+fn describe(call: &Call) -> OfxResult<Reply> {
+    let spec = call.spec;
+    let props = call.effect()?.properties()?;
+    props.set_string(kOfxPropLabel, spec.label)?;
+    props.set_string(kOfxImageEffectPluginPropGrouping, spec.group)?;
+    let contexts: Vec<&'static CStr> = spec.contexts.iter().map(|&c| context_name(c)).collect();
+    props.set_strings(kOfxImageEffectPropSupportedContexts, &contexts)?;
+    props.set_strings(kOfxImageEffectPropSupportedPixelDepths, &[kOfxBitDepthFloat, kOfxBitDepthShort, kOfxBitDepthByte])?;
+    // Models see whole frames; tiles would cut them up.
+    props.set_bool(kOfxImageEffectPropSupportsTiles, false)?;
+    props.set_bool(kOfxImageEffectPropSupportsMultiResolution, true)?;
+    props.set_bool(kOfxImageEffectPropSupportsMultipleClipDepths, false)?;
+    props.set_bool(kOfxImageEffectPropTemporalClipAccess, spec.temporal_access)?;
+    props.set_string(kOfxImageEffectPluginRenderThreadSafety, kOfxImageEffectRenderFullySafe)?;
+    // Optional or cosmetic: a host without them still gets a working effect.
+    let _ = props.set_string(kOfxPropShortLabel, spec.label);
+    let _ = props.set_string(kOfxPropLongLabel, spec.label);
+    let _ = props.set_string(kOfxPropPluginDescription, spec.description);
+    let _ = props.set_bool(kOfxImageEffectPluginPropHostFrameThreading, false);
+    let _ = props.set_bool(kOfxImageEffectPluginPropSingleInstance, false);
+    let _ = props.set_bool(kOfxImageEffectPropSupportsMultipleClipPARs, false);
+    Ok(Reply::Handled)
+}
+
+fn describe_in_context(call: &Call) -> OfxResult<Reply> {
+    let spec = call.spec;
+    let effect = call.effect()?;
+    let context = parse_context(&call.in_args()?.string(kOfxImageEffectPropContext)?)?;
+    if !spec.contexts.contains(&context) {
+        return Err(OfxError::new(kOfxStatErrUnsupported, format!("{:?} does not support the {context:?} context", spec.id)));
+    }
+    let output = effect.define_clip(kOfxImageEffectOutputClipName)?;
+    describe_clip(&output, false)?;
+    // Generate never reads a source; in the general context it still offers one (optional) so
+    // hosts such as Nuke can give the node a format.
+    match (spec.kind, context) {
+        (_, Context::Generator) => {}
+        (EffectKind::Generate, _) => {
+            let source = effect.define_clip(kOfxImageEffectSimpleSourceClipName)?;
+            describe_clip(&source, false)?;
+            source.set_bool(kOfxImageClipPropOptional, true)?;
+        }
+        _ => {
+            let source = effect.define_clip(kOfxImageEffectSimpleSourceClipName)?;
+            describe_clip(&source, spec.temporal_access)?;
+        }
+    }
+    effect.params()?.describe(spec)?;
+    Ok(Reply::Handled)
+}
+
+fn describe_clip(clip: &PropertySet, temporal: bool) -> OfxResult<()> {
+    clip.set_strings(kOfxImageEffectPropSupportedComponents, &[kOfxImageComponentRGBA, kOfxImageComponentRGB])?;
+    clip.set_bool(kOfxImageEffectPropSupportsTiles, false)?;
+    if temporal {
+        clip.set_bool(kOfxImageEffectPropTemporalClipAccess, true)?;
+    }
+    Ok(())
+}
+
+fn create_instance(call: &Call) -> OfxResult<Reply> {
+    Instance::attach(&call.effect()?, call.spec)?;
+    Ok(Reply::Handled)
+}
+
+fn destroy_instance(call: &Call) -> OfxResult<Reply> {
+    Instance::detach(&call.effect()?)?;
+    Ok(Reply::Handled)
+}
+
+/// The source clip when the instance has one and it is connected.
+fn connected_source(effect: &ImageEffect, inst: &Instance) -> OfxResult<Option<Clip>> {
+    if inst.context == Context::Generator || inst.spec.kind == EffectKind::Generate {
+        return Ok(None);
+    }
+    let clip = effect.clip(kOfxImageEffectSimpleSourceClipName)?;
+    Ok(clip.connected().then_some(clip))
+}
+
+/// The source's frame range, None when unconnected or empty.
+fn source_range(source: Option<&Clip>) -> Option<FrameRange> {
+    source.and_then(|c| c.frame_range().ok()).filter(|r| !r.is_empty())
+}
+
+fn get_clip_preferences(call: &Call) -> OfxResult<Reply> {
+    let effect = call.effect()?;
+    let inst = Instance::of(&effect)?;
+    let out = call.out_args()?;
+    let Some(source) = connected_source(&effect, inst)? else {
+        out.set_string(DEPTH_OUTPUT, GENERATOR_DEPTH)?;
+        out.set_string(COMPONENTS_OUTPUT, GENERATOR_COMPONENTS)?;
+        return Ok(Reply::Handled);
+    };
+    // Output = what the source really is, so pass-through stays bit-exact; formats we cannot
+    // take (half, alpha-only) are asked for as float RGBA.
+    let (depth, components) = source.unmapped_format().unwrap_or_default();
+    let depth = parse_depth(&depth).map(depth_name).unwrap_or(kOfxBitDepthFloat);
+    let components = parse_components(&components).map(components_name).unwrap_or(kOfxImageComponentRGBA);
+    out.set_string(DEPTH_SOURCE, depth)?;
+    out.set_string(COMPONENTS_SOURCE, components)?;
+    out.set_string(DEPTH_OUTPUT, depth)?;
+    out.set_string(COMPONENTS_OUTPUT, components)?;
+    Ok(Reply::Handled)
+}
+
+fn get_region_of_definition(call: &Call) -> OfxResult<Reply> {
+    let effect = call.effect()?;
+    let inst = Instance::of(&effect)?;
+    let time = call.in_args()?.double(kOfxPropTime)?;
+    let rod = match connected_source(&effect, inst)? {
+        None => project_rect(&effect)?,
+        Some(source) => {
+            // The source frame this output frame comes from (or is made from), when known.
+            let values = effect.params()?.values(inst.spec, Some(time))?;
+            let Ok(Some(needed)) = inst.spec.frames_needed(&values, time, source_range(Some(&source))) else {
+                return Ok(Reply::Default);
+            };
+            source.region_of_definition(needed.last)?
+        }
+    };
+    call.out_args()?.set_doubles(kOfxImageEffectPropRegionOfDefinition, &[rod.x1, rod.y1, rod.x2, rod.y2])?;
+    Ok(Reply::Handled)
+}
+
+/// The project's frame in canonical coordinates: offset .. offset + size (or 0 .. extent).
+fn project_rect(effect: &ImageEffect) -> OfxResult<OfxRectD> {
+    let props = effect.properties()?;
+    let (offset, size) = match (props.doubles::<2>(kOfxImageEffectPropProjectOffset), props.doubles::<2>(kOfxImageEffectPropProjectSize)) {
+        (Ok(o), Ok(s)) if s[0] > 0.0 && s[1] > 0.0 => (o, s),
+        _ => ([0.0, 0.0], props.doubles::<2>(kOfxImageEffectPropProjectExtent)?),
+    };
+    Ok(OfxRectD { x1: offset[0], y1: offset[1], x2: offset[0] + size[0], y2: offset[1] + size[1] })
+}
+
+fn get_frames_needed(call: &Call) -> OfxResult<Reply> {
+    let effect = call.effect()?;
+    let inst = Instance::of(&effect)?;
+    let time = call.in_args()?.double(kOfxPropTime)?;
+    let Some(source) = connected_source(&effect, inst)? else { return Ok(Reply::Default) };
+    let values = effect.params()?.values(inst.spec, Some(time))?;
+    // A frame that cannot be planned fails in Render, with its reason; here the host's default is fine.
+    let Ok(Some(needed)) = inst.spec.frames_needed(&values, time, source_range(Some(&source))) else {
+        return Ok(Reply::Default);
+    };
+    call.out_args()?.set_doubles(FRAME_RANGE_SOURCE, &[needed.first.floor(), needed.last.ceil()])?;
+    Ok(Reply::Handled)
+}
+
+fn get_time_domain(call: &Call) -> OfxResult<Reply> {
+    let effect = call.effect()?;
+    let inst = Instance::of(&effect)?;
+    let source = connected_source(&effect, inst)?;
+    let values = effect.params()?.values(inst.spec, None)?;
+    match inst.spec.time_domain(&values, source_range(source.as_ref())) {
+        Ok(Some(range)) => {
+            call.out_args()?.set_doubles(kOfxImageEffectPropFrameRange, &[range.first, range.last])?;
+            Ok(Reply::Handled)
+        }
+        Ok(None) | Err(_) => Ok(Reply::Default),
+    }
+}
+
+/// Renders one frame. Parameters are read fresh. Pass-through frames are copied bit-exact; frames
+/// that need a model fail with the reason in Status (and a message), leaving the output untouched.
+fn render(call: &Call) -> OfxResult<Reply> {
+    let effect = call.effect()?;
+    let inst = Instance::of(&effect)?;
+    let args = call.in_args()?;
+    let time = args.double(kOfxPropTime)?;
+    let [x1, y1, x2, y2] = args.ints::<4>(kOfxImageEffectPropRenderWindow)?;
+    let window = Rect::new(x1, y1, x2, y2);
+    match render_frame(&effect, inst, time, window) {
+        Ok(done) => {
+            inst.report(&effect, &done, false);
+            Ok(Reply::Handled)
+        }
+        Err(err) => {
+            inst.report(&effect, &err.message, true);
+            Err(err)
+        }
+    }
+}
+
+/// Does the render; Ok carries the short status text.
+fn render_frame(effect: &ImageEffect, inst: &Instance, time: f64, window: Rect) -> OfxResult<String> {
+    let values = effect.params()?.values(inst.spec, Some(time))?;
+    let source = connected_source(effect, inst)?;
+    let plan = inst.spec.plan(&values, time, source_range(source.as_ref())).map_err(|e| OfxError::failed(capitalize(&e.to_string())))?;
+    match plan {
+        FramePlan::PassThrough { source_time } => {
+            let source = source.ok_or_else(|| OfxError::failed("The Source clip is not connected."))?;
+            pass_through(effect, &source, source_time, time, window)?;
+            Ok(format!("Pass-through of source frame {}", frame_label(source_time)))
+        }
+        FramePlan::Model(work) => Err(model_unavailable(inst.spec, &values, &work)),
+    }
+}
+
+/// Copies source frame `source_time` into the output's render window, bit for bit. Output pixels
+/// in the window that the source image does not cover are transparent black, as OFX defines
+/// pixels outside a region of definition.
+fn pass_through(effect: &ImageEffect, source: &Clip, source_time: f64, time: f64, window: Rect) -> OfxResult<()> {
+    let src = source
+        .image(source_time)?
+        .ok_or_else(|| OfxError::failed(format!("The host gave no Source image at frame {}.", frame_label(source_time))))?;
+    let mut out = effect
+        .clip(kOfxImageEffectOutputClipName)?
+        .image(time)?
+        .ok_or_else(|| OfxError::failed(format!("The host gave no Output image at frame {}.", frame_label(time))))?;
+    let src_view = src.view()?;
+    let mut out_view = out.view_mut()?;
+    let Some(window) = window.intersect(&out_view.bounds()) else { return Ok(()) };
+    let copied = window.intersect(&src_view.bounds());
+    if copied != Some(window) {
+        clear_outside(&mut out_view, window, copied);
+    }
+    if let Some(copied) = copied {
+        copy_pixels(&src_view, &mut out_view, copied)
+            .map_err(|e| OfxError::failed(format!("Pass-through of frame {}: {e}", frame_label(source_time))))?;
+    }
+    Ok(())
+}
+
+/// Zeroes the pixels of `window` outside `keep` (which lies inside it).
+fn clear_outside(out: &mut ImageViewMut, window: Rect, keep: Option<Rect>) {
+    let px = out.pixel_bytes();
+    let bounds = out.bounds();
+    for y in window.y1..window.y2 {
+        let Some(row) = out.row_mut(y) else { continue };
+        let byte = |x: i32| (x - bounds.x1) as usize * px;
+        match keep {
+            Some(k) if y >= k.y1 && y < k.y2 => {
+                row[byte(window.x1)..byte(k.x1)].fill(0);
+                row[byte(k.x2)..byte(window.x2)].fill(0);
+            }
+            _ => row[byte(window.x1)..byte(window.x2)].fill(0),
+        }
+    }
+}
+
+/// The error for a frame that needs a model: the model is missing, or its engine is not built in.
+fn model_unavailable(spec: &EffectSpec, values: &ParamValues, work: &ModelWork) -> OfxError {
+    let name = values.string(PARAM_MODEL).unwrap_or_default();
+    match crate::models::resolve(name) {
+        Err(e) => OfxError::failed(e.to_string()),
+        Ok(model) => OfxError::failed(format!(
+            "{}: the {} engine is not available in this build (model '{}' found in {}).",
+            spec.label.to_string_lossy(),
+            work.engine(),
+            model.name,
+            model.root.display()
+        )),
+    }
+}
+
+fn frame_label(t: f64) -> String {
+    if t.fract() == 0.0 {
+        format!("{t:.0}")
+    } else {
+        format!("{t}")
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame_io::{Components, PixelDepth};
+
+    #[test]
+    fn clearing_outside_keeps_the_inside_and_zeroes_the_rest() {
+        let bounds = Rect::new(0, 0, 4, 4);
+        let mut bytes = vec![7u8; 16 * 4];
+        {
+            let mut view = ImageViewMut::new(&mut bytes, 0, 16, bounds, PixelDepth::U8, Components::Rgba).unwrap();
+            clear_outside(&mut view, Rect::new(0, 0, 4, 4), Some(Rect::new(1, 1, 3, 3)));
+        }
+        for y in 0..4 {
+            for x in 0..4 {
+                let inside = (1..3).contains(&x) && (1..3).contains(&y);
+                let px = &bytes[y * 16 + x * 4..y * 16 + x * 4 + 4];
+                assert_eq!(px, if inside { [7; 4] } else { [0; 4] }, "({x},{y})");
+            }
+        }
+    }
+
+    #[test]
+    fn frame_labels_and_messages_read_naturally() {
+        assert_eq!(frame_label(12.0), "12");
+        assert_eq!(frame_label(12.5), "12.5");
+        assert_eq!(capitalize("the Source clip"), "The Source clip");
+    }
+}

@@ -1,0 +1,207 @@
+//! Parameters: describing them from the effect tables, and reading typed values back.
+
+use std::ffi::{c_int, CStr};
+
+use ofx_abi::*;
+
+use super::props::PropertySet;
+use super::raw;
+use super::status::{OfxError, OfxResult};
+use crate::effects::{EffectSpec, ParamKind, ParamSpec, ParamValue, ParamValues};
+
+/// An effect's (or descriptor's) parameter set.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamSet {
+    handle: OfxParamSetHandle,
+}
+
+/// One parameter instance.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    handle: OfxParamHandle,
+    name: &'static CStr,
+}
+
+impl ParamSet {
+    /// # Safety
+    /// `handle` must be a parameter set handle from the host, valid while the wrapper is used.
+    pub unsafe fn from_raw(handle: OfxParamSetHandle) -> OfxResult<Self> {
+        if handle.is_null() {
+            return Err(OfxError::bad_handle("the parameter set"));
+        }
+        Ok(Self { handle })
+    }
+
+    pub fn define(&self, kind: &'static CStr, name: &'static CStr) -> OfxResult<PropertySet> {
+        // SAFETY: valid handle by construction; the property set lives as long as the descriptor.
+        unsafe { PropertySet::from_raw(raw::param_define(self.handle, kind, name)?, "a parameter descriptor") }
+    }
+
+    pub fn param(&self, name: &'static CStr) -> OfxResult<Param> {
+        // SAFETY: valid handle by construction.
+        let handle = unsafe { raw::param_get_handle(self.handle, name)? };
+        Ok(Param { handle, name })
+    }
+
+    pub fn properties(&self) -> OfxResult<PropertySet> {
+        // SAFETY: valid handle by construction.
+        unsafe { PropertySet::from_raw(raw::param_set_property_set(self.handle)?, "the parameter set's properties") }
+    }
+
+    /// Defines every parameter of `spec`, then its pages.
+    pub fn describe(&self, spec: &EffectSpec) -> OfxResult<()> {
+        for p in spec.params {
+            describe_param(self, p)?;
+        }
+        // Pages only arrange the UI (Resolve ignores them): a host that rejects them still gets
+        // a working effect.
+        let _ = self.describe_pages(spec);
+        Ok(())
+    }
+
+    fn describe_pages(&self, spec: &EffectSpec) -> OfxResult<()> {
+        for page in spec.pages {
+            let props = self.define(kOfxParamTypePage, page.name)?;
+            props.set_string(kOfxPropLabel, page.label)?;
+            let children: Vec<&'static CStr> = spec.params.iter().filter(|p| p.page == page.name).map(|p| p.name).collect();
+            props.set_strings(kOfxParamPropPageChild, &children)?;
+        }
+        Ok(())
+    }
+
+    /// Reads every valued parameter of `spec` at `time` (or the current values for None).
+    pub fn values(&self, spec: &EffectSpec, time: Option<f64>) -> OfxResult<ParamValues> {
+        let mut values = ParamValues::new();
+        for p in spec.params {
+            let param = self.param(p.name)?;
+            let v = match p.kind {
+                ParamKind::Int { .. } => ParamValue::Int(param.get_int(time)?),
+                ParamKind::Double { .. } => ParamValue::Double(param.get_double(time)?),
+                ParamKind::Bool { .. } => ParamValue::Bool(param.get_int(time)? != 0),
+                ParamKind::Choice { options, .. } => {
+                    let i = param.get_int(time)?;
+                    match usize::try_from(i) {
+                        Ok(i) if i < options.len() => ParamValue::Choice(i),
+                        _ => {
+                            return Err(OfxError::value(format!(
+                                "parameter {} has choice {i}, outside its {} options",
+                                p.name.to_string_lossy(),
+                                options.len()
+                            )))
+                        }
+                    }
+                }
+                ParamKind::String { .. } => ParamValue::String(param.get_string(time)?),
+                ParamKind::Status => continue,
+            };
+            values.set(p.name, v);
+        }
+        Ok(values)
+    }
+}
+
+impl Param {
+    // SAFETY (all methods): `self.handle` came from paramGetHandle on a valid set during this action.
+
+    pub fn get_int(&self, time: Option<f64>) -> OfxResult<i32> {
+        unsafe { raw::param_get_value::<c_int>(self.handle, time, self.name) }
+    }
+
+    pub fn get_double(&self, time: Option<f64>) -> OfxResult<f64> {
+        unsafe { raw::param_get_value::<f64>(self.handle, time, self.name) }
+    }
+
+    pub fn get_string(&self, time: Option<f64>) -> OfxResult<String> {
+        unsafe { raw::param_get_string(self.handle, time, self.name) }
+    }
+
+    pub fn set_string(&self, value: &str) -> OfxResult<()> {
+        let c = raw::c_string(value)?;
+        unsafe { raw::param_set_string(self.handle, &c, self.name) }
+    }
+}
+
+/// The OFX parameter type of a table entry.
+pub fn param_type(kind: &ParamKind) -> &'static CStr {
+    match kind {
+        ParamKind::Int { .. } => kOfxParamTypeInteger,
+        ParamKind::Double { .. } => kOfxParamTypeDouble,
+        ParamKind::Bool { .. } => kOfxParamTypeBoolean,
+        ParamKind::Choice { .. } => kOfxParamTypeChoice,
+        ParamKind::String { .. } | ParamKind::Status => kOfxParamTypeString,
+    }
+}
+
+/// Defines one parameter. Label, default and ranges must succeed (Resolve clamps numbers that
+/// lack a display range); cosmetic properties are best-effort so a picky host still loads us.
+fn describe_param(set: &ParamSet, p: &ParamSpec) -> OfxResult<()> {
+    let props = set.define(param_type(&p.kind), p.name)?;
+    props.set_string(kOfxPropLabel, p.label)?;
+    let _ = props.set_string(kOfxParamPropHint, p.hint);
+    let _ = props.set_string(kOfxParamPropScriptName, p.name);
+    match p.kind {
+        ParamKind::Int { default, min, max, display_min, display_max } => {
+            props.set_int(kOfxParamPropDefault, default)?;
+            props.set_int(kOfxParamPropMin, min)?;
+            props.set_int(kOfxParamPropMax, max)?;
+            props.set_int(kOfxParamPropDisplayMin, display_min)?;
+            props.set_int(kOfxParamPropDisplayMax, display_max)?;
+        }
+        ParamKind::Double { default, min, max, display_min, display_max, increment, digits } => {
+            props.set_double(kOfxParamPropDefault, default)?;
+            props.set_double(kOfxParamPropMin, min)?;
+            props.set_double(kOfxParamPropMax, max)?;
+            props.set_double(kOfxParamPropDisplayMin, display_min)?;
+            props.set_double(kOfxParamPropDisplayMax, display_max)?;
+            let _ = props.set_double(kOfxParamPropIncrement, increment);
+            let _ = props.set_int(kOfxParamPropDigits, digits);
+            let _ = props.set_string(kOfxParamPropDoubleType, kOfxParamDoubleTypePlain);
+        }
+        ParamKind::Bool { default } => {
+            props.set_bool(kOfxParamPropDefault, default)?;
+            // Resolve animates booleans by default; a switch should not.
+            let _ = props.set_bool(kOfxParamPropAnimates, false);
+        }
+        ParamKind::Choice { options, default } => {
+            props.set_strings(kOfxParamPropChoiceOption, options)?;
+            props.set_int(kOfxParamPropDefault, default as i32)?;
+            let _ = props.set_bool(kOfxParamPropAnimates, false);
+        }
+        ParamKind::String { default, multiline } => {
+            props.set_string(kOfxParamPropDefault, default)?;
+            let mode = if multiline { kOfxParamStringIsMultiLine } else { kOfxParamStringIsSingleLine };
+            props.set_string(kOfxParamPropStringMode, mode)?;
+            let _ = props.set_bool(kOfxParamPropAnimates, false);
+        }
+        ParamKind::Status => {
+            props.set_string(kOfxParamPropDefault, c"")?;
+            props.set_string(kOfxParamPropStringMode, kOfxParamStringIsSingleLine)?;
+            props.set_bool(kOfxParamPropEnabled, false)?;
+            props.set_bool(kOfxParamPropAnimates, false)?;
+            props.set_bool(kOfxParamPropEvaluateOnChange, false)?;
+            // A report of the last render, not a setting: not saved, not undoable.
+            let _ = props.set_bool(kOfxParamPropPersistant, false);
+            let _ = props.set_bool(kOfxParamPropCanUndo, false);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::effects::EFFECTS;
+
+    #[test]
+    fn every_table_entry_has_an_ofx_type_and_status_is_a_string() {
+        for spec in EFFECTS {
+            for p in spec.params {
+                let t = param_type(&p.kind);
+                assert!(t.to_str().unwrap().starts_with("OfxParamType"));
+                if matches!(p.kind, ParamKind::Status) {
+                    assert_eq!(t, kOfxParamTypeString);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! The raw FFI layer: the host's suites, copied once at setHost into a `OnceLock`, and every call
+//! through a host function pointer. This is the only module that dereferences host pointers; the
+//! wrappers above it ([`super::PropertySet`], [`super::ParamSet`], ...) are safe.
+//!
+//! Every function pointer is checked for NULL (Resolve has shipped NULL and garbage entries in
+//! suites it advertised), and every non-OK status becomes an [`OfxError`] naming the call.
+
+use std::borrow::Cow;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ptr;
+use std::sync::OnceLock;
+
+use ofx_abi::*;
+
+use super::status::{OfxError, OfxResult, Status};
+
+/// The suites the plugin uses. The structs are copied out of the host (they are tables of
+/// function pointers), so nothing here points into host memory that could go away.
+#[derive(Debug)]
+pub struct Suites {
+    pub property: OfxPropertySuiteV1,
+    pub image_effect: OfxImageEffectSuiteV1,
+    pub parameter: OfxParameterSuiteV1,
+    // Memory, MultiThread and TimeLine are fetched now so the runtime can use them; nothing
+    // reads them yet.
+    #[allow(dead_code)]
+    pub memory: Option<OfxMemorySuiteV1>,
+    #[allow(dead_code)]
+    pub multi_thread: Option<OfxMultiThreadSuiteV1>,
+    pub message_v1: Option<OfxMessageSuiteV1>,
+    pub message_v2: Option<OfxMessageSuiteV2>,
+    pub progress_v1: Option<OfxProgressSuiteV1>,
+    pub progress_v2: Option<OfxProgressSuiteV2>,
+    #[allow(dead_code)]
+    pub timeline: Option<OfxTimeLineSuiteV1>,
+}
+
+static SUITES: OnceLock<Suites> = OnceLock::new();
+
+/// Why the last setHost could not fetch the required suites, reported by Load.
+static SET_HOST_ERROR: OnceLock<OfxError> = OnceLock::new();
+
+/// Fetches the suites from `host`. Later calls (one per plugin in the binary) keep the first set.
+///
+/// # Safety
+/// `host` must be NULL or point at a valid `OfxHost` whose `fetchSuite` returns NULL or pointers
+/// to suite structs of the requested version.
+pub unsafe fn set_host(host: *const OfxHost) -> OfxResult<()> {
+    if host.is_null() {
+        return Err(OfxError::bad_handle("the OfxHost passed to setHost"));
+    }
+    if SUITES.get().is_some() {
+        return Ok(());
+    }
+    // SAFETY: non-null, and the caller guarantees it points at an OfxHost.
+    let host = unsafe { *host };
+    let result = unsafe { fetch_all(&host) };
+    match result {
+        Ok(suites) => {
+            let _ = SUITES.set(suites);
+            Ok(())
+        }
+        Err(err) => {
+            let _ = SET_HOST_ERROR.set(err.clone());
+            Err(err)
+        }
+    }
+}
+
+unsafe fn fetch_all(host: &OfxHost) -> OfxResult<Suites> {
+    let fetch = host.fetchSuite.ok_or_else(|| OfxError::missing("OfxHost::fetchSuite"))?;
+    /// Copies suite `T` out of the host, `None` when the host does not have it.
+    unsafe fn get<T: Copy>(
+        fetch: unsafe extern "C" fn(OfxPropertySetHandle, *const c_char, c_int) -> *const c_void,
+        host: OfxPropertySetHandle,
+        name: &CStr,
+        version: c_int,
+    ) -> Option<T> {
+        // SAFETY: fetchSuite returns NULL or a pointer to the suite of that name and version.
+        let p = unsafe { fetch(host, name.as_ptr(), version) } as *const T;
+        (!p.is_null()).then(|| unsafe { ptr::read_unaligned(p) })
+    }
+    let h = host.host;
+    let required = |what: &str| OfxError::missing(format!("the {what} suite"));
+    unsafe {
+        Ok(Suites {
+            property: get(fetch, h, kOfxPropertySuite, 1).ok_or_else(|| required("property (V1)"))?,
+            image_effect: get(fetch, h, kOfxImageEffectSuite, 1).ok_or_else(|| required("image effect (V1)"))?,
+            parameter: get(fetch, h, kOfxParameterSuite, 1).ok_or_else(|| required("parameter (V1)"))?,
+            memory: get(fetch, h, kOfxMemorySuite, 1),
+            multi_thread: get(fetch, h, kOfxMultiThreadSuite, 1),
+            message_v1: get(fetch, h, kOfxMessageSuite, 1),
+            message_v2: get(fetch, h, kOfxMessageSuite, 2),
+            progress_v1: get(fetch, h, kOfxProgressSuite, 1),
+            progress_v2: get(fetch, h, kOfxProgressSuite, 2),
+            timeline: get(fetch, h, kOfxTimeLineSuite, 1),
+        })
+    }
+}
+
+/// The suites, or why there are none (setHost never called, or the host lacks a required suite).
+pub fn suites() -> OfxResult<&'static Suites> {
+    SUITES.get().ok_or_else(|| match SET_HOST_ERROR.get() {
+        Some(err) => err.clone(),
+        None => OfxError::missing("its suites: setHost was never called"),
+    })
+}
+
+/// A function pointer from a suite, or ErrMissingHostFeature naming it.
+macro_rules! host_fn {
+    ($suite:expr, $name:ident) => {
+        $suite.$name.ok_or_else(|| OfxError::missing(concat!(stringify!($name), " (NULL in its suite)")))?
+    };
+}
+
+fn n(name: &CStr) -> Cow<'_, str> {
+    name.to_string_lossy()
+}
+
+/// Turns text into a C string; interior NULs are a value error, not a truncation.
+pub fn c_string(text: &str) -> OfxResult<CString> {
+    CString::new(text).map_err(|_| OfxError::value(format!("text contains a NUL byte: {text:?}")))
+}
+
+/// Copies a host string (valid only until the next host call) into Rust.
+unsafe fn own(p: *const c_char) -> String {
+    if p.is_null() {
+        String::new()
+    } else {
+        // SAFETY: the host returns NUL-terminated strings.
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property suite.
+//
+// Safety of every `unsafe fn` in this module: the handles passed in are the host's, valid for the
+// current action, and out-pointers the host fills are valid for writes. (The module is crate-only.)
+
+pub unsafe fn prop_set_int(h: OfxPropertySetHandle, name: &CStr, index: c_int, v: c_int) -> OfxResult<()> {
+    let f = host_fn!(suites()?.property, propSetInt);
+    Status(unsafe { f(h, name.as_ptr(), index, v) }).ok(|| format!("propSetInt({}[{index}])", n(name)))
+}
+
+pub unsafe fn prop_set_double(h: OfxPropertySetHandle, name: &CStr, index: c_int, v: f64) -> OfxResult<()> {
+    let f = host_fn!(suites()?.property, propSetDouble);
+    Status(unsafe { f(h, name.as_ptr(), index, v) }).ok(|| format!("propSetDouble({}[{index}])", n(name)))
+}
+
+/// `v` must stay valid as long as the host may read it: label strings (names, enum values) must
+/// be `'static`; value strings are copied by the host.
+pub unsafe fn prop_set_string(h: OfxPropertySetHandle, name: &CStr, index: c_int, v: &CStr) -> OfxResult<()> {
+    let f = host_fn!(suites()?.property, propSetString);
+    Status(unsafe { f(h, name.as_ptr(), index, v.as_ptr()) }).ok(|| format!("propSetString({}[{index}])", n(name)))
+}
+
+pub unsafe fn prop_set_pointer(h: OfxPropertySetHandle, name: &CStr, index: c_int, v: *mut c_void) -> OfxResult<()> {
+    let f = host_fn!(suites()?.property, propSetPointer);
+    Status(unsafe { f(h, name.as_ptr(), index, v) }).ok(|| format!("propSetPointer({}[{index}])", n(name)))
+}
+
+pub unsafe fn prop_get_int(h: OfxPropertySetHandle, name: &CStr, index: c_int) -> OfxResult<c_int> {
+    let f = host_fn!(suites()?.property, propGetInt);
+    let mut v: c_int = 0;
+    Status(unsafe { f(h, name.as_ptr(), index, &mut v) }).ok(|| format!("propGetInt({}[{index}])", n(name)))?;
+    Ok(v)
+}
+
+pub unsafe fn prop_get_double(h: OfxPropertySetHandle, name: &CStr, index: c_int) -> OfxResult<f64> {
+    let f = host_fn!(suites()?.property, propGetDouble);
+    let mut v = 0.0;
+    Status(unsafe { f(h, name.as_ptr(), index, &mut v) }).ok(|| format!("propGetDouble({}[{index}])", n(name)))?;
+    Ok(v)
+}
+
+pub unsafe fn prop_get_string(h: OfxPropertySetHandle, name: &CStr, index: c_int) -> OfxResult<String> {
+    let f = host_fn!(suites()?.property, propGetString);
+    let mut v: *mut c_char = ptr::null_mut();
+    Status(unsafe { f(h, name.as_ptr(), index, &mut v) }).ok(|| format!("propGetString({}[{index}])", n(name)))?;
+    Ok(unsafe { own(v) })
+}
+
+pub unsafe fn prop_get_pointer(h: OfxPropertySetHandle, name: &CStr, index: c_int) -> OfxResult<*mut c_void> {
+    let f = host_fn!(suites()?.property, propGetPointer);
+    let mut v: *mut c_void = ptr::null_mut();
+    Status(unsafe { f(h, name.as_ptr(), index, &mut v) }).ok(|| format!("propGetPointer({}[{index}])", n(name)))?;
+    Ok(v)
+}
+
+pub unsafe fn prop_get_dimension(h: OfxPropertySetHandle, name: &CStr) -> OfxResult<c_int> {
+    let f = host_fn!(suites()?.property, propGetDimension);
+    let mut v: c_int = 0;
+    Status(unsafe { f(h, name.as_ptr(), &mut v) }).ok(|| format!("propGetDimension({})", n(name)))?;
+    Ok(v)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image effect suite. Safety for all: handles come from the host and are valid now.
+
+pub unsafe fn effect_property_set(effect: OfxImageEffectHandle) -> OfxResult<OfxPropertySetHandle> {
+    let f = host_fn!(suites()?.image_effect, getPropertySet);
+    let mut h = ptr::null_mut();
+    Status(unsafe { f(effect, &mut h) }).ok(|| "getPropertySet".into())?;
+    non_null(h, "getPropertySet's property set")
+}
+
+pub unsafe fn effect_param_set(effect: OfxImageEffectHandle) -> OfxResult<OfxParamSetHandle> {
+    let f = host_fn!(suites()?.image_effect, getParamSet);
+    let mut h = ptr::null_mut();
+    Status(unsafe { f(effect, &mut h) }).ok(|| "getParamSet".into())?;
+    non_null(h, "getParamSet's parameter set")
+}
+
+pub unsafe fn clip_define(effect: OfxImageEffectHandle, name: &'static CStr) -> OfxResult<OfxPropertySetHandle> {
+    let f = host_fn!(suites()?.image_effect, clipDefine);
+    let mut h = ptr::null_mut();
+    Status(unsafe { f(effect, name.as_ptr(), &mut h) }).ok(|| format!("clipDefine({})", n(name)))?;
+    non_null(h, "clipDefine's property set")
+}
+
+pub unsafe fn clip_get_handle(
+    effect: OfxImageEffectHandle,
+    name: &CStr,
+) -> OfxResult<(OfxImageClipHandle, OfxPropertySetHandle)> {
+    let f = host_fn!(suites()?.image_effect, clipGetHandle);
+    let (mut clip, mut props) = (ptr::null_mut(), ptr::null_mut());
+    Status(unsafe { f(effect, name.as_ptr(), &mut clip, &mut props) }).ok(|| format!("clipGetHandle({})", n(name)))?;
+    let clip = non_null(clip, "clipGetHandle's clip")?;
+    if props.is_null() {
+        // Some hosts only fill the clip; ask for its properties separately.
+        let g = host_fn!(suites()?.image_effect, clipGetPropertySet);
+        Status(unsafe { g(clip, &mut props) }).ok(|| format!("clipGetPropertySet({})", n(name)))?;
+    }
+    Ok((clip, non_null(props, "the clip's property set")?))
+}
+
+/// The image of `clip` at `time`, `None` when the host has none there (kOfxStatFailed).
+pub unsafe fn clip_get_image(clip: OfxImageClipHandle, time: f64) -> OfxResult<Option<OfxPropertySetHandle>> {
+    let f = host_fn!(suites()?.image_effect, clipGetImage);
+    let mut h = ptr::null_mut();
+    let status = unsafe { f(clip, time, ptr::null(), &mut h) };
+    if status == kOfxStatFailed {
+        return Ok(None);
+    }
+    Status(status).ok(|| format!("clipGetImage(t={time})"))?;
+    Ok((!h.is_null()).then_some(h))
+}
+
+pub unsafe fn clip_release_image(image: OfxPropertySetHandle) -> OfxResult<()> {
+    let f = host_fn!(suites()?.image_effect, clipReleaseImage);
+    Status(unsafe { f(image) }).ok(|| "clipReleaseImage".into())
+}
+
+pub unsafe fn clip_region_of_definition(clip: OfxImageClipHandle, time: f64) -> OfxResult<OfxRectD> {
+    let f = host_fn!(suites()?.image_effect, clipGetRegionOfDefinition);
+    let mut rod = OfxRectD::default();
+    Status(unsafe { f(clip, time, &mut rod) }).ok(|| format!("clipGetRegionOfDefinition(t={time})"))?;
+    Ok(rod)
+}
+
+pub unsafe fn effect_abort(effect: OfxImageEffectHandle) -> OfxResult<bool> {
+    let f = host_fn!(suites()?.image_effect, abort);
+    Ok(unsafe { f(effect) } != 0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameter suite.
+
+pub unsafe fn param_define(set: OfxParamSetHandle, kind: &'static CStr, name: &'static CStr) -> OfxResult<OfxPropertySetHandle> {
+    let f = host_fn!(suites()?.parameter, paramDefine);
+    let mut props = ptr::null_mut();
+    Status(unsafe { f(set, kind.as_ptr(), name.as_ptr(), &mut props) }).ok(|| format!("paramDefine({})", n(name)))?;
+    non_null(props, "paramDefine's property set")
+}
+
+pub unsafe fn param_get_handle(set: OfxParamSetHandle, name: &CStr) -> OfxResult<OfxParamHandle> {
+    let f = host_fn!(suites()?.parameter, paramGetHandle);
+    let mut param = ptr::null_mut();
+    Status(unsafe { f(set, name.as_ptr(), &mut param, ptr::null_mut()) }).ok(|| format!("paramGetHandle({})", n(name)))?;
+    non_null(param, "paramGetHandle's parameter")
+}
+
+pub unsafe fn param_set_property_set(set: OfxParamSetHandle) -> OfxResult<OfxPropertySetHandle> {
+    let f = host_fn!(suites()?.parameter, paramSetGetPropertySet);
+    let mut props = ptr::null_mut();
+    Status(unsafe { f(set, &mut props) }).ok(|| "paramSetGetPropertySet".into())?;
+    non_null(props, "the parameter set's property set")
+}
+
+/// Out-pointer types that `paramGetValue` may fill: `int*` for integers, booleans and choices,
+/// `double*`, and `char**` for strings.
+pub trait ParamOut: Copy {
+    const ZERO: Self;
+}
+impl ParamOut for c_int {
+    const ZERO: Self = 0;
+}
+impl ParamOut for f64 {
+    const ZERO: Self = 0.0;
+}
+impl ParamOut for *mut c_char {
+    const ZERO: Self = ptr::null_mut();
+}
+
+/// One-dimensional parameter value at `time`, or the current value when `time` is None.
+pub unsafe fn param_get_value<T: ParamOut>(param: OfxParamHandle, time: Option<f64>, what: &CStr) -> OfxResult<T> {
+    let mut v = T::ZERO;
+    let out: *mut T = &mut v;
+    let status = match time {
+        Some(t) => {
+            let f = host_fn!(suites()?.parameter, paramGetValueAtTime);
+            unsafe { f(param, t, out) }
+        }
+        None => {
+            let f = host_fn!(suites()?.parameter, paramGetValue);
+            unsafe { f(param, out) }
+        }
+    };
+    Status(status).ok(|| format!("paramGetValue({})", n(what)))?;
+    Ok(v)
+}
+
+/// Reads a string parameter, copying the host's string at once.
+pub unsafe fn param_get_string(param: OfxParamHandle, time: Option<f64>, what: &CStr) -> OfxResult<String> {
+    let p: *mut c_char = unsafe { param_get_value(param, time, what)? };
+    Ok(unsafe { own(p) })
+}
+
+pub unsafe fn param_set_string(param: OfxParamHandle, value: &CStr, what: &CStr) -> OfxResult<()> {
+    let f = host_fn!(suites()?.parameter, paramSetValue);
+    Status(unsafe { f(param, value.as_ptr()) }).ok(|| format!("paramSetValue({})", n(what)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Message and progress suites (optional: Ok(false) when the host has none).
+
+/// Posts `text` as a message of `kind`; the text goes through "%s", never as a format.
+pub unsafe fn message(effect: OfxImageEffectHandle, kind: &CStr, text: &CStr) -> OfxResult<bool> {
+    let s = suites()?;
+    // V1 first: every host has it, and Resolve's V2 has had broken entries.
+    let f = s.message_v1.and_then(|m| m.message).or_else(|| s.message_v2.and_then(|m| m.message));
+    let Some(f) = f else { return Ok(false) };
+    Status(unsafe { f(effect.cast(), kind.as_ptr(), c"".as_ptr(), c"%s".as_ptr(), text.as_ptr()) })
+        .ok(|| "message".into())?;
+    Ok(true)
+}
+
+pub unsafe fn progress_start(effect: OfxImageEffectHandle, label: &CStr) -> OfxResult<bool> {
+    let s = suites()?;
+    if let Some(f) = s.progress_v2.and_then(|p| p.progressStart) {
+        Status(unsafe { f(effect.cast(), label.as_ptr(), c"".as_ptr()) }).ok(|| "progressStart".into())?;
+        return Ok(true);
+    }
+    if let Some(f) = s.progress_v1.and_then(|p| p.progressStart) {
+        Status(unsafe { f(effect.cast(), label.as_ptr()) }).ok(|| "progressStart".into())?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Ok(false) when the user asked to stop (kOfxStatReplyNo).
+pub unsafe fn progress_update(effect: OfxImageEffectHandle, fraction: f64) -> OfxResult<bool> {
+    let s = suites()?;
+    let f = s.progress_v2.and_then(|p| p.progressUpdate).or_else(|| s.progress_v1.and_then(|p| p.progressUpdate));
+    let Some(f) = f else { return Ok(true) };
+    let status = unsafe { f(effect.cast(), fraction) };
+    if status == kOfxStatReplyNo {
+        return Ok(false);
+    }
+    Status(status).ok(|| "progressUpdate".into())?;
+    Ok(true)
+}
+
+pub unsafe fn progress_end(effect: OfxImageEffectHandle) -> OfxResult<()> {
+    let s = suites()?;
+    let f = s.progress_v2.and_then(|p| p.progressEnd).or_else(|| s.progress_v1.and_then(|p| p.progressEnd));
+    match f {
+        Some(f) => Status(unsafe { f(effect.cast()) }).ok(|| "progressEnd".into()),
+        None => Ok(()),
+    }
+}
+
+fn non_null<T>(p: *mut T, what: &str) -> OfxResult<*mut T> {
+    if p.is_null() {
+        Err(OfxError::bad_handle(what))
+    } else {
+        Ok(p)
+    }
+}

@@ -45,7 +45,7 @@ fn play(u: f32, v: f32) -> bool {
 /// A bar with an arrow: the clip grows at its end.
 fn arrow(u: f32, v: f32) -> bool {
     let bar = u > -0.6 && u < 0.05 && v.abs() < 0.12;
-    let head = u >= 0.05 && u < 0.55 && v.abs() < (0.55 - u) * 0.8;
+    let head = (0.05..0.55).contains(&u) && v.abs() < (0.55 - u) * 0.8;
     bar || head
 }
 

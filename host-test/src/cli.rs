@@ -1,0 +1,566 @@
+//! The `kinema` command line: list, describe, render and doctor.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::{Parser, Subcommand};
+
+use crate::sequence::{parse_frames, Pattern};
+use crate::{
+    Bundle, ClipSource, Context, Depth, Host, ParamInfo, ParamKind, ParamValue, PluginInfo,
+    ProgressEvent, RenderRequest,
+};
+
+/// Render and inspect OpenFX effects (Kinema) from the command line, through a strict OFX host.
+#[derive(Parser, Debug)]
+#[command(name = "kinema", version)]
+pub struct Cli {
+    /// The .ofx.bundle to load (default: OFX_PLUGIN_PATH, then Kinema.ofx.bundle beside the executable or one folder up, then /usr/OFX/Plugins).
+    #[arg(long, global = true)]
+    pub bundle: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List the effects of the bundle.
+    List,
+    /// Describe one effect: parameters, clips, depths, thread safety.
+    Describe {
+        /// Effect identifier (see `kinema list`).
+        id: String,
+    },
+    /// Render frames through an effect.
+    Render(RenderArgs),
+    /// Print the plugin's runtime report (ONNX Runtime, devices, model checks).
+    Doctor {
+        /// An ONNX model file to run (default: the smoke model shipped in the bundle).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Print the raw JSON report.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RenderArgs {
+    /// Effect identifier.
+    pub id: String,
+    /// Input image sequence, printf-style ('in/%04d.png'); PNG, EXR, TIFF or JPEG.
+    #[arg(long)]
+    pub input: Option<String>,
+    /// Frames to render: '0-47', '5', '1,3,9-12' (default: every frame of the input).
+    #[arg(long)]
+    pub frames: Option<String>,
+    /// Parameter values, by name or label: --set Mix=0.5 --set Model="Best Quality".
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// Output sequence pattern ('out/%04d.png'); the extension picks the format.
+    #[arg(long)]
+    pub out: String,
+    /// Pixel depth given to the effect: f32, u16 or u8 (default: the input's).
+    #[arg(long)]
+    pub depth: Option<Depth>,
+    /// Frames rendered concurrently.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// filter, general or generator (default: filter with an input, else generator).
+    #[arg(long)]
+    pub context: Option<Context>,
+    /// Output size WxH for generators.
+    #[arg(long)]
+    pub size: Option<String>,
+    /// Frame rate reported to the effect.
+    #[arg(long, default_value_t = 24.0)]
+    pub fps: f64,
+}
+
+/// Runs the CLI; the error is printed by main.
+pub fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::List => {
+            let bundle = load(&cli)?;
+            list(&bundle);
+            Ok(())
+        }
+        Command::Describe { id } => {
+            let bundle = load(&cli)?;
+            describe(bundle.plugin(id)?);
+            Ok(())
+        }
+        Command::Render(args) => render(&load(&cli)?, args),
+        Command::Doctor { model, json } => doctor(&load(&cli)?, model.as_deref(), *json),
+    }
+}
+
+/// OFX_PLUGIN_PATH, then the bundle beside the executable (target/debug/Kinema.ofx.bundle for a debug
+/// build) or one folder up (target/Kinema.ofx.bundle for release), then /usr/OFX/Plugins.
+fn default_bundle() -> Result<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("OFX_PLUGIN_PATH")
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        dirs.push(exe_dir.clone());
+        dirs.extend(exe_dir.parent().map(Path::to_path_buf));
+    }
+    dirs.push(PathBuf::from("/usr/OFX/Plugins"));
+    Host::find_bundle_in("Kinema", &dirs)
+        .context("cannot find Kinema.ofx.bundle (pass --bundle PATH)")
+}
+
+fn load(cli: &Cli) -> Result<Bundle> {
+    let path = match &cli.bundle {
+        Some(p) => p.clone(),
+        None => default_bundle()?,
+    };
+    let bundle = Host::new()
+        .load_bundle(&path)
+        .with_context(|| format!("loading {}", path.display()))?;
+    for e in bundle.load_errors() {
+        eprintln!("warning: {e}");
+    }
+    Ok(bundle)
+}
+
+fn list(bundle: &Bundle) {
+    for p in bundle.plugins() {
+        let ctxs: Vec<&str> = p.contexts.iter().map(|c| c.name()).collect();
+        println!(
+            "{}  \"{}\"  group: {}  contexts: {}",
+            p.id,
+            p.label,
+            if p.group.is_empty() { "-" } else { &p.group },
+            ctxs.join(", ")
+        );
+        let names: Vec<&str> = p
+            .params
+            .iter()
+            .filter(|i| has_value(i))
+            .map(|i| i.name.as_str())
+            .collect();
+        println!(
+            "    params: {}",
+            if names.is_empty() {
+                "-".to_owned()
+            } else {
+                names.join(", ")
+            }
+        );
+    }
+}
+
+fn has_value(p: &ParamInfo) -> bool {
+    !matches!(
+        p.kind,
+        ParamKind::Page | ParamKind::Group | ParamKind::PushButton
+    )
+}
+
+fn fmt_opt(v: &Option<ParamValue>) -> String {
+    v.as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn describe(p: &PluginInfo) {
+    println!("{} \"{}\" v{}.{}", p.id, p.label, p.version.0, p.version.1);
+    if !p.group.is_empty() {
+        println!("  group: {}", p.group);
+    }
+    if !p.description.is_empty() {
+        println!("  {}", p.description.replace('\n', "\n  "));
+    }
+    let ctxs: Vec<&str> = p.contexts.iter().map(|c| c.name()).collect();
+    let depths: Vec<String> = p.supported_depths.iter().map(|d| d.to_string()).collect();
+    println!("  contexts: {}", ctxs.join(", "));
+    println!(
+        "  depths: {}",
+        if depths.is_empty() {
+            "(any)".into()
+        } else {
+            depths.join(", ")
+        }
+    );
+    println!(
+        "  render thread safety: {:?}, temporal clip access: {}, tiles: {}, multi-resolution: {}",
+        p.render_thread_safety,
+        p.temporal_clip_access,
+        p.supports_tiles,
+        p.supports_multi_resolution
+    );
+    for (ctx, clips) in &p.clips {
+        println!("  clips ({ctx}):");
+        for c in clips {
+            println!(
+                "    {} \"{}\" components: {:?}{}{}",
+                c.name,
+                c.label,
+                c.supported_components,
+                if c.optional { ", optional" } else { "" },
+                if c.temporal_access {
+                    ", temporal access"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    println!("  parameters:");
+    for i in &p.params {
+        println!("    {} ({}) \"{}\"", i.name, i.kind.name(), i.label);
+        if has_value(i) {
+            println!("        default: {}", i.default);
+        }
+        if i.min.is_some() || i.max.is_some() {
+            println!(
+                "        range: [{}, {}]  display: [{}, {}]",
+                fmt_opt(&i.min),
+                fmt_opt(&i.max),
+                fmt_opt(&i.display_min),
+                fmt_opt(&i.display_max)
+            );
+        }
+        if !i.options.is_empty() {
+            println!(
+                "        options: {}",
+                i.options
+                    .iter()
+                    .enumerate()
+                    .map(|(n, o)| format!("{n}={o}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if !i.page.is_empty() || !i.parent.is_empty() {
+            println!(
+                "        page: {}  group: {}",
+                if i.page.is_empty() { "-" } else { &i.page },
+                if i.parent.is_empty() { "-" } else { &i.parent }
+            );
+        }
+        if !i.string_mode.is_empty() {
+            println!("        string mode: {}", i.string_mode);
+        }
+        let mut flags = Vec::new();
+        if !i.enabled {
+            flags.push("disabled");
+        }
+        if i.secret {
+            flags.push("secret");
+        }
+        if !flags.is_empty() {
+            println!("        {}", flags.join(", "));
+        }
+        if !i.hint.is_empty() {
+            println!("        hint: {}", i.hint.replace('\n', "\n              "));
+        }
+    }
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32)> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| anyhow!("bad size '{s}' (expected WxH, e.g. 1920x1080)"))?;
+    let w: u32 = w
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("bad width in '{s}'"))?;
+    let h: u32 = h
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("bad height in '{s}'"))?;
+    if w == 0 || h == 0 || w > 32768 || h > 32768 {
+        bail!("size {w}x{h} is out of range");
+    }
+    Ok((w, h))
+}
+
+/// Finds a parameter by name, else by label (case-insensitive).
+fn resolve_param<'a>(params: &'a [ParamInfo], key: &str) -> Result<&'a ParamInfo> {
+    params
+        .iter()
+        .find(|p| p.name == key)
+        .or_else(|| {
+            params
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(key) || p.label.eq_ignore_ascii_case(key))
+        })
+        .ok_or_else(|| {
+            let names: Vec<&str> = params
+                .iter()
+                .filter(|p| has_value(p))
+                .map(|p| p.name.as_str())
+                .collect();
+            anyhow!(
+                "unknown parameter '{key}' (parameters: {})",
+                names.join(", ")
+            )
+        })
+}
+
+fn render(bundle: &Bundle, a: &RenderArgs) -> Result<()> {
+    let info = bundle.plugin(&a.id)?;
+    let context = match a.context {
+        Some(c) => c,
+        None if a.input.is_some() && info.contexts.contains(&Context::Filter) => Context::Filter,
+        None if a.input.is_none() && info.contexts.contains(&Context::Generator) => {
+            Context::Generator
+        }
+        None => *info
+            .contexts
+            .first()
+            .ok_or_else(|| anyhow!("effect has no context"))?,
+    };
+    let out_pattern = Pattern::parse(&a.out).context("--out")?;
+    let size = a.size.as_deref().map(parse_size).transpose()?;
+    if a.threads == 0 || a.threads > 256 {
+        bail!("--threads must be between 1 and 256");
+    }
+    let inst = bundle.create_instance(&a.id, context)?;
+    let params = inst.params();
+    for kv in &a.set {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--set '{kv}' must be NAME=VALUE"))?;
+        let p = resolve_param(&params, k.trim())?;
+        inst.set_param_str(&p.name, v)
+            .with_context(|| format!("--set {kv}"))?;
+    }
+    let frames = match (&a.input, &a.frames) {
+        (_, Some(f)) => parse_frames(f)?,
+        (Some(input), None) => {
+            let found = Pattern::parse(input).context("--input")?.scan()?;
+            if found.is_empty() {
+                bail!("no files match --input '{input}'");
+            }
+            found
+        }
+        (None, None) => bail!("--frames is required without --input"),
+    };
+    if let Some(input) = &a.input {
+        let pat = Pattern::parse(input).context("--input")?;
+        let found = pat.scan()?;
+        let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
+            bail!("no files match --input '{input}'");
+        };
+        if !info
+            .clips
+            .get(&context)
+            .is_some_and(|c| c.iter().any(|c| c.name == "Source"))
+        {
+            bail!(
+                "effect '{}' has no Source clip in the {context} context",
+                a.id
+            );
+        }
+        inst.set_source(
+            "Source",
+            ClipSource::Sequence {
+                pattern: input.clone(),
+                first,
+                last,
+            },
+        )?;
+    }
+
+    let bar = indicatif::ProgressBar::new(frames.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} frames  {elapsed_precise} eta {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let pb = bar.clone();
+    let progress: crate::ProgressFn = Arc::new(move |ev: &ProgressEvent| match ev {
+        ProgressEvent::FrameDone { .. } => pb.inc(1),
+        ProgressEvent::PluginStart { label, .. } => pb.set_message(label.clone()),
+        ProgressEvent::PluginUpdate { fraction } => {
+            pb.set_message(format!("{:.0}%", fraction * 100.0))
+        }
+        ProgressEvent::PluginEnd => pb.set_message(""),
+    });
+    let req = RenderRequest {
+        frames: frames.clone(),
+        depth: a.depth,
+        size,
+        threads: a.threads,
+        progress: Some(progress),
+        frame_rate: a.fps,
+        ..Default::default()
+    };
+    let out = inst.render(&req)?;
+    bar.finish_and_clear();
+
+    let mut written = 0;
+    let mut write_errors = Vec::new();
+    for (f, r) in &out.frames {
+        if let Ok(img) = r {
+            let path = out_pattern.path(*f);
+            match img.save(&path) {
+                Ok(()) => written += 1,
+                Err(e) => write_errors.push(format!("frame {f}: {e:#}")),
+            }
+        }
+    }
+    for m in &out.messages {
+        let kind = m.message_type.trim_start_matches("OfxMessage");
+        let at = m.frame.map(|f| format!(" (frame {f})")).unwrap_or_default();
+        eprintln!("plugin {kind}{at}: {}", m.text);
+    }
+    if let Some(status) = params
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case("status") && p.kind == ParamKind::String)
+    {
+        if let Ok(ParamValue::String(s)) = inst.param(&status.name) {
+            if !s.is_empty() {
+                println!("Status: {s}");
+            }
+        }
+    }
+    println!(
+        "wrote {written} of {} frame(s) to {}",
+        out.frames.len(),
+        a.out
+    );
+    let failures = out.failures();
+    for (f, e) in &failures {
+        eprintln!("error: frame {f} failed: {e}");
+    }
+    for e in &write_errors {
+        eprintln!("error: {e}");
+    }
+    let violations = out.violations.clone();
+    let destroy = inst.destroy();
+    let mut all_violations = violations;
+    for v in bundle.violations() {
+        if !all_violations.contains(&v) {
+            all_violations.push(v);
+        }
+    }
+    for v in &all_violations {
+        eprintln!("violation: {v}");
+    }
+    if let Err(e) = &destroy {
+        eprintln!("error: {e:#}");
+    }
+    if !failures.is_empty()
+        || !write_errors.is_empty()
+        || !all_violations.is_empty()
+        || destroy.is_err()
+        || out.aborted
+    {
+        bail!(
+            "render failed: {} frame(s) failed, {} write error(s), {} strictness violation(s)",
+            failures.len(),
+            write_errors.len(),
+            all_violations.len()
+        );
+    }
+    Ok(())
+}
+
+fn doctor(bundle: &Bundle, model: Option<&Path>, json: bool) -> Result<()> {
+    // Without --model, run the smoke model the bundle ships: it proves the whole runtime path.
+    let default_model = bundle.path().join("Contents/Resources/models/smoke/affine.onnx");
+    let model = model.map(Path::to_path_buf).or_else(|| default_model.is_file().then_some(default_model));
+    let report = bundle.runtime_report(model.as_deref())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    if report["environment"] != "ok" {
+        bail!("ONNX Runtime is not usable: {}", report["environment"].as_str().unwrap_or("unknown error"));
+    }
+    if let Some(err) = report["model"]["error"].as_str() {
+        bail!("the model did not run: {err}");
+    }
+    Ok(())
+}
+
+/// The report as a person reads it: where things are, what ran where, and why GPU providers were skipped.
+fn print_report(report: &serde_json::Value) {
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    println!("plugin:       {}", text(&report["plugin_dir"]));
+    println!("ONNX Runtime: {}", text(&report["ort_library"]));
+    println!("environment:  {}", text(&report["environment"]));
+    if let Some(build) = report["ort_build"].as_str() {
+        println!("build:        {build}");
+    }
+    println!("providers:    {} (set KINEMA_EP=auto|cuda|cpu)", text(&report["preference"]));
+    let model = &report["model"];
+    if model.is_null() {
+        return;
+    }
+    println!("model:        {}", text(&model["path"]));
+    if let Some(err) = model["error"].as_str() {
+        println!("  error:      {err}");
+        return;
+    }
+    println!("  ran on:     {}", text(&model["provider"]));
+    for skipped in model["skipped"].as_array().into_iter().flatten() {
+        println!("  skipped:    {}: {}", text(&skipped["provider"]), text(&skipped["reason"]));
+    }
+    println!(
+        "  timing:     load {:.1} ms, run {:.2} ms",
+        model["load_ms"].as_f64().unwrap_or(f64::NAN),
+        model["run_ms"].as_f64().unwrap_or(f64::NAN)
+    );
+    let values = |v: &serde_json::Value| -> String {
+        let list: Vec<String> = v.as_array().into_iter().flatten().take(4).filter_map(|x| x.as_f64()).map(|x| format!("{x:.3}")).collect();
+        format!("{} …", list.join(", "))
+    };
+    println!("  {} {} → {} {}", text(&model["input_name"]), values(&model["input"]), text(&model["output_name"]), values(&model["output"]));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_command_lines() {
+        let cli = Cli::try_parse_from([
+            "kinema",
+            "render",
+            "com.x",
+            "--input",
+            "in/%04d.png",
+            "--frames",
+            "0-3",
+            "--set",
+            "Mix=0.5",
+            "--out",
+            "o/%04d.exr",
+            "--depth",
+            "u16",
+            "--threads",
+            "2",
+        ])
+        .unwrap();
+        let Command::Render(r) = cli.command else {
+            panic!("not render")
+        };
+        assert_eq!(r.depth, Some(Depth::U16));
+        assert_eq!(r.set, vec!["Mix=0.5"]);
+        assert!(
+            Cli::try_parse_from(["kinema", "render", "x", "--out", "o.png", "--depth", "f64"])
+                .is_err()
+        );
+        let cli = Cli::try_parse_from(["kinema", "--bundle", "/b/K.ofx.bundle", "list"]).unwrap();
+        assert_eq!(cli.bundle.as_deref(), Some(Path::new("/b/K.ofx.bundle")));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1920x1080").unwrap(), (1920, 1080));
+        assert!(parse_size("1920").is_err());
+        assert!(parse_size("0x5").is_err());
+    }
+}

@@ -24,7 +24,8 @@ pub const BUNDLE_NAME: &str = "Kinema.ofx.bundle";
 pub const ORT_VERSION: &str = "1.31.1";
 pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
 /// The plugin ids, one icon each (must match the plugin's effect table).
-pub const PLUGIN_IDS: [&str; 4] = ["com.kinema.Generate", "com.kinema.Animate", "com.kinema.Extend", "com.kinema.Interpolate"];
+pub const PLUGIN_IDS: [&str; 4] =
+    ["com.kinema.Generate", "com.kinema.Animate", "com.kinema.Extend", "com.kinema.Interpolate"];
 
 /// Which ONNX Runtime wheel the bundle carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,7 +159,11 @@ pub fn ensure_wheel(flavour: Flavour, cache: &Path) -> Result<PathBuf> {
         return Ok(found);
     }
     fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
-    eprintln!("kinema-bundle: downloading {}=={ORT_VERSION} with pip into {}", flavour.wheel_package(), cache.display());
+    eprintln!(
+        "kinema-bundle: downloading {}=={ORT_VERSION} with pip into {}",
+        flavour.wheel_package(),
+        cache.display()
+    );
     let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
     let status = Command::new(&python)
         .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check"])
@@ -167,9 +172,13 @@ pub fn ensure_wheel(flavour: Flavour, cache: &Path) -> Result<PathBuf> {
         .arg("-d")
         .arg(cache)
         .status()
-        .with_context(|| format!("running {} -m pip (Python 3 with pip is needed to fetch ONNX Runtime)", python.to_string_lossy()))?;
+        .with_context(|| {
+            format!("running {} -m pip (Python 3 with pip is needed to fetch ONNX Runtime)", python.to_string_lossy())
+        })?;
     ensure!(status.success(), "pip could not download {}=={ORT_VERSION} ({status})", flavour.wheel_package());
-    find_wheel(flavour, cache)?.with_context(|| format!("pip reported success but no {} wheel is in {}", flavour.wheel_package(), cache.display()))
+    find_wheel(flavour, cache)?.with_context(|| {
+        format!("pip reported success but no {} wheel is in {}", flavour.wheel_package(), cache.display())
+    })
 }
 
 fn find_wheel(flavour: Flavour, cache: &Path) -> Result<Option<PathBuf>> {
@@ -215,12 +224,10 @@ pub fn layout(out: &Path, cdylib: &Path, wheel: &Path, flavour: Flavour, models:
 
 fn extract_from_wheel(wheel: &Path, flavour: Flavour, binaries: &Path, licenses: &Path) -> Result<()> {
     let file = fs::File::open(wheel).with_context(|| format!("opening {}", wheel.display()))?;
-    let mut archive = zip::ZipArchive::new(file).with_context(|| format!("{} is not a valid wheel", wheel.display()))?;
-    let mut wanted: Vec<(String, PathBuf)> = flavour
-        .libraries()
-        .iter()
-        .map(|lib| (format!("onnxruntime/capi/{lib}"), binaries.join(lib)))
-        .collect();
+    let mut archive =
+        zip::ZipArchive::new(file).with_context(|| format!("{} is not a valid wheel", wheel.display()))?;
+    let mut wanted: Vec<(String, PathBuf)> =
+        flavour.libraries().iter().map(|lib| (format!("onnxruntime/capi/{lib}"), binaries.join(lib))).collect();
     for notice in ["LICENSE", "ThirdPartyNotices.txt"] {
         wanted.push((format!("onnxruntime/{notice}"), licenses.join(format!("onnxruntime-{notice}"))));
     }
@@ -255,8 +262,9 @@ fn copy_model_dir(src: &Path, dest: &Path) -> Result<()> {
     for entry in fs::read_dir(src)? {
         let path = entry?.path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let shipped = matches!(path.extension().and_then(|e| e.to_str()), Some("onnx" | "json" | "txt" | "data" | "bin" | "md"))
-            || name.starts_with("LICENSE");
+        let shipped =
+            matches!(path.extension().and_then(|e| e.to_str()), Some("onnx" | "json" | "txt" | "data" | "bin" | "md"))
+                || name.starts_with("LICENSE");
         if path.is_file() && shipped {
             fs::copy(&path, dest.join(&name)).with_context(|| format!("copying {}", path.display()))?;
         }

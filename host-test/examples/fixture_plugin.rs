@@ -59,19 +59,8 @@ unsafe fn describe(effect: OfxImageEffectHandle) -> OfxStatus {
     let mut props = null_mut();
     unsafe {
         call!(s().effect, getPropertySet(effect, &mut props));
-        call!(
-            s().prop,
-            propSetString(props, kOfxPropLabel.as_ptr(), 0, c"Fixture Invert".as_ptr())
-        );
-        call!(
-            s().prop,
-            propSetString(
-                props,
-                kOfxImageEffectPluginPropGrouping.as_ptr(),
-                0,
-                c"Kinema/Test".as_ptr()
-            )
-        );
+        call!(s().prop, propSetString(props, kOfxPropLabel.as_ptr(), 0, c"Fixture Invert".as_ptr()));
+        call!(s().prop, propSetString(props, kOfxImageEffectPluginPropGrouping.as_ptr(), 0, c"Kinema/Test".as_ptr()));
         call!(
             s().prop,
             propSetString(
@@ -90,18 +79,10 @@ unsafe fn describe(effect: OfxImageEffectHandle) -> OfxStatus {
                 kOfxImageEffectContextGeneral.as_ptr()
             )
         );
-        for (i, d) in [kOfxBitDepthFloat, kOfxBitDepthShort, kOfxBitDepthByte]
-            .iter()
-            .enumerate()
-        {
+        for (i, d) in [kOfxBitDepthFloat, kOfxBitDepthShort, kOfxBitDepthByte].iter().enumerate() {
             call!(
                 s().prop,
-                propSetString(
-                    props,
-                    kOfxImageEffectPropSupportedPixelDepths.as_ptr(),
-                    i as c_int,
-                    d.as_ptr()
-                )
+                propSetString(props, kOfxImageEffectPropSupportedPixelDepths.as_ptr(), i as c_int, d.as_ptr())
             );
         }
         call!(
@@ -119,12 +100,7 @@ unsafe fn describe(effect: OfxImageEffectHandle) -> OfxStatus {
 
 unsafe fn define_param(set: OfxParamSetHandle, ty: &CStr, name: &CStr) -> OfxPropertySetHandle {
     let mut props = null_mut();
-    unsafe {
-        call!(
-            s().param,
-            paramDefine(set, ty.as_ptr(), name.as_ptr(), &mut props)
-        )
-    };
+    unsafe { call!(s().param, paramDefine(set, ty.as_ptr(), name.as_ptr(), &mut props)) };
     props
 }
 
@@ -156,61 +132,20 @@ unsafe fn describe_in_context(effect: OfxImageEffectHandle) -> OfxStatus {
         call!(s().effect, getParamSet(effect, &mut set));
         let p = define_param(set, kOfxParamTypeChoice, c"Misbehave");
         for (i, o) in OPTIONS.iter().enumerate() {
-            call!(
-                s().prop,
-                propSetString(
-                    p,
-                    kOfxParamPropChoiceOption.as_ptr(),
-                    i as c_int,
-                    o.as_ptr()
-                )
-            );
+            call!(s().prop, propSetString(p, kOfxParamPropChoiceOption.as_ptr(), i as c_int, o.as_ptr()));
         }
-        call!(
-            s().prop,
-            propSetString(
-                p,
-                kOfxParamPropHint.as_ptr(),
-                0,
-                c"Which OFX rule to break".as_ptr()
-            )
-        );
+        call!(s().prop, propSetString(p, kOfxParamPropHint.as_ptr(), 0, c"Which OFX rule to break".as_ptr()));
         let p = define_param(set, kOfxParamTypeDouble, c"Gain");
-        call!(
-            s().prop,
-            propSetDouble(p, kOfxParamPropDefault.as_ptr(), 0, 1.0)
-        );
-        call!(
-            s().prop,
-            propSetDouble(p, kOfxParamPropMin.as_ptr(), 0, 0.0)
-        );
-        call!(
-            s().prop,
-            propSetDouble(p, kOfxParamPropMax.as_ptr(), 0, 10.0)
-        );
+        call!(s().prop, propSetDouble(p, kOfxParamPropDefault.as_ptr(), 0, 1.0));
+        call!(s().prop, propSetDouble(p, kOfxParamPropMin.as_ptr(), 0, 0.0));
+        call!(s().prop, propSetDouble(p, kOfxParamPropMax.as_ptr(), 0, 10.0));
         let p = define_param(set, kOfxParamTypeBoolean, c"Invert");
         call!(s().prop, propSetInt(p, kOfxParamPropDefault.as_ptr(), 0, 1));
         let p = define_param(set, kOfxParamTypeString, c"Status");
-        call!(
-            s().prop,
-            propSetString(
-                p,
-                kOfxParamPropStringMode.as_ptr(),
-                0,
-                kOfxParamStringIsLabel.as_ptr()
-            )
-        );
+        call!(s().prop, propSetString(p, kOfxParamPropStringMode.as_ptr(), 0, kOfxParamStringIsLabel.as_ptr()));
         let page = define_param(set, kOfxParamTypePage, c"Main");
         for (i, c) in [c"Gain", c"Invert", c"Status"].iter().enumerate() {
-            call!(
-                s().prop,
-                propSetString(
-                    page,
-                    kOfxParamPropPageChild.as_ptr(),
-                    i as c_int,
-                    c.as_ptr()
-                )
-            );
+            call!(s().prop, propSetString(page, kOfxParamPropPageChild.as_ptr(), i as c_int, c.as_ptr()));
         }
     }
     kOfxStatOK
@@ -232,48 +167,22 @@ unsafe fn image(clip: OfxImageClipHandle, time: f64) -> Option<Img> {
             return None;
         }
         let mut data = null_mut();
-        call!(
-            s().prop,
-            propGetPointer(h, kOfxImagePropData.as_ptr(), 0, &mut data)
-        );
+        call!(s().prop, propGetPointer(h, kOfxImagePropData.as_ptr(), 0, &mut data));
         let mut bounds = [0; 4];
-        call!(
-            s().prop,
-            propGetIntN(h, kOfxImagePropBounds.as_ptr(), 4, bounds.as_mut_ptr())
-        );
+        call!(s().prop, propGetIntN(h, kOfxImagePropBounds.as_ptr(), 4, bounds.as_mut_ptr()));
         let mut rb = 0;
-        call!(
-            s().prop,
-            propGetInt(h, kOfxImagePropRowBytes.as_ptr(), 0, &mut rb)
-        );
+        call!(s().prop, propGetInt(h, kOfxImagePropRowBytes.as_ptr(), 0, &mut rb));
         let mut d: *mut c_char = null_mut();
-        call!(
-            s().prop,
-            propGetString(h, kOfxImageEffectPropPixelDepth.as_ptr(), 0, &mut d)
-        );
+        call!(s().prop, propGetString(h, kOfxImageEffectPropPixelDepth.as_ptr(), 0, &mut d));
         let depth = match CStr::from_ptr(d).to_bytes() {
             b"OfxBitDepthByte" => 1,
             b"OfxBitDepthShort" => 2,
             _ => 4,
         };
         let mut c: *mut c_char = null_mut();
-        call!(
-            s().prop,
-            propGetString(h, kOfxImageEffectPropComponents.as_ptr(), 0, &mut c)
-        );
-        let comps = if CStr::from_ptr(c) == kOfxImageComponentRGB {
-            3
-        } else {
-            4
-        };
-        Some(Img {
-            handle: h,
-            data: data as *mut u8,
-            bounds,
-            row_bytes: rb as isize,
-            depth,
-            comps,
-        })
+        call!(s().prop, propGetString(h, kOfxImageEffectPropComponents.as_ptr(), 0, &mut c));
+        let comps = if CStr::from_ptr(c) == kOfxImageComponentRGB { 3 } else { 4 };
+        Some(Img { handle: h, data: data as *mut u8, bounds, row_bytes: rb as isize, depth, comps })
     }
 }
 
@@ -298,10 +207,7 @@ unsafe extern "C" fn process(index: c_uint, max: c_uint, arg: *mut c_void) {
     let (src, dst) = unsafe { (&*job.src, &*job.dst) };
     let [x1, y1, x2, y2] = job.window;
     let rows = y2 - y1;
-    let (a, b) = (
-        y1 + rows * index as c_int / max as c_int,
-        y1 + rows * (index as c_int + 1) / max as c_int,
-    );
+    let (a, b) = (y1 + rows * index as c_int / max as c_int, y1 + rows * (index as c_int + 1) / max as c_int);
     for y in a..b {
         for x in x1..x2 {
             let (sp, dp) = (src.pixel(x, y), dst.pixel(x, y));
@@ -312,30 +218,19 @@ unsafe extern "C" fn process(index: c_uint, max: c_uint, arg: *mut c_void) {
                         1 => {
                             let v = *sp.add(c) as f64;
                             let v = if job.invert && color { 255.0 - v } else { v };
-                            *dp.add(c) = if color && job.gain != 1.0 {
-                                (v * job.gain).clamp(0.0, 255.0) as u8
-                            } else {
-                                v as u8
-                            };
+                            *dp.add(c) =
+                                if color && job.gain != 1.0 { (v * job.gain).clamp(0.0, 255.0) as u8 } else { v as u8 };
                         }
                         2 => {
                             let v = (sp as *const u16).add(c).read_unaligned() as f64;
                             let v = if job.invert && color { 65535.0 - v } else { v };
-                            let v = if color && job.gain != 1.0 {
-                                (v * job.gain).clamp(0.0, 65535.0)
-                            } else {
-                                v
-                            };
+                            let v = if color && job.gain != 1.0 { (v * job.gain).clamp(0.0, 65535.0) } else { v };
                             (dp as *mut u16).add(c).write_unaligned(v as u16);
                         }
                         _ => {
                             let v = (sp as *const f32).add(c).read_unaligned();
                             let v = if job.invert && color { 1.0 - v } else { v };
-                            let v = if color && job.gain != 1.0 {
-                                (v as f64 * job.gain) as f32
-                            } else {
-                                v
-                            };
+                            let v = if color && job.gain != 1.0 { (v as f64 * job.gain) as f32 } else { v };
                             (dp as *mut f32).add(c).write_unaligned(v);
                         }
                     }
@@ -348,64 +243,30 @@ unsafe extern "C" fn process(index: c_uint, max: c_uint, arg: *mut c_void) {
 unsafe fn render(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) -> OfxStatus {
     unsafe {
         let mut time = 0.0;
-        call!(
-            s().prop,
-            propGetDouble(in_args, kOfxPropTime.as_ptr(), 0, &mut time)
-        );
+        call!(s().prop, propGetDouble(in_args, kOfxPropTime.as_ptr(), 0, &mut time));
         let mut window = [0; 4];
-        call!(
-            s().prop,
-            propGetIntN(
-                in_args,
-                kOfxImageEffectPropRenderWindow.as_ptr(),
-                4,
-                window.as_mut_ptr()
-            )
-        );
+        call!(s().prop, propGetIntN(in_args, kOfxImageEffectPropRenderWindow.as_ptr(), 4, window.as_mut_ptr()));
         let mut set = null_mut();
         call!(s().effect, getParamSet(effect, &mut set));
         let param = |name: &CStr| {
             let mut h = null_mut();
-            call!(
-                s().param,
-                paramGetHandle(set, name.as_ptr(), &mut h, null_mut())
-            );
+            call!(s().param, paramGetHandle(set, name.as_ptr(), &mut h, null_mut()));
             h
         };
-        let (misbehave_p, gain_p, invert_p, status_p) = (
-            param(c"Misbehave"),
-            param(c"Gain"),
-            param(c"Invert"),
-            param(c"Status"),
-        );
+        let (misbehave_p, gain_p, invert_p, status_p) =
+            (param(c"Misbehave"), param(c"Gain"), param(c"Invert"), param(c"Status"));
         let mut misbehave: c_int = 0;
-        call!(
-            s().param,
-            paramGetValueAtTime(misbehave_p, time, &mut misbehave as *mut c_int)
-        );
+        call!(s().param, paramGetValueAtTime(misbehave_p, time, &mut misbehave as *mut c_int));
         let mut gain: f64 = 1.0;
         call!(s().param, paramGetValue(gain_p, &mut gain as *mut f64));
         let mut invert: c_int = 1;
-        call!(
-            s().param,
-            paramGetValue(invert_p, &mut invert as *mut c_int)
-        );
-        let misbehave = OPTIONS
-            .get(misbehave as usize)
-            .copied()
-            .unwrap_or(c"None")
-            .to_bytes();
+        call!(s().param, paramGetValue(invert_p, &mut invert as *mut c_int));
+        let misbehave = OPTIONS.get(misbehave as usize).copied().unwrap_or(c"None").to_bytes();
 
         let mut src_clip = null_mut();
         let mut dst_clip = null_mut();
-        call!(
-            s().effect,
-            clipGetHandle(effect, c"Source".as_ptr(), &mut src_clip, null_mut())
-        );
-        call!(
-            s().effect,
-            clipGetHandle(effect, c"Output".as_ptr(), &mut dst_clip, null_mut())
-        );
+        call!(s().effect, clipGetHandle(effect, c"Source".as_ptr(), &mut src_clip, null_mut()));
+        call!(s().effect, clipGetHandle(effect, c"Output".as_ptr(), &mut dst_clip, null_mut()));
         let Some(src) = image(src_clip, time) else {
             return kOfxStatFailed;
         };
@@ -414,16 +275,10 @@ unsafe fn render(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) ->
             return kOfxStatFailed;
         };
         if misbehave == b"WaitForAbort" {
-            call!(
-                s().progress,
-                progressStart(effect as *mut c_void, c"waiting".as_ptr())
-            );
+            call!(s().progress, progressStart(effect as *mut c_void, c"waiting".as_ptr()));
             let mut i = 0;
             while call!(s().effect, abort(effect)) == 0 && i < 100_000 {
-                call!(
-                    s().progress,
-                    progressUpdate(effect as *mut c_void, (i % 100) as f64 / 100.0)
-                );
+                call!(s().progress, progressUpdate(effect as *mut c_void, (i % 100) as f64 / 100.0));
                 std::thread::sleep(std::time::Duration::from_micros(100));
                 i += 1;
             }
@@ -432,50 +287,26 @@ unsafe fn render(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) ->
             call!(s().effect, clipReleaseImage(dst.handle));
             return kOfxStatFailed;
         }
-        let job = Job {
-            src: &src,
-            dst: &dst,
-            window,
-            invert: invert != 0,
-            gain,
-        };
-        call!(
-            s().mt,
-            multiThread(Some(process), 2, &job as *const Job as *mut c_void)
-        );
+        let job = Job { src: &src, dst: &dst, window, invert: invert != 0, gain };
+        call!(s().mt, multiThread(Some(process), 2, &job as *const Job as *mut c_void));
 
         match misbehave {
             b"WriteOutside" => {
                 let b = dst.bounds;
                 if window != b {
                     // The pixel just right of (or above) the window, inside the bounds.
-                    let (x, y) = if window[2] < b[2] {
-                        (window[2], window[1])
-                    } else {
-                        (window[0], window[3].min(b[3] - 1))
-                    };
+                    let (x, y) =
+                        if window[2] < b[2] { (window[2], window[1]) } else { (window[0], window[3].min(b[3] - 1)) };
                     *dst.pixel(x, y) ^= 0xFF;
                 } else {
-                    let lowest = if dst.row_bytes < 0 {
-                        dst.pixel(b[0], b[3] - 1)
-                    } else {
-                        dst.data
-                    };
+                    let lowest = if dst.row_bytes < 0 { dst.pixel(b[0], b[3] - 1) } else { dst.data };
                     *lowest.wrapping_sub(1) ^= 0xFF;
                 }
             }
             b"WriteSource" => *src.pixel(window[0], window[1]) ^= 0xFF,
             b"BadHandle" => {
                 let mut v = 0;
-                call!(
-                    s().prop,
-                    propGetInt(
-                        0x1234 as OfxPropertySetHandle,
-                        kOfxPropTime.as_ptr(),
-                        0,
-                        &mut v
-                    )
-                );
+                call!(s().prop, propGetInt(0x1234 as OfxPropertySetHandle, kOfxPropTime.as_ptr(), 0, &mut v));
             }
             b"LeakMemory" => {
                 let mut p = null_mut();
@@ -513,11 +344,7 @@ unsafe fn render(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) ->
     }
 }
 
-unsafe fn dispatch(
-    action: &CStr,
-    handle: *const c_void,
-    in_args: OfxPropertySetHandle,
-) -> OfxStatus {
+unsafe fn dispatch(action: &CStr, handle: *const c_void, in_args: OfxPropertySetHandle) -> OfxStatus {
     let effect = handle as OfxImageEffectHandle;
     unsafe {
         if action == kOfxActionLoad {

@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand};
 
 use crate::sequence::{parse_frames, Pattern};
 use crate::{
-    Bundle, ClipSource, Context, Depth, Host, ParamInfo, ParamKind, ParamValue, PluginInfo,
-    ProgressEvent, RenderRequest,
+    Bundle, ClipSource, Context, Depth, Host, ParamInfo, ParamKind, ParamValue, PluginInfo, ProgressEvent,
+    RenderRequest,
 };
 
 /// Render and inspect OpenFX effects (Kinema) from the command line, through a strict OFX host.
@@ -100,19 +100,14 @@ pub fn run(cli: Cli) -> Result<()> {
 /// build) or one folder up (target/Kinema.ofx.bundle for release), then /usr/OFX/Plugins.
 fn default_bundle() -> Result<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("OFX_PLUGIN_PATH")
-        .map(|v| {
-            std::env::split_paths(&v)
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect()
-        })
+        .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
         .unwrap_or_default();
     if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
         dirs.push(exe_dir.clone());
         dirs.extend(exe_dir.parent().map(Path::to_path_buf));
     }
     dirs.push(PathBuf::from("/usr/OFX/Plugins"));
-    Host::find_bundle_in("Kinema", &dirs)
-        .context("cannot find Kinema.ofx.bundle (pass --bundle PATH)")
+    Host::find_bundle_in("Kinema", &dirs).context("cannot find Kinema.ofx.bundle (pass --bundle PATH)")
 }
 
 fn load(cli: &Cli) -> Result<Bundle> {
@@ -120,9 +115,7 @@ fn load(cli: &Cli) -> Result<Bundle> {
         Some(p) => p.clone(),
         None => default_bundle()?,
     };
-    let bundle = Host::new()
-        .load_bundle(&path)
-        .with_context(|| format!("loading {}", path.display()))?;
+    let bundle = Host::new().load_bundle(&path).with_context(|| format!("loading {}", path.display()))?;
     for e in bundle.load_errors() {
         eprintln!("warning: {e}");
     }
@@ -139,34 +132,17 @@ fn list(bundle: &Bundle) {
             if p.group.is_empty() { "-" } else { &p.group },
             ctxs.join(", ")
         );
-        let names: Vec<&str> = p
-            .params
-            .iter()
-            .filter(|i| has_value(i))
-            .map(|i| i.name.as_str())
-            .collect();
-        println!(
-            "    params: {}",
-            if names.is_empty() {
-                "-".to_owned()
-            } else {
-                names.join(", ")
-            }
-        );
+        let names: Vec<&str> = p.params.iter().filter(|i| has_value(i)).map(|i| i.name.as_str()).collect();
+        println!("    params: {}", if names.is_empty() { "-".to_owned() } else { names.join(", ") });
     }
 }
 
 fn has_value(p: &ParamInfo) -> bool {
-    !matches!(
-        p.kind,
-        ParamKind::Page | ParamKind::Group | ParamKind::PushButton
-    )
+    !matches!(p.kind, ParamKind::Page | ParamKind::Group | ParamKind::PushButton)
 }
 
 fn fmt_opt(v: &Option<ParamValue>) -> String {
-    v.as_ref()
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| "-".into())
+    v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }
 
 fn describe(p: &PluginInfo) {
@@ -180,20 +156,10 @@ fn describe(p: &PluginInfo) {
     let ctxs: Vec<&str> = p.contexts.iter().map(|c| c.name()).collect();
     let depths: Vec<String> = p.supported_depths.iter().map(|d| d.to_string()).collect();
     println!("  contexts: {}", ctxs.join(", "));
-    println!(
-        "  depths: {}",
-        if depths.is_empty() {
-            "(any)".into()
-        } else {
-            depths.join(", ")
-        }
-    );
+    println!("  depths: {}", if depths.is_empty() { "(any)".into() } else { depths.join(", ") });
     println!(
         "  render thread safety: {:?}, temporal clip access: {}, tiles: {}, multi-resolution: {}",
-        p.render_thread_safety,
-        p.temporal_clip_access,
-        p.supports_tiles,
-        p.supports_multi_resolution
+        p.render_thread_safety, p.temporal_clip_access, p.supports_tiles, p.supports_multi_resolution
     );
     for (ctx, clips) in &p.clips {
         println!("  clips ({ctx}):");
@@ -204,11 +170,7 @@ fn describe(p: &PluginInfo) {
                 c.label,
                 c.supported_components,
                 if c.optional { ", optional" } else { "" },
-                if c.temporal_access {
-                    ", temporal access"
-                } else {
-                    ""
-                }
+                if c.temporal_access { ", temporal access" } else { "" }
             );
         }
     }
@@ -230,12 +192,7 @@ fn describe(p: &PluginInfo) {
         if !i.options.is_empty() {
             println!(
                 "        options: {}",
-                i.options
-                    .iter()
-                    .enumerate()
-                    .map(|(n, o)| format!("{n}={o}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                i.options.iter().enumerate().map(|(n, o)| format!("{n}={o}")).collect::<Vec<_>>().join(", ")
             );
         }
         if !i.page.is_empty() || !i.parent.is_empty() {
@@ -265,17 +222,9 @@ fn describe(p: &PluginInfo) {
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32)> {
-    let (w, h) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| anyhow!("bad size '{s}' (expected WxH, e.g. 1920x1080)"))?;
-    let w: u32 = w
-        .trim()
-        .parse()
-        .map_err(|_| anyhow!("bad width in '{s}'"))?;
-    let h: u32 = h
-        .trim()
-        .parse()
-        .map_err(|_| anyhow!("bad height in '{s}'"))?;
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| anyhow!("bad size '{s}' (expected WxH, e.g. 1920x1080)"))?;
+    let w: u32 = w.trim().parse().map_err(|_| anyhow!("bad width in '{s}'"))?;
+    let h: u32 = h.trim().parse().map_err(|_| anyhow!("bad height in '{s}'"))?;
     if w == 0 || h == 0 || w > 32768 || h > 32768 {
         bail!("size {w}x{h} is out of range");
     }
@@ -287,21 +236,10 @@ fn resolve_param<'a>(params: &'a [ParamInfo], key: &str) -> Result<&'a ParamInfo
     params
         .iter()
         .find(|p| p.name == key)
-        .or_else(|| {
-            params
-                .iter()
-                .find(|p| p.name.eq_ignore_ascii_case(key) || p.label.eq_ignore_ascii_case(key))
-        })
+        .or_else(|| params.iter().find(|p| p.name.eq_ignore_ascii_case(key) || p.label.eq_ignore_ascii_case(key)))
         .ok_or_else(|| {
-            let names: Vec<&str> = params
-                .iter()
-                .filter(|p| has_value(p))
-                .map(|p| p.name.as_str())
-                .collect();
-            anyhow!(
-                "unknown parameter '{key}' (parameters: {})",
-                names.join(", ")
-            )
+            let names: Vec<&str> = params.iter().filter(|p| has_value(p)).map(|p| p.name.as_str()).collect();
+            anyhow!("unknown parameter '{key}' (parameters: {})", names.join(", "))
         })
 }
 
@@ -310,13 +248,8 @@ fn render(bundle: &Bundle, a: &RenderArgs) -> Result<()> {
     let context = match a.context {
         Some(c) => c,
         None if a.input.is_some() && info.contexts.contains(&Context::Filter) => Context::Filter,
-        None if a.input.is_none() && info.contexts.contains(&Context::Generator) => {
-            Context::Generator
-        }
-        None => *info
-            .contexts
-            .first()
-            .ok_or_else(|| anyhow!("effect has no context"))?,
+        None if a.input.is_none() && info.contexts.contains(&Context::Generator) => Context::Generator,
+        None => *info.contexts.first().ok_or_else(|| anyhow!("effect has no context"))?,
     };
     let out_pattern = Pattern::parse(&a.out).context("--out")?;
     let size = a.size.as_deref().map(parse_size).transpose()?;
@@ -326,12 +259,9 @@ fn render(bundle: &Bundle, a: &RenderArgs) -> Result<()> {
     let inst = bundle.create_instance(&a.id, context)?;
     let params = inst.params();
     for kv in &a.set {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--set '{kv}' must be NAME=VALUE"))?;
+        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow!("--set '{kv}' must be NAME=VALUE"))?;
         let p = resolve_param(&params, k.trim())?;
-        inst.set_param_str(&p.name, v)
-            .with_context(|| format!("--set {kv}"))?;
+        inst.set_param_str(&p.name, v).with_context(|| format!("--set {kv}"))?;
     }
     let frames = match (&a.input, &a.frames) {
         (_, Some(f)) => parse_frames(f)?,
@@ -350,40 +280,22 @@ fn render(bundle: &Bundle, a: &RenderArgs) -> Result<()> {
         let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
             bail!("no files match --input '{input}'");
         };
-        if !info
-            .clips
-            .get(&context)
-            .is_some_and(|c| c.iter().any(|c| c.name == "Source"))
-        {
-            bail!(
-                "effect '{}' has no Source clip in the {context} context",
-                a.id
-            );
+        if !info.clips.get(&context).is_some_and(|c| c.iter().any(|c| c.name == "Source")) {
+            bail!("effect '{}' has no Source clip in the {context} context", a.id);
         }
-        inst.set_source(
-            "Source",
-            ClipSource::Sequence {
-                pattern: input.clone(),
-                first,
-                last,
-            },
-        )?;
+        inst.set_source("Source", ClipSource::Sequence { pattern: input.clone(), first, last })?;
     }
 
     let bar = indicatif::ProgressBar::new(frames.len() as u64);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} frames  {elapsed_precise} eta {eta}  {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} frames  {elapsed_precise} eta {eta}  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let pb = bar.clone();
     let progress: crate::ProgressFn = Arc::new(move |ev: &ProgressEvent| match ev {
         ProgressEvent::FrameDone { .. } => pb.inc(1),
         ProgressEvent::PluginStart { label, .. } => pb.set_message(label.clone()),
-        ProgressEvent::PluginUpdate { fraction } => {
-            pb.set_message(format!("{:.0}%", fraction * 100.0))
-        }
+        ProgressEvent::PluginUpdate { fraction } => pb.set_message(format!("{:.0}%", fraction * 100.0)),
         ProgressEvent::PluginEnd => pb.set_message(""),
     });
     let req = RenderRequest {
@@ -414,21 +326,14 @@ fn render(bundle: &Bundle, a: &RenderArgs) -> Result<()> {
         let at = m.frame.map(|f| format!(" (frame {f})")).unwrap_or_default();
         eprintln!("plugin {kind}{at}: {}", m.text);
     }
-    if let Some(status) = params
-        .iter()
-        .find(|p| p.name.eq_ignore_ascii_case("status") && p.kind == ParamKind::String)
-    {
+    if let Some(status) = params.iter().find(|p| p.name.eq_ignore_ascii_case("status") && p.kind == ParamKind::String) {
         if let Ok(ParamValue::String(s)) = inst.param(&status.name) {
             if !s.is_empty() {
                 println!("Status: {s}");
             }
         }
     }
-    println!(
-        "wrote {written} of {} frame(s) to {}",
-        out.frames.len(),
-        a.out
-    );
+    println!("wrote {written} of {} frame(s) to {}", out.frames.len(), a.out);
     let failures = out.failures();
     for (f, e) in &failures {
         eprintln!("error: frame {f} failed: {e}");
@@ -450,11 +355,7 @@ fn render(bundle: &Bundle, a: &RenderArgs) -> Result<()> {
     if let Err(e) = &destroy {
         eprintln!("error: {e:#}");
     }
-    if !failures.is_empty()
-        || !write_errors.is_empty()
-        || !all_violations.is_empty()
-        || destroy.is_err()
-        || out.aborted
+    if !failures.is_empty() || !write_errors.is_empty() || !all_violations.is_empty() || destroy.is_err() || out.aborted
     {
         bail!(
             "render failed: {} frame(s) failed, {} write error(s), {} strictness violation(s)",
@@ -514,10 +415,17 @@ fn print_report(report: &serde_json::Value) {
         model["run_ms"].as_f64().unwrap_or(f64::NAN)
     );
     let values = |v: &serde_json::Value| -> String {
-        let list: Vec<String> = v.as_array().into_iter().flatten().take(4).filter_map(|x| x.as_f64()).map(|x| format!("{x:.3}")).collect();
+        let list: Vec<String> =
+            v.as_array().into_iter().flatten().take(4).filter_map(|x| x.as_f64()).map(|x| format!("{x:.3}")).collect();
         format!("{} …", list.join(", "))
     };
-    println!("  {} {} → {} {}", text(&model["input_name"]), values(&model["input"]), text(&model["output_name"]), values(&model["output"]));
+    println!(
+        "  {} {} → {} {}",
+        text(&model["input_name"]),
+        values(&model["input"]),
+        text(&model["output_name"]),
+        values(&model["output"])
+    );
 }
 
 #[cfg(test)]
@@ -544,15 +452,10 @@ mod tests {
             "2",
         ])
         .unwrap();
-        let Command::Render(r) = cli.command else {
-            panic!("not render")
-        };
+        let Command::Render(r) = cli.command else { panic!("not render") };
         assert_eq!(r.depth, Some(Depth::U16));
         assert_eq!(r.set, vec!["Mix=0.5"]);
-        assert!(
-            Cli::try_parse_from(["kinema", "render", "x", "--out", "o.png", "--depth", "f64"])
-                .is_err()
-        );
+        assert!(Cli::try_parse_from(["kinema", "render", "x", "--out", "o.png", "--depth", "f64"]).is_err());
         let cli = Cli::try_parse_from(["kinema", "--bundle", "/b/K.ofx.bundle", "list"]).unwrap();
         assert_eq!(cli.bundle.as_deref(), Some(Path::new("/b/K.ofx.bundle")));
     }

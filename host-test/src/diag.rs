@@ -139,10 +139,7 @@ pub fn current() -> Option<ActionCtx> {
 
 /// A readable action name: "OfxImageEffectActionRender" -> "Render".
 pub fn short_action(action: &str) -> &str {
-    action
-        .strip_prefix("OfxImageEffectAction")
-        .or_else(|| action.strip_prefix("OfxAction"))
-        .unwrap_or(action)
+    action.strip_prefix("OfxImageEffectAction").or_else(|| action.strip_prefix("OfxAction")).unwrap_or(action)
 }
 
 /// Records a violation against the current action (or the orphan list).

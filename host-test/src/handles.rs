@@ -33,10 +33,7 @@ pub fn lookup<T: Any + Send + Sync>(handle: *const c_void) -> Option<Arc<T>> {
     if handle.is_null() {
         return None;
     }
-    let weak = table()
-        .read()
-        .get(&(handle as usize, TypeId::of::<T>()))
-        .cloned()?;
+    let weak = table().read().get(&(handle as usize, TypeId::of::<T>())).cloned()?;
     weak.upgrade()?.downcast::<T>().ok()
 }
 
@@ -58,16 +55,10 @@ mod tests {
         let a = Arc::new(A(1));
         let h = register(&a);
         assert!(lookup::<A>(h).is_some());
-        assert!(
-            lookup::<B>(h).is_none(),
-            "a handle of another type must not resolve"
-        );
+        assert!(lookup::<B>(h).is_none(), "a handle of another type must not resolve");
         assert!(lookup::<A>(std::ptr::null()).is_none());
         assert!(lookup::<A>(0xdead_beef as *const c_void).is_none());
         drop(a);
-        assert!(
-            lookup::<A>(h).is_none(),
-            "a dangling handle must not resolve"
-        );
+        assert!(lookup::<A>(h).is_none(), "a dangling handle must not resolve");
     }
 }

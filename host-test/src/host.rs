@@ -96,15 +96,7 @@ impl BundleInner {
             if rt.unloaded.swap(true, Ordering::SeqCst) {
                 continue;
             }
-            let (st, _) = call_action(
-                rt,
-                kOfxActionUnload,
-                std::ptr::null(),
-                None,
-                None,
-                None,
-                None,
-            );
+            let (st, _) = call_action(rt, kOfxActionUnload, std::ptr::null(), None, None, None, None);
             if st != kOfxStatOK && st != kOfxStatReplyDefault {
                 errors.push(format!("{}: Unload returned {}", rt.id, status_name(st)));
             }
@@ -116,7 +108,9 @@ impl BundleInner {
                 action: "Unload".into(),
                 frame: None,
                 plugin: String::new(),
-                message: format!("{blocks} memoryAlloc block(s) ({bytes} bytes) allocated without an instance were never freed"),
+                message: format!(
+                    "{blocks} memoryAlloc block(s) ({bytes} bytes) allocated without an instance were never freed"
+                ),
             });
         }
         errors
@@ -136,25 +130,17 @@ pub struct Bundle {
 
 impl std::fmt::Debug for Bundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bundle")
-            .field("path", &self.inner.path)
-            .field("plugins", &self.inner.infos.len())
-            .finish()
+        f.debug_struct("Bundle").field("path", &self.inner.path).field("plugins", &self.inner.infos.len()).finish()
     }
 }
 
 /// Statuses an action may return besides the universal ones (OK, Failed, ErrFatal, ErrMemory).
 fn allowed_statuses(action: &CStr) -> &'static [OfxStatus] {
     let a = action.to_bytes();
-    if a == kOfxActionDescribe.to_bytes() || a == kOfxImageEffectActionDescribeInContext.to_bytes()
-    {
+    if a == kOfxActionDescribe.to_bytes() || a == kOfxImageEffectActionDescribeInContext.to_bytes() {
         &[kOfxStatErrMissingHostFeature]
     } else if a == kOfxImageEffectActionRender.to_bytes() {
-        &[
-            kOfxStatErrImageFormat,
-            kOfxStatGPUOutOfMemory,
-            kOfxStatGPURenderFailed,
-        ]
+        &[kOfxStatErrImageFormat, kOfxStatGPUOutOfMemory, kOfxStatGPURenderFailed]
     } else if a == kOfxActionLoad.to_bytes() {
         &[kOfxStatReplyDefault, kOfxStatErrMissingHostFeature]
     } else {
@@ -193,35 +179,19 @@ pub(crate) fn call_action(
         let status = unsafe { entry(action.as_ptr(), handle, in_h, out_h) };
         let name = diag::short_action(&action.to_string_lossy()).to_owned();
         if !is_valid_status(status) {
-            diag::report(
-                ViolationKind::InvalidStatus,
-                format!("{name} returned {status}, which is not an OFX status"),
-            );
-        } else if ![
-            kOfxStatOK,
-            kOfxStatFailed,
-            kOfxStatErrFatal,
-            kOfxStatErrMemory,
-        ]
-        .contains(&status)
+            diag::report(ViolationKind::InvalidStatus, format!("{name} returned {status}, which is not an OFX status"));
+        } else if ![kOfxStatOK, kOfxStatFailed, kOfxStatErrFatal, kOfxStatErrMemory].contains(&status)
             && !allowed_statuses(action).contains(&status)
         {
             diag::report(
                 ViolationKind::StatusNotAllowed,
-                format!(
-                    "{name} returned {}, which it may not return",
-                    status_name(status)
-                ),
+                format!("{name} returned {}, which it may not return", status_name(status)),
             );
         }
         if let Some(e) = instance {
             let leaked: Vec<_> = {
                 let mut live = e.st.live_images.lock();
-                let keys: Vec<usize> = live
-                    .iter()
-                    .filter(|(_, i)| i.action_id == action_id)
-                    .map(|(k, _)| *k)
-                    .collect();
+                let keys: Vec<usize> = live.iter().filter(|(_, i)| i.action_id == action_id).map(|(k, _)| *k).collect();
                 keys.into_iter().filter_map(|k| live.remove(&k)).collect()
             };
             for img in leaked {
@@ -267,25 +237,12 @@ fn host_description() -> Arc<PropSet> {
     p.set_ints(kOfxParamHostPropPageRowColumnCount, &[0, 0]);
     p.set_cstrs(
         kOfxImageEffectPropSupportedComponents,
-        &[
-            kOfxImageComponentRGBA,
-            kOfxImageComponentRGB,
-            kOfxImageComponentAlpha,
-        ],
+        &[kOfxImageComponentRGBA, kOfxImageComponentRGB, kOfxImageComponentAlpha],
     );
-    p.set_cstrs(
-        kOfxImageEffectPropSupportedContexts,
-        &Context::HOST.map(Context::ofx),
-    );
-    p.set_cstrs(
-        kOfxImageEffectPropSupportedPixelDepths,
-        &[kOfxBitDepthFloat, kOfxBitDepthShort, kOfxBitDepthByte],
-    );
+    p.set_cstrs(kOfxImageEffectPropSupportedContexts, &Context::HOST.map(Context::ofx));
+    p.set_cstrs(kOfxImageEffectPropSupportedPixelDepths, &[kOfxBitDepthFloat, kOfxBitDepthShort, kOfxBitDepthByte]);
     p.set_int(kOfxImageEffectInstancePropSequentialRender, 0);
-    p.set_cstr(
-        kOfxImageEffectHostPropNativeOrigin,
-        kOfxHostNativeOriginBottomLeft,
-    );
+    p.set_cstr(kOfxImageEffectHostPropNativeOrigin, kOfxHostNativeOriginBottomLeft);
     p
 }
 
@@ -297,41 +254,23 @@ fn descriptor_defaults(p: &PropSet, path: &Path) {
     p.set_str(kOfxPropLongLabel, "");
     p.set_str(kOfxPropVersionLabel, "");
     p.set_str(kOfxPropPluginDescription, "");
-    p.put(
-        kOfxImageEffectPropSupportedContexts,
-        PropValue::String(vec![]),
-    );
-    p.put(
-        kOfxImageEffectPropSupportedPixelDepths,
-        PropValue::String(vec![]),
-    );
+    p.put(kOfxImageEffectPropSupportedContexts, PropValue::String(vec![]));
+    p.put(kOfxImageEffectPropSupportedPixelDepths, PropValue::String(vec![]));
     p.set_str(kOfxImageEffectPluginPropGrouping, "");
     p.set_int(kOfxImageEffectPluginPropSingleInstance, 0);
-    p.set_cstr(
-        kOfxImageEffectPluginRenderThreadSafety,
-        kOfxImageEffectRenderInstanceSafe,
-    );
+    p.set_cstr(kOfxImageEffectPluginRenderThreadSafety, kOfxImageEffectRenderInstanceSafe);
     p.set_int(kOfxImageEffectPluginPropHostFrameThreading, 1);
-    p.set_pointer(
-        kOfxImageEffectPluginPropOverlayInteractV1,
-        std::ptr::null_mut(),
-    );
+    p.set_pointer(kOfxImageEffectPluginPropOverlayInteractV1, std::ptr::null_mut());
     p.set_int(kOfxImageEffectPropSupportsMultiResolution, 1);
     p.set_int(kOfxImageEffectPropSupportsTiles, 1);
     p.set_int(kOfxImageEffectPropTemporalClipAccess, 0);
     p.set_int(kOfxImageEffectPluginPropFieldRenderTwiceAlways, 1);
     p.set_int(kOfxImageEffectPropSupportsMultipleClipDepths, 0);
     p.set_int(kOfxImageEffectPropSupportsMultipleClipPARs, 0);
-    p.put(
-        kOfxImageEffectPropClipPreferencesSlaveParam,
-        PropValue::String(vec![]),
-    );
+    p.put(kOfxImageEffectPropClipPreferencesSlaveParam, PropValue::String(vec![]));
     p.put_ro(
         kOfxPluginPropFilePath,
-        PropValue::String(vec![std::ffi::CString::new(
-            path.to_string_lossy().as_bytes(),
-        )
-        .unwrap_or_default()]),
+        PropValue::String(vec![std::ffi::CString::new(path.to_string_lossy().as_bytes()).unwrap_or_default()]),
     );
 }
 
@@ -345,25 +284,12 @@ fn bundle_binary(path: &Path) -> Result<PathBuf> {
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let Some(stem) = name.strip_suffix(".ofx.bundle") else {
-        bail!(
-            "{} is not an OFX bundle (its name must end in .ofx.bundle)",
-            path.display()
-        );
+        bail!("{} is not an OFX bundle (its name must end in .ofx.bundle)", path.display());
     };
-    let arch = format!(
-        "Linux-{}",
-        std::env::consts::ARCH.replace("x86_64", "x86-64")
-    );
-    let bin = path
-        .join("Contents")
-        .join(&arch)
-        .join(format!("{stem}.ofx"));
+    let arch = format!("Linux-{}", std::env::consts::ARCH.replace("x86_64", "x86-64"));
+    let bin = path.join("Contents").join(&arch).join(format!("{stem}.ofx"));
     if !bin.is_file() {
-        bail!(
-            "bundle {} has no binary at {}",
-            path.display(),
-            bin.display()
-        );
+        bail!("bundle {} has no binary at {}", path.display(), bin.display());
     }
     Ok(bin)
 }
@@ -376,11 +302,7 @@ impl Host {
     /// The directories searched for bundles: OFX_PLUGIN_PATH (':'-separated), then /usr/OFX/Plugins.
     pub fn search_path() -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = std::env::var_os("OFX_PLUGIN_PATH")
-            .map(|v| {
-                std::env::split_paths(&v)
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .collect()
-            })
+            .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
             .unwrap_or_default();
         dirs.push(PathBuf::from("/usr/OFX/Plugins"));
         dirs
@@ -393,11 +315,7 @@ impl Host {
 
     /// Finds a bundle in the given directories (a directory that *is* the bundle also matches).
     pub fn find_bundle_in(name: &str, dirs: &[PathBuf]) -> Result<PathBuf> {
-        let file = if name.ends_with(".ofx.bundle") {
-            name.to_owned()
-        } else {
-            format!("{name}.ofx.bundle")
-        };
+        let file = if name.ends_with(".ofx.bundle") { name.to_owned() } else { format!("{name}.ofx.bundle") };
         for d in dirs {
             if d.file_name().and_then(|n| n.to_str()) == Some(file.as_str()) && d.is_dir() {
                 return Ok(d.clone());
@@ -407,13 +325,7 @@ impl Host {
                 return Ok(candidate);
             }
         }
-        bail!(
-            "{file} not found in {}",
-            dirs.iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        bail!("{file} not found in {}", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "))
     }
 
     /// Loads a bundle (a `.ofx.bundle` directory, or a plugin binary) and describes every effect in it.
@@ -430,10 +342,7 @@ impl Host {
         .into();
         let diag = Arc::new(Diagnostics::default());
         let host_props = host_description();
-        let mut ofx_host = Box::new(OfxHost {
-            host: host_props.handle(),
-            fetchSuite: Some(suites::fetch_suite),
-        });
+        let mut ofx_host = Box::new(OfxHost { host: host_props.handle(), fetchSuite: Some(suites::fetch_suite) });
         let host_ptr: *mut OfxHost = &mut *ofx_host;
 
         // SAFETY: symbols are looked up with the types the OFX API gives them.
@@ -448,9 +357,7 @@ impl Host {
         let (get_count, get_plugin) = unsafe {
             let n = library
                 .get::<OfxGetNumberOfPluginsFn>(b"OfxGetNumberOfPlugins\0")
-                .with_context(|| {
-                    format!("{} does not export OfxGetNumberOfPlugins", binary.display())
-                })?;
+                .with_context(|| format!("{} does not export OfxGetNumberOfPlugins", binary.display()))?;
             let g = library
                 .get::<OfxGetPluginFn>(b"OfxGetPlugin\0")
                 .with_context(|| format!("{} does not export OfxGetPlugin", binary.display()))?;
@@ -514,32 +421,17 @@ unsafe fn load_plugin(
     let api = if plugin.pluginApi.is_null() {
         ""
     } else {
-        unsafe { CStr::from_ptr(plugin.pluginApi) }
-            .to_str()
-            .unwrap_or("")
+        unsafe { CStr::from_ptr(plugin.pluginApi) }.to_str().unwrap_or("")
     };
-    if api.as_bytes() != kOfxImageEffectPluginApi.to_bytes()
-        || plugin.apiVersion != kOfxImageEffectPluginApiVersion
-    {
-        bail!(
-            "unsupported plugin API '{api}' version {}",
-            plugin.apiVersion
-        );
+    if api.as_bytes() != kOfxImageEffectPluginApi.to_bytes() || plugin.apiVersion != kOfxImageEffectPluginApiVersion {
+        bail!("unsupported plugin API '{api}' version {}", plugin.apiVersion);
     }
     if plugin.pluginIdentifier.is_null() {
         bail!("plugin has a NULL identifier");
     }
-    let id: Arc<str> = Arc::from(
-        unsafe { CStr::from_ptr(plugin.pluginIdentifier) }
-            .to_string_lossy()
-            .as_ref(),
-    );
-    let entry = plugin
-        .mainEntry
-        .ok_or_else(|| anyhow!("{id}: mainEntry is NULL"))?;
-    let set_host = plugin
-        .setHost
-        .ok_or_else(|| anyhow!("{id}: setHost is NULL"))?;
+    let id: Arc<str> = Arc::from(unsafe { CStr::from_ptr(plugin.pluginIdentifier) }.to_string_lossy().as_ref());
+    let entry = plugin.mainEntry.ok_or_else(|| anyhow!("{id}: mainEntry is NULL"))?;
+    let set_host = plugin.setHost.ok_or_else(|| anyhow!("{id}: setHost is NULL"))?;
     unsafe { set_host(host) };
 
     let desc = Effect::new_descriptor(id.clone(), diag.clone());
@@ -553,62 +445,29 @@ unsafe fn load_plugin(
         unloaded: AtomicBool::new(false),
         _desc: desc.clone(),
     };
-    let (st, _) = call_action(
-        &rt,
-        kOfxActionLoad,
-        std::ptr::null(),
-        None,
-        None,
-        None,
-        None,
-    );
+    let (st, _) = call_action(&rt, kOfxActionLoad, std::ptr::null(), None, None, None, None);
     if st != kOfxStatOK && st != kOfxStatReplyDefault {
         rt.unloaded.store(true, Ordering::SeqCst); // a failed Load is not followed by Unload
         bail!("{id}: Load failed with {}", status_name(st));
     }
     let rt_fail = |rt: &PluginRt| {
-        let _ = call_action(
-            rt,
-            kOfxActionUnload,
-            std::ptr::null(),
-            None,
-            None,
-            None,
-            None,
-        );
+        let _ = call_action(rt, kOfxActionUnload, std::ptr::null(), None, None, None, None);
         rt.unloaded.store(true, Ordering::SeqCst);
     };
-    let (st, _) = call_action(
-        &rt,
-        kOfxActionDescribe,
-        desc.handle() as *const c_void,
-        None,
-        None,
-        None,
-        None,
-    );
+    let (st, _) = call_action(&rt, kOfxActionDescribe, desc.handle() as *const c_void, None, None, None, None);
     if st != kOfxStatOK {
         rt_fail(&rt);
         bail!("{id}: Describe failed with {}", status_name(st));
     }
-    let declared = desc
-        .props
-        .strings(kOfxImageEffectPropSupportedContexts)
-        .unwrap_or_default();
+    let declared = desc.props.strings(kOfxImageEffectPropSupportedContexts).unwrap_or_default();
     let mut errors = Vec::new();
     for ctx in Context::HOST {
-        if !declared
-            .iter()
-            .any(|c| c.as_bytes() == ctx.ofx().to_bytes())
-        {
+        if !declared.iter().any(|c| c.as_bytes() == ctx.ofx().to_bytes()) {
             continue;
         }
         let cdesc = Effect::new_descriptor(id.clone(), diag.clone());
         cdesc.props.copy_from(&desc.props);
-        cdesc.props.put_ro(
-            kOfxImageEffectPropContext,
-            PropValue::String(vec![ctx.ofx().to_owned()]),
-        );
+        cdesc.props.put_ro(kOfxImageEffectPropContext, PropValue::String(vec![ctx.ofx().to_owned()]));
         let in_args = PropSet::read_only("DescribeInContext inArgs");
         in_args.set_cstr(kOfxImageEffectPropContext, ctx.ofx());
         let (st, _) = call_action(
@@ -623,28 +482,17 @@ unsafe fn load_plugin(
         if st == kOfxStatOK {
             rt.ctx_descs.push((ctx, cdesc));
         } else {
-            errors.push(format!(
-                "DescribeInContext({ctx}) failed with {}",
-                status_name(st)
-            ));
+            errors.push(format!("DescribeInContext({ctx}) failed with {}", status_name(st)));
         }
     }
     if rt.ctx_descs.is_empty() {
         rt_fail(&rt);
         if errors.is_empty() {
-            bail!(
-                "{id}: none of its contexts ({}) is supported by this host",
-                declared.join(", ")
-            );
+            bail!("{id}: none of its contexts ({}) is supported by this host", declared.join(", "));
         }
         bail!("{id}: {}", errors.join("; "));
     }
-    rt.info = build_info(
-        &id,
-        (plugin.pluginVersionMajor, plugin.pluginVersionMinor),
-        &desc,
-        &rt.ctx_descs,
-    );
+    rt.info = build_info(&id, (plugin.pluginVersionMajor, plugin.pluginVersionMinor), &desc, &rt.ctx_descs);
     Ok(Arc::new(rt))
 }
 
@@ -672,20 +520,10 @@ fn empty_info(id: &str, version: (u32, u32)) -> PluginInfo {
 /// Parameter descriptions of an effect, with each parameter's page filled in.
 pub(crate) fn param_infos(e: &Effect) -> Vec<ParamInfo> {
     let params = e.params.params.read().clone();
-    let mut infos: Vec<ParamInfo> = params
-        .iter()
-        .map(|p| ParamInfo::from_props(&p.name, p.kind, &p.props))
-        .collect();
+    let mut infos: Vec<ParamInfo> = params.iter().map(|p| ParamInfo::from_props(&p.name, p.kind, &p.props)).collect();
     for page in params.iter().filter(|p| p.kind == ParamKind::Page) {
-        for child in page
-            .props
-            .strings(kOfxParamPropPageChild)
-            .unwrap_or_default()
-        {
-            if let Some(i) = infos
-                .iter_mut()
-                .find(|i| i.name == child && i.page.is_empty())
-            {
+        for child in page.props.strings(kOfxParamPropPageChild).unwrap_or_default() {
+            if let Some(i) = infos.iter_mut().find(|i| i.name == child && i.page.is_empty()) {
                 i.page = page.name.clone();
             }
         }
@@ -693,21 +531,11 @@ pub(crate) fn param_infos(e: &Effect) -> Vec<ParamInfo> {
     infos
 }
 
-fn build_info(
-    id: &str,
-    version: (u32, u32),
-    desc: &Effect,
-    ctxs: &[(Context, Arc<Effect>)],
-) -> PluginInfo {
+fn build_info(id: &str, version: (u32, u32), desc: &Effect, ctxs: &[(Context, Arc<Effect>)]) -> PluginInfo {
     let p = &desc.props;
     let mut info = empty_info(id, version);
-    info.label = p
-        .string(kOfxPropLabel)
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| id.to_owned());
-    info.group = p
-        .string(kOfxImageEffectPluginPropGrouping)
-        .unwrap_or_default();
+    info.label = p.string(kOfxPropLabel).filter(|s| !s.is_empty()).unwrap_or_else(|| id.to_owned());
+    info.group = p.string(kOfxImageEffectPluginPropGrouping).unwrap_or_default();
     info.description = p.string(kOfxPropPluginDescription).unwrap_or_default();
     info.supported_depths = p
         .strings(kOfxImageEffectPropSupportedPixelDepths)
@@ -721,18 +549,9 @@ fn build_info(
         .unwrap_or(ThreadSafety::InstanceSafe);
     info.temporal_clip_access = p.int(kOfxImageEffectPropTemporalClipAccess).unwrap_or(0) != 0;
     info.supports_tiles = p.int(kOfxImageEffectPropSupportsTiles).unwrap_or(1) != 0;
-    info.supports_multi_resolution = p
-        .int(kOfxImageEffectPropSupportsMultiResolution)
-        .unwrap_or(1)
-        != 0;
-    info.supports_multiple_clip_depths = p
-        .int(kOfxImageEffectPropSupportsMultipleClipDepths)
-        .unwrap_or(0)
-        != 0;
-    info.host_frame_threading = p
-        .int(kOfxImageEffectPluginPropHostFrameThreading)
-        .unwrap_or(1)
-        != 0;
+    info.supports_multi_resolution = p.int(kOfxImageEffectPropSupportsMultiResolution).unwrap_or(1) != 0;
+    info.supports_multiple_clip_depths = p.int(kOfxImageEffectPropSupportsMultipleClipDepths).unwrap_or(0) != 0;
+    info.host_frame_threading = p.int(kOfxImageEffectPluginPropHostFrameThreading).unwrap_or(1) != 0;
     for (ctx, e) in ctxs {
         info.contexts.push(*ctx);
         info.params_by_context.insert(*ctx, param_infos(e));
@@ -757,12 +576,7 @@ fn build_info(
             .collect();
         info.clips.insert(*ctx, clips);
     }
-    info.params = info
-        .params_by_context
-        .values()
-        .next()
-        .cloned()
-        .unwrap_or_default();
+    info.params = info.params_by_context.values().next().cloned().unwrap_or_default();
     info
 }
 
@@ -776,11 +590,7 @@ impl Bundle {
     pub fn plugin(&self, id: &str) -> Result<&PluginInfo> {
         self.inner.infos.iter().find(|p| p.id == id).ok_or_else(|| {
             let ids: Vec<&str> = self.inner.infos.iter().map(|p| p.id.as_str()).collect();
-            anyhow!(
-                "no effect '{id}' in {} (it has: {})",
-                self.inner.path.display(),
-                ids.join(", ")
-            )
+            anyhow!("no effect '{id}' in {} (it has: {})", self.inner.path.display(), ids.join(", "))
         })
     }
     /// Plugins of the bundle that failed to load or describe, with why.
@@ -795,7 +605,11 @@ impl Bundle {
     /// Kinema's runtime self-check: calls the plugin's `KinemaRuntimeReport` export (ONNX Runtime
     /// location, environment, and optionally one run of `model`) and parses its JSON.
     pub fn runtime_report(&self, model: Option<&Path>) -> Result<serde_json::Value> {
-        type ReportFn = unsafe extern "C" fn(model_path: *const std::ffi::c_char, buf: *mut std::ffi::c_char, buf_len: usize) -> usize;
+        type ReportFn = unsafe extern "C" fn(
+            model_path: *const std::ffi::c_char,
+            buf: *mut std::ffi::c_char,
+            buf_len: usize,
+        ) -> usize;
         // SAFETY: Kinema documents this signature for the symbol.
         let report: ReportFn = unsafe {
             *self
@@ -804,7 +618,10 @@ impl Bundle {
                 .with_context(|| format!("{} does not export KinemaRuntimeReport", self.path().display()))?
         };
         let model = model
-            .map(|m| std::ffi::CString::new(m.as_os_str().as_encoded_bytes()).map_err(|_| anyhow!("model path contains a NUL byte")))
+            .map(|m| {
+                std::ffi::CString::new(m.as_os_str().as_encoded_bytes())
+                    .map_err(|_| anyhow!("model path contains a NUL byte"))
+            })
             .transpose()?;
         let model_ptr = model.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
         let mut buf = vec![0u8; 64 * 1024];
@@ -815,7 +632,8 @@ impl Bundle {
                 bail!("KinemaRuntimeReport failed inside the plugin");
             }
             if needed <= buf.len() {
-                let text = std::str::from_utf8(&buf[..needed - 1]).context("KinemaRuntimeReport returned invalid UTF-8")?;
+                let text =
+                    std::str::from_utf8(&buf[..needed - 1]).context("KinemaRuntimeReport returned invalid UTF-8")?;
                 return serde_json::from_str(text).context("KinemaRuntimeReport returned invalid JSON");
             }
             if needed > 64 << 20 {
@@ -837,19 +655,11 @@ impl Bundle {
     /// Creates an instance (sends CreateInstance).
     pub fn create_instance(&self, id: &str, context: Context) -> Result<Instance> {
         self.plugin(id)?;
-        let rt = self
-            .inner
-            .plugins
-            .iter()
-            .find(|p| &*p.id == id)
-            .cloned()
-            .ok_or_else(|| anyhow!("no effect '{id}'"))?;
+        let rt =
+            self.inner.plugins.iter().find(|p| &*p.id == id).cloned().ok_or_else(|| anyhow!("no effect '{id}'"))?;
         let Some((_, desc)) = rt.ctx_descs.iter().find(|(c, _)| *c == context) else {
             let ctxs: Vec<&str> = rt.info.contexts.iter().map(|c| c.name()).collect();
-            bail!(
-                "effect '{id}' does not support the {context} context (it supports: {})",
-                ctxs.join(", ")
-            );
+            bail!("effect '{id}' does not support the {context} context (it supports: {})", ctxs.join(", "));
         };
         Instance::create(self.inner.clone(), rt.clone(), desc, context)
     }
@@ -859,22 +669,13 @@ impl Bundle {
     pub fn unload(self) -> Result<()> {
         let live = self.inner.live_instances.load(Ordering::SeqCst);
         if live > 0 {
-            bail!(
-                "cannot unload {}: {live} instance(s) are still alive",
-                self.inner.path.display()
-            );
+            bail!("cannot unload {}: {live} instance(s) are still alive", self.inner.path.display());
         }
         let before = self.inner.diag.violations.lock().len();
         let errors = self.inner.unload_plugins();
-        let new: Vec<String> = self.inner.diag.violations.lock()[before..]
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
+        let new: Vec<String> = self.inner.diag.violations.lock()[before..].iter().map(|v| v.to_string()).collect();
         if !errors.is_empty() || !new.is_empty() {
-            bail!(
-                "unload: {}",
-                errors.into_iter().chain(new).collect::<Vec<_>>().join("; ")
-            );
+            bail!("unload: {}", errors.into_iter().chain(new).collect::<Vec<_>>().join("; "));
         }
         Ok(())
     }

@@ -31,9 +31,7 @@ impl Depth {
         }
     }
     pub fn from_ofx(s: &str) -> Option<Depth> {
-        [Depth::U8, Depth::U16, Depth::F32]
-            .into_iter()
-            .find(|d| d.ofx().to_bytes() == s.as_bytes())
+        [Depth::U8, Depth::U16, Depth::F32].into_iter().find(|d| d.ofx().to_bytes() == s.as_bytes())
     }
 }
 
@@ -83,9 +81,7 @@ impl Components {
         }
     }
     pub fn from_ofx(s: &str) -> Option<Components> {
-        [Components::Rgba, Components::Rgb, Components::Alpha]
-            .into_iter()
-            .find(|c| c.ofx().to_bytes() == s.as_bytes())
+        [Components::Rgba, Components::Rgb, Components::Alpha].into_iter().find(|c| c.ofx().to_bytes() == s.as_bytes())
     }
 }
 
@@ -124,12 +120,7 @@ impl Rect {
         self.width() == 0 || self.height() == 0
     }
     pub fn intersect(&self, o: &Rect) -> Rect {
-        Rect {
-            x1: self.x1.max(o.x1),
-            y1: self.y1.max(o.y1),
-            x2: self.x2.min(o.x2),
-            y2: self.y2.min(o.y2),
-        }
+        Rect { x1: self.x1.max(o.x1), y1: self.y1.max(o.y1), x2: self.x2.min(o.x2), y2: self.y2.min(o.y2) }
     }
     pub fn contains(&self, x: i32, y: i32) -> bool {
         x >= self.x1 && x < self.x2 && y >= self.y1 && y < self.y2
@@ -170,37 +161,17 @@ impl HostImage {
     /// A zero-filled image.
     pub fn new(width: u32, height: u32, depth: Depth, components: Components) -> HostImage {
         let len = width as usize * height as usize * components.count() * depth.bytes();
-        HostImage {
-            width,
-            height,
-            depth,
-            components,
-            data: vec![0; len],
-        }
+        HostImage { width, height, depth, components, data: vec![0; len] }
     }
 
     /// Builds an f32 image from top-down samples.
-    pub fn from_f32(
-        width: u32,
-        height: u32,
-        components: Components,
-        samples: &[f32],
-    ) -> Result<HostImage> {
+    pub fn from_f32(width: u32, height: u32, components: Components, samples: &[f32]) -> Result<HostImage> {
         let n = width as usize * height as usize * components.count();
         if samples.len() != n {
-            bail!(
-                "expected {n} samples for a {width}x{height} image, got {}",
-                samples.len()
-            );
+            bail!("expected {n} samples for a {width}x{height} image, got {}", samples.len());
         }
         let data = samples.iter().flat_map(|v| v.to_ne_bytes()).collect();
-        Ok(HostImage {
-            width,
-            height,
-            depth: Depth::F32,
-            components,
-            data,
-        })
+        Ok(HostImage { width, height, depth: Depth::F32, components, data })
     }
 
     pub fn bytes_per_pixel(&self) -> usize {
@@ -214,41 +185,20 @@ impl HostImage {
     pub fn samples_f32(&self) -> Vec<f32> {
         match self.depth {
             Depth::U8 => self.data.iter().map(|&b| b as f32 / 255.0).collect(),
-            Depth::U16 => self
-                .data
-                .chunks_exact(2)
-                .map(|c| u16::from_ne_bytes([c[0], c[1]]) as f32 / 65535.0)
-                .collect(),
-            Depth::F32 => self
-                .data
-                .chunks_exact(4)
-                .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
+            Depth::U16 => {
+                self.data.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]]) as f32 / 65535.0).collect()
+            }
+            Depth::F32 => self.data.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect(),
         }
     }
 
-    fn from_samples(
-        width: u32,
-        height: u32,
-        depth: Depth,
-        components: Components,
-        s: &[f32],
-    ) -> HostImage {
+    fn from_samples(width: u32, height: u32, depth: Depth, components: Components, s: &[f32]) -> HostImage {
         let data = match depth {
             Depth::U8 => s.iter().map(|&v| f32_to_u8(v)).collect(),
-            Depth::U16 => s
-                .iter()
-                .flat_map(|&v| f32_to_u16(v).to_ne_bytes())
-                .collect(),
+            Depth::U16 => s.iter().flat_map(|&v| f32_to_u16(v).to_ne_bytes()).collect(),
             Depth::F32 => s.iter().flat_map(|v| v.to_ne_bytes()).collect(),
         };
-        HostImage {
-            width,
-            height,
-            depth,
-            components,
-            data,
-        }
+        HostImage { width, height, depth, components, data }
     }
 
     /// Converts depth and components. Identity conversions are exact copies; RGB gains alpha 1.
@@ -292,23 +242,13 @@ impl HostImage {
                     }
                     (Components::Rgba, Components::Rgb) => data.extend_from_slice(&px[..3 * bpc]),
                     (Components::Rgba, Components::Alpha) => data.extend_from_slice(ch(3)),
-                    (Components::Alpha, Components::Rgba) => {
-                        (0..4).for_each(|_| data.extend_from_slice(ch(0)))
-                    }
-                    (Components::Alpha, Components::Rgb) => {
-                        (0..3).for_each(|_| data.extend_from_slice(ch(0)))
-                    }
+                    (Components::Alpha, Components::Rgba) => (0..4).for_each(|_| data.extend_from_slice(ch(0))),
+                    (Components::Alpha, Components::Rgb) => (0..3).for_each(|_| data.extend_from_slice(ch(0))),
                     (Components::Rgb, Components::Alpha) => data.extend_from_slice(&a_one),
                     _ => unreachable!("identity handled above"),
                 }
             }
-            return HostImage {
-                width: self.width,
-                height: self.height,
-                depth,
-                components,
-                data,
-            };
+            return HostImage { width: self.width, height: self.height, depth, components, data };
         }
         HostImage::from_samples(self.width, self.height, depth, components, &out)
     }
@@ -321,22 +261,14 @@ impl HostImage {
         let bpp = self.bytes_per_pixel();
         let mut data = Vec::with_capacity(width as usize * height as usize * bpp);
         for y in 0..height as usize {
-            let sy =
-                (y * self.height as usize / height.max(1) as usize).min(self.height as usize - 1);
+            let sy = (y * self.height as usize / height.max(1) as usize).min(self.height as usize - 1);
             for x in 0..width as usize {
-                let sx =
-                    (x * self.width as usize / width.max(1) as usize).min(self.width as usize - 1);
+                let sx = (x * self.width as usize / width.max(1) as usize).min(self.width as usize - 1);
                 let o = (sy * self.width as usize + sx) * bpp;
                 data.extend_from_slice(&self.data[o..o + bpp]);
             }
         }
-        HostImage {
-            width,
-            height,
-            depth: self.depth,
-            components: self.components,
-            data,
-        }
+        HostImage { width, height, depth: self.depth, components: self.components, data }
     }
 
     pub fn from_dynamic(img: image::DynamicImage) -> HostImage {
@@ -347,62 +279,33 @@ impl HostImage {
             D::ImageRgba8(i) => (Depth::U8, Components::Rgba, i.into_raw()),
             D::ImageLuma8(_) => (Depth::U8, Components::Rgb, img.to_rgb8().into_raw()),
             D::ImageLumaA8(_) => (Depth::U8, Components::Rgba, img.to_rgba8().into_raw()),
-            D::ImageRgb16(i) => (
-                Depth::U16,
-                Components::Rgb,
-                i.into_raw().iter().flat_map(|v| v.to_ne_bytes()).collect(),
-            ),
-            D::ImageRgba16(i) => (
-                Depth::U16,
-                Components::Rgba,
-                i.into_raw().iter().flat_map(|v| v.to_ne_bytes()).collect(),
-            ),
-            D::ImageLuma16(_) => (
-                Depth::U16,
-                Components::Rgb,
-                img.to_rgb16()
-                    .into_raw()
-                    .iter()
-                    .flat_map(|v| v.to_ne_bytes())
-                    .collect(),
-            ),
+            D::ImageRgb16(i) => {
+                (Depth::U16, Components::Rgb, i.into_raw().iter().flat_map(|v| v.to_ne_bytes()).collect())
+            }
+            D::ImageRgba16(i) => {
+                (Depth::U16, Components::Rgba, i.into_raw().iter().flat_map(|v| v.to_ne_bytes()).collect())
+            }
+            D::ImageLuma16(_) => {
+                (Depth::U16, Components::Rgb, img.to_rgb16().into_raw().iter().flat_map(|v| v.to_ne_bytes()).collect())
+            }
             D::ImageLumaA16(_) => (
                 Depth::U16,
                 Components::Rgba,
-                img.to_rgba16()
-                    .into_raw()
-                    .iter()
-                    .flat_map(|v| v.to_ne_bytes())
-                    .collect(),
+                img.to_rgba16().into_raw().iter().flat_map(|v| v.to_ne_bytes()).collect(),
             ),
-            D::ImageRgb32F(i) => (
-                Depth::F32,
-                Components::Rgb,
-                i.into_raw().iter().flat_map(|v| v.to_ne_bytes()).collect(),
-            ),
-            D::ImageRgba32F(i) => (
-                Depth::F32,
-                Components::Rgba,
-                i.into_raw().iter().flat_map(|v| v.to_ne_bytes()).collect(),
-            ),
+            D::ImageRgb32F(i) => {
+                (Depth::F32, Components::Rgb, i.into_raw().iter().flat_map(|v| v.to_ne_bytes()).collect())
+            }
+            D::ImageRgba32F(i) => {
+                (Depth::F32, Components::Rgba, i.into_raw().iter().flat_map(|v| v.to_ne_bytes()).collect())
+            }
             other => (
                 Depth::F32,
                 Components::Rgba,
-                other
-                    .to_rgba32f()
-                    .into_raw()
-                    .iter()
-                    .flat_map(|v| v.to_ne_bytes())
-                    .collect(),
+                other.to_rgba32f().into_raw().iter().flat_map(|v| v.to_ne_bytes()).collect(),
             ),
         };
-        HostImage {
-            width: w,
-            height: h,
-            depth,
-            components,
-            data,
-        }
+        HostImage { width: w, height: h, depth, components, data }
     }
 
     /// Converts to an `image` crate image (alpha-only images become 8/16-bit luma or f32 RGB).
@@ -410,12 +313,7 @@ impl HostImage {
         use image::{DynamicImage as D, ImageBuffer};
         let (w, h) = (self.width, self.height);
         let bad = || anyhow::anyhow!("image buffer has the wrong size for {w}x{h}");
-        let u16s = || {
-            self.data
-                .chunks_exact(2)
-                .map(|c| u16::from_ne_bytes([c[0], c[1]]))
-                .collect::<Vec<u16>>()
-        };
+        let u16s = || self.data.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect::<Vec<u16>>();
         let f32s = || self.samples_f32();
         Ok(match (self.depth, self.components) {
             (Depth::U8, Components::Rgba) => {
@@ -427,21 +325,11 @@ impl HostImage {
             (Depth::U8, Components::Alpha) => {
                 D::ImageLuma8(ImageBuffer::from_raw(w, h, self.data.clone()).ok_or_else(bad)?)
             }
-            (Depth::U16, Components::Rgba) => {
-                D::ImageRgba16(ImageBuffer::from_raw(w, h, u16s()).ok_or_else(bad)?)
-            }
-            (Depth::U16, Components::Rgb) => {
-                D::ImageRgb16(ImageBuffer::from_raw(w, h, u16s()).ok_or_else(bad)?)
-            }
-            (Depth::U16, Components::Alpha) => {
-                D::ImageLuma16(ImageBuffer::from_raw(w, h, u16s()).ok_or_else(bad)?)
-            }
-            (Depth::F32, Components::Rgba) => {
-                D::ImageRgba32F(ImageBuffer::from_raw(w, h, f32s()).ok_or_else(bad)?)
-            }
-            (Depth::F32, Components::Rgb) => {
-                D::ImageRgb32F(ImageBuffer::from_raw(w, h, f32s()).ok_or_else(bad)?)
-            }
+            (Depth::U16, Components::Rgba) => D::ImageRgba16(ImageBuffer::from_raw(w, h, u16s()).ok_or_else(bad)?),
+            (Depth::U16, Components::Rgb) => D::ImageRgb16(ImageBuffer::from_raw(w, h, u16s()).ok_or_else(bad)?),
+            (Depth::U16, Components::Alpha) => D::ImageLuma16(ImageBuffer::from_raw(w, h, u16s()).ok_or_else(bad)?),
+            (Depth::F32, Components::Rgba) => D::ImageRgba32F(ImageBuffer::from_raw(w, h, f32s()).ok_or_else(bad)?),
+            (Depth::F32, Components::Rgb) => D::ImageRgb32F(ImageBuffer::from_raw(w, h, f32s()).ok_or_else(bad)?),
             (Depth::F32, Components::Alpha) => {
                 let rgb: Vec<f32> = f32s().into_iter().flat_map(|a| [a, a, a]).collect();
                 D::ImageRgb32F(ImageBuffer::from_raw(w, h, rgb).ok_or_else(bad)?)
@@ -462,37 +350,21 @@ impl HostImage {
 
     /// Writes by extension: EXR keeps f32; PNG/TIFF store f32 as u16; JPEG stores 8-bit RGB.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let img = match ext.as_str() {
             "exr" => self.convert(
                 Depth::F32,
-                if self.components == Components::Rgb {
-                    Components::Rgb
-                } else {
-                    Components::Rgba
-                },
+                if self.components == Components::Rgb { Components::Rgb } else { Components::Rgba },
             ),
-            "png" | "tif" | "tiff" if self.depth == Depth::F32 => {
-                self.convert(Depth::U16, self.components)
-            }
+            "png" | "tif" | "tiff" if self.depth == Depth::F32 => self.convert(Depth::U16, self.components),
             "jpg" | "jpeg" => self.convert(Depth::U8, Components::Rgb),
             "png" | "tif" | "tiff" => self.clone(),
-            _ => bail!(
-                "unsupported output format '{}' (use .png, .exr, .tif or .jpg)",
-                path.display()
-            ),
+            _ => bail!("unsupported output format '{}' (use .png, .exr, .tif or .jpg)", path.display()),
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create directory {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
         }
-        img.to_dynamic()?
-            .save(path)
-            .with_context(|| format!("cannot write image {}", path.display()))
+        img.to_dynamic()?.save(path).with_context(|| format!("cannot write image {}", path.display()))
     }
 }
 
@@ -526,11 +398,7 @@ unsafe impl Sync for PixelBuffer {}
 impl Drop for PixelBuffer {
     fn drop(&mut self) {
         // SAFETY: ptr/len come from Box::into_raw of a boxed slice of exactly len bytes.
-        unsafe {
-            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
-                self.ptr, self.len,
-            )))
-        }
+        unsafe { drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr, self.len))) }
     }
 }
 
@@ -555,25 +423,12 @@ impl CanaryReport {
 
 impl PixelBuffer {
     /// A buffer filled entirely with the canary pattern.
-    pub fn new(
-        bounds: Rect,
-        depth: Depth,
-        components: Components,
-        layout: RowLayout,
-    ) -> PixelBuffer {
+    pub fn new(bounds: Rect, depth: Depth, components: Components, layout: RowLayout) -> PixelBuffer {
         let stride = bounds.width() * depth.bytes() * components.count() + layout.padding_bytes;
         let len = GUARD_BYTES * 2 + stride * bounds.height();
         let data: Box<[u8]> = (0..len).map(canary_at).collect();
         let ptr = Box::into_raw(data) as *mut u8;
-        PixelBuffer {
-            ptr,
-            len,
-            bounds,
-            depth,
-            components,
-            stride,
-            negative: layout.negative_row_bytes,
-        }
+        PixelBuffer { ptr, len, bounds, depth, components, stride, negative: layout.negative_row_bytes }
     }
 
     pub fn bytes_per_pixel(&self) -> usize {
@@ -613,15 +468,8 @@ impl PixelBuffer {
 
     /// Copies a top-down image of exactly the bounds' size into the rows (padding keeps the canary).
     pub fn fill_from(&mut self, img: &HostImage) -> Result<()> {
-        if img.width as usize != self.bounds.width() || img.height as usize != self.bounds.height()
-        {
-            bail!(
-                "image is {}x{}, buffer is {}x{}",
-                img.width,
-                img.height,
-                self.bounds.width(),
-                self.bounds.height()
-            );
+        if img.width as usize != self.bounds.width() || img.height as usize != self.bounds.height() {
+            bail!("image is {}x{}, buffer is {}x{}", img.width, img.height, self.bounds.width(), self.bounds.height());
         }
         if img.depth != self.depth || img.components != self.components {
             bail!("image format does not match the buffer");
@@ -653,8 +501,7 @@ impl PixelBuffer {
             let dst_row = h - 1 - row;
             let x0 = (win.x1 - self.bounds.x1) as usize * bpp;
             let x1 = (win.x2 - self.bounds.x1) as usize * bpp;
-            out.data[dst_row * row_len + x0..dst_row * row_len + x1]
-                .copy_from_slice(&raw[off + x0..off + x1]);
+            out.data[dst_row * row_len + x0..dst_row * row_len + x1].copy_from_slice(&raw[off + x0..off + x1]);
         }
         out
     }
@@ -662,8 +509,7 @@ impl PixelBuffer {
     /// Checks that nothing outside `window` (pixels, row padding, guards) changed since `new`.
     pub fn check_canary(&self, window: Rect) -> CanaryReport {
         let raw = self.raw();
-        let unchanged =
-            |range: std::ops::Range<usize>| range.clone().all(|i| raw[i] == canary_at(i));
+        let unchanged = |range: std::ops::Range<usize>| range.clone().all(|i| raw[i] == canary_at(i));
         let mut rep = CanaryReport {
             guard_before: !unchanged(0..GUARD_BYTES),
             guard_after: !unchanged(self.len - GUARD_BYTES..self.len),
@@ -675,9 +521,7 @@ impl PixelBuffer {
             let y = self.bounds.y1 + row as i32;
             let off = self.row_offset(row);
             if !unchanged(off + row_len..off + self.stride) {
-                rep.padding_bytes += (off + row_len..off + self.stride)
-                    .filter(|&i| raw[i] != canary_at(i))
-                    .count();
+                rep.padding_bytes += (off + row_len..off + self.stride).filter(|&i| raw[i] != canary_at(i)).count();
             }
             for px in 0..self.bounds.width() {
                 let x = self.bounds.x1 + px as i32;
@@ -702,39 +546,24 @@ mod tests {
     fn gradient(w: u32, h: u32, depth: Depth, comps: Components) -> HostImage {
         let n = (w * h) as usize * comps.count();
         let s: Vec<f32> = (0..n).map(|i| (i % 97) as f32 / 96.0).collect();
-        HostImage::from_f32(w, h, comps, &s)
-            .unwrap()
-            .convert(depth, comps)
+        HostImage::from_f32(w, h, comps, &s).unwrap().convert(depth, comps)
     }
 
     #[test]
     fn buffer_round_trip_all_layouts() {
         for layout in [
             RowLayout::default(),
-            RowLayout {
-                padding_bytes: 13,
-                negative_row_bytes: false,
-            },
-            RowLayout {
-                padding_bytes: 0,
-                negative_row_bytes: true,
-            },
-            RowLayout {
-                padding_bytes: 7,
-                negative_row_bytes: true,
-            },
+            RowLayout { padding_bytes: 13, negative_row_bytes: false },
+            RowLayout { padding_bytes: 0, negative_row_bytes: true },
+            RowLayout { padding_bytes: 7, negative_row_bytes: true },
         ] {
             for depth in [Depth::U8, Depth::U16, Depth::F32] {
                 let img = gradient(5, 3, depth, Components::Rgba);
-                let mut buf =
-                    PixelBuffer::new(Rect::new(10, 20, 15, 23), depth, Components::Rgba, layout);
+                let mut buf = PixelBuffer::new(Rect::new(10, 20, 15, 23), depth, Components::Rgba, layout);
                 buf.fill_from(&img).unwrap();
                 assert_eq!(buf.to_host_image(None), img, "{layout:?} {depth:?}");
                 assert!(buf.check_canary(buf.bounds).is_clean());
-                assert_eq!(
-                    buf.row_bytes().unsigned_abs(),
-                    5 * 4 * depth.bytes() + layout.padding_bytes
-                );
+                assert_eq!(buf.row_bytes().unsigned_abs(), 5 * 4 * depth.bytes() + layout.padding_bytes);
             }
         }
     }
@@ -747,30 +576,17 @@ mod tests {
                 Rect::new(0, 0, 2, 2),
                 Depth::U8,
                 Components::Rgba,
-                RowLayout {
-                    padding_bytes: 0,
-                    negative_row_bytes: neg,
-                },
+                RowLayout { padding_bytes: 0, negative_row_bytes: neg },
             );
             buf.fill_from(&img).unwrap();
             let bottom = unsafe { std::slice::from_raw_parts(buf.data_ptr(), 8) };
-            assert_eq!(
-                bottom,
-                &img.data[8..16],
-                "data pointer must be the bottom (last top-down) row"
-            );
+            assert_eq!(bottom, &img.data[8..16], "data pointer must be the bottom (last top-down) row");
         }
     }
 
     #[test]
     fn canary_detects_writes_outside_the_window() {
-        for layout in [
-            RowLayout::default(),
-            RowLayout {
-                padding_bytes: 8,
-                negative_row_bytes: true,
-            },
-        ] {
+        for layout in [RowLayout::default(), RowLayout { padding_bytes: 8, negative_row_bytes: true }] {
             let buf = PixelBuffer::new(Rect::new(0, 0, 4, 4), Depth::F32, Components::Rgba, layout);
             let window = Rect::new(1, 1, 3, 3);
             // Writing inside the window is fine.
@@ -803,25 +619,11 @@ mod tests {
         let img = gradient(3, 2, Depth::F32, Components::Rgb);
         let rgba = img.convert(Depth::F32, Components::Rgba);
         assert_eq!(rgba.samples_f32()[3], 1.0);
-        assert_eq!(
-            rgba.convert(Depth::F32, Components::Rgb),
-            img,
-            "RGB->RGBA->RGB must be exact"
-        );
+        assert_eq!(rgba.convert(Depth::F32, Components::Rgb), img, "RGB->RGBA->RGB must be exact");
         let u8img = gradient(3, 2, Depth::U8, Components::Rgba);
-        assert_eq!(
-            u8img
-                .convert(Depth::F32, Components::Rgba)
-                .convert(Depth::U8, Components::Rgba),
-            u8img
-        );
+        assert_eq!(u8img.convert(Depth::F32, Components::Rgba).convert(Depth::U8, Components::Rgba), u8img);
         let u16img = gradient(3, 2, Depth::U16, Components::Rgba);
-        assert_eq!(
-            u16img
-                .convert(Depth::F32, Components::Rgba)
-                .convert(Depth::U16, Components::Rgba),
-            u16img
-        );
+        assert_eq!(u16img.convert(Depth::F32, Components::Rgba).convert(Depth::U16, Components::Rgba), u16img);
         assert_eq!(img.resize_nearest(6, 4).resize_nearest(3, 2), img);
     }
 

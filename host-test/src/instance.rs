@@ -17,8 +17,7 @@ use crate::params::{ParamInfo, ParamKind, ParamValue};
 use crate::props::{PropSet, PropValue};
 use crate::suites::{self, scaled_bounds};
 use crate::{
-    status_name, ClipSource, Context, ProgressEvent, RenderFailure, RenderOutput, RenderRequest,
-    ThreadSafety,
+    status_name, ClipSource, Context, ProgressEvent, RenderFailure, RenderOutput, RenderRequest, ThreadSafety,
 };
 
 /// Largest output image the host will allocate (pixels).
@@ -40,20 +39,11 @@ pub struct Instance {
 
 impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance")
-            .field("plugin", &self.rt.id)
-            .field("context", &self.context)
-            .finish()
+        f.debug_struct("Instance").field("plugin", &self.rt.id).field("context", &self.context).finish()
     }
 }
 
-fn report_to(
-    rt: &PluginRt,
-    kind: ViolationKind,
-    action: &str,
-    frame: Option<i64>,
-    message: String,
-) {
+fn report_to(rt: &PluginRt, kind: ViolationKind, action: &str, frame: Option<i64>, message: String) {
     rt.diag.violations.lock().push(Violation {
         kind,
         action: action.to_owned(),
@@ -73,10 +63,7 @@ impl Instance {
         let e = Effect::new_instance(desc);
         let p = &e.props;
         p.set_cstr(kOfxPropType, kOfxTypeImageEffectInstance);
-        p.put_ro(
-            kOfxImageEffectPropContext,
-            PropValue::String(vec![context.ofx().to_owned()]),
-        );
+        p.put_ro(kOfxImageEffectPropContext, PropValue::String(vec![context.ofx().to_owned()]));
         p.set_pointer(kOfxPropInstanceData, std::ptr::null_mut());
         p.set_int(kOfxPropIsInteractive, 0);
         p.set_int(kOfxImageEffectInstancePropSequentialRender, 0);
@@ -88,10 +75,7 @@ impl Instance {
             cp.set_cstr(kOfxImageEffectPropComponents, kOfxImageComponentNone);
             cp.set_cstr(kOfxImageClipPropUnmappedPixelDepth, kOfxBitDepthNone);
             cp.set_cstr(kOfxImageClipPropUnmappedComponents, kOfxImageComponentNone);
-            cp.set_cstr(
-                kOfxImageEffectPropPreMultiplication,
-                kOfxImageUnPreMultiplied,
-            );
+            cp.set_cstr(kOfxImageEffectPropPreMultiplication, kOfxImageUnPreMultiplied);
             cp.set_double(kOfxImagePropPixelAspectRatio, 1.0);
             cp.set_double(kOfxImageEffectPropFrameRate, 24.0);
             cp.set_doubles(kOfxImageEffectPropFrameRange, &[0.0, 0.0]);
@@ -100,32 +84,14 @@ impl Instance {
             cp.set_cstr(kOfxImageClipPropFieldOrder, kOfxImageFieldNone);
             cp.set_int(kOfxImageClipPropContinuousSamples, 0);
         }
-        let (st, _) = call_action(
-            &rt,
-            kOfxActionCreateInstance,
-            e.handle() as *const c_void,
-            None,
-            None,
-            Some(&e),
-            None,
-        );
+        let (st, _) =
+            call_action(&rt, kOfxActionCreateInstance, e.handle() as *const c_void, None, None, Some(&e), None);
         if st != kOfxStatOK && st != kOfxStatReplyDefault {
             // The spec sends no DestroyInstance after a failed CreateInstance.
-            bail!(
-                "{}: CreateInstance failed with {}{}",
-                rt.id,
-                status_name(st),
-                last_error_text(&rt, e.id)
-            );
+            bail!("{}: CreateInstance failed with {}{}", rt.id, status_name(st), last_error_text(&rt, e.id));
         }
         bundle.live_instances.fetch_add(1, Ordering::SeqCst);
-        Ok(Instance {
-            bundle,
-            rt,
-            effect: e,
-            context,
-            destroyed: false,
-        })
+        Ok(Instance { bundle, rt, effect: e, context, destroyed: false })
     }
 
     fn set_project(e: &Effect, w: u32, h: u32, rate: f64, range: (f64, f64)) {
@@ -135,10 +101,7 @@ impl Instance {
         p.set_doubles(kOfxImageEffectPropProjectOffset, &[0.0, 0.0]);
         p.set_double(kOfxImageEffectPropProjectPixelAspectRatio, 1.0);
         p.set_double(kOfxImageEffectPropFrameRate, rate);
-        p.set_double(
-            kOfxImageEffectInstancePropEffectDuration,
-            range.1 - range.0 + 1.0,
-        );
+        p.set_double(kOfxImageEffectInstancePropEffectDuration, range.1 - range.0 + 1.0);
         *e.st.time_bounds.lock() = range;
     }
 
@@ -158,45 +121,24 @@ impl Instance {
     }
 
     pub fn param_info(&self, name: &str) -> Result<ParamInfo> {
-        self.params()
-            .into_iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| self.unknown_param(name))
+        self.params().into_iter().find(|p| p.name == name).ok_or_else(|| self.unknown_param(name))
     }
 
     fn unknown_param(&self, name: &str) -> anyhow::Error {
-        let names: Vec<String> = self
-            .params()
-            .into_iter()
-            .filter(|p| p.default != ParamValue::None)
-            .map(|p| p.name)
-            .collect();
-        anyhow!(
-            "effect '{}' has no parameter '{name}' (it has: {})",
-            self.rt.id,
-            names.join(", ")
-        )
+        let names: Vec<String> =
+            self.params().into_iter().filter(|p| p.default != ParamValue::None).map(|p| p.name).collect();
+        anyhow!("effect '{}' has no parameter '{name}' (it has: {})", self.rt.id, names.join(", "))
     }
 
     pub fn param(&self, name: &str) -> Result<ParamValue> {
-        let p = self
-            .effect
-            .params
-            .get(name)
-            .ok_or_else(|| self.unknown_param(name))?;
+        let p = self.effect.params.get(name).ok_or_else(|| self.unknown_param(name))?;
         Ok(p.value())
     }
 
     /// Sets a parameter as a user would (then sends InstanceChanged with reason UserEdited).
     pub fn set_param(&self, name: &str, v: ParamValue) -> Result<()> {
-        let p = self
-            .effect
-            .params
-            .get(name)
-            .ok_or_else(|| self.unknown_param(name))?;
-        let v = v
-            .coerce(p.kind)
-            .map_err(|e| anyhow!("parameter '{name}': {e}"))?;
+        let p = self.effect.params.get(name).ok_or_else(|| self.unknown_param(name))?;
+        let v = v.coerce(p.kind).map_err(|e| anyhow!("parameter '{name}': {e}"))?;
         let info = ParamInfo::from_props(name, p.kind, &p.props);
         info.check_range(&v)?;
         p.state.lock().set(v);
@@ -206,23 +148,15 @@ impl Instance {
     /// Parses `text` by the parameter's type (a Choice accepts an option label or index) and sets it.
     pub fn set_param_str(&self, name: &str, text: &str) -> Result<()> {
         let info = self.param_info(name)?;
-        let v = ParamValue::parse(info.kind, text, &info.options)
-            .map_err(|e| anyhow!("parameter '{name}': {e}"))?;
+        let v = ParamValue::parse(info.kind, text, &info.options).map_err(|e| anyhow!("parameter '{name}': {e}"))?;
         self.set_param(name, v)
     }
 
     /// Presses a push button (InstanceChanged for it).
     pub fn press_button(&self, name: &str) -> Result<()> {
-        let p = self
-            .effect
-            .params
-            .get(name)
-            .ok_or_else(|| self.unknown_param(name))?;
+        let p = self.effect.params.get(name).ok_or_else(|| self.unknown_param(name))?;
         if p.kind != ParamKind::PushButton {
-            bail!(
-                "parameter '{name}' is a {}, not a push button",
-                p.kind.name()
-            );
+            bail!("parameter '{name}' is a {}, not a push button", p.kind.name());
         }
         self.instance_changed(kOfxTypeParameter, name)
     }
@@ -246,19 +180,11 @@ impl Instance {
         ] {
             let (st, _) = call_action(&self.rt, action, h, Some(a), None, Some(e), None);
             if st != kOfxStatOK && st != kOfxStatReplyDefault {
-                failures.push(format!(
-                    "{} returned {}",
-                    action.to_string_lossy(),
-                    status_name(st)
-                ));
+                failures.push(format!("{} returned {}", action.to_string_lossy(), status_name(st)));
             }
         }
         if !failures.is_empty() {
-            bail!(
-                "changing '{name}': {}{}",
-                failures.join(", "),
-                last_error_text(&self.rt, e.id)
-            );
+            bail!("changing '{name}': {}{}", failures.join(", "), last_error_text(&self.rt, e.id));
         }
         Ok(())
     }
@@ -266,46 +192,22 @@ impl Instance {
     /// Connects an input clip.
     pub fn set_source(&self, clip: &str, src: ClipSource) -> Result<()> {
         let c = self.effect.clip(clip).ok_or_else(|| {
-            let names: Vec<String> = self
-                .effect
-                .clips
-                .lock()
-                .iter()
-                .filter(|c| !c.is_output)
-                .map(|c| c.name.clone())
-                .collect();
-            anyhow!(
-                "effect '{}' has no input clip '{clip}' (it has: {})",
-                self.rt.id,
-                names.join(", ")
-            )
+            let names: Vec<String> =
+                self.effect.clips.lock().iter().filter(|c| !c.is_output).map(|c| c.name.clone()).collect();
+            anyhow!("effect '{}' has no input clip '{clip}' (it has: {})", self.rt.id, names.join(", "))
         })?;
         if c.is_output {
             bail!("'{clip}' is the output clip; it cannot have a source");
         }
         let src = match src {
             ClipSource::Frames(f) => Source::from_frames(f)?,
-            ClipSource::Sequence {
-                pattern,
-                first,
-                last,
-            } => Source::from_sequence(&pattern, first, last)?,
+            ClipSource::Sequence { pattern, first, last } => Source::from_sequence(&pattern, first, last)?,
         };
         let p = &c.props;
-        let rate = self
-            .effect
-            .props
-            .double(kOfxImageEffectPropFrameRate)
-            .unwrap_or(24.0);
+        let rate = self.effect.props.double(kOfxImageEffectPropFrameRate).unwrap_or(24.0);
         p.set_int(kOfxImageClipPropConnected, 1);
-        p.set_doubles(
-            kOfxImageEffectPropFrameRange,
-            &[src.first as f64, src.last as f64],
-        );
-        p.set_doubles(
-            kOfxImageEffectPropUnmappedFrameRange,
-            &[src.first as f64, src.last as f64],
-        );
+        p.set_doubles(kOfxImageEffectPropFrameRange, &[src.first as f64, src.last as f64]);
+        p.set_doubles(kOfxImageEffectPropUnmappedFrameRange, &[src.first as f64, src.last as f64]);
         p.set_double(kOfxImageEffectPropFrameRate, rate);
         p.set_double(kOfxImageEffectPropUnmappedFrameRate, rate);
         p.set_cstr(kOfxImageClipPropUnmappedPixelDepth, src.depth.ofx());
@@ -314,29 +216,10 @@ impl Instance {
         p.set_cstr(kOfxImageEffectPropComponents, src.components.ofx());
         p.set_cstr(
             kOfxImageEffectPropPreMultiplication,
-            if src.components == Components::Rgba {
-                kOfxImageUnPreMultiplied
-            } else {
-                kOfxImageOpaque
-            },
+            if src.components == Components::Rgba { kOfxImageUnPreMultiplied } else { kOfxImageOpaque },
         );
-        if clip == "Source"
-            || self
-                .effect
-                .clips
-                .lock()
-                .iter()
-                .filter(|c| !c.is_output)
-                .count()
-                == 1
-        {
-            Self::set_project(
-                &self.effect,
-                src.width,
-                src.height,
-                rate,
-                (src.first as f64, src.last as f64),
-            );
+        if clip == "Source" || self.effect.clips.lock().iter().filter(|c| !c.is_output).count() == 1 {
+            Self::set_project(&self.effect, src.width, src.height, rate, (src.first as f64, src.last as f64));
         }
         *c.source.lock() = Some(Arc::new(src));
         self.instance_changed(kOfxTypeClip, clip)
@@ -349,14 +232,7 @@ impl Instance {
 
     /// Messages posted on this instance.
     pub fn messages(&self) -> Vec<Message> {
-        self.rt
-            .diag
-            .messages
-            .lock()
-            .iter()
-            .filter(|m| m.instance == Some(self.effect.id))
-            .cloned()
-            .collect()
+        self.rt.diag.messages.lock().iter().filter(|m| m.instance == Some(self.effect.id)).cloned().collect()
     }
 
     /// The persistent message currently set on this instance, if any.
@@ -396,41 +272,21 @@ impl Instance {
         }
         let viol_start = rt.diag.violations.lock().len();
         let msg_start = rt.diag.messages.lock().len();
-        let out_clip = e
-            .clip("Output")
-            .ok_or_else(|| anyhow!("effect '{}' has no Output clip", rt.id))?;
-        let inputs: Vec<_> = e
-            .clips
-            .lock()
-            .iter()
-            .filter(|c| !c.is_output)
-            .cloned()
-            .collect();
+        let out_clip = e.clip("Output").ok_or_else(|| anyhow!("effect '{}' has no Output clip", rt.id))?;
+        let inputs: Vec<_> = e.clips.lock().iter().filter(|c| !c.is_output).cloned().collect();
         let source = e.clip("Source").and_then(|c| c.source.lock().clone());
         if self.context == Context::Filter && source.is_none() {
             bail!("the Source clip is not connected (call set_source first)");
         }
 
         // Depth: what was asked, else the source's, else f32; it must be one the plugin supports.
-        let supports =
-            |d: Depth| info.supported_depths.is_empty() || info.supported_depths.contains(&d);
-        let wanted = req
-            .depth
-            .or(source.as_ref().map(|s| s.depth))
-            .unwrap_or(Depth::F32);
+        let supports = |d: Depth| info.supported_depths.is_empty() || info.supported_depths.contains(&d);
+        let wanted = req.depth.or(source.as_ref().map(|s| s.depth)).unwrap_or(Depth::F32);
         let depth = if supports(wanted) {
             wanted
         } else if req.depth.is_some() {
-            let have: Vec<String> = info
-                .supported_depths
-                .iter()
-                .map(|d| d.to_string())
-                .collect();
-            bail!(
-                "effect '{}' does not support {wanted} images (it supports: {})",
-                rt.id,
-                have.join(", ")
-            );
+            let have: Vec<String> = info.supported_depths.iter().map(|d| d.to_string()).collect();
+            bail!("effect '{}' does not support {wanted} images (it supports: {})", rt.id, have.join(", "));
         } else {
             [Depth::F32, Depth::U16, Depth::U8]
                 .into_iter()
@@ -449,30 +305,30 @@ impl Instance {
             if supported.is_empty() || supported.contains(&want) {
                 Some(want)
             } else {
-                [Components::Rgba, Components::Rgb, Components::Alpha]
-                    .into_iter()
-                    .find(|c| supported.contains(c))
+                [Components::Rgba, Components::Rgb, Components::Alpha].into_iter().find(|c| supported.contains(c))
             }
         };
         let out_supported = clip_comps(&out_clip);
-        let want_comps = req
-            .components
-            .or(source.as_ref().map(|s| s.components))
-            .unwrap_or(Components::Rgba);
+        let want_comps = req.components.or(source.as_ref().map(|s| s.components)).unwrap_or(Components::Rgba);
         if let Some(c) = req.components {
             if !out_supported.is_empty() && !out_supported.contains(&c) {
                 bail!("the Output clip of '{}' does not support {c:?} (it supports: {out_supported:?})", rt.id);
             }
         }
-        let out_comps =
-            pick(&out_supported, want_comps).ok_or_else(|| anyhow!("no usable components"))?;
+        let out_comps = pick(&out_supported, want_comps).ok_or_else(|| anyhow!("no usable components"))?;
 
         // Project.
         let (w, h) = match &source {
             Some(s) => {
                 if let Some(size) = req.size {
                     if size != (s.width, s.height) {
-                        bail!("--size {}x{} does not match the source ({}x{}); size only applies without a source", size.0, size.1, s.width, s.height);
+                        bail!(
+                            "--size {}x{} does not match the source ({}x{}); size only applies without a source",
+                            size.0,
+                            size.1,
+                            s.width,
+                            s.height
+                        );
                     }
                 }
                 (s.width, s.height)
@@ -484,10 +340,7 @@ impl Instance {
         }
         let fmin = *req.frames.iter().min().unwrap_or(&0);
         let fmax = *req.frames.iter().max().unwrap_or(&0);
-        let range = source
-            .as_ref()
-            .map(|s| (s.first as f64, s.last as f64))
-            .unwrap_or((fmin as f64, fmax as f64));
+        let range = source.as_ref().map(|s| (s.first as f64, s.last as f64)).unwrap_or((fmin as f64, fmax as f64));
         Self::set_project(e, w, h, req.frame_rate, range);
         *e.st.layout.lock() = req.layout;
         *e.st.render_scale.lock() = req.render_scale;
@@ -503,17 +356,9 @@ impl Instance {
             let native = if c.is_output {
                 out_comps
             } else {
-                c.source
-                    .lock()
-                    .as_ref()
-                    .map(|s| s.components)
-                    .unwrap_or(Components::Rgba)
+                c.source.lock().as_ref().map(|s| s.components).unwrap_or(Components::Rgba)
             };
-            let comps = if c.is_output {
-                out_comps
-            } else {
-                pick(&clip_comps(c), native).unwrap_or(native)
-            };
+            let comps = if c.is_output { out_comps } else { pick(&clip_comps(c), native).unwrap_or(native) };
             prefs.put_named(
                 &format!("OfxImageClipPropComponents_{}", c.name),
                 PropValue::String(vec![comps.ofx().to_owned()]),
@@ -524,47 +369,24 @@ impl Instance {
                 PropValue::String(vec![depth.ofx().to_owned()]),
                 false,
             );
-            prefs.put_named(
-                &format!("OfxImageClipPropPAR_{}", c.name),
-                PropValue::Double(vec![1.0]),
-                false,
-            );
+            prefs.put_named(&format!("OfxImageClipPropPAR_{}", c.name), PropValue::Double(vec![1.0]), false);
             chosen.push((c.clone(), comps));
         }
         prefs.set_double(kOfxImageEffectPropFrameRate, req.frame_rate);
         prefs.set_cstr(kOfxImageClipPropFieldOrder, kOfxImageFieldNone);
-        let premult = if out_comps == Components::Rgba {
-            kOfxImageUnPreMultiplied
-        } else {
-            kOfxImageOpaque
-        };
+        let premult = if out_comps == Components::Rgba { kOfxImageUnPreMultiplied } else { kOfxImageOpaque };
         prefs.set_cstr(kOfxImageEffectPropPreMultiplication, premult);
         prefs.set_int(kOfxImageClipPropContinuousSamples, 0);
         prefs.set_int(kOfxImageEffectFrameVarying, 0);
-        let (st, _) = call_action(
-            rt,
-            kOfxImageEffectActionGetClipPreferences,
-            handle,
-            None,
-            Some(&prefs),
-            Some(e),
-            None,
-        );
+        let (st, _) =
+            call_action(rt, kOfxImageEffectActionGetClipPreferences, handle, None, Some(&prefs), Some(e), None);
         if st != kOfxStatOK && st != kOfxStatReplyDefault {
-            bail!(
-                "GetClipPreferences failed with {}{}",
-                status_name(st),
-                last_error_text(rt, e.id)
-            );
+            bail!("GetClipPreferences failed with {}{}", status_name(st), last_error_text(rt, e.id));
         }
         let mut out_format = (depth, out_comps);
         for (c, comps) in chosen {
-            let d_str = prefs
-                .string_named(&format!("OfxImageClipPropDepth_{}", c.name))
-                .unwrap_or_default();
-            let c_str = prefs
-                .string_named(&format!("OfxImageClipPropComponents_{}", c.name))
-                .unwrap_or_default();
+            let d_str = prefs.string_named(&format!("OfxImageClipPropDepth_{}", c.name)).unwrap_or_default();
+            let c_str = prefs.string_named(&format!("OfxImageClipPropComponents_{}", c.name)).unwrap_or_default();
             let mut d = Depth::from_ofx(&d_str).unwrap_or_else(|| {
                 report_to(
                     rt,
@@ -610,16 +432,11 @@ impl Instance {
             c.props.set_cstr(kOfxImageEffectPropComponents, cc.ofx());
             if c.is_output {
                 out_format = (d, cc);
-                let pm = prefs
-                    .string(kOfxImageEffectPropPreMultiplication)
-                    .unwrap_or_default();
+                let pm = prefs.string(kOfxImageEffectPropPreMultiplication).unwrap_or_default();
                 c.props.set_str(kOfxImageEffectPropPreMultiplication, &pm);
-                c.props
-                    .set_cstr(kOfxImageClipPropUnmappedPixelDepth, d.ofx());
-                c.props
-                    .set_cstr(kOfxImageClipPropUnmappedComponents, cc.ofx());
-                c.props
-                    .set_doubles(kOfxImageEffectPropFrameRange, &[range.0, range.1]);
+                c.props.set_cstr(kOfxImageClipPropUnmappedPixelDepth, d.ofx());
+                c.props.set_cstr(kOfxImageClipPropUnmappedComponents, cc.ofx());
+                c.props.set_doubles(kOfxImageEffectPropFrameRange, &[range.0, range.1]);
             }
         }
 
@@ -629,9 +446,7 @@ impl Instance {
         let mut bounds_map = BTreeMap::new();
         let mut needed = BTreeMap::new();
         let default_rod = match &source {
-            Some(s) if self.context != Context::Generator => {
-                [0.0, 0.0, s.width as f64, s.height as f64]
-            }
+            Some(s) if self.context != Context::Generator => [0.0, 0.0, s.width as f64, s.height as f64],
             _ => [0.0, 0.0, w as f64, h as f64],
         };
         let mut todo = Vec::new();
@@ -655,9 +470,7 @@ impl Instance {
                 Some(f),
             );
             let rod = match st {
-                s if s == kOfxStatOK => out
-                    .doubles(kOfxImageEffectPropRegionOfDefinition)
-                    .unwrap_or_default(),
+                s if s == kOfxStatOK => out.doubles(kOfxImageEffectPropRegionOfDefinition).unwrap_or_default(),
                 s if s == kOfxStatReplyDefault => default_rod.to_vec(),
                 s => {
                     results.insert(f, Err(failure(rt, e.id, aid, s, "GetRegionOfDefinition")));
@@ -665,9 +478,7 @@ impl Instance {
                 }
             };
             let rod: [f64; 4] = match rod.as_slice() {
-                [a, b, c, d] if [a, b, c, d].iter().all(|v| v.is_finite()) && c >= a && d >= b => {
-                    [*a, *b, *c, *d]
-                }
+                [a, b, c, d] if [a, b, c, d].iter().all(|v| v.is_finite()) && c >= a && d >= b => [*a, *b, *c, *d],
                 other => {
                     report_to(
                         rt,
@@ -705,11 +516,7 @@ impl Instance {
                 let out = PropSet::new("GetFramesNeeded outArgs");
                 let prefix = "OfxImageClipPropFrameRange_";
                 for c in &inputs {
-                    out.put_named(
-                        &format!("{prefix}{}", c.name),
-                        PropValue::Double(vec![t, t]),
-                        false,
-                    );
+                    out.put_named(&format!("{prefix}{}", c.name), PropValue::Double(vec![t, t]), false);
                 }
                 let (st, _) = call_action(
                     rt,
@@ -722,9 +529,7 @@ impl Instance {
                 );
                 if st == kOfxStatOK {
                     let ranges = out
-                        .doubles(
-                            &std::ffi::CString::new(format!("{prefix}Source")).unwrap_or_default(),
-                        )
+                        .doubles(&std::ffi::CString::new(format!("{prefix}Source")).unwrap_or_default())
                         .unwrap_or_default();
                     needed.insert(f, ranges.chunks_exact(2).map(|r| (r[0], r[1])).collect());
                 }
@@ -739,10 +544,7 @@ impl Instance {
         seq_args.set_double(kOfxImageEffectPropFrameStep, 1.0);
         seq_args.set_int(kOfxPropIsInteractive, 0);
         seq_args.set_doubles(kOfxImageEffectPropRenderScale, &[scale, scale]);
-        seq_args.set_int(
-            kOfxImageEffectPropSequentialRenderStatus,
-            (threads == 1) as i32,
-        );
+        seq_args.set_int(kOfxImageEffectPropSequentialRenderStatus, (threads == 1) as i32);
         seq_args.set_int(kOfxImageEffectPropInteractiveRenderStatus, 0);
         seq_args.set_int(kOfxImageEffectPropRenderQualityDraft, 0);
         let mut aborted = false;
@@ -756,15 +558,8 @@ impl Instance {
                     "a sequence render was already open".into(),
                 );
             }
-            let (st, aid) = call_action(
-                rt,
-                kOfxImageEffectActionBeginSequenceRender,
-                handle,
-                Some(&seq_args),
-                None,
-                Some(e),
-                None,
-            );
+            let (st, aid) =
+                call_action(rt, kOfxImageEffectActionBeginSequenceRender, handle, Some(&seq_args), None, Some(e), None);
             if st != kOfxStatOK && st != kOfxStatReplyDefault {
                 e.st.in_sequence.store(false, Ordering::SeqCst);
                 let f = failure(rt, e.id, aid, st, "BeginSequenceRender");
@@ -792,15 +587,7 @@ impl Instance {
                                 let window = window_req
                                     .map(|(x1, y1, x2, y2)| Rect::new(x1, y1, x2, y2).intersect(&b))
                                     .unwrap_or(b);
-                                self.render_frame(
-                                    f,
-                                    b,
-                                    window,
-                                    out_format,
-                                    layout,
-                                    scale,
-                                    threads == 1,
-                                )
+                                self.render_frame(f, b, window, out_format, layout, scale, threads == 1)
                             };
                             let ok = r.is_ok();
                             let n = {
@@ -809,12 +596,7 @@ impl Instance {
                                 d.len()
                             };
                             if let Some(cb) = &req.progress {
-                                cb(&ProgressEvent::FrameDone {
-                                    frame: f,
-                                    ok,
-                                    done: n,
-                                    total,
-                                });
+                                cb(&ProgressEvent::FrameDone { frame: f, ok, done: n, total });
                             }
                         });
                     }
@@ -897,10 +679,8 @@ impl Instance {
         in_args.set_int(kOfxImageEffectPropRenderQualityDraft, 0);
         in_args.set_int(kOfxPropIsInteractive, 0);
         let (st, aid) = {
-            let _global = (rt.info.render_thread_safety == ThreadSafety::Unsafe)
-                .then(|| global_render_lock().lock());
-            let _inst = (rt.info.render_thread_safety == ThreadSafety::InstanceSafe)
-                .then(|| e.st.render_lock.lock());
+            let _global = (rt.info.render_thread_safety == ThreadSafety::Unsafe).then(|| global_render_lock().lock());
+            let _inst = (rt.info.render_thread_safety == ThreadSafety::InstanceSafe).then(|| e.st.render_lock.lock());
             call_action(
                 rt,
                 kOfxImageEffectActionRender,
@@ -959,42 +739,22 @@ impl Instance {
         }
         self.destroyed = true;
         let e = &self.effect;
-        let (st, _) = call_action(
-            &self.rt,
-            kOfxActionDestroyInstance,
-            e.handle() as *const c_void,
-            None,
-            None,
-            Some(e),
-            None,
-        );
+        let (st, _) =
+            call_action(&self.rt, kOfxActionDestroyInstance, e.handle() as *const c_void, None, None, Some(e), None);
         self.bundle.live_instances.fetch_sub(1, Ordering::SeqCst);
         let (blocks, bytes) = suites::reclaim_leaks(e.id, 0);
         let mut problems = Vec::new();
         if blocks > 0 {
-            let msg = format!("{blocks} memory block(s) ({bytes} bytes) allocated for the instance were not freed by DestroyInstance");
-            report_to(
-                &self.rt,
-                ViolationKind::MemoryLeak,
-                "DestroyInstance",
-                None,
-                msg.clone(),
+            let msg = format!(
+                "{blocks} memory block(s) ({bytes} bytes) allocated for the instance were not freed by DestroyInstance"
             );
+            report_to(&self.rt, ViolationKind::MemoryLeak, "DestroyInstance", None, msg.clone());
             problems.push(msg);
         }
         let leftover = std::mem::take(&mut *e.st.live_images.lock());
         for img in leftover.values() {
-            let msg = format!(
-                "the '{}' image fetched in {} was never released",
-                img.clip, img.action
-            );
-            report_to(
-                &self.rt,
-                ViolationKind::ImageLeak,
-                "DestroyInstance",
-                None,
-                msg.clone(),
-            );
+            let msg = format!("the '{}' image fetched in {} was never released", img.clip, img.action);
+            report_to(&self.rt, ViolationKind::ImageLeak, "DestroyInstance", None, msg.clone());
             problems.push(msg);
         }
         if st != kOfxStatOK && st != kOfxStatReplyDefault {
@@ -1026,27 +786,14 @@ fn last_error_text(rt: &PluginRt, instance: u64) -> String {
 }
 
 /// Describes a failed action: the error the plugin posted during it, else its persistent message, else the status.
-fn failure(
-    rt: &PluginRt,
-    instance: u64,
-    action_id: u64,
-    status: i32,
-    action: &str,
-) -> RenderFailure {
+fn failure(rt: &PluginRt, instance: u64, action_id: u64, status: i32, action: &str) -> RenderFailure {
     let msgs = rt.diag.messages.lock();
     let text = msgs
         .iter()
         .rev()
         .find(|m| m.action_id == action_id && m.is_error())
-        .or_else(|| {
-            msgs.iter()
-                .rev()
-                .find(|m| m.instance == Some(instance) && m.persistent && m.is_error())
-        })
+        .or_else(|| msgs.iter().rev().find(|m| m.instance == Some(instance) && m.persistent && m.is_error()))
         .map(|m| m.text.clone())
         .unwrap_or_else(|| format!("{action} returned {}", status_name(status)));
-    RenderFailure {
-        status,
-        message: text,
-    }
+    RenderFailure { status, message: text }
 }

@@ -53,14 +53,8 @@ pub enum Context {
 impl Context {
     /// The contexts this host can run.
     pub const HOST: [Context; 3] = [Context::Filter, Context::General, Context::Generator];
-    pub const ALL: [Context; 6] = [
-        Context::Filter,
-        Context::General,
-        Context::Generator,
-        Context::Transition,
-        Context::Paint,
-        Context::Retimer,
-    ];
+    pub const ALL: [Context; 6] =
+        [Context::Filter, Context::General, Context::Generator, Context::Transition, Context::Paint, Context::Retimer];
 
     pub fn ofx(self) -> &'static CStr {
         match self {
@@ -73,9 +67,7 @@ impl Context {
         }
     }
     pub fn from_ofx(s: &str) -> Option<Context> {
-        Context::ALL
-            .into_iter()
-            .find(|c| c.ofx().to_bytes() == s.as_bytes())
+        Context::ALL.into_iter().find(|c| c.ofx().to_bytes() == s.as_bytes())
     }
     pub fn name(self) -> &'static str {
         match self {
@@ -95,9 +87,7 @@ impl std::str::FromStr for Context {
         Context::ALL
             .into_iter()
             .find(|c| c.name().eq_ignore_ascii_case(s) || c.ofx().to_bytes() == s.as_bytes())
-            .ok_or_else(|| {
-                anyhow::anyhow!("unknown context '{s}' (expected filter, general or generator)")
-            })
+            .ok_or_else(|| anyhow::anyhow!("unknown context '{s}' (expected filter, general or generator)"))
     }
 }
 
@@ -138,23 +128,14 @@ pub enum ClipSource {
     /// In-memory frames by frame number (all the same size and format).
     Frames(BTreeMap<i64, HostImage>),
     /// A printf-style file sequence ('in/%04d.png'), frames `first..=last` (missing files read as absent frames).
-    Sequence {
-        pattern: String,
-        first: i64,
-        last: i64,
-    },
+    Sequence { pattern: String, first: i64, last: i64 },
 }
 
 /// Progress reported during a render.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ProgressEvent {
     /// A frame finished (successfully or not); `done` of `total`.
-    FrameDone {
-        frame: i64,
-        ok: bool,
-        done: usize,
-        total: usize,
-    },
+    FrameDone { frame: i64, ok: bool, done: usize, total: usize },
     /// The plugin called progressStart.
     PluginStart { label: String, id: Option<String> },
     /// The plugin called progressUpdate.
@@ -262,10 +243,7 @@ pub struct RenderOutput {
 impl RenderOutput {
     /// The frames that failed, with why.
     pub fn failures(&self) -> Vec<(i64, &RenderFailure)> {
-        self.frames
-            .iter()
-            .filter_map(|(f, r)| r.as_ref().err().map(|e| (*f, e)))
-            .collect()
+        self.frames.iter().filter_map(|(f, r)| r.as_ref().err().map(|e| (*f, e))).collect()
     }
     /// The image of a frame, or an error naming why it is missing.
     pub fn image(&self, frame: i64) -> anyhow::Result<&HostImage> {

@@ -134,10 +134,7 @@ impl Effect {
     }
 
     pub fn temporal_access(&self) -> bool {
-        self.props
-            .int(kOfxImageEffectPropTemporalClipAccess)
-            .unwrap_or(0)
-            != 0
+        self.props.int(kOfxImageEffectPropTemporalClipAccess).unwrap_or(0) != 0
     }
 
     pub fn aborted(&self) -> bool {
@@ -193,8 +190,7 @@ const SEQUENCE_CACHE: usize = 16;
 
 impl Source {
     pub fn from_frames(frames: BTreeMap<i64, HostImage>) -> Result<Source> {
-        let (Some((&first, img)), Some(&last)) = (frames.iter().next(), frames.keys().next_back())
-        else {
+        let (Some((&first, img)), Some(&last)) = (frames.iter().next(), frames.keys().next_back()) else {
             bail!("the frame map is empty");
         };
         let (width, height, depth, components) = (img.width, img.height, img.depth, img.components);
@@ -211,7 +207,13 @@ impl Source {
                 );
             }
             if (i.width, i.height, i.depth, i.components) != (width, height, depth, components) {
-                bail!("frame {f} is {}x{} {} {:?}, but frame {first} is {width}x{height} {depth} {components:?}", i.width, i.height, i.depth, i.components);
+                bail!(
+                    "frame {f} is {}x{} {} {:?}, but frame {first} is {width}x{height} {depth} {components:?}",
+                    i.width,
+                    i.height,
+                    i.depth,
+                    i.components
+                );
             }
         }
         if width == 0 || height == 0 {
@@ -237,10 +239,7 @@ impl Source {
         }
         let probe = pat.path(first);
         if !probe.exists() {
-            bail!(
-                "first frame of the sequence is missing: {}",
-                probe.display()
-            );
+            bail!("first frame of the sequence is missing: {}", probe.display());
         }
         let img = HostImage::load(&probe)?;
         let s = Source {
@@ -316,11 +315,7 @@ impl Drop for ParamSet {
 
 impl ParamSet {
     pub fn new(is_descriptor: bool) -> Arc<ParamSet> {
-        let s = Arc::new(ParamSet {
-            props: PropSet::new("param set"),
-            params: RwLock::new(Vec::new()),
-            is_descriptor,
-        });
+        let s = Arc::new(ParamSet { props: PropSet::new("param set"), params: RwLock::new(Vec::new()), is_descriptor });
         handles::register(&s);
         s
     }
@@ -374,11 +369,7 @@ impl Param {
             name,
             kind,
             props,
-            state: Mutex::new(ParamState {
-                value,
-                cstr: CString::default(),
-                retired: None,
-            }),
+            state: Mutex::new(ParamState { value, cstr: CString::default(), retired: None }),
             is_descriptor,
         });
         handles::register(&p);
@@ -427,12 +418,7 @@ impl ImageMemory {
     pub fn new(len: usize, owner: u64) -> Arc<ImageMemory> {
         let data: Box<[u8]> = vec![0u8; len.max(1)].into_boxed_slice();
         let len = data.len();
-        let m = Arc::new(ImageMemory {
-            ptr: Box::into_raw(data) as *mut u8,
-            len,
-            locks: AtomicI32::new(0),
-            owner,
-        });
+        let m = Arc::new(ImageMemory { ptr: Box::into_raw(data) as *mut u8, len, locks: AtomicI32::new(0), owner });
         handles::register(&m);
         m
     }
@@ -445,10 +431,6 @@ impl Drop for ImageMemory {
     fn drop(&mut self) {
         handles::forget(self);
         // SAFETY: from Box::into_raw of a boxed slice of len bytes.
-        unsafe {
-            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
-                self.ptr, self.len,
-            )))
-        }
+        unsafe { drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr, self.len))) }
     }
 }

@@ -75,9 +75,7 @@ impl ParamKind {
         }
     }
     pub fn from_ofx(s: &str) -> Option<ParamKind> {
-        ParamKind::ALL
-            .into_iter()
-            .find(|k| k.ofx().to_bytes() == s.as_bytes())
+        ParamKind::ALL.into_iter().find(|k| k.ofx().to_bytes() == s.as_bytes())
     }
     pub fn shape(self) -> Shape {
         match self {
@@ -197,8 +195,7 @@ impl ParamValue {
             (ParamKind::Int, ParamValue::Choice(i)) => ParamValue::Int(i),
             (ParamKind::Bool, ParamValue::Int(i)) if i == 0 || i == 1 => ParamValue::Bool(i == 1),
             (ParamKind::Custom, ParamValue::String(s)) => ParamValue::String(s),
-            (ParamKind::Double3D, ParamValue::Rgb(a, b, c))
-            | (ParamKind::Rgb, ParamValue::Double3D(a, b, c)) => {
+            (ParamKind::Double3D, ParamValue::Rgb(a, b, c)) | (ParamKind::Rgb, ParamValue::Double3D(a, b, c)) => {
                 ParamValue::from_doubles(kind, &[a, b, c])
             }
             (k, v) => {
@@ -232,16 +229,9 @@ impl ParamValue {
             }
             Ok(parts)
         };
-        let int = |s: &str| {
-            s.trim()
-                .parse::<i32>()
-                .map_err(|_| anyhow::anyhow!("'{s}' is not an integer"))
-        };
+        let int = |s: &str| s.trim().parse::<i32>().map_err(|_| anyhow::anyhow!("'{s}' is not an integer"));
         let dbl = |s: &str| -> Result<f64> {
-            let v = s
-                .trim()
-                .parse::<f64>()
-                .map_err(|_| anyhow::anyhow!("'{s}' is not a number"))?;
+            let v = s.trim().parse::<f64>().map_err(|_| anyhow::anyhow!("'{s}' is not a number"))?;
             if !v.is_finite() {
                 bail!("'{s}' is not a finite number");
             }
@@ -304,11 +294,9 @@ impl ParamValue {
             (Shape::Doubles(_), Some(PropValue::Int(v))) => {
                 ParamValue::from_doubles(kind, &v.iter().map(|&i| i as f64).collect::<Vec<_>>())
             }
-            (Shape::Str, Some(PropValue::String(v))) => ParamValue::String(
-                v.first()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
+            (Shape::Str, Some(PropValue::String(v))) => {
+                ParamValue::String(v.first().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default())
+            }
             (Shape::Ints(_), _) => ParamValue::from_ints(kind, &[]),
             (Shape::Doubles(_), _) => ParamValue::from_doubles(kind, &[]),
             (Shape::Str, _) => ParamValue::String(String::new()),
@@ -345,9 +333,7 @@ impl ParamInfo {
     /// Reads a parameter's description from its property set (`page` is filled in by the caller).
     pub fn from_props(name: &str, kind: ParamKind, p: &PropSet) -> ParamInfo {
         let range = |n: &CStr| match kind.shape() {
-            Shape::Ints(_) | Shape::Doubles(_) if p.contains(n) => {
-                Some(ParamValue::from_prop(kind, p.value(n)))
-            }
+            Shape::Ints(_) | Shape::Doubles(_) if p.contains(n) => Some(ParamValue::from_prop(kind, p.value(n))),
             _ => None,
         };
         ParamInfo {
@@ -378,17 +364,12 @@ impl ParamInfo {
     pub fn check_range(&self, v: &ParamValue) -> Result<()> {
         if let ParamValue::Choice(i) = v {
             if *i < 0 || *i as usize >= self.options.len() {
-                bail!(
-                    "choice index {i} for '{}' is out of range (it has {} options)",
-                    self.name,
-                    self.options.len()
-                );
+                bail!("choice index {i} for '{}' is out of range (it has {} options)", self.name, self.options.len());
             }
             return Ok(());
         }
         let (Some(vals), lo, hi) = (
-            v.doubles()
-                .or_else(|| v.ints().map(|i| i.into_iter().map(f64::from).collect())),
+            v.doubles().or_else(|| v.ints().map(|i| i.into_iter().map(f64::from).collect())),
             self.min.as_ref().and_then(as_f64s),
             self.max.as_ref().and_then(as_f64s),
         ) else {
@@ -411,17 +392,13 @@ impl ParamInfo {
 }
 
 fn as_f64s(v: &ParamValue) -> Option<Vec<f64>> {
-    v.doubles()
-        .or_else(|| v.ints().map(|i| i.into_iter().map(f64::from).collect()))
+    v.doubles().or_else(|| v.ints().map(|i| i.into_iter().map(f64::from).collect()))
 }
 
 /// The properties `paramDefine` creates for a new parameter of `kind`, as the spec's defaults.
 pub fn define_defaults(p: &PropSet, kind: ParamKind, name: &str) {
     p.set_cstr(kOfxParamPropType, kind.ofx());
-    p.put_ro(
-        kOfxPropName,
-        PropValue::String(vec![std::ffi::CString::new(name).unwrap_or_default()]),
-    );
+    p.put_ro(kOfxPropName, PropValue::String(vec![std::ffi::CString::new(name).unwrap_or_default()]));
     p.set_str(kOfxPropLabel, name);
     p.set_str(kOfxPropShortLabel, name);
     p.set_str(kOfxPropLongLabel, name);
@@ -435,12 +412,8 @@ pub fn define_defaults(p: &PropSet, kind: ParamKind, name: &str) {
     p.set_int(kOfxParamPropPersistant, 1);
     p.set_int(kOfxParamPropPluginMayWrite, 0);
     p.set_pointer(kOfxParamPropDataPtr, std::ptr::null_mut());
-    p.set_cstr(
-        kOfxParamPropCacheInvalidation,
-        kOfxParamInvalidateValueChange,
-    );
-    let animates = !matches!(kind.shape(), Shape::NoValue)
-        && !matches!(kind, ParamKind::String | ParamKind::Custom);
+    p.set_cstr(kOfxParamPropCacheInvalidation, kOfxParamInvalidateValueChange);
+    let animates = !matches!(kind.shape(), Shape::NoValue) && !matches!(kind, ParamKind::String | ParamKind::Custom);
     p.set_int(kOfxParamPropAnimates, animates as i32);
     p.set_int(kOfxParamPropIsAnimating, 0);
     p.set_int(kOfxParamPropIsAutoKeying, 0);
@@ -456,11 +429,8 @@ pub fn define_defaults(p: &PropSet, kind: ParamKind, name: &str) {
         }
         Shape::Doubles(n) => {
             p.set_doubles(kOfxParamPropDefault, &vec![0.0; n]);
-            let (lo, hi) = if matches!(kind, ParamKind::Rgb | ParamKind::Rgba) {
-                (0.0, 1.0)
-            } else {
-                (-f64::MAX, f64::MAX)
-            };
+            let (lo, hi) =
+                if matches!(kind, ParamKind::Rgb | ParamKind::Rgba) { (0.0, 1.0) } else { (-f64::MAX, f64::MAX) };
             p.set_doubles(kOfxParamPropMin, &vec![lo; n]);
             p.set_doubles(kOfxParamPropMax, &vec![hi; n]);
             p.set_doubles(kOfxParamPropDisplayMin, &vec![lo; n]);
@@ -495,51 +465,22 @@ mod tests {
     #[test]
     fn parses_by_kind() {
         let opts = vec!["Fast".to_owned(), "Best Quality".to_owned()];
-        assert_eq!(
-            ParamValue::parse(ParamKind::Int, " 42 ", &[]).unwrap(),
-            ParamValue::Int(42)
-        );
-        assert_eq!(
-            ParamValue::parse(ParamKind::Double, "0.25", &[]).unwrap(),
-            ParamValue::Double(0.25)
-        );
+        assert_eq!(ParamValue::parse(ParamKind::Int, " 42 ", &[]).unwrap(), ParamValue::Int(42));
+        assert_eq!(ParamValue::parse(ParamKind::Double, "0.25", &[]).unwrap(), ParamValue::Double(0.25));
         assert!(ParamValue::parse(ParamKind::Double, "nan", &[]).is_err());
         assert!(ParamValue::parse(ParamKind::Int, "1.5", &[]).is_err());
-        assert_eq!(
-            ParamValue::parse(ParamKind::Bool, "Yes", &[]).unwrap(),
-            ParamValue::Bool(true)
-        );
-        assert_eq!(
-            ParamValue::parse(ParamKind::Bool, "0", &[]).unwrap(),
-            ParamValue::Bool(false)
-        );
+        assert_eq!(ParamValue::parse(ParamKind::Bool, "Yes", &[]).unwrap(), ParamValue::Bool(true));
+        assert_eq!(ParamValue::parse(ParamKind::Bool, "0", &[]).unwrap(), ParamValue::Bool(false));
         assert!(ParamValue::parse(ParamKind::Bool, "maybe", &[]).is_err());
-        assert_eq!(
-            ParamValue::parse(ParamKind::Choice, "best quality", &opts).unwrap(),
-            ParamValue::Choice(1)
-        );
-        assert_eq!(
-            ParamValue::parse(ParamKind::Choice, "0", &opts).unwrap(),
-            ParamValue::Choice(0)
-        );
+        assert_eq!(ParamValue::parse(ParamKind::Choice, "best quality", &opts).unwrap(), ParamValue::Choice(1));
+        assert_eq!(ParamValue::parse(ParamKind::Choice, "0", &opts).unwrap(), ParamValue::Choice(0));
         assert!(ParamValue::parse(ParamKind::Choice, "2", &opts).is_err());
-        let err = ParamValue::parse(ParamKind::Choice, "Slow", &opts)
-            .unwrap_err()
-            .to_string();
+        let err = ParamValue::parse(ParamKind::Choice, "Slow", &opts).unwrap_err().to_string();
         assert!(err.contains("Fast, Best Quality"), "{err}");
-        assert_eq!(
-            ParamValue::parse(ParamKind::Double2D, "1.5,2", &[]).unwrap(),
-            ParamValue::Double2D(1.5, 2.0)
-        );
-        assert_eq!(
-            ParamValue::parse(ParamKind::Int2D, "1920x1080", &[]).unwrap(),
-            ParamValue::Int2D(1920, 1080)
-        );
+        assert_eq!(ParamValue::parse(ParamKind::Double2D, "1.5,2", &[]).unwrap(), ParamValue::Double2D(1.5, 2.0));
+        assert_eq!(ParamValue::parse(ParamKind::Int2D, "1920x1080", &[]).unwrap(), ParamValue::Int2D(1920, 1080));
         assert!(ParamValue::parse(ParamKind::Int2D, "1", &[]).is_err());
-        assert_eq!(
-            ParamValue::parse(ParamKind::String, " a b ", &[]).unwrap(),
-            ParamValue::String(" a b ".into())
-        );
+        assert_eq!(ParamValue::parse(ParamKind::String, " a b ", &[]).unwrap(), ParamValue::String(" a b ".into()));
         assert!(ParamValue::parse(ParamKind::PushButton, "x", &[]).is_err());
     }
 
@@ -554,12 +495,7 @@ mod tests {
         assert_eq!(info.default, ParamValue::Double(0.5));
         assert!(info.check_range(&ParamValue::Double(0.7)).is_ok());
         assert!(info.check_range(&ParamValue::Double(1.5)).is_err());
-        assert_eq!(
-            ParamValue::Int(1).coerce(ParamKind::Double).unwrap(),
-            ParamValue::Double(1.0)
-        );
-        assert!(ParamValue::String("x".into())
-            .coerce(ParamKind::Double)
-            .is_err());
+        assert_eq!(ParamValue::Int(1).coerce(ParamKind::Double).unwrap(), ParamValue::Double(1.0));
+        assert!(ParamValue::String("x".into()).coerce(ParamKind::Double).is_err());
     }
 }

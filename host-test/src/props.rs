@@ -58,10 +58,7 @@ pub enum Scalar {
 pub enum PropError {
     Unknown,
     BadIndex,
-    WrongType {
-        stored: &'static str,
-        asked: &'static str,
-    },
+    WrongType { stored: &'static str, asked: &'static str },
     ReadOnly,
 }
 
@@ -117,11 +114,7 @@ impl PropSet {
         Self::with_mode(what, true)
     }
     fn with_mode(what: impl Into<String>, all_read_only: bool) -> Arc<PropSet> {
-        let set = Arc::new(PropSet {
-            what: what.into(),
-            all_read_only,
-            inner: Mutex::new(Inner::default()),
-        });
+        let set = Arc::new(PropSet { what: what.into(), all_read_only, inner: Mutex::new(Inner::default()) });
         handles::register(&set);
         set
     }
@@ -142,10 +135,7 @@ impl PropSet {
     }
     pub fn put_named(&self, name: &str, value: PropValue, read_only: bool) {
         let mut inner = self.inner.lock();
-        if let Some(old) = inner
-            .props
-            .insert(name.to_owned(), Prop { value, read_only })
-        {
+        if let Some(old) = inner.props.insert(name.to_owned(), Prop { value, read_only }) {
             if let PropValue::String(v) = old.value {
                 inner.retired.extend(v);
             }
@@ -170,10 +160,7 @@ impl PropSet {
         self.put(name, PropValue::String(vec![v.to_owned()]))
     }
     pub fn set_cstrs(&self, name: &CStr, v: &[&CStr]) {
-        self.put(
-            name,
-            PropValue::String(v.iter().map(|s| (*s).to_owned()).collect()),
-        )
+        self.put(name, PropValue::String(v.iter().map(|s| (*s).to_owned()).collect()))
     }
     pub fn set_strs(&self, name: &CStr, v: &[String]) {
         self.put(name, PropValue::String(v.iter().map(|s| cs(s)).collect()))
@@ -189,10 +176,7 @@ impl PropSet {
         self.inner.lock().props.get(name).map(|p| p.value.clone())
     }
     pub fn contains(&self, name: &CStr) -> bool {
-        self.inner
-            .lock()
-            .props
-            .contains_key(&*name.to_string_lossy())
+        self.inner.lock().props.contains_key(&*name.to_string_lossy())
     }
     pub fn ints(&self, name: &CStr) -> Option<Vec<i32>> {
         match self.value(name)? {
@@ -218,9 +202,7 @@ impl PropSet {
     }
     pub fn strings_named(&self, name: &str) -> Option<Vec<String>> {
         match self.value_named(name)? {
-            PropValue::String(v) => {
-                Some(v.iter().map(|s| s.to_string_lossy().into_owned()).collect())
-            }
+            PropValue::String(v) => Some(v.iter().map(|s| s.to_string_lossy().into_owned()).collect()),
             _ => None,
         }
     }
@@ -244,13 +226,8 @@ impl PropSet {
 
     /// Copies every property of `other` into this set (descriptor -> instance).
     pub fn copy_from(&self, other: &PropSet) {
-        let src: Vec<(String, PropValue)> = other
-            .inner
-            .lock()
-            .props
-            .iter()
-            .map(|(k, p)| (k.clone(), p.value.clone()))
-            .collect();
+        let src: Vec<(String, PropValue)> =
+            other.inner.lock().props.iter().map(|(k, p)| (k.clone(), p.value.clone())).collect();
         for (k, v) in src {
             self.put_named(&k, v, false);
         }
@@ -278,13 +255,7 @@ impl PropSet {
                 Scalar::String(x) => PropValue::String(vec![x]),
                 Scalar::Pointer(x) => PropValue::Pointer(vec![x]),
             };
-            props.insert(
-                name.to_owned(),
-                Prop {
-                    value,
-                    read_only: false,
-                },
-            );
+            props.insert(name.to_owned(), Prop { value, read_only: false });
             return Ok(());
         };
         if prop.read_only || read_only_set {
@@ -331,22 +302,13 @@ impl PropSet {
         match props.get_mut(name) {
             None if self.all_read_only => Err(PropError::ReadOnly),
             None => {
-                props.insert(
-                    name.to_owned(),
-                    Prop {
-                        value,
-                        read_only: false,
-                    },
-                );
+                props.insert(name.to_owned(), Prop { value, read_only: false });
                 Ok(())
             }
             Some(prop) if prop.read_only || self.all_read_only => Err(PropError::ReadOnly),
             Some(prop) => {
                 if std::mem::discriminant(&prop.value) != std::mem::discriminant(&value) {
-                    return Err(PropError::WrongType {
-                        stored: prop.value.type_name(),
-                        asked: value.type_name(),
-                    });
+                    return Err(PropError::WrongType { stored: prop.value.type_name(), asked: value.type_name() });
                 }
                 if let PropValue::String(old) = std::mem::replace(&mut prop.value, value) {
                     retired.extend(old);
@@ -370,42 +332,26 @@ impl PropSet {
     pub fn plugin_get_int(&self, name: &str, index: usize) -> Result<i32, PropError> {
         self.plugin_get(name, |v| match v {
             PropValue::Int(v) => v.get(index).copied().ok_or(PropError::BadIndex),
-            other => Err(PropError::WrongType {
-                stored: other.type_name(),
-                asked: "int",
-            }),
+            other => Err(PropError::WrongType { stored: other.type_name(), asked: "int" }),
         })
     }
     pub fn plugin_get_double(&self, name: &str, index: usize) -> Result<f64, PropError> {
         self.plugin_get(name, |v| match v {
             PropValue::Double(v) => v.get(index).copied().ok_or(PropError::BadIndex),
-            other => Err(PropError::WrongType {
-                stored: other.type_name(),
-                asked: "double",
-            }),
+            other => Err(PropError::WrongType { stored: other.type_name(), asked: "double" }),
         })
     }
     pub fn plugin_get_pointer(&self, name: &str, index: usize) -> Result<usize, PropError> {
         self.plugin_get(name, |v| match v {
             PropValue::Pointer(v) => v.get(index).copied().ok_or(PropError::BadIndex),
-            other => Err(PropError::WrongType {
-                stored: other.type_name(),
-                asked: "pointer",
-            }),
+            other => Err(PropError::WrongType { stored: other.type_name(), asked: "pointer" }),
         })
     }
     /// Pointer into host-owned storage, valid until the value is replaced (see the module doc).
-    pub fn plugin_get_string(
-        &self,
-        name: &str,
-        index: usize,
-    ) -> Result<*const std::ffi::c_char, PropError> {
+    pub fn plugin_get_string(&self, name: &str, index: usize) -> Result<*const std::ffi::c_char, PropError> {
         self.plugin_get(name, |v| match v {
             PropValue::String(v) => v.get(index).map(|s| s.as_ptr()).ok_or(PropError::BadIndex),
-            other => Err(PropError::WrongType {
-                stored: other.type_name(),
-                asked: "string",
-            }),
+            other => Err(PropError::WrongType { stored: other.type_name(), asked: "string" }),
         })
     }
     pub fn plugin_dimension(&self, name: &str) -> Result<usize, PropError> {
@@ -428,28 +374,13 @@ mod tests {
         p.plugin_set("A", 1, Scalar::Int(4)).unwrap();
         assert_eq!(p.plugin_get_int("A", 1), Ok(4));
         assert_eq!(p.plugin_dimension("A"), Ok(2));
-        assert_eq!(
-            p.plugin_set("A", 5, Scalar::Int(1)),
-            Err(PropError::BadIndex)
-        );
+        assert_eq!(p.plugin_set("A", 5, Scalar::Int(1)), Err(PropError::BadIndex));
         assert_eq!(p.plugin_get_int("A", 2), Err(PropError::BadIndex));
-        assert!(matches!(
-            p.plugin_get_double("A", 0),
-            Err(PropError::WrongType { .. })
-        ));
-        assert!(matches!(
-            p.plugin_set("A", 0, Scalar::Double(1.0)),
-            Err(PropError::WrongType { .. })
-        ));
+        assert!(matches!(p.plugin_get_double("A", 0), Err(PropError::WrongType { .. })));
+        assert!(matches!(p.plugin_set("A", 0, Scalar::Double(1.0)), Err(PropError::WrongType { .. })));
         assert_eq!(p.plugin_get_int("Missing", 0), Err(PropError::Unknown));
-        assert_eq!(
-            p.plugin_get_int("Missing", 0).unwrap_err().status(),
-            kOfxStatErrUnknown
-        );
-        assert_eq!(
-            p.plugin_set("New", 1, Scalar::Int(1)),
-            Err(PropError::BadIndex)
-        );
+        assert_eq!(p.plugin_get_int("Missing", 0).unwrap_err().status(), kOfxStatErrUnknown);
+        assert_eq!(p.plugin_set("New", 1, Scalar::Int(1)), Err(PropError::BadIndex));
         p.plugin_set_n("A", PropValue::Int(vec![7])).unwrap();
         assert_eq!(p.plugin_dimension("A"), Ok(1));
     }
@@ -458,31 +389,20 @@ mod tests {
     fn read_only_props_and_sets() {
         let p = PropSet::new("test");
         p.put_ro(c"RO", PropValue::Int(vec![1]));
-        assert_eq!(
-            p.plugin_set("RO", 0, Scalar::Int(2)),
-            Err(PropError::ReadOnly)
-        );
+        assert_eq!(p.plugin_set("RO", 0, Scalar::Int(2)), Err(PropError::ReadOnly));
         let ro = PropSet::read_only("inArgs");
         ro.set_int(c"X", 1);
-        assert_eq!(
-            ro.plugin_set("X", 0, Scalar::Int(2)),
-            Err(PropError::ReadOnly)
-        );
-        assert_eq!(
-            ro.plugin_set("Y", 0, Scalar::Int(2)),
-            Err(PropError::ReadOnly)
-        );
+        assert_eq!(ro.plugin_set("X", 0, Scalar::Int(2)), Err(PropError::ReadOnly));
+        assert_eq!(ro.plugin_set("Y", 0, Scalar::Int(2)), Err(PropError::ReadOnly));
         assert_eq!(ro.int(c"X"), Some(1));
     }
 
     #[test]
     fn strings_are_host_owned_and_survive_one_replacement() {
         let p = PropSet::new("test");
-        p.plugin_set("S", 0, Scalar::String(c"first".to_owned()))
-            .unwrap();
+        p.plugin_set("S", 0, Scalar::String(c"first".to_owned())).unwrap();
         let ptr = p.plugin_get_string("S", 0).unwrap();
-        p.plugin_set("S", 0, Scalar::String(c"second".to_owned()))
-            .unwrap();
+        p.plugin_set("S", 0, Scalar::String(c"second".to_owned())).unwrap();
         // The old pointer stays readable until the next setter call on this set.
         assert_eq!(unsafe { CStr::from_ptr(ptr) }, c"first");
         let ptr2 = p.plugin_get_string("S", 0).unwrap();

@@ -20,11 +20,7 @@ impl Pattern {
         let mut field: Option<(usize, bool)> = None;
         let mut chars = pattern.chars().peekable();
         while let Some(c) = chars.next() {
-            let out = if field.is_some() {
-                &mut suffix
-            } else {
-                &mut prefix
-            };
+            let out = if field.is_some() { &mut suffix } else { &mut prefix };
             if c != '%' {
                 out.push(c);
                 continue;
@@ -52,11 +48,7 @@ impl Pattern {
                 bail!("pattern '{pattern}' has more than one frame field");
             }
             let zero_pad = spec.starts_with('0');
-            let width = if spec.is_empty() {
-                0
-            } else {
-                spec.parse().unwrap_or(0)
-            };
+            let width = if spec.is_empty() { 0 } else { spec.parse().unwrap_or(0) };
             if width > 32 {
                 bail!("frame field width {width} in pattern '{pattern}' is too large");
             }
@@ -65,12 +57,7 @@ impl Pattern {
         let Some((width, zero_pad)) = field else {
             bail!("pattern '{pattern}' has no frame field (e.g. 'in/%04d.png')");
         };
-        Ok(Pattern {
-            prefix,
-            suffix,
-            width,
-            zero_pad,
-        })
+        Ok(Pattern { prefix, suffix, width, zero_pad })
     }
 
     /// Formats like C's printf (`%04d` of -5 is `-005`).
@@ -93,9 +80,7 @@ impl Pattern {
 
     /// The frame a file name stands for, if it matches.
     fn match_name(&self, path: &str) -> Option<i64> {
-        let mid = path
-            .strip_prefix(&self.prefix)?
-            .strip_suffix(&self.suffix)?;
+        let mid = path.strip_prefix(&self.prefix)?.strip_suffix(&self.suffix)?;
         let frame: i64 = mid.trim_start().parse().ok()?;
         (self.format(frame) == path).then_some(frame)
     }
@@ -106,16 +91,9 @@ impl Pattern {
         let dir = if self.prefix.ends_with('/') {
             pattern_path.to_path_buf()
         } else {
-            pattern_path
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default()
+            pattern_path.parent().map(Path::to_path_buf).unwrap_or_default()
         };
-        let read_dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir.as_path()
-        };
+        let read_dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir.as_path() };
         let entries = std::fs::read_dir(read_dir)
             .map_err(|e| anyhow::anyhow!("cannot list directory '{}': {e}", read_dir.display()))?;
         let mut frames = Vec::new();
@@ -141,11 +119,8 @@ pub fn parse_frames(s: &str) -> Result<Vec<i64>> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         // Find a '-' that separates two numbers (not a leading minus sign).
-        let split = part
-            .char_indices()
-            .skip(1)
-            .find(|&(i, c)| c == '-' && part[..i].parse::<i64>().is_ok())
-            .map(|(i, _)| i);
+        let split =
+            part.char_indices().skip(1).find(|&(i, c)| c == '-' && part[..i].parse::<i64>().is_ok()).map(|(i, _)| i);
         match split {
             Some(i) => {
                 let (a, b) = (&part[..i], &part[i + 1..]);
@@ -160,10 +135,7 @@ pub fn parse_frames(s: &str) -> Result<Vec<i64>> {
                 }
                 out.extend(a..=b);
             }
-            None => out.push(
-                part.parse::<i64>()
-                    .map_err(|_| anyhow::anyhow!("bad frame number '{part}'"))?,
-            ),
+            None => out.push(part.parse::<i64>().map_err(|_| anyhow::anyhow!("bad frame number '{part}'"))?),
         }
     }
     if out.is_empty() {
@@ -184,10 +156,7 @@ mod tests {
         assert_eq!(p.format(-5), "in/-005.png");
         assert_eq!(Pattern::parse("a%d.exr").unwrap().format(42), "a42.exr");
         assert_eq!(Pattern::parse("a%3d.exr").unwrap().format(4), "a  4.exr");
-        assert_eq!(
-            Pattern::parse("100%%_%02d.png").unwrap().format(3),
-            "100%_03.png"
-        );
+        assert_eq!(Pattern::parse("100%%_%02d.png").unwrap().format(3), "100%_03.png");
     }
 
     #[test]

@@ -27,10 +27,7 @@ fn guard(f: impl FnOnce() -> OfxStatus) -> OfxStatus {
 }
 
 fn bad_handle(func: &str, what: &str, h: *const c_void) -> OfxStatus {
-    diag::report(
-        ViolationKind::BadHandle,
-        format!("{func}: {h:p} is not a live {what} handle"),
-    );
+    diag::report(ViolationKind::BadHandle, format!("{func}: {h:p} is not a live {what} handle"));
     kOfxStatErrBadHandle
 }
 
@@ -49,9 +46,7 @@ unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a str> {
 }
 
 fn current_action() -> String {
-    diag::current()
-        .map(|c| diag::short_action(&c.action).to_owned())
-        .unwrap_or_default()
+    diag::current().map(|c| diag::short_action(&c.action).to_owned()).unwrap_or_default()
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -64,17 +59,11 @@ fn prop_status(func: &str, set: &PropSet, name: &str, r: Result<(), PropError>) 
             match &e {
                 PropError::ReadOnly => diag::report(
                     ViolationKind::ReadOnlyProperty,
-                    format!(
-                        "{func}: '{name}' on the {} property set is read-only for plugins",
-                        set.what
-                    ),
+                    format!("{func}: '{name}' on the {} property set is read-only for plugins", set.what),
                 ),
                 PropError::WrongType { stored, asked } => diag::report(
                     ViolationKind::BadArgument,
-                    format!(
-                        "{func}: '{name}' on the {} property set is of type {stored}, not {asked}",
-                        set.what
-                    ),
+                    format!("{func}: '{name}' on the {} property set is of type {stored}, not {asked}", set.what),
                 ),
                 PropError::Unknown | PropError::BadIndex => {}
             }
@@ -110,9 +99,7 @@ unsafe extern "C" fn prop_set_pointer(
     v: *mut c_void,
 ) -> OfxStatus {
     guard(|| unsafe {
-        with_set("propSetPointer", h, p, |s, n| {
-            s.plugin_set(n, index(i)?, Scalar::Pointer(v as usize))
-        })
+        with_set("propSetPointer", h, p, |s, n| s.plugin_set(n, index(i)?, Scalar::Pointer(v as usize)))
     })
 }
 unsafe extern "C" fn prop_set_string(
@@ -126,34 +113,14 @@ unsafe extern "C" fn prop_set_string(
             return bad_arg("propSetString", "NULL value");
         }
         let v = CStr::from_ptr(v).to_owned();
-        with_set("propSetString", h, p, |s, n| {
-            s.plugin_set(n, index(i)?, Scalar::String(v))
-        })
+        with_set("propSetString", h, p, |s, n| s.plugin_set(n, index(i)?, Scalar::String(v)))
     })
 }
-unsafe extern "C" fn prop_set_double(
-    h: OfxPropertySetHandle,
-    p: *const c_char,
-    i: c_int,
-    v: c_double,
-) -> OfxStatus {
-    guard(|| unsafe {
-        with_set("propSetDouble", h, p, |s, n| {
-            s.plugin_set(n, index(i)?, Scalar::Double(v))
-        })
-    })
+unsafe extern "C" fn prop_set_double(h: OfxPropertySetHandle, p: *const c_char, i: c_int, v: c_double) -> OfxStatus {
+    guard(|| unsafe { with_set("propSetDouble", h, p, |s, n| s.plugin_set(n, index(i)?, Scalar::Double(v))) })
 }
-unsafe extern "C" fn prop_set_int(
-    h: OfxPropertySetHandle,
-    p: *const c_char,
-    i: c_int,
-    v: c_int,
-) -> OfxStatus {
-    guard(|| unsafe {
-        with_set("propSetInt", h, p, |s, n| {
-            s.plugin_set(n, index(i)?, Scalar::Int(v))
-        })
-    })
+unsafe extern "C" fn prop_set_int(h: OfxPropertySetHandle, p: *const c_char, i: c_int, v: c_int) -> OfxStatus {
+    guard(|| unsafe { with_set("propSetInt", h, p, |s, n| s.plugin_set(n, index(i)?, Scalar::Int(v))) })
 }
 
 /// Reads `count` elements from a plugin array (NULL is only fine for count 0).
@@ -180,10 +147,7 @@ unsafe extern "C" fn prop_set_pointer_n(
             return bad_arg("propSetPointerN", "bad count or NULL array");
         };
         with_set("propSetPointerN", h, p, |s, n| {
-            s.plugin_set_n(
-                n,
-                PropValue::Pointer(v.iter().map(|&x| x as usize).collect()),
-            )
+            s.plugin_set_n(n, PropValue::Pointer(v.iter().map(|&x| x as usize).collect()))
         })
     })
 }
@@ -201,9 +165,7 @@ unsafe extern "C" fn prop_set_string_n(
             return bad_arg("propSetStringN", "NULL string in the array");
         }
         let v: Vec<CString> = v.iter().map(|&s| CStr::from_ptr(s).to_owned()).collect();
-        with_set("propSetStringN", h, p, |s, n| {
-            s.plugin_set_n(n, PropValue::String(v))
-        })
+        with_set("propSetStringN", h, p, |s, n| s.plugin_set_n(n, PropValue::String(v)))
     })
 }
 unsafe extern "C" fn prop_set_double_n(
@@ -216,35 +178,21 @@ unsafe extern "C" fn prop_set_double_n(
         let Some(v) = read_n(v, c) else {
             return bad_arg("propSetDoubleN", "bad count or NULL array");
         };
-        with_set("propSetDoubleN", h, p, |s, n| {
-            s.plugin_set_n(n, PropValue::Double(v))
-        })
+        with_set("propSetDoubleN", h, p, |s, n| s.plugin_set_n(n, PropValue::Double(v)))
     })
 }
-unsafe extern "C" fn prop_set_int_n(
-    h: OfxPropertySetHandle,
-    p: *const c_char,
-    c: c_int,
-    v: *const c_int,
-) -> OfxStatus {
+unsafe extern "C" fn prop_set_int_n(h: OfxPropertySetHandle, p: *const c_char, c: c_int, v: *const c_int) -> OfxStatus {
     guard(|| unsafe {
         let Some(v) = read_n(v, c) else {
             return bad_arg("propSetIntN", "bad count or NULL array");
         };
-        with_set("propSetIntN", h, p, |s, n| {
-            s.plugin_set_n(n, PropValue::Int(v))
-        })
+        with_set("propSetIntN", h, p, |s, n| s.plugin_set_n(n, PropValue::Int(v)))
     })
 }
 
 macro_rules! getter {
     ($fname:ident, $cname:literal, $ty:ty, $get:ident, $conv:expr) => {
-        unsafe extern "C" fn $fname(
-            h: OfxPropertySetHandle,
-            p: *const c_char,
-            i: c_int,
-            out: *mut $ty,
-        ) -> OfxStatus {
+        unsafe extern "C" fn $fname(h: OfxPropertySetHandle, p: *const c_char, i: c_int, out: *mut $ty) -> OfxStatus {
             guard(|| unsafe {
                 if out.is_null() {
                     return bad_arg($cname, "NULL value pointer");
@@ -258,43 +206,14 @@ macro_rules! getter {
         }
     };
 }
-getter!(
-    prop_get_pointer,
-    "propGetPointer",
-    *mut c_void,
-    plugin_get_pointer,
-    |v: usize| v as *mut c_void
-);
-getter!(
-    prop_get_string,
-    "propGetString",
-    *mut c_char,
-    plugin_get_string,
-    |v: *const c_char| v as *mut c_char
-);
-getter!(
-    prop_get_double,
-    "propGetDouble",
-    c_double,
-    plugin_get_double,
-    |v: f64| v
-);
-getter!(
-    prop_get_int,
-    "propGetInt",
-    c_int,
-    plugin_get_int,
-    |v: i32| v
-);
+getter!(prop_get_pointer, "propGetPointer", *mut c_void, plugin_get_pointer, |v: usize| v as *mut c_void);
+getter!(prop_get_string, "propGetString", *mut c_char, plugin_get_string, |v: *const c_char| v as *mut c_char);
+getter!(prop_get_double, "propGetDouble", c_double, plugin_get_double, |v: f64| v);
+getter!(prop_get_int, "propGetInt", c_int, plugin_get_int, |v: i32| v);
 
 macro_rules! getter_n {
     ($fname:ident, $cname:literal, $ty:ty, $get:ident, $conv:expr) => {
-        unsafe extern "C" fn $fname(
-            h: OfxPropertySetHandle,
-            p: *const c_char,
-            c: c_int,
-            out: *mut $ty,
-        ) -> OfxStatus {
+        unsafe extern "C" fn $fname(h: OfxPropertySetHandle, p: *const c_char, c: c_int, out: *mut $ty) -> OfxStatus {
             guard(|| unsafe {
                 let Ok(count) = usize::try_from(c) else {
                     return bad_arg($cname, "negative count");
@@ -315,43 +234,15 @@ macro_rules! getter_n {
         }
     };
 }
-getter_n!(
-    prop_get_pointer_n,
-    "propGetPointerN",
-    *mut c_void,
-    plugin_get_pointer,
-    |v: usize| v as *mut c_void
-);
-getter_n!(
-    prop_get_string_n,
-    "propGetStringN",
-    *mut c_char,
-    plugin_get_string,
-    |v: *const c_char| v as *mut c_char
-);
-getter_n!(
-    prop_get_double_n,
-    "propGetDoubleN",
-    c_double,
-    plugin_get_double,
-    |v: f64| v
-);
-getter_n!(
-    prop_get_int_n,
-    "propGetIntN",
-    c_int,
-    plugin_get_int,
-    |v: i32| v
-);
+getter_n!(prop_get_pointer_n, "propGetPointerN", *mut c_void, plugin_get_pointer, |v: usize| v as *mut c_void);
+getter_n!(prop_get_string_n, "propGetStringN", *mut c_char, plugin_get_string, |v: *const c_char| v as *mut c_char);
+getter_n!(prop_get_double_n, "propGetDoubleN", c_double, plugin_get_double, |v: f64| v);
+getter_n!(prop_get_int_n, "propGetIntN", c_int, plugin_get_int, |v: i32| v);
 
 unsafe extern "C" fn prop_reset(h: OfxPropertySetHandle, p: *const c_char) -> OfxStatus {
     guard(|| unsafe { with_set("propReset", h, p, |s, n| s.plugin_reset(n)) })
 }
-unsafe extern "C" fn prop_get_dimension(
-    h: OfxPropertySetHandle,
-    p: *const c_char,
-    out: *mut c_int,
-) -> OfxStatus {
+unsafe extern "C" fn prop_get_dimension(h: OfxPropertySetHandle, p: *const c_char, out: *mut c_int) -> OfxStatus {
     guard(|| unsafe {
         if out.is_null() {
             return bad_arg("propGetDimension", "NULL count pointer");
@@ -398,10 +289,7 @@ unsafe extern "C" fn param_define(
             return bad_handle("paramDefine", "parameter set", set as *const c_void);
         };
         if !set.is_descriptor {
-            return bad_arg(
-                "paramDefine",
-                "parameters can only be defined on a descriptor's parameter set",
-            );
+            return bad_arg("paramDefine", "parameters can only be defined on a descriptor's parameter set");
         }
         let (Some(ty), Some(name)) = (cstr(ty), cstr(name)) else {
             return bad_arg("paramDefine", "NULL or non-UTF-8 type or name");
@@ -453,17 +341,10 @@ unsafe extern "C" fn param_get_handle(
     })
 }
 
-unsafe extern "C" fn param_set_get_property_set(
-    set: OfxParamSetHandle,
-    out: *mut OfxPropertySetHandle,
-) -> OfxStatus {
+unsafe extern "C" fn param_set_get_property_set(set: OfxParamSetHandle, out: *mut OfxPropertySetHandle) -> OfxStatus {
     guard(|| unsafe {
         let Some(set) = handles::lookup::<ParamSet>(set as *const c_void) else {
-            return bad_handle(
-                "paramSetGetPropertySet",
-                "parameter set",
-                set as *const c_void,
-            );
+            return bad_handle("paramSetGetPropertySet", "parameter set", set as *const c_void);
         };
         if out.is_null() {
             return bad_arg("paramSetGetPropertySet", "NULL out pointer");
@@ -473,10 +354,7 @@ unsafe extern "C" fn param_set_get_property_set(
     })
 }
 
-unsafe extern "C" fn param_get_property_set(
-    param: OfxParamHandle,
-    out: *mut OfxPropertySetHandle,
-) -> OfxStatus {
+unsafe extern "C" fn param_get_property_set(param: OfxParamHandle, out: *mut OfxPropertySetHandle) -> OfxStatus {
     guard(|| unsafe {
         let Some(p) = handles::lookup::<Param>(param as *const c_void) else {
             return bad_handle("paramGetPropertySet", "parameter", param as *const c_void);
@@ -490,16 +368,12 @@ unsafe extern "C" fn param_get_property_set(
 }
 
 fn lookup_param(func: &str, h: OfxParamHandle) -> Result<Arc<Param>, OfxStatus> {
-    handles::lookup::<Param>(h as *const c_void)
-        .ok_or_else(|| bad_handle(func, "parameter", h as *const c_void))
+    handles::lookup::<Param>(h as *const c_void).ok_or_else(|| bad_handle(func, "parameter", h as *const c_void))
 }
 
 fn check_time(func: &str, at_time: c_int, time: f64) -> Result<(), OfxStatus> {
     if at_time != 0 && !time.is_finite() {
-        diag::report(
-            ViolationKind::BadArgument,
-            format!("{func}: time {time} is not finite"),
-        );
+        diag::report(ViolationKind::BadArgument, format!("{func}: time {time} is not finite"));
         return Err(kOfxStatErrValue);
     }
     Ok(())
@@ -507,11 +381,7 @@ fn check_time(func: &str, at_time: c_int, time: f64) -> Result<(), OfxStatus> {
 
 /// For the shim: how the value travels (0 ints, 1 doubles, 2 string, 3 none) and how many.
 #[no_mangle]
-pub unsafe extern "C" fn kinema_host_param_shape(
-    h: OfxParamHandle,
-    kind: *mut c_int,
-    count: *mut c_int,
-) -> OfxStatus {
+pub unsafe extern "C" fn kinema_host_param_shape(h: OfxParamHandle, kind: *mut c_int, count: *mut c_int) -> OfxStatus {
     guard(|| unsafe {
         let p = match lookup_param("paramGetValue/paramSetValue", h) {
             Ok(p) => p,
@@ -611,10 +481,7 @@ pub unsafe extern "C" fn kinema_host_param_get_string(
         }
         if p.is_descriptor {
             // Descriptors keep their default in the property set; hand out that storage.
-            return match p
-                .props
-                .plugin_get_string(&kOfxParamPropDefault.to_string_lossy(), 0)
-            {
+            return match p.props.plugin_get_string(&kOfxParamPropDefault.to_string_lossy(), 0) {
                 Ok(s) => {
                     *out = s;
                     kOfxStatOK
@@ -629,19 +496,17 @@ pub unsafe extern "C" fn kinema_host_param_get_string(
 
 fn plugin_set(func: &str, p: &Param, v: ParamValue) -> OfxStatus {
     if p.is_descriptor {
-        return bad_arg(
-            func,
-            &format!(
-                "'{}' is a parameter descriptor; set kOfxParamPropDefault instead",
-                p.name
-            ),
-        );
+        return bad_arg(func, &format!("'{}' is a parameter descriptor; set kOfxParamPropDefault instead", p.name));
     }
     let action = current_action();
     if action == "Render" && p.kind != ParamKind::String {
         diag::report(
             ViolationKind::ParamSetDuringRender,
-            format!("{func}: the {} parameter '{}' was set during Render (only String parameters may be)", p.kind.name(), p.name),
+            format!(
+                "{func}: the {} parameter '{}' was set during Render (only String parameters may be)",
+                p.kind.name(),
+                p.name
+            ),
         );
     }
     p.state.lock().set(v);
@@ -687,10 +552,7 @@ pub unsafe extern "C" fn kinema_host_param_set_doubles(
         }
         let vals = std::slice::from_raw_parts(v, n.max(0) as usize);
         if vals.iter().any(|x| !x.is_finite()) {
-            diag::report(
-                ViolationKind::BadArgument,
-                format!("paramSetValue: non-finite value for '{}'", p.name),
-            );
+            diag::report(ViolationKind::BadArgument, format!("paramSetValue: non-finite value for '{}'", p.name));
             return kOfxStatErrValue;
         }
         plugin_set("paramSetValue", &p, ParamValue::from_doubles(p.kind, vals))
@@ -732,11 +594,7 @@ unsafe extern "C" fn param_get_num_keys(h: OfxParamHandle, out: *mut c_uint) -> 
         kOfxStatOK
     })
 }
-unsafe extern "C" fn param_get_key_time(
-    h: OfxParamHandle,
-    _nth: c_uint,
-    _time: *mut OfxTime,
-) -> OfxStatus {
+unsafe extern "C" fn param_get_key_time(h: OfxParamHandle, _nth: c_uint, _time: *mut OfxTime) -> OfxStatus {
     guard(|| match lookup_param("paramGetKeyTime", h) {
         Ok(_) => kOfxStatErrBadIndex,
         Err(s) => s,
@@ -772,18 +630,12 @@ unsafe extern "C" fn param_copy(
     _range: *const OfxRangeD,
 ) -> OfxStatus {
     guard(|| {
-        let (to, from) = match (
-            lookup_param("paramCopy", to),
-            lookup_param("paramCopy", from),
-        ) {
+        let (to, from) = match (lookup_param("paramCopy", to), lookup_param("paramCopy", from)) {
             (Ok(a), Ok(b)) => (a, b),
             (Err(s), _) | (_, Err(s)) => return s,
         };
         if to.kind != from.kind {
-            return bad_arg(
-                "paramCopy",
-                &format!("'{}' and '{}' have different types", from.name, to.name),
-            );
+            return bad_arg("paramCopy", &format!("'{}' and '{}' have different types", from.name, to.name));
         }
         plugin_set("paramCopy", &to, from.value())
     })
@@ -805,21 +657,10 @@ extern "C" {
     fn kinema_shim_param_get_value(h: OfxParamHandle, ...) -> OfxStatus;
     fn kinema_shim_param_get_value_at_time(h: OfxParamHandle, time: OfxTime, ...) -> OfxStatus;
     fn kinema_shim_param_get_derivative(h: OfxParamHandle, time: OfxTime, ...) -> OfxStatus;
-    fn kinema_shim_param_get_integral(
-        h: OfxParamHandle,
-        time1: OfxTime,
-        time2: OfxTime,
-        ...
-    ) -> OfxStatus;
+    fn kinema_shim_param_get_integral(h: OfxParamHandle, time1: OfxTime, time2: OfxTime, ...) -> OfxStatus;
     fn kinema_shim_param_set_value(h: OfxParamHandle, ...) -> OfxStatus;
     fn kinema_shim_param_set_value_at_time(h: OfxParamHandle, time: OfxTime, ...) -> OfxStatus;
-    fn kinema_shim_message(
-        h: *mut c_void,
-        ty: *const c_char,
-        id: *const c_char,
-        fmt: *const c_char,
-        ...
-    ) -> OfxStatus;
+    fn kinema_shim_message(h: *mut c_void, ty: *const c_char, id: *const c_char, fmt: *const c_char, ...) -> OfxStatus;
     fn kinema_shim_set_persistent_message(
         h: *mut c_void,
         ty: *const c_char,
@@ -857,10 +698,7 @@ fn lookup_effect(func: &str, h: *const c_void) -> Result<Arc<Effect>, OfxStatus>
     handles::lookup::<Effect>(h).ok_or_else(|| bad_handle(func, "image effect", h))
 }
 
-unsafe extern "C" fn get_property_set(
-    e: OfxImageEffectHandle,
-    out: *mut OfxPropertySetHandle,
-) -> OfxStatus {
+unsafe extern "C" fn get_property_set(e: OfxImageEffectHandle, out: *mut OfxPropertySetHandle) -> OfxStatus {
     guard(|| unsafe {
         let e = match lookup_effect("getPropertySet", e as *const c_void) {
             Ok(e) => e,
@@ -874,10 +712,7 @@ unsafe extern "C" fn get_property_set(
     })
 }
 
-unsafe extern "C" fn get_param_set(
-    e: OfxImageEffectHandle,
-    out: *mut OfxParamSetHandle,
-) -> OfxStatus {
+unsafe extern "C" fn get_param_set(e: OfxImageEffectHandle, out: *mut OfxParamSetHandle) -> OfxStatus {
     guard(|| unsafe {
         let e = match lookup_effect("getParamSet", e as *const c_void) {
             Ok(e) => e,
@@ -894,17 +729,11 @@ unsafe extern "C" fn get_param_set(
 /// Spec defaults of a clip descriptor.
 fn clip_desc_defaults(p: &PropSet, name: &str) {
     p.set_cstr(kOfxPropType, kOfxTypeClip);
-    p.put_ro(
-        kOfxPropName,
-        PropValue::String(vec![CString::new(name).unwrap_or_default()]),
-    );
+    p.put_ro(kOfxPropName, PropValue::String(vec![CString::new(name).unwrap_or_default()]));
     p.set_str(kOfxPropLabel, name);
     p.set_str(kOfxPropShortLabel, name);
     p.set_str(kOfxPropLongLabel, name);
-    p.put(
-        kOfxImageEffectPropSupportedComponents,
-        PropValue::String(vec![]),
-    );
+    p.put(kOfxImageEffectPropSupportedComponents, PropValue::String(vec![]));
     p.set_int(kOfxImageEffectPropTemporalClipAccess, 0);
     p.set_int(kOfxImageClipPropOptional, 0);
     p.set_int(kOfxImageClipPropIsMask, 0);
@@ -923,10 +752,7 @@ unsafe extern "C" fn clip_define(
             Err(s) => return s,
         };
         if e.is_instance {
-            return bad_arg(
-                "clipDefine",
-                "clips can only be defined on a descriptor (in DescribeInContext)",
-            );
+            return bad_arg("clipDefine", "clips can only be defined on a descriptor (in DescribeInContext)");
         }
         let Some(name) = cstr(name) else {
             return bad_arg("clipDefine", "NULL clip name");
@@ -960,10 +786,7 @@ unsafe extern "C" fn clip_get_handle(
             Err(s) => return s,
         };
         if !e.is_instance {
-            return bad_arg(
-                "clipGetHandle",
-                "called on a descriptor; clip handles exist only on instances",
-            );
+            return bad_arg("clipGetHandle", "called on a descriptor; clip handles exist only on instances");
         }
         let Some(name) = cstr(name) else {
             return bad_arg("clipGetHandle", "NULL clip name");
@@ -982,10 +805,7 @@ unsafe extern "C" fn clip_get_handle(
     })
 }
 
-unsafe extern "C" fn clip_get_property_set(
-    clip: OfxImageClipHandle,
-    out: *mut OfxPropertySetHandle,
-) -> OfxStatus {
+unsafe extern "C" fn clip_get_property_set(clip: OfxImageClipHandle, out: *mut OfxPropertySetHandle) -> OfxStatus {
     guard(|| unsafe {
         let Some(c) = handles::lookup::<Clip>(clip as *const c_void) else {
             return bad_handle("clipGetPropertySet", "clip", clip as *const c_void);
@@ -1047,7 +867,11 @@ unsafe extern "C" fn clip_get_image(
         if action != "Render" && action != "InstanceChanged" {
             diag::report(
                 ViolationKind::IllegalImageFetch,
-                format!("clipGetImage('{}') during {}: images may only be fetched in Render or InstanceChanged", c.name, if action.is_empty() { "no action" } else { &action }),
+                format!(
+                    "clipGetImage('{}') during {}: images may only be fetched in Render or InstanceChanged",
+                    c.name,
+                    if action.is_empty() { "no action" } else { &action }
+                ),
             );
         }
         if !time.is_finite() {
@@ -1066,10 +890,7 @@ unsafe extern "C" fn clip_get_image(
             let Some(buf) = e.st.outputs.lock().get(&time.to_bits()).cloned() else {
                 return kOfxStatFailed;
             };
-            let premult = c
-                .props
-                .string(kOfxImageEffectPropPreMultiplication)
-                .unwrap_or_default();
+            let premult = c.props.string(kOfxImageEffectPropPreMultiplication).unwrap_or_default();
             (buf, None, premult)
         } else {
             if action == "Render" && !e.temporal_access() {
@@ -1103,34 +924,18 @@ unsafe extern "C" fn clip_get_image(
                 let b = scaled_bounds([0.0, 0.0, src.width as f64, src.height as f64], scale);
                 img = img.resize_nearest(b.width() as u32, b.height() as u32);
             }
-            let mut buf = PixelBuffer::new(
-                Rect::new(0, 0, img.width as i32, img.height as i32),
-                depth,
-                comps,
-                layout,
-            );
+            let mut buf = PixelBuffer::new(Rect::new(0, 0, img.width as i32, img.height as i32), depth, comps, layout);
             if let Err(err) = buf.fill_from(&img) {
-                diag::report(
-                    ViolationKind::BadArgument,
-                    format!("host could not prepare '{}': {err:#}", c.name),
-                );
+                diag::report(ViolationKind::BadArgument, format!("host could not prepare '{}': {err:#}", c.name));
                 return kOfxStatFailed;
             }
             let pristine = buf.raw().to_vec();
-            let premult = c
-                .props
-                .string(kOfxImageEffectPropPreMultiplication)
-                .unwrap_or_default();
+            let premult = c.props.string(kOfxImageEffectPropPreMultiplication).unwrap_or_default();
             (Arc::new(buf), Some(pristine), premult)
         };
         let premult = CString::new(premult).unwrap_or_default();
         static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let unique = format!(
-            "{}:{}:{}",
-            c.name,
-            time,
-            SERIAL.fetch_add(1, Ordering::Relaxed)
-        );
+        let unique = format!("{}:{}:{}", c.name, time, SERIAL.fetch_add(1, Ordering::Relaxed));
         let props = image_props(&buf, &premult, scale, &unique);
         let image = Arc::new(Image {
             props: props.clone(),
@@ -1162,9 +967,7 @@ fn image_owners() -> &'static Mutex<HashMap<usize, std::sync::Weak<Effect>>> {
 
 /// Checks a released image: source pixels untouched, guards intact.
 pub(crate) fn finish_image(img: &Image) {
-    image_owners()
-        .lock()
-        .remove(&(Arc::as_ptr(&img.props) as usize));
+    image_owners().lock().remove(&(Arc::as_ptr(&img.props) as usize));
     if let Some(pristine) = &img.pristine {
         if pristine.as_slice() != img.buf.raw() {
             diag::report(
@@ -1182,19 +985,13 @@ unsafe extern "C" fn clip_release_image(h: OfxPropertySetHandle) -> OfxStatus {
     guard(|| {
         let addr = h as usize;
         let owner = image_owners().lock().get(&addr).and_then(|w| w.upgrade());
-        let image = owner
-            .as_ref()
-            .and_then(|o| o.st.live_images.lock().remove(&addr));
+        let image = owner.as_ref().and_then(|o| o.st.live_images.lock().remove(&addr));
         match image {
             Some(img) => {
                 finish_image(&img);
                 kOfxStatOK
             }
-            None => bad_handle(
-                "clipReleaseImage",
-                "image (not fetched, or already released)",
-                h as *const c_void,
-            ),
+            None => bad_handle("clipReleaseImage", "image (not fetched, or already released)", h as *const c_void),
         }
     })
 }
@@ -1215,27 +1012,15 @@ unsafe extern "C" fn clip_get_region_of_definition(
             return kOfxStatErrBadHandle;
         };
         let rod = if c.is_output {
-            e.st.output_rods
-                .lock()
-                .get(&time.to_bits())
-                .copied()
-                .or_else(|| {
-                    let size = e.props.doubles(kOfxImageEffectPropProjectSize)?;
-                    Some([0.0, 0.0, *size.first()?, *size.get(1)?])
-                })
+            e.st.output_rods.lock().get(&time.to_bits()).copied().or_else(|| {
+                let size = e.props.doubles(kOfxImageEffectPropProjectSize)?;
+                Some([0.0, 0.0, *size.first()?, *size.get(1)?])
+            })
         } else {
-            c.source
-                .lock()
-                .as_ref()
-                .map(|s| [0.0, 0.0, s.width as f64, s.height as f64])
+            c.source.lock().as_ref().map(|s| [0.0, 0.0, s.width as f64, s.height as f64])
         };
         let Some(r) = rod else { return kOfxStatFailed };
-        *out = OfxRectD {
-            x1: r[0],
-            y1: r[1],
-            x2: r[2],
-            y2: r[3],
-        };
+        *out = OfxRectD { x1: r[0], y1: r[1], x2: r[2], y2: r[3] };
         kOfxStatOK
     })
 }
@@ -1274,9 +1059,7 @@ unsafe extern "C" fn image_memory_alloc(
             return kOfxStatErrMemory;
         }
         let m = ImageMemory::new(n, owner);
-        image_memory()
-            .lock()
-            .insert(Arc::as_ptr(&m) as usize, m.clone());
+        image_memory().lock().insert(Arc::as_ptr(&m) as usize, m.clone());
         *out = Arc::as_ptr(&m) as *mut ImageMemory as OfxImageMemoryHandle;
         kOfxStatOK
     })
@@ -1287,10 +1070,7 @@ unsafe extern "C" fn image_memory_free(h: OfxImageMemoryHandle) -> OfxStatus {
         None => bad_handle("imageMemoryFree", "image memory", h as *const c_void),
     })
 }
-unsafe extern "C" fn image_memory_lock(
-    h: OfxImageMemoryHandle,
-    out: *mut *mut c_void,
-) -> OfxStatus {
+unsafe extern "C" fn image_memory_lock(h: OfxImageMemoryHandle, out: *mut *mut c_void) -> OfxStatus {
     guard(|| unsafe {
         let Some(m) = handles::lookup::<ImageMemory>(h as *const c_void) else {
             return bad_handle("imageMemoryLock", "image memory", h as *const c_void);
@@ -1369,17 +1149,8 @@ unsafe extern "C" fn memory_alloc(h: *mut c_void, n: usize, out: *mut *mut c_voi
         if p.is_null() {
             return kOfxStatErrMemory;
         }
-        let diag = diag::current()
-            .map(|c| Arc::as_ptr(&c.diag) as usize)
-            .unwrap_or(0);
-        allocations().lock().insert(
-            p as usize,
-            Alloc {
-                layout,
-                owner,
-                diag,
-            },
-        );
+        let diag = diag::current().map(|c| Arc::as_ptr(&c.diag) as usize).unwrap_or(0);
+        allocations().lock().insert(p as usize, Alloc { layout, owner, diag });
         *out = p as *mut c_void;
         kOfxStatOK
     })
@@ -1395,11 +1166,7 @@ unsafe extern "C" fn memory_free(p: *mut c_void) -> OfxStatus {
                 std::alloc::dealloc(p as *mut u8, a.layout);
                 kOfxStatOK
             }
-            None => bad_handle(
-                "memoryFree",
-                "memoryAlloc block (unknown or already freed)",
-                p,
-            ),
+            None => bad_handle("memoryFree", "memoryAlloc block (unknown or already freed)", p),
         }
     })
 }
@@ -1426,11 +1193,7 @@ pub(crate) fn reclaim_leaks(owner: u64, diag_addr: usize) -> (usize, usize) {
     drop(allocs);
     if owner != 0 {
         let mut mem = image_memory().lock();
-        let leaked: Vec<usize> = mem
-            .iter()
-            .filter(|(_, m)| m.owner == owner)
-            .map(|(p, _)| *p)
-            .collect();
+        let leaked: Vec<usize> = mem.iter().filter(|(_, m)| m.owner == owner).map(|(p, _)| *p).collect();
         for p in leaked {
             if let Some(m) = mem.remove(&p) {
                 blocks += 1;
@@ -1441,10 +1204,8 @@ pub(crate) fn reclaim_leaks(owner: u64, diag_addr: usize) -> (usize, usize) {
     (blocks, bytes)
 }
 
-static MEMORY_SUITE: OfxMemorySuiteV1 = OfxMemorySuiteV1 {
-    memoryAlloc: Some(memory_alloc),
-    memoryFree: Some(memory_free),
-};
+static MEMORY_SUITE: OfxMemorySuiteV1 =
+    OfxMemorySuiteV1 { memoryAlloc: Some(memory_alloc), memoryFree: Some(memory_free) };
 
 // ------------------------------------------------------------------------------------------------------------
 // Multi-thread suite
@@ -1464,16 +1225,10 @@ impl SendPtr {
 }
 
 fn num_cpus() -> u32 {
-    std::thread::available_parallelism()
-        .map(|n| n.get() as u32)
-        .unwrap_or(1)
+    std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
 }
 
-unsafe extern "C" fn multi_thread(
-    func: Option<OfxThreadFunctionV1>,
-    n: c_uint,
-    arg: *mut c_void,
-) -> OfxStatus {
+unsafe extern "C" fn multi_thread(func: Option<OfxThreadFunctionV1>, n: c_uint, arg: *mut c_void) -> OfxStatus {
     guard(|| {
         let Some(func) = func else {
             return bad_arg("multiThread", "NULL thread function");
@@ -1577,15 +1332,8 @@ unsafe extern "C" fn mutex_create(out: *mut OfxMutexHandle, lock_count: c_int) -
         if out.is_null() {
             return bad_arg("mutexCreate", "NULL out pointer");
         }
-        let initial = if lock_count > 0 {
-            (Some(std::thread::current().id()), lock_count as u32)
-        } else {
-            (None, 0)
-        };
-        let m = Arc::new(RMutex {
-            state: Mutex::new(initial),
-            cv: Condvar::new(),
-        });
+        let initial = if lock_count > 0 { (Some(std::thread::current().id()), lock_count as u32) } else { (None, 0) };
+        let m = Arc::new(RMutex { state: Mutex::new(initial), cv: Condvar::new() });
         let h = handles::register(&m);
         mutexes().lock().insert(h as usize, m);
         *out = h as OfxMutexHandle;
@@ -1611,10 +1359,7 @@ unsafe extern "C" fn mutex_unlock(h: OfxMutexHandle) -> OfxStatus {
     guard(|| match handles::lookup::<RMutex>(h as *const c_void) {
         Some(m) if m.unlock() => kOfxStatOK,
         Some(_) => {
-            diag::report(
-                ViolationKind::BadArgument,
-                "mutexUnLock: the calling thread does not hold the mutex",
-            );
+            diag::report(ViolationKind::BadArgument, "mutexUnLock: the calling thread does not hold the mutex");
             kOfxStatFailed
         }
         None => bad_handle("mutexUnLock", "mutex", h as *const c_void),
@@ -1643,14 +1388,8 @@ static MULTI_THREAD_SUITE: OfxMultiThreadSuiteV1 = OfxMultiThreadSuiteV1 {
 // ------------------------------------------------------------------------------------------------------------
 // Message suite
 
-const MESSAGE_TYPES: [&CStr; 6] = [
-    kOfxMessageFatal,
-    kOfxMessageError,
-    kOfxMessageWarning,
-    kOfxMessageMessage,
-    kOfxMessageLog,
-    kOfxMessageQuestion,
-];
+const MESSAGE_TYPES: [&CStr; 6] =
+    [kOfxMessageFatal, kOfxMessageError, kOfxMessageWarning, kOfxMessageMessage, kOfxMessageLog, kOfxMessageQuestion];
 
 /// For the shim: stores a formatted message (persistent != 0 for setPersistentMessage).
 #[no_mangle]
@@ -1662,11 +1401,7 @@ pub unsafe extern "C" fn kinema_host_message(
     persistent: c_int,
 ) -> OfxStatus {
     guard(|| unsafe {
-        let func = if persistent != 0 {
-            "setPersistentMessage"
-        } else {
-            "message"
-        };
+        let func = if persistent != 0 { "setPersistentMessage" } else { "message" };
         let effect = if h.is_null() {
             None
         } else {
@@ -1679,18 +1414,12 @@ pub unsafe extern "C" fn kinema_host_message(
             return bad_arg(func, "NULL message type");
         };
         if !MESSAGE_TYPES.iter().any(|t| t.to_bytes() == ty.as_bytes()) {
-            diag::report(
-                ViolationKind::BadArgument,
-                format!("{func}: unknown message type '{ty}'"),
-            );
+            diag::report(ViolationKind::BadArgument, format!("{func}: unknown message type '{ty}'"));
             return kOfxStatErrValue;
         }
         let persistent_ok = [kOfxMessageError, kOfxMessageWarning, kOfxMessageMessage];
         if persistent != 0 && !persistent_ok.iter().any(|t| t.to_bytes() == ty.as_bytes()) {
-            diag::report(
-                ViolationKind::BadArgument,
-                format!("{func}: type '{ty}' cannot be persistent"),
-            );
+            diag::report(ViolationKind::BadArgument, format!("{func}: type '{ty}' cannot be persistent"));
             return kOfxStatErrValue;
         }
         let ctx = diag::current();
@@ -1700,17 +1429,11 @@ pub unsafe extern "C" fn kinema_host_message(
             text: cstr(text).unwrap_or("").to_owned(),
             persistent: persistent != 0,
             instance: effect.as_ref().filter(|e| e.is_instance).map(|e| e.id),
-            action: ctx
-                .as_ref()
-                .map(|c| diag::short_action(&c.action).to_owned())
-                .unwrap_or_default(),
+            action: ctx.as_ref().map(|c| diag::short_action(&c.action).to_owned()).unwrap_or_default(),
             frame: ctx.as_ref().and_then(|c| c.frame),
             action_id: ctx.as_ref().map(|c| c.action_id).unwrap_or(0),
         };
-        let diag = effect
-            .as_ref()
-            .map(|e| e.diag.clone())
-            .or_else(|| ctx.as_ref().map(|c| c.diag.clone()));
+        let diag = effect.as_ref().map(|e| e.diag.clone()).or_else(|| ctx.as_ref().map(|c| c.diag.clone()));
         if let Some(d) = diag {
             d.messages.lock().push(msg);
         }
@@ -1737,9 +1460,7 @@ unsafe extern "C" fn clear_persistent_message(h: *mut c_void) -> OfxStatus {
     })
 }
 
-static MESSAGE_SUITE_V1: OfxMessageSuiteV1 = OfxMessageSuiteV1 {
-    message: Some(kinema_shim_message),
-};
+static MESSAGE_SUITE_V1: OfxMessageSuiteV1 = OfxMessageSuiteV1 { message: Some(kinema_shim_message) };
 static MESSAGE_SUITE_V2: OfxMessageSuiteV2 = OfxMessageSuiteV2 {
     message: Some(kinema_shim_message),
     setPersistentMessage: Some(kinema_shim_set_persistent_message),
@@ -1756,11 +1477,7 @@ fn progress_event(func: &str, h: *mut c_void, ev: ProgressEvent) -> OfxStatus {
     };
     if let ProgressEvent::PluginUpdate { .. } = ev {
         let n = e.st.progress_updates.fetch_add(1, Ordering::SeqCst) + 1;
-        if e.st
-            .abort_after_progress
-            .lock()
-            .is_some_and(|limit| n >= limit)
-        {
+        if e.st.abort_after_progress.lock().is_some_and(|limit| n >= limit) {
             e.st.abort.store(true, Ordering::SeqCst);
         }
     }
@@ -1777,28 +1494,13 @@ fn progress_event(func: &str, h: *mut c_void, ev: ProgressEvent) -> OfxStatus {
 unsafe extern "C" fn progress_start_v1(h: *mut c_void, label: *const c_char) -> OfxStatus {
     guard(|| unsafe {
         let label = cstr(label).unwrap_or("").to_owned();
-        progress_event(
-            "progressStart",
-            h,
-            ProgressEvent::PluginStart { label, id: None },
-        )
+        progress_event("progressStart", h, ProgressEvent::PluginStart { label, id: None })
     })
 }
-unsafe extern "C" fn progress_start_v2(
-    h: *mut c_void,
-    message: *const c_char,
-    id: *const c_char,
-) -> OfxStatus {
+unsafe extern "C" fn progress_start_v2(h: *mut c_void, message: *const c_char, id: *const c_char) -> OfxStatus {
     guard(|| unsafe {
         let label = cstr(message).unwrap_or("").to_owned();
-        progress_event(
-            "progressStart",
-            h,
-            ProgressEvent::PluginStart {
-                label,
-                id: cstr(id).map(str::to_owned),
-            },
-        )
+        progress_event("progressStart", h, ProgressEvent::PluginStart { label, id: cstr(id).map(str::to_owned) })
     })
 }
 unsafe extern "C" fn progress_update(h: *mut c_void, p: c_double) -> OfxStatus {
@@ -1806,11 +1508,7 @@ unsafe extern "C" fn progress_update(h: *mut c_void, p: c_double) -> OfxStatus {
         if !p.is_finite() {
             return bad_arg("progressUpdate", "non-finite progress");
         }
-        progress_event(
-            "progressUpdate",
-            h,
-            ProgressEvent::PluginUpdate { fraction: p },
-        )
+        progress_event("progressUpdate", h, ProgressEvent::PluginUpdate { fraction: p })
     })
 }
 unsafe extern "C" fn progress_end(h: *mut c_void) -> OfxStatus {
@@ -1854,11 +1552,7 @@ unsafe extern "C" fn timeline_goto_time(h: *mut c_void, t: c_double) -> OfxStatu
         kOfxStatOK
     })
 }
-unsafe extern "C" fn timeline_get_time_bounds(
-    h: *mut c_void,
-    first: *mut c_double,
-    last: *mut c_double,
-) -> OfxStatus {
+unsafe extern "C" fn timeline_get_time_bounds(h: *mut c_void, first: *mut c_double, last: *mut c_double) -> OfxStatus {
     guard(|| unsafe {
         let e = match lookup_effect("getTimeBounds", h) {
             Ok(e) => e,
@@ -1958,23 +1652,11 @@ mod tests {
             assert_eq!(set_t(d2.handle(), 5.0, 1.5f64, -2.25f64), kOfxStatOK);
             let (mut a, mut b) = (0.0f64, 0.0f64);
             // The time argument is a fixed parameter: the values after it must not be shifted.
-            assert_eq!(
-                get_t(d2.handle(), 17.0, &mut a as *mut f64, &mut b as *mut f64),
-                kOfxStatOK
-            );
+            assert_eq!(get_t(d2.handle(), 17.0, &mut a as *mut f64, &mut b as *mut f64), kOfxStatOK);
             assert_eq!((a, b), (1.5, -2.25));
             assert_eq!(d2.value(), ParamValue::Double2D(1.5, -2.25));
             let (mut ia, mut ib) = (0.0f64, 0.0f64);
-            assert_eq!(
-                integral(
-                    d2.handle(),
-                    1.0,
-                    3.0,
-                    &mut ia as *mut f64,
-                    &mut ib as *mut f64
-                ),
-                kOfxStatOK
-            );
+            assert_eq!(integral(d2.handle(), 1.0, 3.0, &mut ia as *mut f64, &mut ib as *mut f64), kOfxStatOK);
             assert_eq!((ia, ib), (3.0, -4.5));
 
             let s = instance_param(ParamKind::String, "S");
@@ -1984,10 +1666,7 @@ mod tests {
             assert_eq!(CStr::from_ptr(out), c"hello");
 
             let rgba = instance_param(ParamKind::Rgba, "C");
-            assert_eq!(
-                set(rgba.handle(), 0.1f64, 0.2f64, 0.3f64, 0.4f64),
-                kOfxStatOK
-            );
+            assert_eq!(set(rgba.handle(), 0.1f64, 0.2f64, 0.3f64, 0.4f64), kOfxStatOK);
             assert_eq!(rgba.value(), ParamValue::Rgba(0.1, 0.2, 0.3, 0.4));
 
             let b = instance_param(ParamKind::Bool, "B");
@@ -2003,9 +1682,7 @@ mod tests {
             assert_eq!(diag.violations.lock()[0].kind, ViolationKind::BadHandle);
             assert_eq!(diag.violations.lock()[0].frame, Some(3));
             // Non-finite time.
-            let st = diag::with_ctx(ctx(&diag, "x"), || {
-                get_t(i.handle(), f64::NAN, &mut v as *mut c_int)
-            });
+            let st = diag::with_ctx(ctx(&diag, "x"), || get_t(i.handle(), f64::NAN, &mut v as *mut c_int));
             assert_eq!(st, kOfxStatErrValue);
         }
     }
@@ -2021,10 +1698,7 @@ mod tests {
             assert!(diag.violations.lock().is_empty());
             assert_eq!(set(d.handle(), 2.0f64), kOfxStatOK);
         });
-        assert_eq!(
-            diag.violations.lock()[0].kind,
-            ViolationKind::ParamSetDuringRender
-        );
+        assert_eq!(diag.violations.lock()[0].kind, ViolationKind::ParamSetDuringRender);
     }
 
     #[test]
@@ -2049,29 +1723,13 @@ mod tests {
                 ),
                 kOfxStatOK
             );
+            assert_eq!(msg(h, kOfxMessageQuestion.as_ptr(), std::ptr::null(), c"sure?".as_ptr()), kOfxStatReplyYes);
             assert_eq!(
-                msg(
-                    h,
-                    kOfxMessageQuestion.as_ptr(),
-                    std::ptr::null(),
-                    c"sure?".as_ptr()
-                ),
-                kOfxStatReplyYes
-            );
-            assert_eq!(
-                persist(
-                    h,
-                    kOfxMessageWarning.as_ptr(),
-                    std::ptr::null(),
-                    c"%s".as_ptr(),
-                    c"careful".as_ptr()
-                ),
+                persist(h, kOfxMessageWarning.as_ptr(), std::ptr::null(), c"%s".as_ptr(), c"careful".as_ptr()),
                 kOfxStatOK
             );
             assert_eq!(clear(h), kOfxStatOK);
-            let st = diag::with_ctx(ctx(&diag, "x"), || {
-                msg(h, c"Nonsense".as_ptr(), std::ptr::null(), c"x".as_ptr())
-            });
+            let st = diag::with_ctx(ctx(&diag, "x"), || msg(h, c"Nonsense".as_ptr(), std::ptr::null(), c"x".as_ptr()));
             assert_eq!(st, kOfxStatErrValue);
         }
         let m = diag.messages.lock().clone();
@@ -2092,26 +1750,16 @@ mod tests {
             let mut idx = 99;
             unsafe { (MULTI_THREAD_SUITE.multiThreadIndex.unwrap())(&mut idx) };
             assert_eq!(idx, i);
-            assert_eq!(
-                unsafe { (MULTI_THREAD_SUITE.multiThreadIsSpawnedThread.unwrap())() },
-                1
-            );
+            assert_eq!(unsafe { (MULTI_THREAD_SUITE.multiThreadIsSpawnedThread.unwrap())() }, 1);
             counter.fetch_add(1 << i, Ordering::SeqCst);
         }
         let counter = AtomicU32::new(0);
         let st = unsafe {
-            (MULTI_THREAD_SUITE.multiThread.unwrap())(
-                Some(work),
-                4,
-                &counter as *const AtomicU32 as *mut c_void,
-            )
+            (MULTI_THREAD_SUITE.multiThread.unwrap())(Some(work), 4, &counter as *const AtomicU32 as *mut c_void)
         };
         assert_eq!(st, kOfxStatOK);
         assert_eq!(counter.load(Ordering::SeqCst), 0b1111);
-        assert_eq!(
-            unsafe { (MULTI_THREAD_SUITE.multiThreadIsSpawnedThread.unwrap())() },
-            0
-        );
+        assert_eq!(unsafe { (MULTI_THREAD_SUITE.multiThreadIsSpawnedThread.unwrap())() }, 0);
 
         let s = &MULTI_THREAD_SUITE;
         unsafe {
@@ -2120,11 +1768,9 @@ mod tests {
             assert_eq!((s.mutexLock.unwrap())(m), kOfxStatOK);
             assert_eq!((s.mutexTryLock.unwrap())(m), kOfxStatOK, "recursive");
             let mh = m as usize;
-            let other = std::thread::spawn(move || {
-                (MULTI_THREAD_SUITE.mutexTryLock.unwrap())(mh as OfxMutexHandle)
-            })
-            .join()
-            .unwrap();
+            let other = std::thread::spawn(move || (MULTI_THREAD_SUITE.mutexTryLock.unwrap())(mh as OfxMutexHandle))
+                .join()
+                .unwrap();
             assert_eq!(other, kOfxStatFailed, "held by another thread");
             assert_eq!((s.mutexUnLock.unwrap())(m), kOfxStatOK);
             assert_eq!((s.mutexUnLock.unwrap())(m), kOfxStatOK);
@@ -2142,41 +1788,23 @@ mod tests {
         diag::with_ctx(ctx(&diag, "x"), || unsafe {
             assert_eq!((s.propSetInt.unwrap())(h, c"A".as_ptr(), 0, 5), kOfxStatOK);
             let mut v = 0;
-            assert_eq!(
-                (s.propGetInt.unwrap())(h, c"A".as_ptr(), 0, &mut v),
-                kOfxStatOK
-            );
+            assert_eq!((s.propGetInt.unwrap())(h, c"A".as_ptr(), 0, &mut v), kOfxStatOK);
             assert_eq!(v, 5);
             let mut d = 0.0;
-            assert_eq!(
-                (s.propGetDouble.unwrap())(h, c"A".as_ptr(), 0, &mut d),
-                kOfxStatErrValue
-            );
-            assert_eq!(
-                (s.propGetInt.unwrap())(h, c"B".as_ptr(), 0, &mut v),
-                kOfxStatErrUnknown
-            );
+            assert_eq!((s.propGetDouble.unwrap())(h, c"A".as_ptr(), 0, &mut d), kOfxStatErrValue);
+            assert_eq!((s.propGetInt.unwrap())(h, c"B".as_ptr(), 0, &mut v), kOfxStatErrUnknown);
             assert_eq!(
                 (s.propGetInt.unwrap())(0x10 as OfxPropertySetHandle, c"A".as_ptr(), 0, &mut v),
                 kOfxStatErrBadHandle
             );
             let strs = [c"x".as_ptr(), c"y".as_ptr()];
-            assert_eq!(
-                (s.propSetStringN.unwrap())(h, c"S".as_ptr(), 2, strs.as_ptr()),
-                kOfxStatOK
-            );
+            assert_eq!((s.propSetStringN.unwrap())(h, c"S".as_ptr(), 2, strs.as_ptr()), kOfxStatOK);
             let mut n = 0;
-            assert_eq!(
-                (s.propGetDimension.unwrap())(h, c"S".as_ptr(), &mut n),
-                kOfxStatOK
-            );
+            assert_eq!((s.propGetDimension.unwrap())(h, c"S".as_ptr(), &mut n), kOfxStatOK);
             assert_eq!(n, 2);
         });
         let kinds: Vec<_> = diag.violations.lock().iter().map(|v| v.kind).collect();
-        assert_eq!(
-            kinds,
-            vec![ViolationKind::BadArgument, ViolationKind::BadHandle]
-        );
+        assert_eq!(kinds, vec![ViolationKind::BadArgument, ViolationKind::BadHandle]);
         assert!(!unsafe { fetch_suite(h, kOfxPropertySuite.as_ptr(), 1) }.is_null());
         assert!(unsafe { fetch_suite(h, kOfxPropertySuite.as_ptr(), 2) }.is_null());
         assert!(unsafe { fetch_suite(h, c"OfxNoSuchSuite".as_ptr(), 1) }.is_null());

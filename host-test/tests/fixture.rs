@@ -12,30 +12,20 @@ fn fixture_path() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let p = dir.join("examples").join("libfixture_plugin.so");
-    assert!(
-        p.exists(),
-        "{} missing: run through `cargo test -p kinema-host`",
-        p.display()
-    );
+    assert!(p.exists(), "{} missing: run through `cargo test -p kinema-host`", p.display());
     p
 }
 
 const ID: &str = "com.kinema.test.fixture";
 
 fn load() -> Bundle {
-    Host::new()
-        .load_bundle(&fixture_path())
-        .expect("fixture loads")
+    Host::new().load_bundle(&fixture_path()).expect("fixture loads")
 }
 
 fn gradient(w: u32, h: u32, depth: Depth, comps: Components, seed: u32) -> HostImage {
     let n = (w * h) as usize * comps.count();
-    let s: Vec<f32> = (0..n)
-        .map(|i| ((i as u32 * 7 + seed * 13) % 101) as f32 / 100.0)
-        .collect();
-    HostImage::from_f32(w, h, comps, &s)
-        .unwrap()
-        .convert(depth, comps)
+    let s: Vec<f32> = (0..n).map(|i| ((i as u32 * 7 + seed * 13) % 101) as f32 / 100.0).collect();
+    HostImage::from_f32(w, h, comps, &s).unwrap().convert(depth, comps)
 }
 
 fn inverted(img: &HostImage) -> HostImage {
@@ -62,9 +52,7 @@ fn inverted(img: &HostImage) -> HostImage {
 }
 
 fn frames(n: i64, depth: Depth, comps: Components) -> BTreeMap<i64, HostImage> {
-    (0..n)
-        .map(|f| (f, gradient(9, 7, depth, comps, f as u32)))
-        .collect()
+    (0..n).map(|f| (f, gradient(9, 7, depth, comps, f as u32))).collect()
 }
 
 fn kinds(v: &[Violation]) -> Vec<ViolationKind> {
@@ -90,15 +78,9 @@ fn describes_the_fixture() {
     assert_eq!(m.options[1], "WriteOutside");
     assert_eq!(m.hint, "Which OFX rule to break");
     assert_eq!(p.param("Invert").unwrap().default, ParamValue::Bool(true));
-    assert_eq!(
-        p.param("Status").unwrap().string_mode,
-        "OfxParamStringIsLabel"
-    );
+    assert_eq!(p.param("Status").unwrap().string_mode, "OfxParamStringIsLabel");
     let clips = &p.clips[&Context::Filter];
-    assert_eq!(
-        clips.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
-        vec!["Source", "Output"]
-    );
+    assert_eq!(clips.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec!["Source", "Output"]);
     assert!(b.plugin("nope").unwrap_err().to_string().contains(ID));
     assert!(b.create_instance(ID, Context::Generator).is_err());
     assert!(b.violations().is_empty(), "{:?}", b.violations());
@@ -111,58 +93,26 @@ fn renders_every_depth_and_layout_exactly() {
         for comps in [Components::Rgba, Components::Rgb] {
             for layout in [
                 RowLayout::default(),
-                RowLayout {
-                    padding_bytes: 12,
-                    negative_row_bytes: false,
-                },
-                RowLayout {
-                    padding_bytes: 0,
-                    negative_row_bytes: true,
-                },
-                RowLayout {
-                    padding_bytes: 5,
-                    negative_row_bytes: true,
-                },
+                RowLayout { padding_bytes: 12, negative_row_bytes: false },
+                RowLayout { padding_bytes: 0, negative_row_bytes: true },
+                RowLayout { padding_bytes: 5, negative_row_bytes: true },
             ] {
                 let inst = b.create_instance(ID, Context::Filter).unwrap();
                 let src = frames(4, depth, comps);
-                inst.set_source("Source", ClipSource::Frames(src.clone()))
-                    .unwrap();
+                inst.set_source("Source", ClipSource::Frames(src.clone())).unwrap();
                 let out = inst
-                    .render(&RenderRequest {
-                        frames: vec![3, 0, 2, 1],
-                        threads: 3,
-                        layout,
-                        ..Default::default()
-                    })
+                    .render(&RenderRequest { frames: vec![3, 0, 2, 1], threads: 3, layout, ..Default::default() })
                     .unwrap();
-                assert!(
-                    out.violations.is_empty(),
-                    "{depth:?} {comps:?} {layout:?}: {:?}",
-                    out.violations
-                );
+                assert!(out.violations.is_empty(), "{depth:?} {comps:?} {layout:?}: {:?}", out.violations);
                 assert_eq!((out.depth, out.components), (depth, comps));
                 for (f, img) in &src {
-                    assert_eq!(
-                        out.image(*f).unwrap(),
-                        &inverted(img),
-                        "{depth:?} {comps:?} {layout:?} frame {f}"
-                    );
+                    assert_eq!(out.image(*f).unwrap(), &inverted(img), "{depth:?} {comps:?} {layout:?} frame {f}");
                 }
                 // Pass-through is bit-exact.
                 inst.set_param("Invert", ParamValue::Bool(false)).unwrap();
-                let out = inst
-                    .render(&RenderRequest {
-                        frames: vec![1],
-                        layout,
-                        ..Default::default()
-                    })
-                    .unwrap();
+                let out = inst.render(&RenderRequest { frames: vec![1], layout, ..Default::default() }).unwrap();
                 assert_eq!(out.image(1).unwrap(), &src[&1]);
-                assert_eq!(
-                    inst.param("Status").unwrap(),
-                    ParamValue::String("rendered frame 1".into())
-                );
+                assert_eq!(inst.param("Status").unwrap(), ParamValue::String("rendered frame 1".into()));
                 inst.destroy().unwrap();
             }
         }
@@ -176,14 +126,9 @@ fn converts_depth_on_request_and_honours_the_render_window() {
     let b = load();
     let inst = b.create_instance(ID, Context::Filter).unwrap();
     let src = frames(1, Depth::U8, Components::Rgba);
-    inst.set_source("Source", ClipSource::Frames(src.clone()))
-        .unwrap();
+    inst.set_source("Source", ClipSource::Frames(src.clone())).unwrap();
     let out = inst
-        .render(&RenderRequest {
-            depth: Some(Depth::F32),
-            render_window: Some((2, 1, 6, 4)),
-            ..Default::default()
-        })
+        .render(&RenderRequest { depth: Some(Depth::F32), render_window: Some((2, 1, 6, 4)), ..Default::default() })
         .unwrap();
     assert!(out.violations.is_empty(), "{:?}", out.violations);
     let img = out.image(0).unwrap();
@@ -207,11 +152,7 @@ fn converts_depth_on_request_and_honours_the_render_window() {
 fn misbehave(option: &str, req: RenderRequest) -> (RenderOutput, Vec<Violation>, Bundle) {
     let b = load();
     let inst = b.create_instance(ID, Context::Filter).unwrap();
-    inst.set_source(
-        "Source",
-        ClipSource::Frames(frames(2, Depth::F32, Components::Rgba)),
-    )
-    .unwrap();
+    inst.set_source("Source", ClipSource::Frames(frames(2, Depth::F32, Components::Rgba))).unwrap();
     inst.set_param_str("Misbehave", option).unwrap();
     let out = inst.render(&req).unwrap();
     let _ = inst.destroy();
@@ -221,18 +162,9 @@ fn misbehave(option: &str, req: RenderRequest) -> (RenderOutput, Vec<Violation>,
 
 #[test]
 fn detects_writes_outside_the_render_window() {
-    let (_, v, _) = misbehave(
-        "WriteOutside",
-        RenderRequest {
-            render_window: Some((1, 1, 5, 5)),
-            ..Default::default()
-        },
-    );
-    assert_eq!(
-        kinds(&v),
-        vec![ViolationKind::WroteOutsideRenderWindow],
-        "{v:?}"
-    );
+    let (_, v, _) =
+        misbehave("WriteOutside", RenderRequest { render_window: Some((1, 1, 5, 5)), ..Default::default() });
+    assert_eq!(kinds(&v), vec![ViolationKind::WroteOutsideRenderWindow], "{v:?}");
     assert_eq!(v[0].action, "Render");
     assert_eq!(v[0].frame, Some(0));
     assert_eq!(v[0].plugin, ID);
@@ -262,13 +194,7 @@ fn detects_leaks_statuses_bad_handles_and_source_writes() {
 
 #[test]
 fn reports_plugin_errors_per_frame() {
-    let (out, v, b) = misbehave(
-        "FailWithError",
-        RenderRequest {
-            frames: vec![0, 1],
-            ..Default::default()
-        },
-    );
+    let (out, v, b) = misbehave("FailWithError", RenderRequest { frames: vec![0, 1], ..Default::default() });
     assert!(v.is_empty(), "{v:?}");
     let f = out.frames[&1].as_ref().unwrap_err();
     assert_eq!(f.status, 1);
@@ -282,17 +208,8 @@ fn reports_plugin_errors_per_frame() {
 fn missing_source_frames_fail_cleanly() {
     let b = load();
     let inst = b.create_instance(ID, Context::Filter).unwrap();
-    inst.set_source(
-        "Source",
-        ClipSource::Frames(frames(2, Depth::F32, Components::Rgba)),
-    )
-    .unwrap();
-    let out = inst
-        .render(&RenderRequest {
-            frames: vec![1, 5],
-            ..Default::default()
-        })
-        .unwrap();
+    inst.set_source("Source", ClipSource::Frames(frames(2, Depth::F32, Components::Rgba))).unwrap();
+    let out = inst.render(&RenderRequest { frames: vec![1, 5], ..Default::default() }).unwrap();
     assert!(out.frames[&1].is_ok());
     assert_eq!(out.frames[&5].as_ref().unwrap_err().status, 1);
     assert!(out.violations.is_empty(), "{:?}", out.violations);
@@ -316,23 +233,12 @@ fn abort_after_progress_and_from_another_thread() {
     assert!(out.aborted);
     assert!(out.failures().len() == 2, "{:?}", out.frames);
     let ev = events.lock();
-    assert_eq!(
-        ev.iter()
-            .filter(|e| matches!(e, ProgressEvent::PluginUpdate { .. }))
-            .count(),
-        5
-    );
-    assert!(ev
-        .iter()
-        .any(|e| matches!(e, ProgressEvent::PluginStart { label, .. } if label == "waiting")));
+    assert_eq!(ev.iter().filter(|e| matches!(e, ProgressEvent::PluginUpdate { .. })).count(), 5);
+    assert!(ev.iter().any(|e| matches!(e, ProgressEvent::PluginStart { label, .. } if label == "waiting")));
 
     let b = load();
     let inst = b.create_instance(ID, Context::Filter).unwrap();
-    inst.set_source(
-        "Source",
-        ClipSource::Frames(frames(1, Depth::F32, Components::Rgba)),
-    )
-    .unwrap();
+    inst.set_source("Source", ClipSource::Frames(frames(1, Depth::F32, Components::Rgba))).unwrap();
     inst.set_param_str("Misbehave", "WaitForAbort").unwrap();
     let flag = inst.abort_handle();
     let t = std::thread::spawn(move || {
@@ -344,10 +250,7 @@ fn abort_after_progress_and_from_another_thread() {
     t.join().unwrap();
     assert!(out.aborted && out.frames[&0].is_err());
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
-    assert!(
-        !inst.abort_handle().load(Ordering::SeqCst),
-        "render clears the abort flag"
-    );
+    assert!(!inst.abort_handle().load(Ordering::SeqCst), "render clears the abort flag");
 }
 
 #[test]
@@ -365,28 +268,12 @@ fn parameter_errors_are_clear() {
     let e = inst.set_param_str("Gain", "abc").unwrap_err().to_string();
     assert!(e.contains("not a number"), "{e}");
     let e = inst.set_param_str("Nope", "1").unwrap_err().to_string();
-    assert!(
-        e.contains("no parameter 'Nope'") && e.contains("Gain"),
-        "{e}"
-    );
-    let e = inst
-        .set_param_str("Misbehave", "Explode")
-        .unwrap_err()
-        .to_string();
+    assert!(e.contains("no parameter 'Nope'") && e.contains("Gain"), "{e}");
+    let e = inst.set_param_str("Misbehave", "Explode").unwrap_err().to_string();
     assert!(e.contains("WriteOutside"), "{e}");
-    assert!(inst
-        .set_source(
-            "Output",
-            ClipSource::Frames(frames(1, Depth::F32, Components::Rgba))
-        )
-        .is_err());
-    assert!(inst
-        .set_source("Source", ClipSource::Frames(BTreeMap::new()))
-        .is_err());
-    let e = inst
-        .render(&RenderRequest::default())
-        .unwrap_err()
-        .to_string();
+    assert!(inst.set_source("Output", ClipSource::Frames(frames(1, Depth::F32, Components::Rgba))).is_err());
+    assert!(inst.set_source("Source", ClipSource::Frames(BTreeMap::new())).is_err());
+    let e = inst.render(&RenderRequest::default()).unwrap_err().to_string();
     assert!(e.contains("not connected"), "{e}");
 }
 
@@ -400,43 +287,20 @@ fn image_sequences_in_and_cli_out() {
     let b = load();
     let inst = b.create_instance(ID, Context::Filter).unwrap();
     let pattern = format!("{}/in/%04d.png", dir.display());
-    inst.set_source(
-        "Source",
-        ClipSource::Sequence {
-            pattern: pattern.clone(),
-            first: 0,
-            last: 2,
-        },
-    )
-    .unwrap();
-    let out = inst
-        .render(&RenderRequest {
-            frames: vec![0, 1, 2],
-            ..Default::default()
-        })
-        .unwrap();
+    inst.set_source("Source", ClipSource::Sequence { pattern: pattern.clone(), first: 0, last: 2 }).unwrap();
+    let out = inst.render(&RenderRequest { frames: vec![0, 1, 2], ..Default::default() }).unwrap();
     assert_eq!(out.image(2).unwrap(), &inverted(&src[&2]));
     assert!(inst
         .set_source(
             "Source",
-            ClipSource::Sequence {
-                pattern: format!("{}/none/%04d.png", dir.display()),
-                first: 0,
-                last: 2
-            }
+            ClipSource::Sequence { pattern: format!("{}/none/%04d.png", dir.display()), first: 0, last: 2 }
         )
         .is_err());
 
     let kinema = env!("CARGO_BIN_EXE_kinema");
     let fixture = fixture_path();
-    let run = |args: &[&str]| {
-        std::process::Command::new(kinema)
-            .arg("--bundle")
-            .arg(&fixture)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run =
+        |args: &[&str]| std::process::Command::new(kinema).arg("--bundle").arg(&fixture).args(args).output().unwrap();
     let o = run(&["list"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
@@ -444,54 +308,18 @@ fn image_sequences_in_and_cli_out() {
     let o = run(&["describe", ID]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("options: 0=None, 1=WriteOutside"));
     let out_pattern = format!("{}/out/%04d.png", dir.display());
-    let o = run(&[
-        "render",
-        ID,
-        "--input",
-        &pattern,
-        "--set",
-        "Gain=1",
-        "--out",
-        &out_pattern,
-        "--threads",
-        "2",
-    ]);
+    let o = run(&["render", ID, "--input", &pattern, "--set", "Gain=1", "--out", &out_pattern, "--threads", "2"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("Status: rendered frame"));
     let written = HostImage::load(&dir.join("out/0001.png")).unwrap();
     assert_eq!(written, inverted(&src[&1]));
-    let o = run(&[
-        "render",
-        ID,
-        "--input",
-        &pattern,
-        "--set",
-        "Misbehave=LeakImage",
-        "--out",
-        &out_pattern,
-    ]);
+    let o = run(&["render", ID, "--input", &pattern, "--set", "Misbehave=LeakImage", "--out", &out_pattern]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("ImageLeak"));
-    let o = run(&[
-        "render",
-        ID,
-        "--input",
-        &pattern,
-        "--set",
-        "Bogus=1",
-        "--out",
-        &out_pattern,
-    ]);
+    let o = run(&["render", ID, "--input", &pattern, "--set", "Bogus=1", "--out", &out_pattern]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown parameter 'Bogus'"));
-    let o = run(&[
-        "render",
-        ID,
-        "--input",
-        &format!("{}/in/%04d.jpg", dir.display()),
-        "--out",
-        &out_pattern,
-    ]);
+    let o = run(&["render", ID, "--input", &format!("{}/in/%04d.jpg", dir.display()), "--out", &out_pattern]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("no files match"));
     let o = run(&["doctor"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("KinemaRuntimeReport"));

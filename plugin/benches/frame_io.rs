@@ -8,8 +8,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use kinema::frame_io::{
-    read_frame_into, resize_bilinear, set_max_threads, write_frame, Components, Frame, ImageView,
-    ImageViewMut, PixelDepth, Rect, PARALLEL_MIN_PIXELS,
+    read_frame_into, resize_bilinear, set_max_threads, write_frame, Components, Frame, ImageView, ImageViewMut,
+    PixelDepth, Rect, PARALLEL_MIN_PIXELS,
 };
 
 const W: usize = 1920;
@@ -24,10 +24,7 @@ struct Stats {
 impl Stats {
     fn of(mut samples: Vec<Duration>) -> Self {
         samples.sort();
-        Stats {
-            best: samples[0],
-            median: samples[samples.len() / 2],
-        }
+        Stats { best: samples[0], median: samples[samples.len() / 2] }
     }
 }
 
@@ -57,9 +54,7 @@ fn image(depth: PixelDepth, components: Components) -> Vec<u8> {
         match depth {
             PixelDepth::U8 => out.push(r as u8),
             PixelDepth::U16 => out.extend_from_slice(&(r as u16).to_ne_bytes()),
-            PixelDepth::F32 => {
-                out.extend_from_slice(&((r >> 40) as f32 / (1u64 << 24) as f32).to_ne_bytes())
-            }
+            PixelDepth::F32 => out.extend_from_slice(&((r >> 40) as f32 / (1u64 << 24) as f32).to_ne_bytes()),
         }
     }
     out
@@ -85,8 +80,7 @@ fn bench_format(depth: PixelDepth, components: Components) {
 
     for (label, threads) in [("1 thread", 1), ("auto", 0)] {
         set_max_threads(threads);
-        let (mut mem, mut mem_t, mut read, mut write) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut mem, mut mem_t, mut read, mut write) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..ITERS {
             // Interleaved so that all of them see the same machine state.
             mem.push(timed(|| copy.copy_from_slice(black_box(&src_bytes))));
@@ -95,15 +89,10 @@ fn bench_format(depth: PixelDepth, components: Components) {
                 mem_t.push(timed(|| big_copy.copy_from_slice(black_box(&big_src))));
                 black_box(&big_copy);
             }
-            read.push(timed(|| {
-                read_frame_into(black_box(&src), bounds, &mut frame).unwrap()
-            }));
+            read.push(timed(|| read_frame_into(black_box(&src), bounds, &mut frame).unwrap()));
             black_box(&frame);
-            let mut dst =
-                ImageViewMut::new(&mut dst_bytes, 0, row_bytes, bounds, depth, components).unwrap();
-            write.push(timed(|| {
-                write_frame(black_box(&frame), &mut dst, bounds).unwrap()
-            }));
+            let mut dst = ImageViewMut::new(&mut dst_bytes, 0, row_bytes, bounds, depth, components).unwrap();
+            write.push(timed(|| write_frame(black_box(&frame), &mut dst, bounds).unwrap()));
             black_box(&dst_bytes);
         }
         assert!(dst_bytes == src_bytes, "round trip changed the image");
@@ -141,39 +130,21 @@ fn bench_format(depth: PixelDepth, components: Components) {
 /// start-up? Float RGBA, read + write, best of 200.
 fn threshold_check() {
     let side = 512usize;
-    let bytes: Vec<u8> = (0..side * side * 4)
-        .flat_map(|i| ((i % 1000) as f32 / 999.0).to_ne_bytes())
-        .collect();
+    let bytes: Vec<u8> = (0..side * side * 4).flat_map(|i| ((i % 1000) as f32 / 999.0).to_ne_bytes()).collect();
     let bounds = Rect::new(0, 0, side as i32, side as i32);
     let row_bytes = (side * 16) as isize;
-    let src = ImageView::new(
-        &bytes,
-        0,
-        row_bytes,
-        bounds,
-        PixelDepth::F32,
-        Components::Rgba,
-    )
-    .unwrap();
+    let src = ImageView::new(&bytes, 0, row_bytes, bounds, PixelDepth::F32, Components::Rgba).unwrap();
     let mut out = vec![0u8; bytes.len()];
     let mut frame = Frame::new(4, side, side);
-    let mut line =
-        format!("threshold {side}x{side} ({PARALLEL_MIN_PIXELS} px) float RGBA read+write:");
+    let mut line = format!("threshold {side}x{side} ({PARALLEL_MIN_PIXELS} px) float RGBA read+write:");
     for (label, threads) in [("1 thread", 1), ("auto", 0)] {
         set_max_threads(threads);
         let best = (0..200)
             .map(|_| {
                 timed(|| {
                     read_frame_into(&src, bounds, &mut frame).unwrap();
-                    let mut dst = ImageViewMut::new(
-                        &mut out,
-                        0,
-                        row_bytes,
-                        bounds,
-                        PixelDepth::F32,
-                        Components::Rgba,
-                    )
-                    .unwrap();
+                    let mut dst =
+                        ImageViewMut::new(&mut out, 0, row_bytes, bounds, PixelDepth::F32, Components::Rgba).unwrap();
                     write_frame(black_box(&frame), &mut dst, bounds).unwrap();
                 })
             })
@@ -204,19 +175,9 @@ fn main() {
     threshold_check();
 
     let mut frame = Frame::new(4, H, W);
-    frame
-        .data
-        .iter_mut()
-        .enumerate()
-        .for_each(|(i, v)| *v = (i % 251) as f32 / 250.0);
+    frame.data.iter_mut().enumerate().for_each(|(i, v)| *v = (i % 251) as f32 / 250.0);
     for (w, h) in [(W / 2, H / 2), (1024, 576)] {
-        let best = (0..10)
-            .map(|_| timed(|| drop(black_box(resize_bilinear(black_box(&frame), w, h)))))
-            .min()
-            .unwrap();
-        println!(
-            "resize_bilinear 4x{W}x{H} -> {w}x{h}: {:.2} ms",
-            best.as_secs_f64() * 1e3
-        );
+        let best = (0..10).map(|_| timed(|| drop(black_box(resize_bilinear(black_box(&frame), w, h))))).min().unwrap();
+        println!("resize_bilinear 4x{W}x{H} -> {w}x{h}: {:.2} ms", best.as_secs_f64() * 1e3);
     }
 }

@@ -7,8 +7,7 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 
 // OpenGL
 pub const kOfxOpenGLRenderSuite: &CStr = c"OfxImageEffectOpenGLRenderSuite";
-pub const kOfxImageEffectPropOpenGLRenderSupported: &CStr =
-    c"OfxImageEffectPropOpenGLRenderSupported";
+pub const kOfxImageEffectPropOpenGLRenderSupported: &CStr = c"OfxImageEffectPropOpenGLRenderSupported";
 pub const kOfxOpenGLPropPixelDepth: &CStr = c"OfxOpenGLPropPixelDepth";
 pub const kOfxImageEffectPropOpenGLEnabled: &CStr = c"OfxImageEffectPropOpenGLEnabled";
 pub const kOfxImageEffectPropOpenGLTextureIndex: &CStr = c"OfxImageEffectPropOpenGLTextureIndex";
@@ -39,8 +38,7 @@ pub struct OfxImageEffectOpenGLRenderSuiteV1 {
             textureHandle: *mut OfxPropertySetHandle,
         ) -> OfxStatus,
     >,
-    pub clipFreeTexture:
-        Option<unsafe extern "C" fn(textureHandle: OfxPropertySetHandle) -> OfxStatus>,
+    pub clipFreeTexture: Option<unsafe extern "C" fn(textureHandle: OfxPropertySetHandle) -> OfxStatus>,
     pub flushResources: Option<unsafe extern "C" fn() -> OfxStatus>,
 }
 
@@ -51,14 +49,12 @@ pub const kOfxImageEffectPropCudaStreamSupported: &CStr = c"OfxImageEffectPropCu
 pub const kOfxImageEffectPropCudaStream: &CStr = c"OfxImageEffectPropCudaStream";
 
 // Metal (OFX 1.5)
-pub const kOfxImageEffectPropMetalRenderSupported: &CStr =
-    c"OfxImageEffectPropMetalRenderSupported";
+pub const kOfxImageEffectPropMetalRenderSupported: &CStr = c"OfxImageEffectPropMetalRenderSupported";
 pub const kOfxImageEffectPropMetalEnabled: &CStr = c"OfxImageEffectPropMetalEnabled";
 pub const kOfxImageEffectPropMetalCommandQueue: &CStr = c"OfxImageEffectPropMetalCommandQueue";
 
 // OpenCL (OFX 1.5)
-pub const kOfxImageEffectPropOpenCLRenderSupported: &CStr =
-    c"OfxImageEffectPropOpenCLRenderSupported";
+pub const kOfxImageEffectPropOpenCLRenderSupported: &CStr = c"OfxImageEffectPropOpenCLRenderSupported";
 pub const kOfxImageEffectPropOpenCLSupported: &CStr = c"OfxImageEffectPropOpenCLSupported";
 pub const kOfxImageEffectPropOpenCLEnabled: &CStr = c"OfxImageEffectPropOpenCLEnabled";
 pub const kOfxImageEffectPropOpenCLCommandQueue: &CStr = c"OfxImageEffectPropOpenCLCommandQueue";
@@ -70,10 +66,6 @@ pub const kOfxOpenCLProgramSuite: &CStr = c"OfxOpenCLProgramSuite";
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OfxOpenCLProgramSuiteV1 {
     pub compileProgram: Option<
-        unsafe extern "C" fn(
-            pszProgramSource: *const c_char,
-            fOptional: c_int,
-            pResult: *mut c_void,
-        ) -> OfxStatus,
+        unsafe extern "C" fn(pszProgramSource: *const c_char, fOptional: c_int, pResult: *mut c_void) -> OfxStatus,
     >,
 }

@@ -56,18 +56,14 @@ pub const kOfxTypeClip: &CStr = c"OfxTypeClip";
 pub const kOfxTypeImage: &CStr = c"OfxTypeImage";
 
 // Image effect actions
-pub const kOfxImageEffectActionGetRegionOfDefinition: &CStr =
-    c"OfxImageEffectActionGetRegionOfDefinition";
-pub const kOfxImageEffectActionGetRegionsOfInterest: &CStr =
-    c"OfxImageEffectActionGetRegionsOfInterest";
+pub const kOfxImageEffectActionGetRegionOfDefinition: &CStr = c"OfxImageEffectActionGetRegionOfDefinition";
+pub const kOfxImageEffectActionGetRegionsOfInterest: &CStr = c"OfxImageEffectActionGetRegionsOfInterest";
 pub const kOfxImageEffectActionGetTimeDomain: &CStr = c"OfxImageEffectActionGetTimeDomain";
 pub const kOfxImageEffectActionGetFramesNeeded: &CStr = c"OfxImageEffectActionGetFramesNeeded";
-pub const kOfxImageEffectActionGetClipPreferences: &CStr =
-    c"OfxImageEffectActionGetClipPreferences";
+pub const kOfxImageEffectActionGetClipPreferences: &CStr = c"OfxImageEffectActionGetClipPreferences";
 pub const kOfxImageEffectActionIsIdentity: &CStr = c"OfxImageEffectActionIsIdentity";
 pub const kOfxImageEffectActionRender: &CStr = c"OfxImageEffectActionRender";
-pub const kOfxImageEffectActionBeginSequenceRender: &CStr =
-    c"OfxImageEffectActionBeginSequenceRender";
+pub const kOfxImageEffectActionBeginSequenceRender: &CStr = c"OfxImageEffectActionBeginSequenceRender";
 pub const kOfxImageEffectActionEndSequenceRender: &CStr = c"OfxImageEffectActionEndSequenceRender";
 pub const kOfxImageEffectActionDescribeInContext: &CStr = c"OfxImageEffectActionDescribeInContext";
 
@@ -75,40 +71,29 @@ pub const kOfxImageEffectActionDescribeInContext: &CStr = c"OfxImageEffectAction
 pub const kOfxImageEffectPropSupportedContexts: &CStr = c"OfxImageEffectPropSupportedContexts";
 pub const kOfxImageEffectPropPluginHandle: &CStr = c"OfxImageEffectPropPluginHandle";
 pub const kOfxImageEffectHostPropIsBackground: &CStr = c"OfxImageEffectHostPropIsBackground";
-pub const kOfxImageEffectPluginPropSingleInstance: &CStr =
-    c"OfxImageEffectPluginPropSingleInstance";
-pub const kOfxImageEffectPluginRenderThreadSafety: &CStr =
-    c"OfxImageEffectPluginRenderThreadSafety";
+pub const kOfxImageEffectPluginPropSingleInstance: &CStr = c"OfxImageEffectPluginPropSingleInstance";
+pub const kOfxImageEffectPluginRenderThreadSafety: &CStr = c"OfxImageEffectPluginRenderThreadSafety";
 pub const kOfxImageEffectRenderUnsafe: &CStr = c"OfxImageEffectRenderUnsafe";
 pub const kOfxImageEffectRenderInstanceSafe: &CStr = c"OfxImageEffectRenderInstanceSafe";
 pub const kOfxImageEffectRenderFullySafe: &CStr = c"OfxImageEffectRenderFullySafe";
-pub const kOfxImageEffectPluginPropHostFrameThreading: &CStr =
-    c"OfxImageEffectPluginPropHostFrameThreading";
+pub const kOfxImageEffectPluginPropHostFrameThreading: &CStr = c"OfxImageEffectPluginPropHostFrameThreading";
 /// The header's value differs from the macro name (no "Supports").
-pub const kOfxImageEffectPropSupportsMultipleClipDepths: &CStr =
-    c"OfxImageEffectPropMultipleClipDepths";
-pub const kOfxImageEffectPropSupportsMultipleClipPARs: &CStr =
-    c"OfxImageEffectPropSupportsMultipleClipPARs";
-pub const kOfxImageEffectPropClipPreferencesSlaveParam: &CStr =
-    c"OfxImageEffectPropClipPreferencesSlaveParam";
+pub const kOfxImageEffectPropSupportsMultipleClipDepths: &CStr = c"OfxImageEffectPropMultipleClipDepths";
+pub const kOfxImageEffectPropSupportsMultipleClipPARs: &CStr = c"OfxImageEffectPropSupportsMultipleClipPARs";
+pub const kOfxImageEffectPropClipPreferencesSlaveParam: &CStr = c"OfxImageEffectPropClipPreferencesSlaveParam";
 pub const kOfxImageEffectPropSetableFrameRate: &CStr = c"OfxImageEffectPropSetableFrameRate";
 pub const kOfxImageEffectPropSetableFielding: &CStr = c"OfxImageEffectPropSetableFielding";
-pub const kOfxImageEffectInstancePropSequentialRender: &CStr =
-    c"OfxImageEffectInstancePropSequentialRender";
-pub const kOfxImageEffectPropSequentialRenderStatus: &CStr =
-    c"OfxImageEffectPropSequentialRenderStatus";
+pub const kOfxImageEffectInstancePropSequentialRender: &CStr = c"OfxImageEffectInstancePropSequentialRender";
+pub const kOfxImageEffectPropSequentialRenderStatus: &CStr = c"OfxImageEffectPropSequentialRenderStatus";
 pub const kOfxHostNativeOriginBottomLeft: &CStr = c"kOfxImageEffectHostPropNativeOriginBottomLeft";
 pub const kOfxHostNativeOriginTopLeft: &CStr = c"kOfxImageEffectHostPropNativeOriginTopLeft";
 pub const kOfxHostNativeOriginCenter: &CStr = c"kOfxImageEffectHostPropNativeOriginCenter";
 pub const kOfxImageEffectHostPropNativeOrigin: &CStr = c"OfxImageEffectHostPropNativeOrigin";
-pub const kOfxImageEffectPropInteractiveRenderStatus: &CStr =
-    c"OfxImageEffectPropInteractiveRenderStatus";
+pub const kOfxImageEffectPropInteractiveRenderStatus: &CStr = c"OfxImageEffectPropInteractiveRenderStatus";
 pub const kOfxImageEffectPluginPropGrouping: &CStr = c"OfxImageEffectPluginPropGrouping";
 pub const kOfxImageEffectPropSupportsOverlays: &CStr = c"OfxImageEffectPropSupportsOverlays";
-pub const kOfxImageEffectPluginPropOverlayInteractV1: &CStr =
-    c"OfxImageEffectPluginPropOverlayInteractV1";
-pub const kOfxImageEffectPropSupportsMultiResolution: &CStr =
-    c"OfxImageEffectPropSupportsMultiResolution";
+pub const kOfxImageEffectPluginPropOverlayInteractV1: &CStr = c"OfxImageEffectPluginPropOverlayInteractV1";
+pub const kOfxImageEffectPropSupportsMultiResolution: &CStr = c"OfxImageEffectPropSupportsMultiResolution";
 pub const kOfxImageEffectPropSupportsTiles: &CStr = c"OfxImageEffectPropSupportsTiles";
 pub const kOfxImageEffectPropTemporalClipAccess: &CStr = c"OfxImageEffectPropTemporalClipAccess";
 pub const kOfxImageEffectPropContext: &CStr = c"OfxImageEffectPropContext";
@@ -122,8 +107,7 @@ pub const kOfxImageEffectPropPreMultiplication: &CStr = c"OfxImageEffectPropPreM
 pub const kOfxImageOpaque: &CStr = c"OfxImageOpaque";
 pub const kOfxImagePreMultiplied: &CStr = c"OfxImageAlphaPremultiplied";
 pub const kOfxImageUnPreMultiplied: &CStr = c"OfxImageAlphaUnPremultiplied";
-pub const kOfxImageEffectPropSupportedPixelDepths: &CStr =
-    c"OfxImageEffectPropSupportedPixelDepths";
+pub const kOfxImageEffectPropSupportedPixelDepths: &CStr = c"OfxImageEffectPropSupportedPixelDepths";
 pub const kOfxImageEffectPropSupportedComponents: &CStr = c"OfxImageEffectPropSupportedComponents";
 pub const kOfxImageClipPropOptional: &CStr = c"OfxImageClipPropOptional";
 pub const kOfxImageClipPropIsMask: &CStr = c"OfxImageClipPropIsMask";
@@ -142,16 +126,14 @@ pub const kOfxImageEffectPropProjectSize: &CStr = c"OfxImageEffectPropProjectSiz
 pub const kOfxImageEffectPropProjectOffset: &CStr = c"OfxImageEffectPropProjectOffset";
 /// The header's value differs from the macro name (no "Project").
 pub const kOfxImageEffectPropProjectPixelAspectRatio: &CStr = c"OfxImageEffectPropPixelAspectRatio";
-pub const kOfxImageEffectInstancePropEffectDuration: &CStr =
-    c"OfxImageEffectInstancePropEffectDuration";
+pub const kOfxImageEffectInstancePropEffectDuration: &CStr = c"OfxImageEffectInstancePropEffectDuration";
 pub const kOfxImageClipPropFieldOrder: &CStr = c"OfxImageClipPropFieldOrder";
 pub const kOfxImagePropData: &CStr = c"OfxImagePropData";
 pub const kOfxImagePropBounds: &CStr = c"OfxImagePropBounds";
 pub const kOfxImagePropRegionOfDefinition: &CStr = c"OfxImagePropRegionOfDefinition";
 pub const kOfxImagePropRowBytes: &CStr = c"OfxImagePropRowBytes";
 pub const kOfxImagePropField: &CStr = c"OfxImagePropField";
-pub const kOfxImageEffectPluginPropFieldRenderTwiceAlways: &CStr =
-    c"OfxImageEffectPluginPropFieldRenderTwiceAlways";
+pub const kOfxImageEffectPluginPropFieldRenderTwiceAlways: &CStr = c"OfxImageEffectPluginPropFieldRenderTwiceAlways";
 pub const kOfxImageClipPropFieldExtraction: &CStr = c"OfxImageClipPropFieldExtraction";
 pub const kOfxImageEffectPropFieldToRender: &CStr = c"OfxImageEffectPropFieldToRender";
 pub const kOfxImageEffectPropRegionOfDefinition: &CStr = c"OfxImageEffectPropRegionOfDefinition";
@@ -184,17 +166,10 @@ pub const kOfxStatErrImageFormat: OfxStatus = 1000;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OfxImageEffectSuiteV1 {
     pub getPropertySet: Option<
-        unsafe extern "C" fn(
-            imageEffect: OfxImageEffectHandle,
-            propHandle: *mut OfxPropertySetHandle,
-        ) -> OfxStatus,
+        unsafe extern "C" fn(imageEffect: OfxImageEffectHandle, propHandle: *mut OfxPropertySetHandle) -> OfxStatus,
     >,
-    pub getParamSet: Option<
-        unsafe extern "C" fn(
-            imageEffect: OfxImageEffectHandle,
-            paramSet: *mut OfxParamSetHandle,
-        ) -> OfxStatus,
-    >,
+    pub getParamSet:
+        Option<unsafe extern "C" fn(imageEffect: OfxImageEffectHandle, paramSet: *mut OfxParamSetHandle) -> OfxStatus>,
     pub clipDefine: Option<
         unsafe extern "C" fn(
             imageEffect: OfxImageEffectHandle,
@@ -210,12 +185,8 @@ pub struct OfxImageEffectSuiteV1 {
             propertySet: *mut OfxPropertySetHandle,
         ) -> OfxStatus,
     >,
-    pub clipGetPropertySet: Option<
-        unsafe extern "C" fn(
-            clip: OfxImageClipHandle,
-            propHandle: *mut OfxPropertySetHandle,
-        ) -> OfxStatus,
-    >,
+    pub clipGetPropertySet:
+        Option<unsafe extern "C" fn(clip: OfxImageClipHandle, propHandle: *mut OfxPropertySetHandle) -> OfxStatus>,
     pub clipGetImage: Option<
         unsafe extern "C" fn(
             clip: OfxImageClipHandle,
@@ -224,15 +195,9 @@ pub struct OfxImageEffectSuiteV1 {
             imageHandle: *mut OfxPropertySetHandle,
         ) -> OfxStatus,
     >,
-    pub clipReleaseImage:
-        Option<unsafe extern "C" fn(imageHandle: OfxPropertySetHandle) -> OfxStatus>,
-    pub clipGetRegionOfDefinition: Option<
-        unsafe extern "C" fn(
-            clip: OfxImageClipHandle,
-            time: OfxTime,
-            bounds: *mut OfxRectD,
-        ) -> OfxStatus,
-    >,
+    pub clipReleaseImage: Option<unsafe extern "C" fn(imageHandle: OfxPropertySetHandle) -> OfxStatus>,
+    pub clipGetRegionOfDefinition:
+        Option<unsafe extern "C" fn(clip: OfxImageClipHandle, time: OfxTime, bounds: *mut OfxRectD) -> OfxStatus>,
     pub abort: Option<unsafe extern "C" fn(imageEffect: OfxImageEffectHandle) -> c_int>,
     pub imageMemoryAlloc: Option<
         unsafe extern "C" fn(
@@ -241,14 +206,8 @@ pub struct OfxImageEffectSuiteV1 {
             memoryHandle: *mut OfxImageMemoryHandle,
         ) -> OfxStatus,
     >,
-    pub imageMemoryFree:
-        Option<unsafe extern "C" fn(memoryHandle: OfxImageMemoryHandle) -> OfxStatus>,
-    pub imageMemoryLock: Option<
-        unsafe extern "C" fn(
-            memoryHandle: OfxImageMemoryHandle,
-            returnedPtr: *mut *mut c_void,
-        ) -> OfxStatus,
-    >,
-    pub imageMemoryUnlock:
-        Option<unsafe extern "C" fn(memoryHandle: OfxImageMemoryHandle) -> OfxStatus>,
+    pub imageMemoryFree: Option<unsafe extern "C" fn(memoryHandle: OfxImageMemoryHandle) -> OfxStatus>,
+    pub imageMemoryLock:
+        Option<unsafe extern "C" fn(memoryHandle: OfxImageMemoryHandle, returnedPtr: *mut *mut c_void) -> OfxStatus>,
+    pub imageMemoryUnlock: Option<unsafe extern "C" fn(memoryHandle: OfxImageMemoryHandle) -> OfxStatus>,
 }

@@ -9,12 +9,7 @@ pub const kOfxMemorySuite: &CStr = c"OfxMemorySuite";
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OfxMemorySuiteV1 {
-    pub memoryAlloc: Option<
-        unsafe extern "C" fn(
-            handle: *mut c_void,
-            nBytes: usize,
-            allocatedData: *mut *mut c_void,
-        ) -> OfxStatus,
-    >,
+    pub memoryAlloc:
+        Option<unsafe extern "C" fn(handle: *mut c_void, nBytes: usize, allocatedData: *mut *mut c_void) -> OfxStatus>,
     pub memoryFree: Option<unsafe extern "C" fn(allocatedData: *mut c_void) -> OfxStatus>,
 }

@@ -42,16 +42,11 @@ pub const kOfxParamTypePage: &CStr = c"OfxParamTypePage";
 pub const kOfxParamTypePushButton: &CStr = c"OfxParamTypePushButton";
 
 // Host parameter properties
-pub const kOfxParamHostPropSupportsCustomAnimation: &CStr =
-    c"OfxParamHostPropSupportsCustomAnimation";
-pub const kOfxParamHostPropSupportsStringAnimation: &CStr =
-    c"OfxParamHostPropSupportsStringAnimation";
-pub const kOfxParamHostPropSupportsBooleanAnimation: &CStr =
-    c"OfxParamHostPropSupportsBooleanAnimation";
-pub const kOfxParamHostPropSupportsChoiceAnimation: &CStr =
-    c"OfxParamHostPropSupportsChoiceAnimation";
-pub const kOfxParamHostPropSupportsCustomInteract: &CStr =
-    c"OfxParamHostPropSupportsCustomInteract";
+pub const kOfxParamHostPropSupportsCustomAnimation: &CStr = c"OfxParamHostPropSupportsCustomAnimation";
+pub const kOfxParamHostPropSupportsStringAnimation: &CStr = c"OfxParamHostPropSupportsStringAnimation";
+pub const kOfxParamHostPropSupportsBooleanAnimation: &CStr = c"OfxParamHostPropSupportsBooleanAnimation";
+pub const kOfxParamHostPropSupportsChoiceAnimation: &CStr = c"OfxParamHostPropSupportsChoiceAnimation";
+pub const kOfxParamHostPropSupportsCustomInteract: &CStr = c"OfxParamHostPropSupportsCustomInteract";
 pub const kOfxParamHostPropMaxParameters: &CStr = c"OfxParamHostPropMaxParameters";
 pub const kOfxParamHostPropMaxPages: &CStr = c"OfxParamHostPropMaxPages";
 pub const kOfxParamHostPropPageRowColumnCount: &CStr = c"OfxParamHostPropPageRowColumnCount";
@@ -158,44 +153,21 @@ pub struct OfxParameterSuiteV1 {
             propertySet: *mut OfxPropertySetHandle,
         ) -> OfxStatus,
     >,
-    pub paramSetGetPropertySet: Option<
-        unsafe extern "C" fn(
-            paramSet: OfxParamSetHandle,
-            propHandle: *mut OfxPropertySetHandle,
-        ) -> OfxStatus,
-    >,
-    pub paramGetPropertySet: Option<
-        unsafe extern "C" fn(
-            param: OfxParamHandle,
-            propHandle: *mut OfxPropertySetHandle,
-        ) -> OfxStatus,
-    >,
+    pub paramSetGetPropertySet:
+        Option<unsafe extern "C" fn(paramSet: OfxParamSetHandle, propHandle: *mut OfxPropertySetHandle) -> OfxStatus>,
+    pub paramGetPropertySet:
+        Option<unsafe extern "C" fn(param: OfxParamHandle, propHandle: *mut OfxPropertySetHandle) -> OfxStatus>,
     pub paramGetValue: Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, ...) -> OfxStatus>,
-    pub paramGetValueAtTime:
-        Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, time: OfxTime, ...) -> OfxStatus>,
-    pub paramGetDerivative:
-        Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, time: OfxTime, ...) -> OfxStatus>,
-    pub paramGetIntegral: Option<
-        unsafe extern "C" fn(
-            paramHandle: OfxParamHandle,
-            time1: OfxTime,
-            time2: OfxTime,
-            ...
-        ) -> OfxStatus,
-    >,
+    pub paramGetValueAtTime: Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, time: OfxTime, ...) -> OfxStatus>,
+    pub paramGetDerivative: Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, time: OfxTime, ...) -> OfxStatus>,
+    pub paramGetIntegral:
+        Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, time1: OfxTime, time2: OfxTime, ...) -> OfxStatus>,
     pub paramSetValue: Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, ...) -> OfxStatus>,
-    pub paramSetValueAtTime:
-        Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, time: OfxTime, ...) -> OfxStatus>,
-    pub paramGetNumKeys: Option<
-        unsafe extern "C" fn(paramHandle: OfxParamHandle, numberOfKeys: *mut c_uint) -> OfxStatus,
-    >,
-    pub paramGetKeyTime: Option<
-        unsafe extern "C" fn(
-            paramHandle: OfxParamHandle,
-            nthKey: c_uint,
-            time: *mut OfxTime,
-        ) -> OfxStatus,
-    >,
+    pub paramSetValueAtTime: Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, time: OfxTime, ...) -> OfxStatus>,
+    pub paramGetNumKeys:
+        Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, numberOfKeys: *mut c_uint) -> OfxStatus>,
+    pub paramGetKeyTime:
+        Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, nthKey: c_uint, time: *mut OfxTime) -> OfxStatus>,
     pub paramGetKeyIndex: Option<
         unsafe extern "C" fn(
             paramHandle: OfxParamHandle,
@@ -204,8 +176,7 @@ pub struct OfxParameterSuiteV1 {
             index: *mut c_int,
         ) -> OfxStatus,
     >,
-    pub paramDeleteKey:
-        Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, time: OfxTime) -> OfxStatus>,
+    pub paramDeleteKey: Option<unsafe extern "C" fn(paramHandle: OfxParamHandle, time: OfxTime) -> OfxStatus>,
     pub paramDeleteAllKeys: Option<unsafe extern "C" fn(paramHandle: OfxParamHandle) -> OfxStatus>,
     pub paramCopy: Option<
         unsafe extern "C" fn(
@@ -215,7 +186,6 @@ pub struct OfxParameterSuiteV1 {
             frameRange: *const OfxRangeD,
         ) -> OfxStatus,
     >,
-    pub paramEditBegin:
-        Option<unsafe extern "C" fn(paramSet: OfxParamSetHandle, name: *const c_char) -> OfxStatus>,
+    pub paramEditBegin: Option<unsafe extern "C" fn(paramSet: OfxParamSetHandle, name: *const c_char) -> OfxStatus>,
     pub paramEditEnd: Option<unsafe extern "C" fn(paramSet: OfxParamSetHandle) -> OfxStatus>,
 }

@@ -9,11 +9,8 @@ pub const kOfxProgressSuite: &CStr = c"OfxProgressSuite";
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OfxProgressSuiteV1 {
-    pub progressStart: Option<
-        unsafe extern "C" fn(effectInstance: *mut c_void, label: *const c_char) -> OfxStatus,
-    >,
-    pub progressUpdate:
-        Option<unsafe extern "C" fn(effectInstance: *mut c_void, progress: c_double) -> OfxStatus>,
+    pub progressStart: Option<unsafe extern "C" fn(effectInstance: *mut c_void, label: *const c_char) -> OfxStatus>,
+    pub progressUpdate: Option<unsafe extern "C" fn(effectInstance: *mut c_void, progress: c_double) -> OfxStatus>,
     pub progressEnd: Option<unsafe extern "C" fn(effectInstance: *mut c_void) -> OfxStatus>,
 }
 
@@ -28,7 +25,6 @@ pub struct OfxProgressSuiteV2 {
             messageid: *const c_char,
         ) -> OfxStatus,
     >,
-    pub progressUpdate:
-        Option<unsafe extern "C" fn(effectInstance: *mut c_void, progress: c_double) -> OfxStatus>,
+    pub progressUpdate: Option<unsafe extern "C" fn(effectInstance: *mut c_void, progress: c_double) -> OfxStatus>,
     pub progressEnd: Option<unsafe extern "C" fn(effectInstance: *mut c_void) -> OfxStatus>,
 }

@@ -137,17 +137,8 @@ pub struct OfxPropertySuiteV1 {
             value: *mut c_int,
         ) -> OfxStatus,
     >,
-    pub propReset: Option<
-        unsafe extern "C" fn(
-            properties: OfxPropertySetHandle,
-            property: *const c_char,
-        ) -> OfxStatus,
-    >,
+    pub propReset: Option<unsafe extern "C" fn(properties: OfxPropertySetHandle, property: *const c_char) -> OfxStatus>,
     pub propGetDimension: Option<
-        unsafe extern "C" fn(
-            properties: OfxPropertySetHandle,
-            property: *const c_char,
-            count: *mut c_int,
-        ) -> OfxStatus,
+        unsafe extern "C" fn(properties: OfxPropertySetHandle, property: *const c_char, count: *mut c_int) -> OfxStatus,
     >,
 }

@@ -31,10 +31,7 @@ fn lp64_assumptions() {
 fn optional_fn_pointers_are_pointer_sized() {
     // The null-pointer optimisation is what makes `Option<fn>` a valid C function pointer member.
     assert_eq!(size_of::<Option<OfxPluginEntryPoint>>(), P);
-    assert_eq!(
-        size_of::<Option<unsafe extern "C" fn(OfxParamHandle, ...) -> OfxStatus>>(),
-        P
-    );
+    assert_eq!(size_of::<Option<unsafe extern "C" fn(OfxParamHandle, ...) -> OfxStatus>>(), P);
     assert_eq!(size_of::<Option<OfxThreadFunctionV1>>(), P);
     assert!(OfxImageEffectSuiteV1::default().clipGetImage.is_none());
 }
@@ -137,23 +134,11 @@ fn suite_layouts() {
         ]
     );
     assert_suite!(OfxMessageSuiteV1, [message]);
-    assert_suite!(
-        OfxMessageSuiteV2,
-        [message, setPersistentMessage, clearPersistentMessage]
-    );
-    assert_suite!(
-        OfxProgressSuiteV1,
-        [progressStart, progressUpdate, progressEnd]
-    );
-    assert_suite!(
-        OfxProgressSuiteV2,
-        [progressStart, progressUpdate, progressEnd]
-    );
+    assert_suite!(OfxMessageSuiteV2, [message, setPersistentMessage, clearPersistentMessage]);
+    assert_suite!(OfxProgressSuiteV1, [progressStart, progressUpdate, progressEnd]);
+    assert_suite!(OfxProgressSuiteV2, [progressStart, progressUpdate, progressEnd]);
     assert_suite!(OfxTimeLineSuiteV1, [getTime, gotoTime, getTimeBounds]);
-    assert_suite!(
-        OfxImageEffectOpenGLRenderSuiteV1,
-        [clipLoadTexture, clipFreeTexture, flushResources]
-    );
+    assert_suite!(OfxImageEffectOpenGLRenderSuiteV1, [clipLoadTexture, clipFreeTexture, flushResources]);
     assert_suite!(OfxOpenCLProgramSuiteV1, [compileProgram]);
 
     // Spot checks by name, independent of the macro.
@@ -218,18 +203,9 @@ fn string_constants_match_headers() {
     // Values that deliberately differ from their macro names in the headers.
     assert_eq!(kOfxImagePreMultiplied, c"OfxImageAlphaPremultiplied");
     assert_eq!(kOfxImageFieldNone, c"OfxFieldNone");
-    assert_eq!(
-        kOfxImageEffectPropSupportsMultipleClipDepths,
-        c"OfxImageEffectPropMultipleClipDepths"
-    );
-    assert_eq!(
-        kOfxImageEffectPropProjectPixelAspectRatio,
-        c"OfxImageEffectPropPixelAspectRatio"
-    );
-    assert_eq!(
-        kOfxParamPropCustomInterpCallbackV1,
-        c"OfxParamPropCustomCallbackV1"
-    );
+    assert_eq!(kOfxImageEffectPropSupportsMultipleClipDepths, c"OfxImageEffectPropMultipleClipDepths");
+    assert_eq!(kOfxImageEffectPropProjectPixelAspectRatio, c"OfxImageEffectPropPixelAspectRatio");
+    assert_eq!(kOfxParamPropCustomInterpCallbackV1, c"OfxParamPropCustomCallbackV1");
     assert_eq!(kOfxImageEffectOutputClipName, c"Output");
     assert_eq!(kOfxImageEffectSimpleSourceClipName, c"Source");
 }

@@ -9,14 +9,9 @@ pub const kOfxTimeLineSuite: &CStr = c"OfxTimeLineSuite";
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OfxTimeLineSuiteV1 {
-    pub getTime:
-        Option<unsafe extern "C" fn(instance: *mut c_void, time: *mut c_double) -> OfxStatus>,
+    pub getTime: Option<unsafe extern "C" fn(instance: *mut c_void, time: *mut c_double) -> OfxStatus>,
     pub gotoTime: Option<unsafe extern "C" fn(instance: *mut c_void, time: c_double) -> OfxStatus>,
     pub getTimeBounds: Option<
-        unsafe extern "C" fn(
-            instance: *mut c_void,
-            firstTime: *mut c_double,
-            lastTime: *mut c_double,
-        ) -> OfxStatus,
+        unsafe extern "C" fn(instance: *mut c_void, firstTime: *mut c_double, lastTime: *mut c_double) -> OfxStatus,
     >,
 }

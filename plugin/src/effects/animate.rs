@@ -96,7 +96,10 @@ mod tests {
         assert!(matches!(plan(&v, 27.0, SRC).unwrap(), FramePlan::Model(ModelWork::Animate { index: 9, .. })));
         assert!(matches!(plan(&v, 28.0, SRC), Err(EffectError::OutsideShot { .. })));
         let err = plan(&values(30, 4), 30.0, SRC).unwrap_err();
-        assert!(err.to_string().starts_with("Image Frame is out of range: frame 30 is outside the source clip"), "{err}");
+        assert!(
+            err.to_string().starts_with("Image Frame is out of range: frame 30 is outside the source clip"),
+            "{err}"
+        );
         assert_eq!(plan(&values(0, 4), 0.0, None).unwrap_err(), EffectError::NoSource);
     }
 }

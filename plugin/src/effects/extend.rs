@@ -5,8 +5,9 @@
 use std::ffi::CStr;
 
 use super::{
-    model_param, Direction, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues, GUIDANCE_PARAM,
-    NEGATIVE_PROMPT_PARAM, PAGE_ADVANCED, PAGE_MAIN, PROMPT_PARAM, SEED_PARAM, STATUS_PARAM, STEPS_PARAM,
+    model_param, Direction, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues,
+    GUIDANCE_PARAM, NEGATIVE_PROMPT_PARAM, PAGE_ADVANCED, PAGE_MAIN, PROMPT_PARAM, SEED_PARAM, STATUS_PARAM,
+    STEPS_PARAM,
 };
 
 pub const PARAM_DIRECTION: &CStr = c"direction";
@@ -72,12 +73,14 @@ pub(super) fn plan(values: &ParamValues, t: f64, source: Option<FrameRange>) -> 
     let context = positive(values, PARAM_CONTEXT_FRAMES, "Context Frames")?;
     let shot = extended_range(source, direction, extend);
     let (index, context) = match direction {
-        Direction::Forward if t > source.last => {
-            ((t - source.last).ceil(), FrameRange::new((source.last - (context - 1) as f64).max(source.first), source.last))
-        }
-        Direction::Backward if t < source.first => {
-            ((source.first - t).ceil(), FrameRange::new(source.first, (source.first + (context - 1) as f64).min(source.last)))
-        }
+        Direction::Forward if t > source.last => (
+            (t - source.last).ceil(),
+            FrameRange::new((source.last - (context - 1) as f64).max(source.first), source.last),
+        ),
+        Direction::Backward if t < source.first => (
+            (source.first - t).ceil(),
+            FrameRange::new(source.first, (source.first + (context - 1) as f64).min(source.last)),
+        ),
         _ => return Err(EffectError::OutsideShot { time: t, first: shot.first, last: shot.last }),
     };
     if index > extend as f64 {
@@ -119,8 +122,14 @@ mod tests {
         assert_eq!(plan(&v, 10.0, SRC).unwrap(), FramePlan::PassThrough { source_time: 10.0 });
         assert_eq!(plan(&v, 30.0, SRC).unwrap(), FramePlan::PassThrough { source_time: 30.0 });
         let ctx = FrameRange::new(27.0, 30.0);
-        assert_eq!(plan(&v, 31.0, SRC).unwrap(), FramePlan::Model(ModelWork::Extend { direction: Direction::Forward, context: ctx, index: 1 }));
-        assert_eq!(plan(&v, 35.0, SRC).unwrap(), FramePlan::Model(ModelWork::Extend { direction: Direction::Forward, context: ctx, index: 5 }));
+        assert_eq!(
+            plan(&v, 31.0, SRC).unwrap(),
+            FramePlan::Model(ModelWork::Extend { direction: Direction::Forward, context: ctx, index: 1 })
+        );
+        assert_eq!(
+            plan(&v, 35.0, SRC).unwrap(),
+            FramePlan::Model(ModelWork::Extend { direction: Direction::Forward, context: ctx, index: 5 })
+        );
         assert_eq!(EXTEND.frames_needed(&v, 33.0, SRC).unwrap(), Some(ctx));
         assert_eq!(EXTEND.frames_needed(&v, 12.0, SRC).unwrap(), Some(FrameRange::single(12.0)));
         assert_eq!(time_domain(&v, SRC).unwrap(), Some(FrameRange::new(10.0, 35.0)));
@@ -135,7 +144,11 @@ mod tests {
         let long = values(5, 100);
         assert_eq!(
             plan(&long, 31.0, SRC).unwrap(),
-            FramePlan::Model(ModelWork::Extend { direction: Direction::Forward, context: FrameRange::new(10.0, 30.0), index: 1 })
+            FramePlan::Model(ModelWork::Extend {
+                direction: Direction::Forward,
+                context: FrameRange::new(10.0, 30.0),
+                index: 1
+            })
         );
         assert!(plan(&values(0, 4), 31.0, SRC).unwrap_err().to_string().starts_with("Extend By is out of range"));
         assert_eq!(plan(&v, 31.0, None).unwrap_err(), EffectError::NoSource);

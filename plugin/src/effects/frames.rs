@@ -25,7 +25,11 @@ pub fn parse_frame_list(text: &str) -> Result<BTreeSet<i64>, FrameListError> {
         let index = i + 1;
         let bad = || FrameListError::NotAFrame { item: item.to_string(), index };
         // The range dash is a '-' that follows a digit, so "-5" and "-5--2" parse.
-        let dash = item.char_indices().skip(1).find(|&(p, c)| c == '-' && item.as_bytes()[p - 1].is_ascii_digit()).map(|(p, _)| p);
+        let dash = item
+            .char_indices()
+            .skip(1)
+            .find(|&(p, c)| c == '-' && item.as_bytes()[p - 1].is_ascii_digit())
+            .map(|(p, _)| p);
         let (first, last) = match dash {
             Some(p) => (item[..p].parse::<i64>().map_err(|_| bad())?, item[p + 1..].parse::<i64>().map_err(|_| bad())?),
             None => {

@@ -50,11 +50,33 @@ pub struct ParamSpec {
 /// (-1, 1) and integers to (0, 0) when only the hard range is given.
 #[derive(Debug)]
 pub enum ParamKind {
-    Int { default: i32, min: i32, max: i32, display_min: i32, display_max: i32 },
-    Double { default: f64, min: f64, max: f64, display_min: f64, display_max: f64, increment: f64, digits: i32 },
-    Bool { default: bool },
-    Choice { options: &'static [&'static CStr], default: usize },
-    String { default: &'static CStr, multiline: bool },
+    Int {
+        default: i32,
+        min: i32,
+        max: i32,
+        display_min: i32,
+        display_max: i32,
+    },
+    Double {
+        default: f64,
+        min: f64,
+        max: f64,
+        display_min: f64,
+        display_max: f64,
+        increment: f64,
+        digits: i32,
+    },
+    Bool {
+        default: bool,
+    },
+    Choice {
+        options: &'static [&'static CStr],
+        default: usize,
+    },
+    String {
+        default: &'static CStr,
+        multiline: bool,
+    },
     /// The read-only status line every effect has: not animated, not saved, never triggers a render.
     Status,
 }
@@ -102,7 +124,11 @@ impl EffectSpec {
     }
 
     /// The output frame range in the general context, or None to let the host decide.
-    pub fn time_domain(&self, values: &ParamValues, source: Option<FrameRange>) -> Result<Option<FrameRange>, EffectError> {
+    pub fn time_domain(
+        &self,
+        values: &ParamValues,
+        source: Option<FrameRange>,
+    ) -> Result<Option<FrameRange>, EffectError> {
         match self.kind {
             EffectKind::Generate => generate::time_domain(values).map(Some),
             EffectKind::Animate => animate::time_domain(values, source),
@@ -112,7 +138,12 @@ impl EffectSpec {
     }
 
     /// Source frames the output frame at `time` reads, for GetFramesNeeded.
-    pub fn frames_needed(&self, values: &ParamValues, time: f64, source: Option<FrameRange>) -> Result<Option<FrameRange>, EffectError> {
+    pub fn frames_needed(
+        &self,
+        values: &ParamValues,
+        time: f64,
+        source: Option<FrameRange>,
+    ) -> Result<Option<FrameRange>, EffectError> {
         Ok(self.plan(values, time, source)?.source_frames())
     }
 }
@@ -125,10 +156,8 @@ pub const PARAM_STATUS: &CStr = c"status";
 
 pub const PAGE_MAIN: &CStr = c"main";
 pub const PAGE_ADVANCED: &CStr = c"advanced";
-const PAGES: &[PageSpec] = &[
-    PageSpec { name: PAGE_MAIN, label: c"Kinema" },
-    PageSpec { name: PAGE_ADVANCED, label: c"Advanced" },
-];
+const PAGES: &[PageSpec] =
+    &[PageSpec { name: PAGE_MAIN, label: c"Kinema" }, PageSpec { name: PAGE_ADVANCED, label: c"Advanced" }];
 
 pub static GENERATE: EffectSpec = EffectSpec {
     id: c"com.kinema.Generate",
@@ -174,7 +203,8 @@ pub static INTERPOLATE: EffectSpec = EffectSpec {
     kind: EffectKind::Interpolate,
     label: c"Kinema Interpolate",
     group: GROUP,
-    description: c"Neural frame interpolation: slow motion and retiming, or rebuilding listed bad frames from their neighbours.",
+    description:
+        c"Neural frame interpolation: slow motion and retiming, or rebuilding listed bad frames from their neighbours.",
     contexts: &[Context::Filter, Context::General],
     version: (0, 1),
     temporal_access: true,
@@ -241,7 +271,15 @@ const GUIDANCE_PARAM: ParamSpec = ParamSpec {
     label: c"Guidance",
     hint: c"How strongly the prompt steers the result (classifier-free guidance scale; 1 turns it off).",
     page: PAGE_ADVANCED,
-    kind: ParamKind::Double { default: 3.0, min: 1.0, max: 20.0, display_min: 1.0, display_max: 10.0, increment: 0.1, digits: 2 },
+    kind: ParamKind::Double {
+        default: 3.0,
+        min: 1.0,
+        max: 20.0,
+        display_min: 1.0,
+        display_max: 10.0,
+        increment: 0.1,
+        digits: 2,
+    },
 };
 
 #[cfg(test)]
@@ -255,10 +293,18 @@ mod tests {
             let mut names = HashSet::new();
             for p in spec.params {
                 assert!(names.insert(p.name), "{:?}: duplicate param {:?}", spec.id, p.name);
-                assert!(spec.pages.iter().any(|page| page.name == p.page), "{:?}: {:?} on unknown page", spec.id, p.name);
+                assert!(
+                    spec.pages.iter().any(|page| page.name == p.page),
+                    "{:?}: {:?} on unknown page",
+                    spec.id,
+                    p.name
+                );
                 // Script names must be identifiers (Nuke rejects anything else).
                 let s = p.name.to_str().unwrap();
-                assert!(s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !s.starts_with(|c: char| c.is_ascii_digit()));
+                assert!(
+                    s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        && !s.starts_with(|c: char| c.is_ascii_digit())
+                );
                 assert!(!p.label.is_empty() && !p.hint.is_empty());
             }
             assert!(matches!(spec.param(PARAM_STATUS).unwrap().kind, ParamKind::Status));
@@ -273,10 +319,24 @@ mod tests {
             for p in spec.params {
                 match p.kind {
                     ParamKind::Int { default, min, max, display_min, display_max } => {
-                        assert!(min <= display_min && display_min <= default && default <= display_max && display_max <= max, "{:?}", p.name);
+                        assert!(
+                            min <= display_min
+                                && display_min <= default
+                                && default <= display_max
+                                && display_max <= max,
+                            "{:?}",
+                            p.name
+                        );
                     }
                     ParamKind::Double { default, min, max, display_min, display_max, increment, digits } => {
-                        assert!(min <= display_min && display_min <= default && default <= display_max && display_max <= max, "{:?}", p.name);
+                        assert!(
+                            min <= display_min
+                                && display_min <= default
+                                && default <= display_max
+                                && display_max <= max,
+                            "{:?}",
+                            p.name
+                        );
                         assert!(increment > 0.0 && digits >= 0);
                     }
                     ParamKind::Choice { options, default } => assert!(default < options.len()),
@@ -288,13 +348,16 @@ mod tests {
 
     #[test]
     fn the_generator_is_the_only_effect_without_temporal_access() {
-        assert_eq!(EFFECTS.iter().map(|e| e.id.to_str().unwrap()).collect::<Vec<_>>(), [
-            "com.kinema.Generate",
-            "com.kinema.Animate",
-            "com.kinema.Extend",
-            "com.kinema.Interpolate"
-        ]);
-        assert!(!GENERATE.temporal_access && ANIMATE.temporal_access && EXTEND.temporal_access && INTERPOLATE.temporal_access);
+        assert_eq!(
+            EFFECTS.iter().map(|e| e.id.to_str().unwrap()).collect::<Vec<_>>(),
+            ["com.kinema.Generate", "com.kinema.Animate", "com.kinema.Extend", "com.kinema.Interpolate"]
+        );
+        assert!(
+            !GENERATE.temporal_access
+                && ANIMATE.temporal_access
+                && EXTEND.temporal_access
+                && INTERPOLATE.temporal_access
+        );
         assert_eq!(GENERATE.contexts, [Context::Generator, Context::General]);
         assert_eq!(INTERPOLATE.contexts, [Context::Filter, Context::General]);
     }

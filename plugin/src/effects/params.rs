@@ -109,7 +109,10 @@ mod tests {
         let mut v = ParamValues::defaults(&INTERPOLATE);
         assert_eq!(v.string(PARAM_MODEL).unwrap(), "rife");
         assert!(v.get(PARAM_STATUS).is_none());
-        assert_eq!(v.int(PARAM_MODEL).unwrap_err(), EffectError::ParamType { name: "model".into(), expected: "integer" });
+        assert_eq!(
+            v.int(PARAM_MODEL).unwrap_err(),
+            EffectError::ParamType { name: "model".into(), expected: "integer" }
+        );
         assert_eq!(v.double(c"nope").unwrap_err(), EffectError::MissingParam("nope".into()));
         v.set(PARAM_MODEL, ParamValue::String("x".into()));
         assert_eq!(v.string(PARAM_MODEL).unwrap(), "x");

@@ -121,10 +121,7 @@ fn read_band<S: Sample, const PB: usize, const SC: usize, const DC: usize>(
     w: usize,
 ) {
     let [r, g, b, a] = planes;
-    let rgb = r
-        .chunks_exact_mut(w)
-        .zip(g.chunks_exact_mut(w))
-        .zip(b.chunks_exact_mut(w));
+    let rgb = r.chunks_exact_mut(w).zip(g.chunks_exact_mut(w)).zip(b.chunks_exact_mut(w));
     if DC == 4 {
         for (i, (((r, g), b), a)) in rgb.zip(a.chunks_exact_mut(w)).enumerate() {
             read_row4::<S, PB, SC>(rows.row(i), r, g, b, a);
@@ -140,13 +137,7 @@ fn read_band<S: Sample, const PB: usize, const SC: usize, const DC: usize>(
 // Not inlined: as a call, its slice arguments are `noalias`, which lets LLVM vectorise
 // without runtime overlap checks (inlined into the band loop it stayed scalar).
 #[inline(never)]
-fn write_row4<S: Sample, const PB: usize, const SC: usize>(
-    dst: &mut [u8],
-    r: &[f32],
-    g: &[f32],
-    b: &[f32],
-    a: &[f32],
-) {
+fn write_row4<S: Sample, const PB: usize, const SC: usize>(dst: &mut [u8], r: &[f32], g: &[f32], b: &[f32], a: &[f32]) {
     let (px, _) = dst.as_chunks_mut::<PB>();
     for ((((p, r), g), b), a) in px.iter_mut().zip(r).zip(g).zip(b).zip(a) {
         S::store(p, 0, *r);
@@ -162,12 +153,7 @@ fn write_row4<S: Sample, const PB: usize, const SC: usize>(
 // Not inlined: as a call, its slice arguments are `noalias`, which lets LLVM vectorise
 // without runtime overlap checks (inlined into the band loop it stayed scalar).
 #[inline(never)]
-fn write_row3<S: Sample, const PB: usize, const SC: usize>(
-    dst: &mut [u8],
-    r: &[f32],
-    g: &[f32],
-    b: &[f32],
-) {
+fn write_row3<S: Sample, const PB: usize, const SC: usize>(dst: &mut [u8], r: &[f32], g: &[f32], b: &[f32]) {
     let (px, _) = dst.as_chunks_mut::<PB>();
     for (((p, r), g), b) in px.iter_mut().zip(r).zip(g).zip(b) {
         S::store(p, 0, *r);
@@ -185,10 +171,7 @@ fn write_band<S: Sample, const PB: usize, const SC: usize, const DC: usize>(
     w: usize,
 ) {
     let [r, g, b, a] = planes;
-    let rgb = r
-        .chunks_exact(w)
-        .zip(g.chunks_exact(w))
-        .zip(b.chunks_exact(w));
+    let rgb = r.chunks_exact(w).zip(g.chunks_exact(w)).zip(b.chunks_exact(w));
     if DC == 4 {
         for (i, (((r, g), b), a)) in rgb.zip(a.chunks_exact(w)).enumerate() {
             write_row4::<S, PB, SC>(rows.row_mut(i), r, g, b, a);

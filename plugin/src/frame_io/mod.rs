@@ -163,63 +163,28 @@ pub enum FrameIoError {
     NullData,
     #[error("image bounds {0} are inverted (x2 < x1 or y2 < y1)")]
     InvertedBounds(Rect),
-    #[error(
-        "row bytes {row_bytes} are smaller than one row of {width} {components} {depth} pixels ({min} bytes)"
-    )]
-    RowBytesTooSmall {
-        row_bytes: isize,
-        min: usize,
-        width: usize,
-        depth: PixelDepth,
-        components: Components,
-    },
+    #[error("row bytes {row_bytes} are smaller than one row of {width} {components} {depth} pixels ({min} bytes)")]
+    RowBytesTooSmall { row_bytes: isize, min: usize, width: usize, depth: PixelDepth, components: Components },
     #[error("image origin offset {origin} is past the end of the {len}-byte buffer")]
     OriginOutOfRange { origin: usize, len: usize },
     #[error(
         "image rows of bounds {bounds} (origin {origin}, row bytes {row_bytes}) span bytes {start}..{end}, outside the {len}-byte buffer"
     )]
-    RowsOutsideBuffer {
-        bounds: Rect,
-        origin: usize,
-        row_bytes: isize,
-        start: i128,
-        end: i128,
-        len: usize,
-    },
-    #[error(
-        "image of bounds {bounds} with row bytes {row_bytes} does not fit in the address space"
-    )]
+    RowsOutsideBuffer { bounds: Rect, origin: usize, row_bytes: isize, start: i128, end: i128, len: usize },
+    #[error("image of bounds {bounds} with row bytes {row_bytes} does not fit in the address space")]
     TooLarge { bounds: Rect, row_bytes: isize },
     #[error("render window {0} is empty")]
     EmptyWindow(Rect),
     #[error("render window {window} is outside the image bounds {bounds}")]
     WindowOutsideBounds { window: Rect, bounds: Rect },
     #[error("cannot allocate a {channels}x{height}x{width} f32 frame")]
-    OutOfMemory {
-        channels: usize,
-        height: usize,
-        width: usize,
-    },
+    OutOfMemory { channels: usize, height: usize, width: usize },
     #[error("frame has {0} channels; only 3 (RGB) or 4 (RGBA) are supported")]
     UnsupportedChannels(usize),
-    #[error(
-        "frame is {frame_w}x{frame_h} but the render window {window} is {window_w}x{window_h}"
-    )]
-    FrameSizeMismatch {
-        frame_w: usize,
-        frame_h: usize,
-        window: Rect,
-        window_w: usize,
-        window_h: usize,
-    },
+    #[error("frame is {frame_w}x{frame_h} but the render window {window} is {window_w}x{window_h}")]
+    FrameSizeMismatch { frame_w: usize, frame_h: usize, window: Rect, window_w: usize, window_h: usize },
     #[error("frame data holds {actual} values but its shape (1,{channels},{height},{width}) needs {expected}")]
-    FrameDataLength {
-        channels: usize,
-        height: usize,
-        width: usize,
-        expected: usize,
-        actual: usize,
-    },
+    FrameDataLength { channels: usize, height: usize, width: usize, expected: usize, actual: usize },
     #[error(
         "pass-through needs identical pixel formats, but the source is {src_components} {src_depth} and the destination is {dst_components} {dst_depth}"
     )]
@@ -280,23 +245,10 @@ impl Layout {
             let start = origin as i128 + last.min(0);
             let end = origin as i128 + last.max(0) + row_len as i128;
             if start < 0 || end > len as i128 {
-                return Err(FrameIoError::RowsOutsideBuffer {
-                    bounds,
-                    origin,
-                    row_bytes,
-                    start,
-                    end,
-                    len,
-                });
+                return Err(FrameIoError::RowsOutsideBuffer { bounds, origin, row_bytes, start, end, len });
             }
         }
-        Ok(Layout {
-            origin,
-            row_bytes,
-            bounds,
-            depth,
-            components,
-        })
+        Ok(Layout { origin, row_bytes, bounds, depth, components })
     }
 
     fn pixel_bytes(&self) -> usize {
@@ -310,11 +262,7 @@ impl Layout {
         let h = window.height();
         // All offsets below lie inside the buffer validated by `Layout::new`.
         let x_off = (i64::from(window.x1) - i64::from(self.bounds.x1)) as usize * pb;
-        let low_y = if self.row_bytes >= 0 {
-            window.y1
-        } else {
-            window.y2 - 1
-        };
+        let low_y = if self.row_bytes >= 0 { window.y1 } else { window.y2 - 1 };
         let dy = i64::from(low_y) - i64::from(self.bounds.y1);
         let row_start = self.origin as i128 + dy as i128 * self.row_bytes as i128;
         Ok(Span {
@@ -338,12 +286,7 @@ impl Layout {
 }
 
 /// Bytes in one row of `bounds`, after checking the bounds and `row_bytes` make sense.
-fn row_len(
-    bounds: Rect,
-    row_bytes: isize,
-    depth: PixelDepth,
-    components: Components,
-) -> Result<usize> {
+fn row_len(bounds: Rect, row_bytes: isize, depth: PixelDepth, components: Components) -> Result<usize> {
     if bounds.is_inverted() {
         return Err(FrameIoError::InvertedBounds(bounds));
     }
@@ -354,13 +297,7 @@ fn row_len(
         .filter(|&n| n <= isize::MAX as usize)
         .ok_or(FrameIoError::TooLarge { bounds, row_bytes })?;
     if row_bytes.unsigned_abs() < min {
-        return Err(FrameIoError::RowBytesTooSmall {
-            row_bytes,
-            min,
-            width,
-            depth,
-            components,
-        });
+        return Err(FrameIoError::RowBytesTooSmall { row_bytes, min, width, depth, components });
     }
     Ok(min)
 }
@@ -376,42 +313,22 @@ fn check_window(window: Rect, bounds: Rect) -> Result<()> {
 }
 
 /// For a buffer described by a pointer to its bottom row: `(offset of the lowest row, total span)`.
-fn raw_span(
-    bounds: Rect,
-    row_bytes: isize,
-    depth: PixelDepth,
-    components: Components,
-) -> Result<(usize, usize)> {
+fn raw_span(bounds: Rect, row_bytes: isize, depth: PixelDepth, components: Components) -> Result<(usize, usize)> {
     let row_len = row_len(bounds, row_bytes, depth, components)?;
     let h = bounds.height();
     if h == 0 || row_len == 0 {
         return Ok((0, 0));
     }
     let too_large = FrameIoError::TooLarge { bounds, row_bytes };
-    let rows = (h - 1)
-        .checked_mul(row_bytes.unsigned_abs())
-        .ok_or(too_large.clone())?;
-    let total = rows
-        .checked_add(row_len)
-        .filter(|&n| n <= isize::MAX as usize)
-        .ok_or(too_large)?;
+    let rows = (h - 1).checked_mul(row_bytes.unsigned_abs()).ok_or(too_large.clone())?;
+    let total = rows.checked_add(row_len).filter(|&n| n <= isize::MAX as usize).ok_or(too_large)?;
     Ok((if row_bytes < 0 { rows } else { 0 }, total))
 }
 
 /// Start address of a raw buffer whose bottom row is at `data`, checking the span does not wrap.
-fn raw_start(
-    data: usize,
-    below: usize,
-    total: usize,
-    bounds: Rect,
-    row_bytes: isize,
-) -> Result<usize> {
-    let start = data
-        .checked_sub(below)
-        .ok_or(FrameIoError::TooLarge { bounds, row_bytes })?;
-    start
-        .checked_add(total)
-        .ok_or(FrameIoError::TooLarge { bounds, row_bytes })?;
+fn raw_start(data: usize, below: usize, total: usize, bounds: Rect, row_bytes: isize) -> Result<usize> {
+    let start = data.checked_sub(below).ok_or(FrameIoError::TooLarge { bounds, row_bytes })?;
+    start.checked_add(total).ok_or(FrameIoError::TooLarge { bounds, row_bytes })?;
     Ok(start)
 }
 
@@ -487,10 +404,7 @@ impl<'a> ImageView<'a> {
 
     fn rows(&self, window: Rect) -> Result<Rows<'a>> {
         let span = self.layout.span(window)?;
-        Ok(Rows {
-            base: &self.bytes[span.start..span.start + span.total()],
-            span,
-        })
+        Ok(Rows { base: &self.bytes[span.start..span.start + span.total()], span })
     }
 }
 
@@ -522,12 +436,7 @@ impl<'a> ImageViewMut<'a> {
     ) -> Result<Self> {
         let layout = Layout::new(bytes.len(), origin, row_bytes, bounds, depth, components)?;
         let len = bytes.len();
-        Ok(ImageViewMut {
-            ptr: NonNull::from(bytes).cast(),
-            len,
-            layout,
-            _bytes: PhantomData,
-        })
+        Ok(ImageViewMut { ptr: NonNull::from(bytes).cast(), len, layout, _bytes: PhantomData })
     }
 
     /// Writable view of host memory given as OFX does (see [`ImageView::from_raw`]).
@@ -552,12 +461,7 @@ impl<'a> ImageViewMut<'a> {
         let layout = Layout::new(total, below, row_bytes, bounds, depth, components)?;
         // `raw_start` checked that `data - below` does not wrap, so the result is non-null.
         let ptr = NonNull::new(data.as_ptr().wrapping_sub(below)).ok_or(FrameIoError::NullData)?;
-        Ok(ImageViewMut {
-            ptr,
-            len: total,
-            layout,
-            _bytes: PhantomData,
-        })
+        Ok(ImageViewMut { ptr, len: total, layout, _bytes: PhantomData })
     }
 
     pub fn bounds(&self) -> Rect {
@@ -623,26 +527,11 @@ impl<'a> Rows<'a> {
         let s = self.span;
         let sub = |h| Span { h, ..s };
         let (top, rest) = if s.top_down {
-            (
-                &self.base[..(k - 1) * s.stride + s.len],
-                &self.base[k * s.stride..],
-            )
+            (&self.base[..(k - 1) * s.stride + s.len], &self.base[k * s.stride..])
         } else {
-            (
-                &self.base[(s.h - k) * s.stride..],
-                &self.base[..(s.h - k - 1) * s.stride + s.len],
-            )
+            (&self.base[(s.h - k) * s.stride..], &self.base[..(s.h - k - 1) * s.stride + s.len])
         };
-        (
-            Rows {
-                base: top,
-                span: sub(k),
-            },
-            Rows {
-                base: rest,
-                span: sub(s.h - k),
-            },
-        )
+        (Rows { base: top, span: sub(k) }, Rows { base: rest, span: sub(s.h - k) })
     }
 }
 
@@ -682,16 +571,8 @@ impl RowsMut<'_> {
             (self.ptr.wrapping_add((s.h - k) * s.stride), self.ptr)
         };
         (
-            RowsMut {
-                ptr: top,
-                span: sub(k),
-                _bytes: PhantomData,
-            },
-            RowsMut {
-                ptr: rest,
-                span: sub(s.h - k),
-                _bytes: PhantomData,
-            },
+            RowsMut { ptr: top, span: sub(k), _bytes: PhantomData },
+            RowsMut { ptr: rest, span: sub(s.h - k), _bytes: PhantomData },
         )
     }
 }
@@ -711,26 +592,13 @@ impl Frame {
     /// # Panics
     /// If `channels * height * width` overflows `usize` (as `vec!` would).
     pub fn new(channels: usize, height: usize, width: usize) -> Self {
-        let n = channels
-            .checked_mul(height)
-            .and_then(|n| n.checked_mul(width))
-            .expect("frame size overflows usize");
-        Frame {
-            channels,
-            height,
-            width,
-            data: vec![0.0; n],
-        }
+        let n = channels.checked_mul(height).and_then(|n| n.checked_mul(width)).expect("frame size overflows usize");
+        Frame { channels, height, width, data: vec![0.0; n] }
     }
 
     /// Wraps existing planar data, checking its length against the shape.
     pub fn from_vec(channels: usize, height: usize, width: usize, data: Vec<f32>) -> Result<Self> {
-        let frame = Frame {
-            channels,
-            height,
-            width,
-            data,
-        };
+        let frame = Frame { channels, height, width, data };
         frame.check_len()?;
         Ok(frame)
     }
@@ -748,11 +616,7 @@ impl Frame {
     /// # Panics
     /// If `c >= channels` or `data` is shorter than the shape says.
     pub fn plane(&self, c: usize) -> &[f32] {
-        assert!(
-            c < self.channels,
-            "channel {c} of a {}-channel frame",
-            self.channels
-        );
+        assert!(c < self.channels, "channel {c} of a {}-channel frame", self.channels);
         let n = self.plane_len();
         &self.data[c * n..(c + 1) * n]
     }
@@ -760,11 +624,7 @@ impl Frame {
     /// # Panics
     /// As [`Frame::plane`].
     pub fn plane_mut(&mut self, c: usize) -> &mut [f32] {
-        assert!(
-            c < self.channels,
-            "channel {c} of a {}-channel frame",
-            self.channels
-        );
+        assert!(c < self.channels, "channel {c} of a {}-channel frame", self.channels);
         let n = self.plane_len();
         &mut self.data[c * n..(c + 1) * n]
     }
@@ -774,17 +634,12 @@ impl Frame {
         if c >= self.channels || y >= self.height || x >= self.width {
             return None;
         }
-        self.data
-            .get((c * self.height + y) * self.width + x)
-            .copied()
+        self.data.get((c * self.height + y) * self.width + x).copied()
     }
 
     /// Ok when `data.len()` matches the shape (the fields are public, so it can drift).
     pub fn check_len(&self) -> Result<()> {
-        let expected = self
-            .channels
-            .checked_mul(self.height)
-            .and_then(|n| n.checked_mul(self.width));
+        let expected = self.channels.checked_mul(self.height).and_then(|n| n.checked_mul(self.width));
         if expected != Some(self.data.len()) {
             return Err(FrameIoError::FrameDataLength {
                 channels: self.channels,
@@ -852,10 +707,7 @@ fn threads_for(width: usize, height: usize) -> usize {
 /// Reads `window` of `src` into a new top-down frame with `channels` (3 or 4) channels.
 pub fn read_frame(src: &ImageView, window: Rect, channels: usize) -> Result<Frame> {
     check_channels(channels)?;
-    let mut frame = Frame {
-        channels,
-        ..Frame::default()
-    };
+    let mut frame = Frame { channels, ..Frame::default() };
     read_frame_into(src, window, &mut frame)?;
     Ok(frame)
 }
@@ -863,28 +715,14 @@ pub fn read_frame(src: &ImageView, window: Rect, channels: usize) -> Result<Fram
 /// Reads `window` of `src` into `frame`, keeping `frame.channels` and reshaping it to the window
 /// size; the allocation is reused, so a hot loop allocates only when the window grows.
 pub fn read_frame_into(src: &ImageView, window: Rect, frame: &mut Frame) -> Result<()> {
-    read_frame_into_threads(
-        src,
-        window,
-        frame,
-        threads_for(window.width(), window.height()),
-    )
+    read_frame_into_threads(src, window, frame, threads_for(window.width(), window.height()))
 }
 
-fn read_frame_into_threads(
-    src: &ImageView,
-    window: Rect,
-    frame: &mut Frame,
-    threads: usize,
-) -> Result<()> {
+fn read_frame_into_threads(src: &ImageView, window: Rect, frame: &mut Frame, threads: usize) -> Result<()> {
     check_channels(frame.channels)?;
     let rows = src.rows(window)?;
     let (w, h) = (window.width(), window.height());
-    let too_large = FrameIoError::OutOfMemory {
-        channels: frame.channels,
-        height: h,
-        width: w,
-    };
+    let too_large = FrameIoError::OutOfMemory { channels: frame.channels, height: h, width: w };
     let n = (frame.channels * h)
         .checked_mul(w)
         .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<f32>())
@@ -907,20 +745,10 @@ fn read_frame_into_threads(
 /// `u8`/`u16` destinations clamp to `[0, 1]` and round half up (NaN becomes 0); `f32` is
 /// written as is.
 pub fn write_frame(frame: &Frame, dst: &mut ImageViewMut, window: Rect) -> Result<()> {
-    write_frame_threads(
-        frame,
-        dst,
-        window,
-        threads_for(window.width(), window.height()),
-    )
+    write_frame_threads(frame, dst, window, threads_for(window.width(), window.height()))
 }
 
-fn write_frame_threads(
-    frame: &Frame,
-    dst: &mut ImageViewMut,
-    window: Rect,
-    threads: usize,
-) -> Result<()> {
+fn write_frame_threads(frame: &Frame, dst: &mut ImageViewMut, window: Rect, threads: usize) -> Result<()> {
     check_channels(frame.channels)?;
     frame.check_len()?;
     check_window(window, dst.bounds())?;
@@ -942,20 +770,10 @@ fn write_frame_threads(
 
 /// Copies `window` from `src` to `dst` bit for bit (pass-through); formats must match.
 pub fn copy_pixels(src: &ImageView, dst: &mut ImageViewMut, window: Rect) -> Result<()> {
-    copy_pixels_threads(
-        src,
-        dst,
-        window,
-        threads_for(window.width(), window.height()),
-    )
+    copy_pixels_threads(src, dst, window, threads_for(window.width(), window.height()))
 }
 
-fn copy_pixels_threads(
-    src: &ImageView,
-    dst: &mut ImageViewMut,
-    window: Rect,
-    threads: usize,
-) -> Result<()> {
+fn copy_pixels_threads(src: &ImageView, dst: &mut ImageViewMut, window: Rect, threads: usize) -> Result<()> {
     if (src.depth(), src.components()) != (dst.depth(), dst.components()) {
         return Err(FrameIoError::FormatMismatch {
             src_depth: src.depth(),
@@ -993,13 +811,7 @@ fn split_planes(p: [&[f32]; 4], n: usize) -> ([&[f32]; 4], [&[f32]; 4]) {
     ([r0, g0, b0, a0], [r1, g1, b1, a1])
 }
 
-fn run_read(
-    kernel: kernels::ReadBand,
-    rows: Rows,
-    planes: [&mut [f32]; 4],
-    w: usize,
-    threads: usize,
-) {
+fn run_read(kernel: kernels::ReadBand, rows: Rows, planes: [&mut [f32]; 4], w: usize, threads: usize) {
     let work = (rows, planes);
     run_split(
         work,
@@ -1014,13 +826,7 @@ fn run_read(
     );
 }
 
-fn run_write(
-    kernel: kernels::WriteBand,
-    rows: RowsMut,
-    planes: [&[f32]; 4],
-    w: usize,
-    threads: usize,
-) {
+fn run_write(kernel: kernels::WriteBand, rows: RowsMut, planes: [&[f32]; 4], w: usize, threads: usize) {
     let h = rows.h();
     run_split(
         (rows, planes),

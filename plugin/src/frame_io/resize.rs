@@ -19,11 +19,7 @@ fn taps(input: usize, output: usize) -> Vec<Tap> {
             let src = ((o as f64 + 0.5) * scale - 0.5).max(0.0);
             let i0 = (src.floor() as usize).min(input - 1);
             let i1 = (i0 + 1).min(input - 1);
-            Tap {
-                i0,
-                i1,
-                t: (src - i0 as f64).clamp(0.0, 1.0) as f32,
-            }
+            Tap { i0, i1, t: (src - i0 as f64).clamp(0.0, 1.0) as f32 }
         })
         .collect()
 }

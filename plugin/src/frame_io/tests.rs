@@ -34,19 +34,8 @@ impl Buf {
         let h = bounds.height();
         let rows = (h - 1) * stride + row_len;
         let origin = shape.before + if shape.negative { (h - 1) * stride } else { 0 };
-        let row_bytes = if shape.negative {
-            -(stride as isize)
-        } else {
-            stride as isize
-        };
-        Buf {
-            bytes: vec![CANARY; shape.before + rows + shape.after],
-            origin,
-            row_bytes,
-            bounds,
-            depth,
-            components,
-        }
+        let row_bytes = if shape.negative { -(stride as isize) } else { stride as isize };
+        Buf { bytes: vec![CANARY; shape.before + rows + shape.after], origin, row_bytes, bounds, depth, components }
     }
 
     fn pb(&self) -> usize {
@@ -56,9 +45,7 @@ impl Buf {
     /// Byte offset of component `c` of pixel (x, y), computed independently of the module.
     fn offset(&self, x: i32, y: i32, c: usize) -> usize {
         let row = self.origin as isize + (y - self.bounds.y1) as isize * self.row_bytes;
-        row as usize
-            + (x - self.bounds.x1) as usize * self.pb()
-            + c * self.depth.bytes_per_component()
+        row as usize + (x - self.bounds.x1) as usize * self.pb() + c * self.depth.bytes_per_component()
     }
 
     fn component(&self, x: i32, y: i32, c: usize) -> &[u8] {
@@ -86,20 +73,8 @@ impl Buf {
             rng ^= rng << 17;
             rng
         };
-        const SPECIAL: [f32; 12] = [
-            0.0,
-            -0.0,
-            1.0,
-            -1.0,
-            2.5,
-            1.0e30,
-            -3.75,
-            1.0e-40,
-            -1.0e-42,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            f32::NAN,
-        ];
+        const SPECIAL: [f32; 12] =
+            [0.0, -0.0, 1.0, -1.0, 2.5, 1.0e30, -3.75, 1.0e-40, -1.0e-42, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
         let (b, n) = (self.bounds, self.components.count());
         for y in b.y1..b.y2 {
             for x in b.x1..b.x2 {
@@ -108,9 +83,7 @@ impl Buf {
                     let o = self.offset(x, y, c);
                     match self.depth {
                         PixelDepth::U8 => self.bytes[o] = r as u8,
-                        PixelDepth::U16 => {
-                            self.bytes[o..o + 2].copy_from_slice(&(r as u16).to_ne_bytes())
-                        }
+                        PixelDepth::U16 => self.bytes[o..o + 2].copy_from_slice(&(r as u16).to_ne_bytes()),
                         PixelDepth::F32 => {
                             let v = match r % 4 {
                                 0 => f32::from_bits((r >> 32) as u32),
@@ -126,27 +99,12 @@ impl Buf {
     }
 
     fn view(&self) -> ImageView<'_> {
-        ImageView::new(
-            &self.bytes,
-            self.origin,
-            self.row_bytes,
-            self.bounds,
-            self.depth,
-            self.components,
-        )
-        .unwrap()
+        ImageView::new(&self.bytes, self.origin, self.row_bytes, self.bounds, self.depth, self.components).unwrap()
     }
 
     fn view_mut(&mut self) -> ImageViewMut<'_> {
-        ImageViewMut::new(
-            &mut self.bytes,
-            self.origin,
-            self.row_bytes,
-            self.bounds,
-            self.depth,
-            self.components,
-        )
-        .unwrap()
+        ImageViewMut::new(&mut self.bytes, self.origin, self.row_bytes, self.bounds, self.depth, self.components)
+            .unwrap()
     }
 
     /// The same views built the way the OFX glue does, from the bottom-left pixel pointer.
@@ -166,13 +124,7 @@ impl Buf {
     fn raw_view_mut(&mut self) -> ImageViewMut<'_> {
         unsafe {
             let data = self.bytes.as_mut_ptr().add(self.origin);
-            ImageViewMut::from_raw(
-                data,
-                self.row_bytes,
-                self.bounds,
-                self.depth,
-                self.components,
-            )
+            ImageViewMut::from_raw(data, self.row_bytes, self.bounds, self.depth, self.components)
         }
         .unwrap()
     }
@@ -187,11 +139,7 @@ fn opaque(depth: PixelDepth) -> Vec<u8> {
 }
 
 fn depth() -> impl Strategy<Value = PixelDepth> {
-    prop_oneof![
-        Just(PixelDepth::U8),
-        Just(PixelDepth::U16),
-        Just(PixelDepth::F32)
-    ]
+    prop_oneof![Just(PixelDepth::U8), Just(PixelDepth::U16), Just(PixelDepth::F32)]
 }
 
 fn components() -> impl Strategy<Value = Components> {
@@ -199,19 +147,16 @@ fn components() -> impl Strategy<Value = Components> {
 }
 
 fn shape() -> impl Strategy<Value = Shape> {
-    (0usize..9, any::<bool>(), 0usize..6, 0usize..6).prop_map(|(pad, negative, before, after)| {
-        Shape {
-            pad,
-            negative,
-            before,
-            after,
-        }
+    (0usize..9, any::<bool>(), 0usize..6, 0usize..6).prop_map(|(pad, negative, before, after)| Shape {
+        pad,
+        negative,
+        before,
+        after,
     })
 }
 
 fn bounds() -> impl Strategy<Value = Rect> {
-    (-20i32..20, -20i32..20, 1i32..11, 1i32..11)
-        .prop_map(|(x, y, w, h)| Rect::new(x, y, x + w, y + h))
+    (-20i32..20, -20i32..20, 1i32..11, 1i32..11).prop_map(|(x, y, w, h)| Rect::new(x, y, x + w, y + h))
 }
 
 fn window_in(b: Rect) -> impl Strategy<Value = Rect> {
@@ -237,46 +182,23 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    let head = (
-        depth(),
-        components(),
-        prop_oneof![Just(3usize), Just(4)],
-        bounds(),
-        shape(),
-        shape(),
-    );
-    let tail = (
-        [0i32..3, 0i32..3, 0i32..3, 0i32..3],
-        any::<u64>(),
-        1usize..5,
-        any::<bool>(),
-    );
-    (head, tail)
-        .prop_flat_map(|(head, tail)| (Just(head), Just(tail), window_in(head.3)))
-        .prop_map(
-            |(
-                (depth, components, channels, src_bounds, src_shape, dst_shape),
-                (m, seed, threads, raw),
-                window,
-            )| Case {
-                depth,
-                components,
-                channels,
-                src_bounds,
-                window,
-                dst_bounds: Rect::new(
-                    window.x1 - m[0],
-                    window.y1 - m[1],
-                    window.x2 + m[2],
-                    window.y2 + m[3],
-                ),
-                src_shape,
-                dst_shape,
-                seed,
-                threads,
-                raw,
-            },
-        )
+    let head = (depth(), components(), prop_oneof![Just(3usize), Just(4)], bounds(), shape(), shape());
+    let tail = ([0i32..3, 0i32..3, 0i32..3, 0i32..3], any::<u64>(), 1usize..5, any::<bool>());
+    (head, tail).prop_flat_map(|(head, tail)| (Just(head), Just(tail), window_in(head.3))).prop_map(
+        |((depth, components, channels, src_bounds, src_shape, dst_shape), (m, seed, threads, raw), window)| Case {
+            depth,
+            components,
+            channels,
+            src_bounds,
+            window,
+            dst_bounds: Rect::new(window.x1 - m[0], window.y1 - m[1], window.x2 + m[2], window.y2 + m[3]),
+            src_shape,
+            dst_shape,
+            seed,
+            threads,
+            raw,
+        },
+    )
 }
 
 impl Case {
@@ -292,21 +214,14 @@ impl Case {
 
     fn read(&self, src: &Buf) -> Frame {
         let view = if self.raw { src.raw_view() } else { src.view() };
-        let mut frame = Frame {
-            channels: self.channels,
-            ..Frame::default()
-        };
+        let mut frame = Frame { channels: self.channels, ..Frame::default() };
         read_frame_into_threads(&view, self.window, &mut frame, self.threads).unwrap();
         frame
     }
 }
 
 /// Asserts `dst` equals a canary-filled buffer with only the window pixels set by `expect`.
-fn assert_only_window_written(
-    dst: &Buf,
-    window: Rect,
-    expect: impl Fn(i32, i32, usize) -> Vec<u8>,
-) {
+fn assert_only_window_written(dst: &Buf, window: Rect, expect: impl Fn(i32, i32, usize) -> Vec<u8>) {
     let mut want = vec![CANARY; dst.bytes.len()];
     for y in window.y1..window.y2 {
         for x in window.x1..window.x2 {
@@ -318,10 +233,7 @@ fn assert_only_window_written(
         }
     }
     if let Some(i) = (0..want.len()).find(|&i| want[i] != dst.bytes[i]) {
-        panic!(
-            "byte {i} is {:#04x}, expected {:#04x}",
-            dst.bytes[i], want[i]
-        );
+        panic!("byte {i} is {:#04x}, expected {:#04x}", dst.bytes[i], want[i]);
     }
 }
 
@@ -398,12 +310,7 @@ fn u8_buf(bounds: Rect, components: Components, shape: Shape) -> Buf {
     Buf::new(bounds, PixelDepth::U8, components, shape)
 }
 
-const PLAIN: Shape = Shape {
-    pad: 0,
-    negative: false,
-    before: 0,
-    after: 0,
-};
+const PLAIN: Shape = Shape { pad: 0, negative: false, before: 0, after: 0 };
 
 #[test]
 fn two_by_two_u8_bottom_row_lands_last() {
@@ -412,15 +319,7 @@ fn two_by_two_u8_bottom_row_lands_last() {
         10, 20, 30, 40, /**/ 50, 60, 70, 80, // y = 0 (bottom)
         90, 100, 110, 120, /**/ 130, 140, 150, 160, // y = 1 (top)
     ];
-    let view = ImageView::new(
-        &bytes,
-        0,
-        8,
-        Rect::new(0, 0, 2, 2),
-        PixelDepth::U8,
-        Components::Rgba,
-    )
-    .unwrap();
+    let view = ImageView::new(&bytes, 0, 8, Rect::new(0, 0, 2, 2), PixelDepth::U8, Components::Rgba).unwrap();
     let frame = read_frame(&view, Rect::new(0, 0, 2, 2), 4).unwrap();
     let v = |b: u8| b as f32 / 255.0;
     assert_eq!(frame.shape(), [1, 4, 2, 2]);
@@ -431,15 +330,7 @@ fn two_by_two_u8_bottom_row_lands_last() {
     assert_eq!(frame.plane(3), &[v(120), v(160), v(40), v(80)]);
 
     let mut out = vec![0u8; 16];
-    let mut dst = ImageViewMut::new(
-        &mut out,
-        0,
-        8,
-        Rect::new(0, 0, 2, 2),
-        PixelDepth::U8,
-        Components::Rgba,
-    )
-    .unwrap();
+    let mut dst = ImageViewMut::new(&mut out, 0, 8, Rect::new(0, 0, 2, 2), PixelDepth::U8, Components::Rgba).unwrap();
     write_frame(&frame, &mut dst, Rect::new(0, 0, 2, 2)).unwrap();
     assert_eq!(out, bytes);
 }
@@ -448,15 +339,7 @@ fn two_by_two_u8_bottom_row_lands_last() {
 fn negative_row_bytes_reads_a_top_down_buffer() {
     // A top-down buffer: the top row first in memory; origin points at the bottom row.
     let bytes: Vec<u8> = vec![1, 2, 3, /**/ 4, 5, 6]; // top row (y = 1), then bottom (y = 0)
-    let view = ImageView::new(
-        &bytes,
-        3,
-        -3,
-        Rect::new(0, 0, 1, 2),
-        PixelDepth::U8,
-        Components::Rgb,
-    )
-    .unwrap();
+    let view = ImageView::new(&bytes, 3, -3, Rect::new(0, 0, 1, 2), PixelDepth::U8, Components::Rgb).unwrap();
     assert_eq!(view.row(0), Some(&[4u8, 5, 6][..]));
     assert_eq!(view.row(1), Some(&[1u8, 2, 3][..]));
     let frame = read_frame(&view, Rect::new(0, 0, 1, 2), 4).unwrap();
@@ -468,17 +351,8 @@ fn negative_row_bytes_reads_a_top_down_buffer() {
 fn offset_bounds_and_sub_window() {
     // Bounds start at (-5, 3); read the single pixel (-4, 4) of a 3x3 u16 RGB image.
     let bounds = Rect::new(-5, 3, -2, 6);
-    let mut buf = Buf::new(
-        bounds,
-        PixelDepth::U16,
-        Components::Rgb,
-        Shape {
-            pad: 2,
-            negative: false,
-            before: 4,
-            after: 0,
-        },
-    );
+    let mut buf =
+        Buf::new(bounds, PixelDepth::U16, Components::Rgb, Shape { pad: 2, negative: false, before: 4, after: 0 });
     let o = buf.offset(-4, 4, 0);
     for (c, v) in [0u16, 32768, 65535].iter().enumerate() {
         buf.bytes[o + 2 * c..o + 2 * c + 2].copy_from_slice(&v.to_ne_bytes());
@@ -490,33 +364,11 @@ fn offset_bounds_and_sub_window() {
 #[test]
 fn white_is_exactly_one() {
     let bytes = [255u8, 255, 255];
-    let view = ImageView::new(
-        &bytes,
-        0,
-        3,
-        Rect::new(0, 0, 1, 1),
-        PixelDepth::U8,
-        Components::Rgb,
-    )
-    .unwrap();
-    assert_eq!(
-        read_frame(&view, Rect::new(0, 0, 1, 1), 3).unwrap().data,
-        vec![1.0; 3]
-    );
+    let view = ImageView::new(&bytes, 0, 3, Rect::new(0, 0, 1, 1), PixelDepth::U8, Components::Rgb).unwrap();
+    assert_eq!(read_frame(&view, Rect::new(0, 0, 1, 1), 3).unwrap().data, vec![1.0; 3]);
     let bytes: Vec<u8> = [u16::MAX; 3].iter().flat_map(|v| v.to_ne_bytes()).collect();
-    let view = ImageView::new(
-        &bytes,
-        0,
-        6,
-        Rect::new(0, 0, 1, 1),
-        PixelDepth::U16,
-        Components::Rgb,
-    )
-    .unwrap();
-    assert_eq!(
-        read_frame(&view, Rect::new(0, 0, 1, 1), 3).unwrap().data,
-        vec![1.0; 3]
-    );
+    let view = ImageView::new(&bytes, 0, 6, Rect::new(0, 0, 1, 1), PixelDepth::U16, Components::Rgb).unwrap();
+    assert_eq!(read_frame(&view, Rect::new(0, 0, 1, 1), 3).unwrap().data, vec![1.0; 3]);
 }
 
 #[test]
@@ -531,38 +383,16 @@ fn quantisation_rounds_half_up_clamps_and_zeroes_nan() {
     let window = Rect::new(0, 0, n as i32, 1);
 
     let mut out = vec![7u8; n * 4];
-    let mut dst = ImageViewMut::new(
-        &mut out,
-        0,
-        4 * n as isize,
-        window,
-        PixelDepth::U8,
-        Components::Rgba,
-    )
-    .unwrap();
+    let mut dst = ImageViewMut::new(&mut out, 0, 4 * n as isize, window, PixelDepth::U8, Components::Rgba).unwrap();
     write_frame(&frame, &mut dst, window).unwrap();
     let red: Vec<u8> = out.chunks(4).map(|p| p[0]).collect();
     assert_eq!(red, vec![0, 0, 128, 64, 191, 255, 254, 255]);
-    assert!(
-        out.chunks(4).all(|p| p[3] == 255),
-        "3 channels into RGBA writes opaque alpha"
-    );
+    assert!(out.chunks(4).all(|p| p[3] == 255), "3 channels into RGBA writes opaque alpha");
 
     let mut out = vec![0u8; n * 6];
-    let mut dst = ImageViewMut::new(
-        &mut out,
-        0,
-        6 * n as isize,
-        window,
-        PixelDepth::U16,
-        Components::Rgb,
-    )
-    .unwrap();
+    let mut dst = ImageViewMut::new(&mut out, 0, 6 * n as isize, window, PixelDepth::U16, Components::Rgb).unwrap();
     write_frame(&frame, &mut dst, window).unwrap();
-    let red: Vec<u16> = out
-        .chunks(6)
-        .map(|p| u16::from_ne_bytes([p[0], p[1]]))
-        .collect();
+    let red: Vec<u16> = out.chunks(6).map(|p| u16::from_ne_bytes([p[0], p[1]])).collect();
     // 0.5 * 65535 = 32767.5 rounds up.
     assert_eq!(red, vec![0, 0, 32768, 16384, 49151, 65535, 65404, 65535]);
 }
@@ -572,13 +402,9 @@ fn float_values_pass_through_unclamped() {
     let frame = Frame::from_vec(3, 1, 1, vec![-0.25, 7.5, 1.0e-40]).unwrap();
     let mut out = vec![0u8; 12];
     let window = Rect::new(0, 0, 1, 1);
-    let mut dst =
-        ImageViewMut::new(&mut out, 0, 12, window, PixelDepth::F32, Components::Rgb).unwrap();
+    let mut dst = ImageViewMut::new(&mut out, 0, 12, window, PixelDepth::F32, Components::Rgb).unwrap();
     write_frame(&frame, &mut dst, window).unwrap();
-    let got: Vec<f32> = out
-        .chunks(4)
-        .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let got: Vec<f32> = out.chunks(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect();
     assert_eq!(got, vec![-0.25, 7.5, 1.0e-40]);
 }
 
@@ -599,26 +425,14 @@ fn read_frame_into_reuses_the_allocation() {
 #[test]
 fn threaded_and_serial_conversions_agree_on_a_large_image() {
     let bounds = Rect::new(-3, -7, 637, 473); // 640x480 >= PARALLEL_MIN_PIXELS
-    let shape = Shape {
-        pad: 12,
-        negative: true,
-        before: 5,
-        after: 3,
-    };
+    let shape = Shape { pad: 12, negative: true, before: 5, after: 3 };
     let mut src = Buf::new(bounds, PixelDepth::F32, Components::Rgba, shape);
     src.fill(99);
     let window = Rect::new(0, 0, 600, 401);
-    let mut serial = Frame {
-        channels: 4,
-        ..Frame::default()
-    };
+    let mut serial = Frame { channels: 4, ..Frame::default() };
     read_frame_into_threads(&src.view(), window, &mut serial, 1).unwrap();
     let parallel = read_frame(&src.view(), window, 4).unwrap();
-    assert!(serial
-        .data
-        .iter()
-        .zip(&parallel.data)
-        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(serial.data.iter().zip(&parallel.data).all(|(a, b)| a.to_bits() == b.to_bits()));
 
     let mut a = Buf::new(bounds, PixelDepth::U16, Components::Rgb, shape);
     let mut b = a.clone();
@@ -630,20 +444,9 @@ fn threaded_and_serial_conversions_agree_on_a_large_image() {
 #[test]
 fn window_outside_bounds_message_names_both() {
     let bytes = vec![0u8; 960 * 540 * 4];
-    let view = ImageView::new(
-        &bytes,
-        0,
-        960 * 4,
-        Rect::new(0, 0, 960, 540),
-        PixelDepth::U8,
-        Components::Rgba,
-    )
-    .unwrap();
+    let view = ImageView::new(&bytes, 0, 960 * 4, Rect::new(0, 0, 960, 540), PixelDepth::U8, Components::Rgba).unwrap();
     let err = read_frame(&view, Rect::new(0, 0, 1920, 1080), 4).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "render window (0,0)-(1920,1080) is outside the image bounds (0,0)-(960,540)"
-    );
+    assert_eq!(err.to_string(), "render window (0,0)-(1920,1080) is outside the image bounds (0,0)-(960,540)");
 }
 
 #[test]
@@ -651,54 +454,22 @@ fn bad_requests_are_errors() {
     let mut buf = u8_buf(Rect::new(0, 0, 4, 4), Components::Rgba, PLAIN);
     let view = buf.view();
     let empty = Rect::new(1, 1, 1, 3);
-    assert_eq!(
-        read_frame(&view, empty, 4).unwrap_err(),
-        FrameIoError::EmptyWindow(empty)
-    );
-    assert_eq!(
-        read_frame(&view, Rect::new(0, 0, 2, 2), 2).unwrap_err(),
-        FrameIoError::UnsupportedChannels(2)
-    );
+    assert_eq!(read_frame(&view, empty, 4).unwrap_err(), FrameIoError::EmptyWindow(empty));
+    assert_eq!(read_frame(&view, Rect::new(0, 0, 2, 2), 2).unwrap_err(), FrameIoError::UnsupportedChannels(2));
 
     let frame = Frame::new(4, 2, 3);
     let window = Rect::new(0, 0, 2, 2);
     let err = write_frame(&frame, &mut buf.view_mut(), window).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "frame is 3x2 but the render window (0,0)-(2,2) is 2x2"
-    );
+    assert_eq!(err.to_string(), "frame is 3x2 but the render window (0,0)-(2,2) is 2x2");
 
-    let broken = Frame {
-        channels: 4,
-        height: 2,
-        width: 2,
-        data: vec![0.0; 15],
-    };
+    let broken = Frame { channels: 4, height: 2, width: 2, data: vec![0.0; 15] };
     let err = write_frame(&broken, &mut buf.view_mut(), window).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            FrameIoError::FrameDataLength {
-                expected: 16,
-                actual: 15,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, FrameIoError::FrameDataLength { expected: 16, actual: 15, .. }), "{err}");
     assert!(Frame::from_vec(3, 2, 2, vec![0.0; 11]).is_err());
     let five = Frame::new(5, 2, 2);
-    assert_eq!(
-        write_frame(&five, &mut buf.view_mut(), window).unwrap_err(),
-        FrameIoError::UnsupportedChannels(5)
-    );
+    assert_eq!(write_frame(&five, &mut buf.view_mut(), window).unwrap_err(), FrameIoError::UnsupportedChannels(5));
 
-    let other = Buf::new(
-        Rect::new(0, 0, 4, 4),
-        PixelDepth::U16,
-        Components::Rgba,
-        PLAIN,
-    );
+    let other = Buf::new(Rect::new(0, 0, 4, 4), PixelDepth::U16, Components::Rgba, PLAIN);
     let err = copy_pixels(&other.view(), &mut buf.view_mut(), window).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -714,39 +485,21 @@ fn bad_geometry_is_rejected() {
     let b = Rect::new(0, 0, 2, 2);
     // Row bytes smaller than a row, in either direction.
     let err = ImageView::new(&bytes, 0, 7, b, U8, Rgba).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "row bytes 7 are smaller than one row of 2 RGBA 8-bit pixels (8 bytes)"
-    );
-    assert!(matches!(
-        ImageView::new(&bytes, 40, -7, b, U8, Rgba),
-        Err(FrameIoError::RowBytesTooSmall { .. })
-    ));
+    assert_eq!(err.to_string(), "row bytes 7 are smaller than one row of 2 RGBA 8-bit pixels (8 bytes)");
+    assert!(matches!(ImageView::new(&bytes, 40, -7, b, U8, Rgba), Err(FrameIoError::RowBytesTooSmall { .. })));
     // Rows past either end of the buffer.
-    assert!(matches!(
-        ImageView::new(&bytes, 0, 40, b, F32, Rgba),
-        Err(FrameIoError::RowsOutsideBuffer { .. })
-    ));
-    assert!(matches!(
-        ImageView::new(&bytes, 8, -16, b, U8, Rgba),
-        Err(FrameIoError::RowsOutsideBuffer { .. })
-    ));
+    assert!(matches!(ImageView::new(&bytes, 0, 40, b, F32, Rgba), Err(FrameIoError::RowsOutsideBuffer { .. })));
+    assert!(matches!(ImageView::new(&bytes, 8, -16, b, U8, Rgba), Err(FrameIoError::RowsOutsideBuffer { .. })));
     assert!(ImageView::new(&bytes, 16, -16, b, U8, Rgba).is_ok());
     assert!(ImageView::new(&bytes, 56, 0x7fff_ffff, Rect::new(0, 0, 2, 1), U8, Rgba).is_ok());
-    assert!(matches!(
-        ImageView::new(&bytes, 65, 8, b, U8, Rgba),
-        Err(FrameIoError::OriginOutOfRange { .. })
-    ));
+    assert!(matches!(ImageView::new(&bytes, 65, 8, b, U8, Rgba), Err(FrameIoError::OriginOutOfRange { .. })));
     assert!(matches!(
         ImageView::new(&bytes, 0, 8, Rect::new(0, 2, 2, 1), U8, Rgba),
         Err(FrameIoError::InvertedBounds(_))
     ));
     let mut bytes = bytes;
     assert!(ImageViewMut::new(&mut bytes, 0, 8, b, U8, Rgba).is_ok());
-    assert!(matches!(
-        ImageViewMut::new(&mut bytes, 0, 64, b, U8, Rgba),
-        Err(FrameIoError::RowsOutsideBuffer { .. })
-    ));
+    assert!(matches!(ImageViewMut::new(&mut bytes, 0, 64, b, U8, Rgba), Err(FrameIoError::RowsOutsideBuffer { .. })));
 
     // Null and address-space overflow from raw pointers.
     let null = unsafe { ImageView::from_raw(std::ptr::null(), 8, b, U8, Rgba) };
@@ -757,9 +510,7 @@ fn bad_geometry_is_rejected() {
     let r = unsafe { ImageView::from_raw(bytes.as_ptr(), isize::MAX / 4, huge, U8, Rgba) };
     assert!(matches!(r, Err(FrameIoError::TooLarge { .. })));
     // A negative stride that would start below address 0.
-    let r = unsafe {
-        ImageView::from_raw(16 as *const u8, -(1 << 20), Rect::new(0, 0, 1, 3), U8, Rgba)
-    };
+    let r = unsafe { ImageView::from_raw(16 as *const u8, -(1 << 20), Rect::new(0, 0, 1, 3), U8, Rgba) };
     assert!(matches!(r, Err(FrameIoError::TooLarge { .. })));
 }
 
@@ -768,13 +519,7 @@ fn from_raw_spans_negative_strides() {
     // Bottom row last in memory; the pointer is at the bottom row, rows go down in memory.
     let bytes: Vec<u8> = vec![9, 9, 9, 0, /**/ 1, 2, 3, 0];
     let view = unsafe {
-        ImageView::from_raw(
-            bytes.as_ptr().add(4),
-            -4,
-            Rect::new(0, 0, 1, 2),
-            PixelDepth::U8,
-            Components::Rgb,
-        )
+        ImageView::from_raw(bytes.as_ptr().add(4), -4, Rect::new(0, 0, 1, 2), PixelDepth::U8, Components::Rgb)
     }
     .unwrap();
     assert_eq!(view.row(0), Some(&[1u8, 2, 3][..]));
@@ -786,18 +531,12 @@ fn from_raw_spans_negative_strides() {
 fn rect_helpers() {
     let r = Rect::new(-5, 3, 10, 7);
     assert_eq!((r.width(), r.height()), (15, 4));
-    assert_eq!(
-        Rect::new(i32::MIN, 0, i32::MAX, 1).width(),
-        u32::MAX as usize
-    );
+    assert_eq!(Rect::new(i32::MIN, 0, i32::MAX, 1).width(), u32::MAX as usize);
     assert_eq!(Rect::new(3, 0, 1, 1).width(), 0);
     assert!(r.contains(&Rect::new(-5, 3, 10, 7)));
     assert!(r.contains(&Rect::new(0, 4, 1, 5)));
     assert!(!r.contains(&Rect::new(0, 4, 11, 5)));
-    assert_eq!(
-        r.intersect(&Rect::new(0, 0, 20, 5)),
-        Some(Rect::new(0, 3, 10, 5))
-    );
+    assert_eq!(r.intersect(&Rect::new(0, 0, 20, 5)), Some(Rect::new(0, 3, 10, 5)));
     assert_eq!(r.intersect(&Rect::new(10, 0, 20, 5)), None);
     assert_eq!(r.to_string(), "(-5,3)-(10,7)");
 }
@@ -821,10 +560,7 @@ fn resize_matches_pytorch_half_pixel_bilinear() {
     assert_eq!(resize_bilinear(&f, 2, 1).data[0], f32::INFINITY);
     assert!(resize_bilinear(&f, 2, 1).data[1].is_nan());
     assert_eq!(resize_bilinear(&f, 0, 3).shape(), [1, 1, 3, 0]);
-    assert_eq!(
-        resize_bilinear(&Frame::new(3, 0, 0), 2, 2),
-        Frame::new(3, 2, 2)
-    );
+    assert_eq!(resize_bilinear(&Frame::new(3, 0, 0), 2, 2), Frame::new(3, 2, 2));
 }
 
 proptest! {

@@ -103,7 +103,10 @@ fn describe(call: &Call) -> OfxResult<Reply> {
     props.set_string(kOfxImageEffectPluginPropGrouping, spec.group)?;
     let contexts: Vec<&'static CStr> = spec.contexts.iter().map(|&c| context_name(c)).collect();
     props.set_strings(kOfxImageEffectPropSupportedContexts, &contexts)?;
-    props.set_strings(kOfxImageEffectPropSupportedPixelDepths, &[kOfxBitDepthFloat, kOfxBitDepthShort, kOfxBitDepthByte])?;
+    props.set_strings(
+        kOfxImageEffectPropSupportedPixelDepths,
+        &[kOfxBitDepthFloat, kOfxBitDepthShort, kOfxBitDepthByte],
+    )?;
     // Models see whole frames; tiles would cut them up.
     props.set_bool(kOfxImageEffectPropSupportsTiles, false)?;
     props.set_bool(kOfxImageEffectPropSupportsMultiResolution, true)?;
@@ -125,7 +128,10 @@ fn describe_in_context(call: &Call) -> OfxResult<Reply> {
     let effect = call.effect()?;
     let context = parse_context(&call.in_args()?.string(kOfxImageEffectPropContext)?)?;
     if !spec.contexts.contains(&context) {
-        return Err(OfxError::new(kOfxStatErrUnsupported, format!("{:?} does not support the {context:?} context", spec.id)));
+        return Err(OfxError::new(
+            kOfxStatErrUnsupported,
+            format!("{:?} does not support the {context:?} context", spec.id),
+        ));
     }
     let output = effect.define_clip(kOfxImageEffectOutputClipName)?;
     describe_clip(&output, false)?;
@@ -223,7 +229,10 @@ fn get_region_of_definition(call: &Call) -> OfxResult<Reply> {
 /// The project's frame in canonical coordinates: offset .. offset + size (or 0 .. extent).
 fn project_rect(effect: &ImageEffect) -> OfxResult<OfxRectD> {
     let props = effect.properties()?;
-    let (offset, size) = match (props.doubles::<2>(kOfxImageEffectPropProjectOffset), props.doubles::<2>(kOfxImageEffectPropProjectSize)) {
+    let (offset, size) = match (
+        props.doubles::<2>(kOfxImageEffectPropProjectOffset),
+        props.doubles::<2>(kOfxImageEffectPropProjectSize),
+    ) {
         (Ok(o), Ok(s)) if s[0] > 0.0 && s[1] > 0.0 => (o, s),
         _ => ([0.0, 0.0], props.doubles::<2>(kOfxImageEffectPropProjectExtent)?),
     };
@@ -283,7 +292,10 @@ fn render(call: &Call) -> OfxResult<Reply> {
 fn render_frame(effect: &ImageEffect, inst: &Instance, time: f64, window: Rect) -> OfxResult<String> {
     let values = effect.params()?.values(inst.spec, Some(time))?;
     let source = connected_source(effect, inst)?;
-    let plan = inst.spec.plan(&values, time, source_range(source.as_ref())).map_err(|e| OfxError::failed(capitalize(&e.to_string())))?;
+    let plan = inst
+        .spec
+        .plan(&values, time, source_range(source.as_ref()))
+        .map_err(|e| OfxError::failed(capitalize(&e.to_string())))?;
     match plan {
         FramePlan::PassThrough { source_time } => {
             let source = source.ok_or_else(|| OfxError::failed("The Source clip is not connected."))?;
@@ -298,9 +310,9 @@ fn render_frame(effect: &ImageEffect, inst: &Instance, time: f64, window: Rect) 
 /// in the window that the source image does not cover are transparent black, as OFX defines
 /// pixels outside a region of definition.
 fn pass_through(effect: &ImageEffect, source: &Clip, source_time: f64, time: f64, window: Rect) -> OfxResult<()> {
-    let src = source
-        .image(source_time)?
-        .ok_or_else(|| OfxError::failed(format!("The host gave no Source image at frame {}.", frame_label(source_time))))?;
+    let src = source.image(source_time)?.ok_or_else(|| {
+        OfxError::failed(format!("The host gave no Source image at frame {}.", frame_label(source_time)))
+    })?;
     let mut out = effect
         .clip(kOfxImageEffectOutputClipName)?
         .image(time)?

@@ -47,7 +47,10 @@ impl Clip {
 
     /// What the input really delivers, before the host maps it to what we asked for.
     pub fn unmapped_format(&self) -> OfxResult<(String, String)> {
-        Ok((self.props.string(kOfxImageClipPropUnmappedPixelDepth)?, self.props.string(kOfxImageClipPropUnmappedComponents)?))
+        Ok((
+            self.props.string(kOfxImageClipPropUnmappedPixelDepth)?,
+            self.props.string(kOfxImageClipPropUnmappedComponents)?,
+        ))
     }
 
     pub fn region_of_definition(&self, time: f64) -> OfxResult<OfxRectD> {
@@ -143,7 +146,10 @@ pub fn parse_depth(s: &str) -> OfxResult<PixelDepth> {
     } else if c == kOfxBitDepthFloat.to_bytes() {
         Ok(PixelDepth::F32)
     } else {
-        Err(OfxError::new(kOfxStatErrImageFormat, format!("unsupported pixel depth '{s}' (Kinema handles 8-bit, 16-bit and float)")))
+        Err(OfxError::new(
+            kOfxStatErrImageFormat,
+            format!("unsupported pixel depth '{s}' (Kinema handles 8-bit, 16-bit and float)"),
+        ))
     }
 }
 
@@ -154,7 +160,10 @@ pub fn parse_components(s: &str) -> OfxResult<Components> {
     } else if c == kOfxImageComponentRGB.to_bytes() {
         Ok(Components::Rgb)
     } else {
-        Err(OfxError::new(kOfxStatErrImageFormat, format!("unsupported components '{s}' (Kinema handles RGBA and RGB)")))
+        Err(OfxError::new(
+            kOfxStatErrImageFormat,
+            format!("unsupported components '{s}' (Kinema handles RGBA and RGB)"),
+        ))
     }
 }
 

@@ -67,19 +67,39 @@ unsafe extern "C" fn plugin_set_host(host: *mut OfxHost) {
     let _ = unsafe { OfxSetHost(host) };
 }
 
-unsafe extern "C" fn generate_main(a: *const c_char, h: *const c_void, i: OfxPropertySetHandle, o: OfxPropertySetHandle) -> OfxStatus {
+unsafe extern "C" fn generate_main(
+    a: *const c_char,
+    h: *const c_void,
+    i: OfxPropertySetHandle,
+    o: OfxPropertySetHandle,
+) -> OfxStatus {
     unsafe { main_entry(&effects::GENERATE, a, h, i, o) }
 }
 
-unsafe extern "C" fn animate_main(a: *const c_char, h: *const c_void, i: OfxPropertySetHandle, o: OfxPropertySetHandle) -> OfxStatus {
+unsafe extern "C" fn animate_main(
+    a: *const c_char,
+    h: *const c_void,
+    i: OfxPropertySetHandle,
+    o: OfxPropertySetHandle,
+) -> OfxStatus {
     unsafe { main_entry(&effects::ANIMATE, a, h, i, o) }
 }
 
-unsafe extern "C" fn extend_main(a: *const c_char, h: *const c_void, i: OfxPropertySetHandle, o: OfxPropertySetHandle) -> OfxStatus {
+unsafe extern "C" fn extend_main(
+    a: *const c_char,
+    h: *const c_void,
+    i: OfxPropertySetHandle,
+    o: OfxPropertySetHandle,
+) -> OfxStatus {
     unsafe { main_entry(&effects::EXTEND, a, h, i, o) }
 }
 
-unsafe extern "C" fn interpolate_main(a: *const c_char, h: *const c_void, i: OfxPropertySetHandle, o: OfxPropertySetHandle) -> OfxStatus {
+unsafe extern "C" fn interpolate_main(
+    a: *const c_char,
+    h: *const c_void,
+    i: OfxPropertySetHandle,
+    o: OfxPropertySetHandle,
+) -> OfxStatus {
     unsafe { main_entry(&effects::INTERPOLATE, a, h, i, o) }
 }
 
@@ -152,14 +172,19 @@ mod tests {
     #[test]
     fn bad_arguments_are_statuses_not_crashes() {
         // SAFETY: NULL action and handles are exactly what is being tested.
-        let status = unsafe { main_entry(&effects::INTERPOLATE, ptr::null(), ptr::null(), ptr::null_mut(), ptr::null_mut()) };
+        let status =
+            unsafe { main_entry(&effects::INTERPOLATE, ptr::null(), ptr::null(), ptr::null_mut(), ptr::null_mut()) };
         assert_eq!(status, kOfxStatErrBadHandle);
         let unknown = c"OfxActionNotAThing";
-        let status = unsafe { main_entry(&effects::INTERPOLATE, unknown.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()) };
+        let status = unsafe {
+            main_entry(&effects::INTERPOLATE, unknown.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut())
+        };
         assert_eq!(status, kOfxStatReplyDefault);
         // A render on a NULL instance is an error status.
         let render = kOfxImageEffectActionRender;
-        let status = unsafe { main_entry(&effects::INTERPOLATE, render.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()) };
+        let status = unsafe {
+            main_entry(&effects::INTERPOLATE, render.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut())
+        };
         assert_ne!(status, kOfxStatOK);
         assert_eq!(unsafe { OfxSetHost(ptr::null()) }, kOfxStatErrBadHandle);
     }
@@ -170,11 +195,13 @@ mod tests {
         // Only this test uses this action name, so the process-wide variable cannot affect others.
         let action = c"OfxActionSyncPrivateData";
         std::env::set_var(DEBUG_PANIC_ENV, action.to_str().unwrap());
-        let status = unsafe { main_entry(&effects::GENERATE, action.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()) };
+        let status =
+            unsafe { main_entry(&effects::GENERATE, action.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()) };
         std::env::remove_var(DEBUG_PANIC_ENV);
         assert_eq!(status, PANIC_STATUS);
         // And the same call without the variable is handled normally.
-        let status = unsafe { main_entry(&effects::GENERATE, action.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()) };
+        let status =
+            unsafe { main_entry(&effects::GENERATE, action.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()) };
         assert_eq!(status, kOfxStatReplyDefault);
     }
 }

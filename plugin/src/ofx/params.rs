@@ -63,7 +63,8 @@ impl ParamSet {
         for page in spec.pages {
             let props = self.define(kOfxParamTypePage, page.name)?;
             props.set_string(kOfxPropLabel, page.label)?;
-            let children: Vec<&'static CStr> = spec.params.iter().filter(|p| p.page == page.name).map(|p| p.name).collect();
+            let children: Vec<&'static CStr> =
+                spec.params.iter().filter(|p| p.page == page.name).map(|p| p.name).collect();
             props.set_strings(kOfxParamPropPageChild, &children)?;
         }
         Ok(())

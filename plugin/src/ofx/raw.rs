@@ -267,7 +267,11 @@ pub unsafe fn effect_abort(effect: OfxImageEffectHandle) -> OfxResult<bool> {
 // ---------------------------------------------------------------------------------------------
 // Parameter suite.
 
-pub unsafe fn param_define(set: OfxParamSetHandle, kind: &'static CStr, name: &'static CStr) -> OfxResult<OfxPropertySetHandle> {
+pub unsafe fn param_define(
+    set: OfxParamSetHandle,
+    kind: &'static CStr,
+    name: &'static CStr,
+) -> OfxResult<OfxPropertySetHandle> {
     let f = host_fn!(suites()?.parameter, paramDefine);
     let mut props = ptr::null_mut();
     Status(unsafe { f(set, kind.as_ptr(), name.as_ptr(), &mut props) }).ok(|| format!("paramDefine({})", n(name)))?;
@@ -277,7 +281,8 @@ pub unsafe fn param_define(set: OfxParamSetHandle, kind: &'static CStr, name: &'
 pub unsafe fn param_get_handle(set: OfxParamSetHandle, name: &CStr) -> OfxResult<OfxParamHandle> {
     let f = host_fn!(suites()?.parameter, paramGetHandle);
     let mut param = ptr::null_mut();
-    Status(unsafe { f(set, name.as_ptr(), &mut param, ptr::null_mut()) }).ok(|| format!("paramGetHandle({})", n(name)))?;
+    Status(unsafe { f(set, name.as_ptr(), &mut param, ptr::null_mut()) })
+        .ok(|| format!("paramGetHandle({})", n(name)))?;
     non_null(param, "paramGetHandle's parameter")
 }
 

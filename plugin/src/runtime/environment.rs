@@ -24,10 +24,8 @@ pub fn environment() -> Result<&'static ort::environment::Environment, RuntimeEr
         return Ok(env);
     }
     let path = ort_library_path()?;
-    let builder = ort::init_from(&path).map_err(|e| RuntimeError::LibraryLoad {
-        path: path.display().to_string(),
-        reason: error_chain(&e),
-    })?;
+    let builder = ort::init_from(&path)
+        .map_err(|e| RuntimeError::LibraryLoad { path: path.display().to_string(), reason: error_chain(&e) })?;
     let env = builder
         .with_name("kinema")
         .with_telemetry(false)

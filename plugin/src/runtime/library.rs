@@ -33,10 +33,14 @@ pub fn ort_library_path() -> Result<PathBuf, RuntimeError> {
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(RuntimeError::LibraryMissing(format!("KINEMA_ORT_LIB points to {}, which is not a file", path.display())))
+            Err(RuntimeError::LibraryMissing(format!(
+                "KINEMA_ORT_LIB points to {}, which is not a file",
+                path.display()
+            )))
         };
     }
-    let dir = plugin_dir().ok_or_else(|| RuntimeError::LibraryMissing("cannot locate the plugin binary (dladdr failed)".into()))?;
+    let dir = plugin_dir()
+        .ok_or_else(|| RuntimeError::LibraryMissing("cannot locate the plugin binary (dladdr failed)".into()))?;
     let path = dir.join(ORT_LIBRARY_FILE);
     if path.is_file() {
         Ok(path)

@@ -40,7 +40,8 @@ impl SharedSession {
     /// Runs `f` with exclusive use of the session.
     pub fn with<R>(&self, f: impl FnOnce(&mut Session) -> ort::Result<R>) -> Result<R, RuntimeError> {
         let mut session = self.session.lock();
-        f(&mut session).map_err(|e| RuntimeError::Run { model: self.model.display().to_string(), reason: e.to_string() })
+        f(&mut session)
+            .map_err(|e| RuntimeError::Run { model: self.model.display().to_string(), reason: e.to_string() })
     }
 }
 
@@ -58,10 +59,8 @@ static CACHE: Mutex<Option<HashMap<Key, Slot>>> = Mutex::new(None);
 
 /// The shared session for `model`, created on first use.
 pub fn session(model: &Path, preference: ProviderPreference) -> Result<Arc<SharedSession>, RuntimeError> {
-    let canonical = std::fs::canonicalize(model).map_err(|e| RuntimeError::Session {
-        path: model.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let canonical = std::fs::canonicalize(model)
+        .map_err(|e| RuntimeError::Session { path: model.display().to_string(), reason: e.to_string() })?;
     let modified = std::fs::metadata(&canonical).and_then(|m| m.modified()).ok();
     let key = Key { model: canonical.clone(), modified, preference };
     let slot = CACHE.lock().get_or_insert_with(HashMap::new).entry(key).or_default().clone();
@@ -93,13 +92,21 @@ fn create(model: &Path, preference: ProviderPreference) -> Result<SharedSession,
     for &provider in preference.chain() {
         match build(env, model, provider) {
             Ok(session) => {
-                return Ok(SharedSession { model: model.to_path_buf(), provider, skipped, session: Mutex::new(session) })
+                return Ok(SharedSession {
+                    model: model.to_path_buf(),
+                    provider,
+                    skipped,
+                    session: Mutex::new(session),
+                })
             }
             Err(reason) if provider != Provider::Cpu => skipped.push((provider, reason)),
             Err(reason) => return Err(RuntimeError::Session { path: model.display().to_string(), reason }),
         }
     }
-    Err(RuntimeError::Session { path: model.display().to_string(), reason: "no execution provider accepted the model".into() })
+    Err(RuntimeError::Session {
+        path: model.display().to_string(),
+        reason: "no execution provider accepted the model".into(),
+    })
 }
 
 fn build(env: &ort::environment::Environment, model: &Path, provider: Provider) -> Result<Session, String> {

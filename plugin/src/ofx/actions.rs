@@ -276,16 +276,10 @@ fn render(call: &Call) -> OfxResult<Reply> {
     let time = args.double(kOfxPropTime)?;
     let [x1, y1, x2, y2] = args.ints::<4>(kOfxImageEffectPropRenderWindow)?;
     let window = Rect::new(x1, y1, x2, y2);
-    match render_frame(&effect, inst, time, window) {
-        Ok(done) => {
-            inst.report(&effect, &done, false);
-            Ok(Reply::Handled)
-        }
-        Err(err) => {
-            inst.report(&effect, &err.message, true);
-            Err(err)
-        }
-    }
+    // Failures are reported to Status and the host by the entry point's guard, panics included.
+    let done = render_frame(&effect, inst, time, window)?;
+    inst.report(&effect, &done, false);
+    Ok(Reply::Handled)
 }
 
 /// Does the render; Ok carries the short status text.

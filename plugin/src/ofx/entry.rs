@@ -9,6 +9,8 @@ use std::ptr;
 use ofx_abi::*;
 
 use super::actions::{dispatch, Call};
+use super::effect::ImageEffect;
+use super::instance::Instance;
 use super::raw;
 use super::status::{guard, OfxError, Reply};
 use crate::effects::{self, EffectSpec};
@@ -125,7 +127,11 @@ pub unsafe fn main_entry(
             debug_panic(action);
             dispatch(&Call { spec, action, handle, in_args, out_args })
         },
-        |err| report(spec, err),
+        |err| {
+            // SAFETY: same contract as above; `report` checks every pointer before use.
+            let action = (!action.is_null()).then(|| unsafe { CStr::from_ptr(action) });
+            report(spec, action, handle, err)
+        },
     )
 }
 
@@ -139,12 +145,24 @@ fn debug_panic(action: &CStr) {
     let _ = action;
 }
 
-/// Errors reach users through the Status parameter and messages; debug builds also log them.
-fn report(spec: &EffectSpec, err: &OfxError) {
+/// Errors (panics included) reach users through the instance's Status parameter and the host's
+/// messages; debug builds also log them. Descriptor actions (Load, Describe…) have no instance
+/// to show them on, so the status code is all the host gets.
+fn report(spec: &EffectSpec, action: Option<&CStr>, handle: *const c_void, err: &OfxError) {
     #[cfg(debug_assertions)]
     eprintln!("kinema {}: {err}", spec.id.to_string_lossy());
     #[cfg(not(debug_assertions))]
-    let _ = (spec, err);
+    let _ = spec;
+    let descriptor_action =
+        [kOfxActionLoad, kOfxActionUnload, kOfxActionDescribe, kOfxImageEffectActionDescribeInContext];
+    if action.is_none_or(|a| descriptor_action.contains(&a)) {
+        return;
+    }
+    // SAFETY: for instance actions the host passes an image effect handle (checked for NULL).
+    let Ok(effect) = (unsafe { ImageEffect::from_raw(handle as OfxImageEffectHandle) }) else { return };
+    if let Ok(inst) = Instance::of(&effect) {
+        inst.report(&effect, &err.message, true);
+    }
 }
 
 #[cfg(test)]

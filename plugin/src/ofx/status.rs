@@ -90,25 +90,34 @@ impl Reply {
     }
 }
 
-/// The status a panic is reported as: the action failed for an unknown reason, but the plugin
-/// is still usable (ErrFatal would tell the host to give up on it).
-pub const PANIC_STATUS: OfxStatus = kOfxStatErrUnknown;
+/// The status a panic is reported as. kOfxStatFailed is the one failure every action may return
+/// (Render may not return kOfxStatErrUnknown), and unlike ErrFatal it leaves the plugin usable.
+pub const PANIC_STATUS: OfxStatus = kOfxStatFailed;
 
 /// Runs `f` and turns its outcome into a status: Ok(reply) → the reply's code, Err → the
-/// error's code (after `on_error` has seen it), panic → [`PANIC_STATUS`]. Nothing unwinds out.
+/// error's code, panic → [`PANIC_STATUS`] with the panic's text as the error. `on_error` sees
+/// every error (to show it in Status and the host's messages). Nothing unwinds out.
 pub fn guard(f: impl FnOnce() -> OfxResult<Reply>, on_error: impl FnOnce(&OfxError)) -> OfxStatus {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(reply)) => reply.status(),
-        Ok(Err(err)) => {
-            // A panicking error reporter must not undo the guard.
-            let _ = catch_unwind(AssertUnwindSafe(|| on_error(&err)));
-            err.status
-        }
+    let err = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(reply)) => return reply.status(),
+        Ok(Err(err)) => err,
         Err(payload) => {
+            let what = panic_text(payload.as_ref());
             drop_payload(payload);
-            PANIC_STATUS
+            OfxError::new(PANIC_STATUS, format!("Internal error in Kinema ({what}). Please report it."))
         }
-    }
+    };
+    // A panicking error reporter must not undo the guard.
+    let _ = catch_unwind(AssertUnwindSafe(|| on_error(&err)));
+    err.status
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 /// Drops a panic payload without letting a panicking `Drop` escape.
@@ -170,7 +179,9 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_a_failure_status_not_an_unwind() {
-        assert_eq!(guard(|| panic!("boom"), |_| {}), PANIC_STATUS);
+        let mut seen = String::new();
+        assert_eq!(guard(|| panic!("boom"), |e| seen = e.message.clone()), PANIC_STATUS);
+        assert!(seen.contains("Internal error in Kinema (boom)"), "{seen}");
         assert_ne!(PANIC_STATUS, kOfxStatOK);
         // A reporter that panics does not escape either.
         assert_eq!(guard(|| Err(OfxError::failed("x")), |_| panic!("reporter")), kOfxStatFailed);

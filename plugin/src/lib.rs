@@ -4,7 +4,9 @@
 //! [`effects`] is the effect core and knows nothing of OFX; [`ofx`] is the glue and knows
 //! nothing of ONNX; [`runtime`] owns ONNX Runtime (one Environment, a session cache).
 
+pub mod cache;
 pub mod effects;
+pub mod engine;
 pub mod frame_io;
 pub mod models;
 pub mod ofx;

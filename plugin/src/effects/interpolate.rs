@@ -1,29 +1,42 @@
-//! Interpolate: retime a clip by a speed factor, or rebuild listed bad frames from their
-//! neighbours. Whole source frames always pass through bit-exact; only in-between frames need the
-//! interpolation model.
+//! Interpolate: retime a clip by a speed factor, rebuild listed bad frames from their
+//! neighbours, or repair frozen/duplicated frames. Whole source frames always pass through
+//! bit-exact; only in-between frames need the interpolation model.
 
 use std::ffi::CStr;
 
 use super::{
     model_param, parse_frame_list, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues,
-    PAGE_MAIN, STATUS_PARAM,
+    PAGE_ADVANCED, PAGE_MAIN, STATUS_PARAM,
 };
 
 pub const PARAM_MODE: &CStr = c"mode";
 pub const PARAM_SPEED: &CStr = c"speed";
 pub const PARAM_START: &CStr = c"source_start";
 pub const PARAM_FILL: &CStr = c"fill_frames";
+pub const PARAM_DUPLICATE_THRESHOLD: &CStr = c"duplicate_threshold";
+pub const PARAM_MAX_REPAIR: &CStr = c"max_repair_run";
+pub const PARAM_CUT_SENSITIVITY: &CStr = c"cut_sensitivity";
+pub const PARAM_FLOW_SCALE: &CStr = c"flow_scale";
+pub const PARAM_ALPHA: &CStr = c"alpha";
 
 pub const MODE_RETIME: usize = 0;
 pub const MODE_FILL: usize = 1;
+pub const MODE_REPAIR: usize = 2;
+
+pub const FLOW_AUTO: usize = 0;
+pub const FLOW_FULL: usize = 1;
+pub const FLOW_HALF: usize = 2;
+
+pub const ALPHA_INTERPOLATE: usize = 0;
+pub const ALPHA_NEAREST: usize = 1;
 
 pub(super) const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: PARAM_MODE,
         label: c"Mode",
-        hint: c"Retime: play the source at Speed, making in-between frames. Fill Frames: rebuild the listed frames from their neighbours.",
+        hint: c"Retime: play the source at Speed, making in-between frames. Fill Frames: rebuild the listed frames from their neighbours. Repair Duplicates: find frozen or repeated frames and replace them with the motion that should be there.",
         page: PAGE_MAIN,
-        kind: ParamKind::Choice { options: &[c"Retime", c"Fill Frames"], default: MODE_RETIME },
+        kind: ParamKind::Choice { options: &[c"Retime", c"Fill Frames", c"Repair Duplicates"], default: MODE_RETIME },
     },
     ParamSpec {
         name: PARAM_SPEED,
@@ -46,9 +59,72 @@ pub(super) const PARAMS: &[ParamSpec] = &[
         page: PAGE_MAIN,
         kind: ParamKind::String { default: c"", multiline: false },
     },
+    ParamSpec {
+        name: PARAM_DUPLICATE_THRESHOLD,
+        label: c"Duplicate Threshold",
+        hint: c"Repair Duplicates: a frame whose mean difference from the frame before is at most this (percent of full range) is a repeat. Raise it for noisy or compressed footage.",
+        page: PAGE_MAIN,
+        kind: ParamKind::Double { default: 0.2, min: 0.0, max: 10.0, display_min: 0.0, display_max: 2.0, increment: 0.05, digits: 2 },
+    },
+    ParamSpec {
+        name: PARAM_CUT_SENSITIVITY,
+        label: c"Scene Cut Sensitivity",
+        hint: c"Never morph across a hard cut: frames on either side of a detected cut show the nearest source frame instead. Higher finds more cuts; 0 turns the guard off.",
+        page: PAGE_MAIN,
+        kind: ParamKind::Double { default: 0.5, min: 0.0, max: 1.0, display_min: 0.0, display_max: 1.0, increment: 0.05, digits: 2 },
+    },
+    ParamSpec {
+        name: PARAM_FLOW_SCALE,
+        label: c"Flow Scale",
+        hint: c"Resolution of motion estimation. Auto uses Full up to 1440p and Half above (4K), where motion spans many pixels.",
+        page: PAGE_ADVANCED,
+        kind: ParamKind::Choice { options: &[c"Auto", c"Full", c"Half"], default: FLOW_AUTO },
+    },
+    ParamSpec {
+        name: PARAM_ALPHA,
+        label: c"Alpha",
+        hint: c"How the alpha channel of in-between frames is made: blended between the two source frames, or taken from the nearest one.",
+        page: PAGE_ADVANCED,
+        kind: ParamKind::Choice { options: &[c"Interpolate", c"Nearest"], default: ALPHA_INTERPOLATE },
+    },
+    ParamSpec {
+        name: PARAM_MAX_REPAIR,
+        label: c"Longest Repair",
+        hint: c"Repair Duplicates: the longest run of repeated frames to rebuild; longer freezes are treated as intended holds.",
+        page: PAGE_ADVANCED,
+        kind: ParamKind::Int { default: 4, min: 1, max: 32, display_min: 1, display_max: 8 },
+    },
     model_param(c"rife"),
     STATUS_PARAM,
 ];
+
+/// Settings of the in-between frame itself, read once per render.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Options {
+    /// 0 turns the scene-cut guard off.
+    pub cut_sensitivity: f32,
+    /// None: choose by frame size.
+    pub flow_scale: Option<f32>,
+    pub alpha_nearest: bool,
+}
+
+pub fn options(values: &ParamValues) -> Result<Options, EffectError> {
+    let flow_scale = match values.choice(PARAM_FLOW_SCALE)? {
+        FLOW_FULL => Some(1.0),
+        FLOW_HALF => Some(0.5),
+        _ => None,
+    };
+    Ok(Options {
+        cut_sensitivity: values.double(PARAM_CUT_SENSITIVITY)?.clamp(0.0, 1.0) as f32,
+        flow_scale,
+        alpha_nearest: values.choice(PARAM_ALPHA)? == ALPHA_NEAREST,
+    })
+}
+
+/// Repair Duplicates' threshold as a mean difference in 0..1 units.
+pub fn duplicate_threshold(values: &ParamValues) -> Result<f32, EffectError> {
+    Ok((values.double(PARAM_DUPLICATE_THRESHOLD)?.max(0.0) / 100.0) as f32)
+}
 
 /// Times this close to a whole frame count as that frame (speed × time accumulates rounding).
 const WHOLE_FRAME_EPS: f64 = 1e-6;
@@ -74,8 +150,10 @@ pub fn source_time(values: &ParamValues, t: f64) -> Result<f64, EffectError> {
 
 pub(super) fn plan(values: &ParamValues, t: f64, source: Option<FrameRange>) -> Result<FramePlan, EffectError> {
     let source = source.filter(|s| !s.is_empty()).ok_or(EffectError::NoSource)?;
-    if values.choice(PARAM_MODE)? == MODE_FILL {
-        return plan_fill(values, t, source);
+    match values.choice(PARAM_MODE)? {
+        MODE_FILL => return plan_fill(values, t, source),
+        MODE_REPAIR => return plan_repair_window(values, t, source),
+        _ => {}
     }
     // Outside the source the retime holds the first or last frame, as editors' retimes do.
     let s = source.clamp(source_time(values, t)?);
@@ -108,9 +186,65 @@ fn plan_fill(values: &ParamValues, t: f64, source: FrameRange) -> Result<FramePl
     }
 }
 
+fn max_repair(values: &ParamValues) -> Result<i64, EffectError> {
+    Ok(i64::from(values.int(PARAM_MAX_REPAIR)?.clamp(1, 32)))
+}
+
+/// Repair Duplicates first looks at the pictures around the frame: up to the longest repair
+/// run on either side, plus the good frames that bound it.
+fn plan_repair_window(values: &ParamValues, t: f64, source: FrameRange) -> Result<FramePlan, EffectError> {
+    let Some(frame) = whole(t).filter(|f| source.contains(*f)) else {
+        return Ok(FramePlan::PassThrough { source_time: source.clamp(t.round()) });
+    };
+    // Deciding whether k repeats k - 1 reads both, so the walk back needs one frame more.
+    let max = max_repair(values)? as f64;
+    let window = FrameRange::new((frame - max - 2.0).max(source.first), (frame + max + 1.0).min(source.last));
+    Ok(FramePlan::Inspect { frame: frame as i64, window })
+}
+
+/// Repair Duplicates, once the pictures are known: `repeats(k)` says whether frame `k` repeats
+/// frame `k - 1`. A frame inside a run of repeats is rebuilt between the good frame before the
+/// run and the first good frame after it, at its place in the run; runs longer than the longest
+/// repair (intended holds) and runs that reach the end of the source stay as they are.
+pub fn plan_repair<E>(
+    values: &ParamValues,
+    frame: i64,
+    source: FrameRange,
+    mut repeats: impl FnMut(i64) -> Result<bool, E>,
+) -> Result<Result<FramePlan, EffectError>, E> {
+    let max = match max_repair(values) {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(e)),
+    };
+    let (first, last) = (source.first.ceil() as i64, source.last.floor() as i64);
+    let keep = Ok(Ok(FramePlan::PassThrough { source_time: frame as f64 }));
+    if frame <= first || frame > last || !repeats(frame)? {
+        return keep;
+    }
+    // The run of repeats containing `frame` is start..=end; start - 1 is the good frame they copy.
+    // Both walks stop one step past the longest repair, which is enough to call the run a hold.
+    let mut start = frame;
+    while start - 1 > first && frame - start <= max && repeats(start - 1)? {
+        start -= 1;
+    }
+    let mut end = frame;
+    while end < last && end - start <= max && repeats(end + 1)? {
+        end += 1;
+    }
+    if end - start + 1 > max || end >= last {
+        return keep;
+    }
+    let (before, after) = (start - 1, end + 1);
+    Ok(Ok(FramePlan::Model(ModelWork::Interpolate {
+        before: before as f64,
+        after: after as f64,
+        fraction: (frame - before) as f64 / (after - before) as f64,
+    })))
+}
+
 pub(super) fn time_domain(values: &ParamValues, source: Option<FrameRange>) -> Result<Option<FrameRange>, EffectError> {
     let Some(source) = source.filter(|s| !s.is_empty()) else { return Ok(None) };
-    if values.choice(PARAM_MODE)? == MODE_FILL {
+    if values.choice(PARAM_MODE)? != MODE_RETIME {
         return Ok(Some(source));
     }
     let (start, speed) = (values.double(PARAM_START)?, speed(values)?);
@@ -207,6 +341,53 @@ mod tests {
             FramePlan::Model(ModelWork::Interpolate { before: 39.0, after: 43.0, fraction: 0.5 })
         );
         assert_eq!(INTERPOLATE.frames_needed(&v, 40.0, SRC).unwrap(), Some(FrameRange::new(39.0, 43.0)));
+    }
+
+    fn repair(max_run: i32) -> ParamValues {
+        let mut v = ParamValues::defaults(&INTERPOLATE);
+        v.set(PARAM_MODE, ParamValue::Choice(MODE_REPAIR));
+        v.set(PARAM_MAX_REPAIR, ParamValue::Int(max_run));
+        v
+    }
+
+    /// Plans frame `f` of a 0..=19 clip whose repeated frames are `dups` (frame k repeats k - 1).
+    fn plan_with(v: &ParamValues, f: i64, dups: &[i64]) -> FramePlan {
+        let src = FrameRange::new(0.0, 19.0);
+        match plan(v, f as f64, Some(src)).unwrap() {
+            FramePlan::Inspect { frame, window } => {
+                assert_eq!(frame, f);
+                plan_repair(v, frame, src, |k| {
+                    assert!(
+                        window.contains(k as f64) && window.contains((k - 1) as f64),
+                        "{k} read outside {window:?}"
+                    );
+                    Ok::<_, ()>(dups.contains(&k))
+                })
+                .unwrap()
+                .unwrap()
+            }
+            other => other,
+        }
+    }
+
+    #[test]
+    fn repair_rebuilds_repeated_frames_between_the_good_frames_around_the_run() {
+        let v = repair(4);
+        let interp = |before: f64, after: f64, fraction: f64| {
+            FramePlan::Model(ModelWork::Interpolate { before, after, fraction })
+        };
+        // Frame 5 repeats 4: rebuilt halfway between 4 and 6.
+        assert_eq!(plan_with(&v, 5, &[5]), interp(4.0, 6.0, 0.5));
+        assert_eq!(plan_with(&v, 4, &[5]), FramePlan::PassThrough { source_time: 4.0 });
+        assert_eq!(plan_with(&v, 6, &[5]), FramePlan::PassThrough { source_time: 6.0 });
+        // A run of three repeats (10, 11, 12 copy 9): each at its place between 9 and 13.
+        for (f, fraction) in [(10, 0.25), (11, 0.5), (12, 0.75)] {
+            assert_eq!(plan_with(&v, f, &[10, 11, 12]), interp(9.0, 13.0, fraction), "frame {f}");
+        }
+        // Runs longer than the longest repair are holds; runs reaching the end have no good frame after.
+        assert_eq!(plan_with(&repair(2), 11, &[10, 11, 12]), FramePlan::PassThrough { source_time: 11.0 });
+        assert_eq!(plan_with(&v, 18, &[18, 19]), FramePlan::PassThrough { source_time: 18.0 });
+        assert_eq!(plan_with(&v, 0, &[]), FramePlan::PassThrough { source_time: 0.0 });
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod animate;
 mod extend;
 mod frames;
 mod generate;
-mod interpolate;
+pub mod interpolate;
 mod params;
 mod plan;
 

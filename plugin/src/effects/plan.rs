@@ -90,6 +90,10 @@ pub enum FramePlan {
     PassThrough { source_time: f64 },
     /// The frame must be made by a model.
     Model(ModelWork),
+    /// Whether `frame` is made by a model depends on the pictures in `window` (Repair
+    /// Duplicates: is it a repeat of the frame before?); the renderer compares them and asks
+    /// the effect again.
+    Inspect { frame: i64, window: FrameRange },
 }
 
 impl FramePlan {
@@ -97,6 +101,7 @@ impl FramePlan {
         match self {
             FramePlan::PassThrough { source_time } => Some(FrameRange::single(*source_time)),
             FramePlan::Model(work) => work.source_frames(),
+            FramePlan::Inspect { window, .. } => Some(*window),
         }
     }
 }

@@ -637,6 +637,23 @@ impl Frame {
         self.data.get((c * self.height + y) * self.width + x).copied()
     }
 
+    /// The `width`×`height` part of the frame whose top-left pixel is (`x`, `y`) (top-down rows),
+    /// `None` when it does not fit inside the frame.
+    pub fn crop(&self, x: usize, y: usize, width: usize, height: usize) -> Option<Frame> {
+        if x.checked_add(width)? > self.width || y.checked_add(height)? > self.height {
+            return None;
+        }
+        let mut out = Frame::new(self.channels, height, width);
+        for c in 0..self.channels {
+            let (src, dst) = (self.plane(c), out.plane_mut(c));
+            for row in 0..height {
+                let from = (y + row) * self.width + x;
+                dst[row * width..(row + 1) * width].copy_from_slice(&src[from..from + width]);
+            }
+        }
+        Some(out)
+    }
+
     /// Ok when `data.len()` matches the shape (the fields are public, so it can drift).
     pub fn check_len(&self) -> Result<()> {
         let expected = self.channels.checked_mul(self.height).and_then(|n| n.checked_mul(self.width));

@@ -575,3 +575,15 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn crop_takes_the_named_rectangle_top_down() {
+    let data: Vec<f32> = (0..2 * 3 * 4).map(|v| v as f32).collect();
+    let frame = Frame::from_vec(2, 3, 4, data).unwrap();
+    let part = frame.crop(1, 1, 2, 2).unwrap();
+    assert_eq!(part.shape(), [1, 2, 2, 2]);
+    assert_eq!(part.plane(0), &[5.0, 6.0, 9.0, 10.0]);
+    assert_eq!(part.plane(1), &[17.0, 18.0, 21.0, 22.0]);
+    assert!(frame.crop(3, 0, 2, 1).is_none());
+    assert_eq!(frame.crop(0, 0, 4, 3).unwrap(), frame);
+}

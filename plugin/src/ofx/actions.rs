@@ -8,6 +8,7 @@ use ofx_abi::*;
 use super::clip::{components_name, depth_name, parse_components, parse_depth, Clip};
 use super::effect::{context_name, parse_context, ImageEffect};
 use super::instance::Instance;
+use super::interpolate;
 use super::props::PropertySet;
 use super::raw;
 use super::status::{OfxError, OfxResult, Reply};
@@ -286,23 +287,33 @@ fn render(call: &Call) -> OfxResult<Reply> {
 fn render_frame(effect: &ImageEffect, inst: &Instance, time: f64, window: Rect) -> OfxResult<String> {
     let values = effect.params()?.values(inst.spec, Some(time))?;
     let source = connected_source(effect, inst)?;
-    let plan = inst
-        .spec
-        .plan(&values, time, source_range(source.as_ref()))
-        .map_err(|e| OfxError::failed(capitalize(&e.to_string())))?;
+    let range = source_range(source.as_ref());
+    let mut plan = inst.spec.plan(&values, time, range).map_err(|e| OfxError::failed(capitalize(&e.to_string())))?;
+    let connected = || source.as_ref().ok_or_else(|| OfxError::failed("The Source clip is not connected."));
+    let mut frames = source.as_ref().map(interpolate::SourceFrames::new);
+    if let (FramePlan::Inspect { frame, .. }, Some(frames), Some(range)) = (&plan, frames.as_mut(), range) {
+        plan = interpolate::plan_repair(&values, *frame, range, frames)?;
+    }
     match plan {
         FramePlan::PassThrough { source_time } => {
-            let source = source.ok_or_else(|| OfxError::failed("The Source clip is not connected."))?;
-            pass_through(effect, &source, source_time, time, window)?;
+            pass_through(effect, connected()?, source_time, time, window)?;
             Ok(format!("Pass-through of source frame {}", frame_label(source_time)))
         }
+        FramePlan::Model(ModelWork::Interpolate { before, after, fraction }) => {
+            let frames = frames.as_mut().ok_or_else(|| OfxError::failed("The Source clip is not connected."))?;
+            match interpolate::render(effect, &values, frames, before, after, fraction, time, window)? {
+                interpolate::Outcome::Interpolated(done) => Ok(done),
+                interpolate::Outcome::Nearest { source_time, reason } => {
+                    pass_through(effect, connected()?, source_time, time, window)?;
+                    Ok(format!("Showing source frame {} because {reason}", frame_label(source_time)))
+                }
+            }
+        }
         FramePlan::Model(work) => Err(model_unavailable(inst.spec, &values, &work)),
+        FramePlan::Inspect { .. } => Err(OfxError::failed("The Source clip is not connected.")),
     }
 }
 
-/// Copies source frame `source_time` into the output's render window, bit for bit. Output pixels
-/// in the window that the source image does not cover are transparent black, as OFX defines
-/// pixels outside a region of definition.
 fn pass_through(effect: &ImageEffect, source: &Clip, source_time: f64, time: f64, window: Rect) -> OfxResult<()> {
     let src = source.image(source_time)?.ok_or_else(|| {
         OfxError::failed(format!("The host gave no Source image at frame {}.", frame_label(source_time)))
@@ -326,7 +337,7 @@ fn pass_through(effect: &ImageEffect, source: &Clip, source_time: f64, time: f64
 }
 
 /// Zeroes the pixels of `window` outside `keep` (which lies inside it).
-fn clear_outside(out: &mut ImageViewMut, window: Rect, keep: Option<Rect>) {
+pub(super) fn clear_outside(out: &mut ImageViewMut, window: Rect, keep: Option<Rect>) {
     let px = out.pixel_bytes();
     let bounds = out.bounds();
     for y in window.y1..window.y2 {

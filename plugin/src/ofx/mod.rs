@@ -11,6 +11,7 @@ pub mod clip;
 pub mod effect;
 pub mod entry;
 pub mod instance;
+pub mod interpolate;
 pub mod params;
 pub mod props;
 pub(crate) mod raw;

@@ -1,0 +1,23 @@
+//! Engines: the model work behind effect frames, on frame tensors. No OFX here; ONNX only
+//! through [`crate::runtime`].
+
+pub mod interpolation;
+pub mod motion;
+
+use crate::models::ModelError;
+use crate::runtime::RuntimeError;
+
+/// Why an engine could not make a frame; the text goes to the Status parameter as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("{0}")]
+    Runtime(#[from] RuntimeError),
+    #[error("Model '{model}': {reason}")]
+    Manifest { model: String, reason: String },
+    #[error("Model '{model}': {reason}")]
+    Mismatch { model: String, reason: String },
+    #[error("{0}")]
+    Input(String),
+}

@@ -1,0 +1,192 @@
+//! Rendering Interpolate's in-between frames: fetch the neighbouring source frames through the
+//! host, guard against cuts and unusable neighbours, hand the frames to the interpolation engine,
+//! and write its frame into the output window. OFX on one side, frame tensors on the other.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ofx_abi::*;
+
+use super::clip::Clip;
+use super::effect::ImageEffect;
+use super::status::{OfxError, OfxResult};
+use crate::effects::interpolate::{self as effect, Options};
+use crate::effects::{FramePlan, FrameRange, ParamValues, PARAM_MODEL};
+use crate::engine::interpolation::{FlowScale, Interpolator};
+use crate::engine::motion;
+use crate::frame_io::{read_frame, write_frame, Frame, Rect};
+
+/// A source frame read into a tensor, with the pixel rectangle it covers.
+pub struct SourceFrame {
+    pub frame: Frame,
+    pub bounds: Rect,
+}
+
+/// Source frames fetched during one render, each read once however often the render needs it.
+pub struct SourceFrames<'a> {
+    clip: &'a Clip,
+    fetched: HashMap<i64, Option<Arc<SourceFrame>>>,
+}
+
+impl<'a> SourceFrames<'a> {
+    pub fn new(clip: &'a Clip) -> Self {
+        Self { clip, fetched: HashMap::new() }
+    }
+
+    /// The frame at `t`, `None` when the host has no image there.
+    pub fn get(&mut self, t: i64) -> OfxResult<Option<Arc<SourceFrame>>> {
+        if let Some(found) = self.fetched.get(&t) {
+            return Ok(found.clone());
+        }
+        let read = match self.clip.image(t as f64)? {
+            None => None,
+            Some(image) => {
+                let view = image.view()?;
+                let bounds = view.bounds();
+                let frame = read_frame(&view, bounds, view.components().count())
+                    .map_err(|e| OfxError::failed(format!("Reading source frame {t}: {e}")))?;
+                Some(Arc::new(SourceFrame { frame, bounds }))
+            }
+        };
+        self.fetched.insert(t, read.clone());
+        Ok(read)
+    }
+}
+
+/// Repair Duplicates: decides from the pictures whether `frame` is a repeat to rebuild.
+pub fn plan_repair(
+    values: &ParamValues,
+    frame: i64,
+    source: FrameRange,
+    frames: &mut SourceFrames,
+) -> OfxResult<FramePlan> {
+    let threshold = effect::duplicate_threshold(values).map_err(planning)?;
+    let plan = effect::plan_repair(values, frame, source, |k| -> OfxResult<bool> {
+        match (frames.get(k - 1)?, frames.get(k)?) {
+            (Some(a), Some(b)) => Ok(a.bounds == b.bounds && motion::is_duplicate(&a.frame, &b.frame, threshold)),
+            _ => Ok(false),
+        }
+    })?;
+    plan.map_err(planning)
+}
+
+fn planning(e: crate::effects::EffectError) -> OfxError {
+    OfxError::failed(e.to_string())
+}
+
+/// What an in-between frame turned into.
+pub enum Outcome {
+    /// The engine made it; the text is for Status.
+    Interpolated(String),
+    /// Interpolating would be wrong or impossible here; show this source frame bit-exact instead.
+    Nearest { source_time: f64, reason: String },
+}
+
+/// Makes the frame at `fraction` between source frames `before` and `after` and writes it into
+/// `window` of the output image at `time`.
+#[allow(clippy::too_many_arguments)]
+pub fn render(
+    effect: &ImageEffect,
+    values: &ParamValues,
+    frames: &mut SourceFrames,
+    before: f64,
+    after: f64,
+    fraction: f64,
+    time: f64,
+    window: Rect,
+) -> OfxResult<Outcome> {
+    let options: Options = effect::options(values).map_err(planning)?;
+    let nearest = if fraction < 0.5 { before } else { after };
+    let label = |t: f64| format!("{t}");
+    let (a, b) = match (frames.get(before as i64)?, frames.get(after as i64)?) {
+        (Some(a), Some(b)) => (a, b),
+        (a, b) => {
+            // A neighbour the host cannot deliver: show the one it can.
+            let (have, missing) = if a.is_some() { (before, after) } else { (after, before) };
+            if a.is_none() && b.is_none() {
+                return Err(OfxError::failed(format!(
+                    "The host delivered neither source frame {} nor {}.",
+                    label(before),
+                    label(after)
+                )));
+            }
+            return Ok(Outcome::Nearest {
+                source_time: have,
+                reason: format!("the host has no source frame {}", label(missing)),
+            });
+        }
+    };
+    if a.bounds != b.bounds {
+        return Ok(Outcome::Nearest {
+            source_time: nearest,
+            reason: format!("source frames {} and {} differ in size", label(before), label(after)),
+        });
+    }
+    if motion::is_cut(&a.frame, &b.frame, options.cut_sensitivity) {
+        return Ok(Outcome::Nearest {
+            source_time: nearest,
+            reason: format!("a scene cut lies between source frames {} and {}", label(before), label(after)),
+        });
+    }
+
+    let model_name = values.string(PARAM_MODEL).unwrap_or_default();
+    let model = crate::models::resolve(model_name).map_err(|e| OfxError::failed(e.to_string()))?;
+    let interpolator = Interpolator::open(&model).map_err(|e| OfxError::failed(e.to_string()))?;
+    let scale = match options.flow_scale {
+        Some(s) => FlowScale::Fixed(s),
+        None => FlowScale::Auto,
+    };
+    let rgb = interpolator
+        .interpolate(&a.frame, &b.frame, fraction as f32, scale)
+        .map_err(|e| OfxError::failed(e.to_string()))?;
+    let provider = interpolator
+        .session(scale.resolve(a.frame.width, a.frame.height))
+        .map(|(s, _)| s.provider().name())
+        .unwrap_or("?");
+
+    let mut made = Frame::new(a.frame.channels, a.frame.height, a.frame.width);
+    for c in 0..3 {
+        made.plane_mut(c).copy_from_slice(rgb.plane(c));
+    }
+    if made.channels == 4 {
+        let (alpha_a, alpha_b) = (a.frame.plane(3), b.frame.plane(3));
+        let alpha = made.plane_mut(3);
+        if options.alpha_nearest {
+            alpha.copy_from_slice(if fraction < 0.5 { alpha_a } else { alpha_b });
+        } else {
+            let f = fraction as f32;
+            for ((out, x), y) in alpha.iter_mut().zip(alpha_a).zip(alpha_b) {
+                *out = x + (y - x) * f;
+            }
+        }
+    }
+    write_window(effect, &made, a.bounds, time, window)?;
+    Ok(Outcome::Interpolated(format!(
+        "Interpolated {:.3} of the way from source frame {} to {} ({}, {provider})",
+        fraction,
+        label(before),
+        label(after),
+        interpolator.manifest().name
+    )))
+}
+
+/// Writes the part of `frame` (covering `bounds`) inside `window` into the output image; output
+/// pixels of the window that `bounds` does not cover become black, as OFX expects.
+fn write_window(effect: &ImageEffect, frame: &Frame, bounds: Rect, time: f64, window: Rect) -> OfxResult<()> {
+    let mut out = effect
+        .clip(kOfxImageEffectOutputClipName)?
+        .image(time)?
+        .ok_or_else(|| OfxError::failed(format!("The host gave no Output image at frame {time}.")))?;
+    let mut view = out.view_mut()?;
+    let Some(window) = window.intersect(&view.bounds()) else { return Ok(()) };
+    let covered = window.intersect(&bounds);
+    if covered != Some(window) {
+        super::actions::clear_outside(&mut view, window, covered);
+    }
+    let Some(covered) = covered else { return Ok(()) };
+    // Frame rows are top-down; OFX rows count up from bounds.y1.
+    let part = frame
+        .crop((covered.x1 - bounds.x1) as usize, (bounds.y2 - covered.y2) as usize, covered.width(), covered.height())
+        .ok_or_else(|| OfxError::failed("internal: interpolated frame does not cover the window"))?;
+    write_frame(&part, &mut view, covered).map_err(|e| OfxError::failed(format!("Writing the output: {e}")))
+}

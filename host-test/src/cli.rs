@@ -34,6 +34,9 @@ pub enum Command {
     },
     /// Render frames through an effect.
     Render(RenderArgs),
+    /// Slow motion, frame filling or duplicate repair with Kinema Interpolate (a shortcut for
+    /// `render com.kinema.Interpolate` with the mode and frames worked out).
+    Interpolate(InterpolateArgs),
     /// Print the plugin's runtime report (ONNX Runtime, devices, model checks).
     Doctor {
         /// An ONNX model file to run (default: the smoke model shipped in the bundle).
@@ -78,6 +81,73 @@ pub struct RenderArgs {
     pub fps: f64,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct InterpolateArgs {
+    /// Input image sequence, printf-style ('in/%04d.png').
+    pub input: String,
+    /// Output sequence pattern ('out/%04d.png'); retimed output is numbered from 0.
+    #[arg(long)]
+    pub out: String,
+    /// Retime: source frames per output frame (0.5 = 2x slow motion, 0.25 = 4x).
+    #[arg(long, conflicts_with_all = ["fill", "repair"])]
+    pub speed: Option<f64>,
+    /// Rebuild these frames from their neighbours: '12, 40-42'.
+    #[arg(long, conflicts_with = "repair")]
+    pub fill: Option<String>,
+    /// Find frozen/duplicated frames and rebuild them.
+    #[arg(long)]
+    pub repair: bool,
+    /// Extra parameter values, as for render: --set cut_sensitivity=0.7.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// Pixel depth given to the effect: f32, u16 or u8 (default: the input's).
+    #[arg(long)]
+    pub depth: Option<Depth>,
+    /// Frames rendered concurrently.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+const INTERPOLATE_ID: &str = "com.kinema.Interpolate";
+
+/// `kinema interpolate` as the equivalent `kinema render` arguments.
+fn interpolate_args(a: &InterpolateArgs) -> Result<RenderArgs> {
+    let found = Pattern::parse(&a.input).context("input")?.scan()?;
+    let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
+        bail!("no files match '{}'", a.input);
+    };
+    let mut set = Vec::new();
+    let frames = if let Some(list) = &a.fill {
+        set.extend(["mode=Fill Frames".to_string(), format!("fill_frames={list}")]);
+        format!("{first}-{last}")
+    } else if a.repair {
+        set.push("mode=Repair Duplicates".into());
+        format!("{first}-{last}")
+    } else {
+        let speed = a.speed.unwrap_or(0.5);
+        if !(speed.is_finite() && speed > 0.0) {
+            bail!("--speed must be greater than 0 (got {speed})");
+        }
+        set.extend(["mode=Retime".to_string(), format!("speed={speed}"), format!("source_start={first}")]);
+        // Output frame t shows source frame first + t × speed, up to the last source frame.
+        let count = ((last - first) as f64 / speed + 1e-9).floor() as i64;
+        format!("0-{count}")
+    };
+    set.extend(a.set.iter().cloned());
+    Ok(RenderArgs {
+        id: INTERPOLATE_ID.into(),
+        input: Some(a.input.clone()),
+        frames: Some(frames),
+        set,
+        out: a.out.clone(),
+        depth: a.depth,
+        threads: a.threads,
+        context: Some(Context::Filter),
+        size: None,
+        fps: 24.0,
+    })
+}
+
 /// Runs the CLI; the error is printed by main.
 pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
@@ -92,6 +162,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Render(args) => render(&load(&cli)?, args),
+        Command::Interpolate(args) => render(&load(&cli)?, &interpolate_args(args)?),
         Command::Doctor { model, json } => doctor(&load(&cli)?, model.as_deref(), *json),
     }
 }

@@ -206,14 +206,9 @@ impl Source {
                     i.depth
                 );
             }
-            if (i.width, i.height, i.depth, i.components) != (width, height, depth, components) {
-                bail!(
-                    "frame {f} is {}x{} {} {:?}, but frame {first} is {width}x{height} {depth} {components:?}",
-                    i.width,
-                    i.height,
-                    i.depth,
-                    i.components
-                );
+            // Sizes may change along a clip (hosts deliver what the media has); formats may not.
+            if (i.depth, i.components) != (depth, components) {
+                bail!("frame {f} is {} {:?}, but frame {first} is {depth} {components:?}", i.depth, i.components);
             }
         }
         if width == 0 || height == 0 {
@@ -272,18 +267,13 @@ impl Source {
                     return Ok(None);
                 }
                 let img = HostImage::load(&path)?;
-                if (img.width, img.height, img.depth, img.components)
-                    != (self.width, self.height, self.depth, self.components)
-                {
+                // Sizes may change along a sequence (the plugin must cope); formats may not.
+                if (img.depth, img.components) != (self.depth, self.components) {
                     bail!(
-                        "{} is {}x{} {} {:?}, but the sequence starts with {}x{} {} {:?}",
+                        "{} is {} {:?}, but the sequence starts with {} {:?}",
                         path.display(),
-                        img.width,
-                        img.height,
                         img.depth,
                         img.components,
-                        self.width,
-                        self.height,
                         self.depth,
                         self.components
                     );

@@ -921,7 +921,7 @@ unsafe extern "C" fn clip_get_image(
             let (depth, comps) = c.mapped_format().unwrap_or((src.depth, src.components));
             let mut img = img.convert(depth, comps);
             if (scale - 1.0).abs() > 1e-12 {
-                let b = scaled_bounds([0.0, 0.0, src.width as f64, src.height as f64], scale);
+                let b = scaled_bounds([0.0, 0.0, img.width as f64, img.height as f64], scale);
                 img = img.resize_nearest(b.width() as u32, b.height() as u32);
             }
             let mut buf = PixelBuffer::new(Rect::new(0, 0, img.width as i32, img.height as i32), depth, comps, layout);

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use ort::value::{Tensor, TensorElementType};
@@ -85,6 +86,19 @@ fn frame_cache() -> &'static ByteLru<(PathBuf, u64, u64, u32), Frame> {
         let mb = std::env::var("KINEMA_FRAME_CACHE_MB").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(512);
         ByteLru::new(mb << 20)
     })
+}
+
+static NETWORK_RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times an interpolation network has run in this process (cache misses), for the
+/// runtime report and the tests that prove the cache works.
+pub fn network_runs() -> u64 {
+    NETWORK_RUNS.load(Ordering::Relaxed)
+}
+
+/// Bytes held by the in-between frame cache.
+pub fn cache_bytes() -> usize {
+    frame_cache().bytes()
 }
 
 /// Drops cached in-between frames (OFX PurgeCaches).
@@ -251,6 +265,7 @@ impl Interpolator {
         b: &Frame,
         t: f32,
     ) -> Result<Frame, EngineError> {
+        NETWORK_RUNS.fetch_add(1, Ordering::Relaxed);
         let (w, h) = (a.width, a.height);
         let m = variant.pad_multiple;
         let (pw, ph) = (w.div_ceil(m) * m, h.div_ceil(m) * m);

@@ -91,9 +91,11 @@ fn load() -> OfxResult<Reply> {
     Ok(Reply::Handled)
 }
 
-/// Unload and PurgeCaches drop cached ONNX sessions (nothing is loaded until a render needs it).
+/// Unload and PurgeCaches drop cached ONNX sessions and cached frames (nothing is loaded
+/// again until a render needs it).
 fn purge() -> OfxResult<Reply> {
     crate::runtime::purge_sessions();
+    crate::engine::interpolation::purge_cache();
     Ok(Reply::Handled)
 }
 

@@ -32,7 +32,7 @@ fn assert_failed(out: &RenderOutput, inst: &Instance, t: i64, reason: &str) {
 fn interpolate_with(model: Option<&str>) -> (kinema_host::Bundle, Instance) {
     let bundle = load_bundle();
     let inst = bundle.create_instance(INTERPOLATE, Context::Filter).unwrap();
-    inst.set_source("Source", ClipSource::Frames(noise_frames(4, 16, 16, Depth::F32, Components::Rgba, 1))).unwrap();
+    inst.set_source("Source", ClipSource::Frames(similar_frames(4, 16, 16, Depth::F32, Components::Rgba, 1))).unwrap();
     if let Some(model) = model {
         inst.set_param("model", ParamValue::String(model.into())).unwrap();
     }
@@ -82,7 +82,7 @@ fn extend_passes_its_source_through_and_fails_beyond_it_without_a_model() {
     inst.set_param("model", ParamValue::String("kinema-missing".into())).unwrap();
     let out = inst.render(&RenderRequest { frames: vec![0, 2, 3], ..Default::default() }).unwrap();
     for t in [0, 2] {
-        assert_eq!(out.frames[&t].as_ref().unwrap().data, frames[&t].data, "source frame {t} must stay bit-exact");
+        assert!(out.frames[&t].as_ref().unwrap().data == frames[&t].data, "source frame {t} must stay bit-exact");
     }
     assert_failed(&out, &inst, 3, "Model 'kinema-missing' not found");
 }
@@ -104,7 +104,7 @@ fn kinema_render_exits_non_zero_and_writes_nothing_for_failed_frames() {
     let dir = std::env::temp_dir().join(format!("kinema-cli-fail-{}", std::process::id()));
     let input = dir.join("in");
     std::fs::create_dir_all(&input).unwrap();
-    for (t, image) in noise_frames(2, 8, 8, Depth::U8, Components::Rgba, 9) {
+    for (t, image) in similar_frames(2, 8, 8, Depth::U8, Components::Rgba, 9) {
         image.save(&input.join(format!("{t:04}.png"))).unwrap();
     }
     let out_pattern: PathBuf = dir.join("out").join("%04d.png");

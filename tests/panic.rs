@@ -33,7 +33,7 @@ fn an_injected_panic_becomes_a_failure_status_and_the_host_survives() {
     // Same host, same instance: rendering works again.
     let out = inst.render(&request).unwrap();
     for t in [0, 1] {
-        assert_eq!(out.frames[&t].as_ref().unwrap().data, frames[&t].data);
+        assert!(out.frames[&t].as_ref().unwrap().data == frames[&t].data);
     }
     inst.destroy().unwrap();
 

@@ -27,7 +27,7 @@ fn eight_threads_on_one_instance_and_several_instances_at_once() {
                         .unwrap();
                     assert!(out.violations.is_empty(), "{:?}", out.violations);
                     for (t, image) in &out.frames {
-                        assert_eq!(image.as_ref().unwrap().data, frames[t].data, "instance {instance} frame {t}");
+                        assert!(image.as_ref().unwrap().data == frames[t].data, "instance {instance} frame {t}");
                     }
                 }
                 inst.destroy().unwrap();

@@ -222,6 +222,19 @@ pub fn layout(out: &Path, cdylib: &Path, wheel: &Path, flavour: Flavour, models:
     Ok(())
 }
 
+/// The ONNX Runtime library of `flavour` unpacked into `dir` (downloading the wheel first when
+/// needed), for code that runs the runtime outside a bundle: the engine tests and benchmarks.
+pub fn runtime_library(flavour: Flavour, dir: &Path) -> Result<PathBuf> {
+    let lib = dir.join(ORT_LIBRARY_FILE);
+    if !lib.is_file() {
+        let wheel = ensure_wheel(flavour, &target_dir().join("ort-wheels"))?;
+        let licenses = dir.join("licenses");
+        fs::create_dir_all(&licenses)?;
+        extract_from_wheel(&wheel, flavour, dir, &licenses)?;
+    }
+    Ok(lib)
+}
+
 fn extract_from_wheel(wheel: &Path, flavour: Flavour, binaries: &Path, licenses: &Path) -> Result<()> {
     let file = fs::File::open(wheel).with_context(|| format!("opening {}", wheel.display()))?;
     let mut archive =

@@ -72,3 +72,54 @@ pub fn noise_frames(
         })
         .collect()
 }
+
+/// The RIFE fixture frames shipped with the model (real footage, 320×192): `<pair>_0`, `_1`
+/// and the held-out middle `_mid`.
+pub fn rife_fixture(name: &str) -> HostImage {
+    let path = kinema_bundle::workspace_root().join("models/rife/fixtures").join(format!("{name}.png"));
+    HostImage::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
+}
+
+/// The fixture triplets and the PSNRs the export script measured with the PyTorch original.
+pub fn rife_parity() -> serde_json::Value {
+    let path = kinema_bundle::workspace_root().join("models/rife/fixtures/parity.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// PSNR in dB of the RGB samples of two images (values in 0..1).
+pub fn psnr(a: &HostImage, b: &HostImage) -> f64 {
+    let (a, b) =
+        (a.convert(Depth::F32, Components::Rgb).samples_f32(), b.convert(Depth::F32, Components::Rgb).samples_f32());
+    assert_eq!(a.len(), b.len(), "images differ in size");
+    let mse = a.iter().zip(&b).map(|(x, y)| f64::from(x - y).powi(2)).sum::<f64>() / a.len() as f64;
+    10.0 * (1.0 / mse).log10()
+}
+
+/// Mean absolute difference of the RGB samples.
+pub fn mean_abs(a: &HostImage, b: &HostImage) -> f64 {
+    let (a, b) =
+        (a.convert(Depth::F32, Components::Rgb).samples_f32(), b.convert(Depth::F32, Components::Rgb).samples_f32());
+    a.iter().zip(&b).map(|(x, y)| f64::from((x - y).abs())).sum::<f64>() / a.len() as f64
+}
+
+/// Frames that differ only slightly from one to the next (one noise picture, brightened a
+/// little each frame): neighbours no scene-cut guard would separate, so in-between frames of
+/// them really need the interpolation model.
+pub fn similar_frames(
+    count: i64,
+    width: u32,
+    height: u32,
+    depth: Depth,
+    components: Components,
+    seed: u64,
+) -> BTreeMap<i64, HostImage> {
+    let base = noise_frames(1, width, height, depth, components, seed).remove(&0).unwrap();
+    (0..count)
+        .map(|frame| {
+            let samples: Vec<f32> =
+                base.samples_f32().iter().map(|v| (v * 0.9 + 0.01 * frame as f32).clamp(0.0, 1.0)).collect();
+            let image = HostImage::from_f32(width, height, components, &samples).unwrap().convert(depth, components);
+            (frame, image)
+        })
+        .collect()
+}

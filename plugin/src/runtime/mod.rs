@@ -12,7 +12,7 @@ mod sessions;
 
 pub use environment::environment;
 pub use library::{ort_library_path, plugin_dir, ORT_LIBRARY_FILE};
-pub use providers::{Provider, ProviderPreference};
+pub use providers::{cache_dir, Provider, ProviderPreference};
 pub use report::{runtime_report, KinemaRuntimeReport};
 pub use sessions::{cached_session_count, purge_sessions, session, SharedSession};
 

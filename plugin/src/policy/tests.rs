@@ -1,0 +1,247 @@
+use std::time::Duration;
+
+use super::*;
+
+fn default_policy() -> Policy {
+    Policy::builtin().expect("the shipped policy.json is valid")
+}
+
+fn blocked(p: &Policy, prompt: &str) -> Blocked {
+    p.check(prompt).expect_err(&format!("{prompt:?} should be blocked"))
+}
+
+fn write(dir: &Path, name: &str, json: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, json).unwrap();
+    path
+}
+
+fn load_err(json: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "policy.json", json);
+    let err = Policy::load(&path).expect_err("should be rejected").to_string();
+    assert!(err.contains(&path.display().to_string()), "the error names the file: {err}");
+    err
+}
+
+#[test]
+fn default_policy_has_the_required_categories() {
+    let p = default_policy();
+    let names: Vec<&str> = p.category_names().collect();
+    for required in ["graphic violence", "sexual content", "hate", "real-person likeness"] {
+        assert!(names.contains(&required), "{required} missing from {names:?}");
+    }
+    assert_eq!(p.origin(), "built-in default");
+    // The shipped file stays short and professional.
+    for c in &p.categories {
+        assert!(c.terms.len() <= 40, "{}: {} terms", c.name, c.terms.len());
+    }
+}
+
+#[test]
+fn each_category_blocks_an_example_and_names_it() {
+    let p = default_policy();
+    let cases = [
+        ("a close-up of GORE! in a horror film", "graphic violence", "gore"),
+        ("the knight is Decapitated on screen", "graphic violence", "decapitated"),
+        ("a nude figure on a beach", "sexual content", "nude"),
+        ("an NSFW scene", "sexual content", "nsfw"),
+        ("a rally with white-power banners", "hate", "white power"),
+        ("a poster saying kill all the immigrants", "hate", "kill all the immigrants"),
+        ("a deepfake of a news anchor", "real-person likeness", "deepfake"),
+        ("Face-swap me onto a movie star", "real-person likeness", "face swap"),
+        ("realistic video of the President giving a speech", "real-person likeness", "video of the President"),
+    ];
+    for (prompt, category, matched) in cases {
+        let b = blocked(&p, prompt);
+        assert_eq!((b.category.as_str(), b.matched.as_str()), (category, matched), "{prompt:?}");
+        let text = b.to_string();
+        assert_eq!(
+            text,
+            format!(
+                "Prompt blocked by the content policy (category: {category}, matched \"{matched}\"). Edit the prompt, or replace the policy file (KINEMA_POLICY)."
+            )
+        );
+    }
+}
+
+#[test]
+fn benign_prompts_pass() {
+    let p = default_policy();
+    for prompt in [
+        "a red circle moving left on a dark blue background",
+        "a car driving through a city at night",
+        "slow dolly shot of a forest at dawn, volumetric light, 35mm film grain",
+        "a chef chopping vegetables in a busy kitchen",
+        "a cat playing with a ball of yarn",
+        "Henryk Górecki symphony playing in a concert hall",
+        "",
+        "   ",
+    ] {
+        assert_eq!(p.check(prompt), Ok(()), "{prompt:?}");
+    }
+    assert_eq!(p.check_all(&["a calm lake", "blurry, low quality, watermark"]), Ok(()));
+}
+
+#[test]
+fn terms_match_whole_words_after_normalising() {
+    let p = Policy::from_json(
+        r#"{"version": 1, "categories": [{"name": "test", "terms": ["gore", "snuff film", "Straße"]}]}"#,
+        "inline",
+    )
+    .unwrap();
+    for hit in [
+        "gore",
+        "GORE",
+        "gore!",
+        "(gore)",
+        "so much gore.",
+        "Gore-fest",
+        "snuff   film",
+        "SNUFF-FILM",
+        "STRASSE straße",
+    ] {
+        assert!(p.check(hit).is_err(), "{hit:?} should match");
+    }
+    for miss in ["gorecki", "Górecki", "gored", "agore", "snuff", "film snuff", "snufffilm", "strasse"] {
+        assert_eq!(p.check(miss), Ok(()), "{miss:?} should not match");
+    }
+    assert_eq!(normalize("  Hello,   WORLD!! É-É  "), "hello world é é");
+    assert_eq!(normalize("ÉCOLE ΑΘΉΝΑ"), "école αθήνα", "Unicode lowercase");
+}
+
+#[test]
+fn negative_prompt_is_checked_too() {
+    let p = default_policy();
+    let b = p.check_all(&["a quiet street", "gore"]).unwrap_err();
+    assert_eq!(b.category, "graphic violence");
+}
+
+#[test]
+fn patterns_are_case_insensitive_and_see_both_forms() {
+    let p = Policy::from_json(
+        r#"{"version": 1, "categories": [{"name": "likeness", "patterns": [
+            "(photo|video|footage) of (the )?(president|prime minister|actor|actress|singer|celebrity)\\b",
+            "face swap"
+        ]}]}"#,
+        "inline",
+    )
+    .unwrap();
+    let b = p.check("Old FOOTAGE of the Prime Minister").unwrap_err();
+    assert_eq!((b.category.as_str(), b.matched.as_str()), ("likeness", "FOOTAGE of the Prime Minister"));
+    // Punctuation and extra spaces are handled by the normalised form.
+    assert_eq!(p.check("a photo  of, the actor!").unwrap_err().matched, "photo of the actor");
+    assert_eq!(p.check("Face-Swap").unwrap_err().matched, "face swap");
+    assert_eq!(p.check("a photo of the actors guild sign"), Ok(()), "\\b keeps 'actors' out");
+    assert_eq!(p.check("a photo of a sunset"), Ok(()));
+}
+
+#[test]
+fn bad_files_give_clear_errors() {
+    let err = load_err("{ not json");
+    assert!(err.contains("is not valid") && err.contains("line 1"), "{err}");
+
+    let err = load_err(r#"{"version": 2, "categories": []}"#);
+    assert!(err.contains("has version 2; this Kinema reads version 1"), "{err}");
+    let err = load_err(r#"{"categories": []}"#);
+    assert!(err.contains("has version (missing)"), "{err}");
+    let err = load_err(r#"[1, 2]"#);
+    assert!(err.contains("top level must be an object"), "{err}");
+
+    let err = load_err(r#"{"version": 1, "categories": [{"name": "ok", "terms": ["a"]}, {"name": "  "}]}"#);
+    assert!(err.contains("category 2 has an empty name"), "{err}");
+
+    let err = load_err(r#"{"version": 1, "categories": [{"name": "violence", "patterns": ["(unclosed"]}]}"#);
+    assert!(
+        err.contains("pattern \"(unclosed\" in category \"violence\" is not a valid regular expression")
+            && err.contains("unclosed group"),
+        "{err}"
+    );
+    let err = load_err(r#"{"version": 1, "categories": [{"name": "v", "patterns": ["x?"]}]}"#);
+    assert!(err.contains("would match every prompt"), "{err}");
+
+    let err = load_err(r#"{"version": 1, "categories": [{"name": "v", "terms": ["ok", "!!"]}]}"#);
+    assert!(err.contains("term \"!!\" in category \"v\" has no letters or digits"), "{err}");
+
+    // A misspelt field is an error, not a silently empty list.
+    let err = load_err(r#"{"version": 1, "categories": [{"name": "v", "pattern": ["gore"]}]}"#);
+    assert!(err.contains("unknown field `pattern`"), "{err}");
+    let err = load_err(r#"{"version": 1, "categories": [{"name": "v", "terms": [3]}]}"#);
+    assert!(err.contains("invalid type"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.json");
+    let err = Policy::load(&missing).unwrap_err();
+    assert!(matches!(err, PolicyError::Unreadable { .. }));
+    assert!(err.to_string().contains("nope.json") && err.to_string().contains("cannot be read"), "{err}");
+}
+
+#[test]
+fn path_resolution_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = write(dir.path(), "mine.json", BUILTIN_POLICY);
+    let contents = dir.path().join("Kinema.ofx.bundle").join("Contents");
+    let arch = contents.join("Linux-x86-64");
+    fs::create_dir_all(&arch).unwrap();
+
+    // Nothing bundled → compiled-in default.
+    assert_eq!(resolve_policy_path(None, Some(arch.clone())).unwrap(), None);
+    assert_eq!(resolve_policy_path(Some("".into()), None).unwrap(), None);
+    // Bundled file.
+    fs::create_dir_all(contents.join("Resources")).unwrap();
+    let bundled = write(&contents.join("Resources"), "policy.json", BUILTIN_POLICY);
+    assert_eq!(resolve_policy_path(None, Some(arch.clone())).unwrap(), Some(bundled));
+    // KINEMA_POLICY wins.
+    assert_eq!(resolve_policy_path(Some(user.clone().into()), Some(arch.clone())).unwrap(), Some(user));
+    // ...and must exist: no silent fallback to another policy.
+    let gone = dir.path().join("gone.json");
+    let err = resolve_policy_path(Some(gone.clone().into()), Some(arch)).unwrap_err();
+    assert_eq!(err, PolicyError::NotAFile { file: gone.display().to_string() });
+    assert!(err.to_string().starts_with("KINEMA_POLICY points to"));
+}
+
+#[test]
+fn replacing_the_policy_file_changes_the_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = PolicyCache::new();
+    let path = write(dir.path(), "p.json", r#"{"version": 1, "categories": [{"name": "one", "terms": ["apple"]}]}"#);
+    let first = cache.get(Some(&path)).unwrap();
+    assert_eq!(first.check("an apple").unwrap_err().category, "one");
+    assert_eq!(first.check("a pear"), Ok(()));
+    assert!(Arc::ptr_eq(&first, &cache.get(Some(&path)).unwrap()), "unchanged file: cached");
+
+    // Same length on purpose, so only the mtime tells the files apart.
+    fs::write(&path, r#"{"version": 1, "categories": [{"name": "two", "terms": ["pear!"]}]}"#).unwrap();
+    let later = SystemTime::now() + Duration::from_secs(5);
+    fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
+    let second = cache.get(Some(&path)).unwrap();
+    assert_eq!(second.check("an apple"), Ok(()));
+    assert_eq!(second.check("a pear").unwrap_err().category, "two");
+
+    // A broken edit fails closed, and a fix recovers.
+    fs::write(&path, r#"{"version": 1, "categories": [{"name": "x", "patterns": ["[oops"]}]}"#).unwrap();
+    let err = cache.get(Some(&path)).unwrap_err();
+    assert!(matches!(err, PolicyError::InvalidRegex { .. }));
+    let refused = PromptRefused::from(err);
+    assert!(refused.to_string().starts_with("Prompt refused: the content policy cannot be used (content policy "));
+    fs::write(&path, r#"{"version": 1, "categories": []}"#).unwrap();
+    assert_eq!(cache.get(Some(&path)).unwrap().check("an apple"), Ok(()));
+
+    // No file → compiled-in default.
+    assert_eq!(cache.get(None).unwrap().origin(), "built-in default");
+}
+
+#[test]
+fn check_prompts_uses_the_active_policy() {
+    // In the test binary neither KINEMA_POLICY nor a bundle is present unless the caller set
+    // one up, so this exercises the real resolution path end to end.
+    match policy_path() {
+        Ok(None) => {
+            assert_eq!(active_policy().unwrap().origin(), "built-in default");
+            assert!(matches!(check_prompts(&["a calm sea", "gore"]), Err(PromptRefused::Blocked(_))));
+            assert_eq!(check_prompts(&["a car driving through a city at night"]), Ok(()));
+        }
+        Ok(Some(path)) => assert_eq!(active_policy().unwrap().origin(), path.display().to_string()),
+        Err(e) => assert_eq!(check_prompts(&["anything"]), Err(PromptRefused::Policy(e))),
+    }
+}

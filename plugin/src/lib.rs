@@ -5,9 +5,12 @@
 //! nothing of ONNX; [`runtime`] owns ONNX Runtime (one Environment, a session cache).
 
 pub mod cache;
+pub mod clip_cache;
+pub mod diffusion;
 pub mod effects;
 pub mod engine;
 pub mod frame_io;
 pub mod models;
 pub mod ofx;
+pub mod policy;
 pub mod runtime;

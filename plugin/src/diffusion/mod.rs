@@ -1,0 +1,3 @@
+//! Latent video diffusion (no OFX here).
+
+pub mod scheduler;

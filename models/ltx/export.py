@@ -1,0 +1,685 @@
+#!/usr/bin/env python3
+"""Export LTX-Video (diffusers 0.42.x) to ONNX in Kinema's video-diffusion manifest layout.
+
+Produces, in --out (default: this folder):
+  tokenizer.json      T5-convention tokenizer for the `tokenizers` crate (pad=0, </s>=1, <unk>=2,
+                      "$A </s>" post-processor; no padding/truncation configured: the runtime pads)
+  text_encoder.onnx   input_ids [1,L] int64, attention_mask [1,L] int64 -> last_hidden_state [1,L,D]
+  transformer.onnx    hidden_states [2,S,C], encoder_hidden_states [2,L,D], encoder_attention_mask [2,L] int64,
+                      timestep [2,S] float (sigma*1000 per token), video_coords [2,3,S] float -> velocity [2,S,C]
+  vae_encoder.onnx    sample [1,3,F,H,W] in [-1,1] -> moments [1,2C,f,h,w] = [mean(C) | logvar(C)]
+  vae_decoder.onnx    latent [1,C,f,h,w] (denormalised) + timestep [1] -> sample [1,3,F,H,W] in [-1,1]
+  manifest.json       everything else the runtime needs (latent norm buffers, rope, scheduler, defaults)
+  export_report.json  ONNX Runtime vs PyTorch max-abs diffs per component (also merged into fixtures)
+
+Two sources of weights:
+  (default)              tiny random LTX components built from configs (diffusers' own test configs,
+                         see tiny_components()), seeded, for parity fixtures. Runs on CPU in ~1 minute.
+  --from-pretrained DIR  a local diffusers LTX folder (model_index.json, text_encoder/, tokenizer/,
+                         transformer/, vae/, scheduler/). Same code path; never run in CI.
+                         Graphs over 2 GB are saved with external data (<name>.onnx.data).
+
+Usage:
+  HF_HUB_OFFLINE=1 python export.py                     # tiny model into models/ltx/
+  HF_HUB_OFFLINE=1 python export.py --from-pretrained ~/LTX-Video-0.9.5 --out /tmp/ltx095 --fp16
+
+The dynamo exporter is required (torch.onnx.export(..., dynamo=True)): the legacy one fails on aten::rms_norm.
+Batch is fixed (2 for the transformer: CFG batched [uncond, cond]; 1 elsewhere); S and L are dynamic,
+and so are F/H/W of the VAE graphs (F = T*k+1, H, W multiples of the spatial ratio).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+SEED = 0
+
+# ----------------------------------------------------------------------------------------------
+# Tokenizer
+# ----------------------------------------------------------------------------------------------
+
+# A few hundred words; the tiny tokenizer is WordLevel over these (T5's real one is a SentencePiece
+# Unigram, but the runtime only sees tokenizer.json through the `tokenizers` crate either way).
+_WORDS = """
+a an the of and or in on at to from with without into over under above below near far between behind
+is are was were be being been has have had do does did will would can could should may might must
+cat dog monkey horse bird fish cow sheep lion tiger bear fox wolf rabbit mouse elephant giraffe zebra
+man woman child boy girl person people crowd dancer runner driver pilot chef artist musician robot
+car bus truck train plane boat ship bicycle motorcycle rocket balloon kite umbrella camera lamp
+tree forest flower grass leaf mountain hill river lake sea ocean beach desert island valley cave sky
+cloud rain snow storm wind sun moon star light shadow fire smoke water ice stone sand road street city
+town village house room kitchen garden park bridge tower castle window door wall floor roof table chair
+red orange yellow green blue purple pink brown black white gray grey golden silver dark bright colorful
+big small tiny huge tall short long wide narrow old young new ancient modern beautiful ugly happy sad
+calm angry quiet loud slow fast smooth rough soft hard warm cold wet dry clean dirty empty full
+walk walks walking run runs running jump jumps jumping dance dances dancing fly flies flying swim swims
+swimming sit sits sitting stand stands standing look looks looking turn turns turning move moves moving
+play plays playing eat eats eating drink sleep sleeping smile smiles smiling laugh cry sing singing
+camera pans zooms tracks tilts rotates follows shot close up wide aerial view scene frame video image
+morning noon evening night sunset sunrise winter summer spring autumn day time slowly quickly gently
+cinematic realistic detailed blurry sharp focus lighting glow reflection motion style painting photo
+low quality worst deformed distorted watermark text logo noise artifacts static jittery overexposed
+one two three four five many several some all every each other another first last next
+he she it they we you i his her its their our your this that these those there here
+""".split()
+
+
+def build_tokenizer(max_length: int = 128):
+    """Word-level tokenizer with T5's conventions, wrapped as a transformers fast tokenizer.
+
+    T5 conventions kept: <pad>=0 (also the decoder start id), </s>=1 appended to every sequence,
+    <unk>=2, right padding with pad id 0, attention_mask 1 on real tokens incl. </s>.
+    """
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "</s>", "<unk>"]
+    words = []
+    for w in _WORDS + [",", ".", "!", "?", "'", "-", ":", ";"]:
+        if w not in words:
+            words.append(w)
+    vocab = {tok: i for i, tok in enumerate(specials + words)}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        model_max_length=max_length,
+        padding_side="right",
+        truncation_side="right",
+    )
+    return fast
+
+
+# ----------------------------------------------------------------------------------------------
+# Components
+# ----------------------------------------------------------------------------------------------
+
+# Tiny configs. Transformer and VAE follow diffusers' tests/pipelines/ltx/test_ltx_condition.py
+# get_dummy_components, with three deliberate changes:
+#   * VAE patch_size 2 (tests: 1), so spatial ratio 8 != temporal ratio 4 != the real 32/8: a runtime
+#     that hard-codes 32, 8 or swaps the two ratios fails the fixtures;
+#   * timestep_conditioning=True (tests: False) so the decoder timestep input and the decode-noise
+#     mixing of LTX 0.9.1+ are exercised; decoder_inject_noise stays all False (randn inside the graph
+#     cannot be reproduced);
+#   * latents_mean/latents_std buffers set to seeded non-trivial values (defaults 0/1 would hide bugs).
+TINY_TRANSFORMER = dict(
+    in_channels=8,
+    out_channels=8,
+    patch_size=1,
+    patch_size_t=1,
+    num_attention_heads=4,
+    attention_head_dim=8,
+    cross_attention_dim=32,
+    num_layers=1,
+    caption_channels=32,
+)
+TINY_VAE = dict(
+    in_channels=3,
+    out_channels=3,
+    latent_channels=8,
+    block_out_channels=(8, 8, 8, 8),
+    decoder_block_out_channels=(8, 8, 8, 8),
+    layers_per_block=(1, 1, 1, 1, 1),
+    decoder_layers_per_block=(1, 1, 1, 1, 1),
+    spatio_temporal_scaling=(True, True, False, False),
+    decoder_spatio_temporal_scaling=(True, True, False, False),
+    decoder_inject_noise=(False, False, False, False, False),
+    upsample_residual=(False, False, False, False),
+    upsample_factor=(1, 1, 1, 1),
+    timestep_conditioning=True,
+    patch_size=2,
+    patch_size_t=1,
+    encoder_causal=True,
+    decoder_causal=False,
+)
+TINY_T5 = dict(
+    d_model=32,
+    d_kv=8,
+    d_ff=37,
+    num_layers=2,
+    num_decoder_layers=2,
+    num_heads=4,
+    relative_attention_num_buckets=8,
+    relative_attention_max_distance=16,
+    feed_forward_proj="gated-gelu",  # T5 v1.1 (LTX uses T5-v1.1-XXL)
+    dropout_rate=0.0,
+    layer_norm_epsilon=1e-6,
+    pad_token_id=0,
+    eos_token_id=1,
+    decoder_start_token_id=0,
+    is_encoder_decoder=True,
+    tie_word_embeddings=False,
+)
+# LTX 0.9.5+ scheduler (convert_ltx_to_diffusers.py: FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=False));
+# the only one that works with all three pipelines (LTXConditionPipeline passes timesteps without mu).
+TINY_SCHEDULER = dict(use_dynamic_shifting=False)
+# LTX 0.9.0/0.9.1 scheduler, used by the extra T2V fixture "t2v_dynamic_shift".
+SCHEDULER_091 = dict(
+    use_dynamic_shifting=True,
+    base_shift=0.95,
+    max_shift=2.05,
+    base_image_seq_len=1024,
+    max_image_seq_len=4096,
+    shift_terminal=0.1,
+)
+
+
+def tiny_components(seed: int = SEED):
+    """All five pipeline components with seeded random weights (no hub access)."""
+    from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXVideoTransformer3DModel
+    from transformers import T5Config, T5EncoderModel
+
+    tokenizer = build_tokenizer()
+    torch.manual_seed(seed)
+    transformer = LTXVideoTransformer3DModel(**TINY_TRANSFORMER)
+    torch.manual_seed(seed)
+    vae = AutoencoderKLLTXVideo(**TINY_VAE)
+    vae.use_framewise_encoding = False
+    vae.use_framewise_decoding = False
+    g = torch.Generator().manual_seed(seed + 1)
+    c = TINY_VAE["latent_channels"]
+    with torch.no_grad():
+        vae.latents_mean.copy_(0.2 * torch.randn(c, generator=g))
+        vae.latents_std.copy_(0.5 + torch.rand(c, generator=g))
+    torch.manual_seed(seed)
+    text_encoder = T5EncoderModel(T5Config(vocab_size=len(tokenizer), **TINY_T5))
+    scheduler = FlowMatchEulerDiscreteScheduler(**TINY_SCHEDULER)
+    comps = dict(transformer=transformer, vae=vae, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer)
+    for m in (transformer, vae, text_encoder):
+        m.eval()
+    return comps
+
+
+def pretrained_components(path: str):
+    """Components from a local diffusers LTX folder (same layout as Lightricks/LTX-Video on the hub)."""
+    from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXVideoTransformer3DModel
+    from transformers import AutoTokenizer, T5EncoderModel
+
+    p = Path(path)
+    comps = dict(
+        tokenizer=AutoTokenizer.from_pretrained(p / "tokenizer"),
+        text_encoder=T5EncoderModel.from_pretrained(p / "text_encoder", torch_dtype=torch.float32),
+        transformer=LTXVideoTransformer3DModel.from_pretrained(p / "transformer", torch_dtype=torch.float32),
+        vae=AutoencoderKLLTXVideo.from_pretrained(p / "vae", torch_dtype=torch.float32),
+        scheduler=FlowMatchEulerDiscreteScheduler.from_pretrained(p / "scheduler"),
+    )
+    if any(comps["vae"].config.decoder_inject_noise):
+        print(
+            "WARNING: vae.decoder_inject_noise is on (LTX 0.9.1): the decoder draws torch.randn inside the graph; "
+            "ONNX output will not be reproducible against diffusers.",
+            file=sys.stderr,
+        )
+    for k in ("transformer", "vae", "text_encoder"):
+        comps[k].eval()
+    return comps
+
+
+# ----------------------------------------------------------------------------------------------
+# Export wrappers (fixed batch, everything else computed outside the graph)
+# ----------------------------------------------------------------------------------------------
+
+
+class TextEncoderWrapper(torch.nn.Module):
+    def __init__(self, te):
+        super().__init__()
+        self.te = te
+
+    def forward(self, input_ids, attention_mask):
+        return self.te(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+class TransformerWrapper(torch.nn.Module):
+    """RoPE positions come in as video_coords (pixel-space f/h/w, f already divided by fps); the graph
+    divides by the rope base (20, 2048, 2048). The text mask is 0/1 int64; the model turns it into the
+    additive bias (1-m)*-10000."""
+
+    def __init__(self, tr):
+        super().__init__()
+        self.tr = tr
+
+    def forward(self, hidden_states, encoder_hidden_states, encoder_attention_mask, timestep, video_coords):
+        return self.tr(
+            hidden_states=hidden_states,
+            encoder_hidden_states=encoder_hidden_states,
+            timestep=timestep,
+            encoder_attention_mask=encoder_attention_mask,
+            video_coords=video_coords,
+            return_dict=False,
+        )[0]
+
+
+class VaeEncoderWrapper(torch.nn.Module):
+    """Returns DiagonalGaussianDistribution.parameters: channels [0,C) = mean, [C,2C) = logvar (one value
+    repeated C times by the encoder). The runtime clamps logvar to [-30,20] and samples mean+exp(logvar/2)*eps."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, sample):
+        return self.vae.encode(sample).latent_dist.parameters
+
+
+class VaeDecoderWrapper(torch.nn.Module):
+    """The decoder multiplies timestep by its learned timestep_scale_multiplier inside the graph."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, latent, timestep):
+        return self.vae.decode(latent, timestep, return_dict=False)[0]
+
+
+class VaeDecoderNoTimestepWrapper(torch.nn.Module):
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, latent):
+        return self.vae.decode(latent, None, return_dict=False)[0]
+
+
+def _export(module, args, path: Path, input_names, output_names, dynamic_shapes, external: bool):
+    from torch.export import Dim  # noqa: F401  (Dim objects are built by the caller)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module.eval()
+    prog = torch.onnx.export(
+        module,
+        args,
+        dynamo=True,
+        input_names=input_names,
+        output_names=output_names,
+        dynamic_shapes=dynamic_shapes,
+        optimize=True,
+        external_data=external,
+    )
+    prog.save(str(path), external_data=external)
+    return path
+
+
+def _ort(path: Path):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def _maxabs(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))))
+
+
+# ----------------------------------------------------------------------------------------------
+# Manifest
+# ----------------------------------------------------------------------------------------------
+
+
+def build_manifest(comps, name: str, license_note: str, defaults: dict) -> dict:
+    vae, tr, sch = comps["vae"], comps["transformer"], comps["scheduler"]
+    vc, tc, sc = vae.config, tr.config, sch.config
+    s_ratio = int(vae.spatial_compression_ratio)
+    t_ratio = int(vae.temporal_compression_ratio)
+    te_dim = int(comps["text_encoder"].config.d_model)
+    manifest = {
+        "manifest_version": 1,
+        "kind": "video_diffusion",
+        "family": "ltx",
+        "name": name,
+        "license": license_note,
+        "source": "diffusers 0.42.1 LTXPipeline / LTXImageToVideoPipeline / LTXConditionPipeline; see README.md",
+        "components": {
+            "tokenizer": {
+                "file": "tokenizer.json",
+                "padding": "max_length",
+                "padding_side": "right",
+                "pad_id": int(comps["tokenizer"].pad_token_id),
+                "truncation": "right, keep the appended </s> (truncate content to max_length-1)",
+                "add_special_tokens": True,
+                "max_length": {"t2v": 128, "i2v": 128, "condition": 256},
+            },
+            "text_encoder": {
+                "file": "text_encoder.onnx",
+                "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask"},
+                "output": "last_hidden_state",
+                "hidden_size": te_dim,
+                "input_dtype": "int64",
+                "mask_input": {"t2v": "ones", "i2v": "ones", "condition": "tokenizer_mask"},
+                "batch": 1,
+                "dynamic": ["L"],
+            },
+            "transformer": {
+                "file": "transformer.onnx",
+                "batch": 2,
+                "batch_order": ["uncond", "cond"],
+                "layout": "tokens",
+                "inputs": {
+                    "hidden_states": "hidden_states",
+                    "encoder_hidden_states": "encoder_hidden_states",
+                    "encoder_attention_mask": "encoder_attention_mask",
+                    "timestep": "timestep",
+                    "video_coords": "video_coords",
+                },
+                "input_dtypes": {
+                    "hidden_states": "float32",
+                    "encoder_hidden_states": "float32",
+                    "encoder_attention_mask": "int64",
+                    "timestep": "float32",
+                    "video_coords": "float32",
+                },
+                "output": "velocity",
+                "prediction": "flow_velocity",
+                "timestep_per_token": True,
+                "timestep_scale": float(sc.num_train_timesteps),
+                "in_channels": int(tc.in_channels),
+                "out_channels": int(tc.out_channels),
+                "caption_channels": int(tc.caption_channels),
+                "patch_size": int(tc.patch_size),
+                "patch_size_t": int(tc.patch_size_t),
+                "dtype": "float32",
+                "dynamic": ["S", "L"],
+            },
+            "vae_encoder": {
+                "file": "vae_encoder.onnx",
+                "input": "sample",
+                "output": "moments",
+                "moments_layout": "mean_then_logvar",
+                "posterior": "diag_gaussian",
+                "logvar_clamp": [-30.0, 20.0],
+                "sample_mode": "sample",
+                "pixel_range": [-1.0, 1.0],
+                "batch": 1,
+                "dynamic": ["F", "H", "W"],
+            },
+            "vae_decoder": {
+                "file": "vae_decoder.onnx",
+                "inputs": {"latent": "latent", "timestep": "timestep"} if vc.timestep_conditioning else {"latent": "latent"},
+                "output": "sample",
+                "timestep_conditioning": bool(vc.timestep_conditioning),
+                "pixel_range": [-1.0, 1.0],
+                "batch": 1,
+                "dynamic": ["f", "h", "w"],
+            },
+        },
+        "latent": {
+            "channels": int(vc.latent_channels),
+            "spatial_ratio": s_ratio,
+            "temporal_ratio": t_ratio,
+            "frame_rule": {"mult": t_ratio, "plus": 1},
+            "hw_multiple": s_ratio,
+            "latent_frames": "(F - 1) / temporal_ratio + 1",
+            "decoded_frames": "(f - 1) * temporal_ratio + 1",
+            "patch": [int(tc.patch_size_t), int(tc.patch_size), int(tc.patch_size)],
+            "pack": "ltx_fhw_c",
+            "norm": {
+                "kind": "mean_std",
+                "mean": [float(x) for x in vae.latents_mean.detach().cpu().numpy().astype(np.float32)],
+                "std": [float(x) for x in vae.latents_std.detach().cpu().numpy().astype(np.float32)],
+                "scaling_factor": float(vc.scaling_factor),
+                "normalize": "(z - mean) * sf / std  (I2V/Condition call it with sf=1.0 regardless of config)",
+                "denormalize": "z * std / sf + mean",
+            },
+        },
+        "rope": {
+            "kind": "ltx_coords",
+            "base": [20.0, 2048.0, 2048.0],
+            "theta": 10000.0,
+            "coords_input": "video_coords [2,3,S]: (f, h, w) per token, divided by base inside the graph",
+            "modes": {
+                "t2v": "interpolation_scale",
+                "i2v": "interpolation_scale",
+                "condition": "causal_pixel",
+            },
+            "interpolation_scale": {
+                "f": "f_lat * (temporal_ratio / fps) * patch_t",
+                "h": "h_lat * spatial_ratio * patch",
+                "w": "w_lat * spatial_ratio * patch",
+            },
+            "causal_pixel": {
+                "f": "(max(f_lat * temporal_ratio + 1 - temporal_ratio, 0) + frame_index) * (1 / fps)",
+                "h": "h_lat * spatial_ratio",
+                "w": "w_lat * spatial_ratio",
+            },
+        },
+        "scheduler": {
+            "kind": "flow_match_euler",
+            "num_train_timesteps": int(sc.num_train_timesteps),
+            "shift": float(sc.shift),
+            "use_dynamic_shifting": bool(sc.use_dynamic_shifting),
+            "base_shift": float(sc.base_shift),
+            "max_shift": float(sc.max_shift),
+            "base_image_seq_len": int(sc.base_image_seq_len),
+            "max_image_seq_len": int(sc.max_image_seq_len),
+            "shift_terminal": None if sc.shift_terminal is None else float(sc.shift_terminal),
+            "time_shift_type": str(sc.time_shift_type),
+            "invert_sigmas": bool(sc.invert_sigmas),
+            "stochastic_sampling": bool(sc.stochastic_sampling),
+            "use_karras_sigmas": bool(sc.use_karras_sigmas),
+            "use_exponential_sigmas": bool(sc.use_exponential_sigmas),
+            "use_beta_sigmas": bool(sc.use_beta_sigmas),
+            "sigmas": {"t2v": "linspace", "i2v": "linspace", "condition": "linear_quadratic"},
+            "linear_quadratic": {"threshold_noise": 0.025, "linear_steps": "steps // 2"},
+        },
+        "guidance": {
+            "cfg": {"default": 3.0, "batched": True, "uncond_first": True, "rescale": 0.0, "formula": "v_u + g * (v_c - v_u)"}
+        },
+        "fixtures": "fixtures/cases.json",
+        "conditioning": {
+            "i2v": {"method": "first_frame_mask", "sample_mode": "sample"},
+            "condition": {
+                "method": "token_mask",
+                "first_frame": "replace_lerp",
+                "other_frames": "append_tokens",
+                "num_prefix_latent_frames": 2,
+                "image_cond_noise_scale": 0.15,
+                "sample_mode": "sample",
+            },
+        },
+        "decode": {
+            "timestep": 0.05,
+            "noise_scale": 0.025,
+            "note": "documented recommendation (and what the fixtures use); diffusers' call defaults are 0.0 and None (= timestep)",
+        },
+        "defaults": defaults,
+    }
+    if not vc.timestep_conditioning:
+        manifest["decode"] = {"timestep": None, "noise_scale": None}
+    return manifest
+
+
+# ----------------------------------------------------------------------------------------------
+# Main
+# ----------------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(HERE), help="output folder (default: this folder)")
+    ap.add_argument("--from-pretrained", default=None, help="local diffusers LTX folder instead of the tiny model")
+    ap.add_argument("--seed", type=int, default=SEED, help="seed of the tiny random weights")
+    ap.add_argument("--fp16", action="store_true", help="also write fp16 copies (*_fp16.onnx) of the transformer")
+    ap.add_argument("--skip-verify", action="store_true", help="do not compare ONNX Runtime with PyTorch")
+    args = ap.parse_args(argv)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_grad_enabled(False)
+
+    if args.from_pretrained:
+        comps = pretrained_components(args.from_pretrained)
+        name = f"LTX-Video ({Path(args.from_pretrained).name})"
+        license_note = "LTX-Video weights: Lightricks LTXV Open Weights License (check the model card); T5: Apache-2.0"
+        defaults = {"fps": 25, "steps": 40, "width": 704, "height": 480, "frames": 121, "guidance": 3.0}
+        external = True
+    else:
+        comps = tiny_components(args.seed)
+        name = "ltx-tiny-random (parity test model, seeded random weights, produces noise)"
+        license_note = "Apache-2.0 (configs from huggingface/diffusers tests; weights are random, seed %d)" % args.seed
+        defaults = {"fps": 25, "steps": 4, "width": 32, "height": 32, "frames": 9, "guidance": 3.0}
+        external = False
+
+    tok, te, tr, vae = comps["tokenizer"], comps["text_encoder"], comps["transformer"], comps["vae"]
+    tok.backend_tokenizer.save(str(out / "tokenizer.json"))
+
+    s_ratio, t_ratio = int(vae.spatial_compression_ratio), int(vae.temporal_compression_ratio)
+    C = int(vae.config.latent_channels)
+    D = int(te.config.d_model)
+    Dim = torch.export.Dim
+    report = {}
+
+    # --- text encoder ---
+    L = 16
+    ids = torch.randint(3, len(tok), (1, L), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(1, L, dtype=torch.int64)
+    mask[:, 11:] = 0
+    Ld = Dim("L", min=2, max=4096)
+    _export(
+        TextEncoderWrapper(te), (ids, mask), out / "text_encoder.onnx", ["input_ids", "attention_mask"],
+        ["last_hidden_state"], {"input_ids": {1: Ld}, "attention_mask": {1: Ld}}, external,
+    )
+
+    # --- transformer ---
+    f, h, w = 3, 4, 4
+    S = f * h * w
+    g = torch.Generator().manual_seed(2)
+    tin = (
+        torch.randn(2, S, tr.config.in_channels, generator=g),
+        torch.randn(2, L, tr.config.caption_channels, generator=g),
+        mask.repeat(2, 1),
+        torch.rand(2, S, generator=g) * 1000.0,
+        torch.rand(2, 3, S, generator=g) * 64.0,
+    )
+    Sd = Dim("S", min=2, max=1 << 20)
+    Ld2 = Dim("L", min=2, max=4096)
+    _export(
+        TransformerWrapper(tr), tin, out / "transformer.onnx",
+        ["hidden_states", "encoder_hidden_states", "encoder_attention_mask", "timestep", "video_coords"],
+        ["velocity"],
+        {
+            "hidden_states": {1: Sd},
+            "encoder_hidden_states": {1: Ld2},
+            "encoder_attention_mask": {1: Ld2},
+            "timestep": {1: Sd},
+            "video_coords": {2: Sd},
+        },
+        external,
+    )
+
+    # --- VAE encoder ---
+    F, H, W = 2 * t_ratio + 1, 4 * s_ratio, 4 * s_ratio
+    x = torch.rand(1, 3, F, H, W, generator=g) * 2 - 1
+    fk, hk, wk = Dim("fk", min=0, max=64), Dim("hk", min=1, max=256), Dim("wk", min=1, max=256)
+    _export(
+        VaeEncoderWrapper(vae), (x,), out / "vae_encoder.onnx", ["sample"], ["moments"],
+        {"sample": {2: t_ratio * fk + 1, 3: s_ratio * hk, 4: s_ratio * wk}}, external,
+    )
+
+    # --- VAE decoder ---
+    z = torch.randn(1, C, f, h, w, generator=g)
+    zt = torch.tensor([0.05])
+    fl, hl, wl = Dim("f", min=1, max=64), Dim("h", min=1, max=256), Dim("w", min=1, max=256)
+    if vae.config.timestep_conditioning:
+        _export(
+            VaeDecoderWrapper(vae), (z, zt), out / "vae_decoder.onnx", ["latent", "timestep"], ["sample"],
+            {"latent": {2: fl, 3: hl, 4: wl}, "timestep": None}, external,
+        )
+    else:
+        _export(
+            VaeDecoderNoTimestepWrapper(vae), (z,), out / "vae_decoder.onnx", ["latent"], ["sample"],
+            {"latent": {2: fl, 3: hl, 4: wl}}, external,
+        )
+
+    # --- verification: ORT vs PyTorch, at the export shapes and at a second shape (dynamic axes) ---
+    if not args.skip_verify:
+        report = verify(out, comps, g)
+        for k, v in report.items():
+            print(f"  {k}: max|ort - torch| = {v:.3e}")
+
+    if args.fp16:
+        from onnxruntime.transformers.float16 import convert_float_to_float16  # noqa: F401
+        import onnx
+
+        m = onnx.load(str(out / "transformer.onnx"))
+        m16 = convert_float_to_float16(m, keep_io_types=True)
+        onnx.save(m16, str(out / "transformer_fp16.onnx"), save_as_external_data=external)
+
+    manifest = build_manifest(comps, name, license_note, defaults)
+    if args.from_pretrained:
+        manifest.pop("fixtures", None)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / "export_report.json").write_text(json.dumps({"ort_vs_torch_max_abs": report}, indent=2) + "\n")
+    print("wrote", out)
+
+
+def verify(out: Path, comps, g) -> dict:
+    tok, te, tr, vae = comps["tokenizer"], comps["text_encoder"], comps["transformer"], comps["vae"]
+    s_ratio, t_ratio = int(vae.spatial_compression_ratio), int(vae.temporal_compression_ratio)
+    C = int(vae.config.latent_channels)
+    rep = {}
+
+    sess = _ort(out / "text_encoder.onnx")
+    for L in (16, 7):
+        ids = torch.randint(3, len(tok), (1, L), generator=g)
+        mask = torch.ones(1, L, dtype=torch.int64)
+        mask[:, L - 3 :] = 0
+        ref = TextEncoderWrapper(te)(ids, mask).numpy()
+        got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+        rep[f"text_encoder_L{L}"] = _maxabs(ref, got)
+
+    sess = _ort(out / "transformer.onnx")
+    for (f, h, w, L) in ((3, 4, 4, 16), (2, 3, 5, 9)):
+        S = f * h * w
+        inp = dict(
+            hidden_states=torch.randn(2, S, tr.config.in_channels, generator=g),
+            encoder_hidden_states=torch.randn(2, L, tr.config.caption_channels, generator=g),
+            encoder_attention_mask=torch.ones(2, L, dtype=torch.int64),
+            timestep=torch.rand(2, S, generator=g) * 1000.0,
+            video_coords=torch.rand(2, 3, S, generator=g) * 64.0,
+        )
+        inp["encoder_attention_mask"][0, L // 2 :] = 0
+        ref = TransformerWrapper(tr)(**inp).numpy()
+        got = sess.run(None, {k: v.numpy() for k, v in inp.items()})[0]
+        rep[f"transformer_S{S}_L{L}"] = _maxabs(ref, got)
+
+    sess = _ort(out / "vae_encoder.onnx")
+    for (fk, hk, wk) in ((2, 4, 4), (1, 3, 5), (0, 4, 4)):
+        x = torch.rand(1, 3, t_ratio * fk + 1, s_ratio * hk, s_ratio * wk, generator=g) * 2 - 1
+        ref = VaeEncoderWrapper(vae)(x).numpy()
+        got = sess.run(None, {"sample": x.numpy()})[0]
+        rep[f"vae_encoder_{tuple(x.shape[2:])}"] = _maxabs(ref, got)
+
+    sess = _ort(out / "vae_decoder.onnx")
+    for (f, h, w) in ((3, 4, 4), (2, 3, 5), (1, 4, 4)):
+        z = torch.randn(1, C, f, h, w, generator=g)
+        if vae.config.timestep_conditioning:
+            t = torch.tensor([0.05])
+            ref = VaeDecoderWrapper(vae)(z, t).numpy()
+            got = sess.run(None, {"latent": z.numpy(), "timestep": t.numpy()})[0]
+        else:
+            ref = VaeDecoderNoTimestepWrapper(vae)(z).numpy()
+            got = sess.run(None, {"latent": z.numpy()})[0]
+        rep[f"vae_decoder_{(f, h, w)}"] = _maxabs(ref, got)
+    return rep
+
+
+if __name__ == "__main__":
+    main()

@@ -20,4 +20,7 @@ pub enum EngineError {
     Mismatch { model: String, reason: String },
     #[error("{0}")]
     Input(String),
+    /// The host asked to stop (abort) between denoising steps.
+    #[error("stopped by the host before the clip was finished")]
+    Aborted,
 }

@@ -1,0 +1,284 @@
+//! `manifest.json` of a latent video diffusion model (LTX-Video layout): which graphs, which
+//! tensor names, the latent geometry and normalisation, and the pipeline rules that live
+//! outside the graphs. Everything the runtime needs is declared here rather than coded per
+//! model; unknown values are errors that name the field.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::scheduler::SchedulerConfig;
+use crate::engine::EngineError;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Manifest {
+    pub kind: String,
+    pub family: String,
+    pub name: String,
+    pub components: Components,
+    pub latent: Latent,
+    pub rope: Rope,
+    pub scheduler: SchedulerConfig,
+    pub guidance: Guidance,
+    pub conditioning: Conditioning,
+    pub decode: Decode,
+    pub defaults: Defaults,
+}
+
+/// A value that differs between the three LTX pipelines.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PerPipeline<T> {
+    pub t2v: T,
+    pub i2v: T,
+    pub condition: T,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pipeline {
+    /// Text to video (`LTXPipeline`).
+    T2v,
+    /// First frame given (`LTXImageToVideoPipeline`).
+    I2v,
+    /// Images or clips at frame indices (`LTXConditionPipeline`): extension, keyframes.
+    Condition,
+}
+
+impl<T> PerPipeline<T> {
+    pub fn get(&self, p: Pipeline) -> &T {
+        match p {
+            Pipeline::T2v => &self.t2v,
+            Pipeline::I2v => &self.i2v,
+            Pipeline::Condition => &self.condition,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Components {
+    pub tokenizer: TokenizerSpec,
+    pub text_encoder: TextEncoderSpec,
+    pub transformer: TransformerSpec,
+    pub vae_encoder: VaeEncoderSpec,
+    pub vae_decoder: VaeDecoderSpec,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TokenizerSpec {
+    pub file: String,
+    pub pad_id: i64,
+    pub max_length: PerPipeline<usize>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskInput {
+    /// The encoder sees an all-ones mask (diffusers calls T5 without one).
+    Ones,
+    /// The encoder sees the tokenizer's mask.
+    TokenizerMask,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TextEncoderSpec {
+    pub file: String,
+    pub inputs: TextEncoderInputs,
+    pub output: String,
+    pub mask_input: PerPipeline<MaskInput>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TextEncoderInputs {
+    pub input_ids: String,
+    pub attention_mask: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TransformerSpec {
+    pub file: String,
+    /// 2: one batched run gives the unconditional and the conditional velocity.
+    pub batch: usize,
+    pub inputs: TransformerInputs,
+    pub output: String,
+    pub timestep_scale: f32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TransformerInputs {
+    pub hidden_states: String,
+    pub encoder_hidden_states: String,
+    pub encoder_attention_mask: String,
+    pub timestep: String,
+    pub video_coords: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct VaeEncoderSpec {
+    pub file: String,
+    pub input: String,
+    pub output: String,
+    pub logvar_clamp: [f32; 2],
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct VaeDecoderSpec {
+    pub file: String,
+    pub inputs: VaeDecoderInputs,
+    pub output: String,
+    pub timestep_conditioning: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct VaeDecoderInputs {
+    pub latent: String,
+    pub timestep: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Latent {
+    pub channels: usize,
+    pub spatial_ratio: usize,
+    pub temporal_ratio: usize,
+    pub frame_rule: FrameRule,
+    pub hw_multiple: usize,
+    pub patch: [usize; 3],
+    pub norm: LatentNorm,
+}
+
+/// Pixel frame counts the VAE accepts: `mult·k + plus`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub struct FrameRule {
+    pub mult: usize,
+    pub plus: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LatentNorm {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+    pub scaling_factor: f32,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RopeMode {
+    /// T2V/I2V: frame coordinate = latent frame × temporal_ratio / fps.
+    InterpolationScale,
+    /// Condition: pixel frame of the latent frame's first pixel (causal), plus the condition's
+    /// frame index, × 1/fps.
+    CausalPixel,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Rope {
+    pub modes: PerPipeline<RopeMode>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Guidance {
+    pub cfg: Cfg,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Cfg {
+    pub default: f32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Conditioning {
+    pub condition: ConditionRules,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ConditionRules {
+    pub num_prefix_latent_frames: usize,
+    pub image_cond_noise_scale: f32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Decode {
+    pub timestep: f32,
+    pub noise_scale: f32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Defaults {
+    pub fps: f64,
+    pub steps: usize,
+    pub width: usize,
+    pub height: usize,
+    pub frames: usize,
+    pub guidance: f32,
+}
+
+impl Manifest {
+    /// Reads and checks `root/manifest.json`: the kind, the files it names, and the invariants
+    /// the runtime relies on. `name` is the model's name for messages.
+    pub fn load(root: &Path, name: &str) -> Result<Manifest, EngineError> {
+        let bad = |reason: String| EngineError::Manifest { model: name.to_string(), reason };
+        let path = root.join(crate::models::MANIFEST);
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("{} is not a video diffusion manifest: {e}", path.display())))?;
+        if m.kind != "video_diffusion" {
+            return Err(bad(format!(
+                "{} says kind '{}', but this effect needs a 'video_diffusion' model",
+                path.display(),
+                m.kind
+            )));
+        }
+        if m.family != "ltx" {
+            return Err(bad(format!("family '{}' is not supported (supported: ltx)", m.family)));
+        }
+        for file in m.files() {
+            if !root.join(file).is_file() {
+                return Err(bad(format!("{} names {file}, which is missing in {}", path.display(), root.display())));
+            }
+        }
+        let l = &m.latent;
+        if l.patch != [1, 1, 1] {
+            return Err(bad(format!("latent.patch {:?} is not supported (only [1, 1, 1] packing)", l.patch)));
+        }
+        if l.norm.mean.len() != l.channels || l.norm.std.len() != l.channels {
+            return Err(bad(format!(
+                "latent.norm has {} means and {} stds for {} channels",
+                l.norm.mean.len(),
+                l.norm.std.len(),
+                l.channels
+            )));
+        }
+        if l.spatial_ratio == 0 || l.temporal_ratio == 0 || l.frame_rule.mult == 0 || l.hw_multiple == 0 {
+            return Err(bad("latent ratios, frame rule and size multiple must be positive".into()));
+        }
+        if m.components.transformer.batch != 2 {
+            return Err(bad(format!(
+                "transformer batch {} is not supported (Kinema runs guidance batched: [uncond, cond])",
+                m.components.transformer.batch
+            )));
+        }
+        if !matches!(m.scheduler, SchedulerConfig::FlowMatchEuler(_)) {
+            return Err(bad("LTX pipelines need a flow_match_euler scheduler".into()));
+        }
+        Ok(m)
+    }
+
+    fn files(&self) -> [&str; 5] {
+        let c = &self.components;
+        [&c.tokenizer.file, &c.text_encoder.file, &c.transformer.file, &c.vae_encoder.file, &c.vae_decoder.file]
+    }
+
+    /// Pixel frame count the model can make nearest to `wanted` (rounding up).
+    pub fn frames_for(&self, wanted: usize) -> usize {
+        let FrameRule { mult, plus } = self.latent.frame_rule;
+        if wanted <= plus {
+            return plus;
+        }
+        (wanted - plus).div_ceil(mult) * mult + plus
+    }
+
+    /// Size rounded to the VAE's multiple (at least one multiple).
+    pub fn size_for(&self, width: usize, height: usize) -> (usize, usize) {
+        let m = self.latent.hw_multiple;
+        let round = |v: usize| (v.div_ceil(m) * m).max(m);
+        (round(width), round(height))
+    }
+}

@@ -1,0 +1,164 @@
+//! The LTX-Video pipelines in Rust against diffusers' own runs of the same tiny graphs
+//! (models/ltx/fixtures, recorded by models/ltx/make_fixtures.py): fed diffusers' recorded
+//! noise, the final latents must match within 1e-3 and the frames within 1/255.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use kinema::diffusion::{Condition, Control, Mode, RecordedNoise, Request, VideoModel};
+use kinema::frame_io::Frame;
+use kinema::models::resolve_in;
+use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn fixtures() -> PathBuf {
+    workspace().join("models/ltx/fixtures")
+}
+
+fn model() -> Arc<VideoModel> {
+    static LIB: OnceLock<()> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let dir = kinema_bundle::target_dir().join("ort-runtime");
+        let lib = kinema_bundle::runtime_library(kinema_bundle::Flavour::Cpu, &dir).expect("ONNX Runtime wheel");
+        std::env::set_var("KINEMA_ORT_LIB", lib);
+    });
+    VideoModel::open(&resolve_in("ltx", &[workspace().join("models")]).unwrap()).unwrap()
+}
+
+fn cases() -> &'static Value {
+    static CASES: OnceLock<Value> = OnceLock::new();
+    CASES
+        .get_or_init(|| serde_json::from_str(&std::fs::read_to_string(fixtures().join("cases.json")).unwrap()).unwrap())
+}
+
+fn tensor(case: &Value, name: &str) -> Vec<f32> {
+    let t = &case["tensors"][name];
+    assert_eq!(t["dtype"], "float32", "{name}");
+    let bytes = std::fs::read(fixtures().join(t["file"].as_str().unwrap())).unwrap();
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+fn png(name: &str) -> Frame {
+    let img = image::open(fixtures().join(name)).unwrap().to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut f = Frame::new(3, h, w);
+    for (i, px) in img.pixels().enumerate() {
+        for c in 0..3 {
+            f.plane_mut(c)[i] = f32::from(px[c]) / 255.0;
+        }
+    }
+    f
+}
+
+fn request(case: &Value) -> Request {
+    let a = &case["args"];
+    let num = |k: &str| a[k].as_f64().unwrap_or_else(|| panic!("arg {k}"));
+    let mode = if let Some(file) = a["_image_file"].as_str() {
+        Mode::ImageToVideo(png(file))
+    } else if let Some(conds) = a["_conditions"].as_array() {
+        Mode::Conditions(
+            conds
+                .iter()
+                .map(|c| Condition {
+                    frames: match c["image"].as_str() {
+                        Some(file) => vec![png(file)],
+                        None => c["video"].as_array().unwrap().iter().map(|f| png(f.as_str().unwrap())).collect(),
+                    },
+                    frame_index: c["frame_index"].as_u64().unwrap() as usize,
+                    strength: c["strength"].as_f64().unwrap() as f32,
+                })
+                .collect(),
+        )
+    } else {
+        Mode::TextToVideo
+    };
+    Request {
+        prompt: a["prompt"].as_str().unwrap().into(),
+        negative_prompt: a["negative_prompt"].as_str().unwrap_or("").into(),
+        width: num("width") as usize,
+        height: num("height") as usize,
+        frames: num("num_frames") as usize,
+        fps: num("frame_rate"),
+        steps: num("num_inference_steps") as usize,
+        guidance: num("guidance_scale") as f32,
+        max_sequence_length: Some(num("max_sequence_length") as usize),
+        decode_timestep: num("decode_timestep") as f32,
+        decode_noise_scale: num("decode_noise_scale") as f32,
+        image_cond_noise_scale: a["image_cond_noise_scale"].as_f64().unwrap_or(0.15) as f32,
+        mode,
+    }
+}
+
+fn max_abs(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// Runs one recorded case and compares with diffusers.
+fn parity(name: &str) {
+    let case = &cases()["cases"][name];
+    let model = model();
+    let draws = case["draws"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let shape: Vec<usize> =
+                d["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+            (shape, tensor(case, d["tensor"].as_str().unwrap()))
+        })
+        .collect();
+    let mut noise = RecordedNoise::new(draws);
+    let mut steps = Vec::new();
+    let mut progress = |done: usize, total: usize| steps.push((done, total));
+    let mut control = Control { progress: &mut progress, abort: &|| false };
+    let req = request(case);
+    // A model whose scheduler differs from the manifest's default (the 0.9.1 dynamic-shift case)
+    // carries its own scheduler config in the case.
+    let out = if case["scheduler_config"]["use_dynamic_shifting"] == true {
+        let mut manifest = model.manifest.clone();
+        let mut config = case["scheduler_config"].clone();
+        config["kind"] = "flow_match_euler".into();
+        manifest.scheduler = serde_json::from_value(config).unwrap();
+        model.with_manifest(manifest).generate(&req, &mut noise, &mut control).unwrap()
+    } else {
+        model.generate(&req, &mut noise, &mut control).unwrap()
+    };
+    let latents = tensor(case, "latents_final");
+    let frames = tensor(case, "frames");
+    let ours: Vec<f32> = out.frames.iter().flat_map(|f| f.data.iter().copied()).collect();
+    let (dl, df) = (max_abs(&out.latents, &latents), max_abs(&ours, &frames));
+    println!("{name}: final latents max abs {dl:.2e}, frames max abs {df:.2e}");
+    assert!(dl <= 1e-3, "{name}: final latents differ by {dl}");
+    assert!(df <= 1.0 / 255.0, "{name}: frames differ by {df}");
+    let n = req.steps;
+    assert_eq!(steps.last(), Some(&(n, n)), "progress after every step");
+}
+
+#[test]
+fn text_to_video_matches_diffusers() {
+    parity("t2v");
+}
+
+#[test]
+fn text_to_video_with_dynamic_shift_matches_diffusers() {
+    parity("t2v_dynamic_shift");
+}
+
+#[test]
+fn image_to_video_matches_diffusers() {
+    parity("i2v");
+}
+
+#[test]
+fn forward_extension_matches_diffusers() {
+    parity("condition_extend");
+}
+
+#[test]
+fn keyframes_match_diffusers() {
+    parity("condition_keyframes");
+}

@@ -257,13 +257,19 @@ fn extract_from_wheel(wheel: &Path, flavour: Flavour, binaries: &Path, licenses:
     Ok(())
 }
 
-/// Copies every `models/<name>/` that holds a `manifest.json`, skipping training/export leftovers.
+/// Copies every `models/<name>/` that holds a `manifest.json`, skipping training/export leftovers
+/// and test-only models (`"bundle": false` in the manifest, e.g. the random-weight parity model).
 fn copy_models(src: &Path, dest: &Path) -> Result<()> {
     fs::create_dir_all(dest)?;
     let Ok(entries) = fs::read_dir(src) else { return Ok(()) };
     for entry in entries {
         let dir = entry?.path();
-        if dir.join("manifest.json").is_file() {
+        let manifest = dir.join("manifest.json");
+        let shipped = fs::read_to_string(&manifest)
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|m| m["bundle"] != false);
+        if shipped {
             copy_model_dir(&dir, &dest.join(dir.file_name().unwrap()))?;
         }
     }

@@ -24,7 +24,16 @@ pub fn bundle_path() -> &'static Path {
 }
 
 /// The bundle loaded into a fresh host (each test gets its own handle; the library is shared).
+/// Caches (generated clips, TensorRT engines) go to a fresh folder per test process, so tests
+/// never read clips an earlier run left on disk.
 pub fn load_bundle() -> Bundle {
+    static CACHE: OnceLock<PathBuf> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("kinema-test-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::env::set_var("KINEMA_CACHE_DIR", &dir);
+        dir
+    });
     Host::new().load_bundle(bundle_path()).unwrap_or_else(|e| panic!("loading {}: {e:#}", bundle_path().display()))
 }
 
@@ -122,4 +131,10 @@ pub fn similar_frames(
             (frame, image)
         })
         .collect()
+}
+
+/// The tiny random-weight LTX model (models/ltx): real graphs and pipeline, noise for pictures.
+/// Not shipped in the bundle; effects take it by folder path.
+pub fn ltx_model() -> String {
+    kinema_bundle::workspace_root().join("models/ltx").to_string_lossy().into_owned()
 }

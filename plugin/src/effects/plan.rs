@@ -64,14 +64,6 @@ pub enum ModelWork {
 }
 
 impl ModelWork {
-    /// What kind of engine the work needs, for messages.
-    pub fn engine(&self) -> &'static str {
-        match self {
-            ModelWork::Interpolate { .. } => "frame interpolation",
-            _ => "video diffusion",
-        }
-    }
-
     /// Source frames the work reads.
     pub fn source_frames(&self) -> Option<FrameRange> {
         match *self {

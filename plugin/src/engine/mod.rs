@@ -1,6 +1,7 @@
 //! Engines: the model work behind effect frames, on frame tensors. No OFX here; ONNX only
 //! through [`crate::runtime`].
 
+pub mod generation;
 pub mod interpolation;
 pub mod motion;
 
@@ -20,6 +21,8 @@ pub enum EngineError {
     Mismatch { model: String, reason: String },
     #[error("{0}")]
     Input(String),
+    #[error(transparent)]
+    Refused(#[from] crate::policy::PromptRefused),
     /// The host asked to stop (abort) between denoising steps.
     #[error("stopped by the host before the clip was finished")]
     Aborted,

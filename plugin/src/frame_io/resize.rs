@@ -59,3 +59,18 @@ pub fn resize_bilinear(frame: &Frame, width: usize, height: usize) -> Frame {
     }
     out
 }
+
+/// `frame` scaled to cover `width`×`height` (keeping its aspect ratio) and centre-cropped to
+/// it: how a shot of another shape fills the host's frame without distortion.
+pub fn resize_cover(frame: &Frame, width: usize, height: usize) -> Frame {
+    if (frame.width, frame.height) == (width, height) || frame.width == 0 || frame.height == 0 {
+        return resize_bilinear(frame, width, height);
+    }
+    let scale = (width as f64 / frame.width as f64).max(height as f64 / frame.height as f64);
+    let (sw, sh) = (
+        ((frame.width as f64 * scale).round() as usize).max(width),
+        ((frame.height as f64 * scale).round() as usize).max(height),
+    );
+    let scaled = resize_bilinear(frame, sw, sh);
+    scaled.crop((sw - width) / 2, (sh - height) / 2, width, height).expect("the scaled frame covers the target")
+}

@@ -7,12 +7,13 @@ use ofx_abi::*;
 
 use super::clip::{components_name, depth_name, parse_components, parse_depth, Clip};
 use super::effect::{context_name, parse_context, ImageEffect};
+use super::generate;
 use super::instance::Instance;
 use super::interpolate;
 use super::props::PropertySet;
 use super::raw;
 use super::status::{OfxError, OfxResult, Reply};
-use crate::effects::{Context, EffectKind, EffectSpec, FramePlan, FrameRange, ModelWork, ParamValues, PARAM_MODEL};
+use crate::effects::{Context, EffectKind, EffectSpec, FramePlan, FrameRange, ModelWork};
 use crate::frame_io::{copy_pixels, ImageViewMut, Rect};
 
 /// Output depth and components for a generator: float RGBA is what every host handles.
@@ -96,6 +97,7 @@ fn load() -> OfxResult<Reply> {
 fn purge() -> OfxResult<Reply> {
     crate::runtime::purge_sessions();
     crate::engine::interpolation::purge_cache();
+    crate::clip_cache::clip_cache().purge_memory();
     Ok(Reply::Handled)
 }
 
@@ -279,14 +281,21 @@ fn render(call: &Call) -> OfxResult<Reply> {
     let time = args.double(kOfxPropTime)?;
     let [x1, y1, x2, y2] = args.ints::<4>(kOfxImageEffectPropRenderWindow)?;
     let window = Rect::new(x1, y1, x2, y2);
+    let scale = args.doubles::<2>(kOfxImageEffectPropRenderScale).map(|[x, y]| (x, y)).unwrap_or((1.0, 1.0));
     // Failures are reported to Status and the host by the entry point's guard, panics included.
-    let done = render_frame(&effect, inst, time, window)?;
+    let done = render_frame(&effect, inst, time, window, scale)?;
     inst.report(&effect, &done, false);
     Ok(Reply::Handled)
 }
 
 /// Does the render; Ok carries the short status text.
-fn render_frame(effect: &ImageEffect, inst: &Instance, time: f64, window: Rect) -> OfxResult<String> {
+fn render_frame(
+    effect: &ImageEffect,
+    inst: &Instance,
+    time: f64,
+    window: Rect,
+    scale: (f64, f64),
+) -> OfxResult<String> {
     let values = effect.params()?.values(inst.spec, Some(time))?;
     let source = connected_source(effect, inst)?;
     let range = source_range(source.as_ref());
@@ -311,7 +320,7 @@ fn render_frame(effect: &ImageEffect, inst: &Instance, time: f64, window: Rect) 
                 }
             }
         }
-        FramePlan::Model(work) => Err(model_unavailable(inst.spec, &values, &work)),
+        FramePlan::Model(work) => generate::render(effect, inst, &values, &work, frames.as_mut(), time, window, scale),
         FramePlan::Inspect { .. } => Err(OfxError::failed("The Source clip is not connected.")),
     }
 }
@@ -352,21 +361,6 @@ pub(super) fn clear_outside(out: &mut ImageViewMut, window: Rect, keep: Option<R
             }
             _ => row[byte(window.x1)..byte(window.x2)].fill(0),
         }
-    }
-}
-
-/// The error for a frame that needs a model: the model is missing, or its engine is not built in.
-fn model_unavailable(spec: &EffectSpec, values: &ParamValues, work: &ModelWork) -> OfxError {
-    let name = values.string(PARAM_MODEL).unwrap_or_default();
-    match crate::models::resolve(name) {
-        Err(e) => OfxError::failed(e.to_string()),
-        Ok(model) => OfxError::failed(format!(
-            "{}: the {} engine is not available in this build (model '{}' found in {}).",
-            spec.label.to_string_lossy(),
-            work.engine(),
-            model.name,
-            model.root.display()
-        )),
     }
 }
 

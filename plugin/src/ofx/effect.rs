@@ -58,6 +58,11 @@ impl ImageEffect {
     }
 
     /// Whether the host wants the current render stopped. Hosts without the call never abort.
+    /// The project's frame rate (`kOfxImageEffectPropFrameRate`), when the host gives one.
+    pub fn frame_rate(&self) -> Option<f64> {
+        self.properties().ok()?.double(kOfxImageEffectPropFrameRate).ok().filter(|r| *r > 0.0 && r.is_finite())
+    }
+
     pub fn abort(&self) -> bool {
         unsafe { raw::effect_abort(self.handle) }.unwrap_or(false)
     }

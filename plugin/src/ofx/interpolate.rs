@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use ofx_abi::*;
 
-use super::clip::Clip;
+use super::clip::{Clip, Image};
 use super::effect::ImageEffect;
 use super::status::{OfxError, OfxResult};
 use crate::effects::interpolate::{self as effect, Options};
 use crate::effects::{FramePlan, FrameRange, ParamValues, PARAM_MODEL};
 use crate::engine::interpolation::{FlowScale, Interpolator};
 use crate::engine::motion;
-use crate::frame_io::{read_frame, write_frame, Frame, Rect};
+use crate::frame_io::{read_frame, write_frame, Frame, ImageViewMut, Rect};
 
 /// A source frame read into a tensor, with the pixel rectangle it covers.
 pub struct SourceFrame {
@@ -160,7 +160,8 @@ pub fn render(
             }
         }
     }
-    write_window(effect, &made, a.bounds, time, window)?;
+    let mut out = output_image(effect, time)?;
+    write_window(&mut out.view_mut()?, &made, a.bounds, window)?;
     Ok(Outcome::Interpolated(format!(
         "Interpolated {:.3} of the way from source frame {} to {} ({}, {provider})",
         fraction,
@@ -170,23 +171,26 @@ pub fn render(
     )))
 }
 
-/// Writes the part of `frame` (covering `bounds`) inside `window` into the output image; output
-/// pixels of the window that `bounds` does not cover become black, as OFX expects.
-fn write_window(effect: &ImageEffect, frame: &Frame, bounds: Rect, time: f64, window: Rect) -> OfxResult<()> {
-    let mut out = effect
+/// The host's output image at `time`.
+pub(super) fn output_image(effect: &ImageEffect, time: f64) -> OfxResult<Image> {
+    effect
         .clip(kOfxImageEffectOutputClipName)?
         .image(time)?
-        .ok_or_else(|| OfxError::failed(format!("The host gave no Output image at frame {time}.")))?;
-    let mut view = out.view_mut()?;
+        .ok_or_else(|| OfxError::failed(format!("The host gave no Output image at frame {time}.")))
+}
+
+/// Writes the part of `frame` (covering `bounds`) inside `window` into the output view; output
+/// pixels of the window that `bounds` does not cover become black, as OFX expects.
+pub(super) fn write_window(view: &mut ImageViewMut, frame: &Frame, bounds: Rect, window: Rect) -> OfxResult<()> {
     let Some(window) = window.intersect(&view.bounds()) else { return Ok(()) };
     let covered = window.intersect(&bounds);
     if covered != Some(window) {
-        super::actions::clear_outside(&mut view, window, covered);
+        super::actions::clear_outside(view, window, covered);
     }
     let Some(covered) = covered else { return Ok(()) };
     // Frame rows are top-down; OFX rows count up from bounds.y1.
     let part = frame
         .crop((covered.x1 - bounds.x1) as usize, (bounds.y2 - covered.y2) as usize, covered.width(), covered.height())
-        .ok_or_else(|| OfxError::failed("internal: interpolated frame does not cover the window"))?;
-    write_frame(&part, &mut view, covered).map_err(|e| OfxError::failed(format!("Writing the output: {e}")))
+        .ok_or_else(|| OfxError::failed("internal: the made frame does not cover the window"))?;
+    write_frame(&part, view, covered).map_err(|e| OfxError::failed(format!("Writing the output: {e}")))
 }

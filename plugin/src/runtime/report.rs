@@ -25,6 +25,7 @@ pub fn runtime_report(model: Option<&Path>) -> Value {
             "network_runs": crate::engine::interpolation::network_runs(),
             "cache_bytes": crate::engine::interpolation::cache_bytes(),
         },
+        "clip_cache": clip_cache_report(),
     });
     match environment() {
         Ok(_) => {
@@ -43,6 +44,21 @@ pub fn runtime_report(model: Option<&Path>) -> Value {
         };
     }
     report
+}
+
+fn clip_cache_report() -> Value {
+    let s = crate::clip_cache::clip_cache().stats();
+    json!({
+        "memory_bytes": s.memory_bytes,
+        "memory_entries": s.memory_entries,
+        "memory_hits": s.memory_hits,
+        "disk_hits": s.disk_hits,
+        "generations_started": s.generations_started,
+        "generations_failed": s.generations_failed,
+        "waits": s.waits,
+        "disk_writes": s.disk_writes,
+        "last_disk_error": s.last_disk_error,
+    })
 }
 
 fn run_model(model: &Path) -> Result<Value, String> {

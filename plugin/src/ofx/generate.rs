@@ -1,0 +1,113 @@
+//! Rendering Generate, Animate and Extend frames that a video model makes: read the settings,
+//! check the prompt against the content policy, fetch the conditioning source frames through
+//! the host, get the shot's clip (generated once, then cached), and write its frame into the
+//! output window. OFX on one side, frame tensors on the other.
+
+use std::ffi::CStr;
+
+use super::effect::ImageEffect;
+use super::instance::Instance;
+use super::interpolate::{output_image, write_window, SourceFrames};
+use super::status::{OfxError, OfxResult};
+use crate::effects::{EffectKind, FrameRange, ModelWork, ParamValues, PARAM_MODEL};
+use crate::engine::generation::{shot_clip, Shot, ShotSettings};
+use crate::frame_io::{resize_cover, Frame};
+
+const PROMPT: &CStr = c"prompt";
+const NEGATIVE_PROMPT: &CStr = c"negative_prompt";
+const SEED: &CStr = c"seed";
+const STEPS: &CStr = c"steps";
+const GUIDANCE: &CStr = c"guidance";
+const LENGTH: &CStr = c"length";
+const EXTEND_FRAMES: &CStr = c"extend_frames";
+
+fn failed(e: impl std::fmt::Display) -> OfxError {
+    OfxError::failed(e.to_string())
+}
+
+/// Makes (or takes from the cache) the frame `work` describes and writes it at `time`.
+#[allow(clippy::too_many_arguments)]
+pub fn render(
+    effect: &ImageEffect,
+    inst: &Instance,
+    values: &ParamValues,
+    work: &ModelWork,
+    frames: Option<&mut SourceFrames>,
+    time: f64,
+    window: crate::frame_io::Rect,
+    render_scale: (f64, f64),
+) -> OfxResult<String> {
+    let prompt = values.string(PROMPT).map_err(failed)?.trim().to_string();
+    let negative = values.string(NEGATIVE_PROMPT).map_err(failed)?.trim().to_string();
+    if prompt.is_empty() && inst.spec.kind == EffectKind::Generate {
+        return Err(OfxError::failed("Enter a prompt: Generate makes the shot from it."));
+    }
+    // The policy is checked before any model work, so a blocked prompt costs nothing.
+    crate::policy::check_prompts(&[&prompt, &negative]).map_err(failed)?;
+    let model = crate::models::resolve(values.string(PARAM_MODEL).unwrap_or_default()).map_err(failed)?;
+
+    let mut out = output_image(effect, time)?;
+    let mut view = out.view_mut()?;
+    let bounds = view.bounds();
+    // The clip is made for the full-size frame, so proxy renders show the same shot.
+    let full = |px: usize, scale: f64| ((px as f64 / scale.max(1e-6)).round() as usize).max(1);
+    let settings = ShotSettings {
+        prompt,
+        negative_prompt: negative,
+        seed: values.int(SEED).map_err(failed)?.max(0) as u64,
+        steps: values.int(STEPS).map_err(failed)?.max(1) as usize,
+        guidance: values.double(GUIDANCE).map_err(failed)? as f32,
+        fps: effect.frame_rate().unwrap_or(24.0),
+        output_size: (full(bounds.width(), render_scale.0), full(bounds.height(), render_scale.1)),
+    };
+    let length = |v: &ParamValues| v.int(LENGTH).map(|l| l.max(1) as usize).map_err(failed);
+    let fetch = |range: FrameRange| -> OfxResult<Vec<Frame>> {
+        let frames = frames.ok_or_else(|| OfxError::failed("The Source clip is not connected."))?;
+        let mut out = Vec::new();
+        for t in range.first.round() as i64..=range.last.round() as i64 {
+            let f = frames.get(t)?.ok_or_else(|| OfxError::failed(format!("The host has no source frame {t}.")))?;
+            out.push(f.frame.clone());
+        }
+        Ok(out)
+    };
+    let (shot, index) = match *work {
+        ModelWork::Generate { index } => (Shot::Text { frames: length(values)? }, index),
+        ModelWork::Animate { image_frame, index } => {
+            let image = fetch(FrameRange::single(image_frame))?.remove(0);
+            (Shot::Animate { image, frames: length(values)? }, index)
+        }
+        ModelWork::Extend { direction, context, index } => {
+            let added = values.int(EXTEND_FRAMES).map_err(failed)?.max(1) as usize;
+            (Shot::Extend { direction, context: fetch(context)?, added }, index)
+        }
+        ModelWork::Interpolate { .. } => {
+            return Err(OfxError::failed("internal: interpolation is not a generated shot"))
+        }
+    };
+
+    let label = inst.spec.label.to_string_lossy().into_owned();
+    let _ = effect.progress_start(&format!("{label}: generating"));
+    let mut progress = |done: usize, total: usize| {
+        let _ = effect.progress_update(done as f64 / total.max(1) as f64);
+        inst.report(effect, &format!("Generating: step {done}/{total}"), false);
+    };
+    let abort = || effect.abort();
+    let made = shot_clip(&model, &settings, shot, &mut progress, &abort);
+    let _ = effect.progress_end();
+    let made = made.map_err(failed)?;
+    let frame =
+        made.frame(index).ok_or_else(|| OfxError::failed(format!("internal: the shot has no frame {index}")))?;
+
+    // Fit the shot to the output frame, opaque where the output has alpha.
+    let fitted = resize_cover(frame, bounds.width(), bounds.height());
+    let channels = view.components().count();
+    let mut written = Frame::new(channels, fitted.height, fitted.width);
+    for c in 0..3 {
+        written.plane_mut(c).copy_from_slice(fitted.plane(c));
+    }
+    if channels == 4 {
+        written.plane_mut(3).fill(1.0);
+    }
+    write_window(&mut view, &written, bounds, window)?;
+    Ok(format!("Generated frame {index} of the shot ({} frames, seed {})", made.clip.frames.len(), settings.seed))
+}

@@ -1,0 +1,202 @@
+//! Generate, Animate and Extend through the real bundle with the tiny LTX graphs (models/ltx):
+//! a shot is generated once however many threads and instances ask for its frames, a host abort
+//! stops it within a step and caches nothing, blocked prompts and broken models fail clearly,
+//! and Extend leaves the source untouched.
+//! Alone in its binary: it counts generations process-wide.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use kinema_e2e::*;
+use kinema_host::{Bundle, ClipSource, Components, Context, Depth, HostImage, Instance, ParamValue, RenderRequest};
+
+/// The tests count generations process-wide, so they take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn status(inst: &Instance) -> String {
+    match inst.param("status").unwrap() {
+        ParamValue::String(s) => s,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn generations(bundle: &Bundle) -> u64 {
+    bundle.runtime_report(None).unwrap()["clip_cache"]["generations_started"].as_u64().unwrap()
+}
+
+fn generator(bundle: &Bundle, prompt: &str, seed: i32) -> Instance {
+    let inst = bundle.create_instance(GENERATE, Context::Generator).unwrap();
+    inst.set_param("prompt", ParamValue::String(prompt.into())).unwrap();
+    inst.set_param("model", ParamValue::String(ltx_model())).unwrap();
+    inst.set_param("length", ParamValue::Int(9)).unwrap();
+    inst.set_param("steps", ParamValue::Int(3)).unwrap();
+    inst.set_param("seed", ParamValue::Int(seed)).unwrap();
+    inst
+}
+
+fn request(frames: Vec<i64>, threads: usize) -> RenderRequest {
+    RenderRequest { frames, threads, size: Some((48, 32)), ..Default::default() }
+}
+
+#[test]
+fn one_generation_serves_every_thread_and_instance() {
+    let _turn = serial();
+    let bundle = load_bundle();
+    let before = generations(&bundle);
+    let (a, b) =
+        (generator(&bundle, "a red circle moving left", 11), generator(&bundle, "a red circle moving left", 11));
+    let mut order: Vec<i64> = (0..9).collect();
+    order.reverse();
+    order.swap(2, 6);
+    let (out_a, out_b) = std::thread::scope(|s| {
+        let ta = s.spawn(|| a.render(&request(order.clone(), 8)).unwrap());
+        let tb = s.spawn(|| b.render(&request((0..9).collect(), 8)).unwrap());
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    assert_eq!(generations(&bundle) - before, 1, "one shot, one generation");
+    for out in [&out_a, &out_b] {
+        assert!(out.violations.is_empty(), "{:?}", out.violations);
+        assert!(out.failures().is_empty(), "{:?}", out.failures());
+    }
+    let frame = |o: &kinema_host::RenderOutput, t: i64| o.frames[&t].as_ref().unwrap().data.clone();
+    for t in 0..9 {
+        assert!(frame(&out_a, t) == frame(&out_b, t), "frame {t} differs between instances");
+    }
+    assert!(frame(&out_a, 0) != frame(&out_a, 8), "a shot, not one frame repeated");
+    let image = out_a.frames[&4].as_ref().unwrap();
+    assert_eq!((image.width, image.height, image.depth, image.components), (48, 32, Depth::F32, Components::Rgba));
+    assert!(status(&a).starts_with("Generated frame"), "{}", status(&a));
+
+    // Another seed is another shot.
+    let c = generator(&bundle, "a red circle moving left", 12);
+    let out_c = c.render(&request(vec![4], 1)).unwrap();
+    assert!(out_c.frames[&4].as_ref().unwrap().data != frame(&out_a, 4));
+    assert_eq!(generations(&bundle) - before, 2);
+}
+
+#[test]
+fn an_abort_stops_within_a_step_and_caches_nothing() {
+    let _turn = serial();
+    let bundle = load_bundle();
+    let inst = generator(&bundle, "a blue square moving up", 21);
+    inst.set_param("steps", ParamValue::Int(40)).unwrap();
+    let abort = inst.abort_handle();
+    let before = generations(&bundle);
+    let out = inst.render(&RenderRequest { abort_after_progress: Some(2), ..request(vec![0], 1) }).unwrap();
+    let failure = out.frames[&0].as_ref().expect_err("an aborted generation renders nothing");
+    assert!(failure.message.contains("stopped by the host"), "{failure:?}");
+    assert!(out.aborted || failure.status == 1);
+    assert!(!abort.load(Ordering::Relaxed), "the host clears its abort flag after the render");
+    // Nothing was cached: the next render generates again, completely.
+    let report = bundle.runtime_report(None).unwrap();
+    assert!(report["clip_cache"]["generations_failed"].as_u64().unwrap() >= 1);
+    inst.set_param("steps", ParamValue::Int(2)).unwrap();
+    let out = inst.render(&request(vec![0], 1)).unwrap();
+    assert!(out.frames[&0].is_ok(), "{:?}", out.frames[&0]);
+    assert!(generations(&bundle) - before >= 2);
+}
+
+#[test]
+fn blocked_prompts_and_broken_models_fail_clearly_without_generating() {
+    let _turn = serial();
+    let bundle = load_bundle();
+    let inst = generator(&bundle, "a graphic gore scene", 1);
+    let before = generations(&bundle);
+    let out = inst.render(&request(vec![0], 1)).unwrap();
+    let failure = out.frames[&0].as_ref().expect_err("blocked");
+    assert!(failure.message.contains("category: graphic violence"), "{failure:?}");
+    assert!(status(&inst).contains("Prompt blocked"), "{}", status(&inst));
+    assert_eq!(generations(&bundle), before, "nothing runs for a blocked prompt");
+
+    // A manifest naming a tensor the graph does not have.
+    let dir = std::env::temp_dir().join(format!("kinema-broken-ltx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::path::Path::new(&ltx_model()).to_path_buf();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    std::fs::write(
+        dir.join("manifest.json"),
+        manifest.replace("\"video_coords\": \"video_coords\"", "\"video_coords\": \"rope_coords\""),
+    )
+    .unwrap();
+    let inst = generator(&bundle, "a green triangle", 2);
+    inst.set_param("model", ParamValue::String(dir.to_string_lossy().into())).unwrap();
+    let out = inst.render(&request(vec![0], 1)).unwrap();
+    let failure = out.frames[&0].as_ref().expect_err("broken manifest");
+    assert!(failure.message.contains("rope_coords") && failure.message.contains("transformer.onnx"), "{failure:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn source_clip(count: i64) -> BTreeMap<i64, HostImage> {
+    // A bright square moving right over a dark background, 48x32.
+    (0..count)
+        .map(|t| {
+            let mut px = Vec::with_capacity(48 * 32 * 4);
+            for y in 0..32 {
+                for x in 0..48i64 {
+                    let inside = (x - 8 - 4 * t).abs() < 6 && (y - 16i64).abs() < 6;
+                    let v = if inside { 0.9 } else { 0.1 };
+                    px.extend([v, v * 0.5, 0.2, 1.0]);
+                }
+            }
+            (t, HostImage::from_f32(48, 32, Components::Rgba, &px).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn extend_keeps_the_source_bit_exact_and_generates_beyond_it() {
+    let _turn = serial();
+    let bundle = load_bundle();
+    let source = source_clip(5);
+    for direction in ["Forward", "Backward"] {
+        let inst = bundle.create_instance(EXTEND, Context::Filter).unwrap();
+        inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
+        inst.set_param("prompt", ParamValue::String("the square keeps moving right".into())).unwrap();
+        inst.set_param("model", ParamValue::String(ltx_model())).unwrap();
+        inst.set_param_str("direction", direction).unwrap();
+        inst.set_param("extend_frames", ParamValue::Int(4)).unwrap();
+        inst.set_param("context_frames", ParamValue::Int(5)).unwrap();
+        inst.set_param("steps", ParamValue::Int(2)).unwrap();
+        let added: Vec<i64> = if direction == "Forward" { (5..9).collect() } else { (-4..0).collect() };
+        let frames: Vec<i64> = (0..5).chain(added.iter().copied()).collect();
+        let out = inst.render(&RenderRequest { frames, threads: 4, ..Default::default() }).unwrap();
+        assert!(out.violations.is_empty(), "{:?}", out.violations);
+        for t in 0..5 {
+            assert!(out.frames[&t].as_ref().unwrap().data == source[&t].data, "{direction}: source frame {t} changed");
+        }
+        for t in added {
+            let made = out.frames[&t].as_ref().unwrap_or_else(|e| panic!("{direction} frame {t}: {e:?}"));
+            assert_eq!((made.width, made.height), (48, 32));
+            assert!(source.values().all(|s| s.data != made.data), "{direction}: frame {t} is a copy of a source frame");
+        }
+    }
+}
+
+#[test]
+fn animate_starts_from_the_chosen_frame() {
+    let _turn = serial();
+    let bundle = load_bundle();
+    let source = source_clip(3);
+    let inst = bundle.create_instance(ANIMATE, Context::Filter).unwrap();
+    inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
+    inst.set_param("prompt", ParamValue::String("the square drifts".into())).unwrap();
+    inst.set_param("model", ParamValue::String(ltx_model())).unwrap();
+    inst.set_param("image_frame", ParamValue::Int(1)).unwrap();
+    inst.set_param("length", ParamValue::Int(5)).unwrap();
+    inst.set_param("steps", ParamValue::Int(2)).unwrap();
+    let out = inst.render(&RenderRequest { frames: vec![1, 2, 3, 5], ..Default::default() }).unwrap();
+    assert!(out.frames[&1].as_ref().unwrap().data == source[&1].data, "the image frame itself passes through");
+    for t in [2, 3, 5] {
+        assert!(out.frames[&t].is_ok(), "frame {t}: {:?}", out.frames[&t]);
+    }
+}

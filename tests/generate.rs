@@ -200,3 +200,31 @@ fn animate_starts_from_the_chosen_frame() {
         assert!(out.frames[&t].is_ok(), "frame {t}: {:?}", out.frames[&t]);
     }
 }
+
+#[test]
+fn kinema_generate_writes_the_shot_and_refuses_blocked_prompts() {
+    let _turn = serial();
+    let dir = std::env::temp_dir().join(format!("kinema-cli-generate-{}", std::process::id()));
+    let run = |prompt: &str, out: &str| {
+        std::process::Command::new(kinema_exe())
+            .env("KINEMA_CACHE_DIR", dir.join("cache"))
+            .arg("--bundle")
+            .arg(bundle_path())
+            .args(["generate", prompt, "--model", &ltx_model(), "--frames", "9", "--size", "64x48", "--seed", "7"])
+            .args(["--steps", "2", "--out"])
+            .arg(dir.join(out).join("%04d.png"))
+            .output()
+            .unwrap()
+    };
+    let ok = run("a red circle moving left", "shot");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let written: Vec<bool> = (0..10).map(|i| dir.join(format!("shot/{i:04}.png")).is_file()).collect();
+    assert_eq!(written, [true, true, true, true, true, true, true, true, true, false]);
+    let first = HostImage::load(&dir.join("shot/0000.png")).unwrap();
+    assert_eq!((first.width, first.height), (64, 48));
+    let blocked = run("a graphic gore scene", "blocked");
+    assert!(!blocked.status.success());
+    assert!(String::from_utf8_lossy(&blocked.stderr).contains("graphic violence"));
+    assert!(!dir.join("blocked/0000.png").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

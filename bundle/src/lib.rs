@@ -6,6 +6,7 @@
 //!                   Contents/Linux-x86-64/libonnxruntime.so.1.31.1   (loaded by absolute path)
 //!                   Contents/Resources/<plugin id>.png               (one icon per effect)
 //!                   Contents/Resources/models/<name>/manifest.json   (shipped models)
+//!                   Contents/Resources/policy.json                   (prompt content policy)
 //!                   Contents/Resources/licenses/                     (third-party notices)
 //! ```
 //! ONNX Runtime comes from the PyPI wheel (`onnxruntime==1.31.1`, or `onnxruntime-gpu` for the
@@ -219,6 +220,9 @@ pub fn layout(out: &Path, cdylib: &Path, wheel: &Path, flavour: Flavour, models:
         icons::write_icon(id, &resources.join(format!("{id}.png")))?;
     }
     copy_models(models, &resources.join("models"))?;
+    // The content policy users may edit or replace (the plugin falls back to a built-in copy).
+    let policy = workspace_root().join("plugin/resources/policy.json");
+    fs::copy(&policy, resources.join("policy.json")).with_context(|| format!("copying {}", policy.display()))?;
     Ok(())
 }
 

@@ -34,6 +34,9 @@ pub enum Command {
     },
     /// Render frames through an effect.
     Render(RenderArgs),
+    /// A shot from a prompt (Kinema Generate), from a still (--image, Kinema Animate), or a clip
+    /// extended forward or backward (--extend, Kinema Extend).
+    Generate(GenerateArgs),
     /// Slow motion, frame filling or duplicate repair with Kinema Interpolate (a shortcut for
     /// `render com.kinema.Interpolate` with the mode and frames worked out).
     Interpolate(InterpolateArgs),
@@ -108,6 +111,97 @@ pub struct InterpolateArgs {
     pub threads: usize,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    /// What the shot should show.
+    pub prompt: String,
+    /// What it should avoid.
+    #[arg(long, default_value = "")]
+    pub negative: String,
+    /// Model name (in the bundle or on KINEMA_MODEL_PATH) or model folder (default: the effect's).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Frames to make (Extend: frames added).
+    #[arg(long, default_value_t = 25)]
+    pub frames: u32,
+    /// Output size WxH (Generate; Animate and Extend take the input's).
+    #[arg(long, default_value = "256x160")]
+    pub size: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: i32,
+    /// Denoising steps (default: the effect's).
+    #[arg(long)]
+    pub steps: Option<i32>,
+    /// Guidance scale (default: the effect's).
+    #[arg(long)]
+    pub guidance: Option<f64>,
+    /// Animate this still instead of generating from text alone.
+    #[arg(long, conflicts_with = "extend")]
+    pub image: Option<PathBuf>,
+    /// Extend this image sequence ('in/%04d.png').
+    #[arg(long)]
+    pub extend: Option<String>,
+    /// With --extend: add frames before the first one instead of after the last.
+    #[arg(long, requires = "extend")]
+    pub backward: bool,
+    /// With --extend: how many source frames at that end condition the new ones.
+    #[arg(long, requires = "extend")]
+    pub context: Option<u32>,
+    /// Output sequence pattern ('out/%04d.png').
+    #[arg(long)]
+    pub out: String,
+    /// Frames rendered concurrently (the shot is generated once either way).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// `kinema generate` as the equivalent `kinema render` arguments (and, for --image, the still as
+/// a one-frame source).
+fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<ClipSource>)> {
+    if a.frames == 0 {
+        bail!("--frames must be at least 1");
+    }
+    let n = i64::from(a.frames);
+    let mut set =
+        vec![format!("prompt={}", a.prompt), format!("negative_prompt={}", a.negative), format!("seed={}", a.seed)];
+    set.extend(a.model.iter().map(|m| format!("model={m}")));
+    set.extend(a.steps.iter().map(|s| format!("steps={s}")));
+    set.extend(a.guidance.iter().map(|g| format!("guidance={g}")));
+    let base = |id: &str, input: Option<String>, frames: String, context: Context, size: Option<String>| RenderArgs {
+        id: id.into(),
+        input,
+        frames: Some(frames),
+        set: Vec::new(),
+        out: a.out.clone(),
+        depth: None,
+        threads: a.threads,
+        context: Some(context),
+        size,
+        fps: 24.0,
+    };
+    let (mut args, source) = if let Some(image) = &a.image {
+        let still = crate::HostImage::load(image).with_context(|| format!("--image {}", image.display()))?;
+        set.extend(["image_frame=0".to_string(), format!("length={n}")]);
+        let args = base("com.kinema.Animate", None, format!("0-{}", n - 1), Context::Filter, None);
+        (args, Some(ClipSource::Frames(std::collections::BTreeMap::from([(0, still)]))))
+    } else if let Some(input) = &a.extend {
+        let found = Pattern::parse(input).context("--extend")?.scan()?;
+        let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
+            bail!("no files match --extend '{input}'");
+        };
+        let direction = if a.backward { "Backward" } else { "Forward" };
+        set.extend([format!("direction={direction}"), format!("extend_frames={n}")]);
+        set.extend(a.context.map(|c| format!("context_frames={c}")));
+        let frames = if a.backward { format!("{}-{last}", first - n) } else { format!("{first}-{}", last + n) };
+        (base("com.kinema.Extend", Some(input.clone()), frames, Context::Filter, None), None)
+    } else {
+        set.push(format!("length={n}"));
+        (base("com.kinema.Generate", None, format!("0-{}", n - 1), Context::Generator, Some(a.size.clone())), None)
+    };
+    args.set = set;
+    Ok((args, source))
+}
+
 const INTERPOLATE_ID: &str = "com.kinema.Interpolate";
 
 /// `kinema interpolate` as the equivalent `kinema render` arguments.
@@ -161,8 +255,12 @@ pub fn run(cli: Cli) -> Result<()> {
             describe(bundle.plugin(id)?);
             Ok(())
         }
-        Command::Render(args) => render(&load(&cli)?, args),
-        Command::Interpolate(args) => render(&load(&cli)?, &interpolate_args(args)?),
+        Command::Render(args) => render(&load(&cli)?, args, None),
+        Command::Interpolate(args) => render(&load(&cli)?, &interpolate_args(args)?, None),
+        Command::Generate(args) => {
+            let (args, source) = generate_args(args)?;
+            render(&load(&cli)?, &args, source)
+        }
         Command::Doctor { model, json } => doctor(&load(&cli)?, model.as_deref(), *json),
     }
 }
@@ -314,7 +412,8 @@ fn resolve_param<'a>(params: &'a [ParamInfo], key: &str) -> Result<&'a ParamInfo
         })
 }
 
-fn render(bundle: &Bundle, a: &RenderArgs) -> Result<()> {
+/// Renders `a`; `source`, when given, is the Source clip instead of `a.input`.
+fn render(bundle: &Bundle, a: &RenderArgs, source: Option<ClipSource>) -> Result<()> {
     let info = bundle.plugin(&a.id)?;
     let context = match a.context {
         Some(c) => c,
@@ -345,7 +444,9 @@ fn render(bundle: &Bundle, a: &RenderArgs) -> Result<()> {
         }
         (None, None) => bail!("--frames is required without --input"),
     };
-    if let Some(input) = &a.input {
+    if let Some(source) = source {
+        inst.set_source("Source", source)?;
+    } else if let Some(input) = &a.input {
         let pat = Pattern::parse(input).context("--input")?;
         let found = pat.scan()?;
         let (Some(&first), Some(&last)) = (found.first(), found.last()) else {

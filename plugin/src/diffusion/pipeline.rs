@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use ort::value::Tensor;
 use parking_lot::Mutex;
@@ -73,6 +74,17 @@ pub struct Output {
     pub latents: Vec<f32>,
     /// RGB frames, 0..1.
     pub frames: Vec<Frame>,
+    pub timing: Timing,
+}
+
+/// Where denoising time went: inside the transformer's `Session::run` versus whole steps
+/// (guidance, scheduler, tensor updates included), so Rust overhead can be measured.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timing {
+    pub steps: usize,
+    pub run_seconds: f64,
+    pub step_seconds: f64,
+    pub total_seconds: f64,
 }
 
 /// A loaded video model: manifest, tokenizer, and its graphs' sessions (created on first use).
@@ -287,6 +299,8 @@ impl VideoModel {
 
     /// Runs a whole generation.
     pub fn generate(&self, req: &Request, noise: &mut dyn Noise, control: &mut Control) -> Result<Output, EngineError> {
+        let started = Instant::now();
+        let mut timing = Timing::default();
         let m = &self.manifest;
         let pipeline = match req.mode {
             Mode::TextToVideo => Pipeline::T2v,
@@ -418,6 +432,7 @@ impl VideoModel {
             if (control.abort)() {
                 return Err(EngineError::Aborted);
             }
+            let step_started = Instant::now();
             let t = scheduler.timesteps()[i];
             let x = &mut prepared.x;
             match pipeline {
@@ -447,6 +462,7 @@ impl VideoModel {
                 ts[s_total..].copy_from_slice(&tau);
             }
             session.with(|s| {
+                let run_started = Instant::now();
                 let out = s.run(ort::inputs![
                     names.hidden_states.as_str() => &hidden,
                     names.encoder_hidden_states.as_str() => &text,
@@ -454,6 +470,7 @@ impl VideoModel {
                     names.timestep.as_str() => &timestep,
                     names.video_coords.as_str() => &coords,
                 ])?;
+                timing.run_seconds += run_started.elapsed().as_secs_f64();
                 let (shape, v) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
                 if shape.iter().product::<i64>() != (2 * s_total * c) as i64 {
                     return Err(ort::Error::new(format!("velocity has shape {shape:?}, expected [2, {s_total}, {c}]")));
@@ -483,6 +500,8 @@ impl VideoModel {
                     }
                 }
             }
+            timing.step_seconds += step_started.elapsed().as_secs_f64();
+            timing.steps += 1;
             (control.progress)(i + 1, n);
         }
         if (control.abort)() {
@@ -490,7 +509,8 @@ impl VideoModel {
         }
         let video = &prepared.x[prepared.extras * c..];
         let frames = self.decode(video, grid, req, noise)?;
-        Ok(Output { latents: prepared.x, frames })
+        timing.total_seconds = started.elapsed().as_secs_f64();
+        Ok(Output { latents: prepared.x, frames, timing })
     }
 
     /// `video_coords` `[3, S]` (f row, h row, w row) for a latent grid, in pack order.

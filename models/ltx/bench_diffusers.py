@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""diffusers side of Kinema's generation benchmark (plugin/benches/generation.rs runs it).
+
+Builds the same tiny random LTX model as export.py (same seeds), runs `LTXPipeline` once to warm
+up and twice timed (the faster counts), on CPU with torch's default thread count, and prints `seconds <value>`.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--height", type=int, default=64)
+    p.add_argument("--frames", type=int, default=17)
+    p.add_argument("--steps", type=int, default=20)
+    args = p.parse_args()
+    import torch
+    from diffusers import LTXPipeline
+
+    import export  # this folder's export script: the tiny components, same seeds
+
+    pipe = LTXPipeline(**export.tiny_components())
+    kwargs = dict(prompt="a red circle moving left on a dark blue background", negative_prompt="",
+                  width=args.width, height=args.height, num_frames=args.frames, frame_rate=25,
+                  num_inference_steps=args.steps, guidance_scale=3.0, decode_timestep=0.05,
+                  decode_noise_scale=0.025, output_type="np")
+    best = float("inf")
+    with torch.no_grad():
+        pipe(**kwargs, generator=torch.Generator().manual_seed(7))
+        for _ in range(2):
+            started = time.perf_counter()
+            pipe(**kwargs, generator=torch.Generator().manual_seed(7))
+            best = min(best, time.perf_counter() - started)
+    print(f"seconds {best:.6f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+//! Video generation on the tiny LTX graphs (models/ltx), in one run:
+//! - time inside the transformer's `Session::run` vs whole denoising steps (goal: Rust overhead
+//!   ≤ 2% of a step);
+//! - peak resident memory of a generation, and the clip cache's footprint and bound;
+//! - end to end vs diffusers' `LTXPipeline` on the same model (when `KINEMA_TORCH_PYTHON` points
+//!   at a Python with torch and diffusers; models/ltx/bench_diffusers.py).
+//!
+//! `cargo bench -p kinema-plugin --bench generation`
+
+use std::process::Command;
+use std::time::Instant;
+
+use kinema::diffusion::{Control, Mode, Request, SeededNoise, VideoModel};
+use kinema::models::resolve_in;
+
+const SIZES: [(usize, usize, usize); 2] = [(64, 64, 17), (128, 128, 33)];
+const STEPS: usize = 20;
+
+/// Peak and current resident set (VmHWM, VmRSS) in MiB, from /proc.
+fn memory_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn main() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let lib =
+        kinema_bundle::runtime_library(kinema_bundle::Flavour::Cpu, &kinema_bundle::target_dir().join("ort-runtime"))
+            .expect("ONNX Runtime wheel");
+    std::env::set_var("KINEMA_ORT_LIB", lib);
+    let model = VideoModel::open(&resolve_in("ltx", &[root.join("models")]).unwrap()).unwrap();
+    println!("generation benchmark: tiny LTX graphs, {STEPS} steps, guidance 3 (batched CFG), CPU");
+    println!(
+        "{:>12} {:>9} {:>10} {:>10} {:>10} {:>11} {:>11} {:>11} {:>10}",
+        "size", "tokens", "run s", "step s", "overhead", "kinema s", "diffusers s", "kinema/dif", "clip MiB"
+    );
+    let (base_peak, _) = memory_mib();
+    for (w, h, f) in SIZES {
+        let request = Request {
+            prompt: "a red circle moving left on a dark blue background".into(),
+            negative_prompt: String::new(),
+            width: w,
+            height: h,
+            frames: f,
+            fps: 25.0,
+            steps: STEPS,
+            guidance: 3.0,
+            max_sequence_length: None,
+            decode_timestep: 0.05,
+            decode_noise_scale: 0.025,
+            image_cond_noise_scale: 0.15,
+            mode: Mode::TextToVideo,
+        };
+        let run = || {
+            let mut progress = |_: usize, _: usize| {};
+            let mut control = Control { progress: &mut progress, abort: &|| false };
+            let started = Instant::now();
+            let out = model.generate(&request, &mut SeededNoise::new(7), &mut control).unwrap();
+            (out, started.elapsed().as_secs_f64())
+        };
+        run(); // warm-up: sessions, first-run allocations
+        let (first, first_seconds) = run();
+        let (second, second_seconds) = run();
+        let (out, seconds) =
+            if first_seconds <= second_seconds { (first, first_seconds) } else { (second, second_seconds) };
+        let t = out.timing;
+        let overhead = (t.step_seconds - t.run_seconds) / t.step_seconds;
+        let clip_mib = out.frames.iter().map(|f| f.data.len() * 4).sum::<usize>() as f64 / (1024.0 * 1024.0);
+        let tokens = ((f - 1) / 4 + 1) * (h / 8) * (w / 8);
+        let diffusers = diffusers_seconds(&root, w, h, f);
+        println!(
+            "{:>12} {:>9} {:>10.4} {:>10.4} {:>9.2}% {:>11.3} {:>11} {:>11} {:>10.2}",
+            format!("{w}x{h}x{f}"),
+            tokens,
+            t.run_seconds,
+            t.step_seconds,
+            overhead * 100.0,
+            seconds,
+            diffusers.map_or("-".into(), |d| format!("{d:.3}")),
+            diffusers.map_or("-".into(), |d| format!("{:.2}", seconds / d)),
+            clip_mib
+        );
+    }
+    let (peak, rss) = memory_mib();
+    println!(
+        "memory: peak resident {peak:.0} MiB (baseline before generating {base_peak:.0} MiB), now {rss:.0} MiB; \
+         clip cache bound {} MiB (KINEMA_CLIP_CACHE_MB), disk bound {} MiB (KINEMA_DISK_CACHE_MB)",
+        std::env::var("KINEMA_CLIP_CACHE_MB").unwrap_or_else(|_| "1024".into()),
+        std::env::var("KINEMA_DISK_CACHE_MB").unwrap_or_else(|_| "8192".into())
+    );
+}
+
+/// diffusers' LTXPipeline on the same tiny model, same settings (None without torch).
+fn diffusers_seconds(root: &std::path::Path, w: usize, h: usize, f: usize) -> Option<f64> {
+    let python = std::env::var("KINEMA_TORCH_PYTHON").ok()?;
+    let out = Command::new(python)
+        .arg(root.join("models/ltx/bench_diffusers.py"))
+        .args([
+            "--width",
+            &w.to_string(),
+            "--height",
+            &h.to_string(),
+            "--frames",
+            &f.to_string(),
+            "--steps",
+            &STEPS.to_string(),
+        ])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("diffusers: skipped ({})", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| l.strip_prefix("seconds ")?.trim().parse().ok())
+}

@@ -162,3 +162,35 @@ fn forward_extension_matches_diffusers() {
 fn keyframes_match_diffusers() {
     parity("condition_keyframes");
 }
+
+#[test]
+fn the_same_seed_gives_the_same_frames_and_another_seed_others() {
+    let model = model();
+    let case = &cases()["cases"]["t2v"];
+    let req = request(case);
+    let run = |seed| {
+        let mut progress = |_: usize, _: usize| {};
+        let mut control = Control { progress: &mut progress, abort: &|| false };
+        let out = model.generate(&req, &mut kinema::diffusion::SeededNoise::new(seed), &mut control).unwrap();
+        out.frames.iter().flat_map(|f| f.data.iter().map(|v| v.to_bits())).collect::<Vec<u32>>()
+    };
+    assert_eq!(run(5), run(5), "bit-identical for the same seed");
+    assert_ne!(run(5), run(6));
+}
+
+#[test]
+fn abort_stops_before_the_next_step() {
+    let model = model();
+    let req = request(&cases()["cases"]["t2v"]);
+    let mut steps = 0;
+    let mut progress = |done: usize, _: usize| steps = done;
+    let stop_after_first = std::cell::Cell::new(0);
+    let abort = || {
+        stop_after_first.set(stop_after_first.get() + 1);
+        stop_after_first.get() > 1
+    };
+    let mut control = Control { progress: &mut progress, abort: &abort };
+    let err = model.generate(&req, &mut kinema::diffusion::SeededNoise::new(1), &mut control).err().expect("aborted");
+    assert!(matches!(err, kinema::engine::EngineError::Aborted), "{err}");
+    assert_eq!(steps, 1, "exactly one step ran");
+}

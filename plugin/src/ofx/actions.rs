@@ -7,6 +7,7 @@ use ofx_abi::*;
 
 use super::clip::{components_name, depth_name, parse_components, parse_depth, Clip};
 use super::effect::{context_name, parse_context, ImageEffect};
+use super::frames;
 use super::generate;
 use super::instance::Instance;
 use super::interpolate;
@@ -301,7 +302,7 @@ fn render_frame(
     let range = source_range(source.as_ref());
     let mut plan = inst.spec.plan(&values, time, range).map_err(|e| OfxError::failed(capitalize(&e.to_string())))?;
     let connected = || source.as_ref().ok_or_else(|| OfxError::failed("The Source clip is not connected."));
-    let mut frames = source.as_ref().map(interpolate::SourceFrames::new);
+    let mut frames = source.as_ref().map(frames::SourceFrames::new);
     if let (FramePlan::Inspect { frame, .. }, Some(frames), Some(range)) = (&plan, frames.as_mut(), range) {
         plan = interpolate::plan_repair(&values, *frame, range, frames)?;
     }

@@ -6,8 +6,8 @@
 use std::ffi::CStr;
 
 use super::effect::ImageEffect;
+use super::frames::{output_image, write_window, SourceFrames};
 use super::instance::Instance;
-use super::interpolate::{output_image, write_window, SourceFrames};
 use super::status::{OfxError, OfxResult};
 use crate::effects::{EffectKind, FrameRange, ModelWork, ParamValues, PARAM_MODEL};
 use crate::engine::generation::{shot_clip, Shot, ShotSettings};

@@ -10,6 +10,7 @@ pub mod actions;
 pub mod clip;
 pub mod effect;
 pub mod entry;
+pub mod frames;
 pub mod generate;
 pub mod instance;
 pub mod interpolate;

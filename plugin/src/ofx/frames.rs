@@ -65,9 +65,15 @@ pub(super) fn write_window(view: &mut ImageViewMut, frame: &Frame, bounds: Rect,
         super::actions::clear_outside(view, window, covered);
     }
     let Some(covered) = covered else { return Ok(()) };
-    // Frame rows are top-down; OFX rows count up from bounds.y1.
-    let part = frame
-        .crop((covered.x1 - bounds.x1) as usize, (bounds.y2 - covered.y2) as usize, covered.width(), covered.height())
-        .ok_or_else(|| OfxError::failed("internal: the made frame does not cover the window"))?;
-    write_frame(&part, view, covered).map_err(|e| OfxError::failed(format!("Writing the output: {e}")))
+    let written = if covered == bounds {
+        // The usual case (tiles off): the whole frame, no copy.
+        write_frame(frame, view, covered)
+    } else {
+        // Frame rows are top-down; OFX rows count up from bounds.y1.
+        let part = frame
+            .crop((covered.x1 - bounds.x1) as usize, (bounds.y2 - covered.y2) as usize, covered.width(), covered.height())
+            .ok_or_else(|| OfxError::failed("internal: the made frame does not cover the window"))?;
+        write_frame(&part, view, covered)
+    };
+    written.map_err(|e| OfxError::failed(format!("Writing the output: {e}")))
 }

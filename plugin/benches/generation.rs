@@ -57,6 +57,7 @@ fn main() {
             decode_noise_scale: 0.025,
             image_cond_noise_scale: 0.15,
             mode: Mode::TextToVideo,
+            video_to_video: None,
         };
         let run = || {
             let mut progress = |_: usize, _: usize| {};

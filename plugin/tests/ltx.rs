@@ -89,6 +89,7 @@ fn request(case: &Value) -> Request {
         decode_noise_scale: num("decode_noise_scale") as f32,
         image_cond_noise_scale: a["image_cond_noise_scale"].as_f64().unwrap_or(0.15) as f32,
         mode,
+        video_to_video: None,
     }
 }
 
@@ -193,4 +194,50 @@ fn abort_stops_before_the_next_step() {
     let err = model.generate(&req, &mut kinema::diffusion::SeededNoise::new(1), &mut control).err().expect("aborted");
     assert!(matches!(err, kinema::engine::EngineError::Aborted), "{err}");
     assert_eq!(steps, 1, "exactly one step ran");
+}
+
+#[test]
+fn video_to_video_strength_sets_how_far_the_source_may_move() {
+    let model = model();
+    let case = &cases()["cases"]["condition_extend"];
+    let mut req = request(case);
+    req.mode = Mode::Conditions(Vec::new());
+    req.steps = 10;
+    // The source: the fixture's moving square, repeated to the shot length (9 frames).
+    let source: Vec<Frame> = (0..9).map(|i| png(&format!("cond_video_{}.png", i.min(4)))).collect();
+    let run = |strength: f32| {
+        let mut req = req.clone();
+        req.video_to_video =
+            Some(kinema::diffusion::VideoToVideo { frames: source.clone(), denoise_strength: strength });
+        let mut steps = 0;
+        let mut progress = |done: usize, _: usize| steps = done;
+        let mut control = Control { progress: &mut progress, abort: &|| false };
+        let out = model.generate(&req, &mut kinema::diffusion::SeededNoise::new(3), &mut control).unwrap();
+        (out.frames, steps)
+    };
+    // The random test VAE does not reconstruct pictures, so distances are measured from what
+    // strength 0 gives: the source's own latents decoded, with no denoising at all.
+    let (kept, kept_steps) = run(0.0);
+    let (gentle, gentle_steps) = run(0.2);
+    let (full, full_steps) = run(1.0);
+    assert_eq!((kept_steps, gentle_steps, full_steps), (0, 2, 10), "strength s runs the last ⌊10·s⌋ steps");
+    let distance = |frames: &[Frame]| frames.iter().zip(&kept).map(|(a, b)| max_mean(a, b)).sum::<f32>() / 9.0;
+    let (gentle, full) = (distance(&gentle), distance(&full));
+    assert!(gentle < full, "a gentle edit stays closer to the source: {gentle} vs {full}");
+    let mut bad = req.clone();
+    bad.video_to_video = Some(kinema::diffusion::VideoToVideo { frames: source[..3].to_vec(), denoise_strength: 0.5 });
+    let mut progress = |_: usize, _: usize| {};
+    let err = model
+        .generate(
+            &bad,
+            &mut kinema::diffusion::SeededNoise::new(3),
+            &mut Control { progress: &mut progress, abort: &|| false },
+        )
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("whole shot"), "{err}");
+}
+
+fn max_mean(a: &Frame, b: &Frame) -> f32 {
+    a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.data.len() as f32
 }

@@ -8,4 +8,4 @@ pub mod scheduler;
 
 pub use manifest::Manifest;
 pub use noise::{Noise, RecordedNoise, SeededNoise};
-pub use pipeline::{Condition, Control, Mode, Output, Request, VideoModel};
+pub use pipeline::{Condition, Control, Mode, Output, Request, VideoModel, VideoToVideo};

@@ -37,7 +37,17 @@ pub enum Mode {
     TextToVideo,
     /// The first frame is given (RGB, 0..1, at the generation size).
     ImageToVideo(Frame),
+    /// Images or clips at frame indices, and optionally a whole source clip to re-imagine.
     Conditions(Vec<Condition>),
+}
+
+/// Video-to-video (SDEdit): start from `frames` (the whole shot, RGB 0..1, at the generation
+/// size) noised to the level `denoise_strength` of the schedule, and denoise only the rest of
+/// it. 1 ignores the source; small values keep it nearly unchanged. Condition pipeline only.
+#[derive(Clone, Debug)]
+pub struct VideoToVideo {
+    pub frames: Vec<Frame>,
+    pub denoise_strength: f32,
 }
 
 /// One generation. Sizes must already follow the model's rules ([`Manifest::size_for`],
@@ -59,6 +69,8 @@ pub struct Request {
     /// Condition pipeline's re-noise of hard-conditioned tokens (manifest default).
     pub image_cond_noise_scale: f32,
     pub mode: Mode,
+    /// Partial denoising of a source clip (with [`Mode::Conditions`]).
+    pub video_to_video: Option<VideoToVideo>,
 }
 
 /// Progress and cancellation: `progress(done, total)` after every denoising step; `abort()` is
@@ -373,6 +385,7 @@ impl VideoModel {
                     mask: vec![0.0; s_video],
                     coords: self.coords(mode, grid, 0, req.fps),
                     extras: 0,
+                    first_step: 0,
                 }
             }
             Mode::ImageToVideo(image) => {
@@ -388,9 +401,15 @@ impl VideoModel {
                 }
                 let mut mask = vec![0.0; s_video];
                 mask[..per_frame].fill(1.0);
-                Prepared { x: pack(&lat, c, grid), mask, coords: self.coords(mode, grid, 0, req.fps), extras: 0 }
+                Prepared {
+                    x: pack(&lat, c, grid),
+                    mask,
+                    coords: self.coords(mode, grid, 0, req.fps),
+                    extras: 0,
+                    first_step: 0,
+                }
             }
-            Mode::Conditions(conditions) => self.prepare_conditions(conditions, req, grid, mode, noise)?,
+            Mode::Conditions(conditions) => self.prepare_conditions(conditions, req, grid, mode, &scheduler, noise)?,
         };
         let s_total = prepared.mask.len();
 
@@ -428,7 +447,7 @@ impl VideoModel {
         let mut stepped = vec![0f32; s_total * c];
         let mut tau = vec![0f32; s_total];
         let n = scheduler.len();
-        for i in 0..n {
+        for i in prepared.first_step..n {
             if (control.abort)() {
                 return Err(EngineError::Aborted);
             }
@@ -502,7 +521,7 @@ impl VideoModel {
             }
             timing.step_seconds += step_started.elapsed().as_secs_f64();
             timing.steps += 1;
-            (control.progress)(i + 1, n);
+            (control.progress)(i + 1 - prepared.first_step, n - prepared.first_step);
         }
         if (control.abort)() {
             return Err(EngineError::Aborted);
@@ -545,13 +564,44 @@ impl VideoModel {
         req: &Request,
         grid: (usize, usize, usize),
         mode: RopeMode,
+        scheduler: &FlowMatchEuler,
         noise: &mut dyn Noise,
     ) -> Result<Prepared, EngineError> {
         let lat_spec = &self.manifest.latent;
         let (c, t) = (lat_spec.channels, lat_spec.temporal_ratio);
         let prefix = self.manifest.conditioning.condition.num_prefix_latent_frames;
         let per_frame = grid.1 * grid.2;
+        // Video-to-video: the source clip's latents, and the step the truncated schedule starts
+        // at (diffusers' get_timesteps: the last ⌊n·strength⌋ steps run).
+        let mut first_step = 0;
+        let source = match &req.video_to_video {
+            Some(v2v) => {
+                if !(0.0..=1.0).contains(&v2v.denoise_strength) {
+                    return Err(EngineError::Input(format!(
+                        "denoise strength {} is outside 0..1",
+                        v2v.denoise_strength
+                    )));
+                }
+                if v2v.frames.len() != req.frames {
+                    return Err(EngineError::Input(format!(
+                        "video-to-video needs the whole shot ({} frames), got {}",
+                        req.frames,
+                        v2v.frames.len()
+                    )));
+                }
+                let n = scheduler.len();
+                let steps = ((n as f32 * v2v.denoise_strength) as usize).min(n);
+                first_step = n - steps;
+                Some(self.encode_frames(&v2v.frames, noise)?.0)
+            }
+            None => None,
+        };
         let mut lat = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
+        if let Some(z) = source {
+            // An empty remaining schedule keeps the source as it is (σ = 0).
+            let sigma = scheduler.sigmas().get(first_step).copied().unwrap_or(0.0);
+            lat.iter_mut().zip(&z).for_each(|(x, &z)| *x = sigma * *x + (1.0 - sigma) * z);
+        }
         let mut fmask = vec![0f32; grid.0];
         let (mut ex_x, mut ex_mask, mut ex_coords) = (Vec::new(), Vec::new(), Vec::new());
         for cond in conditions {
@@ -624,7 +674,7 @@ impl VideoModel {
         x.extend(pack(&lat, c, grid));
         let mut mask = ex_mask;
         mask.extend((0..grid.0).flat_map(|fi| std::iter::repeat_n(fmask[fi], per_frame)));
-        Ok(Prepared { x, mask, coords, extras })
+        Ok(Prepared { x, mask, coords, extras, first_step })
     }
 }
 
@@ -637,6 +687,8 @@ struct Prepared {
     coords: Vec<f32>,
     /// Conditioning tokens before the video tokens.
     extras: usize,
+    /// First denoising step (later than 0 for video-to-video).
+    first_step: usize,
 }
 
 /// torch.lerp, with its two-sided formula (exact at weight 1).

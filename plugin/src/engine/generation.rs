@@ -141,6 +141,7 @@ pub fn shot_clip(
         decode_noise_scale: m.decode.noise_scale,
         image_cond_noise_scale: m.conditioning.condition.image_cond_noise_scale,
         mode,
+        video_to_video: None,
     };
     let clip = clip_cache().get_or_generate(key, || {
         let mut noise = SeededNoise::new(settings.seed);

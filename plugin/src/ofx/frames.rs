@@ -71,7 +71,12 @@ pub(super) fn write_window(view: &mut ImageViewMut, frame: &Frame, bounds: Rect,
     } else {
         // Frame rows are top-down; OFX rows count up from bounds.y1.
         let part = frame
-            .crop((covered.x1 - bounds.x1) as usize, (bounds.y2 - covered.y2) as usize, covered.width(), covered.height())
+            .crop(
+                (covered.x1 - bounds.x1) as usize,
+                (bounds.y2 - covered.y2) as usize,
+                covered.width(),
+                covered.height(),
+            )
             .ok_or_else(|| OfxError::failed("internal: the made frame does not cover the window"))?;
         write_frame(&part, view, covered)
     };

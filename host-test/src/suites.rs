@@ -31,6 +31,31 @@ fn bad_handle(func: &str, what: &str, h: *const c_void) -> OfxStatus {
     kOfxStatErrBadHandle
 }
 
+/// The suite functions that hand out an object's property set (`getPropertySet`,
+/// `paramSetGetPropertySet`, `paramGetPropertySet`, `clipGetPropertySet`): look the handle up,
+/// check the out pointer, write.
+///
+/// # Safety
+/// `out` is NULL or writable.
+unsafe fn write_props<T: std::any::Any + Send + Sync>(
+    func: &str,
+    what: &str,
+    h: *const c_void,
+    out: *mut OfxPropertySetHandle,
+    props: impl FnOnce(&T) -> OfxPropertySetHandle,
+) -> OfxStatus {
+    guard(|| unsafe {
+        let Some(object) = handles::lookup::<T>(h) else {
+            return bad_handle(func, what, h);
+        };
+        if out.is_null() {
+            return bad_arg(func, "NULL out pointer");
+        }
+        *out = props(&object);
+        kOfxStatOK
+    })
+}
+
 fn bad_arg(func: &str, why: &str) -> OfxStatus {
     diag::report(ViolationKind::BadArgument, format!("{func}: {why}"));
     kOfxStatErrBadHandle
@@ -342,29 +367,17 @@ unsafe extern "C" fn param_get_handle(
 }
 
 unsafe extern "C" fn param_set_get_property_set(set: OfxParamSetHandle, out: *mut OfxPropertySetHandle) -> OfxStatus {
-    guard(|| unsafe {
-        let Some(set) = handles::lookup::<ParamSet>(set as *const c_void) else {
-            return bad_handle("paramSetGetPropertySet", "parameter set", set as *const c_void);
-        };
-        if out.is_null() {
-            return bad_arg("paramSetGetPropertySet", "NULL out pointer");
-        }
-        *out = set.props.handle();
-        kOfxStatOK
-    })
+    unsafe {
+        write_props::<ParamSet>("paramSetGetPropertySet", "parameter set", set as *const c_void, out, |s| {
+            s.props.handle()
+        })
+    }
 }
 
 unsafe extern "C" fn param_get_property_set(param: OfxParamHandle, out: *mut OfxPropertySetHandle) -> OfxStatus {
-    guard(|| unsafe {
-        let Some(p) = handles::lookup::<Param>(param as *const c_void) else {
-            return bad_handle("paramGetPropertySet", "parameter", param as *const c_void);
-        };
-        if out.is_null() {
-            return bad_arg("paramGetPropertySet", "NULL out pointer");
-        }
-        *out = p.props.handle();
-        kOfxStatOK
-    })
+    unsafe {
+        write_props::<Param>("paramGetPropertySet", "parameter", param as *const c_void, out, |p| p.props.handle())
+    }
 }
 
 fn lookup_param(func: &str, h: OfxParamHandle) -> Result<Arc<Param>, OfxStatus> {
@@ -699,17 +712,7 @@ fn lookup_effect(func: &str, h: *const c_void) -> Result<Arc<Effect>, OfxStatus>
 }
 
 unsafe extern "C" fn get_property_set(e: OfxImageEffectHandle, out: *mut OfxPropertySetHandle) -> OfxStatus {
-    guard(|| unsafe {
-        let e = match lookup_effect("getPropertySet", e as *const c_void) {
-            Ok(e) => e,
-            Err(s) => return s,
-        };
-        if out.is_null() {
-            return bad_arg("getPropertySet", "NULL out pointer");
-        }
-        *out = e.props.handle();
-        kOfxStatOK
-    })
+    unsafe { write_props::<Effect>("getPropertySet", "image effect", e as *const c_void, out, |e| e.props.handle()) }
 }
 
 unsafe extern "C" fn get_param_set(e: OfxImageEffectHandle, out: *mut OfxParamSetHandle) -> OfxStatus {
@@ -806,16 +809,7 @@ unsafe extern "C" fn clip_get_handle(
 }
 
 unsafe extern "C" fn clip_get_property_set(clip: OfxImageClipHandle, out: *mut OfxPropertySetHandle) -> OfxStatus {
-    guard(|| unsafe {
-        let Some(c) = handles::lookup::<Clip>(clip as *const c_void) else {
-            return bad_handle("clipGetPropertySet", "clip", clip as *const c_void);
-        };
-        if out.is_null() {
-            return bad_arg("clipGetPropertySet", "NULL out pointer");
-        }
-        *out = c.props.handle();
-        kOfxStatOK
-    })
+    unsafe { write_props::<Clip>("clipGetPropertySet", "clip", clip as *const c_void, out, |c| c.props.handle()) }
 }
 
 fn image_props(buf: &PixelBuffer, premult: &CStr, scale: f64, unique: &str) -> Arc<PropSet> {

@@ -433,22 +433,7 @@ pub unsafe extern "C" fn kinema_host_param_get_ints(
     out: *mut c_int,
     n: c_int,
 ) -> OfxStatus {
-    guard(|| unsafe {
-        let p = match lookup_param("paramGetValue", h) {
-            Ok(p) => p,
-            Err(s) => return s,
-        };
-        if let Err(s) = check_time("paramGetValueAtTime", at_time, time) {
-            return s;
-        }
-        let Some(v) = p.value().ints() else {
-            return kOfxStatErrValue;
-        };
-        for (i, x) in v.iter().take(n.max(0) as usize).enumerate() {
-            *out.add(i) = *x;
-        }
-        kOfxStatOK
-    })
+    unsafe { copy_param_values(h, at_time, time, out, n, |p| p.value().ints()) }
 }
 
 #[no_mangle]
@@ -459,6 +444,22 @@ pub unsafe extern "C" fn kinema_host_param_get_doubles(
     out: *mut c_double,
     n: c_int,
 ) -> OfxStatus {
+    unsafe { copy_param_values(h, at_time, time, out, n, |p| p.value().doubles()) }
+}
+
+/// The numeric getters behind the varargs `paramGetValue[AtTime]`: check the handle and time,
+/// then copy up to `n` values of the parameter's kind (ErrValue for another kind).
+///
+/// # Safety
+/// `out` must hold `n` values.
+unsafe fn copy_param_values<T: Copy, V: AsRef<[T]>>(
+    h: OfxParamHandle,
+    at_time: c_int,
+    time: c_double,
+    out: *mut T,
+    n: c_int,
+    values: impl FnOnce(&Param) -> Option<V>,
+) -> OfxStatus {
     guard(|| unsafe {
         let p = match lookup_param("paramGetValue", h) {
             Ok(p) => p,
@@ -467,10 +468,10 @@ pub unsafe extern "C" fn kinema_host_param_get_doubles(
         if let Err(s) = check_time("paramGetValueAtTime", at_time, time) {
             return s;
         }
-        let Some(v) = p.value().doubles() else {
+        let Some(v) = values(&p) else {
             return kOfxStatErrValue;
         };
-        for (i, x) in v.iter().take(n.max(0) as usize).enumerate() {
+        for (i, x) in v.as_ref().iter().take(n.max(0) as usize).enumerate() {
             *out.add(i) = *x;
         }
         kOfxStatOK

@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Evaluate Kinema-tiny with the scripted detector (eval_detector.py), through the Rust runtime.
+
+Backends:
+  kinema (default)  the `kinema` CLI (build: cargo build -p kinema-host --release), i.e. Kinema's Rust runtime on
+                    the ONNX graphs in this folder:
+                      kinema generate PROMPT --model models/kinema-tiny --frames 17 --size 64x64 --seed S --out D/%04d.png
+                      kinema generate PROMPT --model ... --extend SRC/%04d.png --frames N --context K [--backward] --out ...
+  torch             diffusers pipelines on a diffusers folder (--pipeline, train.py's --work/pipeline), for development.
+
+Checks (see the issue "Kinema-tiny"):
+  t2v       --n prompts made only of held-out colour x shape x motion triples (data.HELD_OUT); colour, shape and motion
+            accuracy of the detected dominant object. Targets: colour >= 95%, shape >= 85%, motion >= 85%.
+  extend    sources are ground-truth rendered clips (data.py, directional motions, numbered from 100); forward and
+            backward extension by --extend-frames frames with --context frames of context. Pass when the added
+            frames move in the source's direction (detector on the added frames) -- target >= 90% -- and the seam is
+            smooth: mean |frame difference| across the seam <= 1.5 x the mean inside the source.
+  keyframes torch backend only (the kinema CLI has no keyframe option yet): first and last frame given
+            (LTXConditionPipeline, images at frame 0 and 16); pass when the in-between centroids lie between the
+            keyframe centroids and move monotonically (target >= 90%).
+
+  python eval.py --n 100 --checks t2v,extend                    # Rust runtime
+  python eval.py --backend torch --pipeline /work/scratch-tiny/run1/pipeline --n 24
+Writes --out/results.json (per-case detections and the summary table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+import data  # noqa: E402
+import eval_detector as det  # noqa: E402
+
+DIRECTIONAL = list(data.DIRECTIONS)
+
+
+def save_png_seq(frames_u8, d: Path, start=0):
+    from PIL import Image
+
+    d.mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames_u8):
+        Image.fromarray(f).save(d / f"{start + i:04d}.png")
+
+
+def to_u8(x):
+    return np.clip(np.round(np.asarray(x, np.float32) * 255), 0, 255).astype(np.uint8)
+
+
+class Kinema:
+    def __init__(self, exe: str, model: str, steps, guidance):
+        self.exe, self.model, self.steps, self.guidance = exe, model, steps, guidance
+        if not Path(exe).exists():
+            sys.exit(f"{exe} not found: build it with `cargo build -p kinema-host --release`")
+
+    def _run(self, args, out: Path):
+        out.mkdir(parents=True, exist_ok=True)
+        cmd = [self.exe, "generate", *args, "--model", self.model, "--out", str(out / "%04d.png")]
+        if self.steps:
+            cmd += ["--steps", str(self.steps)]
+        if self.guidance is not None:
+            cmd += ["--guidance", str(self.guidance)]
+        t = time.time()
+        subprocess.run(cmd, check=True, capture_output=True)
+        return time.time() - t
+
+    def t2v(self, prompt, seed, out: Path):
+        dt = self._run([prompt, "--frames", "17", "--size", "64x64", "--seed", str(seed)], out)
+        return det.load_frames(out), dt
+
+    def extend(self, prompt, src_dir: Path, n, context, backward, seed, out: Path):
+        args = [prompt, "--extend", str(src_dir / "%04d.png"), "--frames", str(n), "--context", str(context), "--seed", str(seed)]
+        if backward:
+            args.append("--backward")
+        self._run(args, out)
+        res = {int(p.stem): p for p in sorted(src_dir.glob("*.png"))}  # source frames, unless the output has them
+        res.update({int(p.stem): p for p in sorted(out.glob("*.png")) if int(p.stem) not in res})
+        return res
+
+
+class Torch:
+    def __init__(self, pipe_dir, steps, guidance):
+        import torch
+        from diffusers import LTXConditionPipeline, LTXPipeline
+
+        torch.set_num_threads(1)
+        self.torch = torch
+        self.t2v_pipe = LTXPipeline.from_pretrained(pipe_dir)
+        self.cond_pipe = LTXConditionPipeline.from_pretrained(pipe_dir)
+        for p in (self.t2v_pipe, self.cond_pipe):
+            p.set_progress_bar_config(disable=True)
+            p.vae.use_framewise_decoding = False
+            p.vae.use_framewise_encoding = False
+        self.steps = steps or 20
+        self.guidance = 3.0 if guidance is None else guidance
+
+    def t2v(self, prompt, seed, out: Path):
+        t = time.time()
+        v = self.t2v_pipe(prompt=prompt, negative_prompt="", num_frames=17, height=64, width=64, frame_rate=24,
+                          num_inference_steps=self.steps, guidance_scale=self.guidance,
+                          generator=self.torch.Generator().manual_seed(seed), output_type="np").frames[0]
+        return to_u8(v), time.time() - t
+
+    def condition(self, prompt, conditions, frames, seed):
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+        from PIL import Image
+
+        conds = [LTXVideoCondition(video=[Image.fromarray(f) for f in clip], frame_index=fi) if len(clip) > 1 else
+                 LTXVideoCondition(image=Image.fromarray(clip[0]), frame_index=fi) for clip, fi in conditions]
+        v = self.cond_pipe(conditions=conds, prompt=prompt, negative_prompt="", num_frames=frames, height=64, width=64,
+                           frame_rate=24, num_inference_steps=self.steps, guidance_scale=self.guidance,
+                           generator=self.torch.Generator().manual_seed(seed), output_type="np").frames[0]
+        return to_u8(v)
+
+    def extend(self, prompt, src_dir: Path, n, context, backward, seed, out: Path):
+        src = {int(p.stem): np.asarray(__import__("PIL.Image").Image.open(p).convert("RGB")) for p in sorted(src_dir.glob("*.png"))}
+        keys = sorted(src)
+        total = context + n
+        if not backward:
+            ctx = [src[k] for k in keys[-context:]]
+            v = self.condition(prompt, [(ctx, 0)], total, seed)
+            first = keys[-context]
+        else:
+            ctx = [src[k] for k in keys[:context]]
+            v = self.condition(prompt, [(ctx, total - context)], total, seed)
+            first = keys[0] - n
+        out.mkdir(parents=True, exist_ok=True)
+        save_png_seq(v, out, start=first)
+        res = {k: src_dir / f"{k:04d}.png" for k in keys}
+        res.update({first + i: out / f"{first + i:04d}.png" for i in range(total) if first + i not in res})  # source frames pass through
+        return res
+
+
+def check_t2v(gen, n, work: Path, seed0=1000):
+    rows = []
+    for i, (prompt, scene) in enumerate(data.heldout_prompts(n)):
+        frames, dt = gen.t2v(prompt, seed0 + i, work / f"t2v_{i:03d}")
+        d = det.detect(frames)
+        o = scene["objects"][0]
+        rows.append(dict(prompt=prompt, truth=[o["colour"], o["shape"], o["motion"]], got=[d["colour"], d["shape"], d["motion"]],
+                         seconds=dt))
+        print(f"[t2v {i}] {prompt} -> {d['colour']} {d['shape']} {d['motion']} ({dt:.2f}s)", flush=True)
+    acc = {k: float(np.mean([r["truth"][j] == r["got"][j] for r in rows])) for j, k in enumerate(("colour", "shape", "motion"))}
+    return dict(n=len(rows), accuracy=acc, mean_seconds=float(np.mean([r["seconds"] for r in rows])), rows=rows)
+
+
+def _mad(a, b):
+    return float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean())
+
+
+def check_extend(gen, n, work: Path, added=8, context=9, seed0=2000):
+    from PIL import Image
+
+    rng = np.random.default_rng(77)
+    rows = []
+    for i in range(n):
+        backward = i % 2 == 1
+        motion = DIRECTIONAL[i % len(DIRECTIONAL)]
+        triple = (list(data.COLOURS)[rng.integers(len(data.COLOURS))], data.SHAPES[rng.integers(3)], motion)
+        scene = data.sample_scene(rng, triple=triple, allow_heldout=True, two_objects_p=0.0)
+        clip = data.render(scene)
+        src = work / f"ext_src_{i:03d}"
+        save_png_seq(clip, src, start=100)
+        out = work / f"ext_out_{i:03d}"
+        files = gen.extend(data.caption(scene), src, added, context, backward, seed0 + i, out)
+        keys = sorted(files)
+        frames = {k: np.asarray(Image.open(files[k]).convert("RGB")) for k in keys}
+        if backward:
+            new_keys = [k for k in keys if k < 100]
+            seam = _mad(frames[new_keys[-1]], frames[100]) if new_keys else float("nan")
+        else:
+            new_keys = [k for k in keys if k > 116]
+            seam = _mad(frames[116], frames[new_keys[0]]) if new_keys else float("nan")
+        inside = float(np.mean([_mad(clip[j], clip[j + 1]) for j in range(len(clip) - 1)]))
+        added_frames = np.stack([frames[k] for k in new_keys]) if new_keys else np.zeros((0, 64, 64, 3), np.uint8)
+        colour = det.track(clip)[0]
+        _, tr, _ = det.track(added_frames, colour) if len(added_frames) else (None, np.full((0, 3), np.nan), None)
+        got = det.motion_of(tr, still_px=3.0)[0] if len(added_frames) >= 3 else "unknown"
+        rows.append(dict(caption=data.caption(scene), backward=backward, truth=motion, got=got, seam=seam, inside=inside,
+                         direction_ok=got == motion, seam_ok=bool(seam <= 1.5 * inside)))
+        print(f"[extend {i}] {'bwd' if backward else 'fwd'} {motion} -> {got}, seam {seam:.2f} vs inside {inside:.2f}", flush=True)
+    return dict(n=len(rows), direction=float(np.mean([r["direction_ok"] for r in rows])),
+                seam=float(np.mean([r["seam_ok"] for r in rows])), rows=rows)
+
+
+def check_keyframes(gen, n, work: Path, seed0=3000):
+    if not isinstance(gen, Torch):
+        return dict(skipped="the kinema CLI has no keyframe option yet")
+    rng = np.random.default_rng(78)
+    rows = []
+    for i in range(n):
+        motion = DIRECTIONAL[i % len(DIRECTIONAL)]
+        triple = (list(data.COLOURS)[rng.integers(len(data.COLOURS))], data.SHAPES[rng.integers(3)], motion)
+        scene = data.sample_scene(rng, triple=triple, allow_heldout=True, two_objects_p=0.0)
+        clip = data.render(scene)
+        v = gen.condition(data.caption(scene), [([clip[0]], 0), ([clip[-1]], 16)], 17, seed0 + i)
+        colour = det.track(clip)[0]
+        _, tr, _ = det.track(v, colour)
+        p0, p1 = np.array([scene["objects"][0]["x"][0], scene["objects"][0]["y"][0]]), np.array([scene["objects"][0]["x"][-1], scene["objects"][0]["y"][-1]])
+        axis = (p1 - p0) / max(np.linalg.norm(p1 - p0), 1e-6)
+        proj = [(np.array(t[:2]) - p0) @ axis for t in tr[1:-1] if not np.isnan(t[0])]
+        L = float(np.linalg.norm(p1 - p0))
+        between = bool(proj) and all(-3 <= q <= L + 3 for q in proj)
+        mono = bool(proj) and all(b - a >= -1.0 for a, b in zip(proj, proj[1:]))
+        rows.append(dict(caption=data.caption(scene), between=between, monotonic=mono, ok=between and mono))
+        print(f"[keyframes {i}] {motion}: between={between} monotonic={mono}", flush=True)
+    return dict(n=len(rows), pass_rate=float(np.mean([r["ok"] for r in rows])), rows=rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backend", choices=["kinema", "torch"], default="kinema")
+    ap.add_argument("--kinema", default=str(ROOT / "target" / "release" / "kinema"))
+    ap.add_argument("--model", default=str(HERE))
+    ap.add_argument("--pipeline", help="diffusers folder (torch backend)")
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--n-extend", type=int, default=32)
+    ap.add_argument("--n-keyframes", type=int, default=16)
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--guidance", type=float)
+    ap.add_argument("--checks", default="t2v,extend,keyframes")
+    ap.add_argument("--out", default=None, help="results folder (default: a temporary one, results.json kept in cwd)")
+    a = ap.parse_args()
+    work = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="kinema-tiny-eval-"))
+    work.mkdir(parents=True, exist_ok=True)
+    gen = Kinema(a.kinema, a.model, a.steps, a.guidance) if a.backend == "kinema" else Torch(a.pipeline, a.steps, a.guidance)
+    res = dict(backend=a.backend, steps=a.steps, guidance=a.guidance)
+    checks = a.checks.split(",")
+    if "t2v" in checks:
+        res["t2v"] = check_t2v(gen, a.n, work)
+    if "extend" in checks:
+        res["extend"] = check_extend(gen, a.n_extend, work)
+    if "keyframes" in checks:
+        res["keyframes"] = check_keyframes(gen, a.n_keyframes, work)
+    summary = {k: {kk: vv for kk, vv in v.items() if kk != "rows"} for k, v in res.items() if isinstance(v, dict)}
+    print(json.dumps(summary, indent=1))
+    (work / "results.json").write_text(json.dumps(res, indent=1))
+    print("wrote", work / "results.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""Train Kinema-tiny (an LTX-architecture text-to-video model) from scratch on data.py's synthetic world, on CPU.
+
+Stages (each time-boxed by wall clock, each leaves a usable checkpoint in --work):
+  1. vae    AutoencoderKLLTXVideo (spatial ratio 8, temporal ratio 4, C=16), recon MSE weighted towards the
+            object + small KL, on random 9-frame windows of rendered clips.
+  2. encode render a fresh pool of clips, encode them (posterior mean/std of the full clip, the last frame
+            alone, and frames 8..16) and set vae.latents_mean/std from the pool.
+  3. dit    LTXVideoTransformer3DModel + T5EncoderModel trained jointly with rectified flow exactly as LTX's
+            FlowMatchEuler scheduler expects: x_t = (1-s) x0 + s n, target v = n - x0, timestep = s*1000 per
+            token. Conditioning by token masks, as the three diffusers pipelines use it (clean tokens get
+            timestep 0 and 0.15*s^2 noise): first latent frame (image-to-video), a prefix (extend forward),
+            appended last-frame tokens at frame_index 16 (keyframes), appended frames 8..16 at frame_index 8
+            (extend backward). RoPE coords in both conventions (interpolation_scale and causal_pixel), fps drawn from [20, 30]. Text
+            encoder is run like LTXPipeline (padded to 128, mask ones) or LTXConditionPipeline (tokenizer mask).
+            10% prompt dropout to "" for CFG.
+  4. save   diffusers folder layout (model_index.json, scheduler/, text_encoder/, tokenizer/, transformer/, vae/)
+            in --work/pipeline, loadable by LTXPipeline.from_pretrained and models/ltx/export.py --from-pretrained.
+
+Logs: --work/train_log.json (config, per-stage timings, loss curves). Seeded (torch/numpy seed 0); one thread.
+
+  python train.py --work /work/scratch-tiny/run1 --vae-minutes 10 --dit-minutes 22
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import data  # noqa: E402
+
+FPS = 25
+T_RATIO, S_RATIO = 4, 8
+C = 16
+VAE_CFG = dict(
+    in_channels=3, out_channels=3, latent_channels=C,
+    block_out_channels=(16, 32, 64, 64), decoder_block_out_channels=(16, 32, 64, 64),
+    layers_per_block=(1, 1, 1, 1, 1), decoder_layers_per_block=(1, 1, 1, 1, 1),
+    spatio_temporal_scaling=(True, True, False, False), decoder_spatio_temporal_scaling=(True, True, False, False),
+    decoder_inject_noise=(False,) * 5, upsample_residual=(False,) * 4, upsample_factor=(1, 1, 1, 1),
+    timestep_conditioning=False, patch_size=2, patch_size_t=1, encoder_causal=True, decoder_causal=False,
+)
+TE_DIM = 64
+T5_CFG = dict(
+    d_model=TE_DIM, d_kv=16, d_ff=128, num_layers=2, num_decoder_layers=2, num_heads=4,
+    relative_attention_num_buckets=8, relative_attention_max_distance=16, feed_forward_proj="gated-gelu",
+    dropout_rate=0.0, layer_norm_epsilon=1e-6, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+    is_encoder_decoder=True, tie_word_embeddings=False,
+)
+TR_CFG = dict(
+    in_channels=C, out_channels=C, patch_size=1, patch_size_t=1, num_attention_heads=4, attention_head_dim=32,
+    cross_attention_dim=128, num_layers=4, caption_channels=TE_DIM,
+)
+SCHED_CFG = dict(use_dynamic_shifting=False)
+
+
+def build_tokenizer():
+    """WordLevel tokenizer over the world's vocabulary, T5 conventions (<pad>=0, </s>=1 appended, <unk>=2)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    words = []
+    for s in data.VOCAB_SENTENCES + ["an a the and on with small gradient background"]:
+        for w in s.lower().split():
+            if w not in words:
+                words.append(w)
+    vocab = {t: i for i, t in enumerate(["<pad>", "</s>", "<unk>"] + sorted(words) + [",", "."])}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+                                   model_max_length=256, padding_side="right", truncation_side="right")
+
+
+def to_tensor(clips_u8):  # [B,F,H,W,3] uint8 -> [B,3,F,H,W] in [-1,1]
+    x = torch.from_numpy(np.ascontiguousarray(clips_u8)).float().div_(127.5).sub_(1.0)
+    return x.permute(0, 4, 1, 2, 3).contiguous()
+
+
+def render_pool(n, seed):
+    clips, caps = [], []
+    for i in range(n):
+        c, cap, _ = data.make_clip(seed + i)
+        clips.append(c)
+        caps.append(cap)
+    return np.stack(clips), caps
+
+
+# ------------------------------------------------------------------------------------------------
+def train_vae(vae, args, log):
+    t0 = time.time()
+    clips, _ = render_pool(args.vae_pool, seed=10_000_000)
+    log["vae_pool_render_s"] = time.time() - t0
+    rng = np.random.default_rng(1)
+    opt = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0)
+    curve, step, t0 = [], 0, time.time()
+    budget = args.vae_minutes * 60
+    vae.train()
+    while time.time() - t0 < budget:
+        lr = args.vae_lr * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, (time.time() - t0) / budget))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = rng.integers(len(clips), size=args.vae_batch)
+        nf = 9 if rng.random() < 0.8 else 17
+        st = rng.integers(0, data.FRAMES - nf + 1, size=args.vae_batch)
+        b = np.stack([clips[i, s:s + nf] for i, s in zip(idx, st)])
+        if rng.random() < 0.5:
+            b = b[:, :, :, ::-1]  # horizontal flip
+        x = to_tensor(b)
+        w = 1.0 + 8.0 * (x.max(dim=1, keepdim=True).values > -0.25).float()  # objects are bright, backgrounds dark
+        post = vae.encode(x).latent_dist
+        z = post.sample()
+        y = vae.decode(z).sample
+        rec = (w * (y - x) ** 2).mean()
+        kl = 0.5 * (post.mean ** 2 + post.var - 1.0 - post.logvar).mean()
+        loss = rec + 1e-5 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        curve.append([step, round(time.time() - t0, 1), float(rec), float(kl)])
+        if step % 25 == 0:
+            print(f"vae step {step} t={time.time() - t0:.0f}s rec={float(rec):.4f} kl={float(kl):.3f}", flush=True)
+        if step % 200 == 0:
+            torch.save(vae.state_dict(), Path(args.work) / "vae.pt")
+        step += 1
+    vae.eval()
+    torch.save(vae.state_dict(), Path(args.work) / "vae.pt")
+    log["vae"] = dict(steps=step, seconds=time.time() - t0, final_rec=float(np.mean([c[2] for c in curve[-20:]])), curve=curve[::5])
+    del clips
+
+
+@torch.no_grad()
+def encode_pool(vae, args, log):
+    t0 = time.time()
+    full_m, full_s, last_m, last_s, tail_m, tail_s, caps = [], [], [], [], [], [], []
+    bs = 16
+    for i0 in range(0, args.dit_pool, bs):
+        n = min(bs, args.dit_pool - i0)
+        clips, cc = render_pool(n, seed=20_000_000 + i0)
+        x = to_tensor(clips)
+        for xs, lm, ls in ((x, full_m, full_s), (x[:, :, -1:], last_m, last_s), (x[:, :, 8:], tail_m, tail_s)):
+            p = vae.encode(xs).latent_dist
+            lm.append(p.mean.clone())
+            ls.append(p.std.clone())
+        caps += cc
+        if i0 % 400 == 0:
+            print(f"encode {i0}/{args.dit_pool} t={time.time() - t0:.0f}s", flush=True)
+    pool = dict(full_m=torch.cat(full_m), full_s=torch.cat(full_s), last_m=torch.cat(last_m), last_s=torch.cat(last_s),
+                tail_m=torch.cat(tail_m), tail_s=torch.cat(tail_s), caps=caps)
+    m = pool["full_m"]
+    mean = m.mean(dim=(0, 2, 3, 4))
+    std = (m.transpose(0, 1).reshape(C, -1).std(dim=1) ** 2 + pool["full_s"].pow(2).mean(dim=(0, 2, 3, 4))).sqrt()
+    vae.latents_mean.copy_(mean)
+    vae.latents_std.copy_(std)
+    log["encode"] = dict(seconds=time.time() - t0, latents_mean=mean.tolist(), latents_std=std.tolist(),
+                         posterior_std_mean=float(pool["full_s"].mean()))
+    torch.save(pool, Path(args.work) / "pool.pt")
+    torch.save(vae.state_dict(), Path(args.work) / "vae.pt")
+    return pool
+
+
+def pack(z):  # [B,C,f,h,w] -> [B,f*h*w,C] (LTX order f,h,w)
+    B, Cc, f, h, w = z.shape
+    return z.permute(0, 2, 3, 4, 1).reshape(B, f * h * w, Cc)
+
+
+def coords(f, h, w, mode, frame_index=0, fps=FPS):
+    """video_coords [3, f*h*w] as the pipelines compute them (before the graph divides by the rope base)."""
+    ff, hh, ww = torch.meshgrid(torch.arange(f), torch.arange(h), torch.arange(w), indexing="ij")
+    ff, hh, ww = ff.reshape(-1).float(), hh.reshape(-1).float() * S_RATIO, ww.reshape(-1).float() * S_RATIO
+    if mode == "interp":
+        fc = ff * T_RATIO / fps
+    else:
+        fc = ((ff * T_RATIO + 1 - T_RATIO).clamp(min=0) + frame_index) / fps
+    return torch.stack([fc, hh, ww])
+
+
+def encode_text(te, tok, prompts, mode):
+    if mode == "t2v":  # LTXPipeline / LTXImageToVideoPipeline: pad to 128, text encoder sees no mask
+        t = tok(prompts, padding="max_length", max_length=128, truncation=True, add_special_tokens=True, return_tensors="pt")
+        emb = te(t.input_ids).last_hidden_state
+    else:  # LTXConditionPipeline: the mask goes into the text encoder too (L=256 there; same result for real tokens)
+        t = tok(prompts, padding="longest", truncation=True, add_special_tokens=True, return_tensors="pt")
+        emb = te(t.input_ids, attention_mask=t.attention_mask).last_hidden_state
+    return emb, t.attention_mask
+
+
+def train_dit(tr, te, tok, vae, pool, args, log):
+    rng = np.random.default_rng(2)
+    gen = torch.Generator().manual_seed(3)
+    params = list(tr.parameters()) + list(te.parameters())
+    opt = torch.optim.AdamW(params, lr=args.dit_lr, weight_decay=0.01)
+    mean = vae.latents_mean.view(1, C, 1, 1, 1)
+    std = vae.latents_std.view(1, C, 1, 1, 1)
+
+    def sample_lat(key, idx):
+        m, s = pool[key + "_m"][idx], pool[key + "_s"][idx]
+        return (m + s * torch.randn(m.shape, generator=gen) - mean) / std
+
+    N = len(pool["caps"])
+    _, _, f, h, w = pool["full_m"].shape
+    modes = ["t2v", "first", "prefix", "key", "tail"]
+    probs = [0.35, 0.2, 0.15, 0.15, 0.15]
+    curve, step, t0 = [], 0, time.time()
+    budget = args.dit_minutes * 60
+    tr.train()
+    te.train()
+    ema = None
+    while time.time() - t0 < budget:
+        frac = min(1.0, (time.time() - t0) / budget)
+        lr = args.dit_lr * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        B = args.dit_batch
+        idx = torch.from_numpy(rng.integers(N, size=B))
+        mode = modes[rng.choice(len(modes), p=probs)]
+        x0 = pack(sample_lat("full", idx))  # [B,S,C]
+        S = x0.shape[1]
+        per_f = h * w
+        sig = torch.rand(B, generator=gen) * 0.999 + 0.001
+        if rng.random() < 0.3:  # extra weight on high noise, where layout and motion are decided
+            sig = 1 - (1 - sig) ** 2
+        noise = torch.randn(x0.shape, generator=gen)
+        xt = (1 - sig[:, None, None]) * x0 + sig[:, None, None] * noise
+        cond = torch.zeros(B, S, dtype=torch.bool)
+        crd_mode = "interp" if (mode in ("t2v", "first") and rng.random() < 0.5) else "causal"
+        fps = float(rng.uniform(20, 30))  # hosts pass their own frame rate (24, 25, 30...)
+        vc = coords(f, h, w, crd_mode, fps=fps).unsqueeze(0).expand(B, -1, -1)
+        extra_x, extra_c = [], []
+        if mode == "first":
+            cond[:, :per_f] = True
+        elif mode == "prefix":
+            k = int(rng.integers(2, f))
+            cond[:, :k * per_f] = True
+        elif mode == "key":
+            if rng.random() < 0.7:
+                cond[:, :per_f] = True
+            extra_x.append(pack(sample_lat("last", idx)))
+            extra_c.append(coords(1, h, w, "causal", frame_index=data.FRAMES - 1, fps=fps))
+        elif mode == "tail":
+            tl = pack(sample_lat("tail", idx))  # 3 latent frames of frames 8..16
+            extra_x.append(tl[:, :2 * per_f])
+            extra_c.append(coords(2, h, w, "causal", frame_index=8, fps=fps))
+            sf = 8 // T_RATIO + 2
+            xt[:, sf * per_f:(sf + 1) * per_f] = tl[:, 2 * per_f:]
+            x0 = x0.clone()
+            x0[:, sf * per_f:(sf + 1) * per_f] = tl[:, 2 * per_f:]
+            cond[:, sf * per_f:(sf + 1) * per_f] = True
+        # hard-conditioning tokens: clean + 0.15 * s^2 noise, timestep 0 (LTXConditionPipeline semantics)
+        cn = 0.15 * (sig ** 2)[:, None, None] * torch.randn(x0.shape, generator=gen)
+        xt = torch.where(cond[..., None], x0 + cn, xt)
+        tstep = torch.where(cond, torch.zeros(()), sig[:, None].expand(B, S) * 1000.0)
+        hs, tt, vcc = xt, tstep, vc
+        if extra_x:
+            ex = torch.cat(extra_x, 1)
+            ex = ex + 0.15 * (sig ** 2)[:, None, None] * torch.randn(ex.shape, generator=gen)
+            hs = torch.cat([ex, xt], 1)
+            tt = torch.cat([torch.zeros(B, ex.shape[1]), tstep], 1)
+            vcc = torch.cat([torch.cat(extra_c, 1).unsqueeze(0).expand(B, -1, -1), vc], 2)
+        prompts = [pool["caps"][i] if rng.random() >= 0.1 else "" for i in idx.tolist()]
+        tmode = "t2v" if mode in ("t2v", "first") and rng.random() < 0.7 else "cond"
+        emb, am = encode_text(te, tok, prompts, tmode)
+        out = tr(hidden_states=hs, encoder_hidden_states=emb, timestep=tt, encoder_attention_mask=am.float(),
+                 video_coords=vcc, return_dict=False)[0]
+        out = out[:, hs.shape[1] - S:]
+        target = noise - x0
+        wmask = (~cond).float()[..., None]
+        loss = ((out - target) ** 2 * wmask).sum() / (wmask.sum() * C)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        ema = float(loss) if ema is None else 0.98 * ema + 0.02 * float(loss)
+        curve.append([step, round(time.time() - t0, 1), mode, float(loss)])
+        if step % 25 == 0:
+            print(f"dit step {step} t={time.time() - t0:.0f}s mode={mode} loss={float(loss):.4f} ema={ema:.4f} lr={lr:.2e}", flush=True)
+        if step % 300 == 0 and step:
+            torch.save({"tr": tr.state_dict(), "te": te.state_dict()}, Path(args.work) / "dit.pt")
+        step += 1
+    tr.eval()
+    te.eval()
+    torch.save({"tr": tr.state_dict(), "te": te.state_dict()}, Path(args.work) / "dit.pt")
+    log["dit"] = dict(steps=step, seconds=time.time() - t0, final_loss_ema=ema, curve=curve[::5])
+
+
+def save_pipeline(tr, te, tok, vae, out: Path):
+    from diffusers import FlowMatchEulerDiscreteScheduler, LTXPipeline
+
+    pipe = LTXPipeline(scheduler=FlowMatchEulerDiscreteScheduler(**SCHED_CFG), vae=vae, text_encoder=te, tokenizer=tok, transformer=tr)
+    pipe.save_pretrained(str(out))
+    return pipe
+
+
+def build(seed=0):
+    from diffusers import AutoencoderKLLTXVideo, LTXVideoTransformer3DModel
+    from transformers import T5Config, T5EncoderModel
+
+    tok = build_tokenizer()
+    torch.manual_seed(seed)
+    vae = AutoencoderKLLTXVideo(**VAE_CFG)
+    vae.use_framewise_encoding = False
+    vae.use_framewise_decoding = False
+    with torch.no_grad():  # start with a low posterior std (logvar is the encoder's last output channel) so the
+        # latents carry information from step 0 instead of being drowned in unit noise (posterior collapse)
+        vae.encoder.conv_out.conv.bias[-1] = -7.0
+        vae.encoder.conv_out.conv.weight[-1] *= 0.1
+    torch.manual_seed(seed)
+    tr = LTXVideoTransformer3DModel(**TR_CFG)
+    torch.manual_seed(seed)
+    te = T5EncoderModel(T5Config(vocab_size=len(tok), **T5_CFG))
+    return tok, vae, tr, te
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", default="/work/scratch-tiny/run")
+    ap.add_argument("--vae-minutes", type=float, default=10)
+    ap.add_argument("--dit-minutes", type=float, default=22)
+    ap.add_argument("--vae-pool", type=int, default=1200)
+    ap.add_argument("--vae-lr", type=float, default=2e-3)
+    ap.add_argument("--resume-vae", action="store_true", help="continue from --work/vae.pt (a second VAE session)")
+    ap.add_argument("--vae-batch", type=int, default=6)
+    ap.add_argument("--dit-pool", type=int, default=3000)
+    ap.add_argument("--dit-batch", type=int, default=16)
+    ap.add_argument("--dit-lr", type=float, default=1e-3)
+    ap.add_argument("--resume-dit", action="store_true", help="continue from --work/dit.pt (a second transformer session)")
+    ap.add_argument("--stages", default="vae,encode,dit,save")
+    args = ap.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    tok, vae, tr, te = build()
+    logp = work / "train_log.json"
+    log = json.loads(logp.read_text()) if logp.exists() else {}
+    log["config"] = dict(args=vars(args), vae=VAE_CFG, transformer=TR_CFG, t5=T5_CFG, scheduler=SCHED_CFG, fps=FPS,
+                         held_out=[list(t) for t in data.HELD_OUT], torch=torch.__version__, threads=torch.get_num_threads())
+    n_params = {k: sum(p.numel() for p in m.parameters()) for k, m in (("vae", vae), ("transformer", tr), ("text_encoder", te))}
+    log["params"] = n_params
+    print("params", n_params, flush=True)
+    stages = args.stages.split(",")
+    t_all = time.time()
+
+    def dump():
+        log["total_seconds"] = log.get("total_seconds_prev", 0) + time.time() - t_all
+        logp.write_text(json.dumps(log, indent=1))
+
+    if "vae" in stages:
+        if args.resume_vae:
+            vae.load_state_dict(torch.load(work / "vae.pt"))
+            log["vae_first_session"] = log.get("vae")
+        train_vae(vae, args, log)
+        dump()
+    elif (work / "vae.pt").exists():
+        vae.load_state_dict(torch.load(work / "vae.pt"))
+    vae.eval()
+    if "encode" in stages:
+        pool = encode_pool(vae, args, log)
+        dump()
+    elif (work / "pool.pt").exists():
+        pool = torch.load(work / "pool.pt")
+    if "dit" in stages:
+        if args.resume_dit:
+            sd = torch.load(work / "dit.pt")
+            tr.load_state_dict(sd["tr"])
+            te.load_state_dict(sd["te"])
+            log["dit_first_session"] = log.get("dit")
+        train_dit(tr, te, tok, vae, pool, args, log)
+        dump()
+    elif (work / "dit.pt").exists():
+        sd = torch.load(work / "dit.pt")
+        tr.load_state_dict(sd["tr"])
+        te.load_state_dict(sd["te"])
+    if "save" in stages:
+        tr.eval(); te.eval(); vae.eval()
+        save_pipeline(tr, te, tok, vae, work / "pipeline")
+        dump()
+        print("saved", work / "pipeline")
+
+
+if __name__ == "__main__":
+    main()

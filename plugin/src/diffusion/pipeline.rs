@@ -149,25 +149,10 @@ impl VideoModel {
         inputs: &[&str],
         output: &str,
     ) -> Result<(), EngineError> {
-        let (have_in, have_out) = session.with(|s| {
-            Ok((
-                s.inputs().iter().map(|i| i.name().to_string()).collect::<Vec<_>>(),
-                s.outputs().iter().map(|o| o.name().to_string()).collect::<Vec<_>>(),
-            ))
-        })?;
-        for wanted in inputs {
-            if !have_in.iter().any(|h| h == wanted) {
-                return Err(
-                    self.mismatch(format!("the manifest names input '{wanted}', but {file} has inputs {have_in:?}"))
-                );
-            }
+        match session.missing_names(file, inputs, output)? {
+            Some(reason) => Err(self.mismatch(reason)),
+            None => Ok(()),
         }
-        if !have_out.iter().any(|h| h == output) {
-            return Err(
-                self.mismatch(format!("the manifest names output '{output}', but {file} has outputs {have_out:?}"))
-            );
-        }
-        Ok(())
     }
 
     /// Token ids and mask, padded right to `max_len`; a too-long prompt keeps its first

@@ -195,33 +195,12 @@ impl Interpolator {
     ) -> Result<Arc<SharedSession>, EngineError> {
         let file = self.root.join(&variant.file);
         let session = runtime::session(&file, preference)?;
-        let mismatch = |reason: String| EngineError::Mismatch { model: self.name.clone(), reason };
-        session
-            .with(|s| {
-                let inputs: Vec<String> = s.inputs().iter().map(|i| i.name().to_string()).collect();
-                let outputs: Vec<String> = s.outputs().iter().map(|o| o.name().to_string()).collect();
-                Ok((inputs, outputs))
-            })
-            .map_err(EngineError::from)
-            .and_then(|(inputs, outputs)| {
-                let names = &self.manifest.inputs;
-                for wanted in [&names.frame0, &names.frame1, &names.timestep] {
-                    if !inputs.contains(wanted) {
-                        return Err(mismatch(format!(
-                            "the manifest names input '{wanted}', but {} has inputs {inputs:?}",
-                            file.display()
-                        )));
-                    }
-                }
-                if !outputs.contains(&self.manifest.output) {
-                    return Err(mismatch(format!(
-                        "the manifest names output '{}', but {} has outputs {outputs:?}",
-                        self.manifest.output,
-                        file.display()
-                    )));
-                }
-                Ok(session)
-            })
+        let names = &self.manifest.inputs;
+        let wanted = [names.frame0.as_str(), names.frame1.as_str(), names.timestep.as_str()];
+        match session.missing_names(&file.display().to_string(), &wanted, &self.manifest.output)? {
+            Some(reason) => Err(EngineError::Mismatch { model: self.name.clone(), reason }),
+            None => Ok(session),
+        }
     }
 
     /// The frame at `t` (0 = `a`, 1 = `b`) between two frames of the same size, RGB (3 channels).

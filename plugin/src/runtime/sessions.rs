@@ -37,6 +37,24 @@ impl SharedSession {
         &self.skipped
     }
 
+    /// Why the graph lacks the tensors a manifest names (`None` when it has them all); `file` is
+    /// how the message names the graph.
+    pub fn missing_names(&self, file: &str, inputs: &[&str], output: &str) -> Result<Option<String>, RuntimeError> {
+        let (have_in, have_out) = self.with(|s| {
+            Ok((
+                s.inputs().iter().map(|i| i.name().to_string()).collect::<Vec<_>>(),
+                s.outputs().iter().map(|o| o.name().to_string()).collect::<Vec<_>>(),
+            ))
+        })?;
+        if let Some(wanted) = inputs.iter().find(|w| !have_in.iter().any(|h| h == *w)) {
+            return Ok(Some(format!("the manifest names input '{wanted}', but {file} has inputs {have_in:?}")));
+        }
+        if !have_out.iter().any(|h| h == output) {
+            return Ok(Some(format!("the manifest names output '{output}', but {file} has outputs {have_out:?}")));
+        }
+        Ok(None)
+    }
+
     /// Runs `f` with exclusive use of the session.
     pub fn with<R>(&self, f: impl FnOnce(&mut Session) -> ort::Result<R>) -> Result<R, RuntimeError> {
         let mut session = self.session.lock();

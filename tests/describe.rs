@@ -98,7 +98,10 @@ fn the_issue_parameters_are_there() {
         }
     };
     has(GENERATE, &["prompt", "negative_prompt", "seed", "steps", "guidance", "length", "model"]);
-    has(ANIMATE, &["image_frame", "prompt", "seed", "steps", "guidance", "length", "model"]);
+    has(
+        ANIMATE,
+        &["image_frame", "end_frame_enabled", "end_frame", "prompt", "seed", "steps", "guidance", "length", "model"],
+    );
     has(EXTEND, &["direction", "extend_frames", "context_frames", "prompt", "seed", "model"]);
     has(INTERPOLATE, &["mode", "speed", "fill_frames", "model"]);
     let direction = bundle.plugin(EXTEND).unwrap().params.iter().find(|p| p.name == "direction").unwrap();

@@ -1,7 +1,7 @@
 //! Generate, Animate and Extend through the real bundle with the tiny LTX graphs (models/ltx):
 //! a shot is generated once however many threads and instances ask for its frames, a host abort
 //! stops it within a step and caches nothing, blocked prompts and broken models fail clearly,
-//! and Extend leaves the source untouched.
+//! Extend leaves the source untouched, and Animate between two keyframes keeps both of them.
 //! Alone in its binary: it counts generations process-wide.
 
 use std::collections::BTreeMap;
@@ -201,6 +201,69 @@ fn animate_starts_from_the_chosen_frame() {
     }
 }
 
+fn keyframe_animate(bundle: &Bundle, source: &BTreeMap<i64, HostImage>, image: i32, end: i32) -> Instance {
+    let inst = bundle.create_instance(ANIMATE, Context::Filter).unwrap();
+    inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
+    inst.set_param("prompt", ParamValue::String("the square slides between the keyframes".into())).unwrap();
+    inst.set_param("model", ParamValue::String(ltx_model())).unwrap();
+    inst.set_param("image_frame", ParamValue::Int(image)).unwrap();
+    inst.set_param("end_frame_enabled", ParamValue::Bool(true)).unwrap();
+    inst.set_param("end_frame", ParamValue::Int(end)).unwrap();
+    inst.set_param("steps", ParamValue::Int(2)).unwrap();
+    inst
+}
+
+#[test]
+fn animate_between_two_keyframes_keeps_both_and_generates_the_frames_between_once() {
+    let _turn = serial();
+    let bundle = load_bundle();
+    let source = source_clip(8);
+    // Shot 1..=6 (6 frames; the tiny model rounds it up to 9): keyframes 1 and 6, frames 2-5 made.
+    let inst = keyframe_animate(&bundle, &source, 1, 6);
+    let before = generations(&bundle);
+    let out = inst.render(&RenderRequest { frames: (0..8).collect(), threads: 4, ..Default::default() }).unwrap();
+    assert!(out.violations.is_empty(), "{:?}", out.violations);
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    assert_eq!(generations(&bundle) - before, 1, "one generation serves every frame between the keyframes");
+    for t in [0, 1, 6, 7] {
+        assert!(out.frames[&t].as_ref().unwrap().data == source[&t].data, "source frame {t} changed");
+    }
+    for t in 2..=5 {
+        let made = out.frames[&t].as_ref().unwrap();
+        assert_eq!((made.width, made.height), (48, 32));
+        assert!(made.data != source[&1].data && made.data != source[&6].data, "frame {t} is a copy of a keyframe");
+        assert!(made.data != source[&t].data, "frame {t} is the source frame");
+    }
+    let made = |t: i64| out.frames[&t].as_ref().unwrap().data.clone();
+    assert!(made(2) != made(5), "a shot, not one frame repeated");
+    // Frames rendered one at a time later are served from the same clip.
+    let again = inst.render(&RenderRequest { frames: vec![3], ..Default::default() }).unwrap();
+    assert!(again.frames[&3].as_ref().unwrap().data == made(3));
+    assert_eq!(generations(&bundle) - before, 1);
+    assert!(status(&inst).contains("between keyframes 1 and 6"), "{}", status(&inst));
+}
+
+#[test]
+fn an_end_frame_before_the_image_frame_fails_with_the_reason_and_no_output() {
+    let _turn = serial();
+    let bundle = load_bundle();
+    let source = source_clip(8);
+    let before = generations(&bundle);
+    for (end, reason) in [
+        (3, "End Frame is out of range: frame 3 must come after Image Frame (frame 4)"),
+        (4, "End Frame is out of range: frame 4 must come after Image Frame (frame 4)"),
+        (9, "End Frame is out of range: frame 9 is outside the source clip (frames 0 to 7)"),
+    ] {
+        let inst = keyframe_animate(&bundle, &source, 4, end);
+        let out = inst.render(&RenderRequest { frames: vec![5], ..Default::default() }).unwrap();
+        let failure = out.frames[&5].as_ref().expect_err("an invalid End Frame renders nothing");
+        assert!(failure.message.contains(reason), "{failure:?}");
+        assert!(status(&inst).contains(reason), "{}", status(&inst));
+        assert!(out.violations.is_empty(), "{:?}", out.violations);
+    }
+    assert_eq!(generations(&bundle), before, "nothing is generated for an invalid End Frame");
+}
+
 #[test]
 fn kinema_generate_writes_the_shot_and_refuses_blocked_prompts() {
     let _turn = serial();
@@ -226,5 +289,47 @@ fn kinema_generate_writes_the_shot_and_refuses_blocked_prompts() {
     assert!(!blocked.status.success());
     assert!(String::from_utf8_lossy(&blocked.stderr).contains("graphic violence"));
     assert!(!dir.join("blocked/0000.png").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn kinema_generate_with_an_end_image_keeps_both_stills() {
+    let _turn = serial();
+    let dir = std::env::temp_dir().join(format!("kinema-cli-keyframes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = source_clip(5);
+    let (first, last) = (dir.join("first.png"), dir.join("last.png"));
+    source[&0].convert(Depth::U8, Components::Rgba).save(&first).unwrap();
+    source[&4].convert(Depth::U8, Components::Rgba).save(&last).unwrap();
+    let run = |frames: &str, out: &str| {
+        std::process::Command::new(kinema_exe())
+            .env("KINEMA_CACHE_DIR", dir.join("cache"))
+            .arg("--bundle")
+            .arg(bundle_path())
+            .args(["generate", "the square slides right", "--model", &ltx_model(), "--frames", frames])
+            .args(["--steps", "2", "--image"])
+            .arg(&first)
+            .arg("--end-image")
+            .arg(&last)
+            .arg("--out")
+            .arg(dir.join(out).join("%04d.png"))
+            .output()
+            .unwrap()
+    };
+    let ok = run("5", "shot");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let written: Vec<bool> = (0..6).map(|i| dir.join(format!("shot/{i:04}.png")).is_file()).collect();
+    assert_eq!(written, [true, true, true, true, true, false]);
+    let load = |p: &std::path::Path| HostImage::load(p).unwrap().data;
+    assert!(load(&dir.join("shot/0000.png")) == load(&first), "the first still changed");
+    assert!(load(&dir.join("shot/0004.png")) == load(&last), "the end still changed");
+    for i in 1..4 {
+        let made = load(&dir.join(format!("shot/{i:04}.png")));
+        assert!(made != load(&first) && made != load(&last), "frame {i} is a copy of a still");
+    }
+    let short = run("2", "short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 3 with --end-image"));
+    assert!(!dir.join("short/0000.png").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -34,8 +34,9 @@ pub enum Command {
     },
     /// Render frames through an effect.
     Render(RenderArgs),
-    /// A shot from a prompt (Kinema Generate), from a still (--image, Kinema Animate), or a clip
-    /// extended forward or backward (--extend, Kinema Extend).
+    /// A shot from a prompt (Kinema Generate), from a still (--image, Kinema Animate; with
+    /// --end-image, between two stills), or a clip extended forward or backward (--extend,
+    /// Kinema Extend).
     Generate(GenerateArgs),
     /// Slow motion, frame filling or duplicate repair with Kinema Interpolate (a shortcut for
     /// `render com.kinema.Interpolate` with the mode and frames worked out).
@@ -138,6 +139,10 @@ pub struct GenerateArgs {
     /// Animate this still instead of generating from text alone.
     #[arg(long, conflicts_with = "extend")]
     pub image: Option<PathBuf>,
+    /// With --image: end the shot on this still; the model makes the frames between the two
+    /// (--frames counts both stills, at least 3).
+    #[arg(long, requires = "image")]
+    pub end_image: Option<PathBuf>,
     /// Extend this image sequence ('in/%04d.png').
     #[arg(long)]
     pub extend: Option<String>,
@@ -180,10 +185,22 @@ fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<ClipSource>)> {
         fps: 24.0,
     };
     let (mut args, source) = if let Some(image) = &a.image {
+        if a.end_image.is_some() && n < 3 {
+            bail!("--frames must be at least 3 with --end-image (both stills and a frame between them)");
+        }
         let still = crate::HostImage::load(image).with_context(|| format!("--image {}", image.display()))?;
-        set.extend(["image_frame=0".to_string(), format!("length={n}")]);
+        let mut source = std::collections::BTreeMap::new();
+        if let Some(end) = &a.end_image {
+            let end = crate::HostImage::load(end).with_context(|| format!("--end-image {}", end.display()))?;
+            // A clip has one pixel format; the end still is converted to the first one's.
+            source.insert(n - 1, end.convert(still.depth, still.components));
+            set.extend(["image_frame=0".to_string(), "end_frame_enabled=true".into(), format!("end_frame={}", n - 1)]);
+        } else {
+            set.extend(["image_frame=0".to_string(), format!("length={n}")]);
+        }
+        source.insert(0, still);
         let args = base("com.kinema.Animate", None, format!("0-{}", n - 1), Context::Filter, None);
-        (args, Some(ClipSource::Frames(std::collections::BTreeMap::from([(0, still)]))))
+        (args, Some(ClipSource::Frames(source)))
     } else if let Some(input) = &a.extend {
         let found = Pattern::parse(input).context("--extend")?.scan()?;
         let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
@@ -630,6 +647,54 @@ mod tests {
         assert!(Cli::try_parse_from(["kinema", "render", "x", "--out", "o.png", "--depth", "f64"]).is_err());
         let cli = Cli::try_parse_from(["kinema", "--bundle", "/b/K.ofx.bundle", "list"]).unwrap();
         assert_eq!(cli.bundle.as_deref(), Some(Path::new("/b/K.ofx.bundle")));
+
+        let generate = |extra: &[&str]| {
+            let base = ["kinema", "generate", "the car drives away", "--out", "o/%04d.png"];
+            Cli::try_parse_from(base.iter().chain(extra)).map(|cli| match cli.command {
+                Command::Generate(g) => g,
+                other => panic!("not generate: {other:?}"),
+            })
+        };
+        let g = generate(&["--image", "a.png", "--end-image", "b.png", "--frames", "9"]).unwrap();
+        assert_eq!((g.image.as_deref(), g.end_image.as_deref()), (Some(Path::new("a.png")), Some(Path::new("b.png"))));
+        assert!(generate(&["--end-image", "b.png"]).is_err(), "--end-image requires --image");
+        let g = generate(&["--image", "a.png", "--end-image", "b.png", "--frames", "2"]).unwrap();
+        let err = generate_args(&g).unwrap_err().to_string();
+        assert!(err.contains("at least 3 with --end-image"), "{err}");
+    }
+
+    #[test]
+    fn generate_with_an_end_image_sets_up_the_keyframes() {
+        let dir = std::env::temp_dir().join(format!("kinema-cli-keyframes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.png"), dir.join("b.png"));
+        crate::HostImage::new(4, 2, Depth::U8, crate::Components::Rgba).save(&a).unwrap();
+        crate::HostImage::new(6, 3, Depth::U8, crate::Components::Rgb).save(&b).unwrap();
+        let cli = Cli::try_parse_from([
+            "kinema",
+            "generate",
+            "p",
+            "--out",
+            "o/%04d.png",
+            "--frames",
+            "9",
+            "--image",
+            a.to_str().unwrap(),
+            "--end-image",
+            b.to_str().unwrap(),
+        ])
+        .unwrap();
+        let Command::Generate(g) = cli.command else { panic!("not generate") };
+        let (args, source) = generate_args(&g).unwrap();
+        assert_eq!((args.id.as_str(), args.frames.as_deref()), ("com.kinema.Animate", Some("0-8")));
+        for s in ["image_frame=0", "end_frame_enabled=true", "end_frame=8"] {
+            assert!(args.set.iter().any(|x| x == s), "{s} missing from {:?}", args.set);
+        }
+        assert!(!args.set.iter().any(|x| x.starts_with("length=")), "Length is not used: {:?}", args.set);
+        let Some(ClipSource::Frames(frames)) = source else { panic!("no source") };
+        assert_eq!(frames.keys().copied().collect::<Vec<_>>(), [0, 8]);
+        assert_eq!((frames[&8].width, frames[&8].components), (6, crate::Components::Rgba), "one pixel format");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -54,8 +54,10 @@ pub enum Direction {
 pub enum ModelWork {
     /// Frame `index` of a text-to-video shot.
     Generate { index: i64 },
-    /// Frame `index` (1 = first frame after the image) of a shot animated from source frame `image_frame`.
-    Animate { image_frame: f64, index: i64 },
+    /// Frame `index` (1 = first frame after the image) of a shot animated from source frame
+    /// `image_frame`; with `end_frame`, a shot that also lands on that source frame (the frames
+    /// between two keyframes).
+    Animate { image_frame: f64, end_frame: Option<f64>, index: i64 },
     /// Frame `index` (1 = the frame next to the clip, counting away from it) generated beyond the
     /// clip's end in `direction`, continuing `context`, the source frames at that end.
     Extend { direction: Direction, context: FrameRange, index: i64 },
@@ -68,7 +70,9 @@ impl ModelWork {
     pub fn source_frames(&self) -> Option<FrameRange> {
         match *self {
             ModelWork::Generate { .. } => None,
-            ModelWork::Animate { image_frame, .. } => Some(FrameRange::single(image_frame)),
+            // Only the two keyframes are read, but a frames-needed range cannot have a hole.
+            ModelWork::Animate { image_frame, end_frame: Some(end), .. } => Some(FrameRange::new(image_frame, end)),
+            ModelWork::Animate { image_frame, end_frame: None, .. } => Some(FrameRange::single(image_frame)),
             ModelWork::Extend { context, .. } => Some(context),
             ModelWork::Interpolate { before, after, .. } => Some(FrameRange::new(before, after)),
         }

@@ -16,8 +16,9 @@ use crate::models::ModelDir;
 pub enum Shot {
     /// Text to video, `frames` long.
     Text { frames: usize },
-    /// The image is frame 0 of a `frames`-long shot.
-    Animate { image: Frame, frames: usize },
+    /// The image is frame 0 of a `frames`-long shot; `end`, when given, is its last frame
+    /// (`frames - 1`), so the model fills the frames between two keyframes.
+    Animate { image: Frame, end: Option<Frame>, frames: usize },
     /// `context` are the source frames at the chosen end (in time order); `added` frames are
     /// generated beyond it.
     Extend { direction: Direction, context: Vec<Frame>, added: usize },
@@ -95,10 +96,31 @@ pub fn shot_clip(
             key = key.str("shot", "text");
             (Mode::TextToVideo, m.frames_for(frames), 0, false)
         }
-        Shot::Animate { image, frames } => {
+        Shot::Animate { image, end: None, frames } => {
             let image = fit(&image);
             key = key.str("shot", "animate").frame("image", &image);
             (Mode::ImageToVideo(image), m.frames_for(frames), 0, false)
+        }
+        Shot::Animate { image, end: Some(end), frames } => {
+            if frames < 2 {
+                return Err(EngineError::Input(format!(
+                    "a shot between two keyframes needs at least 2 frames (it has {frames})"
+                )));
+            }
+            // The end keyframe is an extra condition token at its own frame; the clip may run
+            // past it when the model's frame rule rounds the length up.
+            let (image, end) = (fit(&image), fit(&end));
+            let last = frames - 1;
+            key = key
+                .str("shot", "animate_keyframes")
+                .frame("image", &image)
+                .frame("end", &end)
+                .uint("end_index", last as u64);
+            let conditions = vec![
+                Condition { frames: vec![image], frame_index: 0, strength: 1.0 },
+                Condition { frames: vec![end], frame_index: last, strength: 1.0 },
+            ];
+            (Mode::Conditions(conditions), m.frames_for(frames), 0, false)
         }
         Shot::Extend { direction, context, added } => {
             let k = fit_down(context.len());

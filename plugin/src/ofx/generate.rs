@@ -32,7 +32,7 @@ pub fn render(
     inst: &Instance,
     values: &ParamValues,
     work: &ModelWork,
-    frames: Option<&mut SourceFrames>,
+    mut frames: Option<&mut SourceFrames>,
     time: f64,
     window: crate::frame_io::Rect,
     render_scale: (f64, f64),
@@ -61,8 +61,8 @@ pub fn render(
         output_size: (full(bounds.width(), render_scale.0), full(bounds.height(), render_scale.1)),
     };
     let length = |v: &ParamValues| v.int(LENGTH).map(|l| l.max(1) as usize).map_err(failed);
-    let fetch = |range: FrameRange| -> OfxResult<Vec<Frame>> {
-        let frames = frames.ok_or_else(|| OfxError::failed("The Source clip is not connected."))?;
+    let mut fetch = |range: FrameRange| -> OfxResult<Vec<Frame>> {
+        let frames = frames.as_deref_mut().ok_or_else(|| OfxError::failed("The Source clip is not connected."))?;
         let mut out = Vec::new();
         for t in range.first.round() as i64..=range.last.round() as i64 {
             let f = frames.get(t)?.ok_or_else(|| OfxError::failed(format!("The host has no source frame {t}.")))?;
@@ -70,11 +70,20 @@ pub fn render(
         }
         Ok(out)
     };
+    let mut between = None;
     let (shot, index) = match *work {
         ModelWork::Generate { index } => (Shot::Text { frames: length(values)? }, index),
-        ModelWork::Animate { image_frame, index } => {
+        ModelWork::Animate { image_frame, end_frame: None, index } => {
             let image = fetch(FrameRange::single(image_frame))?.remove(0);
-            (Shot::Animate { image, frames: length(values)? }, index)
+            (Shot::Animate { image, end: None, frames: length(values)? }, index)
+        }
+        ModelWork::Animate { image_frame, end_frame: Some(end_frame), index } => {
+            // Only the two keyframes condition the shot; the source frames between are replaced.
+            let image = fetch(FrameRange::single(image_frame))?.remove(0);
+            let end = fetch(FrameRange::single(end_frame))?.remove(0);
+            let shot_frames = (end_frame.round() - image_frame.round()) as usize + 1;
+            between = Some((image_frame, end_frame));
+            (Shot::Animate { image, end: Some(end), frames: shot_frames }, index)
         }
         ModelWork::Extend { direction, context, index } => {
             let added = values.int(EXTEND_FRAMES).map_err(failed)?.max(1) as usize;
@@ -109,5 +118,11 @@ pub fn render(
         written.plane_mut(3).fill(1.0);
     }
     write_window(&mut view, &written, bounds, window)?;
-    Ok(format!("Generated frame {index} of the shot ({} frames, seed {})", made.clip.frames.len(), settings.seed))
+    let (clip_frames, seed) = (made.clip.frames.len(), settings.seed);
+    Ok(match between {
+        Some((first, last)) => format!(
+            "Generated frame {index} of the shot between keyframes {first} and {last} ({clip_frames} frames, seed {seed})"
+        ),
+        None => format!("Generated frame {index} of the shot ({clip_frames} frames, seed {seed})"),
+    })
 }

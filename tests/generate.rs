@@ -1,7 +1,8 @@
 //! Generate, Animate and Extend through the real bundle with the tiny LTX graphs (models/ltx):
 //! a shot is generated once however many threads and instances ask for its frames, a host abort
 //! stops it within a step and caches nothing, blocked prompts and broken models fail clearly,
-//! Extend leaves the source untouched, and Animate between two keyframes keeps both of them.
+//! Extend leaves the source untouched (and matches its new frames' colour to the seam when
+//! serving), and Animate between two keyframes keeps both of them.
 //! Alone in its binary: it counts generations process-wide.
 
 use std::collections::BTreeMap;
@@ -179,6 +180,75 @@ fn extend_keeps_the_source_bit_exact_and_generates_beyond_it() {
             assert_eq!((made.width, made.height), (48, 32));
             assert!(source.values().all(|s| s.data != made.data), "{direction}: frame {t} is a copy of a source frame");
         }
+    }
+}
+
+/// Mean of each RGB channel.
+fn mean_colour(image: &HostImage) -> [f64; 3] {
+    let rgb = image.convert(Depth::F32, Components::Rgb).samples_f32();
+    let mut sum = [0.0; 3];
+    for px in rgb.chunks_exact(3) {
+        for c in 0..3 {
+            sum[c] += f64::from(px[c]);
+        }
+    }
+    sum.map(|s| s / (rgb.len() / 3) as f64)
+}
+
+#[test]
+fn extend_matches_the_source_colour_when_serving_from_the_same_generation() {
+    let _turn = serial();
+    let bundle = load_bundle();
+    let source = source_clip(5);
+    for direction in ["Forward", "Backward"] {
+        let (seam, added) = if direction == "Forward" { (4, 5..9) } else { (0, -4..0) };
+        let render = |match_source: bool| {
+            let inst = bundle.create_instance(EXTEND, Context::Filter).unwrap();
+            inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
+            inst.set_param("prompt", ParamValue::String("the square keeps its colour".into())).unwrap();
+            inst.set_param("model", ParamValue::String(ltx_model())).unwrap();
+            inst.set_param_str("direction", direction).unwrap();
+            inst.set_param("extend_frames", ParamValue::Int(4)).unwrap();
+            inst.set_param("context_frames", ParamValue::Int(5)).unwrap();
+            inst.set_param("steps", ParamValue::Int(2)).unwrap();
+            inst.set_param("seed", ParamValue::Int(5)).unwrap();
+            inst.set_param("match_source", ParamValue::Bool(match_source)).unwrap();
+            let out = inst.render(&RenderRequest {
+                frames: (0..5).chain(added.clone()).collect(),
+                threads: 2,
+                ..Default::default()
+            });
+            let out = out.unwrap();
+            assert!(out.violations.is_empty(), "{:?}", out.violations);
+            out
+        };
+        let before = generations(&bundle);
+        let (on, off) = (render(true), render(false));
+        assert_eq!(
+            generations(&bundle) - before,
+            1,
+            "{direction}: one raw clip serves both; matching is done when serving"
+        );
+        let frame = |o: &kinema_host::RenderOutput, t: i64| o.frames[&t].as_ref().unwrap().clone();
+        for t in 0..5 {
+            assert!(frame(&on, t).data == source[&t].data, "{direction}: source frame {t} changed (match on)");
+            assert!(frame(&off, t).data == source[&t].data, "{direction}: source frame {t} changed (match off)");
+        }
+        for t in added {
+            assert!(frame(&on, t).data != frame(&off, t).data, "{direction}: frame {t} is not corrected");
+        }
+        let first = if direction == "Forward" { seam + 1 } else { seam - 1 };
+        let jump = |o: &kinema_host::RenderOutput| mean_abs(&source[&seam], &frame(o, first));
+        assert!(jump(&on) <= jump(&off), "{direction}: seam jump {:.4} matched vs {:.4} raw", jump(&on), jump(&off));
+        eprintln!("{direction}: jump on {:.4} off {:.4}", jump(&on), jump(&off));
+        // The first new frame's average colour moves toward the source frame at the seam.
+        let (want, on, off) =
+            (mean_colour(&source[&seam]), mean_colour(&frame(&on, first)), mean_colour(&frame(&off, first)));
+        let distance = |m: [f64; 3]| (0..3).map(|c| (m[c] - want[c]).abs()).sum::<f64>();
+        assert!(
+            distance(on) < distance(off),
+            "{direction}: mean colour {on:?} matched vs {off:?} raw, source {want:?}"
+        );
     }
 }
 

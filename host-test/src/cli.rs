@@ -152,6 +152,10 @@ pub struct GenerateArgs {
     /// With --extend: how many source frames at that end condition the new ones.
     #[arg(long, requires = "extend")]
     pub context: Option<u32>,
+    /// With --extend: keep the new frames' colours as the model made them, instead of matching
+    /// them to the source frame at the seam (Match Source Colour off).
+    #[arg(long, requires = "extend")]
+    pub no_match_source: bool,
     /// Output sequence pattern ('out/%04d.png').
     #[arg(long)]
     pub out: String,
@@ -209,6 +213,9 @@ fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<ClipSource>)> {
         let direction = if a.backward { "Backward" } else { "Forward" };
         set.extend([format!("direction={direction}"), format!("extend_frames={n}")]);
         set.extend(a.context.map(|c| format!("context_frames={c}")));
+        if a.no_match_source {
+            set.push("match_source=false".into());
+        }
         let frames = if a.backward { format!("{}-{last}", first - n) } else { format!("{first}-{}", last + n) };
         (base("com.kinema.Extend", Some(input.clone()), frames, Context::Filter, None), None)
     } else {
@@ -661,6 +668,10 @@ mod tests {
         let g = generate(&["--image", "a.png", "--end-image", "b.png", "--frames", "2"]).unwrap();
         let err = generate_args(&g).unwrap_err().to_string();
         assert!(err.contains("at least 3 with --end-image"), "{err}");
+        assert!(generate(&["--no-match-source"]).is_err(), "--no-match-source requires --extend");
+        let g = generate(&["--extend", "in/%04d.png", "--backward", "--no-match-source"]).unwrap();
+        assert!(g.no_match_source && g.backward);
+        assert!(!generate(&["--extend", "in/%04d.png"]).unwrap().no_match_source);
     }
 
     #[test]
@@ -694,6 +705,29 @@ mod tests {
         let Some(ClipSource::Frames(frames)) = source else { panic!("no source") };
         assert_eq!(frames.keys().copied().collect::<Vec<_>>(), [0, 8]);
         assert_eq!((frames[&8].width, frames[&8].components), (6, crate::Components::Rgba), "one pixel format");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn generate_extend_can_turn_match_source_off() {
+        let dir = std::env::temp_dir().join(format!("kinema-cli-extend-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..2 {
+            crate::HostImage::new(4, 2, Depth::U8, crate::Components::Rgba)
+                .save(&dir.join(format!("{i:04}.png")))
+                .unwrap();
+        }
+        let pattern = dir.join("%04d.png");
+        let set = |extra: &[&str]| {
+            let base = ["kinema", "generate", "p", "--out", "o/%04d.png", "--frames", "3", "--extend"];
+            let args = base.iter().copied().chain([pattern.to_str().unwrap()]).chain(extra.iter().copied());
+            let Command::Generate(g) = Cli::try_parse_from(args).unwrap().command else { panic!("not generate") };
+            let (args, _) = generate_args(&g).unwrap();
+            assert_eq!((args.id.as_str(), args.frames.as_deref()), ("com.kinema.Extend", Some("0-4")));
+            args.set
+        };
+        assert!(set(&["--no-match-source"]).iter().any(|s| s == "match_source=false"));
+        assert!(!set(&[]).iter().any(|s| s.starts_with("match_source")), "the effect's default (on) applies");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -15,6 +15,7 @@ pub const DIRECTION_FORWARD: usize = 0;
 pub const DIRECTION_BACKWARD: usize = 1;
 pub const PARAM_EXTEND_FRAMES: &CStr = c"extend_frames";
 pub const PARAM_CONTEXT_FRAMES: &CStr = c"context_frames";
+pub const PARAM_MATCH_SOURCE: &CStr = c"match_source";
 
 pub(super) const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -39,6 +40,14 @@ pub(super) const PARAMS: &[ParamSpec] = &[
         hint: c"How many source frames at the chosen end the model continues from.",
         page: PAGE_ADVANCED,
         kind: ParamKind::Int { default: 9, min: 1, max: 257, display_min: 1, display_max: 65 },
+    },
+    // On by default: the model's decoder shifts colours a little, which shows as a jump at the cut.
+    ParamSpec {
+        name: PARAM_MATCH_SOURCE,
+        label: c"Match Source Colour",
+        hint: c"Shifts the new frames' colours by the smoothed difference between the source frame at the seam and the model's own rendering of it, so the cut from source to generated frames does not jump.",
+        page: PAGE_ADVANCED,
+        kind: ParamKind::Bool { default: true },
     },
     SEED_PARAM,
     STEPS_PARAM,
@@ -152,6 +161,15 @@ mod tests {
         );
         assert!(plan(&values(0, 4), 31.0, SRC).unwrap_err().to_string().starts_with("Extend By is out of range"));
         assert_eq!(plan(&v, 31.0, None).unwrap_err(), EffectError::NoSource);
+    }
+
+    #[test]
+    fn match_source_colour_is_on_by_default_and_does_not_change_the_plan() {
+        let mut v = values(5, 4);
+        assert!(v.bool(PARAM_MATCH_SOURCE).unwrap());
+        let on = plan(&v, 31.0, SRC).unwrap();
+        v.set(PARAM_MATCH_SOURCE, ParamValue::Bool(false));
+        assert_eq!(plan(&v, 31.0, SRC).unwrap(), on, "the correction is applied when serving, not planned");
     }
 
     #[test]

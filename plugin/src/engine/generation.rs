@@ -9,7 +9,7 @@ use super::EngineError;
 use crate::clip_cache::{clip_cache, GeneratedClip, KeyBuilder};
 use crate::diffusion::{Condition, Control, Mode, Request, SeededNoise, VideoModel};
 use crate::effects::Direction;
-use crate::frame_io::{resize_cover, Frame};
+use crate::frame_io::{box_blur, resize_cover, Frame};
 use crate::models::ModelDir;
 
 /// What kind of shot, with its conditioning pictures (any size; fitted to the generation size).
@@ -50,6 +50,30 @@ impl Shotclip {
     pub fn frame(&self, index: i64) -> Option<&Frame> {
         let at = if self.backward { self.anchor as i64 - index } else { self.anchor as i64 + index };
         usize::try_from(at).ok().and_then(|i| self.clip.frames.get(i))
+    }
+
+    /// [`Shotclip::frame`] colour-matched to the source at the seam (Extend). The VAE round trip
+    /// shifts flat colours and gradients a little, so the first new frame would jump away from
+    /// the source frame next to it. The clip holds the model's own rendering of that source frame
+    /// (`clip.frames[anchor]`), so the difference between the two, blurred wide enough to keep
+    /// only colour and tone offsets (not edges at their old place), is added to the new frame.
+    /// Not clamped: sources may be HDR floats. Applied when serving, so the cached clip stays the
+    /// model's raw output and switching it off regenerates nothing.
+    pub fn frame_matched(&self, index: i64, seam_source: &Frame) -> Option<Frame> {
+        let mut out = self.frame(index)?.clone();
+        let decoded = self.clip.frames.get(self.anchor)?;
+        let (w, h) = (decoded.width, decoded.height);
+        if (out.width, out.height) != (w, h) {
+            return Some(out);
+        }
+        let source = resize_cover(seam_source, w, h);
+        let radius = (w.min(h) / 8).max(1);
+        for c in 0..3.min(source.channels).min(decoded.channels).min(out.channels) {
+            let diff: Vec<f32> = source.plane(c).iter().zip(decoded.plane(c)).map(|(s, d)| s - d).collect();
+            let residual = box_blur(&box_blur(&diff, w, h, radius), w, h, radius);
+            out.plane_mut(c).iter_mut().zip(&residual).for_each(|(v, r)| *v += r);
+        }
+        Some(out)
     }
 }
 
@@ -197,5 +221,69 @@ mod tests {
         assert!(std::ptr::eq(backward.frame(1).unwrap(), &clip.frames[3]));
         assert!(std::ptr::eq(backward.frame(4).unwrap(), &clip.frames[0]));
         assert!(backward.frame(5).is_none());
+    }
+
+    /// A 3-channel `w`×`h` frame with a different smooth pattern per `seed`.
+    fn pattern(seed: usize, w: usize, h: usize) -> Frame {
+        let data = (0..3 * w * h)
+            .map(|i| {
+                let (c, y, x) = (i / (w * h), i / w % h, i % w);
+                0.5 + 0.4 * ((x * (seed + 1) + 3 * y + 7 * c) as f32 * 0.37).sin()
+            })
+            .collect();
+        Frame::from_vec(3, h, w, data).unwrap()
+    }
+
+    fn shotclips(frames: Vec<Frame>) -> [Shotclip; 2] {
+        let clip = Arc::new(GeneratedClip { frames, fps: 25.0 });
+        [Shotclip { clip: clip.clone(), anchor: 4, backward: false }, Shotclip { clip, anchor: 4, backward: true }]
+    }
+
+    #[test]
+    fn matching_a_source_the_model_rendered_exactly_changes_nothing() {
+        let (w, h) = (24, 16);
+        for shot in shotclips((0..9).map(|i| pattern(i, w, h)).collect()) {
+            let seam = shot.clip.frames[4].clone();
+            for index in 1..=4 {
+                let matched = shot.frame_matched(index, &seam).unwrap();
+                assert_eq!(&matched, shot.frame(index).unwrap(), "backward {} index {index}", shot.backward);
+            }
+            assert!(shot.frame_matched(5, &seam).is_none());
+        }
+    }
+
+    #[test]
+    fn a_constant_offset_of_the_model_is_taken_out() {
+        let (w, h) = (24, 16);
+        let offset = |mut f: Frame| {
+            f.data.iter_mut().for_each(|v| *v += 0.1);
+            f
+        };
+        for shot in shotclips((0..9).map(|i| offset(pattern(i, w, h))).collect()) {
+            // The source seam frame is the decoded one without the model's +0.1.
+            let mut seam = shot.clip.frames[4].clone();
+            seam.data.iter_mut().for_each(|v| *v -= 0.1);
+            for index in 1..=4 {
+                let (raw, matched) = (shot.frame(index).unwrap(), shot.frame_matched(index, &seam).unwrap());
+                assert_eq!(matched.shape(), raw.shape());
+                for (m, r) in matched.data.iter().zip(&raw.data) {
+                    assert!((m - (r - 0.1)).abs() < 1e-5, "backward {} index {index}: {m} vs {r}", shot.backward);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_flat_source_of_another_size_shifts_toward_its_colour() {
+        // Decoded seam is flat 0.5 grey; the source (twice the size, RGBA) is flat (0.6, 0.5, 0.3).
+        let flat = |v: [f32; 3]| Frame::from_vec(3, 8, 12, v.iter().flat_map(|&c| [c; 96]).collect()).unwrap();
+        let [forward, _] = shotclips((0..9).map(|_| flat([0.5; 3])).collect());
+        let source =
+            Frame::from_vec(4, 16, 24, [0.6f32, 0.5, 0.3, 1.0].iter().flat_map(|&c| [c; 384]).collect()).unwrap();
+        let matched = forward.frame_matched(1, &source).unwrap();
+        assert_eq!(matched.shape(), [1, 3, 8, 12]);
+        for (c, want) in [0.6f32, 0.5, 0.3].into_iter().enumerate() {
+            assert!(matched.plane(c).iter().all(|v| (v - want).abs() < 1e-5), "channel {c}");
+        }
     }
 }

@@ -41,7 +41,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-pub use resize::{resize_bilinear, resize_cover};
+pub use resize::{box_blur, resize_bilinear, resize_cover};
 
 /// Images with at least this many pixels in the window are converted on several threads.
 /// Below it, thread start-up (tens of µs) costs more than it saves.

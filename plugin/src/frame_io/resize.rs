@@ -1,4 +1,5 @@
-//! Bilinear resampling of frames, for model input sizes and proxy (render-scale) renders.
+//! Resampling and smoothing of frames: bilinear resizes for model input sizes and proxy
+//! (render-scale) renders, box blurs for smooth colour corrections.
 
 use super::Frame;
 
@@ -73,4 +74,97 @@ pub fn resize_cover(frame: &Frame, width: usize, height: usize) -> Frame {
     );
     let scaled = resize_bilinear(frame, sw, sh);
     scaled.crop((sw - width) / 2, (sh - height) / 2, width, height).expect("the scaled frame covers the target")
+}
+
+/// A box blur of one `width`×`height` plane (row-major) with a `(2·radius + 1)²` window, edges
+/// clamped (pixels past the border repeat the border). Separable, with running sums, so the cost
+/// does not grow with the radius; two passes approximate a wide Gaussian cheaply. Sums run in
+/// `f64` so long rows do not drift. Radius 0 or an empty plane returns the input.
+///
+/// # Panics
+/// If `plane` is shorter than `width * height`.
+pub fn box_blur(plane: &[f32], width: usize, height: usize, radius: usize) -> Vec<f32> {
+    let n = width * height;
+    let plane = &plane[..n];
+    if radius == 0 || n == 0 {
+        return plane.to_vec();
+    }
+    let mut rows = vec![0.0; n];
+    for (src, dst) in plane.chunks_exact(width).zip(rows.chunks_exact_mut(width)) {
+        blur_line(width, radius, |i| src[i], |i, v| dst[i] = v);
+    }
+    // Vertically, a running sum per column, a whole row at a time (cache-friendly).
+    let row = |y: isize| &rows[y.clamp(0, height as isize - 1) as usize * width..][..width];
+    let r = radius as isize;
+    let scale = 1.0 / (2 * radius + 1) as f64;
+    let mut sums = vec![0.0f64; width];
+    for y in -r..=r {
+        sums.iter_mut().zip(row(y)).for_each(|(s, &v)| *s += f64::from(v));
+    }
+    let mut out = vec![0.0; n];
+    for (y, dst) in out.chunks_exact_mut(width).enumerate() {
+        dst.iter_mut().zip(&sums).for_each(|(d, &s)| *d = (s * scale) as f32);
+        let (add, sub) = (row(y as isize + r + 1), row(y as isize - r));
+        for ((s, &a), &b) in sums.iter_mut().zip(add).zip(sub) {
+            *s += f64::from(a) - f64::from(b);
+        }
+    }
+    out
+}
+
+/// Box-filters one line of `len` samples read through `get`, writing through `set`.
+fn blur_line(len: usize, radius: usize, get: impl Fn(usize) -> f32, mut set: impl FnMut(usize, f32)) {
+    let at = |i: isize| f64::from(get(i.clamp(0, len as isize - 1) as usize));
+    let r = radius as isize;
+    let scale = 1.0 / (2 * radius + 1) as f64;
+    let mut sum: f64 = (-r..=r).map(at).sum();
+    for i in 0..len as isize {
+        set(i as usize, (sum * scale) as f32);
+        sum += at(i + r + 1) - at(i - r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn box_blur_keeps_constants_and_radius_zero_is_the_input() {
+        let plane = vec![0.37f32; 7 * 5];
+        for radius in [1, 2, 9] {
+            assert!(box_blur(&plane, 7, 5, radius).iter().all(|v| (v - 0.37).abs() < 1e-6), "radius {radius}");
+        }
+        let noisy: Vec<f32> = (0..35).map(|i| ((i * 7919) % 13) as f32 - 6.5).collect();
+        assert_eq!(box_blur(&noisy, 7, 5, 0), noisy);
+        assert!(box_blur(&[], 0, 4, 3).is_empty());
+    }
+
+    #[test]
+    fn box_blur_keeps_a_linear_ramp_away_from_the_borders() {
+        let (w, h, r) = (20, 14, 3);
+        let ramp = |x: usize, y: usize| 0.05 * x as f32 - 0.03 * y as f32 + 0.2;
+        let plane: Vec<f32> = (0..w * h).map(|i| ramp(i % w, i / w)).collect();
+        let out = box_blur(&plane, w, h, r);
+        for y in r..h - r {
+            for x in r..w - r {
+                assert!((out[y * w + x] - ramp(x, y)).abs() < 1e-5, "({x},{y}): {} vs {}", out[y * w + x], ramp(x, y));
+            }
+        }
+    }
+
+    #[test]
+    fn box_blur_spreads_a_spike_and_keeps_its_sum() {
+        let (w, h, r) = (15, 11, 2);
+        let mut plane = vec![0.0f32; w * h];
+        plane[5 * w + 7] = 25.0;
+        let out = box_blur(&plane, w, h, r);
+        assert!((out.iter().sum::<f32>() - 25.0).abs() < 1e-4);
+        for y in 0..h {
+            for x in 0..w {
+                let inside = x.abs_diff(7) <= r && y.abs_diff(5) <= r;
+                let want = if inside { 1.0 } else { 0.0 };
+                assert!((out[y * w + x] - want).abs() < 1e-6, "({x},{y}) = {}", out[y * w + x]);
+            }
+        }
+    }
 }

@@ -3,13 +3,14 @@
 //! the host, get the shot's clip (generated once, then cached), and write its frame into the
 //! output window. OFX on one side, frame tensors on the other.
 
+use std::borrow::Cow;
 use std::ffi::CStr;
 
 use super::effect::ImageEffect;
 use super::frames::{output_image, write_window, SourceFrames};
 use super::instance::Instance;
 use super::status::{OfxError, OfxResult};
-use crate::effects::{EffectKind, FrameRange, ModelWork, ParamValues, PARAM_MODEL};
+use crate::effects::{Direction, EffectKind, FrameRange, ModelWork, ParamValues, PARAM_MODEL};
 use crate::engine::generation::{shot_clip, Shot, ShotSettings};
 use crate::frame_io::{resize_cover, Frame};
 
@@ -20,6 +21,7 @@ const STEPS: &CStr = c"steps";
 const GUIDANCE: &CStr = c"guidance";
 const LENGTH: &CStr = c"length";
 const EXTEND_FRAMES: &CStr = c"extend_frames";
+const MATCH_SOURCE: &CStr = c"match_source";
 
 fn failed(e: impl std::fmt::Display) -> OfxError {
     OfxError::failed(e.to_string())
@@ -71,6 +73,8 @@ pub fn render(
         Ok(out)
     };
     let mut between = None;
+    // Extend with Match Source Colour: the source frame at the seam the new frames are matched to.
+    let mut seam = None;
     let (shot, index) = match *work {
         ModelWork::Generate { index } => (Shot::Text { frames: length(values)? }, index),
         ModelWork::Animate { image_frame, end_frame: None, index } => {
@@ -87,7 +91,15 @@ pub fn render(
         }
         ModelWork::Extend { direction, context, index } => {
             let added = values.int(EXTEND_FRAMES).map_err(failed)?.max(1) as usize;
-            (Shot::Extend { direction, context: fetch(context)?, added }, index)
+            let context = fetch(context)?;
+            if values.bool(MATCH_SOURCE).map_err(failed)? {
+                seam = match direction {
+                    Direction::Forward => context.last(),
+                    Direction::Backward => context.first(),
+                }
+                .cloned();
+            }
+            (Shot::Extend { direction, context, added }, index)
         }
         ModelWork::Interpolate { .. } => {
             return Err(OfxError::failed("internal: interpolation is not a generated shot"))
@@ -104,11 +116,14 @@ pub fn render(
     let made = shot_clip(&model, &settings, shot, &mut progress, &abort);
     let _ = effect.progress_end();
     let made = made.map_err(failed)?;
-    let frame =
-        made.frame(index).ok_or_else(|| OfxError::failed(format!("internal: the shot has no frame {index}")))?;
+    let frame = match &seam {
+        Some(seam) => made.frame_matched(index, seam).map(Cow::Owned),
+        None => made.frame(index).map(Cow::Borrowed),
+    }
+    .ok_or_else(|| OfxError::failed(format!("internal: the shot has no frame {index}")))?;
 
     // Fit the shot to the output frame, opaque where the output has alpha.
-    let fitted = resize_cover(frame, bounds.width(), bounds.height());
+    let fitted = resize_cover(&frame, bounds.width(), bounds.height());
     let channels = view.components().count();
     let mut written = Frame::new(channels, fitted.height, fitted.width);
     for c in 0..3 {

@@ -122,11 +122,12 @@ pub struct GenerateArgs {
     /// Model name (in the bundle or on KINEMA_MODEL_PATH) or model folder (default: the effect's).
     #[arg(long)]
     pub model: Option<String>,
-    /// Frames to make (Extend: frames added).
-    #[arg(long, default_value_t = 25)]
-    pub frames: u32,
+    /// Frames to make (Extend: frames added). Default: 17 (8 with --extend), what the bundled
+    /// Kinema-tiny makes in one shot.
+    #[arg(long)]
+    pub frames: Option<u32>,
     /// Output size WxH (Generate; Animate and Extend take the input's).
-    #[arg(long, default_value = "256x160")]
+    #[arg(long, default_value = "256x256")]
     pub size: String,
     #[arg(long, default_value_t = 0)]
     pub seed: i32,
@@ -167,10 +168,11 @@ pub struct GenerateArgs {
 /// `kinema generate` as the equivalent `kinema render` arguments (and, for --image, the still as
 /// a one-frame source).
 fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<ClipSource>)> {
-    if a.frames == 0 {
+    let frames = a.frames.unwrap_or(if a.extend.is_some() { 8 } else { 17 });
+    if frames == 0 {
         bail!("--frames must be at least 1");
     }
-    let n = i64::from(a.frames);
+    let n = i64::from(frames);
     let mut set =
         vec![format!("prompt={}", a.prompt), format!("negative_prompt={}", a.negative), format!("seed={}", a.seed)];
     set.extend(a.model.iter().map(|m| format!("model={m}")));

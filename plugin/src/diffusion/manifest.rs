@@ -208,6 +208,14 @@ pub struct Defaults {
     pub height: usize,
     pub frames: usize,
     pub guidance: f32,
+    /// The longest shot (in frames, after the frame rule) the model was trained for; longer
+    /// requests fail with a clear error instead of rendering what it never learned.
+    #[serde(default)]
+    pub max_frames: Option<usize>,
+    /// Trained at `width`×`height` only: every shot is generated at that size and fitted to the
+    /// output, instead of following the output's shape.
+    #[serde(default)]
+    pub fixed_size: bool,
 }
 
 impl Manifest {

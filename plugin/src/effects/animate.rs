@@ -38,8 +38,8 @@ pub(super) const PARAMS: &[ParamSpec] = &[
         label: c"End Frame",
         hint: c"With End on a Frame: the source frame the shot lands on. It must come after Image Frame.",
         page: PAGE_MAIN,
-        // 120 after frame 0 makes the same 121-frame shot as Length's default.
-        kind: ParamKind::Int { default: 120, min: -1_000_000, max: 1_000_000, display_min: 0, display_max: 1000 },
+        // 16 after frame 0 makes the same 17-frame shot as Length's default.
+        kind: ParamKind::Int { default: 16, min: -1_000_000, max: 1_000_000, display_min: 0, display_max: 1000 },
     },
     LENGTH_PARAM,
     SEED_PARAM,

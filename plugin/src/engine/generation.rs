@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::EngineError;
 use crate::clip_cache::{clip_cache, GeneratedClip, KeyBuilder};
-use crate::diffusion::{Condition, Control, Mode, Request, SeededNoise, VideoModel};
+use crate::diffusion::{Condition, Control, Manifest, Mode, Request, SeededNoise, VideoModel};
 use crate::effects::Direction;
 use crate::frame_io::{box_blur, resize_cover, Frame};
 use crate::models::ModelDir;
@@ -79,13 +79,17 @@ impl Shotclip {
 
 /// The generation size for an output size: the output's shape, rounded to the model's multiple,
 /// and scaled down when it has more than four times the model's default pixel count (a model
-/// trained small makes nothing good at film resolution; the host scales the clip up).
-pub fn generation_size(model: &VideoModel, output: (usize, usize)) -> (usize, usize) {
-    let d = &model.manifest.defaults;
+/// trained small makes nothing good at film resolution; the host scales the clip up). A model
+/// trained at one size only (`fixed_size`) always gets that size.
+pub fn generation_size(m: &Manifest, output: (usize, usize)) -> (usize, usize) {
+    let d = &m.defaults;
+    if d.fixed_size {
+        return m.size_for(d.width, d.height);
+    }
     let budget = (4 * d.width * d.height) as f64;
     let (w, h) = (output.0.max(1) as f64, output.1.max(1) as f64);
     let scale = (budget / (w * h)).sqrt().min(1.0);
-    model.manifest.size_for((w * scale).round() as usize, (h * scale).round() as usize)
+    m.size_for((w * scale).round() as usize, (h * scale).round() as usize)
 }
 
 /// The clip for a shot, generated on first request. `progress(done, total)` and `abort()` are the
@@ -99,7 +103,7 @@ pub fn shot_clip(
 ) -> Result<Shotclip, EngineError> {
     let model = VideoModel::open(model_dir)?;
     let m = &model.manifest;
-    let (width, height) = generation_size(&model, settings.output_size);
+    let (width, height) = generation_size(m, settings.output_size);
     let rule = m.latent.frame_rule;
     // Longest valid clip (mult·k + plus) not longer than `n`.
     let fit_down = |n: usize| if n < rule.plus { 0 } else { (n - rule.plus) / rule.mult * rule.mult + rule.plus };
@@ -172,6 +176,7 @@ pub fn shot_clip(
             (Mode::Conditions(vec![Condition { frames: context, frame_index, strength: 1.0 }]), total, anchor, backward)
         }
     };
+    check_length(m, frames)?;
     let key = key.uint("frames", frames as u64).finish();
     let request = Request {
         prompt: settings.prompt.clone(),
@@ -198,6 +203,18 @@ pub fn shot_clip(
     Ok(Shotclip { clip, anchor, backward })
 }
 
+/// A shot longer than the model was trained for is refused rather than rendered badly.
+fn check_length(m: &Manifest, frames: usize) -> Result<(), EngineError> {
+    match m.defaults.max_frames {
+        Some(max) if frames > max => Err(EngineError::Input(format!(
+            "model '{}' makes shots of at most {max} frames and this one needs {frames}: shorten it (Length, \
+             End Frame, or Extend By plus Context Frames) or use a model trained for longer shots",
+            m.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Changes when the model folder's manifest is replaced, so an updated model regenerates.
 fn manifest_stamp(model: &ModelDir) -> u64 {
     std::fs::metadata(model.manifest_path())
@@ -210,6 +227,32 @@ fn manifest_stamp(model: &ModelDir) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ltx_manifest() -> Manifest {
+        Manifest::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ltx"), "ltx").unwrap()
+    }
+
+    #[test]
+    fn the_generation_size_follows_the_output_unless_the_model_has_one_size() {
+        let mut m = ltx_manifest();
+        (m.defaults.width, m.defaults.height) = (64, 64);
+        assert_eq!(generation_size(&m, (96, 64)), (96, 64));
+        // 4x the default pixels at most, same shape.
+        assert_eq!(generation_size(&m, (1920, 1080)), m.size_for(171, 96));
+        m.defaults.fixed_size = true;
+        assert_eq!(generation_size(&m, (1920, 1080)), (64, 64));
+        assert_eq!(generation_size(&m, (32, 32)), (64, 64));
+    }
+
+    #[test]
+    fn shots_longer_than_the_model_learned_are_refused_by_name() {
+        let mut m = ltx_manifest();
+        assert!(check_length(&m, 10_001).is_ok(), "no limit unless the manifest sets one");
+        m.defaults.max_frames = Some(17);
+        assert!(check_length(&m, 17).is_ok());
+        let err = check_length(&m, 25).unwrap_err().to_string();
+        assert!(err.contains("at most 17 frames") && err.contains("needs 25"), "{err}");
+    }
 
     #[test]
     fn extend_maps_shot_indices_to_clip_frames() {

@@ -8,7 +8,8 @@ a small bundled model:
     whose up blocks change width), but Kinema's runtime always feeds `timestep` to the decoder: the graph gets
     an unused `timestep` [1] input, the manifest keeps timestep_conditioning false (no decode-noise mixing) and
     decode timestep / noise scale 0;
-  * manifest name, license, source and defaults (64x64, 17 frames, steps, guidance) are set for Kinema-tiny;
+  * manifest name, license, source and defaults (64x64 fixed, 17 frames at most, steps, guidance) are set for
+    Kinema-tiny;
   * a pipeline parity check (diffusers LTXPipeline in PyTorch vs the ONNX graphs driven by numpy, same initial
     noise, one prompt) is added to export_report.json.
 
@@ -115,7 +116,8 @@ def parity(out: Path, pipe_dir: Path, steps: int, g: float, fps: int):
     prompt = "a red circle moving left on a dark blue background"
     F_, H, W = 17, 64, 64
     C = pipe.transformer.config.in_channels
-    S = ((F_ - 1) // 4 + 1) * (H // 8) * (W // 8)
+    T, R = pipe.vae_temporal_compression_ratio, pipe.vae_spatial_compression_ratio
+    S = ((F_ - 1) // T + 1) * (H // R) * (W // R)
     noise = torch.randn(1, S, C, generator=torch.Generator().manual_seed(7))
     with torch.no_grad():
         res = pipe(prompt=prompt, negative_prompt="", num_frames=F_, height=H, width=W, num_inference_steps=steps,
@@ -160,7 +162,9 @@ def main():
     dec["timestep_conditioning"] = False
     dec["note"] = "timestep is an unused input (the decoder is not timestep-conditioned); fed for runtime uniformity"
     m["decode"] = {"timestep": 0.0, "noise_scale": 0.0, "note": "decoder is not timestep-conditioned; no decode-noise mixing"}
-    m["defaults"] = {"fps": 25, "steps": a.steps, "width": 64, "height": 64, "frames": 17, "guidance": a.guidance}
+    # trained on 64x64 clips of 17 frames only: the runtime generates exactly that size and refuses longer shots
+    m["defaults"] = {"fps": 25, "steps": a.steps, "width": 64, "height": 64, "frames": 17, "guidance": a.guidance,
+                     "max_frames": 17, "fixed_size": True}
     m["guidance"]["cfg"]["default"] = a.guidance
     (out / "manifest.json").write_text(json.dumps(m, indent=2) + "\n")
     rep = json.loads((out / "export_report.json").read_text())

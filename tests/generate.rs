@@ -154,20 +154,26 @@ fn source_clip(count: i64) -> BTreeMap<i64, HostImage> {
         .collect()
 }
 
+/// Extend on the five-frame source clip: 4 frames in `direction` from all 5, in 2 steps.
+fn extender(bundle: &Bundle, source: &BTreeMap<i64, HostImage>, prompt: &str, direction: &str) -> Instance {
+    let inst = bundle.create_instance(EXTEND, Context::Filter).unwrap();
+    inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
+    inst.set_param("prompt", ParamValue::String(prompt.into())).unwrap();
+    inst.set_param("model", ParamValue::String(ltx_model())).unwrap();
+    inst.set_param_str("direction", direction).unwrap();
+    inst.set_param("extend_frames", ParamValue::Int(4)).unwrap();
+    inst.set_param("context_frames", ParamValue::Int(5)).unwrap();
+    inst.set_param("steps", ParamValue::Int(2)).unwrap();
+    inst
+}
+
 #[test]
 fn extend_keeps_the_source_bit_exact_and_generates_beyond_it() {
     let _turn = serial();
     let bundle = load_bundle();
     let source = source_clip(5);
     for direction in ["Forward", "Backward"] {
-        let inst = bundle.create_instance(EXTEND, Context::Filter).unwrap();
-        inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
-        inst.set_param("prompt", ParamValue::String("the square keeps moving right".into())).unwrap();
-        inst.set_param("model", ParamValue::String(ltx_model())).unwrap();
-        inst.set_param_str("direction", direction).unwrap();
-        inst.set_param("extend_frames", ParamValue::Int(4)).unwrap();
-        inst.set_param("context_frames", ParamValue::Int(5)).unwrap();
-        inst.set_param("steps", ParamValue::Int(2)).unwrap();
+        let inst = extender(&bundle, &source, "the square keeps moving right", direction);
         let added: Vec<i64> = if direction == "Forward" { (5..9).collect() } else { (-4..0).collect() };
         let frames: Vec<i64> = (0..5).chain(added.iter().copied()).collect();
         let out = inst.render(&RenderRequest { frames, threads: 4, ..Default::default() }).unwrap();
@@ -203,14 +209,7 @@ fn extend_matches_the_source_colour_when_serving_from_the_same_generation() {
     for direction in ["Forward", "Backward"] {
         let (seam, added) = if direction == "Forward" { (4, 5..9) } else { (0, -4..0) };
         let render = |match_source: bool| {
-            let inst = bundle.create_instance(EXTEND, Context::Filter).unwrap();
-            inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
-            inst.set_param("prompt", ParamValue::String("the square keeps its colour".into())).unwrap();
-            inst.set_param("model", ParamValue::String(ltx_model())).unwrap();
-            inst.set_param_str("direction", direction).unwrap();
-            inst.set_param("extend_frames", ParamValue::Int(4)).unwrap();
-            inst.set_param("context_frames", ParamValue::Int(5)).unwrap();
-            inst.set_param("steps", ParamValue::Int(2)).unwrap();
+            let inst = extender(&bundle, &source, "the square keeps its colour", direction);
             inst.set_param("seed", ParamValue::Int(5)).unwrap();
             inst.set_param("match_source", ParamValue::Bool(match_source)).unwrap();
             let out = inst.render(&RenderRequest {

@@ -154,16 +154,22 @@ fn source_clip(count: i64) -> BTreeMap<i64, HostImage> {
         .collect()
 }
 
-/// Extend on the five-frame source clip: 4 frames in `direction` from all 5, in 2 steps.
-fn extender(bundle: &Bundle, source: &BTreeMap<i64, HostImage>, prompt: &str, direction: &str) -> Instance {
-    let inst = bundle.create_instance(EXTEND, Context::Filter).unwrap();
+/// A filter instance of `id` on `source` with `prompt` and the tiny random LTX, in 2 steps.
+fn filter(bundle: &Bundle, id: &str, source: &BTreeMap<i64, HostImage>, prompt: &str) -> Instance {
+    let inst = bundle.create_instance(id, Context::Filter).unwrap();
     inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
     inst.set_param("prompt", ParamValue::String(prompt.into())).unwrap();
     inst.set_param("model", ParamValue::String(ltx_model())).unwrap();
+    inst.set_param("steps", ParamValue::Int(2)).unwrap();
+    inst
+}
+
+/// Extend on the five-frame source clip: 4 frames in `direction` from all 5.
+fn extender(bundle: &Bundle, source: &BTreeMap<i64, HostImage>, prompt: &str, direction: &str) -> Instance {
+    let inst = filter(bundle, EXTEND, source, prompt);
     inst.set_param_str("direction", direction).unwrap();
     inst.set_param("extend_frames", ParamValue::Int(4)).unwrap();
     inst.set_param("context_frames", ParamValue::Int(5)).unwrap();
-    inst.set_param("steps", ParamValue::Int(2)).unwrap();
     inst
 }
 
@@ -256,13 +262,9 @@ fn animate_starts_from_the_chosen_frame() {
     let _turn = serial();
     let bundle = load_bundle();
     let source = source_clip(3);
-    let inst = bundle.create_instance(ANIMATE, Context::Filter).unwrap();
-    inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
-    inst.set_param("prompt", ParamValue::String("the square drifts".into())).unwrap();
-    inst.set_param("model", ParamValue::String(ltx_model())).unwrap();
+    let inst = filter(&bundle, ANIMATE, &source, "the square drifts");
     inst.set_param("image_frame", ParamValue::Int(1)).unwrap();
     inst.set_param("length", ParamValue::Int(5)).unwrap();
-    inst.set_param("steps", ParamValue::Int(2)).unwrap();
     let out = inst.render(&RenderRequest { frames: vec![1, 2, 3, 5], ..Default::default() }).unwrap();
     assert!(out.frames[&1].as_ref().unwrap().data == source[&1].data, "the image frame itself passes through");
     for t in [2, 3, 5] {
@@ -271,14 +273,10 @@ fn animate_starts_from_the_chosen_frame() {
 }
 
 fn keyframe_animate(bundle: &Bundle, source: &BTreeMap<i64, HostImage>, image: i32, end: i32) -> Instance {
-    let inst = bundle.create_instance(ANIMATE, Context::Filter).unwrap();
-    inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
-    inst.set_param("prompt", ParamValue::String("the square slides between the keyframes".into())).unwrap();
-    inst.set_param("model", ParamValue::String(ltx_model())).unwrap();
+    let inst = filter(bundle, ANIMATE, source, "the square slides between the keyframes");
     inst.set_param("image_frame", ParamValue::Int(image)).unwrap();
     inst.set_param("end_frame_enabled", ParamValue::Bool(true)).unwrap();
     inst.set_param("end_frame", ParamValue::Int(end)).unwrap();
-    inst.set_param("steps", ParamValue::Int(2)).unwrap();
     inst
 }
 

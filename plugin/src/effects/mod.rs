@@ -12,7 +12,9 @@ pub mod interpolate;
 mod params;
 mod plan;
 
+pub use extend::{PARAM_EXTEND_FRAMES, PARAM_MATCH_SOURCE};
 pub use frames::{parse_frame_list, FrameListError};
+pub use generate::PARAM_LENGTH;
 pub use params::{ParamValue, ParamValues};
 pub use plan::{Direction, EffectError, FramePlan, FrameRange, ModelWork};
 
@@ -151,6 +153,11 @@ impl EffectSpec {
 pub const GROUP: &CStr = c"Kinema";
 /// Name of the model parameter every effect has.
 pub const PARAM_MODEL: &CStr = c"model";
+pub const PARAM_PROMPT: &CStr = c"prompt";
+pub const PARAM_NEGATIVE_PROMPT: &CStr = c"negative_prompt";
+pub const PARAM_SEED: &CStr = c"seed";
+pub const PARAM_STEPS: &CStr = c"steps";
+pub const PARAM_GUIDANCE: &CStr = c"guidance";
 /// Name of the status parameter every effect has.
 pub const PARAM_STATUS: &CStr = c"status";
 
@@ -235,7 +242,7 @@ const STATUS_PARAM: ParamSpec = ParamSpec {
 };
 
 const PROMPT_PARAM: ParamSpec = ParamSpec {
-    name: c"prompt",
+    name: PARAM_PROMPT,
     label: c"Prompt",
     hint: c"What the shot should show.",
     page: PAGE_MAIN,
@@ -243,7 +250,7 @@ const PROMPT_PARAM: ParamSpec = ParamSpec {
 };
 
 const NEGATIVE_PROMPT_PARAM: ParamSpec = ParamSpec {
-    name: c"negative_prompt",
+    name: PARAM_NEGATIVE_PROMPT,
     label: c"Negative Prompt",
     hint: c"What the shot should avoid.",
     page: PAGE_MAIN,
@@ -251,7 +258,7 @@ const NEGATIVE_PROMPT_PARAM: ParamSpec = ParamSpec {
 };
 
 const SEED_PARAM: ParamSpec = ParamSpec {
-    name: c"seed",
+    name: PARAM_SEED,
     label: c"Seed",
     hint: c"Noise seed: the same seed and settings give the same frames.",
     page: PAGE_MAIN,
@@ -259,7 +266,7 @@ const SEED_PARAM: ParamSpec = ParamSpec {
 };
 
 const STEPS_PARAM: ParamSpec = ParamSpec {
-    name: c"steps",
+    name: PARAM_STEPS,
     label: c"Steps",
     hint: c"Denoising steps: more is slower and usually cleaner.",
     page: PAGE_ADVANCED,
@@ -267,7 +274,7 @@ const STEPS_PARAM: ParamSpec = ParamSpec {
 };
 
 const GUIDANCE_PARAM: ParamSpec = ParamSpec {
-    name: c"guidance",
+    name: PARAM_GUIDANCE,
     label: c"Guidance",
     hint: c"How strongly the prompt steers the result (classifier-free guidance scale; 1 turns it off).",
     page: PAGE_ADVANCED,

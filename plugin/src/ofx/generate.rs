@@ -4,24 +4,17 @@
 //! output window. OFX on one side, frame tensors on the other.
 
 use std::borrow::Cow;
-use std::ffi::CStr;
 
 use super::effect::ImageEffect;
 use super::frames::{output_image, write_window, SourceFrames};
 use super::instance::Instance;
 use super::status::{OfxError, OfxResult};
-use crate::effects::{Direction, EffectKind, FrameRange, ModelWork, ParamValues, PARAM_MODEL};
+use crate::effects::{
+    Direction, EffectKind, FrameRange, ModelWork, ParamValues, PARAM_EXTEND_FRAMES, PARAM_GUIDANCE, PARAM_LENGTH,
+    PARAM_MATCH_SOURCE, PARAM_MODEL, PARAM_NEGATIVE_PROMPT, PARAM_PROMPT, PARAM_SEED, PARAM_STEPS,
+};
 use crate::engine::generation::{shot_clip, Shot, ShotSettings};
 use crate::frame_io::{resize_cover, Frame};
-
-const PROMPT: &CStr = c"prompt";
-const NEGATIVE_PROMPT: &CStr = c"negative_prompt";
-const SEED: &CStr = c"seed";
-const STEPS: &CStr = c"steps";
-const GUIDANCE: &CStr = c"guidance";
-const LENGTH: &CStr = c"length";
-const EXTEND_FRAMES: &CStr = c"extend_frames";
-const MATCH_SOURCE: &CStr = c"match_source";
 
 fn failed(e: impl std::fmt::Display) -> OfxError {
     OfxError::failed(e.to_string())
@@ -39,8 +32,8 @@ pub fn render(
     window: crate::frame_io::Rect,
     render_scale: (f64, f64),
 ) -> OfxResult<String> {
-    let prompt = values.string(PROMPT).map_err(failed)?.trim().to_string();
-    let negative = values.string(NEGATIVE_PROMPT).map_err(failed)?.trim().to_string();
+    let prompt = values.string(PARAM_PROMPT).map_err(failed)?.trim().to_string();
+    let negative = values.string(PARAM_NEGATIVE_PROMPT).map_err(failed)?.trim().to_string();
     if prompt.is_empty() && inst.spec.kind == EffectKind::Generate {
         return Err(OfxError::failed("Enter a prompt: Generate makes the shot from it."));
     }
@@ -56,13 +49,13 @@ pub fn render(
     let settings = ShotSettings {
         prompt,
         negative_prompt: negative,
-        seed: values.int(SEED).map_err(failed)?.max(0) as u64,
-        steps: values.int(STEPS).map_err(failed)?.max(1) as usize,
-        guidance: values.double(GUIDANCE).map_err(failed)? as f32,
+        seed: values.int(PARAM_SEED).map_err(failed)?.max(0) as u64,
+        steps: values.int(PARAM_STEPS).map_err(failed)?.max(1) as usize,
+        guidance: values.double(PARAM_GUIDANCE).map_err(failed)? as f32,
         fps: effect.frame_rate().unwrap_or(24.0),
         output_size: (full(bounds.width(), render_scale.0), full(bounds.height(), render_scale.1)),
     };
-    let length = |v: &ParamValues| v.int(LENGTH).map(|l| l.max(1) as usize).map_err(failed);
+    let length = |v: &ParamValues| v.int(PARAM_LENGTH).map(|l| l.max(1) as usize).map_err(failed);
     let mut fetch = |range: FrameRange| -> OfxResult<Vec<Frame>> {
         let frames = frames.as_deref_mut().ok_or_else(|| OfxError::failed("The Source clip is not connected."))?;
         let mut out = Vec::new();
@@ -90,9 +83,9 @@ pub fn render(
             (Shot::Animate { image, end: Some(end), frames: shot_frames }, index)
         }
         ModelWork::Extend { direction, context, index } => {
-            let added = values.int(EXTEND_FRAMES).map_err(failed)?.max(1) as usize;
+            let added = values.int(PARAM_EXTEND_FRAMES).map_err(failed)?.max(1) as usize;
             let context = fetch(context)?;
-            if values.bool(MATCH_SOURCE).map_err(failed)? {
+            if values.bool(PARAM_MATCH_SOURCE).map_err(failed)? {
                 seam = match direction {
                     Direction::Forward => context.last(),
                     Direction::Backward => context.first(),

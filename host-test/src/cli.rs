@@ -196,13 +196,14 @@ fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<ClipSource>)> {
         }
         let still = crate::HostImage::load(image).with_context(|| format!("--image {}", image.display()))?;
         let mut source = std::collections::BTreeMap::new();
+        set.push("image_frame=0".into());
         if let Some(end) = &a.end_image {
             let end = crate::HostImage::load(end).with_context(|| format!("--end-image {}", end.display()))?;
             // A clip has one pixel format; the end still is converted to the first one's.
             source.insert(n - 1, end.convert(still.depth, still.components));
-            set.extend(["image_frame=0".to_string(), "end_frame_enabled=true".into(), format!("end_frame={}", n - 1)]);
+            set.extend(["end_frame_enabled=true".to_string(), format!("end_frame={}", n - 1)]);
         } else {
-            set.extend(["image_frame=0".to_string(), format!("length={n}")]);
+            set.push(format!("length={n}"));
         }
         source.insert(0, still);
         let args = base("com.kinema.Animate", None, format!("0-{}", n - 1), Context::Filter, None);

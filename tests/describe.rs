@@ -100,15 +100,28 @@ fn the_issue_parameters_are_there() {
     has(GENERATE, &["prompt", "negative_prompt", "seed", "steps", "guidance", "length", "model"]);
     has(
         ANIMATE,
-        &["image_frame", "end_frame_enabled", "end_frame", "prompt", "seed", "steps", "guidance", "length", "model"],
+        &[
+            "image_frame",
+            "end_frame_enabled",
+            "end_frame",
+            "match_source",
+            "prompt",
+            "seed",
+            "steps",
+            "guidance",
+            "length",
+            "model",
+        ],
     );
     has(EXTEND, &["direction", "extend_frames", "context_frames", "match_source", "prompt", "seed", "model"]);
     has(INTERPOLATE, &["mode", "speed", "fill_frames", "model"]);
     let direction = bundle.plugin(EXTEND).unwrap().params.iter().find(|p| p.name == "direction").unwrap();
     assert_eq!(direction.options, ["Forward", "Backward"]);
-    let matching = bundle.plugin(EXTEND).unwrap().params.iter().find(|p| p.name == "match_source").unwrap();
-    assert_eq!((matching.kind, matching.label.as_str()), (ParamKind::Bool, "Match Source Colour"));
-    assert_eq!((&matching.default, matching.page.as_str()), (&ParamValue::Bool(true), "advanced"));
+    for id in [ANIMATE, EXTEND] {
+        let matching = bundle.plugin(id).unwrap().params.iter().find(|p| p.name == "match_source").unwrap();
+        assert_eq!((matching.kind, matching.label.as_str()), (ParamKind::Bool, "Match Source"));
+        assert_eq!((&matching.default, matching.page.as_str()), (&ParamValue::Bool(true), "advanced"));
+    }
 }
 
 #[test]

@@ -153,9 +153,9 @@ pub struct GenerateArgs {
     /// With --extend: how many source frames at that end condition the new ones.
     #[arg(long, requires = "extend")]
     pub context: Option<u32>,
-    /// With --extend: keep the new frames' colours as the model made them, instead of matching
-    /// them to the source frame at the seam (Match Source Colour off).
-    #[arg(long, requires = "extend")]
+    /// With --extend or --image: keep the new frames as the model made them, instead of matching
+    /// their colour and still detail to the source frames they join (Match Source off).
+    #[arg(long)]
     pub no_match_source: bool,
     /// Output sequence pattern ('out/%04d.png').
     #[arg(long)]
@@ -171,6 +171,9 @@ fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<ClipSource>)> {
     let frames = a.frames.unwrap_or(if a.extend.is_some() { 8 } else { 17 });
     if frames == 0 {
         bail!("--frames must be at least 1");
+    }
+    if a.no_match_source && a.image.is_none() && a.extend.is_none() {
+        bail!("--no-match-source needs --image or --extend (text alone joins no source frames)");
     }
     let n = i64::from(frames);
     let mut set =
@@ -216,15 +219,15 @@ fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<ClipSource>)> {
         let direction = if a.backward { "Backward" } else { "Forward" };
         set.extend([format!("direction={direction}"), format!("extend_frames={n}")]);
         set.extend(a.context.map(|c| format!("context_frames={c}")));
-        if a.no_match_source {
-            set.push("match_source=false".into());
-        }
         let frames = if a.backward { format!("{}-{last}", first - n) } else { format!("{first}-{}", last + n) };
         (base("com.kinema.Extend", Some(input.clone()), frames, Context::Filter, None), None)
     } else {
         set.push(format!("length={n}"));
         (base("com.kinema.Generate", None, format!("0-{}", n - 1), Context::Generator, Some(a.size.clone())), None)
     };
+    if a.no_match_source {
+        set.push("match_source=false".into());
+    }
     args.set = set;
     Ok((args, source))
 }
@@ -671,7 +674,9 @@ mod tests {
         let g = generate(&["--image", "a.png", "--end-image", "b.png", "--frames", "2"]).unwrap();
         let err = generate_args(&g).unwrap_err().to_string();
         assert!(err.contains("at least 3 with --end-image"), "{err}");
-        assert!(generate(&["--no-match-source"]).is_err(), "--no-match-source requires --extend");
+        let g = generate(&["--no-match-source"]).unwrap();
+        let err = generate_args(&g).unwrap_err().to_string();
+        assert!(err.contains("needs --image or --extend"), "{err}");
         let g = generate(&["--extend", "in/%04d.png", "--backward", "--no-match-source"]).unwrap();
         assert!(g.no_match_source && g.backward);
         assert!(!generate(&["--extend", "in/%04d.png"]).unwrap().no_match_source);

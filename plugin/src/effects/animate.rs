@@ -9,7 +9,7 @@ use std::ffi::CStr;
 use super::generate::{length, LENGTH_PARAM};
 use super::{
     model_param, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues, GUIDANCE_PARAM,
-    NEGATIVE_PROMPT_PARAM, PAGE_MAIN, PROMPT_PARAM, SEED_PARAM, STATUS_PARAM, STEPS_PARAM,
+    MATCH_SOURCE_PARAM, NEGATIVE_PROMPT_PARAM, PAGE_MAIN, PROMPT_PARAM, SEED_PARAM, STATUS_PARAM, STEPS_PARAM,
 };
 
 pub const PARAM_IMAGE_FRAME: &CStr = c"image_frame";
@@ -42,6 +42,7 @@ pub(super) const PARAMS: &[ParamSpec] = &[
         kind: ParamKind::Int { default: 16, min: -1_000_000, max: 1_000_000, display_min: 0, display_max: 1000 },
     },
     LENGTH_PARAM,
+    MATCH_SOURCE_PARAM,
     SEED_PARAM,
     STEPS_PARAM,
     GUIDANCE_PARAM,

@@ -6,8 +6,8 @@ use std::ffi::CStr;
 
 use super::{
     model_param, Direction, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues,
-    GUIDANCE_PARAM, NEGATIVE_PROMPT_PARAM, PAGE_ADVANCED, PAGE_MAIN, PROMPT_PARAM, SEED_PARAM, STATUS_PARAM,
-    STEPS_PARAM,
+    GUIDANCE_PARAM, MATCH_SOURCE_PARAM, NEGATIVE_PROMPT_PARAM, PAGE_ADVANCED, PAGE_MAIN, PROMPT_PARAM, SEED_PARAM,
+    STATUS_PARAM, STEPS_PARAM,
 };
 
 pub const PARAM_DIRECTION: &CStr = c"direction";
@@ -15,7 +15,6 @@ pub const DIRECTION_FORWARD: usize = 0;
 pub const DIRECTION_BACKWARD: usize = 1;
 pub const PARAM_EXTEND_FRAMES: &CStr = c"extend_frames";
 pub const PARAM_CONTEXT_FRAMES: &CStr = c"context_frames";
-pub const PARAM_MATCH_SOURCE: &CStr = c"match_source";
 
 pub(super) const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -41,14 +40,7 @@ pub(super) const PARAMS: &[ParamSpec] = &[
         page: PAGE_ADVANCED,
         kind: ParamKind::Int { default: 9, min: 1, max: 257, display_min: 1, display_max: 65 },
     },
-    // On by default: the model's decoder shifts colours a little, which shows as a jump at the cut.
-    ParamSpec {
-        name: PARAM_MATCH_SOURCE,
-        label: c"Match Source Colour",
-        hint: c"Shifts the new frames' colours by the smoothed difference between the source frame at the seam and the model's own rendering of it, so the cut from source to generated frames does not jump.",
-        page: PAGE_ADVANCED,
-        kind: ParamKind::Bool { default: true },
-    },
+    MATCH_SOURCE_PARAM,
     SEED_PARAM,
     STEPS_PARAM,
     GUIDANCE_PARAM,
@@ -114,7 +106,7 @@ pub(super) fn time_domain(values: &ParamValues, source: Option<FrameRange>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::effects::{ParamValue, EXTEND};
+    use crate::effects::{ParamValue, EXTEND, PARAM_MATCH_SOURCE};
 
     const SRC: Option<FrameRange> = Some(FrameRange { first: 10.0, last: 30.0 });
 
@@ -164,7 +156,7 @@ mod tests {
     }
 
     #[test]
-    fn match_source_colour_is_on_by_default_and_does_not_change_the_plan() {
+    fn match_source_is_on_by_default_and_does_not_change_the_plan() {
         let mut v = values(5, 4);
         assert!(v.bool(PARAM_MATCH_SOURCE).unwrap());
         let on = plan(&v, 31.0, SRC).unwrap();

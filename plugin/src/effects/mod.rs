@@ -12,7 +12,7 @@ pub mod interpolate;
 mod params;
 mod plan;
 
-pub use extend::{PARAM_EXTEND_FRAMES, PARAM_MATCH_SOURCE};
+pub use extend::PARAM_EXTEND_FRAMES;
 pub use frames::{parse_frame_list, FrameListError};
 pub use generate::PARAM_LENGTH;
 pub use params::{ParamValue, ParamValues};
@@ -158,6 +158,7 @@ pub const PARAM_NEGATIVE_PROMPT: &CStr = c"negative_prompt";
 pub const PARAM_SEED: &CStr = c"seed";
 pub const PARAM_STEPS: &CStr = c"steps";
 pub const PARAM_GUIDANCE: &CStr = c"guidance";
+pub const PARAM_MATCH_SOURCE: &CStr = c"match_source";
 /// Name of the status parameter every effect has.
 pub const PARAM_STATUS: &CStr = c"status";
 
@@ -287,6 +288,16 @@ const GUIDANCE_PARAM: ParamSpec = ParamSpec {
         increment: 0.1,
         digits: 2,
     },
+};
+
+/// Animate and Extend: on by default, because the model's decoder shifts colours and softens
+/// detail, which shows as a jump where the source frames meet the generated ones.
+const MATCH_SOURCE_PARAM: ParamSpec = ParamSpec {
+    name: PARAM_MATCH_SOURCE,
+    label: c"Match Source",
+    hint: c"Corrects the generated frames by the difference between each source frame they join (the seam, the image, the end frame) and the model's own rendering of it: colour and tone everywhere, and the source's own detail wherever the picture has not moved (a locked-off background), so the cut does not jump.",
+    page: PAGE_ADVANCED,
+    kind: ParamKind::Bool { default: true },
 };
 
 #[cfg(test)]

@@ -52,30 +52,90 @@ impl Shotclip {
         usize::try_from(at).ok().and_then(|i| self.clip.frames.get(i))
     }
 
-    /// [`Shotclip::frame`] colour-matched to the source at the seam (Extend). The VAE round trip
-    /// shifts flat colours and gradients a little, so the first new frame would jump away from
-    /// the source frame next to it. The clip holds the model's own rendering of that source frame
-    /// (`clip.frames[anchor]`), so the difference between the two, blurred wide enough to keep
-    /// only colour and tone offsets (not edges at their old place), is added to the new frame.
-    /// Not clamped: sources may be HDR floats. Applied when serving, so the cached clip stays the
-    /// model's raw output and switching it off regenerates nothing.
-    pub fn frame_matched(&self, index: i64, seam_source: &Frame) -> Option<Frame> {
-        let mut out = self.frame(index)?.clone();
-        let decoded = self.clip.frames.get(self.anchor)?;
-        let (w, h) = (decoded.width, decoded.height);
-        if (out.width, out.height) != (w, h) {
-            return Some(out);
-        }
-        let source = resize_cover(seam_source, w, h);
-        let radius = (w.min(h) / 8).max(1);
-        for c in 0..3.min(source.channels).min(decoded.channels).min(out.channels) {
-            let diff: Vec<f32> = source.plane(c).iter().zip(decoded.plane(c)).map(|(s, d)| s - d).collect();
-            let residual = box_blur(&box_blur(&diff, w, h, radius), w, h, radius);
-            out.plane_mut(c).iter_mut().zip(&residual).for_each(|(v, r)| *v += r);
+    /// [`Shotclip::frame`] at `size`, matched to the source frames the shot joins (Extend: the
+    /// source frame at the seam; Animate: the image, and the end keyframe). The VAE round trip
+    /// shifts flat colours a little and softens detail, so a generated frame would jump away from
+    /// the source frame next to it. The clip holds the model's own rendering of each of those
+    /// source frames; the residual between the two is added back:
+    /// - blurred wide, everywhere: colour and tone offsets, without edges at their old place;
+    /// - in full, where the new frame still shows what the model drew there (a locked-off
+    ///   background): the source's own detail and grain, fading out where something moved.
+    ///
+    /// Between two seams the two corrections cross-fade by position. Done at the output size, so
+    /// a clip generated small keeps a full-resolution static background. Not clamped: sources
+    /// may be HDR floats. Applied when serving, so the cached clip stays the model's raw output
+    /// and switching it off regenerates nothing.
+    pub fn frame_matched(&self, index: i64, seams: &[Seam], size: (usize, usize)) -> Option<Frame> {
+        let (w, h) = size;
+        let mut out = resize_cover(self.frame(index)?, w, h);
+        let raw = out.clone();
+        for (seam, weight) in seams.iter().zip(seam_weights(seams, index)) {
+            if weight > 0.0 {
+                add_seam_residual(&mut out, &raw, &resize_cover(self.frame(seam.at)?, w, h), seam.source, weight);
+            }
         }
         Some(out)
     }
 }
+
+/// A source frame a generated shot joins: the shot's index `at` is that frame, passed through by
+/// the effect, and the clip holds the model's own rendering of it there.
+pub struct Seam<'a> {
+    pub at: i64,
+    pub source: &'a Frame,
+}
+
+/// How much each seam's correction counts at shot index `index`: all of the nearest one outside
+/// them, a linear cross-fade between the two around it.
+fn seam_weights(seams: &[Seam], index: i64) -> Vec<f32> {
+    let mut weights = vec![0.0; seams.len()];
+    let before = (0..seams.len()).filter(|&i| seams[i].at <= index).max_by_key(|&i| seams[i].at);
+    let after = (0..seams.len()).filter(|&i| seams[i].at >= index).min_by_key(|&i| seams[i].at);
+    match (before, after) {
+        (Some(b), Some(a)) if seams[a].at > seams[b].at => {
+            let t = (index - seams[b].at) as f32 / (seams[a].at - seams[b].at) as f32;
+            weights[b] = 1.0 - t;
+            weights[a] = t;
+        }
+        (Some(i), _) | (None, Some(i)) => weights[i] = 1.0,
+        (None, None) => {}
+    }
+    weights
+}
+
+/// Adds `weight` × the residual between `source` and the model's `decoded` rendering of it to
+/// `out`: smoothed everywhere, in full where `raw` (the generated frame) still equals `decoded`.
+fn add_seam_residual(out: &mut Frame, raw: &Frame, decoded: &Frame, source: &Frame, weight: f32) {
+    let (w, h) = (out.width, out.height);
+    let source = resize_cover(source, w, h);
+    let channels = 3.min(source.channels).min(decoded.channels).min(out.channels);
+    let mut moved = vec![0.0f32; w * h];
+    for c in 0..channels {
+        for ((m, r), d) in moved.iter_mut().zip(raw.plane(c)).zip(decoded.plane(c)) {
+            *m = m.max((r - d).abs());
+        }
+    }
+    // A pixel is "the same" only if its neighbours are too: an edge that moved by a pixel must
+    // not take the source's edge at its old place.
+    let moved = box_blur(&moved, w, h, (w.min(h) / 64).max(1));
+    let detail: Vec<f32> =
+        moved.iter().map(|&m| ((DETAIL_MOVED - m) / (DETAIL_MOVED - DETAIL_SAME)).clamp(0.0, 1.0)).collect();
+    let radius = (w.min(h) / 8).max(1);
+    for c in 0..channels {
+        let diff: Vec<f32> = source.plane(c).iter().zip(decoded.plane(c)).map(|(s, d)| s - d).collect();
+        let smooth = box_blur(&box_blur(&diff, w, h, radius), w, h, radius);
+        for (((v, d), s), k) in out.plane_mut(c).iter_mut().zip(&diff).zip(&smooth).zip(&detail) {
+            *v += weight * (s + k * (d - s));
+        }
+    }
+}
+
+/// How far (in code values, max over RGB, locally averaged) a new frame may differ from the
+/// model's rendering of the seam frame and still take the source's detail in full, and from where
+/// on it takes none. The VAE's own frame-to-frame flicker on a still background stays well under
+/// the first; a moving object's edge is far over the second.
+const DETAIL_SAME: f32 = 0.02;
+const DETAIL_MOVED: f32 = 0.08;
 
 /// The generation size for an output size: the output's shape, rounded to the model's multiple,
 /// and scaled down when it has more than four times the model's default pixel count (a model
@@ -288,10 +348,10 @@ mod tests {
         for shot in shotclips((0..9).map(|i| pattern(i, w, h)).collect()) {
             let seam = shot.clip.frames[4].clone();
             for index in 1..=4 {
-                let matched = shot.frame_matched(index, &seam).unwrap();
+                let matched = shot.frame_matched(index, &[Seam { at: 0, source: &seam }], (w, h)).unwrap();
                 assert_eq!(&matched, shot.frame(index).unwrap(), "backward {} index {index}", shot.backward);
             }
-            assert!(shot.frame_matched(5, &seam).is_none());
+            assert!(shot.frame_matched(5, &[Seam { at: 0, source: &seam }], (w, h)).is_none());
         }
     }
 
@@ -307,7 +367,10 @@ mod tests {
             let mut seam = shot.clip.frames[4].clone();
             seam.data.iter_mut().for_each(|v| *v -= 0.1);
             for index in 1..=4 {
-                let (raw, matched) = (shot.frame(index).unwrap(), shot.frame_matched(index, &seam).unwrap());
+                let (raw, matched) = (
+                    shot.frame(index).unwrap(),
+                    shot.frame_matched(index, &[Seam { at: 0, source: &seam }], (w, h)).unwrap(),
+                );
                 assert_eq!(matched.shape(), raw.shape());
                 for (m, r) in matched.data.iter().zip(&raw.data) {
                     assert!((m - (r - 0.1)).abs() < 1e-5, "backward {} index {index}: {m} vs {r}", shot.backward);
@@ -323,10 +386,105 @@ mod tests {
         let [forward, _] = shotclips((0..9).map(|_| flat([0.5; 3])).collect());
         let source =
             Frame::from_vec(4, 16, 24, [0.6f32, 0.5, 0.3, 1.0].iter().flat_map(|&c| [c; 384]).collect()).unwrap();
-        let matched = forward.frame_matched(1, &source).unwrap();
+        let matched = forward.frame_matched(1, &[Seam { at: 0, source: &source }], (12, 8)).unwrap();
         assert_eq!(matched.shape(), [1, 3, 8, 12]);
         for (c, want) in [0.6f32, 0.5, 0.3].into_iter().enumerate() {
             assert!(matched.plane(c).iter().all(|v| (v - want).abs() < 1e-5), "channel {c}");
         }
+    }
+
+    #[test]
+    fn a_still_background_takes_the_source_detail_and_a_moved_object_leaves_no_ghost() {
+        let n = 32;
+        // Source: a textured background; the model draws it flat and a little brighter. A grey
+        // square sits at x 4..12 at the seam and has moved to x 16..24 in the new frame.
+        let picture = |background: &dyn Fn(usize, usize) -> f32, square_x: usize| {
+            let plane: Vec<f32> = (0..n * n)
+                .map(|i| {
+                    let (y, x) = (i / n, i % n);
+                    let inside = (square_x..square_x + 8).contains(&x) && (12..20).contains(&y);
+                    if inside {
+                        0.9
+                    } else {
+                        background(x, y)
+                    }
+                })
+                .collect();
+            Frame::from_vec(3, n, n, plane.repeat(3)).unwrap()
+        };
+        let texture = |x: usize, y: usize| 0.3 + 0.05 * ((x * 7 + y * 3) as f32).sin();
+        let flat = |_: usize, _: usize| 0.32;
+        let mut frames: Vec<Frame> = (0..9).map(|_| picture(&flat, 4)).collect();
+        frames[5] = picture(&flat, 16);
+        let [forward, _] = shotclips(frames);
+        let source = picture(&texture, 4);
+        let matched = forward.frame_matched(1, &[Seam { at: 0, source: &source }], (n, n)).unwrap();
+        let at = |x: usize, y: usize| matched.plane(0)[y * n + x];
+        for y in 0..n {
+            for x in 0..n {
+                let near_change = (2..26).contains(&x) && (10..22).contains(&y);
+                if !near_change {
+                    assert!(
+                        (at(x, y) - texture(x, y)).abs() < 1e-5,
+                        "background ({x}, {y}) {} vs {}",
+                        at(x, y),
+                        texture(x, y)
+                    );
+                }
+            }
+        }
+        for y in 14..18 {
+            for x in 6..10 {
+                assert!(at(x, y) < 0.5, "the square's old place ({x}, {y}) shows a ghost: {}", at(x, y));
+            }
+            for x in 18..22 {
+                assert!(at(x, y) > 0.8, "the moved square ({x}, {y}) lost its value: {}", at(x, y));
+            }
+        }
+    }
+
+    #[test]
+    fn matching_works_at_the_output_size() {
+        // The model rendered the seam exactly (at its small size): the match is the plain upscale.
+        let (w, h) = (12, 8);
+        let [forward, _] = shotclips((0..9).map(|i| pattern(i, w, h)).collect());
+        let source = resize_cover(&forward.clip.frames[4], 48, 32);
+        let matched = forward.frame_matched(2, &[Seam { at: 0, source: &source }], (48, 32)).unwrap();
+        let plain = resize_cover(forward.frame(2).unwrap(), 48, 32);
+        assert_eq!(matched.shape(), plain.shape());
+        for (m, p) in matched.data.iter().zip(&plain.data) {
+            assert!((m - p).abs() < 1e-5, "{m} vs {p}");
+        }
+    }
+
+    #[test]
+    fn between_two_keyframes_the_corrections_cross_fade() {
+        // The model draws every frame flat 0.5; the start keyframe is 0.6, the end keyframe 0.4.
+        let flat = |v: f32| Frame::from_vec(3, 8, 12, vec![v; 3 * 96]).unwrap();
+        let clip = Arc::new(GeneratedClip { frames: (0..9).map(|_| flat(0.5)).collect(), fps: 25.0 });
+        let shot = Shotclip { clip, anchor: 0, backward: false };
+        let (start, end) = (flat(0.6), flat(0.4));
+        let seams = [Seam { at: 0, source: &start }, Seam { at: 8, source: &end }];
+        for (index, want) in [(1, 0.575), (2, 0.55), (4, 0.5), (6, 0.45), (7, 0.425)] {
+            let matched = shot.frame_matched(index, &seams, (12, 8)).unwrap();
+            assert!(
+                matched.data.iter().all(|v| (v - want).abs() < 1e-5),
+                "index {index}: {} vs {want}",
+                matched.data[0]
+            );
+        }
+    }
+
+    #[test]
+    fn seam_weights_take_the_nearest_outside_and_cross_fade_between() {
+        let f = Frame::new(3, 1, 1);
+        let seams = [Seam { at: 16, source: &f }, Seam { at: 0, source: &f }];
+        assert_eq!(seam_weights(&seams, -3), [0.0, 1.0]);
+        assert_eq!(seam_weights(&seams, 0), [0.0, 1.0]);
+        assert_eq!(seam_weights(&seams, 4), [0.25, 0.75]);
+        assert_eq!(seam_weights(&seams, 16), [1.0, 0.0]);
+        assert_eq!(seam_weights(&seams, 20), [1.0, 0.0]);
+        assert_eq!(seam_weights(&seams[..1], 3), [1.0]);
+        assert!(seam_weights(&[], 3).is_empty());
     }
 }

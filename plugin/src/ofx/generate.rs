@@ -13,7 +13,7 @@ use crate::effects::{
     Direction, EffectKind, FrameRange, ModelWork, ParamValues, PARAM_EXTEND_FRAMES, PARAM_GUIDANCE, PARAM_LENGTH,
     PARAM_MATCH_SOURCE, PARAM_MODEL, PARAM_NEGATIVE_PROMPT, PARAM_PROMPT, PARAM_SEED, PARAM_STEPS,
 };
-use crate::engine::generation::{shot_clip, Shot, ShotSettings};
+use crate::engine::generation::{shot_clip, Seam, Shot, ShotSettings};
 use crate::frame_io::{resize_cover, Frame};
 
 fn failed(e: impl std::fmt::Display) -> OfxError {
@@ -66,12 +66,16 @@ pub fn render(
         Ok(out)
     };
     let mut between = None;
-    // Extend with Match Source Colour: the source frame at the seam the new frames are matched to.
-    let mut seam = None;
+    // With Match Source: the source frames the generated frames join, by shot index.
+    let mut seams: Vec<(i64, Frame)> = Vec::new();
+    let matching = || values.bool(PARAM_MATCH_SOURCE).map_err(failed);
     let (shot, index) = match *work {
         ModelWork::Generate { index } => (Shot::Text { frames: length(values)? }, index),
         ModelWork::Animate { image_frame, end_frame: None, index } => {
             let image = fetch(FrameRange::single(image_frame))?.remove(0);
+            if matching()? {
+                seams.push((0, image.clone()));
+            }
             (Shot::Animate { image, end: None, frames: length(values)? }, index)
         }
         ModelWork::Animate { image_frame, end_frame: Some(end_frame), index } => {
@@ -80,17 +84,20 @@ pub fn render(
             let end = fetch(FrameRange::single(end_frame))?.remove(0);
             let shot_frames = (end_frame.round() - image_frame.round()) as usize + 1;
             between = Some((image_frame, end_frame));
+            if matching()? {
+                seams.extend([(0, image.clone()), (shot_frames as i64 - 1, end.clone())]);
+            }
             (Shot::Animate { image, end: Some(end), frames: shot_frames }, index)
         }
         ModelWork::Extend { direction, context, index } => {
             let added = values.int(PARAM_EXTEND_FRAMES).map_err(failed)?.max(1) as usize;
             let context = fetch(context)?;
-            if values.bool(PARAM_MATCH_SOURCE).map_err(failed)? {
-                seam = match direction {
-                    Direction::Forward => context.last(),
-                    Direction::Backward => context.first(),
-                }
-                .cloned();
+            let seam = match direction {
+                Direction::Forward => context.last(),
+                Direction::Backward => context.first(),
+            };
+            if let (true, Some(seam)) = (matching()?, seam) {
+                seams.push((0, seam.clone()));
             }
             (Shot::Extend { direction, context, added }, index)
         }
@@ -109,9 +116,11 @@ pub fn render(
     let made = shot_clip(&model, &settings, shot, &mut progress, &abort);
     let _ = effect.progress_end();
     let made = made.map_err(failed)?;
-    let frame = match &seam {
-        Some(seam) => made.frame_matched(index, seam).map(Cow::Owned),
-        None => made.frame(index).map(Cow::Borrowed),
+    let seams: Vec<Seam> = seams.iter().map(|(at, source)| Seam { at: *at, source }).collect();
+    let frame = if seams.is_empty() {
+        made.frame(index).map(Cow::Borrowed)
+    } else {
+        made.frame_matched(index, &seams, (bounds.width(), bounds.height())).map(Cow::Owned)
     }
     .ok_or_else(|| OfxError::failed(format!("internal: the shot has no frame {index}")))?;
 

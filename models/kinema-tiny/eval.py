@@ -97,8 +97,11 @@ class Kinema:
         src = out.parent / (out.name + "_keys")
         save_png_seq([first], src)
         save_png_seq([last], src, start=1)
-        self._run([prompt, "--image", str(src / "0000.png"), "--end-image", str(src / "0001.png"),
-                   "--frames", str(frames), "--seed", str(seed)], out)
+        args = [prompt, "--image", str(src / "0000.png"), "--end-image", str(src / "0001.png"),
+                "--frames", str(frames), "--seed", str(seed)]
+        if not self.match_source:
+            args.append("--no-match-source")
+        self._run(args, out)
         return det.load_frames(out)
 
 
@@ -184,10 +187,10 @@ def _mad(a, b):
     return float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean())
 
 
-def check_extend(gen, n, work: Path, added=8, context=9, seed0=2000):
+def check_extend(gen, n, work: Path, added=8, context=9, seed0=2000, scenes_seed=77):
     from PIL import Image
 
-    rng = np.random.default_rng(77)
+    rng = np.random.default_rng(scenes_seed)
     rows = []
     for i in range(n):
         backward = i % 2 == 1
@@ -255,7 +258,9 @@ def main():
     ap.add_argument("--checks", default="t2v,extend,keyframes")
     ap.add_argument("--split", choices=["heldout", "train"], default="heldout",
                     help="t2v prompts: held-out combinations (the score) or training ones (for tuning settings)")
-    ap.add_argument("--no-match-source", action="store_true", help="extend: the model's raw colours at the seam (kinema)")
+    ap.add_argument("--no-match-source", action="store_true", help="extend, keyframes: the model's raw output next to the source frames (kinema)")
+    ap.add_argument("--tune", type=int, default=0,
+                    help="extend: another set of scenes and seeds (N > 0), for tuning without looking at the reported set")
     ap.add_argument("--out", default=None, help="results folder (default: a temporary one, results.json kept in cwd)")
     a = ap.parse_args()
     work = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="kinema-tiny-eval-"))
@@ -266,7 +271,7 @@ def main():
     if "t2v" in checks:
         res["t2v"] = check_t2v(gen, a.n, work, split=a.split)
     if "extend" in checks:
-        res["extend"] = check_extend(gen, a.n_extend, work)
+        res["extend"] = check_extend(gen, a.n_extend, work, seed0=2000 + a.tune * 10_000, scenes_seed=77 + a.tune)
     if "keyframes" in checks:
         res["keyframes"] = check_keyframes(gen, a.n_keyframes, work)
     summary = {k: {kk: vv for kk, vv in v.items() if kk != "rows"} for k, v in res.items() if isinstance(v, dict)}

@@ -13,7 +13,7 @@ a small bundled model:
   * a pipeline parity check (diffusers LTXPipeline in PyTorch vs the ONNX graphs driven by numpy, same initial
     noise, one prompt) is added to export_report.json.
 
-  python export.py --pipeline /work/scratch-tiny/run1/pipeline [--steps 20 --guidance 3]
+  python export.py --pipeline /work/scratch-tiny/run1/pipeline [--steps 30 --guidance 3]
 """
 
 from __future__ import annotations
@@ -142,7 +142,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pipeline", required=True)
     ap.add_argument("--out", default=str(HERE))
-    ap.add_argument("--steps", type=int, default=20)
+    # the manifest's defaults say what the effects use (Steps 30, Guidance 3), so the parity check runs that too
+    ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--guidance", type=float, default=3.0)
     ap.add_argument("--skip-parity", action="store_true")
     a = ap.parse_args()

@@ -21,8 +21,9 @@ Stages (each a fixed number of steps with a wall-clock safety limit; each leaves
             in --work/pipeline, loadable by LTXPipeline.from_pretrained and models/ltx/export.py --from-pretrained.
 
 Logs: --work/train_log.json (config, per-stage timings, loss curves, the VAE's round-trip detector accuracy).
-Seeded (torch/numpy seed 0, generators per stage); all cores (KINEMA_TRAIN_THREADS to change). The default
-step counts take about 55 minutes on 2 cores.
+Seeded (torch/numpy seed 0, generators per stage); all cores (KINEMA_TRAIN_THREADS to change); bf16 autocast
+where the CPU has native bf16. On 2 cores the run takes about 58 minutes, the transformer stage stopping at its
+46-minute limit near step 5470 of 6800.
 
   python train.py --work /work/scratch-tiny/run2
 """
@@ -72,6 +73,20 @@ TR_CFG = dict(
     cross_attention_dim=128, num_layers=4, caption_channels=TE_DIM,
 )
 SCHED_CFG = dict(use_dynamic_shifting=False)
+
+
+def cpu_has_native_bf16() -> bool:
+    """bf16 autocast pays only where the CPU multiplies bf16 natively (AVX512-BF16, AMX); elsewhere it is slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+
+
+def autocast(args):
+    """Mixed precision for the training forward passes: weights, optimiser state and losses stay fp32."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16)
 
 
 def build_tokenizer():
@@ -131,12 +146,14 @@ def train_vae(vae, args, log):
         obj = (x.max(dim=1, keepdim=True).values > -0.25).float()  # objects are bright, backgrounds dark
         obj = torch.nn.functional.max_pool3d(obj, (1, 3, 3), 1, (0, 1, 1))  # and their edges, where blur shows
         w = 1.0 + 8.0 * obj
-        post = vae.encode(x).latent_dist
-        z = post.sample()
-        y = vae.decode(z).sample
+        with autocast(args):
+            post = vae.encode(x).latent_dist
+            z = post.sample()
+            y = vae.decode(z).sample.float()
         # L1 keeps edges (and a square's corners) sharp where MSE alone averages them into a blur
         rec = (w * ((y - x).abs() + (y - x) ** 2)).mean()
-        kl = 0.5 * (post.mean ** 2 + post.var - 1.0 - post.logvar).mean()
+        m, v, lv = post.mean.float(), post.var.float(), post.logvar.float()
+        kl = 0.5 * (m ** 2 + v - 1.0 - lv).mean()
         loss = rec + 1e-5 * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -327,10 +344,11 @@ def train_dit(tr, te, tok, vae, pool, args, log):
             vcc = torch.cat([torch.cat(extra_c, 1).unsqueeze(0).expand(B, -1, -1), vc], 2)
         prompts = [pool["caps"][i] if rng.random() >= 0.1 else "" for i in idx.tolist()]
         tmode = "t2v" if mode in ("t2v", "first") and rng.random() < 0.7 else "cond"
-        emb, am = encode_text(te, tok, prompts, tmode)
-        out = tr(hidden_states=hs, encoder_hidden_states=emb, timestep=tt, encoder_attention_mask=am.float(),
-                 video_coords=vcc, return_dict=False)[0]
-        out = out[:, hs.shape[1] - S:]
+        with autocast(args):
+            emb, am = encode_text(te, tok, prompts, tmode)
+            out = tr(hidden_states=hs, encoder_hidden_states=emb, timestep=tt, encoder_attention_mask=am.float(),
+                     video_coords=vcc, return_dict=False)[0]
+        out = out[:, hs.shape[1] - S:].float()
         target = noise - x0
         # the objects are what the prompt describes and a few % of the tokens: weigh them up (x5 where covered)
         objw = pack(pool["objw"][idx].float().unsqueeze(1))[..., 0]  # [B,S]
@@ -394,11 +412,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default="/work/scratch-tiny/run")
     # Step counts make a run reproducible; the minutes are only a safety limit for slower machines (a stage
-    # that hits it stops early and says so in the log). The defaults take about 55 minutes on 2 cores.
-    ap.add_argument("--vae-steps", type=int, default=3800)
-    ap.add_argument("--vae-minutes", type=float, default=14)
-    ap.add_argument("--dit-steps", type=int, default=4000)
-    ap.add_argument("--dit-minutes", type=float, default=40)
+    # that hits it stops early and says so in the log). The defaults take about 58 minutes on 2 cores, where the
+    # transformer stage reaches about 5470 of its 6800 steps. Transformer steps are what the held-out scores
+    # follow, so the VAE gets the smaller share.
+    ap.add_argument("--vae-steps", type=int, default=3600)
+    ap.add_argument("--vae-minutes", type=float, default=11)
+    ap.add_argument("--dit-steps", type=int, default=6800)
+    ap.add_argument("--dit-minutes", type=float, default=46)
     ap.add_argument("--vae-pool", type=int, default=1600)
     ap.add_argument("--vae-lr", type=float, default=2e-3)
     ap.add_argument("--resume-vae", action="store_true", help="continue from --work/vae.pt (a second VAE session)")
@@ -407,9 +427,15 @@ def main():
     ap.add_argument("--dit-batch", type=int, default=8)
     ap.add_argument("--dit-lr", type=float, default=1e-3)
     ap.add_argument("--resume-dit", action="store_true", help="continue from --work/dit.pt (a second transformer session)")
+    ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                    help="bf16 autocast for the training passes (default: on where the CPU has native bf16). On 2 Zen 4 "
+                         "cores the transformer alone runs 1.35x faster, a whole training step only 1.05x "
+                         "(0.507 s against 0.533 s)")
     ap.add_argument("--stages", default="vae,encode,dit,save")
     ap.add_argument("--pipeline-out", help="save stage: write here instead of --work/pipeline (e.g. a checkpoint of a run in progress)")
     args = ap.parse_args()
+    if args.bf16 is None:
+        args.bf16 = cpu_has_native_bf16()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)

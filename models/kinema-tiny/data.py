@@ -178,7 +178,7 @@ def _shape_mask(shape: str, cx: float, cy: float, s: float, gx, gy):
 
 
 def render(scene: dict) -> np.ndarray:
-    """uint8 [FRAMES, H, W, 3]."""
+    """uint8 [F, H, W, 3]; F is the length of the objects' tracks (FRAMES for sampled scenes)."""
     n = H * SS
     g = (np.arange(n) + 0.5) / SS
     gx, gy = np.meshgrid(g, g)
@@ -190,8 +190,9 @@ def render(scene: dict) -> np.ndarray:
         b = np.array(BACKGROUNDS[bg["b"]], np.float32)
         t = (gy if bg["axis"] == 0 else gx) / H
         base = a * (1 - t[..., None]) + b * t[..., None]
-    out = np.empty((FRAMES, H, W, 3), np.uint8)
-    for f in range(FRAMES):
+    frames = len(scene["objects"][0]["x"])
+    out = np.empty((frames, H, W, 3), np.uint8)
+    for f in range(frames):
         img = base.copy()
         for o in scene["objects"][::-1]:  # main object drawn last (on top)
             m = _shape_mask(o["shape"], o["x"][f], o["y"][f], o["s"][f], gx, gy)
@@ -199,6 +200,32 @@ def render(scene: dict) -> np.ndarray:
         img = img.reshape(H, SS, W, SS, 3).mean(axis=(1, 3))
         out[f] = np.clip(np.round(img), 0, 255).astype(np.uint8)
     return out
+
+
+def continued(scene: dict, n: int, backward: bool = False) -> dict:
+    """The scene's next n frames (or the n before it), every object carried on at its constant velocity and size:
+    what a perfect extension of the clip shows. Only for scenes whose objects move in straight lines or stand still."""
+    objs = []
+    for o in scene["objects"]:
+        if o["motion"] not in DIRECTIONS and o["motion"] != "still":
+            raise ValueError(f"no straight continuation for {o['motion']!r}")
+        x, y = np.asarray(o["x"]), np.asarray(o["y"])
+        last = len(x) - 1
+        vx, vy = (x[-1] - x[0]) / last, (y[-1] - y[0]) / last
+        f = np.arange(-n, 0) if backward else np.arange(last + 1, last + 1 + n)
+        end = o["s"][0] if backward else o["s"][-1]
+        objs.append(dict(o, x=(x[0] + vx * f).tolist(), y=(y[0] + vy * f).tolist(), s=[end] * n))
+    return dict(scene, objects=objs)
+
+
+def in_frame(scene: dict, margin: float = 2.0) -> bool:
+    """Every object lies wholly inside the frame (with `margin` pixels to spare) in every frame."""
+    for o in scene["objects"]:
+        x, y, s = (np.asarray(o[k]) for k in ("x", "y", "s"))
+        r = s * 1.15 + margin  # the triangle's half-height is the largest extent of the three shapes
+        if (x - r < 0).any() or (x + r > W).any() or (y - r < 0).any() or (y + r > H).any():
+            return False
+    return True
 
 
 def make_clip(seed: int, **kw):

@@ -31,6 +31,8 @@ F32 = np.float32
 
 
 def tokenize(tok: Tokenizer, text: str, max_length: int, pad_id: int):
+    tok.no_padding()  # the manifest's rules below, not a padding/truncation a saved tokenizer.json may carry
+    tok.no_truncation()
     ids = tok.encode(text).ids  # post-processor appends </s>
     if len(ids) > max_length:  # HF truncation keeps room for the special token
         ids = ids[: max_length - 1] + [ids[-1]]

@@ -241,3 +241,32 @@ fn video_to_video_strength_sets_how_far_the_source_may_move() {
 fn max_mean(a: &Frame, b: &Frame) -> f32 {
     a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.data.len() as f32
 }
+
+#[test]
+fn a_tokenizer_saved_with_its_last_padding_still_pads_as_the_manifest_says() {
+    // Hugging Face tokenizers save the padding and truncation of their last call into
+    // tokenizer.json; the manifest's rules must win, or pads would count as prompt tokens.
+    let _lib = model();
+    let src = workspace().join("models/ltx");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("ltx");
+    std::fs::create_dir(&copy).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut tok: Value = serde_json::from_str(&std::fs::read_to_string(copy.join("tokenizer.json")).unwrap()).unwrap();
+    tok["padding"] = serde_json::json!({"strategy": {"Fixed": 128}, "direction": "Right", "pad_to_multiple_of": null,
+        "pad_id": 0, "pad_type_id": 0, "pad_token": "<pad>"});
+    tok["truncation"] =
+        serde_json::json!({"direction": "Right", "max_length": 4, "strategy": "LongestFirst", "stride": 0});
+    std::fs::write(copy.join("tokenizer.json"), tok.to_string()).unwrap();
+    let stateful = VideoModel::open(&resolve_in("ltx", &[dir.path().to_path_buf()]).unwrap()).unwrap();
+    let prompt = "a red circle moving left on a dark blue background";
+    let (ids, mask) = stateful.tokenize(prompt, 256).unwrap();
+    assert_eq!((ids.clone(), mask.clone()), model().tokenize(prompt, 256).unwrap());
+    let n = mask.iter().filter(|&&m| m == 1).count();
+    assert!(n > 4 && n < 128, "the prompt is {n} tokens, neither cut to 4 nor padded to 128");
+}

@@ -118,10 +118,14 @@ impl VideoModel {
         }
         let manifest = Manifest::load(&model.root, &model.name)?;
         let path = model.root.join(&manifest.components.tokenizer.file);
-        let tokenizer = tokenizers::Tokenizer::from_file(&path).map_err(|e| EngineError::Manifest {
+        let not_usable = |e: tokenizers::Error| EngineError::Manifest {
             model: model.name.clone(),
             reason: format!("{} is not a usable tokenizer: {e}", path.display()),
-        })?;
+        };
+        let mut tokenizer = tokenizers::Tokenizer::from_file(&path).map_err(not_usable)?;
+        // The manifest says how prompts are padded and cut; a tokenizer.json saved after use
+        // often still carries its last call's padding (pads counted as prompt) and truncation.
+        tokenizer.with_padding(None).with_truncation(None).map_err(not_usable)?;
         let loaded = Arc::new(VideoModel { name: model.name.clone(), root: model.root.clone(), manifest, tokenizer });
         map.insert(model.root.clone(), loaded.clone());
         Ok(loaded)

@@ -4,6 +4,7 @@
 Runs models/ltx/export.py --from-pretrained unchanged (same graphs, same manifest code), then adapts the result to
 a small bundled model:
   * graphs are re-saved as single .onnx files (export.py writes external data for --from-pretrained);
+  * tokenizer.json loses the padding and truncation state its last call in training left in it;
   * the VAE decoder is trained without timestep conditioning (diffusers 0.42 cannot timestep-condition a decoder
     whose up blocks change width), but Kinema's runtime always feeds `timestep` to the decoder: the graph gets
     an unused `timestep` [1] input, the manifest keeps timestep_conditioning false (no decode-noise mixing) and
@@ -54,6 +55,13 @@ def _ort(path):
 
 def inline_and_patch(out: Path):
     import onnx
+
+    # A Hugging Face tokenizer saves the padding and truncation of its last call (train.py's last batch); the
+    # manifest says how prompts are padded, so the bundled tokenizer.json carries neither.
+    tp = out / "tokenizer.json"
+    tj = json.loads(tp.read_text())
+    tj["padding"], tj["truncation"] = None, None
+    tp.write_text(json.dumps(tj, ensure_ascii=False, indent=2))
 
     for name in ("text_encoder", "transformer", "vae_encoder", "vae_decoder"):
         p = out / f"{name}.onnx"

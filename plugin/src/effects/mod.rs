@@ -295,7 +295,7 @@ const GUIDANCE_PARAM: ParamSpec = ParamSpec {
 const MATCH_SOURCE_PARAM: ParamSpec = ParamSpec {
     name: PARAM_MATCH_SOURCE,
     label: c"Match Source",
-    hint: c"Corrects the generated frames by the difference between each source frame they join (the seam, the image, the end frame) and the model's own rendering of it: colour and tone everywhere, and the source's own detail wherever the picture has not moved (a locked-off background), so the cut does not jump.",
+    hint: c"Corrects the generated frames by the difference between each source frame they join (the seam, the image, the end frame) and the model's own rendering of it: colour and tone everywhere, and the source's own detail and sharpness carried along with the motion (a locked-off background stays the source's; a moving object keeps its edges), so the cut does not jump.",
     page: PAGE_ADVANCED,
     kind: ParamKind::Bool { default: true },
 };

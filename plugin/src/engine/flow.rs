@@ -107,15 +107,7 @@ impl Flow {
 
     /// Displacement and confidence at a point (bilinear, clamped to the frame).
     pub fn sample(&self, x: f32, y: f32) -> (f32, f32, f32) {
-        let (x, y) = (x.clamp(0.0, (self.width - 1) as f32), y.clamp(0.0, (self.height - 1) as f32));
-        let (x0, y0) = (x.floor() as usize, y.floor() as usize);
-        let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
-        let (tx, ty) = (x - x0 as f32, y - y0 as f32);
-        let at = |v: &[f32]| {
-            let top = v[y0 * self.width + x0] * (1.0 - tx) + v[y0 * self.width + x1] * tx;
-            let bottom = v[y1 * self.width + x0] * (1.0 - tx) + v[y1 * self.width + x1] * tx;
-            top * (1.0 - ty) + bottom * ty
-        };
+        let at = |v: &[f32]| bilinear(v, self.width, self.height, x, y);
         (at(&self.dx), at(&self.dy), at(&self.confidence))
     }
 }
@@ -155,7 +147,7 @@ fn refine(a: &Frame, b: &Frame, x: usize, y: usize, offset: (isize, isize), patc
     let residual = |fx: f64, fy: f64| {
         let (mut sxe, mut sye, mut see) = (0f64, 0f64, 0f64);
         for &(c, bx, by, av, gx, gy) in &samples {
-            let e = sample(b.plane(c), w, h, bx + fx, by + fy) - av;
+            let e = f64::from(bilinear(b.plane(c), w, h, (bx + fx) as f32, (by + fy) as f32)) - av;
             sxe += gx * e;
             sye += gy * e;
             see += e * e;
@@ -185,14 +177,15 @@ fn refine(a: &Frame, b: &Frame, x: usize, y: usize, offset: (isize, isize), patc
 const REFINE_STEPS: usize = 4;
 const MAX_REFINE: f64 = 0.75;
 
-/// `plane` (`w`×`h`) at a point, bilinear, clamped to its edges.
-fn sample(plane: &[f32], w: usize, h: usize, x: f64, y: f64) -> f64 {
-    let (x, y) = (x.clamp(0.0, (w - 1) as f64), y.clamp(0.0, (h - 1) as f64));
+/// `plane` (`w`×`h`, row-major) at a point, bilinear, clamped to its edges.
+pub fn bilinear(plane: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
+    let (x, y) = (x.clamp(0.0, (w - 1) as f32), y.clamp(0.0, (h - 1) as f32));
     let (x0, y0) = (x.floor() as usize, y.floor() as usize);
     let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
-    let (tx, ty) = (x - x0 as f64, y - y0 as f64);
-    let at = |xx: usize, yy: usize| f64::from(plane[yy * w + xx]);
-    (at(x0, y0) * (1.0 - tx) + at(x1, y0) * tx) * (1.0 - ty) + (at(x0, y1) * (1.0 - tx) + at(x1, y1) * tx) * ty
+    let (tx, ty) = (x - x0 as f32, y - y0 as f32);
+    let top = plane[y0 * w + x0] * (1.0 - tx) + plane[y0 * w + x1] * tx;
+    let bottom = plane[y1 * w + x0] * (1.0 - tx) + plane[y1 * w + x1] * tx;
+    top * (1.0 - ty) + bottom * ty
 }
 
 /// The size frames of an output `size` are matched at: that shape, at most

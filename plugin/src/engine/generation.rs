@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::flow::{self, Flow};
+use super::flow::{self, bilinear, Flow};
 use super::EngineError;
 use crate::clip_cache::{clip_cache, GeneratedClip, KeyBuilder};
 use crate::diffusion::{Condition, Control, Manifest, Mode, Request, SeededNoise, VideoModel};
@@ -156,17 +156,6 @@ fn add_seam_residual(out: &mut Frame, decoded: &Frame, source: &Frame, motion: &
             *v += weight * (s + sure * bilinear(&detail, w, h, x, y));
         }
     }
-}
-
-/// `plane` (`w`×`h`, row-major) at a point, bilinear, clamped to its edges.
-fn bilinear(plane: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
-    let (x, y) = (x.clamp(0.0, (w - 1) as f32), y.clamp(0.0, (h - 1) as f32));
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
-    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
-    let (tx, ty) = (x - x0 as f32, y - y0 as f32);
-    let top = plane[y0 * w + x0] * (1.0 - tx) + plane[y0 * w + x1] * tx;
-    let bottom = plane[y1 * w + x0] * (1.0 - tx) + plane[y1 * w + x1] * tx;
-    top * (1.0 - ty) + bottom * ty
 }
 
 /// The generation size for an output size: the output's shape, rounded to the model's multiple,

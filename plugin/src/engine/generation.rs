@@ -478,7 +478,7 @@ mod tests {
                     let d = ((x - cx).powi(2) + (y - 20.0).powi(2)).sqrt();
                     let edge = if sharp { 0.5 } else { 2.0 };
                     let inside = ((7.0 + edge - d) / (2.0 * edge)).clamp(0.0, 1.0);
-                    let bg = if textured { 0.2 + 0.04 * ((x * 1.7 + y * 0.9) as f32).sin() } else { 0.2 };
+                    let bg = if textured { 0.2 + 0.04 * (x * 1.7 + y * 0.9).sin() } else { 0.2 };
                     *v = bg + inside * (0.7 - 0.1 * c as f32);
                 }
             }

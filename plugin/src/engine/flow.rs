@@ -54,35 +54,36 @@ impl Flow {
         let (w, h) = (a.width, a.height);
         let n = w * h;
         let r = search as isize;
-        let side = 2 * search + 1;
-        // Patch cost of every displacement, kept for the sub-pixel fit.
-        let mut costs = vec![0.0f32; side * side * n];
+        // The cheapest displacement per pixel so far (the first of equals, in scan order).
+        let mut best_cost = vec![f32::INFINITY; n];
+        let mut best = vec![(0isize, 0isize); n];
         let mut sq = vec![0.0f32; n];
-        for (k, (oy, ox)) in (-r..=r).flat_map(|oy| (-r..=r).map(move |ox| (oy, ox))).enumerate() {
-            sq.iter_mut().for_each(|v| *v = 0.0);
-            for c in 0..3 {
-                let (pa, pb) = (a.plane(c), b.plane(c));
-                for y in 0..h {
-                    let yb = (y as isize + oy).clamp(0, h as isize - 1) as usize;
-                    let (ra, rb) = (&pa[y * w..][..w], &pb[yb * w..][..w]);
-                    for (x, s) in sq[y * w..][..w].iter_mut().enumerate() {
-                        let xb = (x as isize + ox).clamp(0, w as isize - 1) as usize;
-                        let d = ra[x] - rb[xb];
-                        *s += d * d;
+        for oy in -r..=r {
+            for ox in -r..=r {
+                sq.iter_mut().for_each(|v| *v = 0.0);
+                for c in 0..3 {
+                    let (pa, pb) = (a.plane(c), b.plane(c));
+                    for y in 0..h {
+                        let yb = (y as isize + oy).clamp(0, h as isize - 1) as usize;
+                        let (ra, rb) = (&pa[y * w..][..w], &pb[yb * w..][..w]);
+                        for (x, s) in sq[y * w..][..w].iter_mut().enumerate() {
+                            let xb = (x as isize + ox).clamp(0, w as isize - 1) as usize;
+                            let d = ra[x] - rb[xb];
+                            *s += d * d;
+                        }
+                    }
+                }
+                let penalty = STILLNESS * (ox * ox + oy * oy) as f32;
+                for (i, v) in box_blur(&sq, w, h, patch).into_iter().enumerate() {
+                    let cost = v / 3.0 + penalty;
+                    if cost < best_cost[i] {
+                        (best_cost[i], best[i]) = (cost, (ox, oy));
                     }
                 }
             }
-            let penalty = STILLNESS * (ox * ox + oy * oy) as f32;
-            let blurred = box_blur(&sq, w, h, patch);
-            for (dst, v) in costs[k * n..][..n].iter_mut().zip(blurred) {
-                *dst = v / 3.0 + penalty;
-            }
         }
         let mut flow = Flow::still(w, h);
-        let cost = |k: usize, i: usize| costs[k * n + i];
-        for i in 0..n {
-            let best = (0..side * side).min_by(|&p, &q| cost(p, i).total_cmp(&cost(q, i))).unwrap_or(0);
-            let (ox, oy) = ((best % side) as isize - r, (best / side) as isize - r);
+        for (i, &(ox, oy)) in best.iter().enumerate() {
             let (fx, fy, rms) = refine(a, b, i % w, i / w, (ox, oy), patch);
             flow.dx[i] = ox as f32 + fx;
             flow.dy[i] = oy as f32 + fy;

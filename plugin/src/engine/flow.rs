@@ -201,6 +201,13 @@ pub fn match_size(size: (usize, usize)) -> (usize, usize) {
     (((w as f64 * scale).round() as usize).max(1), ((h as f64 * scale).round() as usize).max(1))
 }
 
+/// Search and patch radii for matching at `size`: motion of up to about 4 % of the frame's long
+/// side per frame (3 pixels at the least), compared over 5×5 neighbourhoods (3×3 on tiny frames).
+pub fn match_radii(size: (usize, usize)) -> (usize, usize) {
+    let long = size.0.max(size.1);
+    ((long / 24).clamp(3, 5), (long / 32).clamp(1, 2))
+}
+
 /// `frame` made ready for matching at `size`: covering it as the output does, after a blur
 /// that keeps a large downscale from aliasing.
 pub fn for_matching(frame: &Frame, size: (usize, usize)) -> Frame {

@@ -85,7 +85,7 @@ impl Shotclip {
     /// motion the search reaches), composed.
     fn motion(&self, from: i64, to: i64, size: (usize, usize)) -> Option<Flow> {
         let at = flow::match_size(size);
-        let (search, patch) = match_radii(at);
+        let (search, patch) = flow::match_radii(at);
         let step = if to > from { 1 } else { -1 };
         let mut total = Flow::still(at.0, at.1);
         let mut current = flow::for_matching(self.frame(from)?, at);
@@ -97,13 +97,6 @@ impl Shotclip {
         }
         Some(total)
     }
-}
-
-/// Search and patch radii for matching at `size`: motion of up to about 4 % of the frame's long
-/// side per frame (3 pixels at the least), compared over 5×5 neighbourhoods (3×3 on tiny frames).
-fn match_radii(size: (usize, usize)) -> (usize, usize) {
-    let long = size.0.max(size.1);
-    ((long / 24).clamp(3, 5), (long / 32).clamp(1, 2))
 }
 
 /// A source frame a generated shot joins: the shot's index `at` is that frame, passed through by

@@ -40,17 +40,19 @@ impl Flow {
         Flow { width, height, dx: vec![0.0; n], dy: vec![0.0; n], confidence: vec![1.0; n] }
     }
 
-    /// Block matching of `a` against `b` (same size, RGB used): every displacement within
+    /// Block matching of `a` against `b` (same size; RGB, or the planes a grey frame has): every
+    /// displacement within
     /// `search` pixels is scored by the squared difference over a `(2·patch + 1)²`
     /// neighbourhood; the best one is refined to sub-pixel precision by Lucas-Kanade steps, and
     /// the confidence follows the patch's difference after them. Pixels past the border repeat the
     /// border.
     ///
     /// # Panics
-    /// If the frames differ in size or have fewer than 3 channels.
+    /// If the frames differ in size or either has no channel.
     pub fn estimate(a: &Frame, b: &Frame, search: usize, patch: usize) -> Flow {
         assert_eq!((a.width, a.height), (b.width, b.height), "frames to match differ in size");
-        assert!(a.channels >= 3 && b.channels >= 3, "frames to match need RGB");
+        let channels = matched_channels(a, b);
+        assert!(channels > 0, "frames to match have no channel");
         let (w, h) = (a.width, a.height);
         let n = w * h;
         let r = search as isize;
@@ -61,7 +63,7 @@ impl Flow {
         for oy in -r..=r {
             for ox in -r..=r {
                 sq.iter_mut().for_each(|v| *v = 0.0);
-                for c in 0..3 {
+                for c in 0..channels {
                     let (pa, pb) = (a.plane(c), b.plane(c));
                     for y in 0..h {
                         let yb = (y as isize + oy).clamp(0, h as isize - 1) as usize;
@@ -75,7 +77,7 @@ impl Flow {
                 }
                 let penalty = STILLNESS * (ox * ox + oy * oy) as f32;
                 for (i, v) in box_blur(&sq, w, h, patch).into_iter().enumerate() {
-                    let cost = v / 3.0 + penalty;
+                    let cost = v / channels as f32 + penalty;
                     if cost < best_cost[i] {
                         (best_cost[i], best[i]) = (cost, (ox, oy));
                     }
@@ -124,12 +126,13 @@ fn refine(a: &Frame, b: &Frame, x: usize, y: usize, offset: (isize, isize), patc
     let clamp_y = |v: isize| v.clamp(0, h as isize - 1) as usize;
     let p = patch as isize;
     // The patch's pixels of `a` with their gradients, per channel.
-    let mut samples = Vec::with_capacity((2 * patch + 1).pow(2) * 3);
+    let channels = matched_channels(a, b);
+    let mut samples = Vec::with_capacity((2 * patch + 1).pow(2) * channels);
     let (mut sxx, mut sxy, mut syy) = (0f64, 0f64, 0f64);
     for qy in y as isize - p..=y as isize + p {
         for qx in x as isize - p..=x as isize + p {
             let (ax, ay) = (clamp_x(qx), clamp_y(qy));
-            for c in 0..3 {
+            for c in 0..channels {
                 let pa = a.plane(c);
                 let at = |xx: usize, yy: usize| f64::from(pa[yy * w + xx]);
                 let gx = (at(clamp_x(qx + 1), ay) - at(clamp_x(qx - 1), ay)) / 2.0;
@@ -172,6 +175,11 @@ fn refine(a: &Frame, b: &Frame, x: usize, y: usize, offset: (isize, isize), patc
         (fx, fy, sxe, sye, see) = (nx, ny, next.0, next.1, next.2);
     }
     (fx as f32, fy as f32, (see / samples.len().max(1) as f64).sqrt() as f32)
+}
+
+/// The colour planes two frames are compared on: RGB, not alpha (fewer for grey frames).
+fn matched_channels(a: &Frame, b: &Frame) -> usize {
+    a.channels.min(b.channels).min(3)
 }
 
 /// Lucas-Kanade steps per match, and how far (pixels) they may move it from the whole-pixel one.
@@ -274,6 +282,17 @@ mod tests {
         }
         let flow = Flow::estimate(&a, &b, 2, 2);
         assert!(flow.confidence[16 * 32 + 16] < 0.05);
+    }
+
+    #[test]
+    fn grey_frames_match_on_their_one_plane() {
+        let grey = |x: f32| {
+            let rgb = disc(40, 32, x, 16.0, 6.0);
+            Frame::from_vec(1, 32, 40, rgb.plane(0).to_vec()).unwrap()
+        };
+        let flow = Flow::estimate(&grey(20.6), &grey(18.0), 4, 2);
+        let edge = 16 * 40 + 26;
+        assert!((flow.dx[edge] + 2.6).abs() < 0.35, "dx {}", flow.dx[edge]);
     }
 
     #[test]

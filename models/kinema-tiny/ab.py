@@ -105,11 +105,15 @@ def main():
         train.encode_pool(vae, argparse.Namespace(dit_pool=4000, work=str(work)), {})  # sets the latent mean/std
         torch.save(heldout_set(vae), work / "heldout.pt")
         return
+    if not (work / "pool.pt").exists():
+        sys.exit(f"no latent pool in {work}: run `python ab.py pool --work {work}` first")
     vae.load_state_dict(torch.load(work / "vae.pt"))
     held = torch.load(work / "heldout.pt")
     run = work / a.name
     run.mkdir(exist_ok=True)
     if a.what == "score":
+        if not (run / "dit.pt").exists():
+            sys.exit(f"{run} has no dit.pt: run `python ab.py run --work {work} --name {a.name}` first")
         sd = torch.load(run / "dit.pt")
         tr.load_state_dict(sd["tr_avg"])
         te.load_state_dict(sd["te_avg"])

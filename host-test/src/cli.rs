@@ -157,6 +157,10 @@ pub struct GenerateArgs {
     /// their colour and still detail to the source frames they join (Match Source off).
     #[arg(long)]
     pub no_match_source: bool,
+    /// With Match Source: how many new frames next to each source frame dissolve from it into
+    /// the generated frames (Seam Blend; 0 cuts straight to them; default: the effect's).
+    #[arg(long, conflicts_with = "no_match_source")]
+    pub seam_blend: Option<u32>,
     /// Output sequence pattern ('out/%04d.png').
     #[arg(long)]
     pub out: String,
@@ -172,8 +176,9 @@ fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<ClipSource>)> {
     if frames == 0 {
         bail!("--frames must be at least 1");
     }
-    if a.no_match_source && a.image.is_none() && a.extend.is_none() {
-        bail!("--no-match-source needs --image or --extend (text alone joins no source frames)");
+    if (a.no_match_source || a.seam_blend.is_some()) && a.image.is_none() && a.extend.is_none() {
+        let flag = if a.no_match_source { "--no-match-source" } else { "--seam-blend" };
+        bail!("{flag} needs --image or --extend (text alone joins no source frames)");
     }
     let n = i64::from(frames);
     let mut set =
@@ -228,6 +233,7 @@ fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<ClipSource>)> {
     if a.no_match_source {
         set.push("match_source=false".into());
     }
+    set.extend(a.seam_blend.map(|n| format!("seam_blend={n}")));
     args.set = set;
     Ok((args, source))
 }
@@ -677,6 +683,9 @@ mod tests {
         let g = generate(&["--no-match-source"]).unwrap();
         let err = generate_args(&g).unwrap_err().to_string();
         assert!(err.contains("needs --image or --extend"), "{err}");
+        let err = generate_args(&generate(&["--seam-blend", "2"]).unwrap()).unwrap_err().to_string();
+        assert!(err.starts_with("--seam-blend needs --image or --extend"), "{err}");
+        assert!(generate(&["--extend", "in/%04d.png", "--no-match-source", "--seam-blend", "2"]).is_err());
         let g = generate(&["--extend", "in/%04d.png", "--backward", "--no-match-source"]).unwrap();
         assert!(g.no_match_source && g.backward);
         assert!(!generate(&["--extend", "in/%04d.png"]).unwrap().no_match_source);
@@ -717,7 +726,7 @@ mod tests {
     }
 
     #[test]
-    fn generate_extend_can_turn_match_source_off() {
+    fn generate_extend_can_turn_match_source_off_and_set_the_seam_blend() {
         let dir = std::env::temp_dir().join(format!("kinema-cli-extend-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         for i in 0..2 {
@@ -736,6 +745,8 @@ mod tests {
         };
         assert!(set(&["--no-match-source"]).iter().any(|s| s == "match_source=false"));
         assert!(!set(&[]).iter().any(|s| s.starts_with("match_source")), "the effect's default (on) applies");
+        assert!(set(&["--seam-blend", "0"]).iter().any(|s| s == "seam_blend=0"));
+        assert!(!set(&[]).iter().any(|s| s.starts_with("seam_blend")), "the effect's default applies");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

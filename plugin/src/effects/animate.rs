@@ -9,7 +9,8 @@ use std::ffi::CStr;
 use super::generate::{length, LENGTH_PARAM};
 use super::{
     model_param, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues, GUIDANCE_PARAM,
-    MATCH_SOURCE_PARAM, NEGATIVE_PROMPT_PARAM, PAGE_MAIN, PROMPT_PARAM, SEED_PARAM, STATUS_PARAM, STEPS_PARAM,
+    MATCH_SOURCE_PARAM, NEGATIVE_PROMPT_PARAM, PAGE_MAIN, PROMPT_PARAM, SEAM_BLEND_PARAM, SEED_PARAM, STATUS_PARAM,
+    STEPS_PARAM,
 };
 
 pub const PARAM_IMAGE_FRAME: &CStr = c"image_frame";
@@ -43,6 +44,7 @@ pub(super) const PARAMS: &[ParamSpec] = &[
     },
     LENGTH_PARAM,
     MATCH_SOURCE_PARAM,
+    SEAM_BLEND_PARAM,
     SEED_PARAM,
     STEPS_PARAM,
     GUIDANCE_PARAM,

@@ -6,8 +6,8 @@ use std::ffi::CStr;
 
 use super::{
     model_param, Direction, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues,
-    GUIDANCE_PARAM, MATCH_SOURCE_PARAM, NEGATIVE_PROMPT_PARAM, PAGE_ADVANCED, PAGE_MAIN, PROMPT_PARAM, SEED_PARAM,
-    STATUS_PARAM, STEPS_PARAM,
+    EXTEND_GUIDANCE_PARAM, MATCH_SOURCE_PARAM, NEGATIVE_PROMPT_PARAM, PAGE_ADVANCED, PAGE_MAIN, PROMPT_PARAM,
+    SEAM_BLEND_PARAM, SEED_PARAM, STATUS_PARAM, STEPS_PARAM,
 };
 
 pub const PARAM_DIRECTION: &CStr = c"direction";
@@ -41,9 +41,10 @@ pub(super) const PARAMS: &[ParamSpec] = &[
         kind: ParamKind::Int { default: 9, min: 1, max: 257, display_min: 1, display_max: 65 },
     },
     MATCH_SOURCE_PARAM,
+    SEAM_BLEND_PARAM,
     SEED_PARAM,
     STEPS_PARAM,
-    GUIDANCE_PARAM,
+    EXTEND_GUIDANCE_PARAM,
     model_param(c"kinema-tiny"),
     STATUS_PARAM,
 ];
@@ -106,7 +107,7 @@ pub(super) fn time_domain(values: &ParamValues, source: Option<FrameRange>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::effects::{ParamValue, EXTEND, PARAM_MATCH_SOURCE};
+    use crate::effects::{ParamValue, EXTEND, PARAM_GUIDANCE, PARAM_MATCH_SOURCE, PARAM_SEAM_BLEND};
 
     const SRC: Option<FrameRange> = Some(FrameRange { first: 10.0, last: 30.0 });
 
@@ -153,6 +154,14 @@ mod tests {
         );
         assert!(plan(&values(0, 4), 31.0, SRC).unwrap_err().to_string().starts_with("Extend By is out of range"));
         assert_eq!(plan(&v, 31.0, None).unwrap_err(), EffectError::NoSource);
+    }
+
+    #[test]
+    fn extension_follows_its_context_without_prompt_guidance_by_default() {
+        let (extend, generate) = (ParamValues::defaults(&EXTEND), ParamValues::defaults(&crate::effects::GENERATE));
+        assert_eq!(extend.double(PARAM_GUIDANCE).unwrap(), 1.0);
+        assert_eq!(generate.double(PARAM_GUIDANCE).unwrap(), 3.0);
+        assert_eq!(extend.int(PARAM_SEAM_BLEND).unwrap(), 4);
     }
 
     #[test]

@@ -159,6 +159,7 @@ pub const PARAM_SEED: &CStr = c"seed";
 pub const PARAM_STEPS: &CStr = c"steps";
 pub const PARAM_GUIDANCE: &CStr = c"guidance";
 pub const PARAM_MATCH_SOURCE: &CStr = c"match_source";
+pub const PARAM_SEAM_BLEND: &CStr = c"seam_blend";
 /// Name of the status parameter every effect has.
 pub const PARAM_STATUS: &CStr = c"status";
 
@@ -274,21 +275,32 @@ const STEPS_PARAM: ParamSpec = ParamSpec {
     kind: ParamKind::Int { default: 30, min: 1, max: 200, display_min: 1, display_max: 100 },
 };
 
-const GUIDANCE_PARAM: ParamSpec = ParamSpec {
-    name: PARAM_GUIDANCE,
-    label: c"Guidance",
-    hint: c"How strongly the prompt steers the result (classifier-free guidance scale; 1 turns it off).",
-    page: PAGE_ADVANCED,
-    kind: ParamKind::Double {
-        default: 3.0,
-        min: 1.0,
-        max: 20.0,
-        display_min: 1.0,
-        display_max: 10.0,
-        increment: 0.1,
-        digits: 2,
-    },
-};
+const GUIDANCE_PARAM: ParamSpec = guidance_param(3.0);
+
+/// Extend: an extension follows its context frames, and prompt guidance on top of them drives
+/// the motion past the source's pace, which shows as a jump at the seam. On Kinema-tiny's tuning
+/// extensions (Match Source and a 4-frame Seam Blend on) guidance 3 left 59 % of the seams within
+/// 1.5x the source's frame-to-frame change, 1.5 left 69 % and 1 (no guidance) 84 %, and the
+/// direction held in 100, 100 and 94 % of them.
+const EXTEND_GUIDANCE_PARAM: ParamSpec = guidance_param(1.0);
+
+const fn guidance_param(default: f64) -> ParamSpec {
+    ParamSpec {
+        name: PARAM_GUIDANCE,
+        label: c"Guidance",
+        hint: c"How strongly the prompt steers the result (classifier-free guidance scale; 1 turns it off, and with it the negative prompt).",
+        page: PAGE_ADVANCED,
+        kind: ParamKind::Double {
+            default,
+            min: 1.0,
+            max: 20.0,
+            display_min: 1.0,
+            display_max: 10.0,
+            increment: 0.1,
+            digits: 2,
+        },
+    }
+}
 
 /// Animate and Extend: on by default, because the model's decoder shifts colours and softens
 /// detail, which shows as a jump where the source frames meet the generated ones.
@@ -298,6 +310,17 @@ const MATCH_SOURCE_PARAM: ParamSpec = ParamSpec {
     hint: c"Corrects the generated frames by the difference between each source frame they join (the seam, the image, the end frame) and the model's own rendering of it: colour and tone everywhere, and the source's own detail and sharpness carried along with the motion (a locked-off background stays the source's; a moving object keeps its edges), so the cut does not jump.",
     page: PAGE_ADVANCED,
     kind: ParamKind::Bool { default: true },
+};
+
+/// Animate and Extend, with Match Source: the model's frames move like the source but flicker
+/// and soften more from frame to frame than filmed ones, so even a matched cut shows that change
+/// at once; a short dissolve, carried along the motion, spreads it over a few frames.
+const SEAM_BLEND_PARAM: ParamSpec = ParamSpec {
+    name: PARAM_SEAM_BLEND,
+    label: c"Seam Blend",
+    hint: c"With Match Source: over this many generated frames next to each source frame they join, the picture dissolves from that source frame, carried along the generated motion, into the generated frames (new content that the source does not show is always the model's). 0 cuts straight to the matched frames.",
+    page: PAGE_ADVANCED,
+    kind: ParamKind::Int { default: 4, min: 0, max: 64, display_min: 0, display_max: 16 },
 };
 
 #[cfg(test)]

@@ -68,13 +68,20 @@ impl Shotclip {
     /// a clip generated small keeps a full-resolution static background. Not clamped: sources
     /// may be HDR floats. Applied when serving, so the cached clip stays the model's raw output
     /// and switching it off regenerates nothing.
-    pub fn frame_matched(&self, index: i64, seams: &[Seam], size: (usize, usize)) -> Option<Frame> {
+    ///
+    /// `blend` frames next to each seam dissolve from the source frame itself, carried along the
+    /// same motion, into the matched frame ([`seam_dissolve`]): what the model changes beyond the
+    /// motion (its flicker, a softer or reshaped object) comes in over those frames instead of at
+    /// the cut.
+    pub fn frame_matched(&self, index: i64, seams: &[Seam], blend: usize, size: (usize, usize)) -> Option<Frame> {
         let (w, h) = size;
         let mut out = resize_cover(self.frame(index)?, w, h);
         for (seam, weight) in seams.iter().zip(seam_weights(seams, index)) {
             if weight > 0.0 {
                 let motion = self.motion(index, seam.at, size)?;
-                add_seam_residual(&mut out, &resize_cover(self.frame(seam.at)?, w, h), seam.source, &motion, weight);
+                let dissolve = weight * seam_dissolve(index.abs_diff(seam.at), blend);
+                let decoded = resize_cover(self.frame(seam.at)?, w, h);
+                add_seam_residual(&mut out, &decoded, seam.source, &motion, weight, dissolve);
             }
         }
         Some(out)
@@ -124,10 +131,18 @@ fn seam_weights(seams: &[Seam], index: i64) -> Vec<f32> {
     weights
 }
 
+/// How much of the carried source a frame `distance` frames from its seam shows with a blend of
+/// `blend` frames: a linear ramp from all of it at the seam to none from `blend + 1` frames on.
+fn seam_dissolve(distance: u64, blend: usize) -> f32 {
+    (1.0 - distance as f32 / (blend as f32 + 1.0)).max(0.0)
+}
+
 /// Adds `weight` × the residual between `source` and the model's `decoded` rendering of it to
 /// `out`: smoothed everywhere, and its detail (what the smoothing takes out) fetched from where
-/// `motion` says each pixel was in the seam frame, as far as the match is sure.
-fn add_seam_residual(out: &mut Frame, decoded: &Frame, source: &Frame, motion: &Flow, weight: f32) {
+/// `motion` says each pixel was in the seam frame, as far as the match is sure. Then moves the
+/// result `dissolve` of the way to the source pixel itself fetched from there, as far as the match
+/// is sure (where it is not, the pixel is new content and stays the model's).
+fn add_seam_residual(out: &mut Frame, decoded: &Frame, source: &Frame, motion: &Flow, weight: f32, dissolve: f32) {
     let (w, h) = (out.width, out.height);
     let source = resize_cover(source, w, h);
     let channels = 3.min(source.channels).min(decoded.channels).min(out.channels);
@@ -145,8 +160,12 @@ fn add_seam_residual(out: &mut Frame, decoded: &Frame, source: &Frame, motion: &
         let diff: Vec<f32> = source.plane(c).iter().zip(decoded.plane(c)).map(|(s, d)| s - d).collect();
         let smooth = box_blur(&box_blur(&diff, w, h, radius), w, h, radius);
         let detail: Vec<f32> = diff.iter().zip(&smooth).map(|(d, s)| d - s).collect();
+        let carried = source.plane(c);
         for ((v, s), &(x, y, sure)) in out.plane_mut(c).iter_mut().zip(&smooth).zip(&origin) {
             *v += weight * (s + sure * bilinear(&detail, w, h, x, y));
+            if dissolve > 0.0 {
+                *v += dissolve * sure * (bilinear(carried, w, h, x, y) - *v);
+            }
         }
     }
 }
@@ -362,10 +381,10 @@ mod tests {
         for shot in shotclips((0..9).map(|i| pattern(i, w, h)).collect()) {
             let seam = shot.clip.frames[4].clone();
             for index in 1..=4 {
-                let matched = shot.frame_matched(index, &[Seam { at: 0, source: &seam }], (w, h)).unwrap();
+                let matched = shot.frame_matched(index, &[Seam { at: 0, source: &seam }], 0, (w, h)).unwrap();
                 assert_eq!(&matched, shot.frame(index).unwrap(), "backward {} index {index}", shot.backward);
             }
-            assert!(shot.frame_matched(5, &[Seam { at: 0, source: &seam }], (w, h)).is_none());
+            assert!(shot.frame_matched(5, &[Seam { at: 0, source: &seam }], 0, (w, h)).is_none());
         }
     }
 
@@ -383,7 +402,7 @@ mod tests {
             for index in 1..=4 {
                 let (raw, matched) = (
                     shot.frame(index).unwrap(),
-                    shot.frame_matched(index, &[Seam { at: 0, source: &seam }], (w, h)).unwrap(),
+                    shot.frame_matched(index, &[Seam { at: 0, source: &seam }], 0, (w, h)).unwrap(),
                 );
                 assert_eq!(matched.shape(), raw.shape());
                 for (m, r) in matched.data.iter().zip(&raw.data) {
@@ -400,7 +419,7 @@ mod tests {
         let [forward, _] = shotclips((0..9).map(|_| flat([0.5; 3])).collect());
         let source =
             Frame::from_vec(4, 16, 24, [0.6f32, 0.5, 0.3, 1.0].iter().flat_map(|&c| [c; 384]).collect()).unwrap();
-        let matched = forward.frame_matched(1, &[Seam { at: 0, source: &source }], (12, 8)).unwrap();
+        let matched = forward.frame_matched(1, &[Seam { at: 0, source: &source }], 0, (12, 8)).unwrap();
         assert_eq!(matched.shape(), [1, 3, 8, 12]);
         for (c, want) in [0.6f32, 0.5, 0.3].into_iter().enumerate() {
             assert!(matched.plane(c).iter().all(|v| (v - want).abs() < 1e-5), "channel {c}");
@@ -432,7 +451,7 @@ mod tests {
         frames[5] = picture(&flat, 16);
         let [forward, _] = shotclips(frames);
         let source = picture(&texture, 4);
-        let matched = forward.frame_matched(1, &[Seam { at: 0, source: &source }], (n, n)).unwrap();
+        let matched = forward.frame_matched(1, &[Seam { at: 0, source: &source }], 0, (n, n)).unwrap();
         let at = |x: usize, y: usize| matched.plane(0)[y * n + x];
         for y in 0..n {
             for x in 0..n {
@@ -485,7 +504,7 @@ mod tests {
         };
         for index in 1..=3 {
             let truth = disc(14.0 + 1.5 * index as f32, true, true);
-            let matched = forward.frame_matched(index, &[Seam { at: 0, source: &source }], (w, h)).unwrap();
+            let matched = forward.frame_matched(index, &[Seam { at: 0, source: &source }], 0, (w, h)).unwrap();
             let (raw, got) = (error(forward.frame(index).unwrap(), &truth), error(&matched, &truth));
             assert!(got < 0.35 * raw, "index {index}: error {got} against the raw frame's {raw}");
         }
@@ -497,7 +516,7 @@ mod tests {
         let (w, h) = (12, 8);
         let [forward, _] = shotclips((0..9).map(|i| pattern(i, w, h)).collect());
         let source = resize_cover(&forward.clip.frames[4], 48, 32);
-        let matched = forward.frame_matched(2, &[Seam { at: 0, source: &source }], (48, 32)).unwrap();
+        let matched = forward.frame_matched(2, &[Seam { at: 0, source: &source }], 0, (48, 32)).unwrap();
         let plain = resize_cover(forward.frame(2).unwrap(), 48, 32);
         assert_eq!(matched.shape(), plain.shape());
         for (m, p) in matched.data.iter().zip(&plain.data) {
@@ -514,13 +533,67 @@ mod tests {
         let (start, end) = (flat(0.6), flat(0.4));
         let seams = [Seam { at: 0, source: &start }, Seam { at: 8, source: &end }];
         for (index, want) in [(1, 0.575), (2, 0.55), (4, 0.5), (6, 0.45), (7, 0.425)] {
-            let matched = shot.frame_matched(index, &seams, (12, 8)).unwrap();
+            let matched = shot.frame_matched(index, &seams, 0, (12, 8)).unwrap();
             assert!(
                 matched.data.iter().all(|v| (v - want).abs() < 1e-5),
                 "index {index}: {} vs {want}",
                 matched.data[0]
             );
         }
+    }
+
+    #[test]
+    fn a_seam_blend_brings_in_the_models_own_change_over_its_frames() {
+        // The model renders the flat seam frame exactly and then brightens it by 0.004 a frame (a
+        // flicker, no motion): matched frames show all of it, a blend of 3 frames lets it in by
+        // quarters.
+        let (w, h) = (24, 16);
+        let flat = |i: usize| Frame::from_vec(3, h, w, vec![0.5 + 0.004 * i as f32; 3 * w * h]).unwrap();
+        let [forward, backward] = shotclips((0..9usize).map(|i| flat(i.abs_diff(4))).collect());
+        for shot in [forward, backward] {
+            let seam = flat(0);
+            for (index, let_in) in [(1, 0.25), (2, 0.5), (3, 0.75), (4, 1.0)] {
+                let matched = shot.frame_matched(index, &[Seam { at: 0, source: &seam }], 3, (w, h)).unwrap();
+                let want = 0.5 + 0.004 * index as f32 * let_in;
+                assert!(
+                    matched.data.iter().all(|v| (v - want).abs() < 1e-6),
+                    "index {index}: {} vs {want}",
+                    matched.data[0]
+                );
+            }
+        }
+        assert_eq!(seam_dissolve(0, 3), 1.0);
+        assert_eq!(seam_dissolve(2, 0), 0.0, "no blend: the matched frames as they are");
+        assert_eq!(seam_dissolve(9, 3), 0.0);
+    }
+
+    #[test]
+    fn a_seam_blend_carries_the_source_along_the_motion_and_leaves_new_content_to_the_model() {
+        // The model moves a soft disc 1.5 px a frame; the source seam frame has it sharp. The first
+        // blended frame is mostly the source's sharp disc at the disc's new place, not at its old.
+        let (w, h) = (48, 40);
+        let disc = |cx: f32, edge: f32| {
+            let mut f = Frame::new(3, h, w);
+            for c in 0..3 {
+                for (i, v) in f.plane_mut(c).iter_mut().enumerate() {
+                    let (x, y) = ((i % w) as f32 + 0.5, (i / w) as f32 + 0.5);
+                    let d = ((x - cx).powi(2) + (y - 20.0).powi(2)).sqrt();
+                    *v = 0.2 + ((7.0 + edge - d) / (2.0 * edge)).clamp(0.0, 1.0) * (0.7 - 0.1 * c as f32);
+                }
+            }
+            f
+        };
+        let [forward, _] = shotclips((0..9).map(|i| disc(14.0 + 1.5 * (i as f32 - 4.0), 2.0)).collect());
+        let source = disc(14.0, 0.5);
+        let error = |a: &Frame, b: &Frame| {
+            a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.data.len() as f32
+        };
+        let truth = disc(15.5, 0.5);
+        let matched = forward.frame_matched(1, &[Seam { at: 0, source: &source }], 0, (w, h)).unwrap();
+        let blended = forward.frame_matched(1, &[Seam { at: 0, source: &source }], 4, (w, h)).unwrap();
+        let (m, b) = (error(&matched, &truth), error(&blended, &truth));
+        assert!(b < 0.9 * m, "blended error {b} against matched {m}");
+        assert!(error(&blended, &source) > 2.0 * b, "the disc stayed at its old place");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::instance::Instance;
 use super::status::{OfxError, OfxResult};
 use crate::effects::{
     Direction, EffectKind, FrameRange, ModelWork, ParamValues, PARAM_EXTEND_FRAMES, PARAM_GUIDANCE, PARAM_LENGTH,
-    PARAM_MATCH_SOURCE, PARAM_MODEL, PARAM_NEGATIVE_PROMPT, PARAM_PROMPT, PARAM_SEED, PARAM_STEPS,
+    PARAM_MATCH_SOURCE, PARAM_MODEL, PARAM_NEGATIVE_PROMPT, PARAM_PROMPT, PARAM_SEAM_BLEND, PARAM_SEED, PARAM_STEPS,
 };
 use crate::engine::generation::{shot_clip, Seam, Shot, ShotSettings};
 use crate::frame_io::{resize_cover, Frame};
@@ -120,7 +120,8 @@ pub fn render(
     let frame = if seams.is_empty() {
         made.frame(index).map(Cow::Borrowed)
     } else {
-        made.frame_matched(index, &seams, (bounds.width(), bounds.height())).map(Cow::Owned)
+        let blend = values.int(PARAM_SEAM_BLEND).map_err(failed)?.max(0) as usize;
+        made.frame_matched(index, &seams, blend, (bounds.width(), bounds.height())).map(Cow::Owned)
     }
     .ok_or_else(|| OfxError::failed(format!("internal: the shot has no frame {index}")))?;
 

@@ -137,8 +137,10 @@ def _trajectory(rng, motion: str, size: float, frames: int = FRAMES):
 
 
 def sample_scene(rng: np.random.Generator, *, triple=None, allow_heldout: bool = False, two_objects_p: float = 0.1):
-    if triple is None:
+    if triple is None:  # a colour first, so each is drawn equally often however many of its triples are held out
         pool = TRAIN_TRIPLES if not allow_heldout else list(itertools.product(COLOURS, SHAPES, MOTIONS))
+        colour = list(COLOURS)[rng.integers(len(COLOURS))]
+        pool = [t for t in pool if t[0] == colour]
         triple = pool[rng.integers(len(pool))]
     colour, shape, motion = triple
     size = float(rng.uniform(7, 11))  # half-size in pixels

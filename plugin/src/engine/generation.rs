@@ -3,10 +3,11 @@
 //! and on disk) and served frame by frame. No OFX here; the video model runs through
 //! [`crate::diffusion`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use super::flow::{self, bilinear, Flow};
 use super::EngineError;
+use crate::cache::ByteLru;
 use crate::clip_cache::{clip_cache, GeneratedClip, KeyBuilder};
 use crate::diffusion::{Condition, Control, Manifest, Mode, Request, SeededNoise, VideoModel};
 use crate::effects::Direction;
@@ -49,8 +50,12 @@ impl Shotclip {
     /// The clip frame for shot index `index` (Text/Animate: frame of the shot; Extend: 1 = the
     /// first generated frame next to the source).
     pub fn frame(&self, index: i64) -> Option<&Frame> {
+        self.clip_index(index).map(|i| &self.clip.frames[i])
+    }
+
+    fn clip_index(&self, index: i64) -> Option<usize> {
         let at = if self.backward { self.anchor as i64 - index } else { self.anchor as i64 + index };
-        usize::try_from(at).ok().and_then(|i| self.clip.frames.get(i))
+        usize::try_from(at).ok().filter(|&i| i < self.clip.frames.len())
     }
 
     /// [`Shotclip::frame`] at `size`, matched to the source frames the shot joins (Extend: the
@@ -89,21 +94,52 @@ impl Shotclip {
 
     /// Where each pixel of shot frame `from` was in shot frame `to`, at the match size for an
     /// output `size`: one block-matching step per frame between them (each step is a small
-    /// motion the search reaches), composed.
+    /// motion the search reaches), composed. The steps are kept ([`step_flows`]), so serving a
+    /// shot's frames one by one matches each pair of neighbours once.
     fn motion(&self, from: i64, to: i64, size: (usize, usize)) -> Option<Flow> {
         let at = flow::match_size(size);
-        let (search, patch) = flow::match_radii(at);
         let step = if to > from { 1 } else { -1 };
         let mut total = Flow::still(at.0, at.1);
-        let mut current = flow::for_matching(self.frame(from)?, at);
         let mut index = from;
         while index != to {
-            let next = flow::for_matching(self.frame(index + step)?, at);
-            total = total.then(&Flow::estimate(&current, &next, search, patch));
-            (current, index) = (next, index + step);
+            total = total.then(&self.step_flow(index, index + step, at)?.1);
+            index += step;
         }
         Some(total)
     }
+
+    /// The block-matching step from shot frame `from` to its neighbour `to` at match size `at`.
+    fn step_flow(&self, from: i64, to: i64, at: (usize, usize)) -> Option<Arc<(Weak<GeneratedClip>, Flow)>> {
+        let key = (Arc::as_ptr(&self.clip) as usize, self.clip_index(from)?, self.clip_index(to)?, at);
+        let (cache, clip) = (step_flows(), Arc::downgrade(&self.clip));
+        if let Some(hit) = cache.get(&key).filter(|kept| kept.0.ptr_eq(&clip)) {
+            return Some(hit);
+        }
+        let (a, b) = (flow::for_matching(self.frame(from)?, at), flow::for_matching(self.frame(to)?, at));
+        let (search, patch) = flow::match_radii(at);
+        let flow = Flow::estimate(&a, &b, search, patch);
+        #[cfg(test)]
+        tests::STEPS_MATCHED.with(|n| n.set(n.get() + 1));
+        let bytes = flow.dx.len() * 3 * std::mem::size_of::<f32>();
+        let kept = Arc::new((clip, flow));
+        cache.insert(key, kept.clone(), bytes);
+        Some(kept)
+    }
+}
+
+/// Block-matching steps between neighbouring frames of generated clips, by clip, frame pair and
+/// match size (64 MiB). A clip is named by its address, and each entry holds a weak reference to
+/// it: the allocation cannot be reused while that lives, and a dropped clip's steps never match.
+type StepKey = (usize, usize, usize, (usize, usize));
+
+fn step_flows() -> &'static ByteLru<StepKey, (Weak<GeneratedClip>, Flow)> {
+    static CACHE: OnceLock<ByteLru<StepKey, (Weak<GeneratedClip>, Flow)>> = OnceLock::new();
+    CACHE.get_or_init(|| ByteLru::new(64 << 20))
+}
+
+/// Drops the kept block-matching steps (OFX PurgeCaches).
+pub fn purge_cache() {
+    step_flows().clear();
 }
 
 /// A source frame a generated shot joins: the shot's index `at` is that frame, passed through by
@@ -320,6 +356,11 @@ fn manifest_stamp(model: &ModelDir) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Block-matching steps computed on this test's thread (renders here are synchronous).
+        pub(super) static STEPS_MATCHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
 
     fn ltx_manifest() -> Manifest {
         Manifest::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ltx"), "ltx").unwrap()
@@ -594,6 +635,24 @@ mod tests {
         let (m, b) = (error(&matched, &truth), error(&blended, &truth));
         assert!(b < 0.9 * m, "blended error {b} against matched {m}");
         assert!(error(&blended, &source) > 2.0 * b, "the disc stayed at its old place");
+    }
+
+    #[test]
+    fn serving_a_shot_frame_by_frame_matches_each_pair_of_neighbours_once() {
+        let (w, h) = (24, 16);
+        for shot in shotclips((0..9).map(|i| pattern(i, w, h)).collect()) {
+            let seam = pattern(7, w, h);
+            let seams = [Seam { at: 0, source: &seam }];
+            let before = STEPS_MATCHED.with(|n| n.get());
+            let served: Vec<Frame> = (1..=4).rev().map(|i| shot.frame_matched(i, &seams, 2, (w, h)).unwrap()).collect();
+            assert_eq!(STEPS_MATCHED.with(|n| n.get()) - before, 4, "4 frames from the seam: 4 steps, each once");
+            // The same frames as a shot of its own (nothing kept yet) makes them.
+            let fresh =
+                Shotclip { clip: Arc::new(GeneratedClip { frames: shot.clip.frames.clone(), fps: 25.0 }), ..shot };
+            for (k, i) in (1..=4).rev().enumerate() {
+                assert_eq!(served[k], fresh.frame_matched(i, &seams, 2, (w, h)).unwrap(), "index {i}");
+            }
+        }
     }
 
     #[test]

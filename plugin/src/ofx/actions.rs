@@ -98,6 +98,7 @@ fn load() -> OfxResult<Reply> {
 fn purge() -> OfxResult<Reply> {
     crate::runtime::purge_sessions();
     crate::engine::interpolation::purge_cache();
+    crate::engine::generation::purge_cache();
     crate::clip_cache::clip_cache().purge_memory();
     Ok(Reply::Handled)
 }

@@ -236,7 +236,10 @@ def make_clip(seed: int, **kw):
     return render(scene), caption(scene), scene
 
 
-def heldout_scenes(n: int, seed: int = 99991):
+HELDOUT_SEED = 99991  # the reported evaluation scenes
+
+
+def heldout_scenes(n: int, seed: int = HELDOUT_SEED):
     """n evaluation scenes, one object each, cycling over the held-out triples."""
     rng = np.random.default_rng(seed)
     scenes = []
@@ -246,7 +249,7 @@ def heldout_scenes(n: int, seed: int = 99991):
     return scenes
 
 
-def heldout_prompts(n: int, seed: int = 99991):
+def heldout_prompts(n: int, seed: int = HELDOUT_SEED):
     return [(caption(s), s) for s in heldout_scenes(n, seed)]
 
 

@@ -83,6 +83,12 @@ class Kinema:
         subprocess.run(cmd, check=True, capture_output=True)
         return time.time() - t
 
+    def _matching(self):
+        """Match Source and Seam Blend for the shots that join source frames (the effect's defaults unless set)."""
+        if not self.match_source:
+            return ["--no-match-source"]
+        return [] if self.seam_blend is None else ["--seam-blend", str(self.seam_blend)]
+
     def t2v(self, prompt, seed, out: Path, scene=None):
         dt = self._run([prompt, "--frames", "17", "--size", "64x64", "--seed", str(seed)], out)
         return det.load_frames(out), dt
@@ -91,11 +97,7 @@ class Kinema:
         args = [prompt, "--extend", str(src_dir / "%04d.png"), "--frames", str(n), "--context", str(context), "--seed", str(seed)]
         if backward:
             args.append("--backward")
-        if not self.match_source:
-            args.append("--no-match-source")
-        elif self.seam_blend is not None:
-            args += ["--seam-blend", str(self.seam_blend)]
-        self._run(args, out)
+        self._run(args + self._matching(), out)
         res = {int(p.stem): p for p in sorted(src_dir.glob("*.png"))}  # source frames, unless the output has them
         res.update({int(p.stem): p for p in sorted(out.glob("*.png")) if int(p.stem) not in res})
         return res
@@ -107,11 +109,7 @@ class Kinema:
         save_png_seq([last], src, start=1)
         args = [prompt, "--image", str(src / "0000.png"), "--end-image", str(src / "0001.png"),
                 "--frames", str(frames), "--seed", str(seed)]
-        if not self.match_source:
-            args.append("--no-match-source")
-        elif self.seam_blend is not None:
-            args += ["--seam-blend", str(self.seam_blend)]
-        self._run(args, out)
+        self._run(args + self._matching(), out)
         return det.load_frames(out)
 
 
@@ -199,7 +197,7 @@ def train_prompts(n: int, seed: int = 55555):
 
 def check_t2v(gen, n, work: Path, seed0=1000, split="heldout", draw=0):
     rows = []
-    prompts = (data.heldout_prompts(n, seed=99991 + draw) if split == "heldout" else train_prompts(n))
+    prompts = data.heldout_prompts(n, seed=data.HELDOUT_SEED + draw) if split == "heldout" else train_prompts(n)
     for i, (prompt, scene) in enumerate(prompts):
         frames, dt = gen.t2v(prompt, seed0 + i, work / f"t2v_{i:03d}", scene=scene)
         d = det.detect(frames)

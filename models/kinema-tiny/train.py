@@ -111,20 +111,19 @@ JOIN_DARK = (r"\bdark\s+", "dark")
 def build_tokenizer():
     """WordLevel tokenizer over the world's vocabulary, T5 conventions (<pad>=0, </s>=1 appended, <unk>=2); the
     normalizer joins "dark <colour>" into one word (JOIN_DARK)."""
-    import re
-
     from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
+    normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase(),
+                                       normalizers.Replace(Regex(JOIN_DARK[0]), JOIN_DARK[1])])
     words = []
     for s in data.VOCAB_SENTENCES + ["an a the and on with small gradient background dark"]:
-        for w in re.sub(JOIN_DARK[0], JOIN_DARK[1], s.lower()).split():
+        for w in normalizer.normalize_str(s).split():  # the words the tokenizer will see
             if w not in words:
                 words.append(w)
     vocab = {t: i for i, t in enumerate(["<pad>", "</s>", "<unk>"] + sorted(words) + [",", "."])}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase(),
-                                           normalizers.Replace(Regex(JOIN_DARK[0]), JOIN_DARK[1])])
+    tok.normalizer = normalizer
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",

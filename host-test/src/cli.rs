@@ -604,6 +604,7 @@ fn print_report(report: &serde_json::Value) {
         println!("build:        {build}");
     }
     println!("providers:    {} (set KINEMA_EP=auto|cuda|cpu)", text(&report["preference"]));
+    println!("telemetry:    ONNX Runtime's {}", text(&report["ort_telemetry"]));
     let model = &report["model"];
     if model.is_null() {
         return;

@@ -10,7 +10,7 @@ mod providers;
 mod report;
 mod sessions;
 
-pub use environment::environment;
+pub use environment::{environment, telemetry_opted_in, TELEMETRY_OPT_IN_ENV};
 pub use library::{ort_library_path, plugin_dir, ORT_LIBRARY_FILE};
 pub use providers::{cache_dir, Provider, ProviderPreference};
 pub use report::{runtime_report, KinemaRuntimeReport};

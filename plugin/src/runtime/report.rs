@@ -20,6 +20,11 @@ pub fn runtime_report(model: Option<&Path>) -> Value {
         "plugin_dir": plugin_dir().map(|p| p.display().to_string()),
         "ort_library": ort_library_path().map(|p| p.display().to_string()).map_err(|e| e.to_string()).unwrap_or_else(|e| e),
         "preference": format!("{:?}", ProviderPreference::from_env()),
+        "ort_telemetry": if super::telemetry_opted_in() {
+            format!("on ({}=1)", super::TELEMETRY_OPT_IN_ENV)
+        } else {
+            "off".to_string()
+        },
         "cached_sessions": super::cached_session_count(),
         "interpolation": {
             "network_runs": crate::engine::interpolation::network_runs(),

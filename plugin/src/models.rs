@@ -21,9 +21,103 @@ impl ModelDir {
     pub fn manifest_path(&self) -> PathBuf {
         self.root.join(MANIFEST)
     }
+
+    /// The files the model is made of, as its manifest names them now: the manifest, every
+    /// `file`, `external_data` and `model` it names (any kind of model), and `<graph>.onnx.data`
+    /// beside a named graph when present (large exports keep their weights there). What a loaded
+    /// model's identity is made of ([`crate::runtime::FilesIdentity`]); an unreadable manifest
+    /// gives just itself, and loading it reports why.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let manifest = self.manifest_path();
+        let mut files = vec![manifest.clone()];
+        let Ok(value) = read_manifest(&manifest).and_then(|t| Ok(serde_json::from_str::<serde_json::Value>(&t)?))
+        else {
+            return files;
+        };
+        let mut named = Vec::new();
+        collect_named_files(&value, &mut named);
+        for name in named {
+            let Ok(path) = inside(&self.root, &name) else { continue };
+            let mut data = path.clone().into_os_string();
+            data.push(".data");
+            let data = PathBuf::from(data);
+            let with_data = name.ends_with(".onnx") && data.is_file();
+            for p in std::iter::once(path).chain(with_data.then_some(data)) {
+                if !files.contains(&p) {
+                    files.push(p);
+                }
+            }
+        }
+        files
+    }
 }
 
 pub const MANIFEST: &str = "manifest.json";
+
+/// The largest manifest read: real ones are a few kB (LTX's is 6 kB); a bigger file is not a
+/// manifest, and reading it whole could exhaust memory.
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// The text of a manifest, refused unread when it is larger than [`MAX_MANIFEST_BYTES`].
+pub fn read_manifest(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > MAX_MANIFEST_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it is {len} bytes; a manifest is at most {MAX_MANIFEST_BYTES} bytes"),
+        ));
+    }
+    let mut text = String::new();
+    // `take`: a file that grows after the size check is still read no further.
+    file.take(MAX_MANIFEST_BYTES + 1).read_to_string(&mut text)?;
+    Ok(text)
+}
+
+fn collect_named_files(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                match v {
+                    serde_json::Value::String(s) if matches!(key.as_str(), "file" | "external_data" | "model") => {
+                        out.push(s.clone())
+                    }
+                    _ => collect_named_files(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_named_files(v, out)),
+        _ => {}
+    }
+}
+
+/// `root/name` for a name a manifest gives, when it stays inside `root`: relative, without
+/// `..`, and (symlinks resolved) still under the folder. The model folder is what the user chose
+/// to trust; a manifest must not reach other files on the machine.
+pub fn inside(root: &Path, name: &str) -> Result<PathBuf, String> {
+    use std::path::Component;
+    let rel = Path::new(name);
+    if name.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return Err(format!("'{name}' is not a file name inside the model folder (absolute or with '..')"));
+    }
+    Ok(root.join(rel))
+}
+
+/// [`inside`], then checks the file exists and is inside the folder once symlinks are resolved.
+/// Returns the resolved path.
+pub fn component_file(root: &Path, name: &str) -> Result<PathBuf, String> {
+    let path = inside(root, name)?;
+    let real = std::fs::canonicalize(&path).map_err(|e| format!("{name} is missing in {} ({e})", root.display()))?;
+    let real_root = std::fs::canonicalize(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    if !real.starts_with(&real_root) {
+        return Err(format!("{name} leads outside the model folder (to {})", real.display()));
+    }
+    if !real.is_file() {
+        return Err(format!("{name} is not a file"));
+    }
+    Ok(real)
+}
 
 /// Why a model could not be used; the text goes to the Status parameter as it is.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -82,7 +176,7 @@ pub fn resolve_in(name_or_path: &str, dirs: &[PathBuf]) -> Result<ModelDir, Mode
         .find(|c| c.join(MANIFEST).is_file())
         .ok_or_else(|| ModelError::NotFound { name: name.to_string(), searched: candidates.clone() })?;
     let path = root.join(MANIFEST);
-    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::Unreadable {
+    let text = read_manifest(&path).map_err(|e| ModelError::Unreadable {
         name: name.to_string(),
         path: path.clone(),
         reason: e.to_string(),
@@ -128,6 +222,53 @@ mod tests {
         assert!(text.contains("Model 'rife' not found"), "{text}");
         assert!(text.contains(&a.join("rife").display().to_string()), "{text}");
         assert_eq!(resolve_in("  ", &[a]).unwrap_err(), ModelError::NotSet);
+    }
+
+    #[test]
+    fn component_files_stay_inside_the_model_folder() {
+        let a = temp_dir("inside");
+        std::fs::create_dir_all(a.join("m/sub")).unwrap();
+        std::fs::write(a.join("m/sub/g.onnx"), "x").unwrap();
+        std::fs::write(a.join("secret.onnx"), "x").unwrap();
+        let root = a.join("m");
+        assert!(component_file(&root, "sub/g.onnx").unwrap().ends_with("m/sub/g.onnx"));
+        for bad in ["../secret.onnx", "sub/../../secret.onnx", "/etc/passwd", ""] {
+            let err = component_file(&root, bad).unwrap_err();
+            assert!(err.contains("not a file name inside the model folder"), "{bad}: {err}");
+        }
+        assert!(component_file(&root, "nope.onnx").unwrap_err().contains("missing"));
+        assert!(component_file(&root, "sub").unwrap_err().contains("not a file"));
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(a.join("secret.onnx"), root.join("link.onnx")).unwrap();
+            let err = component_file(&root, "link.onnx").unwrap_err();
+            assert!(err.contains("leads outside the model folder"), "{err}");
+            std::os::unix::fs::symlink(root.join("sub/g.onnx"), root.join("inner.onnx")).unwrap();
+            assert!(component_file(&root, "inner.onnx").is_ok(), "a link inside the folder is fine");
+        }
+    }
+
+    #[test]
+    fn a_model_is_made_of_its_manifest_and_every_file_it_names() {
+        let a = temp_dir("files");
+        std::fs::write(
+            a.join(MANIFEST),
+            r#"{"kind":"interpolation","variants":[{"file":"a.onnx","external_data":"w.data"},{"file":"b.onnx","external_data":"w.data"}],
+                "components":{"tokenizer":{"file":"tok.json"},"x":{"file":"../out.onnx"}}}"#,
+        )
+        .unwrap();
+        std::fs::write(a.join("b.onnx.data"), "weights").unwrap();
+        let dir = ModelDir { name: "m".into(), root: a.clone(), kind: "interpolation".into() };
+        let mut names: Vec<String> =
+            dir.files().iter().map(|p| p.strip_prefix(&a).unwrap().display().to_string()).collect();
+        assert_eq!(names.remove(0), MANIFEST);
+        names.sort();
+        // Once each, the file outside the folder left out (loading refuses it by name).
+        assert_eq!(names, ["a.onnx", "b.onnx", "b.onnx.data", "tok.json", "w.data"]);
+        std::fs::write(a.join(MANIFEST), vec![b' '; MAX_MANIFEST_BYTES as usize + 1]).unwrap();
+        let err = read_manifest(&a.join(MANIFEST)).unwrap_err().to_string();
+        assert!(err.contains("a manifest is at most"), "{err}");
+        assert_eq!(dir.files().len(), 1);
     }
 
     #[test]

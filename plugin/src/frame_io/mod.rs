@@ -30,6 +30,7 @@
 //! [`ImageViewMut`] therefore never holds a `&mut` over the whole buffer: it materialises mutable
 //! slices only for the window rows a call writes, so concurrent calls on disjoint windows are sound.
 
+mod alloc;
 mod kernels;
 mod resize;
 #[cfg(test)]
@@ -41,6 +42,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub use alloc::{try_filled, try_zeroed, OutOfMemory};
 pub use resize::{box_blur, resize_bilinear, resize_cover};
 
 /// Images with at least this many pixels in the window are converted on several threads.

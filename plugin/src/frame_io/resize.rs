@@ -13,9 +13,11 @@ struct Tap {
 
 /// Taps with half-pixel centres, as PyTorch `interpolate(mode="bilinear", align_corners=False)`:
 /// output pixel centre `o + 0.5` maps to input `(o + 0.5) * in/out - 0.5`, clamped at the edges.
-fn taps(input: usize, output: usize) -> Vec<Tap> {
+/// Only outputs `first..first + count` of the `output`-long line: a crop of a huge scale costs
+/// only what it keeps.
+fn taps(input: usize, output: usize, first: usize, count: usize) -> Vec<Tap> {
     let scale = input as f64 / output as f64;
-    (0..output)
+    (first..first + count)
         .map(|o| {
             let src = ((o as f64 + 0.5) * scale - 0.5).max(0.0);
             let i0 = (src.floor() as usize).min(input - 1);
@@ -36,21 +38,27 @@ pub fn resize_bilinear(frame: &Frame, width: usize, height: usize) -> Frame {
     if (frame.width, frame.height) == (width, height) {
         return frame.clone();
     }
-    let mut out = Frame::new(frame.channels, height, width);
     if frame.width == 0 || frame.height == 0 || width == 0 || height == 0 {
-        return out;
+        return Frame::new(frame.channels, height, width);
     }
-    let xs = taps(frame.width, width);
-    let ys = taps(frame.height, height);
+    let xs = taps(frame.width, width, 0, width);
+    let ys = taps(frame.height, height, 0, height);
+    sample(frame, &xs, &ys)
+}
+
+/// The frame sampled at the given column and row taps.
+fn sample(frame: &Frame, xs: &[Tap], ys: &[Tap]) -> Frame {
+    let (width, height) = (xs.len(), ys.len());
+    let mut out = Frame::new(frame.channels, height, width);
     let sw = frame.width;
     for c in 0..frame.channels {
         let src = frame.plane(c);
         let dst = out.plane_mut(c);
-        for (row, y) in dst.chunks_exact_mut(width).zip(&ys) {
+        for (row, y) in dst.chunks_exact_mut(width).zip(ys) {
             let r0 = &src[y.i0 * sw..(y.i0 + 1) * sw];
             let r1 = &src[y.i1 * sw..(y.i1 + 1) * sw];
             let (ty0, ty1) = (1.0 - y.t, y.t);
-            for (o, x) in row.iter_mut().zip(&xs) {
+            for (o, x) in row.iter_mut().zip(xs) {
                 let (tx0, tx1) = (1.0 - x.t, x.t);
                 let top = tx0 * r0[x.i0] + tx1 * r0[x.i1];
                 let bottom = tx0 * r1[x.i0] + tx1 * r1[x.i1];
@@ -62,9 +70,16 @@ pub fn resize_bilinear(frame: &Frame, width: usize, height: usize) -> Frame {
 }
 
 /// `frame` scaled to cover `width`×`height` (keeping its aspect ratio) and centre-cropped to
-/// it: how a shot of another shape fills the host's frame without distortion.
+/// it: how a shot of another shape fills the host's frame without distortion. Only the kept
+/// part is computed (the same values as scaling whole and cropping): a 64×64 shot covering a
+/// 32768×1 output would otherwise scale to 32768×32768 first.
 pub fn resize_cover(frame: &Frame, width: usize, height: usize) -> Frame {
-    if (frame.width, frame.height) == (width, height) || frame.width == 0 || frame.height == 0 {
+    if (frame.width, frame.height) == (width, height)
+        || frame.width == 0
+        || frame.height == 0
+        || width == 0
+        || height == 0
+    {
         return resize_bilinear(frame, width, height);
     }
     let scale = (width as f64 / frame.width as f64).max(height as f64 / frame.height as f64);
@@ -72,8 +87,9 @@ pub fn resize_cover(frame: &Frame, width: usize, height: usize) -> Frame {
         ((frame.width as f64 * scale).round() as usize).max(width),
         ((frame.height as f64 * scale).round() as usize).max(height),
     );
-    let scaled = resize_bilinear(frame, sw, sh);
-    scaled.crop((sw - width) / 2, (sh - height) / 2, width, height).expect("the scaled frame covers the target")
+    let xs = taps(frame.width, sw, (sw - width) / 2, width);
+    let ys = taps(frame.height, sh, (sh - height) / 2, height);
+    sample(frame, &xs, &ys)
 }
 
 /// A box blur of one `width`×`height` plane (row-major) with a `(2·radius + 1)²` window, edges
@@ -127,6 +143,21 @@ fn blur_line(len: usize, radius: usize, get: impl Fn(usize) -> f32, mut set: imp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cover_computes_only_the_kept_part_with_the_values_of_a_whole_scale_and_crop() {
+        let frame = Frame::from_vec(2, 5, 7, (0..70).map(|v| (v as f32 * 0.37).sin()).collect()).unwrap();
+        for (w, h) in [(7, 5), (14, 3), (3, 14), (20, 20), (4, 4), (30, 1), (1, 30)] {
+            let scale = (w as f64 / 7.0).max(h as f64 / 5.0);
+            let (sw, sh) = (((7.0 * scale).round() as usize).max(w), ((5.0 * scale).round() as usize).max(h));
+            let whole = resize_bilinear(&frame, sw, sh).crop((sw - w) / 2, (sh - h) / 2, w, h).unwrap();
+            assert_eq!(resize_cover(&frame, w, h), whole, "{w}x{h}");
+        }
+        // A degenerate shape: a 64x64 shot covering 32768x1 would scale to 32768x32768 (12 GiB)
+        // before cropping; here it costs the output row.
+        let out = resize_cover(&Frame::new(3, 64, 64), 32768, 1);
+        assert_eq!((out.width, out.height, out.data.len()), (32768, 1, 3 * 32768));
+    }
 
     #[test]
     fn box_blur_keeps_constants_and_radius_zero_is_the_input() {

@@ -6,12 +6,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use ort::session::{builder::GraphOptimizationLevel, Session};
 use parking_lot::Mutex;
 
+use super::identity::FilesIdentity;
 use super::{environment, Provider, ProviderPreference, RuntimeError};
 
 /// A loaded model and the provider that ended up running it.
@@ -63,10 +64,11 @@ impl SharedSession {
     }
 }
 
+/// A graph's files (the `.onnx` and its external data) as they are on disk, and the providers:
+/// a graph re-exported in place is another key, so it gets a new session.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
-    model: PathBuf,
-    modified: Option<SystemTime>,
+    files: FilesIdentity,
     preference: ProviderPreference,
 }
 
@@ -75,20 +77,51 @@ type Slot = Arc<Mutex<Option<Arc<SharedSession>>>>;
 
 static CACHE: Mutex<Option<HashMap<Key, Slot>>> = Mutex::new(None);
 
-/// The shared session for `model`, created on first use.
+static CREATED: AtomicU64 = AtomicU64::new(0);
+
+/// The shared session for `model`, created on first use and again when the graph's files change.
+/// External data saved as `<model>.data` (what `torch.onnx.export` writes for large graphs) is
+/// part of the graph's identity.
 pub fn session(model: &Path, preference: ProviderPreference) -> Result<Arc<SharedSession>, RuntimeError> {
+    session_with_data(model, &[], preference)
+}
+
+/// [`session`] for a graph whose weights are also in `data` files that other graphs may share
+/// (a manifest's `external_data`).
+pub fn session_with_data(
+    model: &Path,
+    data: &[PathBuf],
+    preference: ProviderPreference,
+) -> Result<Arc<SharedSession>, RuntimeError> {
     let canonical = std::fs::canonicalize(model)
         .map_err(|e| RuntimeError::Session { path: model.display().to_string(), reason: e.to_string() })?;
-    let modified = std::fs::metadata(&canonical).and_then(|m| m.modified()).ok();
-    let key = Key { model: canonical.clone(), modified, preference };
-    let slot = CACHE.lock().get_or_insert_with(HashMap::new).entry(key).or_default().clone();
+    let mut files = vec![canonical.clone()];
+    let mut sibling = canonical.clone().into_os_string();
+    sibling.push(".data");
+    files.extend(Some(PathBuf::from(sibling)).filter(|p| p.is_file()));
+    files.extend(data.iter().map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())));
+    let key = Key { files: FilesIdentity::of(&files), preference };
+    let slot = {
+        let mut cache = CACHE.lock();
+        let map = cache.get_or_insert_with(HashMap::new);
+        // An older version of this graph is never asked for again: let its memory go (renders
+        // still running on it keep it until they finish).
+        map.retain(|k, _| k == &key || k.preference != preference || k.files.files().next() != Some(&*canonical));
+        map.entry(key).or_default().clone()
+    };
     let mut slot = slot.lock();
     if let Some(shared) = slot.as_ref() {
         return Ok(shared.clone());
     }
     let shared = Arc::new(create(&canonical, preference)?);
+    CREATED.fetch_add(1, Ordering::Relaxed);
     *slot = Some(shared.clone());
     Ok(shared)
+}
+
+/// Sessions created since the process started (a graph changed on disk is created again).
+pub fn sessions_created() -> u64 {
+    CREATED.load(Ordering::Relaxed)
 }
 
 /// Drops every cached session (OFX PurgeCaches / Unload). Sessions still in use by a render

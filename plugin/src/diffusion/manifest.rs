@@ -224,7 +224,7 @@ impl Manifest {
     pub fn load(root: &Path, name: &str) -> Result<Manifest, EngineError> {
         let bad = |reason: String| EngineError::Manifest { model: name.to_string(), reason };
         let path = root.join(crate::models::MANIFEST);
-        let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        let text = crate::models::read_manifest(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         let m: Manifest = serde_json::from_str(&text)
             .map_err(|e| bad(format!("{} is not a video diffusion manifest: {e}", path.display())))?;
         if m.kind != "video_diffusion" {
@@ -238,9 +238,7 @@ impl Manifest {
             return Err(bad(format!("family '{}' is not supported (supported: ltx)", m.family)));
         }
         for file in m.files() {
-            if !root.join(file).is_file() {
-                return Err(bad(format!("{} names {file}, which is missing in {}", path.display(), root.display())));
-            }
+            crate::models::component_file(root, file).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         }
         let l = &m.latent;
         if l.patch != [1, 1, 1] {
@@ -254,9 +252,6 @@ impl Manifest {
                 l.channels
             )));
         }
-        if l.spatial_ratio == 0 || l.temporal_ratio == 0 || l.frame_rule.mult == 0 || l.hw_multiple == 0 {
-            return Err(bad("latent ratios, frame rule and size multiple must be positive".into()));
-        }
         if m.components.transformer.batch != 2 {
             return Err(bad(format!(
                 "transformer batch {} is not supported (Kinema runs guidance batched: [uncond, cond])",
@@ -266,6 +261,7 @@ impl Manifest {
         if !matches!(m.scheduler, SchedulerConfig::FlowMatchEuler(_)) {
             return Err(bad("LTX pipelines need a flow_match_euler scheduler".into()));
         }
+        super::limits::check_manifest(&m).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         Ok(m)
     }
 

@@ -1,11 +1,14 @@
 //! Latent video diffusion (no OFX here): model manifests, schedulers, noise, and the LTX-Video
 //! pipelines on ONNX graphs.
 
+pub mod limits;
 pub mod manifest;
+pub mod model;
 pub mod noise;
 pub mod pipeline;
 pub mod scheduler;
 
 pub use manifest::Manifest;
+pub use model::{open_models, purge_models, VideoModel};
 pub use noise::{Noise, RecordedNoise, SeededNoise};
-pub use pipeline::{Condition, Control, Mode, Output, Request, VideoModel, VideoToVideo};
+pub use pipeline::{Condition, Control, Mode, Output, Request, VideoToVideo};

@@ -23,8 +23,10 @@ impl SeededNoise {
 
 impl Noise for SeededNoise {
     fn draw(&mut self, shape: &[usize]) -> Result<Vec<f32>, EngineError> {
-        let n: usize = shape.iter().product();
-        Ok((0..n).map(|_| StandardNormal.sample(&mut self.0)).collect())
+        let n = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        let mut out = crate::frame_io::try_zeroed(n.unwrap_or(usize::MAX), "the noise")?;
+        out.iter_mut().for_each(|v| *v = StandardNormal.sample(&mut self.0));
+        Ok(out)
     }
 }
 

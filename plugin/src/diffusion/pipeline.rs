@@ -6,21 +6,17 @@
 //! Latents are kept packed, `[S, C]` (token-major), in buffers allocated once per generation;
 //! transformer inputs are persistent tensors updated in place every step.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use ort::value::Tensor;
-use parking_lot::Mutex;
 
-use super::manifest::{Manifest, MaskInput, Pipeline, RopeMode};
+use super::limits::{MAX_GENERATION_SIDE, MAX_LATENT_VALUES, MAX_STEPS};
+use super::manifest::{Pipeline, RopeMode};
+use super::model::VideoModel;
 use super::noise::Noise;
 use super::scheduler::{linear_quadratic_timesteps, FlowMatchEuler, Schedule, SchedulerConfig};
 use crate::engine::EngineError;
-use crate::frame_io::Frame;
-use crate::models::ModelDir;
-use crate::runtime::{self, ProviderPreference, SharedSession};
+use crate::frame_io::{try_zeroed, Frame, OutOfMemory};
 
 /// A conditioning input: one image (one frame) or a clip, placed at `frame_index` of the shot.
 #[derive(Clone, Debug)]
@@ -99,205 +95,7 @@ pub struct Timing {
     pub total_seconds: f64,
 }
 
-/// A loaded video model: manifest, tokenizer, and its graphs' sessions (created on first use).
-pub struct VideoModel {
-    pub name: String,
-    root: PathBuf,
-    pub manifest: Manifest,
-    tokenizer: tokenizers::Tokenizer,
-}
-
 impl VideoModel {
-    /// Opens (once per folder, then shared) the video model in `model`.
-    pub fn open(model: &ModelDir) -> Result<Arc<VideoModel>, EngineError> {
-        static OPEN: Mutex<Option<HashMap<PathBuf, Arc<VideoModel>>>> = Mutex::new(None);
-        let mut open = OPEN.lock();
-        let map = open.get_or_insert_with(HashMap::new);
-        if let Some(found) = map.get(&model.root) {
-            return Ok(found.clone());
-        }
-        let manifest = Manifest::load(&model.root, &model.name)?;
-        let path = model.root.join(&manifest.components.tokenizer.file);
-        let not_usable = |e: tokenizers::Error| EngineError::Manifest {
-            model: model.name.clone(),
-            reason: format!("{} is not a usable tokenizer: {e}", path.display()),
-        };
-        let mut tokenizer = tokenizers::Tokenizer::from_file(&path).map_err(not_usable)?;
-        // The manifest says how prompts are padded and cut; a tokenizer.json saved after use
-        // often still carries its last call's padding (pads counted as prompt) and truncation.
-        tokenizer.with_padding(None).with_truncation(None).map_err(not_usable)?;
-        let loaded = Arc::new(VideoModel { name: model.name.clone(), root: model.root.clone(), manifest, tokenizer });
-        map.insert(model.root.clone(), loaded.clone());
-        Ok(loaded)
-    }
-
-    /// The same model with another manifest (e.g. another scheduler config), sharing the
-    /// tokenizer and the cached sessions.
-    pub fn with_manifest(&self, manifest: Manifest) -> VideoModel {
-        VideoModel { name: self.name.clone(), root: self.root.clone(), manifest, tokenizer: self.tokenizer.clone() }
-    }
-
-    fn session(&self, file: &str) -> Result<Arc<SharedSession>, EngineError> {
-        Ok(runtime::session(&self.root.join(file), ProviderPreference::from_env())?)
-    }
-
-    fn mismatch(&self, reason: String) -> EngineError {
-        EngineError::Mismatch { model: self.name.clone(), reason }
-    }
-
-    /// Checks that a session has the inputs and output the manifest names.
-    fn check_names(
-        &self,
-        session: &SharedSession,
-        file: &str,
-        inputs: &[&str],
-        output: &str,
-    ) -> Result<(), EngineError> {
-        match session.missing_names(file, inputs, output)? {
-            Some(reason) => Err(self.mismatch(reason)),
-            None => Ok(()),
-        }
-    }
-
-    /// Token ids and mask, padded right to `max_len`; a too-long prompt keeps its first
-    /// `max_len − 1` ids and the end-of-sequence id.
-    pub fn tokenize(&self, text: &str, max_len: usize) -> Result<(Vec<i64>, Vec<i64>), EngineError> {
-        let enc = self
-            .tokenizer
-            .encode(text, true)
-            .map_err(|e| EngineError::Input(format!("the tokenizer failed on the prompt: {e}")))?;
-        let mut ids: Vec<i64> = enc.get_ids().iter().map(|&i| i64::from(i)).collect();
-        if ids.len() > max_len {
-            let eos = *ids.last().unwrap_or(&0);
-            ids.truncate(max_len.saturating_sub(1));
-            ids.push(eos);
-        }
-        let mut mask = vec![1i64; ids.len()];
-        ids.resize(max_len, self.manifest.components.tokenizer.pad_id);
-        mask.resize(max_len, 0);
-        Ok((ids, mask))
-    }
-
-    /// Text embeddings `[L, D]` of one prompt.
-    fn encode_text(&self, ids: &[i64], mask: &[i64], mask_input: MaskInput) -> Result<(Vec<f32>, usize), EngineError> {
-        let spec = &self.manifest.components.text_encoder;
-        let session = self.session(&spec.file)?;
-        self.check_names(&session, &spec.file, &[&spec.inputs.input_ids, &spec.inputs.attention_mask], &spec.output)?;
-        let l = ids.len();
-        let encoder_mask = match mask_input {
-            MaskInput::Ones => vec![1i64; l],
-            MaskInput::TokenizerMask => mask.to_vec(),
-        };
-        let (shape, data) = session.with(|s| {
-            let out = s.run(ort::inputs![
-                spec.inputs.input_ids.as_str() => Tensor::from_array(([1usize, l], ids.to_vec()))?,
-                spec.inputs.attention_mask.as_str() => Tensor::from_array(([1usize, l], encoder_mask))?,
-            ])?;
-            let (shape, data) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
-            Ok((shape.to_vec(), data.to_vec()))
-        })?;
-        if shape.len() != 3 || shape[0] != 1 || shape[1] != l as i64 {
-            return Err(self.mismatch(format!("text encoder output has shape {shape:?}, expected [1, {l}, D]")));
-        }
-        Ok((data, shape[2] as usize))
-    }
-
-    /// VAE-encodes RGB frames (0..1) and samples the posterior: normalised latents `[C, f, h, w]`
-    /// (normalised without the scaling factor, as the I2V and Condition pipelines do).
-    fn encode_frames(&self, frames: &[Frame], noise: &mut dyn Noise) -> Result<(Vec<f32>, usize), EngineError> {
-        let spec = &self.manifest.components.vae_encoder;
-        let session = self.session(&spec.file)?;
-        self.check_names(&session, &spec.file, &[&spec.input], &spec.output)?;
-        let (h, w) = (frames[0].height, frames[0].width);
-        let f = frames.len();
-        let plane = h * w;
-        let mut pixels = vec![0f32; 3 * f * plane];
-        for (fi, frame) in frames.iter().enumerate() {
-            if (frame.height, frame.width) != (h, w) || frame.channels < 3 {
-                return Err(EngineError::Input("conditioning frames differ in size".into()));
-            }
-            for c in 0..3 {
-                let dst = &mut pixels[(c * f + fi) * plane..(c * f + fi + 1) * plane];
-                dst.iter_mut().zip(frame.plane(c)).for_each(|(d, s)| *d = s * 2.0 - 1.0);
-            }
-        }
-        let (shape, moments) = session.with(|s| {
-            let out =
-                s.run(ort::inputs![spec.input.as_str() => Tensor::from_array(([1usize, 3, f, h, w], pixels))?])?;
-            let (shape, data) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
-            Ok((shape.to_vec(), data.to_vec()))
-        })?;
-        let c = self.manifest.latent.channels;
-        if shape.len() != 5 || shape[1] != 2 * c as i64 {
-            return Err(
-                self.mismatch(format!("VAE encoder output has shape {shape:?}, expected [1, {}, f, h, w]", 2 * c))
-            );
-        }
-        let (lf, lh, lw) = (shape[2] as usize, shape[3] as usize, shape[4] as usize);
-        let n = c * lf * lh * lw;
-        let eps = noise.draw(&[1, c, lf, lh, lw])?;
-        let [lo, hi] = spec.logvar_clamp;
-        let norm = &self.manifest.latent.norm;
-        let per_channel = lf * lh * lw;
-        let mut z = vec![0f32; n];
-        for i in 0..n {
-            let ch = i / per_channel;
-            let std = (0.5 * moments[n + i].clamp(lo, hi)).exp();
-            let sample = moments[i] + std * eps[i];
-            z[i] = (sample - norm.mean[ch]) / norm.std[ch];
-        }
-        Ok((z, lf))
-    }
-
-    /// Decodes packed video latents `[S, C]` of an `f×h×w` grid to RGB frames (0..1).
-    fn decode(
-        &self,
-        tokens: &[f32],
-        grid: (usize, usize, usize),
-        req: &Request,
-        noise: &mut dyn Noise,
-    ) -> Result<Vec<Frame>, EngineError> {
-        let spec = &self.manifest.components.vae_decoder;
-        let session = self.session(&spec.file)?;
-        self.check_names(&session, &spec.file, &[&spec.inputs.latent, &spec.inputs.timestep], &spec.output)?;
-        let c = self.manifest.latent.channels;
-        let norm = &self.manifest.latent.norm;
-        let mut z = unpack(tokens, c, grid);
-        let per_channel = grid.0 * grid.1 * grid.2;
-        for (i, v) in z.iter_mut().enumerate() {
-            let ch = i / per_channel;
-            *v = *v * norm.std[ch] / norm.scaling_factor + norm.mean[ch];
-        }
-        if spec.timestep_conditioning {
-            let eps = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
-            let s = req.decode_noise_scale;
-            z.iter_mut().zip(&eps).for_each(|(v, e)| *v = (1.0 - s) * *v + s * e);
-        }
-        let (shape, sample) = session.with(|s| {
-            let out = s.run(ort::inputs![
-                spec.inputs.latent.as_str() => Tensor::from_array(([1usize, c, grid.0, grid.1, grid.2], z))?,
-                spec.inputs.timestep.as_str() => Tensor::from_array(([1usize], vec![req.decode_timestep]))?,
-            ])?;
-            let (shape, data) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
-            Ok((shape.to_vec(), data.to_vec()))
-        })?;
-        if shape.len() != 5 || shape[1] != 3 {
-            return Err(self.mismatch(format!("VAE decoder output has shape {shape:?}, expected [1, 3, F, H, W]")));
-        }
-        let (f, h, w) = (shape[2] as usize, shape[3] as usize, shape[4] as usize);
-        let plane = h * w;
-        Ok((0..f)
-            .map(|fi| {
-                let mut frame = Frame::new(3, h, w);
-                for ch in 0..3 {
-                    let src = &sample[(ch * f + fi) * plane..(ch * f + fi + 1) * plane];
-                    frame.plane_mut(ch).iter_mut().zip(src).for_each(|(d, x)| *d = (x * 0.5 + 0.5).clamp(0.0, 1.0));
-                }
-                frame
-            })
-            .collect())
-    }
-
     /// Runs a whole generation.
     pub fn generate(&self, req: &Request, noise: &mut dyn Noise, control: &mut Control) -> Result<Output, EngineError> {
         let started = Instant::now();
@@ -325,13 +123,32 @@ impl VideoModel {
                 req.width, req.height, lat.hw_multiple
             )));
         }
-        if req.steps == 0 || req.fps.is_nan() || req.fps <= 0.0 {
-            return Err(EngineError::Input("steps and fps must be positive".into()));
+        if req.width > MAX_GENERATION_SIDE || req.height > MAX_GENERATION_SIDE {
+            return Err(EngineError::Input(format!(
+                "{}x{}: a generated frame is at most {MAX_GENERATION_SIDE} pixels a side",
+                req.width, req.height
+            )));
+        }
+        if req.steps == 0 || req.steps > MAX_STEPS || !(req.fps.is_finite() && req.fps > 0.0) {
+            return Err(EngineError::Input(format!(
+                "{} steps at {} fps: steps must be 1 to {MAX_STEPS} and fps positive",
+                req.steps, req.fps
+            )));
         }
         let c = lat.channels;
         let grid =
             ((req.frames - 1) / lat.temporal_ratio + 1, req.height / lat.spatial_ratio, req.width / lat.spatial_ratio);
         let s_video = grid.0 * grid.1 * grid.2;
+        // Conditioning tokens come on top of the shot's, at most as many again.
+        if s_video.checked_mul(2 * c).is_none_or(|v| v > MAX_LATENT_VALUES) {
+            return Err(EngineError::Input(format!(
+                "a {}x{} shot of {} frames is {s_video} latent tokens of {c} channels, more than one generation \
+                 holds ({MAX_LATENT_VALUES} values with its conditioning): make it shorter or smaller",
+                req.width, req.height, req.frames
+            )));
+        }
+        let encodes = !matches!(req.mode, Mode::TextToVideo) || req.video_to_video.is_some();
+        self.check(encodes)?;
 
         // Text: [uncond, cond].
         let max_len = req.max_sequence_length.unwrap_or(*m.components.tokenizer.max_length.get(pipeline));
@@ -370,7 +187,7 @@ impl VideoModel {
             Mode::TextToVideo => {
                 let eps = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
                 Prepared {
-                    x: pack(&eps, c, grid),
+                    x: pack(&eps, c, grid)?,
                     mask: vec![0.0; s_video],
                     coords: self.coords(mode, grid, 0, req.fps),
                     extras: 0,
@@ -391,7 +208,7 @@ impl VideoModel {
                 let mut mask = vec![0.0; s_video];
                 mask[..per_frame].fill(1.0);
                 Prepared {
-                    x: pack(&lat, c, grid),
+                    x: pack(&lat, c, grid)?,
                     mask,
                     coords: self.coords(mode, grid, 0, req.fps),
                     extras: 0,
@@ -406,18 +223,6 @@ impl VideoModel {
         let spec = &m.components.transformer;
         let session = self.session(&spec.file)?;
         let names = &spec.inputs;
-        self.check_names(
-            &session,
-            &spec.file,
-            &[
-                &names.hidden_states,
-                &names.encoder_hidden_states,
-                &names.encoder_attention_mask,
-                &names.timestep,
-                &names.video_coords,
-            ],
-            &spec.output,
-        )?;
         let l = max_len;
         let text: Vec<f32> = neg_emb.iter().chain(&pos_emb).copied().collect();
         let text_mask: Vec<i64> = neg_mask.iter().chain(&pos_mask).copied().collect();
@@ -425,16 +230,19 @@ impl VideoModel {
         let to_ort = |e: ort::Error| {
             EngineError::from(crate::runtime::RuntimeError::Run { model: self.name.clone(), reason: e.to_string() })
         };
-        let mut hidden = Tensor::from_array(([2usize, s_total, c], vec![0f32; 2 * s_total * c])).map_err(to_ort)?;
-        let mut timestep = Tensor::from_array(([2usize, s_total], vec![0f32; 2 * s_total])).map_err(to_ort)?;
+        let buffers = "the denoising buffers";
+        let mut hidden =
+            Tensor::from_array(([2usize, s_total, c], try_zeroed(2 * s_total * c, buffers)?)).map_err(to_ort)?;
+        let mut timestep =
+            Tensor::from_array(([2usize, s_total], try_zeroed(2 * s_total, buffers)?)).map_err(to_ort)?;
         let text = Tensor::from_array(([2usize, l, dim], text)).map_err(to_ort)?;
         let text_mask = Tensor::from_array(([2usize, l], text_mask)).map_err(to_ort)?;
         let coords = Tensor::from_array(([2usize, 3, s_total], coords2)).map_err(to_ort)?;
 
         let init = prepared.x.clone();
-        let mut velocity = vec![0f32; s_total * c];
-        let mut stepped = vec![0f32; s_total * c];
-        let mut tau = vec![0f32; s_total];
+        let mut velocity = try_zeroed(s_total * c, buffers)?;
+        let mut stepped = try_zeroed(s_total * c, buffers)?;
+        let mut tau = try_zeroed(s_total, buffers)?;
         let n = scheduler.len();
         for i in prepared.first_step..n {
             if (control.abort)() {
@@ -643,7 +451,7 @@ impl VideoModel {
             let eps = noise.draw(&[1, c, fz, grid.1, grid.2])?;
             let mixed: Vec<f32> = eps.iter().zip(&z).map(|(&e, &v)| lerp(e, v, strength)).collect();
             let zgrid = (fz, grid.1, grid.2);
-            ex_x.extend(pack(&mixed, c, zgrid));
+            ex_x.extend(pack(&mixed, c, zgrid)?);
             ex_mask.extend(std::iter::repeat_n(strength, fz * per_frame));
             ex_coords.push(self.coords(mode, zgrid, cond.frame_index, req.fps));
         }
@@ -660,7 +468,7 @@ impl VideoModel {
             }
         }
         let mut x = ex_x;
-        x.extend(pack(&lat, c, grid));
+        x.extend(pack(&lat, c, grid)?);
         let mut mask = ex_mask;
         mask.extend((0..grid.0).flat_map(|fi| std::iter::repeat_n(fmask[fi], per_frame)));
         Ok(Prepared { x, mask, coords, extras, first_step })
@@ -690,27 +498,27 @@ fn lerp(a: f32, b: f32, w: f32) -> f32 {
 }
 
 /// `[C, f, h, w]` → `[S, C]` with tokens in f, h, w order.
-pub fn pack(lat: &[f32], c: usize, grid: (usize, usize, usize)) -> Vec<f32> {
+pub fn pack(lat: &[f32], c: usize, grid: (usize, usize, usize)) -> Result<Vec<f32>, OutOfMemory> {
     let s = grid.0 * grid.1 * grid.2;
-    let mut out = vec![0f32; s * c];
+    let mut out = try_zeroed(s * c, "the packed latents")?;
     for ch in 0..c {
         for tok in 0..s {
             out[tok * c + ch] = lat[ch * s + tok];
         }
     }
-    out
+    Ok(out)
 }
 
 /// Inverse of [`pack`].
-pub fn unpack(tokens: &[f32], c: usize, grid: (usize, usize, usize)) -> Vec<f32> {
+pub fn unpack(tokens: &[f32], c: usize, grid: (usize, usize, usize)) -> Result<Vec<f32>, OutOfMemory> {
     let s = grid.0 * grid.1 * grid.2;
-    let mut out = vec![0f32; s * c];
+    let mut out = try_zeroed(s * c, "the latents to decode")?;
     for tok in 0..s {
         for ch in 0..c {
             out[ch * s + tok] = tokens[tok * c + ch];
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -722,10 +530,10 @@ mod tests {
         let grid = (2, 2, 3);
         let c = 2;
         let lat: Vec<f32> = (0..c * 12).map(|v| v as f32).collect();
-        let tokens = pack(&lat, c, grid);
+        let tokens = pack(&lat, c, grid).unwrap();
         // Token 1 is (f0, h0, w1): channel 0 at index 1, channel 1 at 12 + 1.
         assert_eq!(&tokens[2..4], &[1.0, 13.0]);
-        assert_eq!(unpack(&tokens, c, grid), lat);
+        assert_eq!(unpack(&tokens, c, grid).unwrap(), lat);
     }
 
     #[test]

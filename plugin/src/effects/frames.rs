@@ -11,15 +11,22 @@ pub enum FrameListError {
     Backwards { item: String, index: usize, first: i64, last: i64 },
     #[error("range '{item}' (item {index}) is longer than {max} frames")]
     TooLong { item: String, index: usize, max: i64 },
+    #[error("the list names more than {max} frames in all (at item {index})")]
+    TooMany { index: usize, max: i64 },
 }
 
 /// Longest single range accepted, so a typo like `1-9999999` cannot allocate gigabytes.
 const MAX_RANGE: i64 = 100_000;
 
+/// Frames named by the whole list, repeats included (many ranges would add up to gigabytes, or
+/// the same range repeated to hours of work): a two-hour film at 24 fps has 172 800.
+const MAX_TOTAL: i64 = 1_000_000;
+
 /// Parses a comma- or whitespace-separated list of frames and inclusive ranges. Negative frames
 /// are allowed (`-5`, `-5--2`); an empty list is valid and means no frames.
 pub fn parse_frame_list(text: &str) -> Result<BTreeSet<i64>, FrameListError> {
     let mut frames = BTreeSet::new();
+    let mut total = 0;
     let items = text.split(|c: char| c == ',' || c == ';' || c.is_whitespace()).filter(|s| !s.is_empty());
     for (i, item) in items.enumerate() {
         let index = i + 1;
@@ -42,6 +49,10 @@ pub fn parse_frame_list(text: &str) -> Result<BTreeSet<i64>, FrameListError> {
         }
         if last - first >= MAX_RANGE {
             return Err(FrameListError::TooLong { item: item.to_string(), index, max: MAX_RANGE });
+        }
+        total += last - first + 1;
+        if total > MAX_TOTAL {
+            return Err(FrameListError::TooMany { index, max: MAX_TOTAL });
         }
         frames.extend(first..=last);
     }
@@ -73,5 +84,10 @@ mod tests {
         assert_eq!(err, FrameListError::Backwards { item: "42-40".into(), index: 1, first: 42, last: 40 });
         assert!(err.to_string().contains("write it as 40-42"), "{err}");
         assert!(matches!(parse_frame_list("0-99999999"), Err(FrameListError::TooLong { .. })));
+        // Ranges within the limit one by one, but billions of frames together.
+        let many: String = (0..100_000i64).map(|i| format!("{}-{},", i * 100_000, i * 100_000 + 99_999)).collect();
+        assert_eq!(parse_frame_list(&many).unwrap_err(), FrameListError::TooMany { index: 11, max: 1_000_000 });
+        let repeated = "0-99999,".repeat(10_000);
+        assert!(matches!(parse_frame_list(&repeated), Err(FrameListError::TooMany { .. })));
     }
 }

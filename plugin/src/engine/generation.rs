@@ -206,6 +206,36 @@ fn add_seam_residual(out: &mut Frame, decoded: &Frame, source: &Frame, motion: &
     }
 }
 
+/// Largest output side Generate, Animate and Extend make (16K).
+pub const MAX_OUTPUT_SIDE: usize = 16384;
+
+/// Largest output in pixels: 8192×8192 (8K UHD, 7680×4320, is half of it). Matching a shot to
+/// its source holds several float frames of the output size at once, over 1 GiB each here.
+pub const MAX_OUTPUT_PIXELS: usize = 8192 * 8192;
+
+/// Most elongated output shape (either way): 16:1 holds any screen format and most LED walls.
+/// Beyond it, the generation size rounds to a sliver the model cannot draw (a 32768×1 output
+/// asked a 64×64 model for a 32768×32768 cover before cropping).
+pub const MAX_OUTPUT_ASPECT: usize = 16;
+
+/// Refuses output sizes no shot can be made for, before any model loads or memory is taken.
+pub fn check_output_size((w, h): (usize, usize)) -> Result<(), EngineError> {
+    let refuse = |why: String| Err(EngineError::Input(format!("The output size {w}x{h} {why}.")));
+    if w == 0 || h == 0 {
+        return refuse("is empty".into());
+    }
+    if w.max(h) > MAX_OUTPUT_SIDE {
+        return refuse(format!("is too large: a side may be at most {MAX_OUTPUT_SIDE} pixels"));
+    }
+    if w * h > MAX_OUTPUT_PIXELS {
+        return refuse(format!("is too large: at most {MAX_OUTPUT_PIXELS} pixels (8192x8192) are made"));
+    }
+    if w.max(h) > MAX_OUTPUT_ASPECT * w.min(h) {
+        return refuse(format!("is too elongated: the long side may be at most {MAX_OUTPUT_ASPECT} times the short"));
+    }
+    Ok(())
+}
+
 /// The generation size for an output size: the output's shape, rounded to the model's multiple,
 /// and scaled down when it has more than four times the model's default pixel count (a model
 /// trained small makes nothing good at film resolution; the host scales the clip up). A model
@@ -230,6 +260,7 @@ pub fn shot_clip(
     progress: &mut dyn FnMut(usize, usize),
     abort: &dyn Fn() -> bool,
 ) -> Result<Shotclip, EngineError> {
+    check_output_size(settings.output_size)?;
     let model = VideoModel::open(model_dir)?;
     let m = &model.manifest;
     let (width, height) = generation_size(m, settings.output_size);
@@ -239,7 +270,7 @@ pub fn shot_clip(
     let fit = |f: &Frame| resize_cover(f, width, height);
     let mut key = KeyBuilder::new("kinema.shot.v1")
         .str("model", &model_dir.root.to_string_lossy())
-        .uint("manifest_mtime", manifest_stamp(model_dir))
+        .uint("model_files", model_files_stamp(model_dir))
         .str("prompt", &settings.prompt)
         .str("negative", &settings.negative_prompt)
         .uint("seed", settings.seed)
@@ -344,13 +375,11 @@ fn check_length(m: &Manifest, frames: usize) -> Result<(), EngineError> {
     }
 }
 
-/// Changes when the model folder's manifest is replaced, so an updated model regenerates.
-fn manifest_stamp(model: &ModelDir) -> u64 {
-    std::fs::metadata(model.manifest_path())
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as u64)
+/// Changes when the manifest or any file it names (graphs, their weights, the tokenizer) is
+/// replaced or rewritten, so a model re-exported in place regenerates. The same on every machine
+/// that sees the same files (a shared disk cache).
+fn model_files_stamp(model: &ModelDir) -> u64 {
+    crate::runtime::FilesIdentity::of(&model.files()).portable_hash()
 }
 
 #[cfg(test)]
@@ -376,6 +405,44 @@ mod tests {
         m.defaults.fixed_size = true;
         assert_eq!(generation_size(&m, (1920, 1080)), (64, 64));
         assert_eq!(generation_size(&m, (32, 32)), (64, 64));
+    }
+
+    #[test]
+    fn absurd_output_sizes_are_refused_with_the_reason() {
+        for ok in [(1920, 1080), (7680, 4320), (8192, 8192), (16384, 4096), (1, 1), (1600, 100), (100, 1600)] {
+            check_output_size(ok).unwrap();
+        }
+        for (size, why) in [
+            ((0, 5), "is empty"),
+            ((32768, 1), "a side may be at most 16384"),
+            ((16385, 2000), "a side may be at most 16384"),
+            ((12000, 12000), "at most 67108864 pixels"),
+            ((16384, 1), "too elongated"),
+            ((1, 17), "too elongated"),
+        ] {
+            let err = check_output_size(size).unwrap_err().to_string();
+            assert!(err.contains(&format!("{}x{}", size.0, size.1)) && err.contains(why), "{size:?}: {err}");
+        }
+        // Within the limits, the generation size stays within the model's budget.
+        let m = ltx_manifest();
+        let (w, h) = generation_size(&m, (1600, 100));
+        assert!(w * h <= 2 * 4 * m.defaults.width * m.defaults.height, "{w}x{h}");
+    }
+
+    #[test]
+    fn the_clip_key_follows_every_model_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ltx");
+        for f in ["manifest.json", "tokenizer.json", "transformer.onnx"] {
+            std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+        }
+        let model = ModelDir { name: "m".into(), root: dir.path().to_path_buf(), kind: "video_diffusion".into() };
+        let before = model_files_stamp(&model);
+        assert_eq!(model_files_stamp(&model), before);
+        // A graph rewritten in place (the manifest untouched) is another model.
+        let graph = std::fs::File::options().append(true).open(dir.path().join("transformer.onnx")).unwrap();
+        graph.set_len(graph.metadata().unwrap().len() + 1).unwrap();
+        assert_ne!(model_files_stamp(&model), before);
     }
 
     #[test]

@@ -4,20 +4,18 @@
 //! needs; nothing here is specific to one network. Results are cached by frame content, so a
 //! host asking for the same in-between frame twice runs the network once.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use ort::value::{Tensor, TensorElementType};
-use parking_lot::Mutex;
 use serde::Deserialize;
 
 use super::EngineError;
 use crate::cache::ByteLru;
-use crate::frame_io::Frame;
+use crate::frame_io::{try_filled, try_zeroed, Frame};
 use crate::models::ModelDir;
-use crate::runtime::{self, Provider, ProviderPreference, SharedSession};
+use crate::runtime::{self, ModelCache, Provider, ProviderPreference, SharedSession};
 
 /// `manifest.json` of an interpolation model.
 #[derive(Clone, Debug, Deserialize)]
@@ -27,6 +25,9 @@ pub struct Manifest {
     pub inputs: Inputs,
     pub output: String,
     pub variants: Vec<Variant>,
+    /// Colour channels of the frames the graphs take; the engine feeds RGB only.
+    #[serde(default)]
+    pub channels: Option<usize>,
 }
 
 /// Tensor names: two frames (1×3×H×W, 0..1) and the timestep (1×1×1×1).
@@ -45,7 +46,17 @@ pub struct Variant {
     pub precision: Precision,
     /// Frame sides are padded up to a multiple of this before the network runs.
     pub pad_multiple: usize,
+    /// The file holding the graph's weights when they are stored beside it (shared by variants).
+    #[serde(default)]
+    pub external_data: Option<String>,
 }
+
+/// Largest padding multiple: RIFE needs 32 / scale (64 and 128 as exported); 1024 still pads a
+/// small frame to at most 1024×1024 (12 MiB a frame).
+pub const MAX_PAD_MULTIPLE: usize = 1024;
+
+/// Flow scales a RIFE-class network runs at: 0.25 (8K) to 4 (small frames).
+pub const FLOW_SCALES: std::ops::RangeInclusive<f32> = 0.125..=4.0;
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -106,24 +117,59 @@ pub fn purge_cache() {
     frame_cache().clear();
 }
 
-impl Interpolator {
-    /// Opens (once per folder, then shared) the interpolation model in `model`.
-    pub fn open(model: &ModelDir) -> Result<Arc<Interpolator>, EngineError> {
-        static OPEN: Mutex<Option<HashMap<PathBuf, Arc<Interpolator>>>> = Mutex::new(None);
-        let mut open = OPEN.lock();
-        let map = open.get_or_insert_with(HashMap::new);
-        if let Some(found) = map.get(&model.root) {
-            return Ok(found.clone());
+static MODELS: ModelCache<Interpolator> = ModelCache::new();
+
+/// Forgets the opened interpolation models (OFX PurgeCaches).
+pub fn purge_models() {
+    MODELS.purge();
+}
+
+/// Interpolation models held open now.
+pub fn open_models() -> usize {
+    MODELS.len()
+}
+
+/// Checks the variants: files inside the model folder, paddings and scales in range, RGB.
+fn check_manifest(m: &Manifest, root: &std::path::Path) -> Result<(), String> {
+    if m.variants.is_empty() {
+        return Err("it lists no model variants".into());
+    }
+    if let Some(c) = m.channels.filter(|&c| c != 3) {
+        return Err(format!("channels is {c}; Interpolate feeds RGB frames (3 channels)"));
+    }
+    for (i, v) in m.variants.iter().enumerate() {
+        for name in std::iter::once(&v.file).chain(&v.external_data) {
+            crate::models::component_file(root, name).map_err(|e| format!("variants[{i}]: {e}"))?;
         }
-        let loaded = Arc::new(Self::load(model)?);
-        map.insert(model.root.clone(), loaded.clone());
-        Ok(loaded)
+        if !(1..=MAX_PAD_MULTIPLE).contains(&v.pad_multiple) {
+            return Err(format!(
+                "variants[{i}].pad_multiple is {}; it must be 1 to {MAX_PAD_MULTIPLE}",
+                v.pad_multiple
+            ));
+        }
+        if !FLOW_SCALES.contains(&v.scale) {
+            return Err(format!(
+                "variants[{i}].scale is {}; it must be {} to {}",
+                v.scale,
+                FLOW_SCALES.start(),
+                FLOW_SCALES.end()
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Interpolator {
+    /// Opens the interpolation model in `model`, shared while the manifest and the files it
+    /// names are unchanged (a model re-exported in place is opened again).
+    pub fn open(model: &ModelDir) -> Result<Arc<Interpolator>, EngineError> {
+        MODELS.get_or_load(&model.root, || model.files(), || Self::load(model))
     }
 
     fn load(model: &ModelDir) -> Result<Interpolator, EngineError> {
-        let bad = |reason: String| EngineError::Manifest { model: model.name.clone(), reason };
         let path = model.manifest_path();
-        let text = std::fs::read_to_string(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        let bad = |reason: String| EngineError::Manifest { model: model.name.clone(), reason };
+        let text = crate::models::read_manifest(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         let manifest: Manifest = serde_json::from_str(&text)
             .map_err(|e| bad(format!("{} is not an interpolation manifest: {e}", path.display())))?;
         if manifest.kind != "interpolation" {
@@ -133,24 +179,7 @@ impl Interpolator {
                 manifest.kind
             )));
         }
-        if manifest.variants.is_empty() {
-            return Err(bad(format!("{} lists no model variants", path.display())));
-        }
-        for v in &manifest.variants {
-            if !model.root.join(&v.file).is_file() {
-                return Err(bad(format!(
-                    "{} names {}, which is missing",
-                    path.display(),
-                    model.root.join(&v.file).display()
-                )));
-            }
-            if v.pad_multiple == 0 || v.scale.is_nan() || v.scale <= 0.0 {
-                return Err(bad(format!(
-                    "variant {} has pad_multiple {} and scale {}",
-                    v.file, v.pad_multiple, v.scale
-                )));
-            }
-        }
+        check_manifest(&manifest, &model.root).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         Ok(Interpolator { name: model.name.clone(), root: model.root.clone(), manifest })
     }
 
@@ -194,7 +223,8 @@ impl Interpolator {
         preference: ProviderPreference,
     ) -> Result<Arc<SharedSession>, EngineError> {
         let file = self.root.join(&variant.file);
-        let session = runtime::session(&file, preference)?;
+        let data: Vec<PathBuf> = variant.external_data.iter().map(|d| self.root.join(d)).collect();
+        let session = runtime::session_with_data(&file, &data, preference)?;
         let names = &self.manifest.inputs;
         let wanted = [names.frame0.as_str(), names.frame1.as_str(), names.timestep.as_str()];
         match session.missing_names(&file.display().to_string(), &wanted, &self.manifest.output)? {
@@ -250,18 +280,20 @@ impl Interpolator {
         let (pw, ph) = (w.div_ceil(m) * m, h.div_ceil(m) * m);
         let peak = rgb_peak(a).max(rgb_peak(b));
         let gain = if peak > 1.0 { 1.0 / peak } else { 1.0 };
-        let x0 = padded_rgb(a, pw, ph, gain);
-        let x1 = padded_rgb(b, pw, ph, gain);
+        let x0 = padded_rgb(a, pw, ph, gain)?;
+        let x1 = padded_rgb(b, pw, ph, gain)?;
         let names = &self.manifest.inputs;
         let shape = [1usize, 3, ph, pw];
+        let half = session.with(|s| {
+            Ok(s.inputs().iter().find(|i| i.name() == names.frame0).and_then(|i| i.dtype().tensor_type())
+                == Some(TensorElementType::Float16))
+        })?;
+        let (h0, h1) = if half { (to_f16(&x0)?, to_f16(&x1)?) } else { (Vec::new(), Vec::new()) };
         let out = session.with(|s| {
-            let half = s.inputs().iter().find(|i| i.name() == names.frame0).and_then(|i| i.dtype().tensor_type())
-                == Some(TensorElementType::Float16);
             let outputs = if half {
-                let to16 = |v: Vec<f32>| v.into_iter().map(half::f16::from_f32).collect::<Vec<_>>();
                 s.run(ort::inputs![
-                    names.frame0.as_str() => Tensor::from_array((shape, to16(x0)))?,
-                    names.frame1.as_str() => Tensor::from_array((shape, to16(x1)))?,
+                    names.frame0.as_str() => Tensor::from_array((shape, h0))?,
+                    names.frame1.as_str() => Tensor::from_array((shape, h1))?,
                     names.timestep.as_str() => Tensor::from_array(([1usize, 1, 1, 1], vec![half::f16::from_f32(t)]))?,
                 ])?
             } else {
@@ -288,7 +320,7 @@ impl Interpolator {
                 reason: format!("output '{}' has shape {dims:?}, expected [1, 3, {ph}, {pw}]", self.manifest.output),
             });
         }
-        let mut frame = Frame::new(3, h, w);
+        let mut frame = Frame::try_new(3, h, w).map_err(|e| EngineError::Input(format!("interpolating: {e}")))?;
         for c in 0..3 {
             let src = &data[c * ph * pw..(c + 1) * ph * pw];
             let dst = frame.plane_mut(c);
@@ -319,8 +351,9 @@ fn rgb_peak(f: &Frame) -> f32 {
 
 /// RGB planes of `f` in a zero-padded `pw`×`ph` canvas (padding right and bottom, as RIFE's
 /// reference inference does), multiplied by `gain`.
-fn padded_rgb(f: &Frame, pw: usize, ph: usize, gain: f32) -> Vec<f32> {
-    let mut out = vec![0f32; 3 * pw * ph];
+fn padded_rgb(f: &Frame, pw: usize, ph: usize, gain: f32) -> Result<Vec<f32>, EngineError> {
+    let n = pw.checked_mul(ph).and_then(|n| n.checked_mul(3)).unwrap_or(usize::MAX);
+    let mut out = try_zeroed(n, &format!("the network's {pw}x{ph} input frames"))?;
     for c in 0..3 {
         let src = f.plane(c);
         for y in 0..f.height {
@@ -331,5 +364,12 @@ fn padded_rgb(f: &Frame, pw: usize, ph: usize, gain: f32) -> Vec<f32> {
             }
         }
     }
-    out
+    Ok(out)
+}
+
+/// The network's half-precision input.
+fn to_f16(v: &[f32]) -> Result<Vec<half::f16>, EngineError> {
+    let mut out = try_filled(v.len(), half::f16::ZERO, "the network's half-precision input frames")?;
+    out.iter_mut().zip(v).for_each(|(o, &x)| *o = half::f16::from_f32(x));
+    Ok(out)
 }

@@ -22,6 +22,9 @@ pub enum EngineError {
     Mismatch { model: String, reason: String },
     #[error("{0}")]
     Input(String),
+    /// A buffer sized by the request or the model could not be allocated.
+    #[error(transparent)]
+    Memory(#[from] crate::frame_io::OutOfMemory),
     #[error(transparent)]
     Refused(#[from] crate::policy::PromptRefused),
     /// The host asked to stop (abort) between denoising steps.

@@ -97,6 +97,8 @@ fn load() -> OfxResult<Reply> {
 /// again until a render needs it).
 fn purge() -> OfxResult<Reply> {
     crate::runtime::purge_sessions();
+    crate::diffusion::purge_models();
+    crate::engine::interpolation::purge_models();
     crate::engine::interpolation::purge_cache();
     crate::engine::generation::purge_cache();
     crate::clip_cache::clip_cache().purge_memory();

@@ -128,7 +128,7 @@ pub fn render(
     // Fit the shot to the output frame, opaque where the output has alpha.
     let fitted = resize_cover(&frame, bounds.width(), bounds.height());
     let channels = view.components().count();
-    let mut written = Frame::new(channels, fitted.height, fitted.width);
+    let mut written = Frame::try_new(channels, fitted.height, fitted.width).map_err(failed)?;
     for c in 0..3 {
         written.plane_mut(c).copy_from_slice(fitted.plane(c));
     }

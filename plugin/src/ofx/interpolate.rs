@@ -102,7 +102,8 @@ pub fn render(
         .map(|(s, _)| s.provider().name())
         .unwrap_or("?");
 
-    let mut made = Frame::new(a.frame.channels, a.frame.height, a.frame.width);
+    let mut made = Frame::try_new(a.frame.channels, a.frame.height, a.frame.width)
+        .map_err(|e| OfxError::failed(format!("Interpolating: {e}")))?;
     for c in 0..3 {
         made.plane_mut(c).copy_from_slice(rgb.plane(c));
     }

@@ -26,6 +26,11 @@ pub fn runtime_report(model: Option<&Path>) -> Value {
             "off".to_string()
         },
         "cached_sessions": super::cached_session_count(),
+        "sessions_created": super::sessions_created(),
+        "open_models": {
+            "video": crate::diffusion::open_models(),
+            "interpolation": crate::engine::interpolation::open_models(),
+        },
         "interpolation": {
             "network_runs": crate::engine::interpolation::network_runs(),
             "cache_bytes": crate::engine::interpolation::cache_bytes(),

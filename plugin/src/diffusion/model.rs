@@ -1,0 +1,264 @@
+//! A video model folder opened for the pipelines: its manifest (checked), tokenizer and graphs,
+//! kept while its files are unchanged and checked against the manifest before any denoising.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ort::value::Tensor;
+
+use super::limits::MAX_TOKENS;
+use super::manifest::{Manifest, MaskInput};
+use super::noise::Noise;
+use super::pipeline::{unpack, Request};
+use crate::engine::EngineError;
+use crate::frame_io::{try_zeroed, Frame};
+use crate::models::ModelDir;
+use crate::runtime::{self, ModelCache, ProviderPreference, SharedSession};
+
+/// The largest tokenizer.json read: Gemma 3's is 33 MB, T5's 2.4 MB.
+const MAX_TOKENIZER_BYTES: u64 = 64 << 20;
+
+/// A loaded video model: manifest, tokenizer, and its graphs' sessions (created on first use).
+pub struct VideoModel {
+    pub name: String,
+    pub(super) root: PathBuf,
+    pub manifest: Manifest,
+    tokenizer: tokenizers::Tokenizer,
+}
+
+static MODELS: ModelCache<VideoModel> = ModelCache::new();
+
+/// Forgets the opened video models (OFX PurgeCaches); their sessions go with
+/// [`runtime::purge_sessions`].
+pub fn purge_models() {
+    MODELS.purge();
+}
+
+/// Video models held open now.
+pub fn open_models() -> usize {
+    MODELS.len()
+}
+
+impl VideoModel {
+    /// Opens the video model in `model`, shared while the manifest and the files it names are
+    /// unchanged (a model re-exported in place is opened again).
+    pub fn open(model: &ModelDir) -> Result<Arc<VideoModel>, EngineError> {
+        MODELS.get_or_load(&model.root, || model.files(), || Self::load(model))
+    }
+
+    fn load(model: &ModelDir) -> Result<VideoModel, EngineError> {
+        let manifest = Manifest::load(&model.root, &model.name)?;
+        let path = model.root.join(&manifest.components.tokenizer.file);
+        let bad = |reason: String| EngineError::Manifest { model: model.name.clone(), reason };
+        let len = std::fs::metadata(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?.len();
+        if len > MAX_TOKENIZER_BYTES {
+            return Err(bad(format!(
+                "{} is {len} bytes; a tokenizer is at most {MAX_TOKENIZER_BYTES} bytes",
+                path.display()
+            )));
+        }
+        let not_usable = |e: tokenizers::Error| bad(format!("{} is not a usable tokenizer: {e}", path.display()));
+        let mut tokenizer = tokenizers::Tokenizer::from_file(&path).map_err(not_usable)?;
+        // The manifest says how prompts are padded and cut; a tokenizer.json saved after use
+        // often still carries its last call's padding (pads counted as prompt) and truncation.
+        tokenizer.with_padding(None).with_truncation(None).map_err(not_usable)?;
+        Ok(VideoModel { name: model.name.clone(), root: model.root.clone(), manifest, tokenizer })
+    }
+
+    /// The same model with another manifest (e.g. another scheduler config), sharing the
+    /// tokenizer and the cached sessions.
+    pub fn with_manifest(&self, manifest: Manifest) -> VideoModel {
+        VideoModel { name: self.name.clone(), root: self.root.clone(), manifest, tokenizer: self.tokenizer.clone() }
+    }
+
+    pub(super) fn session(&self, file: &str) -> Result<Arc<SharedSession>, EngineError> {
+        Ok(runtime::session(&self.root.join(file), ProviderPreference::from_env())?)
+    }
+
+    pub(super) fn mismatch(&self, reason: String) -> EngineError {
+        EngineError::Mismatch { model: self.name.clone(), reason }
+    }
+
+    /// Opens every graph a generation runs (the VAE encoder only when it `encodes` frames) and
+    /// checks it has the tensors the manifest names: a broken model fails in the seconds it
+    /// takes to load, not after every denoising step.
+    pub fn check(&self, encodes: bool) -> Result<(), EngineError> {
+        let c = &self.manifest.components;
+        let te = &c.text_encoder;
+        let tr = &c.transformer;
+        let (vd, ve) = (&c.vae_decoder, &c.vae_encoder);
+        let mut graphs: Vec<(&str, Vec<&str>, &str)> = vec![
+            (&te.file, vec![&te.inputs.input_ids, &te.inputs.attention_mask], &te.output),
+            (
+                &tr.file,
+                vec![
+                    &tr.inputs.hidden_states,
+                    &tr.inputs.encoder_hidden_states,
+                    &tr.inputs.encoder_attention_mask,
+                    &tr.inputs.timestep,
+                    &tr.inputs.video_coords,
+                ],
+                &tr.output,
+            ),
+            (&vd.file, vec![&vd.inputs.latent, &vd.inputs.timestep], &vd.output),
+        ];
+        if encodes {
+            graphs.push((&ve.file, vec![&ve.input], &ve.output));
+        }
+        for (file, inputs, output) in graphs {
+            let session = self.session(file)?;
+            if let Some(reason) = session.missing_names(file, &inputs, output)? {
+                return Err(self.mismatch(reason));
+            }
+        }
+        Ok(())
+    }
+
+    /// Token ids and mask, padded right to `max_len`; a too-long prompt keeps its first
+    /// `max_len − 1` ids and the end-of-sequence id.
+    pub fn tokenize(&self, text: &str, max_len: usize) -> Result<(Vec<i64>, Vec<i64>), EngineError> {
+        if !(1..=MAX_TOKENS).contains(&max_len) {
+            return Err(EngineError::Input(format!("a prompt length of {max_len} tokens is not 1 to {MAX_TOKENS}")));
+        }
+        let enc = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| EngineError::Input(format!("the tokenizer failed on the prompt: {e}")))?;
+        let mut ids: Vec<i64> = enc.get_ids().iter().map(|&i| i64::from(i)).collect();
+        if ids.len() > max_len {
+            let eos = *ids.last().unwrap_or(&0);
+            ids.truncate(max_len.saturating_sub(1));
+            ids.push(eos);
+        }
+        let mut mask = vec![1i64; ids.len()];
+        ids.resize(max_len, self.manifest.components.tokenizer.pad_id);
+        mask.resize(max_len, 0);
+        Ok((ids, mask))
+    }
+
+    /// Text embeddings `[L, D]` of one prompt.
+    pub(super) fn encode_text(
+        &self,
+        ids: &[i64],
+        mask: &[i64],
+        mask_input: MaskInput,
+    ) -> Result<(Vec<f32>, usize), EngineError> {
+        let spec = &self.manifest.components.text_encoder;
+        let session = self.session(&spec.file)?;
+        let l = ids.len();
+        let encoder_mask = match mask_input {
+            MaskInput::Ones => vec![1i64; l],
+            MaskInput::TokenizerMask => mask.to_vec(),
+        };
+        let (shape, data) = session.with(|s| {
+            let out = s.run(ort::inputs![
+                spec.inputs.input_ids.as_str() => Tensor::from_array(([1usize, l], ids.to_vec()))?,
+                spec.inputs.attention_mask.as_str() => Tensor::from_array(([1usize, l], encoder_mask))?,
+            ])?;
+            let (shape, data) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
+            Ok((shape.to_vec(), data.to_vec()))
+        })?;
+        if shape.len() != 3 || shape[0] != 1 || shape[1] != l as i64 {
+            return Err(self.mismatch(format!("text encoder output has shape {shape:?}, expected [1, {l}, D]")));
+        }
+        Ok((data, shape[2] as usize))
+    }
+
+    /// VAE-encodes RGB frames (0..1) and samples the posterior: normalised latents `[C, f, h, w]`
+    /// (normalised without the scaling factor, as the I2V and Condition pipelines do).
+    pub(super) fn encode_frames(
+        &self,
+        frames: &[Frame],
+        noise: &mut dyn Noise,
+    ) -> Result<(Vec<f32>, usize), EngineError> {
+        let spec = &self.manifest.components.vae_encoder;
+        let session = self.session(&spec.file)?;
+        let (h, w) = (frames[0].height, frames[0].width);
+        let f = frames.len();
+        let plane = h * w;
+        let mut pixels = try_zeroed(3 * f * plane, "the frames to encode")?;
+        for (fi, frame) in frames.iter().enumerate() {
+            if (frame.height, frame.width) != (h, w) || frame.channels < 3 {
+                return Err(EngineError::Input("conditioning frames differ in size".into()));
+            }
+            for c in 0..3 {
+                let dst = &mut pixels[(c * f + fi) * plane..(c * f + fi + 1) * plane];
+                dst.iter_mut().zip(frame.plane(c)).for_each(|(d, s)| *d = s * 2.0 - 1.0);
+            }
+        }
+        let (shape, moments) = session.with(|s| {
+            let out =
+                s.run(ort::inputs![spec.input.as_str() => Tensor::from_array(([1usize, 3, f, h, w], pixels))?])?;
+            let (shape, data) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
+            Ok((shape.to_vec(), data.to_vec()))
+        })?;
+        let c = self.manifest.latent.channels;
+        if shape.len() != 5 || shape[1] != 2 * c as i64 {
+            return Err(
+                self.mismatch(format!("VAE encoder output has shape {shape:?}, expected [1, {}, f, h, w]", 2 * c))
+            );
+        }
+        let (lf, lh, lw) = (shape[2] as usize, shape[3] as usize, shape[4] as usize);
+        let n = c * lf * lh * lw;
+        let eps = noise.draw(&[1, c, lf, lh, lw])?;
+        let [lo, hi] = spec.logvar_clamp;
+        let norm = &self.manifest.latent.norm;
+        let per_channel = lf * lh * lw;
+        let mut z = try_zeroed(n, "the encoded latents")?;
+        for i in 0..n {
+            let ch = i / per_channel;
+            let std = (0.5 * moments[n + i].clamp(lo, hi)).exp();
+            let sample = moments[i] + std * eps[i];
+            z[i] = (sample - norm.mean[ch]) / norm.std[ch];
+        }
+        Ok((z, lf))
+    }
+
+    /// Decodes packed video latents `[S, C]` of an `f×h×w` grid to RGB frames (0..1).
+    pub(super) fn decode(
+        &self,
+        tokens: &[f32],
+        grid: (usize, usize, usize),
+        req: &Request,
+        noise: &mut dyn Noise,
+    ) -> Result<Vec<Frame>, EngineError> {
+        let spec = &self.manifest.components.vae_decoder;
+        let session = self.session(&spec.file)?;
+        let c = self.manifest.latent.channels;
+        let norm = &self.manifest.latent.norm;
+        let mut z = unpack(tokens, c, grid)?;
+        let per_channel = grid.0 * grid.1 * grid.2;
+        for (i, v) in z.iter_mut().enumerate() {
+            let ch = i / per_channel;
+            *v = *v * norm.std[ch] / norm.scaling_factor + norm.mean[ch];
+        }
+        if spec.timestep_conditioning {
+            let eps = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
+            let s = req.decode_noise_scale;
+            z.iter_mut().zip(&eps).for_each(|(v, e)| *v = (1.0 - s) * *v + s * e);
+        }
+        let (shape, sample) = session.with(|s| {
+            let out = s.run(ort::inputs![
+                spec.inputs.latent.as_str() => Tensor::from_array(([1usize, c, grid.0, grid.1, grid.2], z))?,
+                spec.inputs.timestep.as_str() => Tensor::from_array(([1usize], vec![req.decode_timestep]))?,
+            ])?;
+            let (shape, data) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
+            Ok((shape.to_vec(), data.to_vec()))
+        })?;
+        if shape.len() != 5 || shape[1] != 3 {
+            return Err(self.mismatch(format!("VAE decoder output has shape {shape:?}, expected [1, 3, F, H, W]")));
+        }
+        let (f, h, w) = (shape[2] as usize, shape[3] as usize, shape[4] as usize);
+        let plane = h * w;
+        let mut frames = Vec::with_capacity(f);
+        for fi in 0..f {
+            let mut frame = Frame::try_new(3, h, w).map_err(|e| EngineError::Input(format!("decoding: {e}")))?;
+            for ch in 0..3 {
+                let src = &sample[(ch * f + fi) * plane..(ch * f + fi + 1) * plane];
+                frame.plane_mut(ch).iter_mut().zip(src).for_each(|(d, x)| *d = (x * 0.5 + 0.5).clamp(0.0, 1.0));
+            }
+            frames.push(frame);
+        }
+        Ok(frames)
+    }
+}

@@ -24,6 +24,7 @@ pub struct VideoModel {
     pub(super) root: PathBuf,
     pub manifest: Manifest,
     tokenizer: tokenizers::Tokenizer,
+    files_stamp: u64,
 }
 
 static MODELS: ModelCache<VideoModel> = ModelCache::new();
@@ -43,10 +44,17 @@ impl VideoModel {
     /// Opens the video model in `model`, shared while the manifest and the files it names are
     /// unchanged (a model re-exported in place is opened again).
     pub fn open(model: &ModelDir) -> Result<Arc<VideoModel>, EngineError> {
-        MODELS.get_or_load(&model.root, || model.files(), || Self::load(model))
+        MODELS.get_or_load(&model.root, || model.files(), |files| Self::load(model, files.portable_hash()))
     }
 
-    fn load(model: &ModelDir) -> Result<VideoModel, EngineError> {
+    /// Identifies the files this model was loaded from (their names, sizes and times, the same
+    /// on every machine that sees them): what it makes is keyed by it, so a model re-exported
+    /// in place makes its shots again.
+    pub fn files_stamp(&self) -> u64 {
+        self.files_stamp
+    }
+
+    fn load(model: &ModelDir, files_stamp: u64) -> Result<VideoModel, EngineError> {
         let manifest = Manifest::load(&model.root, &model.name)?;
         let path = model.root.join(&manifest.components.tokenizer.file);
         let bad = |reason: String| EngineError::Manifest { model: model.name.clone(), reason };
@@ -62,13 +70,19 @@ impl VideoModel {
         // The manifest says how prompts are padded and cut; a tokenizer.json saved after use
         // often still carries its last call's padding (pads counted as prompt) and truncation.
         tokenizer.with_padding(None).with_truncation(None).map_err(not_usable)?;
-        Ok(VideoModel { name: model.name.clone(), root: model.root.clone(), manifest, tokenizer })
+        Ok(VideoModel { name: model.name.clone(), root: model.root.clone(), manifest, tokenizer, files_stamp })
     }
 
     /// The same model with another manifest (e.g. another scheduler config), sharing the
     /// tokenizer and the cached sessions.
     pub fn with_manifest(&self, manifest: Manifest) -> VideoModel {
-        VideoModel { name: self.name.clone(), root: self.root.clone(), manifest, tokenizer: self.tokenizer.clone() }
+        VideoModel {
+            name: self.name.clone(),
+            root: self.root.clone(),
+            manifest,
+            tokenizer: self.tokenizer.clone(),
+            files_stamp: self.files_stamp,
+        }
     }
 
     pub(super) fn session(&self, file: &str) -> Result<Arc<SharedSession>, EngineError> {

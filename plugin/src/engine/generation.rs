@@ -270,7 +270,7 @@ pub fn shot_clip(
     let fit = |f: &Frame| resize_cover(f, width, height);
     let mut key = KeyBuilder::new("kinema.shot.v1")
         .str("model", &model_dir.root.to_string_lossy())
-        .uint("model_files", model_files_stamp(model_dir))
+        .uint("model_files", model.files_stamp())
         .str("prompt", &settings.prompt)
         .str("negative", &settings.negative_prompt)
         .uint("seed", settings.seed)
@@ -375,13 +375,6 @@ fn check_length(m: &Manifest, frames: usize) -> Result<(), EngineError> {
     }
 }
 
-/// Changes when the manifest or any file it names (graphs, their weights, the tokenizer) is
-/// replaced or rewritten, so a model re-exported in place regenerates. The same on every machine
-/// that sees the same files (a shared disk cache).
-fn model_files_stamp(model: &ModelDir) -> u64 {
-    crate::runtime::FilesIdentity::of(&model.files()).portable_hash()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,16 +426,32 @@ mod tests {
     fn the_clip_key_follows_every_model_file() {
         let dir = tempfile::tempdir().unwrap();
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ltx");
-        for f in ["manifest.json", "tokenizer.json", "transformer.onnx"] {
+        for f in ["manifest.json", "tokenizer.json", "text_encoder.onnx", "transformer.onnx"] {
             std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
         }
+        for f in ["vae_encoder.onnx", "vae_decoder.onnx"] {
+            std::fs::write(dir.path().join(f), "not opened here").unwrap();
+        }
         let model = ModelDir { name: "m".into(), root: dir.path().to_path_buf(), kind: "video_diffusion".into() };
-        let before = model_files_stamp(&model);
-        assert_eq!(model_files_stamp(&model), before);
-        // A graph rewritten in place (the manifest untouched) is another model.
+        let first = VideoModel::open(&model).unwrap();
+        assert!(Arc::ptr_eq(&first, &VideoModel::open(&model).unwrap()));
+        // A graph rewritten in place (the manifest untouched) is another model, another key.
         let graph = std::fs::File::options().append(true).open(dir.path().join("transformer.onnx")).unwrap();
         graph.set_len(graph.metadata().unwrap().len() + 1).unwrap();
-        assert_ne!(model_files_stamp(&model), before);
+        let second = VideoModel::open(&model).unwrap();
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert_ne!(first.files_stamp(), second.files_stamp());
+        // The same files elsewhere (another node's mount of a shared folder) make the same key.
+        let copy = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let to = copy.path().join(path.file_name().unwrap());
+            std::fs::copy(&path, &to).unwrap();
+            let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+            std::fs::File::options().write(true).open(&to).unwrap().set_modified(modified).unwrap();
+        }
+        let elsewhere = ModelDir { root: copy.path().to_path_buf(), ..model };
+        assert_eq!(VideoModel::open(&elsewhere).unwrap().files_stamp(), second.files_stamp());
     }
 
     #[test]

@@ -91,8 +91,10 @@ pub struct Interpolator {
 }
 
 /// Cache of in-between frames: 512 MiB unless `KINEMA_FRAME_CACHE_MB` says otherwise.
-fn frame_cache() -> &'static ByteLru<(PathBuf, u64, u64, u32), Frame> {
-    static CACHE: OnceLock<ByteLru<(PathBuf, u64, u64, u32), Frame>> = OnceLock::new();
+/// Keyed by the session that made a frame (a new version of the graph is a new session), the
+/// two frames' contents and the timestep and scale.
+fn frame_cache() -> &'static ByteLru<(u64, u64, u64, u32), Frame> {
+    static CACHE: OnceLock<ByteLru<(u64, u64, u64, u32), Frame>> = OnceLock::new();
     CACHE.get_or_init(|| {
         let mb = std::env::var("KINEMA_FRAME_CACHE_MB").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(512);
         ByteLru::new(mb << 20)
@@ -163,7 +165,7 @@ impl Interpolator {
     /// Opens the interpolation model in `model`, shared while the manifest and the files it
     /// names are unchanged (a model re-exported in place is opened again).
     pub fn open(model: &ModelDir) -> Result<Arc<Interpolator>, EngineError> {
-        MODELS.get_or_load(&model.root, || model.files(), || Self::load(model))
+        MODELS.get_or_load(&model.root, || model.files(), |_| Self::load(model))
     }
 
     fn load(model: &ModelDir) -> Result<Interpolator, EngineError> {
@@ -252,12 +254,7 @@ impl Interpolator {
         }
         let scale = scale.resolve(a.width, a.height);
         let (session, variant) = self.session(scale)?;
-        let key = (
-            self.root.join(&variant.file),
-            content_hash(a),
-            content_hash(b),
-            t.to_bits() ^ scale.to_bits().rotate_left(16),
-        );
+        let key = (session.id(), content_hash(a), content_hash(b), t.to_bits() ^ scale.to_bits().rotate_left(16));
         if let Some(hit) = frame_cache().get(&key) {
             return Ok(hit);
         }

@@ -99,12 +99,13 @@ impl<T> ModelCache<T> {
 
     /// The model in `root`, loaded again when any file it was loaded from changed. `files` lists
     /// those files (read afresh at each load: a new manifest may name new files); they are
-    /// stamped before `load` runs, so a file that changes while it loads is reloaded next time.
+    /// stamped before `load` runs (and `load` is given the stamps, for keys of what the model
+    /// makes), so a file that changes while it loads is reloaded next time.
     pub fn get_or_load<E>(
         &self,
         root: &Path,
         files: impl FnOnce() -> Vec<PathBuf>,
-        load: impl FnOnce() -> Result<T, E>,
+        load: impl FnOnce(&FilesIdentity) -> Result<T, E>,
     ) -> Result<Arc<T>, E> {
         let mut entries = self.entries.lock();
         let map = entries.get_or_insert_with(HashMap::new);
@@ -116,7 +117,7 @@ impl<T> ModelCache<T> {
         // A stale entry goes first, so a model that no longer loads is not served either.
         map.remove(root);
         let identity = FilesIdentity::of(&files());
-        let loaded = Arc::new(load()?);
+        let loaded = Arc::new(load(&identity)?);
         self.loads.fetch_add(1, Ordering::Relaxed);
         map.insert(root.to_path_buf(), (identity, loaded.clone()));
         Ok(loaded)
@@ -162,10 +163,10 @@ mod tests {
         set_mtime(&graph, 1_000);
         let cache: ModelCache<String> = ModelCache::new();
         let files = || vec![manifest.clone(), graph.clone()];
-        let load = || Ok::<_, ()>(std::fs::read_to_string(&graph).unwrap());
+        let load = |_: &FilesIdentity| Ok::<_, ()>(std::fs::read_to_string(&graph).unwrap());
         let first = cache.get_or_load(dir.path(), files, load).unwrap();
         assert_eq!(*first, "one");
-        let again = cache.get_or_load(dir.path(), files, || -> Result<String, ()> { panic!("no reload") }).unwrap();
+        let again = cache.get_or_load(dir.path(), files, |_| -> Result<String, ()> { panic!("no reload") }).unwrap();
         assert!(Arc::ptr_eq(&first, &again), "unchanged files: the same loaded model");
 
         // Rewritten in place, same size; only the mtime tells.
@@ -179,7 +180,7 @@ mod tests {
 
         // A failed reload leaves nothing stale behind.
         set_mtime(&graph, 4_000);
-        assert!(cache.get_or_load(dir.path(), files, || Err(())).is_err());
+        assert!(cache.get_or_load(dir.path(), files, |_| Err(())).is_err());
         assert!(cache.is_empty());
         let reloaded = cache.get_or_load(dir.path(), files, load).unwrap();
         assert!(!Arc::ptr_eq(&touched, &reloaded));

@@ -17,6 +17,9 @@ use super::{environment, Provider, ProviderPreference, RuntimeError};
 
 /// A loaded model and the provider that ended up running it.
 pub struct SharedSession {
+    /// Unique in the process: results cached per session (in-between frames) name it, so a
+    /// graph changed on disk never serves what the old one made.
+    id: u64,
     model: PathBuf,
     provider: Provider,
     skipped: Vec<(Provider, String)>,
@@ -26,6 +29,10 @@ pub struct SharedSession {
 impl SharedSession {
     pub fn model(&self) -> &Path {
         &self.model
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The provider the session was created with (reported in Status and by `kinema doctor`).
@@ -114,7 +121,6 @@ pub fn session_with_data(
         return Ok(shared.clone());
     }
     let shared = Arc::new(create(&canonical, preference)?);
-    CREATED.fetch_add(1, Ordering::Relaxed);
     *slot = Some(shared.clone());
     Ok(shared)
 }
@@ -144,6 +150,7 @@ fn create(model: &Path, preference: ProviderPreference) -> Result<SharedSession,
         match build(env, model, provider) {
             Ok(session) => {
                 return Ok(SharedSession {
+                    id: CREATED.fetch_add(1, Ordering::Relaxed),
                     model: model.to_path_buf(),
                     provider,
                     skipped,

@@ -88,7 +88,7 @@ fn largest_float_initializer(onnx: &[u8]) -> Weights {
             Weights::Inline(tensor.start + raw.2.start..tensor.start + raw.2.end)
         } else {
             // external_data entries: key (1) / value (2) strings.
-            let mut entry = |key: &str| {
+            let entry = |key: &str| {
                 tf.iter().filter(|f| f.0 == 13).find_map(|f| {
                     let kv = fields(&onnx[tensor.start + f.2.start..tensor.start + f.2.end]);
                     let text = |n: u64| {

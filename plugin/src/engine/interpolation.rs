@@ -370,3 +370,49 @@ fn to_f16(v: &[f32]) -> Result<Vec<half::f16>, EngineError> {
     out.iter_mut().zip(v).for_each(|(o, &x)| *o = half::f16::from_f32(x));
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The shipped RIFE manifest with `edit` applied, checked against the shipped folder.
+    fn check_with(edit: impl FnOnce(&mut serde_json::Value)) -> Result<(), String> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/rife");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join(crate::models::MANIFEST)).unwrap()).unwrap();
+        edit(&mut v);
+        let m: Manifest = serde_json::from_value(v).map_err(|e| format!("parse: {e}"))?;
+        check_manifest(&m, &root)
+    }
+
+    #[test]
+    fn each_bad_variant_value_is_an_error_naming_its_field() {
+        check_with(|_| {}).unwrap();
+        type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+        let cases: Vec<(Edit, &str)> = vec![
+            (Box::new(|m| m["variants"][1]["pad_multiple"] = json!(65536)), "variants[1].pad_multiple is 65536"),
+            (Box::new(|m| m["variants"][0]["pad_multiple"] = json!(0)), "variants[0].pad_multiple is 0"),
+            (Box::new(|m| m["variants"][0]["scale"] = json!(0.0)), "variants[0].scale is 0"),
+            (Box::new(|m| m["variants"][2]["scale"] = json!(1e300)), "variants[2].scale is inf"),
+            (Box::new(|m| m["variants"][0]["scale"] = json!(-1.0)), "variants[0].scale is -1"),
+            (Box::new(|m| m["channels"] = json!(4)), "channels is 4"),
+            (Box::new(|m| m["variants"] = json!([])), "lists no model variants"),
+            (Box::new(|m| m["variants"][0]["file"] = json!("../ltx/transformer.onnx")), "variants[0]: '../ltx"),
+            (Box::new(|m| m["variants"][1]["external_data"] = json!("/etc/passwd")), "variants[1]: '/etc/passwd'"),
+            (Box::new(|m| m["variants"][0]["file"] = json!("missing.onnx")), "variants[0]: missing.onnx is missing"),
+        ];
+        for (edit, wanted) in cases {
+            let err = check_with(edit).unwrap_err();
+            assert!(err.contains(wanted), "{wanted}: {err}");
+        }
+    }
+
+    #[test]
+    fn padding_buffers_of_impossible_sizes_are_errors_not_aborts() {
+        let frame = Frame::new(3, 2, 2);
+        let err = padded_rgb(&frame, 1 << 31, 1 << 31, 1.0).unwrap_err().to_string();
+        assert!(err.contains("not enough memory for the network's 2147483648x2147483648 input frames"), "{err}");
+        assert_eq!(padded_rgb(&frame, 4, 4, 1.0).unwrap().len(), 48);
+    }
+}

@@ -78,11 +78,14 @@ impl FilesIdentity {
     }
 }
 
+/// A loaded model and the identity of the files it was loaded from.
+type Loaded<T> = (FilesIdentity, Arc<T>);
+
 /// Loaded models (parsed manifest, tokenizer…) by folder, each kept while the files it was made
 /// from are unchanged. Loading is single-flight: one lock covers lookup and load, which only
 /// reads small files (sessions are created later, and cached by [`super::session`]).
 pub struct ModelCache<T> {
-    entries: Mutex<Option<HashMap<PathBuf, (FilesIdentity, Arc<T>)>>>,
+    entries: Mutex<Option<HashMap<PathBuf, Loaded<T>>>>,
     loads: AtomicU64,
 }
 

@@ -13,7 +13,7 @@ use crate::effects::{
     Direction, EffectKind, FrameRange, ModelWork, ParamValues, PARAM_EXTEND_FRAMES, PARAM_GUIDANCE, PARAM_LENGTH,
     PARAM_MATCH_SOURCE, PARAM_MODEL, PARAM_NEGATIVE_PROMPT, PARAM_PROMPT, PARAM_SEAM_BLEND, PARAM_SEED, PARAM_STEPS,
 };
-use crate::engine::generation::{shot_clip, Seam, Shot, ShotSettings};
+use crate::engine::generation::{check_output_size, shot_clip, Seam, Shot, ShotSettings};
 use crate::frame_io::{resize_cover, Frame};
 
 fn failed(e: impl std::fmt::Display) -> OfxError {
@@ -55,6 +55,9 @@ pub fn render(
         fps: effect.frame_rate().unwrap_or(24.0),
         output_size: (full(bounds.width(), render_scale.0), full(bounds.height(), render_scale.1)),
     };
+    // The frame is matched and fitted at the image's own size too (a render scale above 1 would
+    // make it larger than the full size checked with the shot).
+    check_output_size((bounds.width(), bounds.height())).map_err(failed)?;
     let length = |v: &ParamValues| v.int(PARAM_LENGTH).map(|l| l.max(1) as usize).map_err(failed);
     let mut fetch = |range: FrameRange| -> OfxResult<Vec<Frame>> {
         let frames = frames.as_deref_mut().ok_or_else(|| OfxError::failed("The Source clip is not connected."))?;

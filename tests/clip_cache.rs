@@ -52,8 +52,13 @@ fn a_late_failure_is_not_redone_for_every_frame() {
         .unwrap();
     let messages: Vec<String> =
         (0..9).map(|t| out.frames[&t].as_ref().expect_err("the shot cannot be decoded").message.clone()).collect();
-    assert!(messages[0].contains("pixels"), "{}", messages[0]);
-    assert!(messages.iter().all(|m| *m == messages[0]), "every frame gets the same error: {messages:#?}");
+    let Some(error) = messages.iter().find(|m| m.contains("pixels")) else { panic!("{messages:#?}") };
+    // The plugin posts an error again only when it changes (no dialog per frame); the host then
+    // names the failed status.
+    assert!(
+        messages.iter().all(|m| m == error || m.starts_with("Render returned kOfxStatFailed")),
+        "every frame gets the same error: {messages:#?}"
+    );
     let runs = counter(&bundle, "generations_started") - started;
     // One run that fails; none where the model's tensor names are checked before denoising.
     assert!(runs <= 1, "the failing generation ran {runs} times for 9 frames");
@@ -65,9 +70,10 @@ fn a_late_failure_is_not_redone_for_every_frame() {
 /// generated, ..." on stdout).
 fn generated(out: &Output) -> u64 {
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().find(|l| l.starts_with("clip cache: ")).unwrap_or_else(|| {
-        panic!("no clip cache line in:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr))
-    });
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("clip cache: "))
+        .unwrap_or_else(|| panic!("no clip cache line in:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
     line["clip cache: ".len()..].split(' ').next().unwrap().parse().unwrap()
 }
 

@@ -295,10 +295,26 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Interpolate(args) => render(&load(&cli)?, &interpolate_args(args)?, None),
         Command::Generate(args) => {
             let (args, source) = generate_args(args)?;
-            render(&load(&cli)?, &args, source)
+            let bundle = load(&cli)?;
+            let rendered = render(&bundle, &args, source);
+            print_clip_cache(&bundle);
+            rendered
         }
         Command::Doctor { model, json } => doctor(&load(&cli)?, model.as_deref(), *json),
     }
+}
+
+/// What the shot cost this process: generated here, read from the cache folder (another run or
+/// process made it), or waited for while another process generated it.
+fn print_clip_cache(bundle: &Bundle) {
+    let Ok(report) = bundle.runtime_report(None) else { return };
+    let n = |name: &str| report["clip_cache"][name].as_u64().unwrap_or(0);
+    println!(
+        "clip cache: {} generated, {} from disk, {} waited for another process",
+        n("generations_started"),
+        n("disk_hits"),
+        n("lock_waits")
+    );
 }
 
 /// OFX_PLUGIN_PATH, then the bundle beside the executable (target/debug/Kinema.ofx.bundle for a debug

@@ -10,9 +10,15 @@
 //! another version). Writes go to a temp file in the same folder and are renamed into place, so
 //! no reader ever sees a half-written entry under the final name. Reads bump the file's mtime,
 //! which is what least-recently-used eviction sorts by.
+//!
+//! Only regular files are used: a FIFO, device, socket, folder or symbolic link found under an
+//! entry's name is refused (a miss and a disk error) and left alone, never opened in a way that
+//! can block, followed, replaced or deleted. Entries are opened with `O_NOFOLLOW | O_NONBLOCK`
+//! and checked with `fstat`; temp files are created new (`O_EXCL`), never through a link.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -50,12 +56,24 @@ pub struct DiskCache {
     dir: PathBuf,
     max_bytes: u64,
     swept: AtomicBool,
+    lock_patience: Duration,
 }
 
 impl DiskCache {
     /// The folder is created on the first write.
     pub fn new(dir: impl Into<PathBuf>, max_bytes: u64) -> Self {
-        DiskCache { dir: dir.into(), max_bytes, swept: AtomicBool::new(false) }
+        DiskCache { dir: dir.into(), max_bytes, swept: AtomicBool::new(false), lock_patience: super::LOCK_PATIENCE }
+    }
+
+    /// How long a key's lock may be held without its holder showing progress before a waiting
+    /// process stops waiting and generates itself (default [`super::LOCK_PATIENCE`]).
+    pub fn with_lock_patience(mut self, patience: Duration) -> Self {
+        self.lock_patience = patience;
+        self
+    }
+
+    pub fn lock_patience(&self) -> Duration {
+        self.lock_patience
     }
 
     /// `KINEMA_DISK_CACHE=0` → `None`; else `<cache dir>/clips` bounded by
@@ -84,7 +102,7 @@ impl DiskCache {
     pub fn load(&self, key: ClipKey) -> io::Result<DiskLookup> {
         self.sweep_once();
         let path = self.path_for(key);
-        let file = match File::open(&path) {
+        let file = match open_regular(&path, false) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DiskLookup::Miss),
             Err(e) => return Err(e),
@@ -99,7 +117,12 @@ impl DiskCache {
             }
             Err(ReadError::Io(e)) => Err(e),
             Err(ReadError::Corrupt(reason)) => {
+                // Only the file we read is deleted, not one put under its name meanwhile.
+                let ours = same_file(reader.inner.get_ref(), &path);
                 drop(reader);
+                if !ours {
+                    return Ok(DiskLookup::Miss);
+                }
                 match fs::remove_file(&path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -139,7 +162,8 @@ impl DiskCache {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let written = File::create(&temp).and_then(|file| {
+        let created = OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).open(&temp);
+        let written = created.and_then(|file| {
             let mut w = HashingWriter { inner: BufWriter::with_capacity(1 << 20, file), hasher: Xxh3Default::new() };
             write_clip(&mut w, key, clip)?;
             let sum = w.hasher.digest();
@@ -149,7 +173,12 @@ impl DiskCache {
             // final name (it would be caught by validation, but costs a regeneration).
             file.sync_data()
         });
-        let renamed = written.and_then(|()| fs::rename(&temp, self.path_for(key)));
+        // Something that is not a regular file under the entry's name is not ours to replace.
+        let place = written.and_then(|()| match fs::symlink_metadata(self.path_for(key)) {
+            Ok(m) if !m.file_type().is_file() => Err(not_regular(&self.path_for(key), m.file_type())),
+            _ => Ok(()),
+        });
+        let renamed = place.and_then(|()| fs::rename(&temp, self.path_for(key)));
         if let Err(e) = renamed {
             let _ = fs::remove_file(&temp);
             return Err(e);
@@ -158,8 +187,9 @@ impl DiskCache {
         Ok(true)
     }
 
-    /// Removes stale temp files and evicts least recently used entries past the bound,
-    /// never `keep` (the entry just written).
+    /// Removes stale temp files and lock files nobody holds, and evicts least recently used
+    /// entries past the bound, never `keep` (the entry just written). Only regular files with
+    /// our names are touched.
     pub fn evict(&self, keep: Option<&Path>) -> io::Result<()> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
@@ -174,11 +204,16 @@ impl DiskCache {
             let Some(name) = name.to_str() else { continue };
             let Ok(meta) = entry.metadata() else { continue };
             let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-            if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
+            if !meta.is_file() {
+                continue;
+            }
+            if name.ends_with(super::lock::LOCK_SUFFIX) {
+                super::lock::remove_if_free(&entry.path());
+            } else if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
                 if now.duration_since(mtime).is_ok_and(|age| age > STALE_TEMP_AGE) {
                     let _ = fs::remove_file(entry.path());
                 }
-            } else if meta.is_file() && name.ends_with(&format!(".{EXTENSION}")) {
+            } else if name.ends_with(&format!(".{EXTENSION}")) {
                 clips.push((mtime, meta.len(), entry.path()));
             }
         }
@@ -208,6 +243,7 @@ impl DiskCache {
             .flatten()
             .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(&format!(".{EXTENSION}"))))
             .filter_map(|e| e.metadata().ok())
+            .filter(fs::Metadata::is_file)
             .map(|m| m.len())
             .sum()
     }
@@ -217,6 +253,63 @@ impl DiskCache {
         if !self.swept.swap(true, Ordering::Relaxed) {
             let _ = self.evict(None);
         }
+    }
+}
+
+/// Opens `path` only if it is a regular file: for reading, or with `write` for reading and
+/// writing (created when missing). Anything else under that name is an error and left alone.
+pub(super) fn open_regular(path: &Path, write: bool) -> io::Result<File> {
+    // A look before opening: opening a device can do things (a tape drive rewinds).
+    match fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_file() => return Err(not_regular(path, m.file_type())),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound && write => {}
+        Err(e) => return Err(e),
+    }
+    open_checked(path, write)
+}
+
+/// The open itself, safe against a swap after the look: `O_NOFOLLOW` fails on a symbolic link,
+/// `O_NONBLOCK` keeps a FIFO or device from blocking the open, and `fstat` checks what was opened.
+pub(super) fn open_checked(path: &Path, write: bool) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(write).create(write).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    let file = options.open(path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is a symbolic link, not a regular file: left alone", path.display()),
+        ),
+        _ => e,
+    })?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(not_regular(path, kind));
+    }
+    Ok(file)
+}
+
+fn not_regular(path: &Path, kind: fs::FileType) -> io::Error {
+    let what = if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "something else"
+    };
+    io::Error::new(io::ErrorKind::InvalidInput, format!("{} is {what}, not a regular file: left alone", path.display()))
+}
+
+/// Whether `path` still names the file `file` has open (not removed or replaced since).
+pub(super) fn same_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 

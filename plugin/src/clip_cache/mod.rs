@@ -1,40 +1,57 @@
 //! Generated clips, computed once per parameter set and served frame by frame.
 //!
 //! A video-diffusion effect (Generate/Animate/Extend) produces a whole clip in one run that takes
-//! minutes, while the host asks for one frame at a time, from several render threads and several
-//! instances at once. [`ClipCache::get_or_generate`] makes sure that run happens once per
-//! [`ClipKey`]: memory (byte-bounded LRU) → disk (validated, survives restarts) → generation under
-//! single flight.
+//! minutes, while the host asks for one frame at a time, from several render threads, several
+//! instances and several processes at once. [`ClipCache::get_or_generate`] makes sure that run
+//! happens once per [`ClipKey`]: memory (byte-bounded LRU) → disk (validated, survives restarts,
+//! shared between processes) → generation under single flight.
 //!
 //! # Single flight and failure
-//! For each key at most one caller (the *leader*) generates; concurrent callers for that key wait
-//! for it and receive the very same `Arc`. If the leader fails — `generate` returns an error (a
-//! host abort included) or panics — the leader alone gets that error (a panic is re-raised after
-//! the flight is released), nothing is cached, and the waiters wake up and start over: the first
-//! of them to re-enter becomes the new leader and runs *its own* `generate`, the rest wait on it.
-//! Waiters thus never see a partial or stale result, and one render thread's abort does not
-//! fail the others. (A deterministic failure is therefore retried once per waiting caller.)
+//! For each key at most one caller in the process (the *leader*) goes on; concurrent callers for
+//! that key wait for it and receive the very same `Arc`. Waiters poll their own host's abort
+//! (an aborting waiter leaves with [`GenerationError::aborted`], the leader carries on) and are
+//! shown the leader's progress. With a disk cache the leader then takes the key's lock file
+//! (`<key>.lock`, see [`KeyLock`]), so one process generates while the others wait for its file;
+//! it looks on disk again once it holds the lock.
 //!
-//! Successful clips are written to disk before the flight completes, so a caller arriving after
-//! completion finds them in memory or on disk, never a window where neither has them.
+//! If `generate` fails, the failure is remembered for the key: the leader gets its own error, and
+//! every waiter and every later request gets [`GenerationError::failed`] with the same text at
+//! once, without running `generate` again (a failure found after minutes of denoising would
+//! otherwise be redone for each frame the host asks for). It is forgotten by
+//! [`ClipCache::purge_memory`] (OFX PurgeCaches); changed parameters make another key anyway.
+//! A panic in `generate` is remembered the same way (as an internal error) and re-raised to the
+//! leader after the flight is released. A host abort ([`GenerationError::is_abort`]) is not a
+//! failure: nothing is remembered, waiters start over (one of them leads the next run) and the
+//! next request generates again. Nothing is cached for a failed or aborted run.
+//!
+//! Successful clips are written to disk before the flight completes and before the lock file is
+//! released, so a caller arriving after completion finds them in memory or on disk, never a
+//! window where neither has them.
 
 mod disk;
+mod flight;
 mod key;
+mod lock;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_shared;
 
-use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 pub use disk::{encoded_len, DiskCache, DiskLookup, FORMAT_VERSION, STALE_TEMP_AGE};
+pub use flight::{REMEMBERED_FAILURES, WAIT_POLL};
 pub use key::{ClipKey, KeyBuilder};
+pub use lock::{Holder, KeyLock, LockTry, LOCK_PATIENCE, LOCK_POLL};
 
 use crate::cache::ByteLru;
 use crate::frame_io::Frame;
+use flight::{Claim, Flights, Lead, Outcome, Waited};
 
 /// Default memory bound (`KINEMA_CLIP_CACHE_MB`).
 pub const DEFAULT_MEMORY_MB: u64 = 1024;
@@ -68,6 +85,17 @@ impl GeneratedClip {
     }
 }
 
+/// What the cache needs of a generation's error type: failures are remembered as their text
+/// (`Display`) and handed to later callers through [`GenerationError::failed`].
+pub trait GenerationError: std::fmt::Display + Sized {
+    /// A host abort: not remembered, so the next request generates again.
+    fn is_abort(&self) -> bool;
+    /// The error for a caller that stopped waiting because its own host aborted.
+    fn aborted() -> Self;
+    /// The error for a caller served a remembered failure: `message` is the failed run's text.
+    fn failed(message: &str) -> Self;
+}
+
 /// Counters for tests and the runtime report.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClipCacheStats {
@@ -75,16 +103,24 @@ pub struct ClipCacheStats {
     pub memory_entries: usize,
     pub memory_hits: u64,
     pub disk_hits: u64,
-    /// Times `generate` was called (single flight: once per key unless a run failed).
+    /// Times `generate` was called (single flight: once per key unless a host aborted it).
     pub generations_started: u64,
     pub generations_failed: u64,
-    /// Callers that waited for another caller's generation.
+    /// Keys whose failure is remembered now (cleared by `purge_memory`).
+    pub failures_remembered: usize,
+    /// Requests answered with a remembered failure instead of generating again.
+    pub failures_served: u64,
+    /// Callers that waited for another caller's generation in this process.
     pub waits: u64,
+    /// Waiters (for a caller in this process or for another process) that left on a host abort.
+    pub waits_aborted: u64,
+    /// Leaders that found the key's lock file held by another process and waited for it.
+    pub lock_waits: u64,
     pub disk_writes: u64,
     /// Disk entries that failed validation and were deleted.
     pub disk_corrupt: u64,
-    /// Disk reads/writes that failed or found an invalid entry (the cache carries on without
-    /// disk for that clip); `last_disk_error` says what happened last.
+    /// Disk reads/writes/locks that failed or found an invalid entry (the cache carries on
+    /// without disk for that clip); `last_disk_error` says what happened last.
     pub disk_errors: u64,
     pub last_disk_error: Option<String>,
 }
@@ -95,7 +131,10 @@ struct Counters {
     disk_hits: AtomicU64,
     generations_started: AtomicU64,
     generations_failed: AtomicU64,
+    failures_served: AtomicU64,
     waits: AtomicU64,
+    waits_aborted: AtomicU64,
+    lock_waits: AtomicU64,
     disk_writes: AtomicU64,
     disk_corrupt: AtomicU64,
     disk_errors: AtomicU64,
@@ -105,65 +144,14 @@ fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
-enum FlightState {
-    Running,
-    Ready(Arc<GeneratedClip>),
-    Failed,
-}
-
-struct Flight {
-    state: Mutex<FlightState>,
-    done: Condvar,
-}
-
-impl Flight {
-    /// Blocks until the leader finishes: `Some` on success, `None` when it failed.
-    fn wait(&self) -> Option<Arc<GeneratedClip>> {
-        let mut state = self.state.lock();
-        loop {
-            match &*state {
-                FlightState::Running => self.done.wait(&mut state),
-                FlightState::Ready(clip) => return Some(clip.clone()),
-                FlightState::Failed => return None,
-            }
-        }
-    }
-}
-
-/// The leader's claim on a flight. Dropping it without [`Lead::succeed`] (error, panic) marks
-/// the flight failed, so waiters never hang.
-struct Lead<'a> {
-    cache: &'a ClipCache,
-    key: ClipKey,
-    flight: Arc<Flight>,
-    state: Option<FlightState>,
-}
-
-impl Lead<'_> {
-    fn succeed(mut self, clip: Arc<GeneratedClip>) {
-        self.state = Some(FlightState::Ready(clip));
-    }
-}
-
-impl Drop for Lead<'_> {
-    fn drop(&mut self) {
-        // Leave the map first, so a waiter that retries after a failure opens a new flight.
-        {
-            let mut flights = self.cache.flights.lock();
-            if flights.get(&self.key).is_some_and(|f| Arc::ptr_eq(f, &self.flight)) {
-                flights.remove(&self.key);
-            }
-        }
-        *self.flight.state.lock() = self.state.take().unwrap_or(FlightState::Failed);
-        self.flight.done.notify_all();
-    }
-}
+/// A waiter's host aborted.
+struct Aborted;
 
 /// Memory LRU + optional disk cache + single-flight generation.
 pub struct ClipCache {
     memory: ByteLru<ClipKey, GeneratedClip>,
     disk: Option<DiskCache>,
-    flights: Mutex<HashMap<ClipKey, Arc<Flight>>>,
+    flights: Mutex<Flights>,
     counters: Counters,
     last_disk_error: Mutex<Option<String>>,
 }
@@ -173,7 +161,7 @@ impl ClipCache {
         ClipCache {
             memory: ByteLru::new(memory_bytes),
             disk,
-            flights: Mutex::new(HashMap::new()),
+            flights: Mutex::new(Flights::default()),
             counters: Counters::default(),
             last_disk_error: Mutex::new(None),
         }
@@ -191,38 +179,42 @@ impl ClipCache {
     }
 
     /// The clip for `key`: from memory, else from disk, else from `generate` (run by exactly one
-    /// caller per key at a time; see the module docs for what happens when it fails).
+    /// caller per key at a time, across processes when there is a disk cache; see the module
+    /// docs for what happens when it fails).
     ///
-    /// A panic inside `generate` propagates to this caller after the flight is released.
-    pub fn get_or_generate<E>(
+    /// `progress(done, total)` and `abort()` are the caller's host's: a caller that waits polls
+    /// `abort` and is shown the generating caller's progress. `generate` gets the progress
+    /// callback to report through (it reaches the caller and every waiter). A panic inside
+    /// `generate` propagates to this caller after the flight is released.
+    pub fn get_or_generate<E: GenerationError>(
         &self,
         key: ClipKey,
-        generate: impl FnOnce() -> Result<GeneratedClip, E>,
+        progress: &mut dyn FnMut(usize, usize),
+        abort: &dyn Fn() -> bool,
+        generate: impl FnOnce(&mut dyn FnMut(usize, usize)) -> Result<GeneratedClip, E>,
     ) -> Result<Arc<GeneratedClip>, E> {
         let lead = loop {
             if let Some(clip) = self.memory.get(&key) {
                 bump(&self.counters.memory_hits);
                 return Ok(clip);
             }
-            let (flight, leader) = {
-                let mut flights = self.flights.lock();
-                match flights.get(&key) {
-                    Some(f) => (f.clone(), false),
-                    None => {
-                        let f = Arc::new(Flight { state: Mutex::new(FlightState::Running), done: Condvar::new() });
-                        flights.insert(key, f.clone());
-                        (f, true)
-                    }
-                }
+            let claim = self.flights.lock().claim(key);
+            let flight = match claim {
+                Claim::Lead(flight) => break Lead::new(&self.flights, key, flight),
+                Claim::Failed(message) => return Err(self.serve_failure(&message)),
+                Claim::Follow(flight) => flight,
             };
-            if leader {
-                break Lead { cache: self, key, flight, state: None };
-            }
             bump(&self.counters.waits);
-            if let Some(clip) = flight.wait() {
-                return Ok(clip);
+            match flight.wait(progress, abort) {
+                Waited::Done(Outcome::Ready(clip)) => return Ok(clip),
+                Waited::Done(Outcome::Failed(message)) => return Err(self.serve_failure(&message)),
+                // The leader's host aborted: start over (memory, then lead or join the next flight).
+                Waited::Done(Outcome::Abandoned) => {}
+                Waited::Aborted => {
+                    bump(&self.counters.waits_aborted);
+                    return Err(E::aborted());
+                }
             }
-            // The leader failed: start over (memory, then lead or join the next flight).
         };
 
         // A flight may have finished between our memory miss and our claim.
@@ -231,32 +223,128 @@ impl ClipCache {
             lead.succeed(clip.clone());
             return Ok(clip);
         }
-        if let Some(clip) = self.load_from_disk(key) {
-            let clip = Arc::new(clip);
-            self.memory.insert(key, clip.clone(), clip.bytes());
-            lead.succeed(clip.clone());
-            return Ok(clip);
-        }
+        let lead = match self.lead_from_disk(key, lead) {
+            Ok(clip) => return Ok(clip),
+            Err(lead) => lead,
+        };
+        // Another process may be generating it: wait for its lock, then look on disk again.
+        let Ok(file_lock) = self.lock_across_processes(key, lead.flight(), progress, abort) else {
+            bump(&self.counters.waits_aborted);
+            return Err(E::aborted());
+        };
+        let lead = match file_lock {
+            Some(_) => match self.lead_from_disk(key, lead) {
+                Ok(clip) => return Ok(clip),
+                Err(lead) => lead,
+            },
+            None => lead,
+        };
 
         bump(&self.counters.generations_started);
-        match panic::catch_unwind(AssertUnwindSafe(generate)) {
+        let result = {
+            let (flight, file_lock) = (lead.flight(), file_lock.as_ref());
+            let mut report = |done: usize, total: usize| {
+                progress(done, total);
+                flight.publish(done, total);
+                if let Some(lock) = file_lock {
+                    lock.publish(done, total);
+                }
+            };
+            panic::catch_unwind(AssertUnwindSafe(|| generate(&mut report)))
+        };
+        match result {
             Ok(Ok(clip)) => {
                 let clip = Arc::new(clip);
                 self.memory.insert(key, clip.clone(), clip.bytes());
                 self.store_to_disk(key, &clip);
+                drop(file_lock);
                 lead.succeed(clip.clone());
                 Ok(clip)
             }
             Ok(Err(e)) => {
                 bump(&self.counters.generations_failed);
-                drop(lead);
+                if !e.is_abort() {
+                    lead.fail(e.to_string().into());
+                }
                 Err(e)
             }
             Err(payload) => {
                 bump(&self.counters.generations_failed);
-                drop(lead);
+                lead.fail(format!("Internal error in Kinema ({}). Please report it.", panic_text(&*payload)).into());
                 panic::resume_unwind(payload)
             }
+        }
+    }
+
+    /// The clip from disk, if there, completing `lead`'s flight with it; else `lead` back.
+    fn lead_from_disk<'a>(&'a self, key: ClipKey, lead: Lead<'a>) -> Result<Arc<GeneratedClip>, Lead<'a>> {
+        match self.load_from_disk(key) {
+            Some(clip) => {
+                let clip = Arc::new(clip);
+                self.memory.insert(key, clip.clone(), clip.bytes());
+                lead.succeed(clip.clone());
+                Ok(clip)
+            }
+            None => Err(lead),
+        }
+    }
+
+    fn serve_failure<E: GenerationError>(&self, message: &str) -> E {
+        bump(&self.counters.failures_served);
+        E::failed(message)
+    }
+
+    /// Takes `<key>.lock` so one process generates the key, polling `abort` and passing the
+    /// holder's progress on while another process holds it. `Ok(None)` without a disk cache, or
+    /// when the lock cannot be used (recorded as a disk error: going on without it only risks
+    /// generating twice) or its holder shows no progress for the disk cache's lock patience.
+    fn lock_across_processes(
+        &self,
+        key: ClipKey,
+        flight: &flight::Flight,
+        progress: &mut dyn FnMut(usize, usize),
+        abort: &dyn Fn() -> bool,
+    ) -> Result<Option<KeyLock>, Aborted> {
+        let Some(disk) = &self.disk else { return Ok(None) };
+        let mut seen: Option<(Option<Holder>, Instant)> = None;
+        loop {
+            let holder = match disk.try_lock(key) {
+                Ok(LockTry::Held(lock)) => return Ok(Some(lock)),
+                Ok(LockTry::Busy(holder)) => holder,
+                Err(e) => {
+                    self.disk_error(format!("locking {}: {e}", disk.lock_path(key).display()));
+                    return Ok(None);
+                }
+            };
+            let now = Instant::now();
+            let changed = match seen {
+                Some((last, since)) if last == holder => {
+                    if now.duration_since(since) > disk.lock_patience() {
+                        self.disk_error(format!(
+                            "{} showed no progress for {} s: generating without waiting for its holder",
+                            disk.lock_path(key).display(),
+                            disk.lock_patience().as_secs()
+                        ));
+                        return Ok(None);
+                    }
+                    false
+                }
+                _ => {
+                    if seen.is_none() {
+                        bump(&self.counters.lock_waits);
+                    }
+                    seen = Some((holder, now));
+                    true
+                }
+            };
+            if let Some(Holder { done, total, .. }) = holder.filter(|h| changed && h.total > 0) {
+                progress(done, total);
+                flight.publish(done, total);
+            }
+            if abort() {
+                return Err(Aborted);
+            }
+            std::thread::sleep(LOCK_POLL);
         }
     }
 
@@ -271,9 +359,11 @@ impl ClipCache {
         Some(clip)
     }
 
-    /// Drops every clip held in memory (OFX PurgeCaches); disk entries stay.
+    /// OFX PurgeCaches: drops every clip held in memory and forgets remembered failures (the
+    /// next request for a failed key generates again); disk entries stay.
     pub fn purge_memory(&self) {
         self.memory.clear();
+        self.flights.lock().forget_failures();
     }
 
     pub fn stats(&self) -> ClipCacheStats {
@@ -286,12 +376,21 @@ impl ClipCache {
             disk_hits: n(&c.disk_hits),
             generations_started: n(&c.generations_started),
             generations_failed: n(&c.generations_failed),
+            failures_remembered: self.flights.lock().remembered_failures(),
+            failures_served: n(&c.failures_served),
             waits: n(&c.waits),
+            waits_aborted: n(&c.waits_aborted),
+            lock_waits: n(&c.lock_waits),
             disk_writes: n(&c.disk_writes),
             disk_corrupt: n(&c.disk_corrupt),
             disk_errors: n(&c.disk_errors),
             last_disk_error: self.last_disk_error.lock().clone(),
         }
+    }
+
+    #[cfg(test)]
+    fn flights_running(&self) -> usize {
+        self.flights.lock().running()
     }
 
     fn load_from_disk(&self, key: ClipKey) -> Option<GeneratedClip> {
@@ -334,6 +433,15 @@ impl ClipCache {
 pub fn clip_cache() -> &'static ClipCache {
     static CACHE: OnceLock<ClipCache> = OnceLock::new();
     CACHE.get_or_init(ClipCache::from_env)
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 /// A whole number from the environment; unset, empty or unparsable gives `default`.

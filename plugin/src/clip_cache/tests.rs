@@ -37,6 +37,32 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// What tests report a host abort as.
+pub(super) const ABORTED: &str = "aborted by host";
+
+impl GenerationError for String {
+    fn is_abort(&self) -> bool {
+        self == ABORTED
+    }
+
+    fn aborted() -> Self {
+        ABORTED.into()
+    }
+
+    fn failed(message: &str) -> Self {
+        message.into()
+    }
+}
+
+/// `get_or_generate` for a caller whose host shows no progress and never aborts.
+pub(super) fn fetch(
+    cache: &ClipCache,
+    k: ClipKey,
+    generate: impl FnOnce() -> Result<GeneratedClip, String>,
+) -> Result<Arc<GeneratedClip>, String> {
+    cache.get_or_generate(k, &mut |_, _| {}, &|| false, |_| generate())
+}
+
 fn bits(clip: &GeneratedClip) -> Vec<Vec<u32>> {
     clip.frames.iter().map(|f| f.data.iter().map(|v| v.to_bits()).collect()).collect()
 }
@@ -97,13 +123,12 @@ fn single_flight_eight_threads_generate_once() {
             .map(|_| {
                 s.spawn(|| {
                     start.wait();
-                    cache
-                        .get_or_generate(k, || {
-                            calls.fetch_add(1, Ordering::SeqCst);
-                            thread::sleep(Duration::from_millis(300));
-                            Ok::<_, String>(clip(1.0))
-                        })
-                        .unwrap()
+                    fetch(&cache, k, || {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        thread::sleep(Duration::from_millis(300));
+                        Ok(clip(1.0))
+                    })
+                    .unwrap()
                 })
             })
             .collect();
@@ -115,9 +140,9 @@ fn single_flight_eight_threads_generate_once() {
     assert_eq!(st.generations_started, 1);
     assert_eq!(st.waits + st.memory_hits, 7);
     assert_eq!(st.memory_entries, 1);
-    assert!(cache.flights.lock().is_empty());
+    assert!(cache.flights_running() == 0);
     // Later calls are memory hits.
-    let again = cache.get_or_generate(k, || Err::<GeneratedClip, _>("must not run")).unwrap();
+    let again = fetch(&cache, k, || Err("must not run".into())).unwrap();
     assert!(Arc::ptr_eq(&again, &results[0]));
 }
 
@@ -138,8 +163,8 @@ fn different_keys_generate_in_parallel() {
         Ok(clip(seed))
     };
     let (a, b) = thread::scope(|s| {
-        let a = s.spawn(|| cache.get_or_generate(key("a"), || gen(1.0)));
-        let b = s.spawn(|| cache.get_or_generate(key("b"), || gen(2.0)));
+        let a = s.spawn(|| fetch(&cache, key("a"), || gen(1.0)));
+        let b = s.spawn(|| fetch(&cache, key("b"), || gen(2.0)));
         (a.join().unwrap(), b.join().unwrap())
     });
     assert_eq!(*a.unwrap(), clip(1.0));
@@ -150,7 +175,8 @@ fn different_keys_generate_in_parallel() {
 type Outcome = Result<Arc<GeneratedClip>, String>;
 
 /// Runs a leader whose generator fails via `fail` once three waiters are queued behind it.
-/// Returns the leader's outcome (joined thread) and the waiters' results.
+/// Returns the leader's outcome (joined thread), the waiters' results and how many of them ran
+/// their own generator.
 fn leader_fails_with_waiters(
     cache: &ClipCache,
     fail: fn() -> Result<GeneratedClip, String>,
@@ -160,7 +186,7 @@ fn leader_fails_with_waiters(
     thread::scope(|s| {
         let (started_tx, started_rx) = mpsc::channel();
         let leader = s.spawn(move || {
-            cache.get_or_generate(k, || {
+            fetch(cache, k, || {
                 started_tx.send(()).unwrap();
                 wait_until("three waiters", || cache.stats().waits >= 3);
                 fail()
@@ -170,10 +196,10 @@ fn leader_fails_with_waiters(
         let waiters: Vec<_> = (0..3)
             .map(|_| {
                 s.spawn(|| {
-                    cache.get_or_generate(k, || {
+                    fetch(cache, k, || {
                         retries.fetch_add(1, Ordering::SeqCst);
                         thread::sleep(Duration::from_millis(50));
-                        Ok::<_, String>(clip(7.0))
+                        Ok(clip(7.0))
                     })
                 })
             })
@@ -185,11 +211,11 @@ fn leader_fails_with_waiters(
 }
 
 #[test]
-fn failed_generation_is_retried_by_one_waiter() {
+fn an_aborted_generation_is_retried_by_one_waiter() {
     let dir = tempfile::tempdir().unwrap();
     let cache = ClipCache::new(1 << 30, Some(DiskCache::new(dir.path(), 1 << 30)));
-    let (leader, waiters, retries) = leader_fails_with_waiters(&cache, || Err("aborted by host".to_string()));
-    assert_eq!(leader.unwrap().unwrap_err(), "aborted by host", "the failing caller gets its own error");
+    let (leader, waiters, retries) = leader_fails_with_waiters(&cache, || Err(ABORTED.to_string()));
+    assert_eq!(leader.unwrap().unwrap_err(), ABORTED, "the aborted caller gets its own error");
     assert_eq!(retries, 1, "exactly one waiter regenerates");
     let first = waiters[0].as_ref().unwrap();
     for w in &waiters {
@@ -198,34 +224,62 @@ fn failed_generation_is_retried_by_one_waiter() {
         assert_eq!(**w, clip(7.0));
     }
     let st = cache.stats();
-    assert_eq!((st.generations_started, st.generations_failed), (2, 1));
-    assert!(cache.flights.lock().is_empty());
+    assert_eq!((st.generations_started, st.generations_failed, st.failures_remembered), (2, 1, 0));
+    assert_eq!(cache.flights_running(), 0);
     assert_eq!(files_in(dir.path()), vec![format!("{}.kclip", key("flaky"))], "only the successful run is on disk");
 }
 
 #[test]
-fn failed_generation_leaves_nothing_behind() {
+fn a_failed_generation_is_remembered_for_its_waiters() {
     let dir = tempfile::tempdir().unwrap();
     let cache = ClipCache::new(1 << 30, Some(DiskCache::new(dir.path(), 1 << 30)));
-    let r = cache.get_or_generate(key("x"), || Err::<GeneratedClip, _>("out of memory"));
-    assert_eq!(r.unwrap_err(), "out of memory");
-    assert!(files_in(dir.path()).is_empty(), "no disk entry or temp file: {:?}", files_in(dir.path()));
+    let (leader, waiters, retries) =
+        leader_fails_with_waiters(&cache, || Err("VAE decoder has no output 'pixels'".to_string()));
+    assert_eq!(leader.unwrap().unwrap_err(), "VAE decoder has no output 'pixels'");
+    assert_eq!(retries, 0, "nobody runs the failing generation again");
+    for w in waiters {
+        assert_eq!(w.unwrap_err(), "VAE decoder has no output 'pixels'", "every waiter gets the same error");
+    }
     let st = cache.stats();
-    assert_eq!((st.memory_entries, st.generations_failed), (0, 1));
-    // The key is not poisoned: the next call generates.
-    let ok = cache.get_or_generate(key("x"), || Ok::<_, String>(clip(2.0))).unwrap();
-    assert_eq!(*ok, clip(2.0));
+    assert_eq!((st.generations_started, st.generations_failed, st.failures_served), (1, 1, 3));
+    assert_eq!(cache.flights_running(), 0);
+    assert!(files_in(dir.path()).is_empty(), "nothing on disk: {:?}", files_in(dir.path()));
 }
 
 #[test]
-fn panicking_generator_releases_the_flight() {
+fn failed_generation_leaves_nothing_behind_and_purge_forgets_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ClipCache::new(1 << 30, Some(DiskCache::new(dir.path(), 1 << 30)));
+    let r = fetch(&cache, key("x"), || Err("out of memory".into()));
+    assert_eq!(r.unwrap_err(), "out of memory");
+    assert!(files_in(dir.path()).is_empty(), "no disk entry, temp or lock file: {:?}", files_in(dir.path()));
+    let st = cache.stats();
+    assert_eq!((st.memory_entries, st.generations_failed, st.failures_remembered), (0, 1, 1));
+    // Asked again, the key fails at once with the same error; another key is not affected.
+    let again = fetch(&cache, key("x"), || panic!("a remembered failure must not generate"));
+    assert_eq!(again.unwrap_err(), "out of memory");
+    assert_eq!(*fetch(&cache, key("y"), || Ok(clip(3.0))).unwrap(), clip(3.0));
+    // PurgeCaches forgets it: the next call generates.
+    cache.purge_memory();
+    assert_eq!(cache.stats().failures_remembered, 0);
+    let ok = fetch(&cache, key("x"), || Ok(clip(2.0))).unwrap();
+    assert_eq!(*ok, clip(2.0));
+    assert_eq!(cache.stats().generations_started, 3);
+}
+
+#[test]
+fn a_panicking_generator_is_remembered_and_re_raised_to_its_caller() {
     let cache = ClipCache::new(1 << 30, None);
     let (leader, waiters, retries) = leader_fails_with_waiters(&cache, || panic!("model exploded"));
     let payload = leader.expect_err("the panic reaches the leader's caller");
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"model exploded"));
-    assert_eq!(retries, 1);
-    assert!(waiters.iter().all(|w| w.as_ref().is_ok_and(|c| **c == clip(7.0))));
-    assert!(cache.flights.lock().is_empty());
+    assert_eq!(retries, 0);
+    let expected = "Internal error in Kinema (model exploded). Please report it.";
+    for w in waiters {
+        assert_eq!(w.unwrap_err(), expected);
+    }
+    assert_eq!(fetch(&cache, key("flaky"), || Ok(clip(1.0))).unwrap_err(), expected);
+    assert_eq!(cache.flights_running(), 0);
     assert_eq!(cache.stats().generations_failed, 1);
 }
 
@@ -239,14 +293,14 @@ fn disk_round_trip_across_instances_is_bit_exact() {
     let k = key("roundtrip");
     {
         let first = ClipCache::new(1 << 30, Some(DiskCache::new(dir.path(), 1 << 30)));
-        first.get_or_generate(k, || Ok::<_, String>(special.clone())).unwrap();
+        fetch(&first, k, || Ok(special.clone())).unwrap();
         assert_eq!(first.stats().disk_writes, 1);
     }
     assert_eq!(files_in(dir.path()), vec![format!("{k}.kclip")], "no temp files remain");
     assert_eq!(fs::metadata(dir.path().join(format!("{k}.kclip"))).unwrap().len(), encoded_len(&special));
 
     let second = ClipCache::new(1 << 30, Some(DiskCache::new(dir.path(), 1 << 30)));
-    let loaded = second.get_or_generate(k, || Err::<GeneratedClip, _>("should come from disk")).unwrap();
+    let loaded = fetch(&second, k, || Err("should come from disk".into())).unwrap();
     assert_eq!(bits(&loaded), bits(&special));
     assert_eq!(loaded.fps.to_bits(), special.fps.to_bits());
     let shapes = |c: &GeneratedClip| c.frames.iter().map(|f| f.shape()).collect::<Vec<_>>();
@@ -259,10 +313,10 @@ fn disk_round_trip_across_instances_is_bit_exact() {
 fn purge_memory_then_disk_hit() {
     let dir = tempfile::tempdir().unwrap();
     let cache = ClipCache::new(1 << 30, Some(DiskCache::new(dir.path(), 1 << 30)));
-    cache.get_or_generate(key("p"), || Ok::<_, String>(clip(1.0))).unwrap();
+    fetch(&cache, key("p"), || Ok(clip(1.0))).unwrap();
     cache.purge_memory();
     assert_eq!((cache.stats().memory_entries, cache.stats().memory_bytes), (0, 0));
-    let again = cache.get_or_generate(key("p"), || Err::<GeneratedClip, _>("no")).unwrap();
+    let again = fetch(&cache, key("p"), || Err("no".into())).unwrap();
     assert_eq!(*again, clip(1.0));
     assert_eq!(cache.stats().disk_hits, 1);
     assert!(cache.get(key("p")).is_some());
@@ -315,7 +369,7 @@ fn corrupt_files_are_deleted_and_regenerated() {
         assert!(disk.store(k, &clip(1.0)).unwrap());
         damage(&disk.path_for(k), &disk.path_for(other));
         let cache = ClipCache::new(1 << 30, Some(disk));
-        let c = cache.get_or_generate(k, || Ok::<_, String>(clip(5.0))).unwrap();
+        let c = fetch(&cache, k, || Ok(clip(5.0))).unwrap();
         assert_eq!(*c, clip(5.0), "{what}");
         let st = cache.stats();
         assert_eq!((st.disk_corrupt, st.generations_started, st.disk_hits), (1, 1, 0), "{what}");
@@ -345,7 +399,7 @@ fn memory_bound_evicts_least_recently_used() {
     let per_clip = clip(0.0).bytes();
     let cache = ClipCache::new(per_clip * 5 / 2, None);
     for name in ["a", "b", "c"] {
-        cache.get_or_generate(key(name), || Ok::<_, String>(clip(1.0))).unwrap();
+        fetch(&cache, key(name), || Ok(clip(1.0))).unwrap();
     }
     let st = cache.stats();
     assert_eq!(st.memory_entries, 2);
@@ -353,7 +407,7 @@ fn memory_bound_evicts_least_recently_used() {
     assert!(cache.get(key("a")).is_none(), "oldest evicted");
     assert!(cache.get(key("c")).is_some());
     // Evicted and no disk: asking again generates again.
-    cache.get_or_generate(key("a"), || Ok::<_, String>(clip(1.0))).unwrap();
+    fetch(&cache, key("a"), || Ok(clip(1.0))).unwrap();
     assert_eq!(cache.stats().generations_started, 4);
 }
 
@@ -401,10 +455,11 @@ fn unwritable_disk_does_not_fail_the_render() {
     let blocker = dir.path().join("not-a-dir");
     fs::write(&blocker, b"").unwrap();
     let cache = ClipCache::new(1 << 30, Some(DiskCache::new(blocker.join("clips"), 1 << 30)));
-    let c = cache.get_or_generate(key("w"), || Ok::<_, String>(clip(1.0))).unwrap();
+    let c = fetch(&cache, key("w"), || Ok(clip(1.0))).unwrap();
     assert_eq!(*c, clip(1.0));
     let st = cache.stats();
-    // The lookup before generating and the write after both fail; neither reaches the caller.
-    assert_eq!((st.disk_writes, st.disk_errors), (0, 2));
+    // The lookup and the lock before generating and the write after all fail; none reaches the
+    // caller.
+    assert_eq!((st.disk_writes, st.disk_errors), (0, 3));
     assert!(st.last_disk_error.unwrap().contains("writing"));
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use super::flow::{self, bilinear, Flow};
 use super::EngineError;
 use crate::cache::ByteLru;
-use crate::clip_cache::{clip_cache, GeneratedClip, KeyBuilder};
+use crate::clip_cache::{clip_cache, GeneratedClip, GenerationError, KeyBuilder};
 use crate::diffusion::{Condition, Control, Manifest, Mode, Request, SeededNoise, VideoModel};
 use crate::effects::Direction;
 use crate::frame_io::{box_blur, resize_cover, Frame};
@@ -252,7 +252,9 @@ pub fn generation_size(m: &Manifest, output: (usize, usize)) -> (usize, usize) {
 }
 
 /// The clip for a shot, generated on first request. `progress(done, total)` and `abort()` are the
-/// host's; an aborted generation caches nothing.
+/// host's: a caller waiting for another thread's or process's generation of the same shot polls
+/// `abort` and is shown that generation's progress. An aborted generation caches nothing; a
+/// failed one is remembered, so every frame gets its error at once (until PurgeCaches).
 pub fn shot_clip(
     model_dir: &ModelDir,
     settings: &ShotSettings,
@@ -354,13 +356,29 @@ pub fn shot_clip(
         mode,
         video_to_video: None,
     };
-    let clip = clip_cache().get_or_generate(key, || {
+    let clip = clip_cache().get_or_generate(key, progress, abort, |progress| {
         let mut noise = SeededNoise::new(settings.seed);
         let mut control = Control { progress, abort };
         let out = model.generate(&request, &mut noise, &mut control)?;
         Ok::<_, EngineError>(GeneratedClip { frames: out.frames, fps: settings.fps })
     })?;
     Ok(Shotclip { clip, anchor, backward })
+}
+
+/// The clip cache remembers a failed generation by its text and serves it to every later frame;
+/// a host abort is not a failure.
+impl GenerationError for EngineError {
+    fn is_abort(&self) -> bool {
+        matches!(self, EngineError::Aborted)
+    }
+
+    fn aborted() -> Self {
+        EngineError::Aborted
+    }
+
+    fn failed(message: &str) -> Self {
+        EngineError::Remembered(message.to_string())
+    }
 }
 
 /// A shot longer than the model was trained for is refused rather than rendered badly.

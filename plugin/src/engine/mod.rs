@@ -30,4 +30,8 @@ pub enum EngineError {
     /// The host asked to stop (abort) between denoising steps.
     #[error("stopped by the host before the clip was finished")]
     Aborted,
+    /// This shot's generation failed earlier (its error's text), remembered by the clip cache
+    /// until the settings change or the host purges caches.
+    #[error("{0}")]
+    Remembered(String),
 }

@@ -65,8 +65,14 @@ fn clip_cache_report() -> Value {
         "disk_hits": s.disk_hits,
         "generations_started": s.generations_started,
         "generations_failed": s.generations_failed,
+        "failures_remembered": s.failures_remembered,
+        "failures_served": s.failures_served,
         "waits": s.waits,
+        "waits_aborted": s.waits_aborted,
+        "lock_waits": s.lock_waits,
         "disk_writes": s.disk_writes,
+        "disk_corrupt": s.disk_corrupt,
+        "disk_errors": s.disk_errors,
         "last_disk_error": s.last_disk_error,
     })
 }

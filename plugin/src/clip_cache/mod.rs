@@ -336,7 +336,7 @@ pub fn clip_cache() -> &'static ClipCache {
     CACHE.get_or_init(ClipCache::from_env)
 }
 
-/// A whole number from the environment; unset, empty or unparsable gives `default`.
+/// A whole number from the environment; unset or empty gives `default`, unparsable too (with a warning).
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+    crate::settings::env_u64(name, default)
 }

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use ofx_abi::*;
 
-const OPTIONS: [&CStr; 12] = [
+const OPTIONS: [&CStr; 13] = [
     c"None",
     c"WriteOutside",
     c"LeakImage",
@@ -23,6 +23,7 @@ const OPTIONS: [&CStr; 12] = [
     c"FailWithError",
     c"WaitForAbort",
     c"EditForever",
+    c"StallFromFrame2",
 ];
 
 /// The last frame each instance rendered (by effect handle), shown in Status at InstanceChanged: the only
@@ -282,10 +283,13 @@ unsafe fn render(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) ->
             call!(s().effect, clipReleaseImage(src.handle));
             return kOfxStatFailed;
         };
-        if misbehave == b"WaitForAbort" {
+        // Frames from 2 on wait (up to a minute) for the host to abort, as a long render would.
+        let stall = misbehave == b"StallFromFrame2" && time >= 2.0;
+        if misbehave == b"WaitForAbort" || stall {
+            let limit = if stall { 600_000 } else { 100_000 };
             call!(s().progress, progressStart(effect as *mut c_void, c"waiting".as_ptr()));
             let mut i = 0;
-            while call!(s().effect, abort(effect)) == 0 && i < 100_000 {
+            while call!(s().effect, abort(effect)) == 0 && i < limit {
                 call!(s().progress, progressUpdate(effect as *mut c_void, (i % 100) as f64 / 100.0));
                 std::thread::sleep(std::time::Duration::from_micros(100));
                 i += 1;

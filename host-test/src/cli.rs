@@ -290,8 +290,15 @@ fn interpolate_args(a: &InterpolateArgs) -> Result<RenderArgs> {
 /// The frames of a --fill list outside the sequence `first..=last` (they are not rendered, so they
 /// would be ignored without a word). A list that does not parse is left to the effect to report.
 fn fill_outside(list: &str, first: i64, last: i64) -> Vec<i64> {
-    let mut outside: Vec<i64> =
-        parse_frames(list).unwrap_or_default().into_iter().filter(|f| *f < first || *f > last).collect();
+    // Entries are separated as the effect separates them: commas, semicolons or spaces.
+    let mut frames = Vec::new();
+    for item in list.split(|c: char| c == ',' || c == ';' || c.is_whitespace()).filter(|s| !s.is_empty()) {
+        match parse_frames(item) {
+            Ok(f) => frames.extend(f),
+            Err(_) => return Vec::new(),
+        }
+    }
+    let mut outside: Vec<i64> = frames.into_iter().filter(|f| *f < first || *f > last).collect();
     outside.sort_unstable();
     outside.dedup();
     outside
@@ -635,6 +642,7 @@ mod tests {
         assert_eq!(fill_outside("12, 40-42, 99-101", 1, 100), [101]);
         assert_eq!(fill_outside("0, 5, 200, 200", 1, 100), [0, 200]);
         assert!(fill_outside("3-4", 1, 100).is_empty());
+        assert_eq!(fill_outside("0 150;7", 1, 100), [0, 150]);
         assert!(fill_outside("x-4", 1, 100).is_empty(), "an unparsable list is the effect's to report");
     }
 

@@ -363,6 +363,40 @@ fn image_sequences_in_and_cli_out() {
 }
 
 #[test]
+fn the_cli_writes_each_frame_as_soon_as_it_is_rendered() {
+    let dir = std::env::temp_dir().join(format!("kinema-host-kill-{}", std::process::id()));
+    let src = frames(4, Depth::U8, Components::Rgba);
+    for (f, img) in &src {
+        img.save(&dir.join(format!("in/{f:04}.png"))).unwrap();
+    }
+    // Frames 0 and 1 render at once; frame 2 stalls like a long render, and the run is killed there.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kinema"))
+        .arg("--bundle")
+        .arg(fixture_path())
+        .args(["render", ID, "--set", "Misbehave=StallFromFrame2", "--input"])
+        .arg(dir.join("in/%04d.png"))
+        .arg("--out")
+        .arg(dir.join("out/%04d.png"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !dir.join("out/0001.png").exists() && start.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for f in [0, 1] {
+        let written = HostImage::load(&dir.join(format!("out/{f:04}.png")))
+            .unwrap_or_else(|e| panic!("frame {f} was rendered before the kill but not written: {e:#}"));
+        assert_eq!(written, inverted(&src[&f]));
+    }
+    assert!(!dir.join("out/0002.png").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn unload_refuses_live_instances() {
     let b = load();
     let inst = b.create_instance(ID, Context::Filter).unwrap();

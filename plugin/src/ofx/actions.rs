@@ -445,8 +445,7 @@ mod tests {
             supported: supported.iter().map(|d| d.to_string_lossy().into_owned()).collect(),
         };
         let all = [kOfxBitDepthFloat, kOfxBitDepthShort, kOfxBitDepthByte];
-        // Our own declaration, and a single-depth host (like the kinema host).
-        assert!(!MULTIPLE_CLIP_DEPTHS);
+        // Our own declaration (none), and a single-depth host (like the kinema host).
         assert_eq!(preferred_depth(&host(true, &all), MULTIPLE_CLIP_DEPTHS, kOfxBitDepthFloat), None);
         assert_eq!(preferred_depth(&host(false, &all), true, kOfxBitDepthFloat), None);
         // Where both allow it, only a depth the host lists.

@@ -8,13 +8,6 @@ use kinema_host::{ClipSource, Components, Context, Depth, Instance, ParamValue, 
 
 const FAILED: i32 = 1; // kOfxStatFailed
 
-fn status(inst: &Instance) -> String {
-    match inst.param("status").unwrap() {
-        ParamValue::String(s) => s,
-        other => panic!("status is {other:?}"),
-    }
-}
-
 /// Frame `t` failed with kOfxStatFailed, and the reason reached Status and the message suite.
 fn assert_failed(out: &RenderOutput, inst: &Instance, t: i64, reason: &str) {
     let failure = out.frames[&t].as_ref().expect_err("frame should have failed");

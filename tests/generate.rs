@@ -18,13 +18,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn status(inst: &Instance) -> String {
-    match inst.param("status").unwrap() {
-        ParamValue::String(s) => s,
-        other => panic!("{other:?}"),
-    }
-}
-
 fn generations(bundle: &Bundle) -> u64 {
     bundle.runtime_report(None).unwrap()["clip_cache"]["generations_started"].as_u64().unwrap()
 }

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use ofx_abi::*;
 
-const OPTIONS: [&CStr; 11] = [
+const OPTIONS: [&CStr; 13] = [
     c"None",
     c"WriteOutside",
     c"LeakImage",
@@ -22,7 +22,16 @@ const OPTIONS: [&CStr; 11] = [
     c"SetParamInRender",
     c"FailWithError",
     c"WaitForAbort",
+    c"EditForever",
+    c"StallFromFrame2",
 ];
+
+/// The last frame each instance rendered (by effect handle), shown in Status at InstanceChanged: the only
+/// action where a plugin may set a parameter.
+fn last_rendered() -> &'static std::sync::Mutex<std::collections::HashMap<usize, f64>> {
+    static LAST: OnceLock<std::sync::Mutex<std::collections::HashMap<usize, f64>>> = OnceLock::new();
+    LAST.get_or_init(Default::default)
+}
 
 struct Suites {
     prop: &'static OfxPropertySuiteV1,
@@ -143,8 +152,9 @@ unsafe fn describe_in_context(effect: OfxImageEffectHandle) -> OfxStatus {
         call!(s().prop, propSetInt(p, kOfxParamPropDefault.as_ptr(), 0, 1));
         let p = define_param(set, kOfxParamTypeString, c"Status");
         call!(s().prop, propSetString(p, kOfxParamPropStringMode.as_ptr(), 0, kOfxParamStringIsLabel.as_ptr()));
+        define_param(set, kOfxParamTypePushButton, c"update_status");
         let page = define_param(set, kOfxParamTypePage, c"Main");
-        for (i, c) in [c"Gain", c"Invert", c"Status"].iter().enumerate() {
+        for (i, c) in [c"Gain", c"Invert", c"Status", c"update_status"].iter().enumerate() {
             call!(s().prop, propSetString(page, kOfxParamPropPageChild.as_ptr(), i as c_int, c.as_ptr()));
         }
     }
@@ -253,8 +263,7 @@ unsafe fn render(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) ->
             call!(s().param, paramGetHandle(set, name.as_ptr(), &mut h, null_mut()));
             h
         };
-        let (misbehave_p, gain_p, invert_p, status_p) =
-            (param(c"Misbehave"), param(c"Gain"), param(c"Invert"), param(c"Status"));
+        let (misbehave_p, gain_p, invert_p) = (param(c"Misbehave"), param(c"Gain"), param(c"Invert"));
         let mut misbehave: c_int = 0;
         call!(s().param, paramGetValueAtTime(misbehave_p, time, &mut misbehave as *mut c_int));
         let mut gain: f64 = 1.0;
@@ -274,10 +283,13 @@ unsafe fn render(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) ->
             call!(s().effect, clipReleaseImage(src.handle));
             return kOfxStatFailed;
         };
-        if misbehave == b"WaitForAbort" {
+        // Frames from 2 on wait (up to a minute) for the host to abort, as a long render would.
+        let stall = misbehave == b"StallFromFrame2" && time >= 2.0;
+        if misbehave == b"WaitForAbort" || stall {
+            let limit = if stall { 600_000 } else { 100_000 };
             call!(s().progress, progressStart(effect as *mut c_void, c"waiting".as_ptr()));
             let mut i = 0;
-            while call!(s().effect, abort(effect)) == 0 && i < 100_000 {
+            while call!(s().effect, abort(effect)) == 0 && i < limit {
                 call!(s().progress, progressUpdate(effect as *mut c_void, (i % 100) as f64 / 100.0));
                 std::thread::sleep(std::time::Duration::from_micros(100));
                 i += 1;
@@ -321,8 +333,7 @@ unsafe fn render(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) ->
             call!(s().effect, clipReleaseImage(src.handle));
         }
         call!(s().effect, clipReleaseImage(dst.handle));
-        let status = std::ffi::CString::new(format!("rendered frame {time}")).unwrap();
-        call!(s().param, paramSetValue(status_p, status.as_ptr()));
+        last_rendered().lock().unwrap().insert(effect as usize, time);
         match misbehave {
             b"InvalidStatus" => 42,
             b"ReplyDefault" => kOfxStatReplyDefault,
@@ -342,6 +353,36 @@ unsafe fn render(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) ->
             _ => kOfxStatOK,
         }
     }
+}
+
+/// Shows the last rendered frame in Status (unless the change is Status itself); "EditForever" changes
+/// Gain in answer to every change, its own included.
+unsafe fn instance_changed(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) -> OfxStatus {
+    unsafe {
+        let mut name: *mut c_char = null_mut();
+        call!(s().prop, propGetString(in_args, kOfxPropName.as_ptr(), 0, &mut name));
+        let name = CStr::from_ptr(name).to_bytes().to_vec();
+        let mut set = null_mut();
+        call!(s().effect, getParamSet(effect, &mut set));
+        let param = |name: &CStr| {
+            let mut h = null_mut();
+            call!(s().param, paramGetHandle(set, name.as_ptr(), &mut h, null_mut()));
+            h
+        };
+        let last = last_rendered().lock().unwrap().get(&(effect as usize)).copied();
+        if let (Some(t), false) = (last, name == b"Status") {
+            let status = std::ffi::CString::new(format!("rendered frame {t}")).unwrap();
+            call!(s().param, paramSetValue(param(c"Status"), status.as_ptr()));
+        }
+        let mut misbehave: c_int = 0;
+        call!(s().param, paramGetValue(param(c"Misbehave"), &mut misbehave as *mut c_int));
+        if OPTIONS.get(misbehave as usize) == Some(&c"EditForever") {
+            let mut gain: f64 = 1.0;
+            call!(s().param, paramGetValue(param(c"Gain"), &mut gain as *mut f64));
+            call!(s().param, paramSetValue(param(c"Gain"), if gain == 1.0 { 2.0f64 } else { 1.0f64 }));
+        }
+    }
+    kOfxStatOK
 }
 
 unsafe fn dispatch(action: &CStr, handle: *const c_void, in_args: OfxPropertySetHandle) -> OfxStatus {
@@ -370,7 +411,12 @@ unsafe fn dispatch(action: &CStr, handle: *const c_void, in_args: OfxPropertySet
             describe_in_context(effect)
         } else if action == kOfxImageEffectActionRender {
             render(effect, in_args)
-        } else if action == kOfxActionCreateInstance || action == kOfxActionDestroyInstance {
+        } else if action == kOfxActionInstanceChanged {
+            instance_changed(effect, in_args)
+        } else if action == kOfxActionCreateInstance {
+            kOfxStatOK
+        } else if action == kOfxActionDestroyInstance {
+            last_rendered().lock().unwrap().remove(&(effect as usize));
             kOfxStatOK
         } else {
             kOfxStatReplyDefault

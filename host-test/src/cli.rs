@@ -1,16 +1,13 @@
 //! The `kinema` command line: list, describe, render and doctor.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{Parser, Subcommand};
 
+use crate::cli_render::render;
 use crate::sequence::{parse_frames, Pattern};
-use crate::{
-    Bundle, ClipSource, Context, Depth, Host, ParamInfo, ParamKind, ParamValue, PluginInfo, ProgressEvent,
-    RenderRequest,
-};
+use crate::{Bundle, ClipSource, Context, Depth, Host, ParamInfo, ParamKind, ParamValue, PluginInfo};
 
 /// Render and inspect OpenFX effects (Kinema) from the command line, through a strict OFX host.
 #[derive(Parser, Debug)]
@@ -83,6 +80,9 @@ pub struct RenderArgs {
     /// Frame rate reported to the effect.
     #[arg(long, default_value_t = 24.0)]
     pub fps: f64,
+    /// Files the render reads besides --input (generate's stills): the output may not overwrite them.
+    #[arg(skip)]
+    pub inputs: Vec<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -197,6 +197,7 @@ fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<ClipSource>)> {
         context: Some(context),
         size,
         fps: 24.0,
+        inputs: a.image.iter().chain(&a.end_image).cloned().collect(),
     };
     let (mut args, source) = if let Some(image) = &a.image {
         if a.end_image.is_some() && n < 3 {
@@ -248,6 +249,13 @@ fn interpolate_args(a: &InterpolateArgs) -> Result<RenderArgs> {
     };
     let mut set = Vec::new();
     let frames = if let Some(list) = &a.fill {
+        let outside = fill_outside(list, first, last);
+        if !outside.is_empty() {
+            eprintln!(
+                "warning: --fill frame(s) {} are outside the sequence (frames {first} to {last}) and are ignored",
+                crate::output::ranges(&outside)
+            );
+        }
         set.extend(["mode=Fill Frames".to_string(), format!("fill_frames={list}")]);
         format!("{first}-{last}")
     } else if a.repair {
@@ -275,7 +283,25 @@ fn interpolate_args(a: &InterpolateArgs) -> Result<RenderArgs> {
         context: Some(Context::Filter),
         size: None,
         fps: 24.0,
+        inputs: Vec::new(),
     })
+}
+
+/// The frames of a --fill list outside the sequence `first..=last` (they are not rendered, so they
+/// would be ignored without a word). A list that does not parse is left to the effect to report.
+fn fill_outside(list: &str, first: i64, last: i64) -> Vec<i64> {
+    // Entries are separated as the effect separates them: commas, semicolons or spaces.
+    let mut frames = Vec::new();
+    for item in list.split(|c: char| c == ',' || c == ';' || c.is_whitespace()).filter(|s| !s.is_empty()) {
+        match parse_frames(item) {
+            Ok(f) => frames.extend(f),
+            Err(_) => return Vec::new(),
+        }
+    }
+    let mut outside: Vec<i64> = frames.into_iter().filter(|f| *f < first || *f > last).collect();
+    outside.sort_unstable();
+    outside.dedup();
+    outside
 }
 
 /// Runs the CLI; the error is printed by main.
@@ -358,7 +384,7 @@ fn list(bundle: &Bundle) {
     }
 }
 
-fn has_value(p: &ParamInfo) -> bool {
+pub(crate) fn has_value(p: &ParamInfo) -> bool {
     !matches!(p.kind, ParamKind::Page | ParamKind::Group | ParamKind::PushButton)
 }
 
@@ -442,7 +468,7 @@ fn describe(p: &PluginInfo) {
     }
 }
 
-fn parse_size(s: &str) -> Result<(u32, u32)> {
+pub(crate) fn parse_size(s: &str) -> Result<(u32, u32)> {
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| anyhow!("bad size '{s}' (expected WxH, e.g. 1920x1080)"))?;
     let w: u32 = w.trim().parse().map_err(|_| anyhow!("bad width in '{s}'"))?;
     let h: u32 = h.trim().parse().map_err(|_| anyhow!("bad height in '{s}'"))?;
@@ -450,145 +476,6 @@ fn parse_size(s: &str) -> Result<(u32, u32)> {
         bail!("size {w}x{h} is out of range");
     }
     Ok((w, h))
-}
-
-/// Finds a parameter by name, else by label (case-insensitive).
-fn resolve_param<'a>(params: &'a [ParamInfo], key: &str) -> Result<&'a ParamInfo> {
-    params
-        .iter()
-        .find(|p| p.name == key)
-        .or_else(|| params.iter().find(|p| p.name.eq_ignore_ascii_case(key) || p.label.eq_ignore_ascii_case(key)))
-        .ok_or_else(|| {
-            let names: Vec<&str> = params.iter().filter(|p| has_value(p)).map(|p| p.name.as_str()).collect();
-            anyhow!("unknown parameter '{key}' (parameters: {})", names.join(", "))
-        })
-}
-
-/// Renders `a`; `source`, when given, is the Source clip instead of `a.input`.
-fn render(bundle: &Bundle, a: &RenderArgs, source: Option<ClipSource>) -> Result<()> {
-    let info = bundle.plugin(&a.id)?;
-    let context = match a.context {
-        Some(c) => c,
-        None if a.input.is_some() && info.contexts.contains(&Context::Filter) => Context::Filter,
-        None if a.input.is_none() && info.contexts.contains(&Context::Generator) => Context::Generator,
-        None => *info.contexts.first().ok_or_else(|| anyhow!("effect has no context"))?,
-    };
-    let out_pattern = Pattern::parse(&a.out).context("--out")?;
-    let size = a.size.as_deref().map(parse_size).transpose()?;
-    if a.threads == 0 || a.threads > 256 {
-        bail!("--threads must be between 1 and 256");
-    }
-    let inst = bundle.create_instance(&a.id, context)?;
-    let params = inst.params();
-    for kv in &a.set {
-        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow!("--set '{kv}' must be NAME=VALUE"))?;
-        let p = resolve_param(&params, k.trim())?;
-        inst.set_param_str(&p.name, v).with_context(|| format!("--set {kv}"))?;
-    }
-    let frames = match (&a.input, &a.frames) {
-        (_, Some(f)) => parse_frames(f)?,
-        (Some(input), None) => {
-            let found = Pattern::parse(input).context("--input")?.scan()?;
-            if found.is_empty() {
-                bail!("no files match --input '{input}'");
-            }
-            found
-        }
-        (None, None) => bail!("--frames is required without --input"),
-    };
-    if let Some(source) = source {
-        inst.set_source("Source", source)?;
-    } else if let Some(input) = &a.input {
-        let pat = Pattern::parse(input).context("--input")?;
-        let found = pat.scan()?;
-        let (Some(&first), Some(&last)) = (found.first(), found.last()) else {
-            bail!("no files match --input '{input}'");
-        };
-        if !info.clips.get(&context).is_some_and(|c| c.iter().any(|c| c.name == "Source")) {
-            bail!("effect '{}' has no Source clip in the {context} context", a.id);
-        }
-        inst.set_source("Source", ClipSource::Sequence { pattern: input.clone(), first, last })?;
-    }
-
-    let bar = indicatif::ProgressBar::new(frames.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} frames  {elapsed_precise} eta {eta}  {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let pb = bar.clone();
-    let progress: crate::ProgressFn = Arc::new(move |ev: &ProgressEvent| match ev {
-        ProgressEvent::FrameDone { .. } => pb.inc(1),
-        ProgressEvent::PluginStart { label, .. } => pb.set_message(label.clone()),
-        ProgressEvent::PluginUpdate { fraction } => pb.set_message(format!("{:.0}%", fraction * 100.0)),
-        ProgressEvent::PluginEnd => pb.set_message(""),
-    });
-    let req = RenderRequest {
-        frames: frames.clone(),
-        depth: a.depth,
-        size,
-        threads: a.threads,
-        progress: Some(progress),
-        frame_rate: a.fps,
-        ..Default::default()
-    };
-    let out = inst.render(&req)?;
-    bar.finish_and_clear();
-
-    let mut written = 0;
-    let mut write_errors = Vec::new();
-    for (f, r) in &out.frames {
-        if let Ok(img) = r {
-            let path = out_pattern.path(*f);
-            match img.save(&path) {
-                Ok(()) => written += 1,
-                Err(e) => write_errors.push(format!("frame {f}: {e:#}")),
-            }
-        }
-    }
-    for m in &out.messages {
-        let kind = m.message_type.trim_start_matches("OfxMessage");
-        let at = m.frame.map(|f| format!(" (frame {f})")).unwrap_or_default();
-        eprintln!("plugin {kind}{at}: {}", m.text);
-    }
-    if let Some(status) = params.iter().find(|p| p.name.eq_ignore_ascii_case("status") && p.kind == ParamKind::String) {
-        if let Ok(ParamValue::String(s)) = inst.param(&status.name) {
-            if !s.is_empty() {
-                println!("Status: {s}");
-            }
-        }
-    }
-    println!("wrote {written} of {} frame(s) to {}", out.frames.len(), a.out);
-    let failures = out.failures();
-    for (f, e) in &failures {
-        eprintln!("error: frame {f} failed: {e}");
-    }
-    for e in &write_errors {
-        eprintln!("error: {e}");
-    }
-    let violations = out.violations.clone();
-    let destroy = inst.destroy();
-    let mut all_violations = violations;
-    for v in bundle.violations() {
-        if !all_violations.contains(&v) {
-            all_violations.push(v);
-        }
-    }
-    for v in &all_violations {
-        eprintln!("violation: {v}");
-    }
-    if let Err(e) = &destroy {
-        eprintln!("error: {e:#}");
-    }
-    if !failures.is_empty() || !write_errors.is_empty() || !all_violations.is_empty() || destroy.is_err() || out.aborted
-    {
-        bail!(
-            "render failed: {} frame(s) failed, {} write error(s), {} strictness violation(s)",
-            failures.len(),
-            write_errors.len(),
-            all_violations.len()
-        );
-    }
-    Ok(())
 }
 
 fn doctor(bundle: &Bundle, model: Option<&Path>, json: bool) -> Result<()> {
@@ -765,6 +652,15 @@ mod tests {
         assert!(set(&["--seam-blend", "0"]).iter().any(|s| s == "seam_blend=0"));
         assert!(!set(&[]).iter().any(|s| s.starts_with("seam_blend")), "the effect's default applies");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fill_entries_outside_the_sequence_are_found() {
+        assert_eq!(fill_outside("12, 40-42, 99-101", 1, 100), [101]);
+        assert_eq!(fill_outside("0, 5, 200, 200", 1, 100), [0, 200]);
+        assert!(fill_outside("3-4", 1, 100).is_empty());
+        assert_eq!(fill_outside("0 150;7", 1, 100), [0, 150]);
+        assert!(fill_outside("x-4", 1, 100).is_empty(), "an unparsable list is the effect's to report");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! suite functions attribute what they see.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
@@ -32,8 +32,11 @@ pub enum ViolationKind {
     ReadOnlyProperty,
     /// Render was called outside Begin/EndSequenceRender (host-side sequencing check).
     RenderOutsideSequence,
-    /// A non-String parameter was set during Render.
+    /// A parameter was set during a render action (Render, Begin/EndSequenceRender, GetRegionOfDefinition,
+    /// ...): the spec allows paramSetValue only in InstanceChanged and interacts.
     ParamSetDuringRender,
+    /// The plugin kept changing parameters in answer to its own changes (InstanceChanged never settled).
+    InstanceChangedLoop,
     /// clipGetImage was called where the spec does not allow it, or at another time without temporal access.
     IllegalImageFetch,
     /// GetClipPreferences asked for something the host or the plugin's own description does not allow.
@@ -93,6 +96,15 @@ impl Message {
 pub struct Diagnostics {
     pub violations: Mutex<Vec<Violation>>,
     pub messages: Mutex<Vec<Message>>,
+    /// Strict mode: rule breaks the host can refuse (parameter writes during a render action) fail with an
+    /// error status as well as being recorded.
+    pub strict: AtomicBool,
+}
+
+impl Diagnostics {
+    pub fn is_strict(&self) -> bool {
+        self.strict.load(Ordering::Relaxed)
+    }
 }
 
 /// Violations seen with no action running (e.g. on a thread the plugin created itself).

@@ -16,10 +16,11 @@ use crate::params::{ParamInfo, ParamKind};
 use crate::props::{PropSet, PropValue};
 use crate::{status_name, suites, Components, Context, Instance, ThreadSafety};
 
-/// The host. Stateless: each bundle carries its own host description and diagnostics.
+/// The host. Each bundle carries its own host description and diagnostics; the host only holds the options
+/// bundles are loaded with.
 #[derive(Default, Debug)]
 pub struct Host {
-    _private: (),
+    strict: bool,
 }
 
 /// A clip as described in one context.
@@ -299,6 +300,13 @@ impl Host {
         Host::default()
     }
 
+    /// Strict mode for the bundles this host loads: besides being recorded as violations, parameter writes
+    /// during a render action are refused with kOfxStatFailed (by default they are only recorded).
+    pub fn strict(mut self, on: bool) -> Host {
+        self.strict = on;
+        self
+    }
+
     /// The directories searched for bundles: OFX_PLUGIN_PATH (':'-separated), then /usr/OFX/Plugins.
     pub fn search_path() -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = std::env::var_os("OFX_PLUGIN_PATH")
@@ -341,6 +349,7 @@ impl Host {
         .with_context(|| format!("cannot load plugin binary {}", binary.display()))?
         .into();
         let diag = Arc::new(Diagnostics::default());
+        diag.strict.store(self.strict, Ordering::SeqCst);
         let host_props = host_description();
         let mut ofx_host = Box::new(OfxHost { host: host_props.handle(), fetchSuite: Some(suites::fetch_suite) });
         let host_ptr: *mut OfxHost = &mut *ofx_host;
@@ -583,6 +592,13 @@ fn build_info(id: &str, version: (u32, u32), desc: &Effect, ctxs: &[(Context, Ar
 impl Bundle {
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+    /// Turns strict mode on or off for this bundle (see [`Host::strict`]).
+    pub fn set_strict(&self, on: bool) {
+        self.inner.diag.strict.store(on, Ordering::SeqCst);
+    }
+    pub fn is_strict(&self) -> bool {
+        self.inner.diag.is_strict()
     }
     pub fn plugins(&self) -> &[PluginInfo] {
         &self.inner.infos

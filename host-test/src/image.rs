@@ -348,7 +348,8 @@ impl HostImage {
         Ok(HostImage::from_dynamic(img))
     }
 
-    /// Writes by extension: EXR keeps f32; PNG/TIFF store f32 as u16; JPEG stores 8-bit RGB.
+    /// Writes by extension: EXR keeps f32; PNG/TIFF store f32 as u16; JPEG stores 8-bit RGB. The file
+    /// appears whole or not at all: it is written under a temporary name in the same folder, then renamed.
     pub fn save(&self, path: &Path) -> Result<()> {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let img = match ext.as_str() {
@@ -364,9 +365,25 @@ impl HostImage {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
         }
-        img.to_dynamic()?.save(path).with_context(|| format!("cannot write image {}", path.display()))
+        let format = image::ImageFormat::from_extension(&ext)
+            .ok_or_else(|| anyhow::anyhow!("unsupported output format '{}'", path.display()))?;
+        static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let temp = path.with_file_name(format!(".{name}.{}-{serial}.partial", std::process::id()));
+        let written = img
+            .to_dynamic()
+            .and_then(|d| d.save_with_format(&temp, format).map_err(anyhow::Error::from))
+            .and_then(|()| std::fs::rename(&temp, path).map_err(anyhow::Error::from));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        written.with_context(|| format!("cannot write image {}", path.display()))
     }
 }
+
+/// The extensions [`HostImage::save`] writes.
+pub const OUTPUT_FORMATS: [&str; 6] = ["png", "exr", "tif", "tiff", "jpg", "jpeg"];
 
 /// Bytes written around every host allocation and into every pixel the plugin must not touch.
 const CANARY: [u8; 4] = [0xC7, 0x3A, 0x5E, 0xB1];

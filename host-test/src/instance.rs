@@ -161,15 +161,55 @@ impl Instance {
         self.instance_changed(kOfxTypeParameter, name)
     }
 
+    /// Sends Begin/InstanceChanged/EndInstanceChanged for a user's change, then, as hosts do, one such
+    /// sequence with reason PluginEdited for each parameter the plugin itself changed meanwhile, until the
+    /// plugin stops changing parameters (a plugin that never settles is a violation).
     fn instance_changed(&self, what: &std::ffi::CStr, name: &str) -> Result<()> {
+        let mut failures = self.send_instance_changed(what, name, kOfxChangeUserEdited);
+        const MAX_ROUNDS: usize = 8;
+        for round in 0.. {
+            let edited: Vec<String> = self
+                .effect
+                .params
+                .params
+                .read()
+                .iter()
+                .filter(|p| p.plugin_edited.swap(false, Ordering::SeqCst))
+                .map(|p| p.name.clone())
+                .collect();
+            if edited.is_empty() {
+                break;
+            }
+            if round == MAX_ROUNDS {
+                report_to(
+                    &self.rt,
+                    ViolationKind::InstanceChangedLoop,
+                    "InstanceChanged",
+                    None,
+                    format!("the plugin still changes {edited:?} after {MAX_ROUNDS} rounds of its own changes"),
+                );
+                break;
+            }
+            for p in edited {
+                failures.extend(self.send_instance_changed(kOfxTypeParameter, &p, kOfxChangePluginEdited));
+            }
+        }
+        if !failures.is_empty() {
+            bail!("changing '{name}': {}{}", failures.join(", "), last_error_text(&self.rt, self.effect.id));
+        }
+        Ok(())
+    }
+
+    /// One Begin/InstanceChanged/EndInstanceChanged sequence; the failures it met.
+    fn send_instance_changed(&self, what: &std::ffi::CStr, name: &str, reason: &std::ffi::CStr) -> Vec<String> {
         let e = &self.effect;
         let h = e.handle() as *const c_void;
         let begin = PropSet::read_only("BeginInstanceChanged inArgs");
-        begin.set_cstr(kOfxPropChangeReason, kOfxChangeUserEdited);
+        begin.set_cstr(kOfxPropChangeReason, reason);
         let args = PropSet::read_only("InstanceChanged inArgs");
         args.set_cstr(kOfxPropType, what);
         args.set_str(kOfxPropName, name);
-        args.set_cstr(kOfxPropChangeReason, kOfxChangeUserEdited);
+        args.set_cstr(kOfxPropChangeReason, reason);
         args.set_double(kOfxPropTime, *e.st.time.lock());
         args.set_doubles(kOfxImageEffectPropRenderScale, &[1.0, 1.0]);
         let mut failures = Vec::new();
@@ -183,10 +223,7 @@ impl Instance {
                 failures.push(format!("{} returned {}", action.to_string_lossy(), status_name(st)));
             }
         }
-        if !failures.is_empty() {
-            bail!("changing '{name}': {}{}", failures.join(", "), last_error_text(&self.rt, e.id));
-        }
-        Ok(())
+        failures
     }
 
     /// Connects an input clip.
@@ -445,8 +482,9 @@ impl Instance {
         let mut results: BTreeMap<i64, Result<HostImage, RenderFailure>> = BTreeMap::new();
         let mut bounds_map = BTreeMap::new();
         let mut needed = BTreeMap::new();
-        let default_rod = match &source {
-            Some(s) if self.context != Context::Generator => [0.0, 0.0, s.width as f64, s.height as f64],
+        // The spec's default RoD: the Source's at that time (each frame's own size), else the project.
+        let default_rod = |t: f64| match &source {
+            Some(s) if self.context != Context::Generator => s.region_at(t),
             _ => [0.0, 0.0, w as f64, h as f64],
         };
         let mut todo = Vec::new();
@@ -459,6 +497,7 @@ impl Instance {
             in_args.set_double(kOfxPropTime, t);
             in_args.set_doubles(kOfxImageEffectPropRenderScale, &[scale, scale]);
             let out = PropSet::new("GetRegionOfDefinition outArgs");
+            let default_rod = default_rod(t);
             out.set_doubles(kOfxImageEffectPropRegionOfDefinition, &default_rod);
             let (st, aid) = call_action(
                 rt,
@@ -589,6 +628,9 @@ impl Instance {
                                     .unwrap_or(b);
                                 self.render_frame(f, b, window, out_format, layout, scale, threads == 1)
                             };
+                            if let Some(cb) = &req.on_frame {
+                                cb(f, &r);
+                            }
                             let ok = r.is_ok();
                             let n = {
                                 let mut d = done.lock();

@@ -16,12 +16,14 @@
 //! ```
 
 pub mod cli;
+mod cli_render;
 mod diag;
 mod handles;
 mod host;
 mod image;
 mod instance;
 mod objects;
+pub mod output;
 mod params;
 mod props;
 pub mod sequence;
@@ -33,7 +35,7 @@ use std::sync::Arc;
 
 pub use diag::{Message, Violation, ViolationKind};
 pub use host::{Bundle, ClipInfo, Host, PluginInfo};
-pub use image::{CanaryReport, Components, Depth, HostImage, PixelBuffer, Rect, RowLayout};
+pub use image::{CanaryReport, Components, Depth, HostImage, PixelBuffer, Rect, RowLayout, OUTPUT_FORMATS};
 pub use instance::Instance;
 pub use params::{ParamInfo, ParamKind, ParamValue};
 
@@ -146,6 +148,10 @@ pub enum ProgressEvent {
 
 pub type ProgressFn = Arc<dyn Fn(&ProgressEvent) + Send + Sync>;
 
+/// Receives each frame on its render thread as soon as Render returns (its image, or why it failed), before
+/// [`Instance::render`] returns: a caller can save frames while the rest render.
+pub type FrameFn = Arc<dyn Fn(i64, &Result<HostImage, RenderFailure>) + Send + Sync>;
+
 /// What to render.
 #[derive(Clone)]
 pub struct RenderRequest {
@@ -169,6 +175,8 @@ pub struct RenderRequest {
     pub abort_after_progress: Option<u64>,
     /// Frame rate reported to the plugin.
     pub frame_rate: f64,
+    /// Called with each frame as soon as it is rendered.
+    pub on_frame: Option<FrameFn>,
 }
 
 impl Default for RenderRequest {
@@ -185,6 +193,7 @@ impl Default for RenderRequest {
             progress: None,
             abort_after_progress: None,
             frame_rate: 24.0,
+            on_frame: None,
         }
     }
 }

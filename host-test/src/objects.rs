@@ -251,6 +251,16 @@ impl Source {
         Ok(s)
     }
 
+    /// The region of definition at `time` (canonical coordinates): the frame's own size, since a
+    /// clip may change size along its frames; where there is no frame, the first frame's.
+    pub fn region_at(&self, time: f64) -> [f64; 4] {
+        let (w, h) = match self.frame(time.round() as i64) {
+            Ok(Some(img)) => (img.width, img.height),
+            _ => (self.width, self.height),
+        };
+        [0.0, 0.0, w as f64, h as f64]
+    }
+
     /// The frame, `Ok(None)` when the source does not have it.
     pub fn frame(&self, f: i64) -> Result<Option<Arc<HostImage>>> {
         match &self.kind {
@@ -343,6 +353,8 @@ pub(crate) struct Param {
     pub props: Arc<PropSet>,
     pub state: Mutex<ParamState>,
     pub is_descriptor: bool,
+    /// Set by the plugin during InstanceChanged and not yet notified back (kOfxChangePluginEdited).
+    pub plugin_edited: AtomicBool,
 }
 
 impl Drop for Param {
@@ -361,6 +373,7 @@ impl Param {
             props,
             state: Mutex::new(ParamState { value, cstr: CString::default(), retired: None }),
             is_descriptor,
+            plugin_edited: AtomicBool::new(false),
         });
         handles::register(&p);
         p

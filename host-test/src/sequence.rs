@@ -85,14 +85,40 @@ impl Pattern {
         (self.format(frame) == path).then_some(frame)
     }
 
+    /// The folder of the frames ("" for the current one) and the file name before the frame number.
+    fn dir_and_name(&self) -> (PathBuf, &str) {
+        match self.prefix.rfind('/') {
+            Some(i) => (PathBuf::from(&self.prefix[..i.max(1)]), &self.prefix[i + 1..]),
+            None => (PathBuf::new(), self.prefix.as_str()),
+        }
+    }
+
+    /// The folder the frames go in ("." for the current one).
+    pub fn dir(&self) -> PathBuf {
+        let (dir, _) = self.dir_and_name();
+        if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        }
+    }
+
+    /// Whether both patterns name the same files: the same folder (after resolving links) and the same
+    /// names for every frame.
+    pub fn same_files_as(&self, other: &Pattern) -> bool {
+        let ((dir_a, name_a), (dir_b, name_b)) = (self.dir_and_name(), other.dir_and_name());
+        let same_names =
+            (name_a, &self.suffix, self.width, self.zero_pad) == (name_b, &other.suffix, other.width, other.zero_pad);
+        let resolve = |d: PathBuf| {
+            let d = if d.as_os_str().is_empty() { PathBuf::from(".") } else { d };
+            std::fs::canonicalize(&d).unwrap_or_else(|_| std::path::absolute(&d).unwrap_or(d))
+        };
+        same_names && resolve(dir_a) == resolve(dir_b)
+    }
+
     /// The frames whose files exist, sorted.
     pub fn scan(&self) -> Result<Vec<i64>> {
-        let pattern_path = Path::new(&self.prefix);
-        let dir = if self.prefix.ends_with('/') {
-            pattern_path.to_path_buf()
-        } else {
-            pattern_path.parent().map(Path::to_path_buf).unwrap_or_default()
-        };
+        let (dir, _) = self.dir_and_name();
         let read_dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir.as_path() };
         let entries = std::fs::read_dir(read_dir)
             .map_err(|e| anyhow::anyhow!("cannot list directory '{}': {e}", read_dir.display()))?;
@@ -177,6 +203,24 @@ mod tests {
         std::fs::write(dir.join("12.png"), b"x").unwrap(); // wrong width: not part of the sequence
         let p = Pattern::parse(&format!("{}/%04d.png", dir.display())).unwrap();
         assert_eq!(p.scan().unwrap(), vec![3, 4, 10]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn patterns_naming_the_same_files_are_recognised() {
+        let dir = std::env::temp_dir().join(format!("kinema-seq-same-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let p = |s: String| Pattern::parse(&s).unwrap();
+        let a = p(format!("{}/%04d.png", dir.display()));
+        assert!(a.same_files_as(&p(format!("{}/sub/../%04d.png", dir.display()))));
+        assert!(a.same_files_as(&p(format!("{}//%04d.png", dir.display()))));
+        assert!(!a.same_files_as(&p(format!("{}/sub/%04d.png", dir.display()))));
+        assert!(!a.same_files_as(&p(format!("{}/%05d.png", dir.display()))));
+        assert!(!a.same_files_as(&p(format!("{}/%04d.exr", dir.display()))));
+        assert!(!a.same_files_as(&p(format!("{}/x%04d.png", dir.display()))));
+        assert_eq!(p("%04d.png".into()).dir(), PathBuf::from("."));
+        assert_eq!(p("/%04d.png".into()).dir(), PathBuf::from("/"));
+        assert_eq!(a.dir(), dir);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -508,22 +508,45 @@ pub unsafe extern "C" fn kinema_host_param_get_string(
     })
 }
 
+/// Actions that render (or prepare a render): a plugin may not change parameters in them. The spec allows
+/// paramSetValue only in InstanceChanged and interacts (ofxParam.h); hosts differ in what they do with a write
+/// during a render (ignore it, re-render, or send a nested InstanceChanged).
+const RENDER_ACTIONS: [&str; 7] = [
+    "Render",
+    "BeginSequenceRender",
+    "EndSequenceRender",
+    "GetRegionOfDefinition",
+    "GetRegionsOfInterest",
+    "GetFramesNeeded",
+    "IsIdentity",
+];
+
 fn plugin_set(func: &str, p: &Param, v: ParamValue) -> OfxStatus {
     if p.is_descriptor {
         return bad_arg(func, &format!("'{}' is a parameter descriptor; set kOfxParamPropDefault instead", p.name));
     }
     let action = current_action();
-    if action == "Render" && p.kind != ParamKind::String {
+    if RENDER_ACTIONS.contains(&action.as_str()) {
+        let strict = diag::current().is_some_and(|c| c.diag.is_strict());
         diag::report(
             ViolationKind::ParamSetDuringRender,
             format!(
-                "{func}: the {} parameter '{}' was set during Render (only String parameters may be)",
+                "{func}: the {} parameter '{}' was set during {action}{} (parameters may only be set in \
+                 InstanceChanged and interacts)",
                 p.kind.name(),
-                p.name
+                p.name,
+                if strict { ", refused in strict mode" } else { "" },
             ),
         );
+        if strict {
+            return kOfxStatFailed;
+        }
     }
     p.state.lock().set(v);
+    if action.ends_with("InstanceChanged") {
+        // The host answers a plugin's own change with InstanceChanged (reason PluginEdited) once this one returns.
+        p.plugin_edited.store(true, Ordering::SeqCst);
+    }
     kOfxStatOK
 }
 
@@ -1011,8 +1034,12 @@ unsafe extern "C" fn clip_get_region_of_definition(
                 let size = e.props.doubles(kOfxImageEffectPropProjectSize)?;
                 Some([0.0, 0.0, *size.first()?, *size.get(1)?])
             })
+        } else if !time.is_finite() {
+            return bad_arg("clipGetRegionOfDefinition", "non-finite time");
         } else {
-            c.source.lock().as_ref().map(|s| [0.0, 0.0, s.width as f64, s.height as f64])
+            // Each frame's own region: frames of one clip may differ in size.
+            let source = c.source.lock().clone();
+            source.map(|s| s.region_at(time))
         };
         let Some(r) = rod else { return kOfxStatFailed };
         *out = OfxRectD { x1: r[0], y1: r[1], x2: r[2], y2: r[3] };
@@ -1683,17 +1710,45 @@ mod tests {
     }
 
     #[test]
-    fn setting_non_string_params_in_render_is_a_violation() {
+    fn setting_any_param_in_a_render_action_is_a_violation_and_strict_mode_refuses_it() {
         let set = PARAMETER_SUITE.paramSetValue.unwrap();
         let diag = Arc::new(Diagnostics::default());
         let d = instance_param(ParamKind::Double, "D");
         let s = instance_param(ParamKind::String, "Status");
+        // Reported, and done, by default: a String parameter (a status line) is no exception.
         diag::with_ctx(ctx(&diag, "OfxImageEffectActionRender"), || unsafe {
-            assert_eq!(set(s.handle(), c"fine".as_ptr()), kOfxStatOK);
-            assert!(diag.violations.lock().is_empty());
+            assert_eq!(set(s.handle(), c"rendering".as_ptr()), kOfxStatOK);
             assert_eq!(set(d.handle(), 2.0f64), kOfxStatOK);
         });
-        assert_eq!(diag.violations.lock()[0].kind, ViolationKind::ParamSetDuringRender);
+        diag::with_ctx(ctx(&diag, "OfxImageEffectActionGetRegionOfDefinition"), || unsafe {
+            assert_eq!(set(d.handle(), 2.5f64), kOfxStatOK);
+        });
+        let kinds: Vec<_> = diag.violations.lock().iter().map(|v| (v.kind, v.action.clone())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (ViolationKind::ParamSetDuringRender, "Render".to_owned()),
+                (ViolationKind::ParamSetDuringRender, "Render".to_owned()),
+                (ViolationKind::ParamSetDuringRender, "GetRegionOfDefinition".to_owned()),
+            ]
+        );
+        assert_eq!((s.value(), d.value()), (ParamValue::String("rendering".into()), ParamValue::Double(2.5)));
+        // Strict: refused with an error status, the value unchanged, and still recorded.
+        diag.strict.store(true, Ordering::SeqCst);
+        diag::with_ctx(ctx(&diag, "OfxImageEffectActionRender"), || unsafe {
+            assert_eq!(set(s.handle(), c"again".as_ptr()), kOfxStatFailed);
+        });
+        assert_eq!(s.value(), ParamValue::String("rendering".into()));
+        let last = diag.violations.lock().last().cloned().unwrap();
+        assert!(last.kind == ViolationKind::ParamSetDuringRender && last.message.contains("refused"), "{last}");
+        // InstanceChanged is where parameters may change: no violation, and the change is marked for the
+        // host's PluginEdited notification.
+        let before = diag.violations.lock().len();
+        diag::with_ctx(ctx(&diag, "OfxActionInstanceChanged"), || unsafe {
+            assert_eq!(set(s.handle(), c"shown".as_ptr()), kOfxStatOK);
+        });
+        assert_eq!(diag.violations.lock().len(), before);
+        assert!(s.plugin_edited.load(Ordering::SeqCst));
     }
 
     #[test]

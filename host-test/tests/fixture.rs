@@ -112,6 +112,8 @@ fn renders_every_depth_and_layout_exactly() {
                 inst.set_param("Invert", ParamValue::Bool(false)).unwrap();
                 let out = inst.render(&RenderRequest { frames: vec![1], layout, ..Default::default() }).unwrap();
                 assert_eq!(out.image(1).unwrap(), &src[&1]);
+                // Status is set where the spec allows it: at the next InstanceChanged.
+                inst.press_button("update_status").unwrap();
                 assert_eq!(inst.param("Status").unwrap(), ParamValue::String("rendered frame 1".into()));
                 inst.destroy().unwrap();
             }
@@ -190,6 +192,40 @@ fn detects_leaks_statuses_bad_handles_and_source_writes() {
     }
     let (_, v, _) = misbehave("None", RenderRequest::default());
     assert!(v.is_empty(), "{v:?}");
+}
+
+#[test]
+fn strict_mode_refuses_parameter_writes_during_render() {
+    let b = Host::new().strict(true).load_bundle(&fixture_path()).unwrap();
+    assert!(b.is_strict());
+    let inst = b.create_instance(ID, Context::Filter).unwrap();
+    inst.set_source("Source", ClipSource::Frames(frames(2, Depth::F32, Components::Rgba))).unwrap();
+    inst.set_param_str("Misbehave", "SetParamInRender").unwrap();
+    let out = inst.render(&RenderRequest::default()).unwrap();
+    assert_eq!(kinds(&out.violations), vec![ViolationKind::ParamSetDuringRender], "{:?}", out.violations);
+    assert!(out.violations[0].message.contains("refused in strict mode"), "{}", out.violations[0]);
+    assert_eq!(inst.param("Gain").unwrap(), ParamValue::Double(1.0), "the write was refused");
+    // By default the write is recorded but done.
+    b.set_strict(false);
+    let out = inst.render(&RenderRequest::default()).unwrap();
+    assert_eq!(kinds(&out.violations), vec![ViolationKind::ParamSetDuringRender]);
+    assert_eq!(inst.param("Gain").unwrap(), ParamValue::Double(2.0));
+}
+
+#[test]
+fn plugin_edits_in_instance_changed_are_notified_back_and_a_plugin_that_never_settles_is_caught() {
+    let b = load();
+    let inst = b.create_instance(ID, Context::Filter).unwrap();
+    inst.set_source("Source", ClipSource::Frames(frames(2, Depth::F32, Components::Rgba))).unwrap();
+    inst.render(&RenderRequest { frames: vec![1], ..Default::default() }).unwrap();
+    // The fixture sets Status in InstanceChanged; the host answers with InstanceChanged(PluginEdited), which
+    // the fixture ignores for Status: it settles.
+    inst.set_param("Invert", ParamValue::Bool(false)).unwrap();
+    assert_eq!(inst.param("Status").unwrap(), ParamValue::String("rendered frame 1".into()));
+    assert!(b.violations().is_empty(), "{:?}", b.violations());
+    // A plugin that answers every change with another change never settles.
+    inst.set_param_str("Misbehave", "EditForever").unwrap();
+    assert_eq!(kinds(&b.violations()), vec![ViolationKind::InstanceChangedLoop], "{:?}", b.violations());
 }
 
 #[test]
@@ -323,6 +359,40 @@ fn image_sequences_in_and_cli_out() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no files match"));
     let o = run(&["doctor"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("KinemaRuntimeReport"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_cli_writes_each_frame_as_soon_as_it_is_rendered() {
+    let dir = std::env::temp_dir().join(format!("kinema-host-kill-{}", std::process::id()));
+    let src = frames(4, Depth::U8, Components::Rgba);
+    for (f, img) in &src {
+        img.save(&dir.join(format!("in/{f:04}.png"))).unwrap();
+    }
+    // Frames 0 and 1 render at once; frame 2 stalls like a long render, and the run is killed there.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kinema"))
+        .arg("--bundle")
+        .arg(fixture_path())
+        .args(["render", ID, "--set", "Misbehave=StallFromFrame2", "--input"])
+        .arg(dir.join("in/%04d.png"))
+        .arg("--out")
+        .arg(dir.join("out/%04d.png"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !dir.join("out/0001.png").exists() && start.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for f in [0, 1] {
+        let written = HostImage::load(&dir.join(format!("out/{f:04}.png")))
+            .unwrap_or_else(|e| panic!("frame {f} was rendered before the kill but not written: {e:#}"));
+        assert_eq!(written, inverted(&src[&f]));
+    }
+    assert!(!dir.join("out/0002.png").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -14,3 +14,4 @@ pub mod models;
 pub mod ofx;
 pub mod policy;
 pub mod runtime;
+pub mod settings;

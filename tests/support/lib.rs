@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use kinema_bundle::{Flavour, Options, Profile};
-use kinema_host::{Bundle, Components, Depth, Host, HostImage};
+use kinema_host::{Bundle, Components, Depth, Host, HostImage, Instance, ParamValue};
 
 pub const GENERATE: &str = "com.kinema.Generate";
 pub const ANIMATE: &str = "com.kinema.Animate";
@@ -23,9 +23,10 @@ pub fn bundle_path() -> &'static Path {
     })
 }
 
-/// The bundle loaded into a fresh host (each test gets its own handle; the library is shared).
-/// Caches (generated clips, TensorRT engines) go to a fresh folder per test process, so tests
-/// never read clips an earlier run left on disk.
+/// The bundle loaded into a fresh strict host (each test gets its own handle; the library is
+/// shared): a parameter write during a render is refused and recorded as a violation. Caches
+/// (generated clips, TensorRT engines) go to a fresh folder per test process, so tests never read
+/// clips an earlier run left on disk.
 pub fn load_bundle() -> Bundle {
     static CACHE: OnceLock<PathBuf> = OnceLock::new();
     CACHE.get_or_init(|| {
@@ -34,7 +35,21 @@ pub fn load_bundle() -> Bundle {
         std::env::set_var("KINEMA_CACHE_DIR", &dir);
         dir
     });
-    Host::new().load_bundle(bundle_path()).unwrap_or_else(|e| panic!("loading {}: {e:#}", bundle_path().display()))
+    Host::new()
+        .strict(true)
+        .load_bundle(bundle_path())
+        .unwrap_or_else(|e| panic!("loading {}: {e:#}", bundle_path().display()))
+}
+
+/// What the effect shows in its Status parameter. A plugin may set parameters only in
+/// InstanceChanged, so Status does not follow renders by itself: this presses Update Status (as a
+/// user would) and reads it. It shows the last render of the current frame (the last frame rendered).
+pub fn status(inst: &Instance) -> String {
+    inst.press_button("update_status").unwrap_or_else(|e| panic!("pressing Update Status: {e:#}"));
+    match inst.param("status").unwrap() {
+        ParamValue::String(s) => s,
+        other => panic!("status is {other:?}"),
+    }
 }
 
 /// The `kinema` CLI built beside the test bundle.

@@ -444,7 +444,7 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "panic".into())
 }
 
-/// A whole number from the environment; unset, empty or unparsable gives `default`.
+/// A whole number from the environment; unset or empty gives `default`, unparsable too (with a warning).
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+    crate::settings::env_u64(name, default)
 }

@@ -10,7 +10,7 @@ use super::generate::{length, LENGTH_PARAM};
 use super::{
     model_param, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues, GUIDANCE_PARAM,
     MATCH_SOURCE_PARAM, NEGATIVE_PROMPT_PARAM, PAGE_MAIN, PROMPT_PARAM, SEAM_BLEND_PARAM, SEED_PARAM, STATUS_PARAM,
-    STEPS_PARAM,
+    STEPS_PARAM, UPDATE_STATUS_PARAM,
 };
 
 pub const PARAM_IMAGE_FRAME: &CStr = c"image_frame";
@@ -50,6 +50,7 @@ pub(super) const PARAMS: &[ParamSpec] = &[
     GUIDANCE_PARAM,
     model_param(c"kinema-tiny"),
     STATUS_PARAM,
+    UPDATE_STATUS_PARAM,
 ];
 
 fn image_frame(values: &ParamValues, source: FrameRange) -> Result<f64, EffectError> {

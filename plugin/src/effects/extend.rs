@@ -7,7 +7,7 @@ use std::ffi::CStr;
 use super::{
     model_param, Direction, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues,
     EXTEND_GUIDANCE_PARAM, MATCH_SOURCE_PARAM, NEGATIVE_PROMPT_PARAM, PAGE_ADVANCED, PAGE_MAIN, PROMPT_PARAM,
-    SEAM_BLEND_PARAM, SEED_PARAM, STATUS_PARAM, STEPS_PARAM,
+    SEAM_BLEND_PARAM, SEED_PARAM, STATUS_PARAM, STEPS_PARAM, UPDATE_STATUS_PARAM,
 };
 
 pub const PARAM_DIRECTION: &CStr = c"direction";
@@ -47,6 +47,7 @@ pub(super) const PARAMS: &[ParamSpec] = &[
     EXTEND_GUIDANCE_PARAM,
     model_param(c"kinema-tiny"),
     STATUS_PARAM,
+    UPDATE_STATUS_PARAM,
 ];
 
 fn positive(values: &ParamValues, name: &CStr, label: &'static str) -> Result<i64, EffectError> {

@@ -4,7 +4,7 @@ use std::ffi::CStr;
 
 use super::{
     model_param, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues, GUIDANCE_PARAM,
-    NEGATIVE_PROMPT_PARAM, PAGE_MAIN, PROMPT_PARAM, SEED_PARAM, STATUS_PARAM, STEPS_PARAM,
+    NEGATIVE_PROMPT_PARAM, PAGE_MAIN, PROMPT_PARAM, SEED_PARAM, STATUS_PARAM, STEPS_PARAM, UPDATE_STATUS_PARAM,
 };
 
 pub const PARAM_LENGTH: &CStr = c"length";
@@ -27,6 +27,7 @@ pub(super) const PARAMS: &[ParamSpec] = &[
     GUIDANCE_PARAM,
     model_param(c"kinema-tiny"),
     STATUS_PARAM,
+    UPDATE_STATUS_PARAM,
 ];
 
 pub(super) fn length(values: &ParamValues) -> Result<i64, EffectError> {

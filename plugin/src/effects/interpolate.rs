@@ -6,7 +6,7 @@ use std::ffi::CStr;
 
 use super::{
     model_param, parse_frame_list, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues,
-    PAGE_ADVANCED, PAGE_MAIN, STATUS_PARAM,
+    PAGE_ADVANCED, PAGE_MAIN, STATUS_PARAM, UPDATE_STATUS_PARAM,
 };
 
 pub const PARAM_MODE: &CStr = c"mode";
@@ -96,6 +96,7 @@ pub(super) const PARAMS: &[ParamSpec] = &[
     },
     model_param(c"rife"),
     STATUS_PARAM,
+    UPDATE_STATUS_PARAM,
 ];
 
 /// Settings of the in-between frame itself, read once per render.

@@ -81,6 +81,8 @@ pub enum ParamKind {
     },
     /// The read-only status line every effect has: not animated, not saved, never triggers a render.
     Status,
+    /// A push button: no value; pressing it sends InstanceChanged.
+    Button,
 }
 
 /// Which planner an effect uses (one per effect).
@@ -148,6 +150,17 @@ impl EffectSpec {
     ) -> Result<Option<FrameRange>, EffectError> {
         Ok(self.plan(values, time, source)?.source_frames())
     }
+
+    /// The source frame whose size the output frame at `time` takes, for GetRegionOfDefinition (None:
+    /// the project's); see [`FramePlan::size_frame`].
+    pub fn size_frame(
+        &self,
+        values: &ParamValues,
+        time: f64,
+        source: Option<FrameRange>,
+    ) -> Result<Option<f64>, EffectError> {
+        Ok(self.plan(values, time, source)?.size_frame())
+    }
 }
 
 pub const GROUP: &CStr = c"Kinema";
@@ -162,6 +175,8 @@ pub const PARAM_MATCH_SOURCE: &CStr = c"match_source";
 pub const PARAM_SEAM_BLEND: &CStr = c"seam_blend";
 /// Name of the status parameter every effect has.
 pub const PARAM_STATUS: &CStr = c"status";
+/// The button beside Status that shows the last render's result in it.
+pub const PARAM_UPDATE_STATUS: &CStr = c"update_status";
 
 pub const PAGE_MAIN: &CStr = c"main";
 pub const PAGE_ADVANCED: &CStr = c"advanced";
@@ -241,6 +256,16 @@ const STATUS_PARAM: ParamSpec = ParamSpec {
     hint: c"What the last render did, or why it failed.",
     page: PAGE_MAIN,
     kind: ParamKind::Status,
+};
+
+/// Hosts let a plugin set a parameter only in InstanceChanged (when the user changes something), not
+/// while it renders, so Status cannot follow renders by itself: this button brings it up to date.
+const UPDATE_STATUS_PARAM: ParamSpec = ParamSpec {
+    name: PARAM_UPDATE_STATUS,
+    label: c"Update Status",
+    hint: c"Shows in Status what the last render of the current frame did (Status also updates whenever you change a setting).",
+    page: PAGE_MAIN,
+    kind: ParamKind::Button,
 };
 
 const PROMPT_PARAM: ParamSpec = ParamSpec {
@@ -349,6 +374,7 @@ mod tests {
                 assert!(!p.label.is_empty() && !p.hint.is_empty());
             }
             assert!(matches!(spec.param(PARAM_STATUS).unwrap().kind, ParamKind::Status));
+            assert!(matches!(spec.param(PARAM_UPDATE_STATUS).unwrap().kind, ParamKind::Button));
             assert!(matches!(spec.param(PARAM_MODEL).unwrap().kind, ParamKind::String { multiline: false, .. }));
             assert_eq!(spec.group, GROUP);
         }

@@ -4,7 +4,7 @@ use std::ffi::CStr;
 
 use super::{EffectError, EffectSpec, ParamKind};
 
-/// One parameter's value. Status parameters carry no value.
+/// One parameter's value. Status parameters and buttons carry no value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ParamValue {
     Int(i32),
@@ -36,7 +36,7 @@ impl ParamValues {
                 ParamKind::Bool { default } => ParamValue::Bool(default),
                 ParamKind::Choice { default, .. } => ParamValue::Choice(default),
                 ParamKind::String { default, .. } => ParamValue::String(default.to_string_lossy().into_owned()),
-                ParamKind::Status => continue,
+                ParamKind::Status | ParamKind::Button => continue,
             };
             values.set(p.name, v);
         }

@@ -100,6 +100,25 @@ impl FramePlan {
             FramePlan::Inspect { window, .. } => Some(*window),
         }
     }
+
+    /// The source frame whose size the output frame takes, since frames of a clip may differ in size
+    /// (None: the project's size). A frame passed through keeps its own; an in-between takes the nearer
+    /// neighbour's (which it shows when the two differ in size); a generated shot takes the size of the
+    /// picture it continues (Animate's image, Extend's frame at the seam); a frame Repair Duplicates
+    /// inspects keeps its own.
+    pub fn size_frame(&self) -> Option<f64> {
+        match *self {
+            FramePlan::PassThrough { source_time } => Some(source_time),
+            FramePlan::Model(ModelWork::Generate { .. }) => None,
+            FramePlan::Model(ModelWork::Animate { image_frame, .. }) => Some(image_frame),
+            FramePlan::Model(ModelWork::Extend { direction: Direction::Forward, context, .. }) => Some(context.last),
+            FramePlan::Model(ModelWork::Extend { direction: Direction::Backward, context, .. }) => Some(context.first),
+            FramePlan::Model(ModelWork::Interpolate { before, after, fraction }) => {
+                Some(if fraction < 0.5 { before } else { after })
+            }
+            FramePlan::Inspect { frame, .. } => Some(frame as f64),
+        }
+    }
 }
 
 /// Why a frame cannot be planned; every message names the parameter or clip to fix.
@@ -132,5 +151,22 @@ mod tests {
         assert!(FrameRange::new(3.0, 2.0).is_empty());
         assert!(FrameRange::new(f64::NAN, 2.0).is_empty());
         assert_eq!(FrameRange::new(0.0, 9.0).clamp(12.0), 9.0);
+    }
+
+    #[test]
+    fn the_output_takes_the_size_of_the_frame_it_shows_or_continues() {
+        let pass = FramePlan::PassThrough { source_time: 4.0 };
+        assert_eq!(pass.size_frame(), Some(4.0));
+        let between = |fraction| FramePlan::Model(ModelWork::Interpolate { before: 2.0, after: 3.0, fraction });
+        assert_eq!(between(0.25).size_frame(), Some(2.0));
+        assert_eq!(between(0.5).size_frame(), Some(3.0), "halfway shows the later frame, as the fallback does");
+        let animate = ModelWork::Animate { image_frame: 1.0, end_frame: Some(6.0), index: 2 };
+        assert_eq!(FramePlan::Model(animate).size_frame(), Some(1.0), "the image, not the end keyframe");
+        let context = FrameRange::new(0.0, 4.0);
+        let extend = |direction| FramePlan::Model(ModelWork::Extend { direction, context, index: 1 });
+        assert_eq!(extend(Direction::Forward).size_frame(), Some(4.0));
+        assert_eq!(extend(Direction::Backward).size_frame(), Some(0.0));
+        assert_eq!(FramePlan::Model(ModelWork::Generate { index: 0 }).size_frame(), None);
+        assert_eq!(FramePlan::Inspect { frame: 7, window: FrameRange::new(3.0, 9.0) }.size_frame(), Some(7.0));
     }
 }

@@ -96,7 +96,7 @@ pub struct Interpolator {
 fn frame_cache() -> &'static ByteLru<(u64, u64, u64, u32), Frame> {
     static CACHE: OnceLock<ByteLru<(u64, u64, u64, u32), Frame>> = OnceLock::new();
     CACHE.get_or_init(|| {
-        let mb = std::env::var("KINEMA_FRAME_CACHE_MB").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(512);
+        let mb = crate::settings::env_u64("KINEMA_FRAME_CACHE_MB", 512) as usize;
         ByteLru::new(mb << 20)
     })
 }

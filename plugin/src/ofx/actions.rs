@@ -17,9 +17,14 @@ use super::status::{OfxError, OfxResult, Reply};
 use crate::effects::{Context, EffectKind, EffectSpec, FramePlan, FrameRange, ModelWork};
 use crate::frame_io::{copy_pixels, ImageViewMut, Rect};
 
-/// Output depth and components for a generator: float RGBA is what every host handles.
+/// Output depth and components for a generator: float RGBA is what every host handles. The depth
+/// is only asked for where the host lets a plugin choose it ([`preferred_depth`]).
 const GENERATOR_DEPTH: &CStr = kOfxBitDepthFloat;
 const GENERATOR_COMPONENTS: &CStr = kOfxImageComponentRGBA;
+
+/// What Kinema declares as kOfxImageEffectPropSupportsMultipleClipDepths: its clips share one depth
+/// (pass-through copies pixels as they are), so it leaves depths to the host.
+const MULTIPLE_CLIP_DEPTHS: bool = false;
 
 /// The clip preference outArgs (`OfxImageClipPropDepth_` + clip name, ...), spelled out because
 /// they must be static strings.
@@ -81,8 +86,10 @@ pub fn dispatch(call: &Call) -> OfxResult<Reply> {
         render(call)
     } else if a == kOfxImageEffectActionBeginSequenceRender || a == kOfxImageEffectActionEndSequenceRender {
         Ok(Reply::Handled)
+    } else if a == kOfxActionInstanceChanged {
+        instance_changed(call)
     } else {
-        // InstanceChanged, IsIdentity, GetRegionsOfInterest, ...: the host's default is right.
+        // IsIdentity, GetRegionsOfInterest, Begin/EndInstanceChanged...: the host's default is right.
         Ok(Reply::Default)
     }
 }
@@ -119,7 +126,7 @@ fn describe(call: &Call) -> OfxResult<Reply> {
     // Models see whole frames; tiles would cut them up.
     props.set_bool(kOfxImageEffectPropSupportsTiles, false)?;
     props.set_bool(kOfxImageEffectPropSupportsMultiResolution, true)?;
-    props.set_bool(kOfxImageEffectPropSupportsMultipleClipDepths, false)?;
+    props.set_bool(kOfxImageEffectPropSupportsMultipleClipDepths, MULTIPLE_CLIP_DEPTHS)?;
     props.set_bool(kOfxImageEffectPropTemporalClipAccess, spec.temporal_access)?;
     props.set_string(kOfxImageEffectPluginRenderThreadSafety, kOfxImageEffectRenderFullySafe)?;
     // Optional or cosmetic: a host without them still gets a working effect.
@@ -171,6 +178,16 @@ fn describe_clip(clip: &PropertySet, temporal: bool) -> OfxResult<()> {
     Ok(())
 }
 
+/// Any change (a setting, a clip, the Update Status button, our own Status write coming back) is
+/// where the spec lets a plugin set parameters: Status shows what the last render of the frame at the
+/// current time did.
+fn instance_changed(call: &Call) -> OfxResult<Reply> {
+    let effect = call.effect()?;
+    let time = call.in_args()?.double(kOfxPropTime).ok().filter(|t| t.is_finite());
+    Instance::of(&effect)?.show_status(&effect, time)?;
+    Ok(Reply::Handled)
+}
+
 fn create_instance(call: &Call) -> OfxResult<Reply> {
     Instance::attach(&call.effect()?, call.spec)?;
     Ok(Reply::Handled)
@@ -195,23 +212,36 @@ fn source_range(source: Option<&Clip>) -> Option<FrameRange> {
     source.and_then(|c| c.frame_range().ok()).filter(|r| !r.is_empty())
 }
 
+/// The depth to ask for a clip in GetClipPreferences, None to take the one the host gives. The spec
+/// lets a plugin set depths (the output's above all) only when the host supports multiple clip depths
+/// and the plugin declared it does too, and then only to a depth the host supports.
+fn preferred_depth(host: &raw::HostDepths, plugin_multiple: bool, wanted: &'static CStr) -> Option<&'static CStr> {
+    (host.multiple_clip_depths && plugin_multiple && host.supports(wanted)).then_some(wanted)
+}
+
 fn get_clip_preferences(call: &Call) -> OfxResult<Reply> {
     let effect = call.effect()?;
     let inst = Instance::of(&effect)?;
     let out = call.out_args()?;
+    let host = raw::host_depths();
     let Some(source) = connected_source(&effect, inst)? else {
-        out.set_string(DEPTH_OUTPUT, GENERATOR_DEPTH)?;
+        // A generator takes the depth the host gives, unless the host lets plugins choose.
+        if let Some(depth) = preferred_depth(host, MULTIPLE_CLIP_DEPTHS, GENERATOR_DEPTH) {
+            out.set_string(DEPTH_OUTPUT, depth)?;
+        }
         out.set_string(COMPONENTS_OUTPUT, GENERATOR_COMPONENTS)?;
         return Ok(Reply::Handled);
     };
     // Output = what the source really is, so pass-through stays bit-exact; formats we cannot
-    // take (half, alpha-only) are asked for as float RGBA.
+    // take (half, alpha-only) are asked for as float RGBA. Depths only where the host allows it.
     let (depth, components) = source.unmapped_format().unwrap_or_default();
     let depth = parse_depth(&depth).map(depth_name).unwrap_or(kOfxBitDepthFloat);
     let components = parse_components(&components).map(components_name).unwrap_or(kOfxImageComponentRGBA);
-    out.set_string(DEPTH_SOURCE, depth)?;
+    if let Some(depth) = preferred_depth(host, MULTIPLE_CLIP_DEPTHS, depth) {
+        out.set_string(DEPTH_SOURCE, depth)?;
+        out.set_string(DEPTH_OUTPUT, depth)?;
+    }
     out.set_string(COMPONENTS_SOURCE, components)?;
-    out.set_string(DEPTH_OUTPUT, depth)?;
     out.set_string(COMPONENTS_OUTPUT, components)?;
     Ok(Reply::Handled)
 }
@@ -223,12 +253,15 @@ fn get_region_of_definition(call: &Call) -> OfxResult<Reply> {
     let rod = match connected_source(&effect, inst)? {
         None => project_rect(&effect)?,
         Some(source) => {
-            // The source frame this output frame comes from (or is made from), when known.
+            // The size of the source frame this output frame shows or continues: a clip's frames may
+            // differ in size, and each output frame takes its own.
             let values = effect.params()?.values(inst.spec, Some(time))?;
-            let Ok(Some(needed)) = inst.spec.frames_needed(&values, time, source_range(Some(&source))) else {
-                return Ok(Reply::Default);
-            };
-            source.region_of_definition(needed.last)?
+            match inst.spec.size_frame(&values, time, source_range(Some(&source))) {
+                Ok(Some(t)) => source.region_of_definition(t)?,
+                Ok(None) => project_rect(&effect)?,
+                // A frame that cannot be planned fails in Render, with its reason.
+                Err(_) => return Ok(Reply::Default),
+            }
         }
     };
     call.out_args()?.set_doubles(kOfxImageEffectPropRegionOfDefinition, &[rod.x1, rod.y1, rod.x2, rod.y2])?;
@@ -277,7 +310,8 @@ fn get_time_domain(call: &Call) -> OfxResult<Reply> {
 }
 
 /// Renders one frame. Parameters are read fresh. Pass-through frames are copied bit-exact; frames
-/// that need a model fail with the reason in Status (and a message), leaving the output untouched.
+/// that need a model fail with the reason posted as an error message (and kept for Status), leaving
+/// the output untouched.
 fn render(call: &Call) -> OfxResult<Reply> {
     let effect = call.effect()?;
     let inst = Instance::of(&effect)?;
@@ -286,9 +320,9 @@ fn render(call: &Call) -> OfxResult<Reply> {
     let [x1, y1, x2, y2] = args.ints::<4>(kOfxImageEffectPropRenderWindow)?;
     let window = Rect::new(x1, y1, x2, y2);
     let scale = args.doubles::<2>(kOfxImageEffectPropRenderScale).map(|[x, y]| (x, y)).unwrap_or((1.0, 1.0));
-    // Failures are reported to Status and the host by the entry point's guard, panics included.
+    // Failures are reported by the entry point's guard, panics included.
     let done = render_frame(&effect, inst, time, window, scale)?;
-    inst.report(&effect, &done, false);
+    inst.report(&effect, Some(time), &done, false);
     Ok(Reply::Handled)
 }
 
@@ -404,6 +438,21 @@ mod tests {
                 assert_eq!(px, if inside { [7; 4] } else { [0; 4] }, "({x},{y})");
             }
         }
+    }
+
+    #[test]
+    fn depths_are_chosen_only_where_the_host_and_the_plugin_allow_multiple_clip_depths() {
+        let host = |multiple, supported: &[&CStr]| raw::HostDepths {
+            multiple_clip_depths: multiple,
+            supported: supported.iter().map(|d| d.to_string_lossy().into_owned()).collect(),
+        };
+        let all = [kOfxBitDepthFloat, kOfxBitDepthShort, kOfxBitDepthByte];
+        // Our own declaration (none), and a single-depth host (like the kinema host).
+        assert_eq!(preferred_depth(&host(true, &all), MULTIPLE_CLIP_DEPTHS, kOfxBitDepthFloat), None);
+        assert_eq!(preferred_depth(&host(false, &all), true, kOfxBitDepthFloat), None);
+        // Where both allow it, only a depth the host lists.
+        assert_eq!(preferred_depth(&host(true, &all), true, kOfxBitDepthFloat), Some(kOfxBitDepthFloat));
+        assert_eq!(preferred_depth(&host(true, &[kOfxBitDepthByte]), true, kOfxBitDepthFloat), None);
     }
 
     #[test]

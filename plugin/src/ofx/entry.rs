@@ -130,7 +130,7 @@ pub unsafe fn main_entry(
         |err| {
             // SAFETY: same contract as above; `report` checks every pointer before use.
             let action = (!action.is_null()).then(|| unsafe { CStr::from_ptr(action) });
-            report(spec, action, handle, err)
+            report(spec, action, handle, in_args, err)
         },
     )
 }
@@ -145,10 +145,16 @@ fn debug_panic(action: &CStr) {
     let _ = action;
 }
 
-/// Errors (panics included) reach users through the instance's Status parameter and the host's
-/// messages; debug builds also log them. Descriptor actions (Load, Describe…) have no instance
-/// to show them on, so the status code is all the host gets.
-fn report(spec: &EffectSpec, action: Option<&CStr>, handle: *const c_void, err: &OfxError) {
+/// Errors (panics included) reach users through the host's messages and the instance's Status
+/// (shown at the next InstanceChanged); debug builds also log them. Descriptor actions (Load,
+/// Describe…) have no instance to show them on, so the status code is all the host gets.
+fn report(
+    spec: &EffectSpec,
+    action: Option<&CStr>,
+    handle: *const c_void,
+    in_args: OfxPropertySetHandle,
+    err: &OfxError,
+) {
     #[cfg(debug_assertions)]
     eprintln!("kinema {}: {err}", spec.id.to_string_lossy());
     #[cfg(not(debug_assertions))]
@@ -160,8 +166,16 @@ fn report(spec: &EffectSpec, action: Option<&CStr>, handle: *const c_void, err: 
     }
     // SAFETY: for instance actions the host passes an image effect handle (checked for NULL).
     let Ok(effect) = (unsafe { ImageEffect::from_raw(handle as OfxImageEffectHandle) }) else { return };
+    // A failed frame's error is its Status; Render's inArgs say which frame.
+    let time = (action == Some(kOfxImageEffectActionRender))
+        .then(|| {
+            // SAFETY: Render's inArgs from the host (NULL is refused by from_raw).
+            let args = unsafe { super::props::PropertySet::from_raw(in_args, "inArgs") }.ok()?;
+            args.double(kOfxPropTime).ok()
+        })
+        .flatten();
     if let Ok(inst) = Instance::of(&effect) {
-        inst.report(&effect, &err.message, true);
+        inst.report(&effect, time, &err.message, true);
     }
 }
 

@@ -111,9 +111,9 @@ pub fn render(
 
     let label = inst.spec.label.to_string_lossy().into_owned();
     let _ = effect.progress_start(&format!("{label}: generating"));
+    // Progress goes through the progress suite only: a render may not set parameters.
     let mut progress = |done: usize, total: usize| {
         let _ = effect.progress_update(done as f64 / total.max(1) as f64);
-        inst.report(effect, &format!("Generating: step {done}/{total}"), false);
     };
     let abort = || effect.abort();
     let made = shot_clip(&model, &settings, shot, &mut progress, &abort);

@@ -75,8 +75,18 @@ pub fn render(
         }
     };
     if a.bounds != b.bounds {
+        // The output has the nearer frame's size (GetRegionOfDefinition), except where Repair Duplicates
+        // rebuilds a frame: it keeps the repeated frame's size, which the frame before the run shares.
+        // Show the neighbour that fits the output.
+        let out = output_image(effect, time)?.bounds()?;
+        let (near, far) = if nearest == before {
+            ((a.bounds, before), (b.bounds, after))
+        } else {
+            ((b.bounds, after), (a.bounds, before))
+        };
+        let source_time = if near.0 != out && far.0 == out { far.1 } else { near.1 };
         return Ok(Outcome::Nearest {
-            source_time: nearest,
+            source_time,
             reason: format!("source frames {} and {} differ in size", label(before), label(after)),
         });
     }

@@ -93,7 +93,7 @@ impl ParamSet {
                     }
                 }
                 ParamKind::String { .. } => ParamValue::String(param.get_string(time)?),
-                ParamKind::Status => continue,
+                ParamKind::Status | ParamKind::Button => continue,
             };
             values.set(p.name, v);
         }
@@ -130,6 +130,7 @@ pub fn param_type(kind: &ParamKind) -> &'static CStr {
         ParamKind::Bool { .. } => kOfxParamTypeBoolean,
         ParamKind::Choice { .. } => kOfxParamTypeChoice,
         ParamKind::String { .. } | ParamKind::Status => kOfxParamTypeString,
+        ParamKind::Button => kOfxParamTypePushButton,
     }
 }
 
@@ -183,6 +184,10 @@ fn describe_param(set: &ParamSet, p: &ParamSpec) -> OfxResult<()> {
             // A report of the last render, not a setting: not saved, not undoable.
             let _ = props.set_bool(kOfxParamPropPersistant, false);
             let _ = props.set_bool(kOfxParamPropCanUndo, false);
+        }
+        ParamKind::Button => {
+            // Pressing it changes nothing in the picture.
+            let _ = props.set_bool(kOfxParamPropEvaluateOnChange, false);
         }
     }
     Ok(())

@@ -40,6 +40,47 @@ static SUITES: OnceLock<Suites> = OnceLock::new();
 /// Why the last setHost could not fetch the required suites, reported by Load.
 static SET_HOST_ERROR: OnceLock<OfxError> = OnceLock::new();
 
+/// What the host description says about pixel depths, read once at setHost.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostDepths {
+    /// `kOfxImageEffectPropSupportsMultipleClipDepths`: clips of one effect may differ in depth, and only
+    /// then may a plugin choose the output depth.
+    pub multiple_clip_depths: bool,
+    /// `kOfxImageEffectPropSupportedPixelDepths` of the host.
+    pub supported: Vec<String>,
+}
+
+impl HostDepths {
+    pub fn supports(&self, depth: &CStr) -> bool {
+        self.supported.iter().any(|d| d.as_bytes() == depth.to_bytes())
+    }
+}
+
+static HOST_DEPTHS: OnceLock<HostDepths> = OnceLock::new();
+
+/// The host's depth capabilities; a host that could not say gets the most restrictive reading
+/// (a single depth chosen by the host).
+pub fn host_depths() -> &'static HostDepths {
+    static NONE: HostDepths = HostDepths { multiple_clip_depths: false, supported: Vec::new() };
+    HOST_DEPTHS.get().unwrap_or(&NONE)
+}
+
+/// Reads [`HostDepths`] from the host's property set (missing properties read as unsupported).
+///
+/// # Safety
+/// `props` must be the host description handle of the `OfxHost` passed to setHost.
+unsafe fn read_host_depths(props: OfxPropertySetHandle) -> HostDepths {
+    // SAFETY: the host description handle, valid during setHost.
+    unsafe {
+        let multiple = prop_get_int(props, kOfxImageEffectPropSupportsMultipleClipDepths, 0).is_ok_and(|v| v != 0);
+        let count = prop_get_dimension(props, kOfxImageEffectPropSupportedPixelDepths).unwrap_or(0).clamp(0, 16);
+        let supported = (0..count)
+            .filter_map(|i| prop_get_string(props, kOfxImageEffectPropSupportedPixelDepths, i).ok())
+            .collect();
+        HostDepths { multiple_clip_depths: multiple, supported }
+    }
+}
+
 /// Fetches the suites from `host`. Later calls (one per plugin in the binary) keep the first set.
 ///
 /// # Safety
@@ -58,6 +99,8 @@ pub unsafe fn set_host(host: *const OfxHost) -> OfxResult<()> {
     match result {
         Ok(suites) => {
             let _ = SUITES.set(suites);
+            // SAFETY: `host.host` is the host description of the OfxHost being set.
+            let _ = HOST_DEPTHS.set(unsafe { read_host_depths(host.host) });
             Ok(())
         }
         Err(err) => {

@@ -76,12 +76,19 @@ impl ProviderPreference {
         }
     }
 
-    /// `KINEMA_EP` = `auto` | `cuda` | `cpu` (unset or unknown: auto), for users who want to pin one.
+    /// `KINEMA_EP` = `auto` | `cuda` | `cpu` (unset: auto; anything else: auto, with a warning), for
+    /// users who want to pin one.
     pub fn from_env() -> Self {
-        match std::env::var("KINEMA_EP").unwrap_or_default().to_ascii_lowercase().as_str() {
+        let value = std::env::var("KINEMA_EP").unwrap_or_default();
+        match value.trim().to_ascii_lowercase().as_str() {
             "cpu" => ProviderPreference::Cpu,
             "cuda" => ProviderPreference::Cuda,
-            _ => ProviderPreference::Auto,
+            "" | "auto" => ProviderPreference::Auto,
+            _ => {
+                let why = format!("KINEMA_EP={value:?} is not auto, cuda or cpu; using auto");
+                crate::settings::warn_once("KINEMA_EP", &why);
+                ProviderPreference::Auto
+            }
         }
     }
 }

@@ -890,7 +890,7 @@ unsafe extern "C" fn clip_get_image(
         } else {
             if action == "Render" && !e.temporal_access() {
                 if let Some(f) = ctx.as_ref().and_then(|c| c.frame) {
-                    if (f as f64 - time).abs() > 1e-9 {
+                    if (f as f64 + *e.st.time_offset.lock() - time).abs() > 1e-9 {
                         diag::report(
                             ViolationKind::IllegalImageFetch,
                             format!("fetched '{}' at time {time} while rendering frame {f} without declaring TemporalClipAccess", c.name),
@@ -915,11 +915,13 @@ unsafe extern "C" fn clip_get_image(
             };
             let (depth, comps) = c.mapped_format().unwrap_or((src.depth, src.components));
             let mut img = img.convert(depth, comps);
-            if (scale - 1.0).abs() > 1e-12 {
-                let b = scaled_bounds([0.0, 0.0, img.width as f64, img.height as f64], scale);
+            let (ox, oy) = *e.st.origin.lock();
+            let (ox, oy) = (f64::from(ox), f64::from(oy));
+            let b = scaled_bounds([ox, oy, ox + img.width as f64, oy + img.height as f64], scale);
+            if (b.width(), b.height()) != (img.width as usize, img.height as usize) {
                 img = img.resize_nearest(b.width() as u32, b.height() as u32);
             }
-            let mut buf = PixelBuffer::new(Rect::new(0, 0, img.width as i32, img.height as i32), depth, comps, layout);
+            let mut buf = PixelBuffer::new(b, depth, comps, layout);
             if let Err(err) = buf.fill_from(&img) {
                 diag::report(ViolationKind::BadArgument, format!("host could not prepare '{}': {err:#}", c.name));
                 return kOfxStatFailed;
@@ -1012,7 +1014,9 @@ unsafe extern "C" fn clip_get_region_of_definition(
                 Some([0.0, 0.0, *size.first()?, *size.get(1)?])
             })
         } else {
-            c.source.lock().as_ref().map(|s| [0.0, 0.0, s.width as f64, s.height as f64])
+            let (ox, oy) = *e.st.origin.lock();
+            let (ox, oy) = (f64::from(ox), f64::from(oy));
+            c.source.lock().as_ref().map(|s| [ox, oy, ox + s.width as f64, oy + s.height as f64])
         };
         let Some(r) = rod else { return kOfxStatFailed };
         *out = OfxRectD { x1: r[0], y1: r[1], x2: r[2], y2: r[3] };

@@ -26,6 +26,9 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
 const CASES: u32 = 10_000;
+/// A case is a few tiny frames; one that takes longer let a host value set the work (a Fill Frames
+/// list expanded frame by frame took 375 s). Generous, for loaded CI machines.
+const CASE_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 const SEED: u64 = 0x4b69_6e65_6d61_4675; // "KinemaFu"
 
 /// One parameter write: the value for each kind is taken from the field of that kind.
@@ -337,6 +340,7 @@ fn run_case(bundle: &Bundle, case: &Case) -> Result<(), TestCaseError> {
     let id = ids[case.effect.index(ids.len())];
     let contexts = bundle.plugin(id).unwrap().contexts.clone();
     let context = contexts[case.context.index(contexts.len())];
+    let started = Instant::now();
     let inst = bundle.create_instance(id, context).map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
 
     let frames = source_frames(&case.source);
@@ -404,6 +408,7 @@ fn run_case(bundle: &Bundle, case: &Case) -> Result<(), TestCaseError> {
     }
     prop_assert!(matches!(inst.param("status"), Ok(ParamValue::String(_))));
     inst.destroy().map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+    prop_assert!(started.elapsed() < CASE_BUDGET, "the case took {:?}", started.elapsed());
     let violations = bundle.violations();
     let found = unexpected(&violations);
     prop_assert!(found.is_empty(), "violations: {found:#?}");
@@ -423,6 +428,7 @@ fn random_hosts_get_valid_statuses_and_no_write_outside_the_render_window() {
         cases,
         failure_persistence: None,
         max_shrink_iters: 2_000,
+        max_shrink_time: 120_000,
         rng_algorithm: RngAlgorithm::ChaCha,
         ..Config::default()
     };

@@ -173,7 +173,8 @@ mod tests {
         let proxy = |f: &Frame| crate::frame_io::resize_bilinear(f, 160, 96);
         let quarters = [(0, 0), (160, 0), (0, 96), (160, 96)];
         let quarter = |f: &Frame, (x, y): (usize, usize)| f.crop(x, y, 160, 96).unwrap();
-        let (mut cuts, mut motion): (Vec<(String, Frame, Frame)>, Vec<(String, Frame, Frame)>) = (vec![], vec![]);
+        let mut cuts: Vec<(String, Frame, Frame)> = Vec::new();
+        let mut motion: Vec<(String, Frame, Frame)> = Vec::new();
         for (i, a) in shots.iter().enumerate() {
             for b in &shots[i + 1..] {
                 let (x, y) = (rife(format!("{a}_mid")), rife(format!("{b}_mid")));

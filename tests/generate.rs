@@ -74,24 +74,54 @@ fn one_generation_serves_every_thread_and_instance() {
 
 #[test]
 fn an_abort_stops_within_a_step_and_caches_nothing() {
+    /// Renders frame 0 and returns the output and the fractions of the plugin's progress updates
+    /// (one per denoising step of a generation).
+    fn render_counting_steps(inst: &Instance, abort_after: Option<u64>) -> (kinema_host::RenderOutput, Vec<f64>) {
+        let updates = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = updates.clone();
+        let progress: kinema_host::ProgressFn = std::sync::Arc::new(move |e: &kinema_host::ProgressEvent| {
+            if let kinema_host::ProgressEvent::PluginUpdate { fraction } = e {
+                seen.lock().unwrap().push(*fraction);
+            }
+        });
+        let req = RenderRequest { progress: Some(progress), abort_after_progress: abort_after, ..request(vec![0], 1) };
+        let out = inst.render(&req).unwrap();
+        let fractions = updates.lock().unwrap().clone();
+        (out, fractions)
+    }
     let _turn = serial();
     let bundle = load_bundle();
+    const STEPS: usize = 8;
     let inst = generator(&bundle, "a blue square moving up", 21);
-    inst.set_param("steps", ParamValue::Int(40)).unwrap();
+    inst.set_param("steps", ParamValue::Int(STEPS as i32)).unwrap();
     let abort = inst.abort_handle();
     let before = generations(&bundle);
-    let out = inst.render(&RenderRequest { abort_after_progress: Some(2), ..request(vec![0], 1) }).unwrap();
+
+    // The host asks to stop after the second step's progress update.
+    let (out, aborted_steps) = render_counting_steps(&inst, Some(2));
     let failure = out.frames[&0].as_ref().expect_err("an aborted generation renders nothing");
     assert!(failure.message.contains("stopped by the host"), "{failure:?}");
     assert!(out.aborted || failure.status == 1);
     assert!(!abort.load(Ordering::Relaxed), "the host clears its abort flag after the render");
-    // Nothing was cached: the next render generates again, completely.
-    let report = bundle.runtime_report(None).unwrap();
-    assert!(report["clip_cache"]["generations_failed"].as_u64().unwrap() >= 1);
-    inst.set_param("steps", ParamValue::Int(2)).unwrap();
-    let out = inst.render(&request(vec![0], 1)).unwrap();
+    assert!(
+        (2..=3).contains(&aborted_steps.len()),
+        "the abort came after step 2 of {STEPS}, so at most one more step may run: {aborted_steps:?}"
+    );
+    assert_eq!(generations(&bundle) - before, 1);
+
+    // Same parameters: nothing of the aborted run was kept, so the shot is generated again from
+    // its first step to its last.
+    let (out, rerun_steps) = render_counting_steps(&inst, None);
     assert!(out.frames[&0].is_ok(), "{:?}", out.frames[&0]);
-    assert!(generations(&bundle) - before >= 2);
+    let every_step: Vec<f64> = (1..=STEPS).map(|k| k as f64 / STEPS as f64).collect();
+    assert_eq!(rerun_steps, every_step, "the rerun must run every step, not resume or reuse the aborted run");
+    assert_eq!(generations(&bundle) - before, 2, "the rerun is a new generation");
+
+    // That complete shot is cached: a third render runs no step.
+    let (out, cached_steps) = render_counting_steps(&inst, None);
+    assert!(out.frames[&0].is_ok(), "{:?}", out.frames[&0]);
+    assert!(cached_steps.is_empty(), "a finished shot is served from the cache: {cached_steps:?}");
+    assert_eq!(generations(&bundle) - before, 2);
 }
 
 #[test]

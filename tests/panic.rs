@@ -22,7 +22,9 @@ fn an_injected_panic_becomes_a_failure_status_and_the_host_survives() {
         assert_eq!(failure.status, 1, "a panic must map to kOfxStatFailed");
     }
     // The reason is posted once (not once per frame, which would flood the host with dialogs).
-    assert!(out.messages.iter().any(|m| m.text.contains("Internal error in Kinema")), "{:?}", out.messages);
+    let errors: Vec<_> = out.messages.iter().filter(|m| m.is_error()).collect();
+    assert_eq!(errors.len(), 1, "one error message for the two failing frames: {:?}", out.messages);
+    assert!(errors[0].text.contains("Internal error in Kinema"), "{:?}", errors[0]);
     let status = status(&inst);
     assert!(status.contains("deliberate panic"), "the panic's reason reaches Status: {status:?}");
     assert!(out.violations.is_empty(), "a panic must still return a valid status: {:?}", out.violations);

@@ -88,3 +88,44 @@ fn only_the_render_window_is_written() {
         }
     }
 }
+
+#[test]
+fn offset_origins_fractional_times_and_windows_past_the_bounds_stay_bit_exact() {
+    let bundle = load_bundle();
+    let inst = bundle.create_instance(INTERPOLATE, Context::Filter).unwrap();
+    let (w, h) = (23usize, 11usize);
+    let frames = noise_frames(6, w as u32, h as u32, Depth::U16, Components::Rgba, 5);
+    inst.set_source("Source", ClipSource::Frames(frames.clone())).unwrap();
+    // Host time t + 0.5 at speed 2 is source frame 2t + 1: a whole frame from a fractional time.
+    inst.set_param("speed", ParamValue::Double(2.0)).unwrap();
+    let (ox, oy) = (-13, 9);
+    let window = (ox - 20, oy + 3, ox + 7, oy + 100);
+    let out = inst
+        .render(&RenderRequest {
+            frames: vec![0, 1, 2],
+            origin: (ox, oy),
+            time_offset: 0.5,
+            render_window: Some(window),
+            unclipped_window: true,
+            layout: RowLayout { padding_bytes: 6, negative_row_bytes: true },
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(out.violations.is_empty(), "{:?}", out.violations);
+    for t in 0..3i64 {
+        let b = out.bounds[&t];
+        assert_eq!((b.x1, b.y1, b.x2, b.y2), (ox, oy, ox + w as i32, oy + h as i32), "frame {t}");
+        let (image, source) = (out.frames[&t].as_ref().unwrap(), &frames[&(2 * t + 1)]);
+        let row = image.row_len();
+        for y in 0..h {
+            let ofx_y = oy + (h - 1 - y) as i32;
+            for x in 0..w {
+                let ofx_x = ox + x as i32;
+                let inside = (window.0..window.2).contains(&ofx_x) && (window.1..window.3).contains(&ofx_y);
+                let px = y * row + x * 8;
+                let want = if inside { &source.data[px..px + 8] } else { &[0u8; 8][..] };
+                assert_eq!(&image.data[px..px + 8], want, "frame {t} pixel ({ofx_x},{ofx_y})");
+            }
+        }
+    }
+}

@@ -110,11 +110,12 @@ impl Rect {
     pub fn new(x1: i32, y1: i32, x2: i32, y2: i32) -> Rect {
         Rect { x1, y1, x2, y2 }
     }
+    /// Width in pixels, 0 when empty or inverted (in i64: no overflow at i32 extremes).
     pub fn width(&self) -> usize {
-        (self.x2 - self.x1).max(0) as usize
+        (i64::from(self.x2) - i64::from(self.x1)).max(0) as usize
     }
     pub fn height(&self) -> usize {
-        (self.y2 - self.y1).max(0) as usize
+        (i64::from(self.y2) - i64::from(self.y1)).max(0) as usize
     }
     pub fn is_empty(&self) -> bool {
         self.width() == 0 || self.height() == 0
@@ -508,6 +509,9 @@ impl PixelBuffer {
         let bpp = self.bytes_per_pixel();
         let row_len = w * bpp;
         let win = window.unwrap_or(self.bounds).intersect(&self.bounds);
+        if win.is_empty() {
+            return out; // a window outside the image (see RenderRequest::unclipped_window)
+        }
         let raw = self.raw();
         for row in 0..h {
             let y = self.bounds.y1 + row as i32;

@@ -145,6 +145,15 @@ impl Instance {
         self.instance_changed(kOfxTypeParameter, name)
     }
 
+    /// Sets a parameter without the range check, as a lax host does (not every host enforces min, max or the
+    /// choice options); the value must still have the parameter's type. Then sends InstanceChanged.
+    pub fn set_param_unchecked(&self, name: &str, v: ParamValue) -> Result<()> {
+        let p = self.effect.params.get(name).ok_or_else(|| self.unknown_param(name))?;
+        let v = v.coerce(p.kind).map_err(|e| anyhow!("parameter '{name}': {e}"))?;
+        p.state.lock().set(v);
+        self.instance_changed(kOfxTypeParameter, name)
+    }
+
     /// Parses `text` by the parameter's type (a Choice accepts an option label or index) and sets it.
     pub fn set_param_str(&self, name: &str, text: &str) -> Result<()> {
         let info = self.param_info(name)?;
@@ -307,6 +316,19 @@ impl Instance {
         if !(req.frame_rate.is_finite() && req.frame_rate > 0.0) {
             bail!("frame rate {} must be positive", req.frame_rate);
         }
+        if !req.time_offset.is_finite() {
+            bail!("time offset {} must be finite", req.time_offset);
+        }
+        // Images in flight are keyed by time, so distinct frames must stay distinct times.
+        let distinct = |mut v: Vec<u64>| {
+            v.sort_unstable();
+            v.dedup();
+            v.len()
+        };
+        let times = req.frames.iter().map(|&f| (f as f64 + req.time_offset).to_bits()).collect();
+        if distinct(times) != distinct(req.frames.iter().map(|&f| f as u64).collect()) {
+            bail!("frames {:?} + time offset {} do not give distinct times", req.frames, req.time_offset);
+        }
         let viol_start = rt.diag.violations.lock().len();
         let msg_start = rt.diag.messages.lock().len();
         let out_clip = e.clip("Output").ok_or_else(|| anyhow!("effect '{}' has no Output clip", rt.id))?;
@@ -379,6 +401,14 @@ impl Instance {
         let fmax = *req.frames.iter().max().unwrap_or(&0);
         let range = source.as_ref().map(|s| (s.first as f64, s.last as f64)).unwrap_or((fmin as f64, fmax as f64));
         Self::set_project(e, w, h, req.frame_rate, range);
+        let (ox, oy) = req.origin;
+        if req.origin != (0, 0) {
+            e.props.set_doubles(kOfxImageEffectPropProjectOffset, &[ox as f64, oy as f64]);
+            let extent = [(ox.max(0) as f64) + w as f64, (oy.max(0) as f64) + h as f64];
+            e.props.set_doubles(kOfxImageEffectPropProjectExtent, &extent);
+        }
+        *e.st.origin.lock() = req.origin;
+        *e.st.time_offset.lock() = req.time_offset;
         *e.st.layout.lock() = req.layout;
         *e.st.render_scale.lock() = req.render_scale;
         *e.st.progress.lock() = req.progress.clone();
@@ -482,17 +512,22 @@ impl Instance {
         let mut results: BTreeMap<i64, Result<HostImage, RenderFailure>> = BTreeMap::new();
         let mut bounds_map = BTreeMap::new();
         let mut needed = BTreeMap::new();
-        // The spec's default RoD: the Source's at that time (each frame's own size), else the project.
+        // The spec's default RoD: the Source's at that time (each frame's own size), else the
+        // project; both moved by the origin.
+        let (ox, oy) = (ox as f64, oy as f64);
         let default_rod = |t: f64| match &source {
-            Some(s) if self.context != Context::Generator => s.region_at(t),
-            _ => [0.0, 0.0, w as f64, h as f64],
+            Some(s) if self.context != Context::Generator => {
+                let [x1, y1, x2, y2] = s.region_at(t);
+                [x1 + ox, y1 + oy, x2 + ox, y2 + oy]
+            }
+            _ => [ox, oy, ox + w as f64, oy + h as f64],
         };
         let mut todo = Vec::new();
         for &f in &req.frames {
             if results.contains_key(&f) || bounds_map.contains_key(&f) {
                 continue; // duplicates render once
             }
-            let t = f as f64;
+            let t = f as f64 + req.time_offset;
             let in_args = PropSet::read_only("GetRegionOfDefinition inArgs");
             in_args.set_double(kOfxPropTime, t);
             in_args.set_doubles(kOfxImageEffectPropRenderScale, &[scale, scale]);
@@ -609,7 +644,7 @@ impl Instance {
                 let queue = Mutex::new(todo.iter().copied().collect::<VecDeque<i64>>());
                 let done = Mutex::new(Vec::new());
                 let total = todo.len();
-                let (window_req, layout) = (req.render_window, req.layout);
+                let (window_req, layout, unclipped) = (req.render_window, req.layout, req.unclipped_window);
                 std::thread::scope(|s| {
                     for _ in 0..threads.min(total) {
                         s.spawn(|| loop {
@@ -624,7 +659,8 @@ impl Instance {
                             } else {
                                 let b = bounds_map[&f];
                                 let window = window_req
-                                    .map(|(x1, y1, x2, y2)| Rect::new(x1, y1, x2, y2).intersect(&b))
+                                    .map(|(x1, y1, x2, y2)| Rect::new(x1, y1, x2, y2))
+                                    .map(|w| if unclipped { w } else { w.intersect(&b) })
                                     .unwrap_or(b);
                                 self.render_frame(f, b, window, out_format, layout, scale, threads == 1)
                             };
@@ -708,7 +744,7 @@ impl Instance {
                 message: format!("render window is empty for bounds {bounds:?}"),
             });
         }
-        let t = f as f64;
+        let t = f as f64 + *e.st.time_offset.lock();
         let buf = Arc::new(PixelBuffer::new(bounds, format.0, format.1, layout));
         e.st.outputs.lock().insert(t.to_bits(), buf.clone());
         let in_args = PropSet::read_only("Render inArgs");

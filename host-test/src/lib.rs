@@ -177,6 +177,15 @@ pub struct RenderRequest {
     pub frame_rate: f64,
     /// Called with each frame as soon as it is rendered.
     pub on_frame: Option<FrameFn>,
+    /// Canonical position of the picture's lower-left corner (negative allowed): source regions of definition,
+    /// source image bounds and the project offset all move by it, as when a host places a clip off the origin.
+    pub origin: (i32, i32),
+    /// Added to each frame's time as the plugin sees it: fractional times, as retiming hosts send. Outputs stay
+    /// keyed by frame.
+    pub time_offset: f64,
+    /// Hands the plugin `render_window` as given instead of clipped to the output bounds (a lax host may ask for
+    /// pixels outside the region of definition). The canary check still covers the whole image.
+    pub unclipped_window: bool,
 }
 
 impl Default for RenderRequest {
@@ -194,6 +203,9 @@ impl Default for RenderRequest {
             abort_after_progress: None,
             frame_rate: 24.0,
             on_frame: None,
+            origin: (0, 0),
+            time_offset: 0.0,
+            unclipped_window: false,
         }
     }
 }
@@ -210,6 +222,10 @@ impl std::fmt::Debug for RenderRequest {
             .field("render_scale", &self.render_scale)
             .field("layout", &self.layout)
             .field("abort_after_progress", &self.abort_after_progress)
+            .field("frame_rate", &self.frame_rate)
+            .field("origin", &self.origin)
+            .field("time_offset", &self.time_offset)
+            .field("unclipped_window", &self.unclipped_window)
             .finish()
     }
 }

@@ -36,6 +36,10 @@ pub(crate) struct InstanceState {
     pub time_bounds: Mutex<(f64, f64)>,
     pub layout: Mutex<RowLayout>,
     pub render_scale: Mutex<f64>,
+    /// RenderRequest::origin of the render in progress (or the last one).
+    pub origin: Mutex<(i32, i32)>,
+    /// RenderRequest::time_offset of the render in progress (or the last one).
+    pub time_offset: Mutex<f64>,
 }
 
 pub(crate) struct Effect {

@@ -913,7 +913,7 @@ unsafe extern "C" fn clip_get_image(
         } else {
             if action == "Render" && !e.temporal_access() {
                 if let Some(f) = ctx.as_ref().and_then(|c| c.frame) {
-                    if (f as f64 - time).abs() > 1e-9 {
+                    if (f as f64 + *e.st.time_offset.lock() - time).abs() > 1e-9 {
                         diag::report(
                             ViolationKind::IllegalImageFetch,
                             format!("fetched '{}' at time {time} while rendering frame {f} without declaring TemporalClipAccess", c.name),
@@ -938,11 +938,13 @@ unsafe extern "C" fn clip_get_image(
             };
             let (depth, comps) = c.mapped_format().unwrap_or((src.depth, src.components));
             let mut img = img.convert(depth, comps);
-            if (scale - 1.0).abs() > 1e-12 {
-                let b = scaled_bounds([0.0, 0.0, img.width as f64, img.height as f64], scale);
+            let (ox, oy) = *e.st.origin.lock();
+            let (ox, oy) = (f64::from(ox), f64::from(oy));
+            let b = scaled_bounds([ox, oy, ox + img.width as f64, oy + img.height as f64], scale);
+            if (b.width(), b.height()) != (img.width as usize, img.height as usize) {
                 img = img.resize_nearest(b.width() as u32, b.height() as u32);
             }
-            let mut buf = PixelBuffer::new(Rect::new(0, 0, img.width as i32, img.height as i32), depth, comps, layout);
+            let mut buf = PixelBuffer::new(b, depth, comps, layout);
             if let Err(err) = buf.fill_from(&img) {
                 diag::report(ViolationKind::BadArgument, format!("host could not prepare '{}': {err:#}", c.name));
                 return kOfxStatFailed;
@@ -1037,9 +1039,14 @@ unsafe extern "C" fn clip_get_region_of_definition(
         } else if !time.is_finite() {
             return bad_arg("clipGetRegionOfDefinition", "non-finite time");
         } else {
-            // Each frame's own region: frames of one clip may differ in size.
+            // Each frame's own region (frames of one clip may differ in size), moved by the origin.
+            let (ox, oy) = *e.st.origin.lock();
+            let (ox, oy) = (f64::from(ox), f64::from(oy));
             let source = c.source.lock().clone();
-            source.map(|s| s.region_at(time))
+            source.map(|s| {
+                let [x1, y1, x2, y2] = s.region_at(time);
+                [x1 + ox, y1 + oy, x2 + ox, y2 + oy]
+            })
         };
         let Some(r) = rod else { return kOfxStatFailed };
         *out = OfxRectD { x1: r[0], y1: r[1], x2: r[2], y2: r[3] };

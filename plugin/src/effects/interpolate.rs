@@ -168,17 +168,18 @@ pub(super) fn plan(values: &ParamValues, t: f64, source: Option<FrameRange>) -> 
 fn plan_fill(values: &ParamValues, t: f64, source: FrameRange) -> Result<FramePlan, EffectError> {
     let bad = parse_frame_list(values.string(PARAM_FILL)?)?;
     let frame = match whole(t) {
-        Some(f) if bad.contains(&(f as i64)) => f as i64,
+        Some(f) if bad.contains(f as i64) => f as i64,
         _ => return Ok(FramePlan::PassThrough { source_time: t }),
     };
     let (first, last) = (source.first.ceil() as i64, source.last.floor() as i64);
-    let before = (first..frame).rev().find(|f| !bad.contains(f));
-    let after = (frame + 1..=last).find(|f| !bad.contains(f));
+    let before = bad.unlisted_before(frame).filter(|&b| b >= first);
+    let after = bad.unlisted_after(frame).filter(|&a| a <= last);
     match (before, after) {
         (Some(b), Some(a)) => Ok(FramePlan::Model(ModelWork::Interpolate {
             before: b as f64,
             after: a as f64,
-            fraction: (frame - b) as f64 / (a - b) as f64,
+            // In i128: the source may span more than an i64 can count.
+            fraction: (i128::from(frame) - i128::from(b)) as f64 / (i128::from(a) - i128::from(b)) as f64,
         })),
         _ => Err(EffectError::InvalidParam(
             "Fill Frames",

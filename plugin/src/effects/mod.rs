@@ -13,7 +13,7 @@ mod params;
 mod plan;
 
 pub use extend::PARAM_EXTEND_FRAMES;
-pub use frames::{parse_frame_list, FrameListError};
+pub use frames::{parse_frame_list, FrameList, FrameListError};
 pub use generate::PARAM_LENGTH;
 pub use params::{ParamValue, ParamValues};
 pub use plan::{Direction, EffectError, FramePlan, FrameRange, ModelWork};

@@ -147,4 +147,83 @@ mod tests {
         assert!(!is_duplicate(&a, &scene(64, 36, 30.0, BLUE_RED), 0.001));
         assert_eq!(mean_abs_difference(&a, &scene(32, 36, 20.0, BLUE_RED)), f32::INFINITY);
     }
+
+    /// A committed fixture picture (repository-relative path) as an RGB frame in 0..1.
+    fn fixture(path: &str) -> Frame {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+        let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let mut f = Frame::new(3, h, w);
+        for (i, p) in img.pixels().enumerate() {
+            for c in 0..3 {
+                f.plane_mut(c)[i] = f32::from(p[c]) / 255.0;
+            }
+        }
+        f
+    }
+
+    /// The threshold was tuned on the RIFE fixtures' `_0`/`_1` frames (frames i and i + 2 of four
+    /// shots). Held out from that: the real middle frames `_mid`, proxy-size copies, quarter-frame
+    /// crops (a tighter framing of the same footage), and Kinema-tiny's and the LTX fixtures'
+    /// generated clips. Cuts join two different shots; motion is one frame step within a shot.
+    #[test]
+    fn held_out_cuts_and_motion_are_decided_right_at_the_default_sensitivity() {
+        let shots = ["bikes_040", "bikes_063", "bikes_150", "bikes_196"];
+        let rife = |name: String| fixture(&format!("models/rife/fixtures/{name}.png"));
+        let proxy = |f: &Frame| crate::frame_io::resize_bilinear(f, 160, 96);
+        let quarters = [(0, 0), (160, 0), (0, 96), (160, 96)];
+        let quarter = |f: &Frame, (x, y): (usize, usize)| f.crop(x, y, 160, 96).unwrap();
+        let mut cuts: Vec<(String, Frame, Frame)> = Vec::new();
+        let mut motion: Vec<(String, Frame, Frame)> = Vec::new();
+        for (i, a) in shots.iter().enumerate() {
+            for b in &shots[i + 1..] {
+                let (x, y) = (rife(format!("{a}_mid")), rife(format!("{b}_mid")));
+                cuts.push((format!("{a} | {b} proxy"), proxy(&x), proxy(&y)));
+                for q in quarters {
+                    cuts.push((format!("{a} | {b} quarter {q:?}"), quarter(&x, q), quarter(&y, q)));
+                }
+                cuts.push((format!("{a} | {b}"), x, y));
+            }
+            let (f0, mid, f1) = (rife(format!("{a}_0")), rife(format!("{a}_mid")), rife(format!("{a}_1")));
+            for (step, x, y) in [("0 > mid", &f0, &mid), ("mid > 1", &mid, &f1)] {
+                motion.push((format!("{a} {step}"), x.clone(), y.clone()));
+                motion.push((format!("{a} {step} proxy"), proxy(x), proxy(y)));
+                for q in quarters {
+                    motion.push((format!("{a} {step} quarter {q:?}"), quarter(x, q), quarter(y, q)));
+                }
+            }
+        }
+        let tiny = |i: usize| fixture(&format!("models/kinema-tiny/fixtures/extend_source/{i:04}.png"));
+        let ltx = |name: &str| fixture(&format!("models/ltx/fixtures/{name}.png"));
+        let small = |f: &Frame| crate::frame_io::resize_bilinear(f, 64, 64);
+        for name in ["i2v_image", "keyframe_last", "cond_video_0"] {
+            cuts.push((format!("kinema-tiny | ltx {name}"), tiny(0), small(&ltx(name))));
+        }
+        for a in shots {
+            cuts.push((format!("kinema-tiny | {a}"), tiny(8), small(&rife(format!("{a}_mid")))));
+        }
+        for i in 0..16 {
+            motion.push((format!("kinema-tiny {i} > {}", i + 1), tiny(i), tiny(i + 1)));
+        }
+        for i in 0..4 {
+            motion.push((
+                format!("ltx cond_video {i} > {}", i + 1),
+                ltx(&format!("cond_video_{i}")),
+                ltx(&format!("cond_video_{}", i + 1)),
+            ));
+        }
+        assert_eq!((cuts.len(), motion.len()), (43, 68));
+        let missed: Vec<String> = cuts
+            .iter()
+            .filter(|(_, a, b)| !is_cut(a, b, 0.5))
+            .map(|(name, a, b)| format!("{name}: {:.3}", cut_score(a, b)))
+            .collect();
+        let false_cuts: Vec<String> = motion
+            .iter()
+            .filter(|(_, a, b)| is_cut(a, b, 0.5))
+            .map(|(name, a, b)| format!("{name}: {:.3}", cut_score(a, b)))
+            .collect();
+        assert!(missed.is_empty(), "cuts scored at or below {}: {missed:#?}", cut_threshold(0.5));
+        assert!(false_cuts.is_empty(), "motion scored above {}: {false_cuts:#?}", cut_threshold(0.5));
+    }
 }

@@ -80,17 +80,7 @@ impl ParamSet {
                 ParamKind::Double { .. } => ParamValue::Double(param.get_double(time)?),
                 ParamKind::Bool { .. } => ParamValue::Bool(param.get_int(time)? != 0),
                 ParamKind::Choice { options, .. } => {
-                    let i = param.get_int(time)?;
-                    match usize::try_from(i) {
-                        Ok(i) if i < options.len() => ParamValue::Choice(i),
-                        _ => {
-                            return Err(OfxError::value(format!(
-                                "parameter {} has choice {i}, outside its {} options",
-                                p.name.to_string_lossy(),
-                                options.len()
-                            )))
-                        }
-                    }
+                    ParamValue::Choice(choice(p.name, param.get_int(time)?, options.len())?)
                 }
                 ParamKind::String { .. } => ParamValue::String(param.get_string(time)?),
                 ParamKind::Status | ParamKind::Button => continue,
@@ -119,6 +109,19 @@ impl Param {
     pub fn set_string(&self, value: &str) -> OfxResult<()> {
         let c = raw::c_string(value)?;
         unsafe { raw::param_set_string(self.handle, &c, self.name) }
+    }
+}
+
+/// A choice index from the host, checked against the number of options. A host that does not
+/// enforce the options fails the action with kOfxStatFailed, the failure every action may return
+/// (kOfxStatErrValue is not allowed from GetRegionOfDefinition or Render).
+fn choice(name: &CStr, index: c_int, options: usize) -> OfxResult<usize> {
+    match usize::try_from(index) {
+        Ok(i) if i < options => Ok(i),
+        _ => Err(OfxError::failed(format!(
+            "Parameter {} has choice {index}, outside its {options} options.",
+            name.to_string_lossy()
+        ))),
     }
 }
 
@@ -197,6 +200,16 @@ fn describe_param(set: &ParamSet, p: &ParamSpec) -> OfxResult<()> {
 mod tests {
     use super::*;
     use crate::effects::EFFECTS;
+
+    #[test]
+    fn a_choice_outside_the_options_fails_with_a_status_every_action_may_return() {
+        assert_eq!(choice(c"mode", 2, 3), Ok(2));
+        for bad in [3, -1, c_int::MIN, c_int::MAX] {
+            let err = choice(c"mode", bad, 3).unwrap_err();
+            assert_eq!(err.status, kOfxStatFailed, "{bad}");
+            assert_eq!(err.message, format!("Parameter mode has choice {bad}, outside its 3 options."));
+        }
+    }
 
     #[test]
     fn every_table_entry_has_an_ofx_type_and_status_is_a_string() {

@@ -315,6 +315,15 @@ pub fn active_policy() -> Result<Arc<Policy>, PolicyError> {
 
 /// Checks the prompts against the active policy; an unusable policy refuses every prompt.
 pub fn check_prompts(prompts: &[&str]) -> Result<(), PromptRefused> {
-    active_policy()?.check_all(prompts)?;
+    check_prompts_with(&ACTIVE, policy_path(), prompts)
+}
+
+/// [`check_prompts`] for one outcome of [`policy_path`], so each can be tested.
+fn check_prompts_with(
+    cache: &PolicyCache,
+    path: Result<Option<PathBuf>, PolicyError>,
+    prompts: &[&str],
+) -> Result<(), PromptRefused> {
+    cache.get(path?.as_deref())?.check_all(prompts)?;
     Ok(())
 }

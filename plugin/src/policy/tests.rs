@@ -232,16 +232,36 @@ fn replacing_the_policy_file_changes_the_outcome() {
 }
 
 #[test]
-fn check_prompts_uses_the_active_policy() {
-    // In the test binary neither KINEMA_POLICY nor a bundle is present unless the caller set
-    // one up, so this exercises the real resolution path end to end.
-    match policy_path() {
-        Ok(None) => {
-            assert_eq!(active_policy().unwrap().origin(), "built-in default");
-            assert!(matches!(check_prompts(&["a calm sea", "gore"]), Err(PromptRefused::Blocked(_))));
-            assert_eq!(check_prompts(&["a car driving through a city at night"]), Ok(()));
-        }
-        Ok(Some(path)) => assert_eq!(active_policy().unwrap().origin(), path.display().to_string()),
-        Err(e) => assert_eq!(check_prompts(&["anything"]), Err(PromptRefused::Policy(e))),
+fn check_prompts_follows_each_outcome_of_the_policy_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = PolicyCache::new();
+    let blocked_in = |r: Result<(), PromptRefused>| match r {
+        Err(PromptRefused::Blocked(b)) => b.category,
+        other => panic!("expected a blocked prompt, got {other:?}"),
+    };
+    // No policy file: the compiled-in default.
+    assert_eq!(blocked_in(check_prompts_with(&cache, Ok(None), &["a calm sea", "gore"])), "graphic violence");
+    assert_eq!(check_prompts_with(&cache, Ok(None), &["a car driving through a city at night"]), Ok(()));
+    // A policy file: its categories, not the default's.
+    let path = write(dir.path(), "p.json", r#"{"version": 1, "categories": [{"name": "fruit", "terms": ["apple"]}]}"#);
+    assert_eq!(blocked_in(check_prompts_with(&cache, Ok(Some(path.clone())), &["an apple"])), "fruit");
+    assert_eq!(check_prompts_with(&cache, Ok(Some(path)), &["gore"]), Ok(()));
+    // A broken policy file refuses every prompt, benign ones included, with its reason.
+    let broken = write(dir.path(), "broken.json", "{ not json");
+    match check_prompts_with(&cache, Ok(Some(broken)), &["a calm sea"]) {
+        Err(PromptRefused::Policy(PolicyError::InvalidJson { file, .. })) => assert!(file.ends_with("broken.json")),
+        other => panic!("a broken policy must refuse: {other:?}"),
+    }
+    // An unusable choice (KINEMA_POLICY naming no file) refuses every prompt with that reason.
+    let gone = PolicyError::NotAFile { file: dir.path().join("gone.json").display().to_string() };
+    assert_eq!(check_prompts_with(&cache, Err(gone.clone()), &["a calm sea"]), Err(PromptRefused::Policy(gone)));
+
+    // The real entry point in this test binary, where no bundle holds a policy: the default,
+    // unless the caller chose a policy file.
+    if std::env::var_os("KINEMA_POLICY").is_none() {
+        assert_eq!(policy_path(), Ok(None));
+        assert_eq!(active_policy().unwrap().origin(), "built-in default");
+        assert!(matches!(check_prompts(&["a calm sea", "gore"]), Err(PromptRefused::Blocked(_))));
+        assert_eq!(check_prompts(&["a car driving through a city at night"]), Ok(()));
     }
 }

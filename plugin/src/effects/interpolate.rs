@@ -144,9 +144,18 @@ fn speed(values: &ParamValues) -> Result<f64, EffectError> {
     Ok(speed)
 }
 
-/// Retime mapping: output time `t` shows source time `start + t × speed`.
+/// Retime mapping: output time `t` shows source time `start + t × speed`. A lax host may hand
+/// over any Start, and a huge time times a huge speed overflows: no plan gets a time that is not
+/// a number.
 pub fn source_time(values: &ParamValues, t: f64) -> Result<f64, EffectError> {
-    Ok(values.double(PARAM_START)? + t * speed(values)?)
+    let s = values.double(PARAM_START)? + t * speed(values)?;
+    if !s.is_finite() {
+        return Err(EffectError::InvalidParam(
+            "Start",
+            format!("output frame {t} maps to source time {s}: Start and Speed must be ordinary numbers"),
+        ));
+    }
+    Ok(s)
 }
 
 pub(super) fn plan(values: &ParamValues, t: f64, source: Option<FrameRange>) -> Result<FramePlan, EffectError> {
@@ -310,6 +319,17 @@ mod tests {
         assert_eq!(plan(&v, 80.0, SRC).unwrap(), FramePlan::PassThrough { source_time: 99.0 });
         let v = values(1.0, -20.0);
         assert_eq!(plan(&v, 3.0, SRC).unwrap(), FramePlan::PassThrough { source_time: 0.0 });
+    }
+
+    /// Found by tests/fuzz.rs: a NaN Start (a host that does not check ranges) planned a NaN
+    /// source time, and GetRegionOfDefinition asked the host for the region at that time.
+    #[test]
+    fn a_start_or_a_product_that_is_not_a_number_is_refused() {
+        let source = Some(FrameRange { first: 0.0, last: 10.0 });
+        for (speed, start, t) in [(1.0, f64::NAN, 1.0), (1.0, f64::INFINITY, 1.0), (1e300, 0.0, 1e300)] {
+            let err = plan(&values(speed, start), t, source).unwrap_err();
+            assert!(err.to_string().contains("Start"), "{err}");
+        }
     }
 
     #[test]

@@ -257,7 +257,11 @@ fn get_region_of_definition(call: &Call) -> OfxResult<Reply> {
             // differ in size, and each output frame takes its own.
             let values = effect.params()?.values(inst.spec, Some(time))?;
             match inst.spec.size_frame(&values, time, source_range(Some(&source))) {
-                Ok(Some(t)) => source.region_of_definition(t)?,
+                // A region the host cannot give is the host's default here; Render says why.
+                Ok(Some(t)) => match source.region_of_definition(t) {
+                    Ok(rod) => rod,
+                    Err(_) => return Ok(Reply::Default),
+                },
                 Ok(None) => project_rect(&effect)?,
                 // A frame that cannot be planned fails in Render, with its reason.
                 Err(_) => return Ok(Reply::Default),

@@ -20,7 +20,7 @@ fn key(name: &str) -> ClipKey {
     KeyBuilder::new("test").str("name", name).finish()
 }
 
-fn files_in(dir: &Path) -> Vec<String> {
+pub(super) fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = match fs::read_dir(dir) {
         Ok(e) => e.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
         Err(_) => Vec::new(),
@@ -29,7 +29,7 @@ fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+pub(super) fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

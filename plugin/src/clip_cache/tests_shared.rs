@@ -10,7 +10,7 @@ use std::sync::{mpsc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::tests::{fetch, ABORTED};
+use super::tests::{fetch, files_in, wait_until, ABORTED};
 use super::*;
 
 fn clip(seed: f32) -> GeneratedClip {
@@ -24,21 +24,6 @@ fn key(name: &str) -> ClipKey {
 
 fn on_disk(dir: &Path) -> DiskCache {
     DiskCache::new(dir, 1 << 30)
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    names.sort();
-    names
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// Runs `f` on its own thread and fails (instead of hanging) when it takes over 10 s.

@@ -15,3 +15,13 @@ pub mod ofx;
 pub mod policy;
 pub mod runtime;
 pub mod settings;
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message), for the error a
+/// caught panic becomes (the OFX guard, a generation that panicked).
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}

@@ -17,6 +17,11 @@ pub fn env_u64(name: &str, default: u64) -> u64 {
     }
 }
 
+/// A size in MiB from `name` (as [`env_u64`]), in bytes; absurd values saturate instead of wrapping.
+pub fn env_mib(name: &str, default_mib: u64) -> u64 {
+    env_u64(name, default_mib).saturating_mul(1 << 20)
+}
+
 /// `Ok(None)` for unset or blank, `Err(text)` for text that is not a whole number.
 fn parse_u64(value: Option<&str>) -> Result<Option<u64>, String> {
     match value.map(str::trim) {
@@ -50,6 +55,9 @@ mod tests {
         assert_eq!(env_u64("KINEMA_SETTINGS_TEST_MB", 7), 7);
         std::env::set_var("KINEMA_SETTINGS_TEST_MB", "9");
         assert_eq!(env_u64("KINEMA_SETTINGS_TEST_MB", 7), 9);
+        assert_eq!(env_mib("KINEMA_SETTINGS_TEST_MB", 7), 9 << 20);
+        std::env::set_var("KINEMA_SETTINGS_TEST_MB", u64::MAX.to_string());
+        assert_eq!(env_mib("KINEMA_SETTINGS_TEST_MB", 7), u64::MAX, "saturates, never wraps to a small bound");
         std::env::remove_var("KINEMA_SETTINGS_TEST_MB");
     }
 }

@@ -82,8 +82,8 @@ impl DiskCache {
         if std::env::var("KINEMA_DISK_CACHE").is_ok_and(|v| v.trim() == "0") {
             return None;
         }
-        let mb = super::env_u64("KINEMA_DISK_CACHE_MB", super::DEFAULT_DISK_MB);
-        Some(DiskCache::new(crate::runtime::cache_dir().join("clips"), mb.saturating_mul(1024 * 1024)))
+        let bytes = crate::settings::env_mib("KINEMA_DISK_CACHE_MB", super::DEFAULT_DISK_MB);
+        Some(DiskCache::new(crate::runtime::cache_dir().join("clips"), bytes))
     }
 
     pub fn dir(&self) -> &Path {

@@ -169,8 +169,8 @@ impl ClipCache {
 
     /// Bounds from `KINEMA_CLIP_CACHE_MB` (default 1024) and [`DiskCache::from_env`].
     pub fn from_env() -> Self {
-        let mb = env_u64("KINEMA_CLIP_CACHE_MB", DEFAULT_MEMORY_MB);
-        let bytes = usize::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+        let bytes = crate::settings::env_mib("KINEMA_CLIP_CACHE_MB", DEFAULT_MEMORY_MB);
+        let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
         ClipCache::new(bytes, DiskCache::from_env())
     }
 
@@ -270,7 +270,9 @@ impl ClipCache {
             }
             Err(payload) => {
                 bump(&self.counters.generations_failed);
-                lead.fail(format!("Internal error in Kinema ({}). Please report it.", panic_text(&*payload)).into());
+                lead.fail(
+                    format!("Internal error in Kinema ({}). Please report it.", crate::panic_text(&*payload)).into(),
+                );
                 panic::resume_unwind(payload)
             }
         }
@@ -433,18 +435,4 @@ impl ClipCache {
 pub fn clip_cache() -> &'static ClipCache {
     static CACHE: OnceLock<ClipCache> = OnceLock::new();
     CACHE.get_or_init(ClipCache::from_env)
-}
-
-/// The text of a panic payload (`panic!` with a literal or a formatted message).
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".into())
-}
-
-/// A whole number from the environment; unset or empty gives `default`, unparsable too (with a warning).
-fn env_u64(name: &str, default: u64) -> u64 {
-    crate::settings::env_u64(name, default)
 }

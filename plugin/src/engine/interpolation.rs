@@ -96,8 +96,8 @@ pub struct Interpolator {
 fn frame_cache() -> &'static ByteLru<(u64, u64, u64, u32), Frame> {
     static CACHE: OnceLock<ByteLru<(u64, u64, u64, u32), Frame>> = OnceLock::new();
     CACHE.get_or_init(|| {
-        let mb = crate::settings::env_u64("KINEMA_FRAME_CACHE_MB", 512) as usize;
-        ByteLru::new(mb << 20)
+        let bytes = crate::settings::env_mib("KINEMA_FRAME_CACHE_MB", 512);
+        ByteLru::new(usize::try_from(bytes).unwrap_or(usize::MAX))
     })
 }
 

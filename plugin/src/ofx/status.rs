@@ -102,7 +102,7 @@ pub fn guard(f: impl FnOnce() -> OfxResult<Reply>, on_error: impl FnOnce(&OfxErr
         Ok(Ok(reply)) => return reply.status(),
         Ok(Err(err)) => err,
         Err(payload) => {
-            let what = panic_text(payload.as_ref());
+            let what = crate::panic_text(payload.as_ref());
             drop_payload(payload);
             OfxError::new(PANIC_STATUS, format!("Internal error in Kinema ({what}). Please report it."))
         }
@@ -110,14 +110,6 @@ pub fn guard(f: impl FnOnce() -> OfxResult<Reply>, on_error: impl FnOnce(&OfxErr
     // A panicking error reporter must not undo the guard.
     let _ = catch_unwind(AssertUnwindSafe(|| on_error(&err)));
     err.status
-}
-
-fn panic_text(payload: &(dyn Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".into())
 }
 
 /// Drops a panic payload without letting a panicking `Drop` escape.

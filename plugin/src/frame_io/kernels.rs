@@ -2,7 +2,8 @@
 //! so the per-pixel loops have no branches on format and no bounds checks (fixed-size pixel
 //! arrays from `as_chunks`, zipped plane slices) and can be vectorised.
 
-use super::{Components, PixelDepth, Rows, RowsMut};
+use super::views::{Rows, RowsMut};
+use super::{Components, PixelDepth};
 
 /// Converts a band of source rows into the matching rows of four planes (the fourth unused,
 /// and empty, for 3 channels). The last argument is the window width.

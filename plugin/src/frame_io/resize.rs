@@ -143,6 +143,7 @@ fn blur_line(len: usize, radius: usize, get: impl Fn(usize) -> f32, mut set: imp
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn cover_computes_only_the_kept_part_with_the_values_of_a_whole_scale_and_crop() {
@@ -195,6 +196,41 @@ mod tests {
                 let inside = x.abs_diff(7) <= r && y.abs_diff(5) <= r;
                 let want = if inside { 1.0 } else { 0.0 };
                 assert!((out[y * w + x] - want).abs() < 1e-6, "({x},{y}) = {}", out[y * w + x]);
+            }
+        }
+    }
+
+    #[test]
+    fn resize_matches_pytorch_half_pixel_bilinear() {
+        // torch.nn.functional.interpolate(x, size=(1, 4), mode="bilinear", align_corners=False)
+        // on [[0, 1]] gives [0, 0.25, 0.75, 1].
+        let f = Frame::from_vec(1, 1, 2, vec![0.0, 1.0]).unwrap();
+        assert_eq!(resize_bilinear(&f, 4, 1).data, vec![0.0, 0.25, 0.75, 1.0]);
+        // Downscale by 2 samples between pixel pairs: [0, 1, 2, 3] -> [0.5, 2.5].
+        let f = Frame::from_vec(1, 1, 4, vec![0.0, 1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(resize_bilinear(&f, 2, 1).data, vec![0.5, 2.5]);
+        // Vertical axis too, per channel: 2x2 -> 1x1 averages everything.
+        let f = Frame::from_vec(2, 2, 2, vec![0.0, 1.0, 2.0, 3.0, 4.0, 4.0, 4.0, 4.0]).unwrap();
+        let r = resize_bilinear(&f, 1, 1);
+        assert_eq!(r.shape(), [1, 2, 1, 1]);
+        assert_eq!(r.data, vec![1.5, 4.0]);
+        // Same size is an exact copy (even of non-finite values); empty sizes give empty frames.
+        let f = Frame::from_vec(1, 1, 2, vec![f32::INFINITY, f32::NAN]).unwrap();
+        assert_eq!(resize_bilinear(&f, 2, 1).data[0], f32::INFINITY);
+        assert!(resize_bilinear(&f, 2, 1).data[1].is_nan());
+        assert_eq!(resize_bilinear(&f, 0, 3).shape(), [1, 1, 3, 0]);
+        assert_eq!(resize_bilinear(&Frame::new(3, 0, 0), 2, 2), Frame::new(3, 2, 2));
+    }
+
+    proptest! {
+        /// A constant frame stays constant at any size (weights sum to one).
+        #[test]
+        fn resize_keeps_constants(w in 1usize..9, h in 1usize..9, ow in 1usize..17, oh in 1usize..17, v in -4.0f32..4.0) {
+            let f = Frame::from_vec(3, h, w, vec![v; 3 * w * h]).unwrap();
+            let r = resize_bilinear(&f, ow, oh);
+            prop_assert_eq!(r.shape(), [1, 3, oh, ow]);
+            for x in r.data {
+                prop_assert!((x - v).abs() <= 1e-6 * v.abs().max(1.0));
             }
         }
     }

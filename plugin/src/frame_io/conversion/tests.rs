@@ -1,7 +1,8 @@
-//! Tests of frame I/O: property round trips over every format and layout, plus hand-checked
-//! numbers and every error path.
+//! Tests of the conversions: property round trips over every format and layout, plus
+//! hand-checked numbers and every error path.
 
 use super::*;
+use crate::frame_io::{Components, PixelDepth};
 use proptest::prelude::*;
 
 /// A host-like buffer: `slack` bytes around the rows, `pad` bytes after each row, rows stored
@@ -109,6 +110,7 @@ impl Buf {
 
     /// The same views built the way the OFX glue does, from the bottom-left pixel pointer.
     fn raw_view(&self) -> ImageView<'_> {
+        // SAFETY: `origin` and `row_bytes` describe rows inside `bytes`, borrowed for the view's life.
         unsafe {
             ImageView::from_raw(
                 self.bytes.as_ptr().add(self.origin),
@@ -122,6 +124,8 @@ impl Buf {
     }
 
     fn raw_view_mut(&mut self) -> ImageViewMut<'_> {
+        // SAFETY: `origin` and `row_bytes` describe rows inside `bytes`, borrowed mutably for the
+        // view's life.
         unsafe {
             let data = self.bytes.as_mut_ptr().add(self.origin);
             ImageViewMut::from_raw(data, self.row_bytes, self.bounds, self.depth, self.components)
@@ -475,115 +479,4 @@ fn bad_requests_are_errors() {
         err.to_string(),
         "pass-through needs identical pixel formats, but the source is RGBA 16-bit and the destination is RGBA 8-bit"
     );
-}
-
-#[test]
-fn bad_geometry_is_rejected() {
-    use Components::Rgba;
-    use PixelDepth::{F32, U8};
-    let bytes = vec![0u8; 64];
-    let b = Rect::new(0, 0, 2, 2);
-    // Row bytes smaller than a row, in either direction.
-    let err = ImageView::new(&bytes, 0, 7, b, U8, Rgba).unwrap_err();
-    assert_eq!(err.to_string(), "row bytes 7 are smaller than one row of 2 RGBA 8-bit pixels (8 bytes)");
-    assert!(matches!(ImageView::new(&bytes, 40, -7, b, U8, Rgba), Err(FrameIoError::RowBytesTooSmall { .. })));
-    // Rows past either end of the buffer.
-    assert!(matches!(ImageView::new(&bytes, 0, 40, b, F32, Rgba), Err(FrameIoError::RowsOutsideBuffer { .. })));
-    assert!(matches!(ImageView::new(&bytes, 8, -16, b, U8, Rgba), Err(FrameIoError::RowsOutsideBuffer { .. })));
-    assert!(ImageView::new(&bytes, 16, -16, b, U8, Rgba).is_ok());
-    assert!(ImageView::new(&bytes, 56, 0x7fff_ffff, Rect::new(0, 0, 2, 1), U8, Rgba).is_ok());
-    assert!(matches!(ImageView::new(&bytes, 65, 8, b, U8, Rgba), Err(FrameIoError::OriginOutOfRange { .. })));
-    assert!(matches!(
-        ImageView::new(&bytes, 0, 8, Rect::new(0, 2, 2, 1), U8, Rgba),
-        Err(FrameIoError::InvertedBounds(_))
-    ));
-    let mut bytes = bytes;
-    assert!(ImageViewMut::new(&mut bytes, 0, 8, b, U8, Rgba).is_ok());
-    assert!(matches!(ImageViewMut::new(&mut bytes, 0, 64, b, U8, Rgba), Err(FrameIoError::RowsOutsideBuffer { .. })));
-
-    // Null and address-space overflow from raw pointers.
-    let null = unsafe { ImageView::from_raw(std::ptr::null(), 8, b, U8, Rgba) };
-    assert_eq!(null.unwrap_err(), FrameIoError::NullData);
-    let null = unsafe { ImageViewMut::from_raw(std::ptr::null_mut(), 8, b, U8, Rgba) };
-    assert_eq!(null.unwrap_err(), FrameIoError::NullData);
-    let huge = Rect::new(0, 0, 1, i32::MAX);
-    let r = unsafe { ImageView::from_raw(bytes.as_ptr(), isize::MAX / 4, huge, U8, Rgba) };
-    assert!(matches!(r, Err(FrameIoError::TooLarge { .. })));
-    // A negative stride that would start below address 0.
-    let r = unsafe { ImageView::from_raw(16 as *const u8, -(1 << 20), Rect::new(0, 0, 1, 3), U8, Rgba) };
-    assert!(matches!(r, Err(FrameIoError::TooLarge { .. })));
-}
-
-#[test]
-fn from_raw_spans_negative_strides() {
-    // Bottom row last in memory; the pointer is at the bottom row, rows go down in memory.
-    let bytes: Vec<u8> = vec![9, 9, 9, 0, /**/ 1, 2, 3, 0];
-    let view = unsafe {
-        ImageView::from_raw(bytes.as_ptr().add(4), -4, Rect::new(0, 0, 1, 2), PixelDepth::U8, Components::Rgb)
-    }
-    .unwrap();
-    assert_eq!(view.row(0), Some(&[1u8, 2, 3][..]));
-    assert_eq!(view.row(1), Some(&[9u8, 9, 9][..]));
-    assert_eq!(view.row(2), None);
-}
-
-#[test]
-fn rect_helpers() {
-    let r = Rect::new(-5, 3, 10, 7);
-    assert_eq!((r.width(), r.height()), (15, 4));
-    assert_eq!(Rect::new(i32::MIN, 0, i32::MAX, 1).width(), u32::MAX as usize);
-    assert_eq!(Rect::new(3, 0, 1, 1).width(), 0);
-    assert!(r.contains(&Rect::new(-5, 3, 10, 7)));
-    assert!(r.contains(&Rect::new(0, 4, 1, 5)));
-    assert!(!r.contains(&Rect::new(0, 4, 11, 5)));
-    assert_eq!(r.intersect(&Rect::new(0, 0, 20, 5)), Some(Rect::new(0, 3, 10, 5)));
-    assert_eq!(r.intersect(&Rect::new(10, 0, 20, 5)), None);
-    assert_eq!(r.to_string(), "(-5,3)-(10,7)");
-}
-
-#[test]
-fn resize_matches_pytorch_half_pixel_bilinear() {
-    // torch.nn.functional.interpolate(x, size=(1, 4), mode="bilinear", align_corners=False)
-    // on [[0, 1]] gives [0, 0.25, 0.75, 1].
-    let f = Frame::from_vec(1, 1, 2, vec![0.0, 1.0]).unwrap();
-    assert_eq!(resize_bilinear(&f, 4, 1).data, vec![0.0, 0.25, 0.75, 1.0]);
-    // Downscale by 2 samples between pixel pairs: [0, 1, 2, 3] -> [0.5, 2.5].
-    let f = Frame::from_vec(1, 1, 4, vec![0.0, 1.0, 2.0, 3.0]).unwrap();
-    assert_eq!(resize_bilinear(&f, 2, 1).data, vec![0.5, 2.5]);
-    // Vertical axis too, per channel: 2x2 -> 1x1 averages everything.
-    let f = Frame::from_vec(2, 2, 2, vec![0.0, 1.0, 2.0, 3.0, 4.0, 4.0, 4.0, 4.0]).unwrap();
-    let r = resize_bilinear(&f, 1, 1);
-    assert_eq!(r.shape(), [1, 2, 1, 1]);
-    assert_eq!(r.data, vec![1.5, 4.0]);
-    // Same size is an exact copy (even of non-finite values); empty sizes give empty frames.
-    let f = Frame::from_vec(1, 1, 2, vec![f32::INFINITY, f32::NAN]).unwrap();
-    assert_eq!(resize_bilinear(&f, 2, 1).data[0], f32::INFINITY);
-    assert!(resize_bilinear(&f, 2, 1).data[1].is_nan());
-    assert_eq!(resize_bilinear(&f, 0, 3).shape(), [1, 1, 3, 0]);
-    assert_eq!(resize_bilinear(&Frame::new(3, 0, 0), 2, 2), Frame::new(3, 2, 2));
-}
-
-proptest! {
-    /// A constant frame stays constant at any size (weights sum to one).
-    #[test]
-    fn resize_keeps_constants(w in 1usize..9, h in 1usize..9, ow in 1usize..17, oh in 1usize..17, v in -4.0f32..4.0) {
-        let f = Frame::from_vec(3, h, w, vec![v; 3 * w * h]).unwrap();
-        let r = resize_bilinear(&f, ow, oh);
-        prop_assert_eq!(r.shape(), [1, 3, oh, ow]);
-        for x in r.data {
-            prop_assert!((x - v).abs() <= 1e-6 * v.abs().max(1.0));
-        }
-    }
-}
-
-#[test]
-fn crop_takes_the_named_rectangle_top_down() {
-    let data: Vec<f32> = (0..2 * 3 * 4).map(|v| v as f32).collect();
-    let frame = Frame::from_vec(2, 3, 4, data).unwrap();
-    let part = frame.crop(1, 1, 2, 2).unwrap();
-    assert_eq!(part.shape(), [1, 2, 2, 2]);
-    assert_eq!(part.plane(0), &[5.0, 6.0, 9.0, 10.0]);
-    assert_eq!(part.plane(1), &[17.0, 18.0, 21.0, 22.0]);
-    assert!(frame.crop(3, 0, 2, 1).is_none());
-    assert_eq!(frame.crop(0, 0, 4, 3).unwrap(), frame);
 }

@@ -9,7 +9,6 @@ use ort::value::Tensor;
 use super::limits::MAX_TOKENS;
 use super::manifest::{Manifest, MaskInput};
 use super::noise::Noise;
-use super::pipeline::{unpack, Request};
 use crate::engine::EngineError;
 use crate::frame_io::{try_zeroed, Frame};
 use crate::models::ModelDir;
@@ -226,53 +225,5 @@ impl VideoModel {
             z[i] = (sample - norm.mean[ch]) / norm.std[ch];
         }
         Ok((z, lf))
-    }
-
-    /// Decodes packed video latents `[S, C]` of an `f×h×w` grid to RGB frames (0..1).
-    pub(super) fn decode(
-        &self,
-        tokens: &[f32],
-        grid: (usize, usize, usize),
-        req: &Request,
-        noise: &mut dyn Noise,
-    ) -> Result<Vec<Frame>, EngineError> {
-        let spec = &self.manifest.components.vae_decoder;
-        let session = self.session(&spec.file)?;
-        let c = self.manifest.latent.channels;
-        let norm = &self.manifest.latent.norm;
-        let mut z = unpack(tokens, c, grid)?;
-        let per_channel = grid.0 * grid.1 * grid.2;
-        for (i, v) in z.iter_mut().enumerate() {
-            let ch = i / per_channel;
-            *v = *v * norm.std[ch] / norm.scaling_factor + norm.mean[ch];
-        }
-        if spec.timestep_conditioning {
-            let eps = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
-            let s = req.decode_noise_scale;
-            z.iter_mut().zip(&eps).for_each(|(v, e)| *v = (1.0 - s) * *v + s * e);
-        }
-        let (shape, sample) = session.with(|s| {
-            let out = s.run(ort::inputs![
-                spec.inputs.latent.as_str() => Tensor::from_array(([1usize, c, grid.0, grid.1, grid.2], z))?,
-                spec.inputs.timestep.as_str() => Tensor::from_array(([1usize], vec![req.decode_timestep]))?,
-            ])?;
-            let (shape, data) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
-            Ok((shape.to_vec(), data.to_vec()))
-        })?;
-        if shape.len() != 5 || shape[1] != 3 {
-            return Err(self.mismatch(format!("VAE decoder output has shape {shape:?}, expected [1, 3, F, H, W]")));
-        }
-        let (f, h, w) = (shape[2] as usize, shape[3] as usize, shape[4] as usize);
-        let plane = h * w;
-        let mut frames = Vec::with_capacity(f);
-        for fi in 0..f {
-            let mut frame = Frame::try_new(3, h, w).map_err(|e| EngineError::Input(format!("decoding: {e}")))?;
-            for ch in 0..3 {
-                let src = &sample[(ch * f + fi) * plane..(ch * f + fi + 1) * plane];
-                frame.plane_mut(ch).iter_mut().zip(src).for_each(|(d, x)| *d = (x * 0.5 + 0.5).clamp(0.0, 1.0));
-            }
-            frames.push(frame);
-        }
-        Ok(frames)
     }
 }

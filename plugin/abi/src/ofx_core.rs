@@ -34,8 +34,9 @@ pub struct OfxHost {
 }
 
 // SAFETY: by the OFX contract the host struct is immutable after setHost and valid from any thread while the
-// binary is loaded; the plugin and host must be able to keep it in a `static`.
+// binary is loaded, so it may move to another thread; the plugin and host keep it in a `static`.
 unsafe impl Send for OfxHost {}
+// SAFETY: immutable after setHost (see `Send`): shared references only ever read it, from any thread.
 unsafe impl Sync for OfxHost {}
 
 /// Entry point for plug-ins (`OfxPluginEntryPoint`): the `mainEntry` of [`OfxPlugin`].
@@ -59,9 +60,10 @@ pub struct OfxPlugin {
     pub mainEntry: Option<OfxPluginEntryPoint>,
 }
 
-// SAFETY: an OfxPlugin only points at static, immutable C strings and functions; plugins hand it out from a
-// `static`, which requires `Sync` (and the orphan rule means only this crate can say so).
+// SAFETY: an OfxPlugin only points at static, immutable C strings and functions, valid on any thread.
 unsafe impl Send for OfxPlugin {}
+// SAFETY: nothing it points at is ever written, so shared references are sound from any thread; plugins
+// hand it out from a `static`, which requires `Sync` (and the orphan rule means only this crate can say so).
 unsafe impl Sync for OfxPlugin {}
 
 /// `OfxExport OfxPlugin *OfxGetPlugin(int nth)`.

@@ -15,12 +15,15 @@ pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
 /// Folder holding the plugin binary (`…/Kinema.ofx.bundle/Contents/Linux-x86-64`), found with
 /// `dladdr` on one of our own functions, so it works however the host opened us.
 pub fn plugin_dir() -> Option<PathBuf> {
-    // SAFETY: dladdr only reads the loader's tables; Dl_info is plain data we zero first.
+    // SAFETY: Dl_info is plain data (pointers and integers), for which all zeroes is valid.
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the loader's tables and writes `info`, which we own.
     let found = unsafe { libc::dladdr(plugin_dir as *const () as *const libc::c_void, &mut info) };
     if found == 0 || info.dli_fname.is_null() {
         return None;
     }
+    // SAFETY: on success `dli_fname` (checked non-null) is the loader's NUL-terminated path of our
+    // own object, which stays loaded while this code runs.
     let file = PathBuf::from(OsStr::from_bytes(unsafe { CStr::from_ptr(info.dli_fname) }.to_bytes()));
     std::fs::canonicalize(file).ok()?.parent().map(Path::to_path_buf)
 }

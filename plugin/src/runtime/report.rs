@@ -129,8 +129,10 @@ fn run_model(model: &Path) -> Result<Value, String> {
 /// `model_path` is NULL or a NUL-terminated string; `buf` is NULL or valid for `buf_len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn KinemaRuntimeReport(model_path: *const c_char, buf: *mut c_char, buf_len: usize) -> usize {
-    let model = (!model_path.is_null())
-        .then(|| PathBuf::from(String::from_utf8_lossy(unsafe { CStr::from_ptr(model_path) }.to_bytes()).into_owned()));
+    let model = (!model_path.is_null()).then(|| {
+        // SAFETY: the caller promises a non-null `model_path` is a NUL-terminated string.
+        PathBuf::from(String::from_utf8_lossy(unsafe { CStr::from_ptr(model_path) }.to_bytes()).into_owned())
+    });
     let Ok(text) = std::panic::catch_unwind(|| runtime_report(model.as_deref()).to_string()) else {
         return 0;
     };

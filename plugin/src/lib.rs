@@ -1,8 +1,10 @@
 //! Kinema: generative video and neural frame interpolation as an OpenFX plugin.
 //!
 //! Data flows host image → [`frame_io`] → frame tensor → engine → frame tensor → host image.
-//! [`effects`] is the effect core and knows nothing of OFX; [`ofx`] is the glue and knows
-//! nothing of ONNX; [`runtime`] owns ONNX Runtime (one Environment, a session cache).
+//! [`effects`] is the effect core (parameters, frame plans) and [`render`] makes one output
+//! frame from them; neither knows OFX. [`ofx`] is the glue: it knows nothing of ONNX or policy
+//! and calls one render function. [`runtime`] owns ONNX Runtime (one Environment, a session
+//! cache). See ARCHITECTURE.md.
 
 pub mod cache;
 pub mod clip_cache;
@@ -13,6 +15,7 @@ pub mod frame_io;
 pub mod models;
 pub mod ofx;
 pub mod policy;
+pub mod render;
 pub mod runtime;
 pub mod settings;
 

@@ -189,6 +189,12 @@ impl Interpolator {
         &self.manifest
     }
 
+    /// The execution provider that interpolates a `width`×`height` frame at `scale` ("?" when
+    /// its session cannot open), for the status line.
+    pub fn provider_name(&self, scale: FlowScale, width: usize, height: usize) -> &'static str {
+        self.session(scale.resolve(width, height)).map(|(s, _)| s.provider().name()).unwrap_or("?")
+    }
+
     /// The variant for a flow scale: the closest scale, fp32 unless `fp16` is asked for and exists.
     fn variant(&self, scale: f32, fp16: bool) -> &Variant {
         let closest = self

@@ -7,15 +7,13 @@ use ofx_abi::*;
 
 use super::clip::{components_name, depth_name, parse_components, parse_depth, Clip};
 use super::effect::{context_name, parse_context, ImageEffect};
-use super::frames;
-use super::generate;
 use super::instance::Instance;
-use super::interpolate;
 use super::props::PropertySet;
 use super::raw;
+use super::render::{ofx_error, HostOutput, HostServices, HostSource};
 use super::status::{OfxError, OfxResult, Reply};
-use crate::effects::{Context, EffectKind, EffectSpec, FramePlan, FrameRange, ModelWork};
-use crate::frame_io::{copy_pixels, ImageViewMut, Rect};
+use crate::effects::{Context, EffectKind, EffectSpec, FrameRange};
+use crate::frame_io::Rect;
 
 /// Output depth and components for a generator: float RGBA is what every host handles. The depth
 /// is only asked for where the host lets a plugin choose it ([`preferred_depth`]).
@@ -103,12 +101,7 @@ fn load() -> OfxResult<Reply> {
 /// Unload and PurgeCaches drop cached ONNX sessions and cached frames (nothing is loaded
 /// again until a render needs it).
 fn purge() -> OfxResult<Reply> {
-    crate::runtime::purge_sessions();
-    crate::diffusion::purge_models();
-    crate::engine::interpolation::purge_models();
-    crate::engine::interpolation::purge_cache();
-    crate::engine::generation::purge_cache();
-    crate::clip_cache::clip_cache().purge_memory();
+    crate::render::purge_caches();
     Ok(Reply::Handled)
 }
 
@@ -313,9 +306,9 @@ fn get_time_domain(call: &Call) -> OfxResult<Reply> {
     }
 }
 
-/// Renders one frame. Parameters are read fresh. Pass-through frames are copied bit-exact; frames
-/// that need a model fail with the reason posted as an error message (and kept for Status), leaving
-/// the output untouched.
+/// Renders one frame through the render layer, which reads the parameters fresh. Failures are
+/// reported by the entry point's guard (panics included): the reason is posted as an error
+/// message and kept for Status, and the output is left untouched.
 fn render(call: &Call) -> OfxResult<Reply> {
     let effect = call.effect()?;
     let inst = Instance::of(&effect)?;
@@ -324,125 +317,27 @@ fn render(call: &Call) -> OfxResult<Reply> {
     let [x1, y1, x2, y2] = args.ints::<4>(kOfxImageEffectPropRenderWindow)?;
     let window = Rect::new(x1, y1, x2, y2);
     let scale = args.doubles::<2>(kOfxImageEffectPropRenderScale).map(|[x, y]| (x, y)).unwrap_or((1.0, 1.0));
-    // Failures are reported by the entry point's guard, panics included.
-    let done = render_frame(&effect, inst, time, window, scale)?;
+    let values = effect.params()?.values(inst.spec, Some(time))?;
+    let source = connected_source(&effect, inst)?;
+    let mut host_source = source.as_ref().map(|clip| HostSource { clip });
+    let mut output = HostOutput::new(&effect, source.as_ref(), time, window);
+    let done = crate::render::render_frame(
+        inst.spec,
+        &values,
+        time,
+        scale,
+        host_source.as_mut().map(|s| s as &mut dyn crate::render::Source),
+        &mut output,
+        &HostServices(&effect),
+    )
+    .map_err(ofx_error)?;
     inst.report(&effect, Some(time), &done, false);
     Ok(Reply::Handled)
-}
-
-/// Does the render; Ok carries the short status text.
-fn render_frame(
-    effect: &ImageEffect,
-    inst: &Instance,
-    time: f64,
-    window: Rect,
-    scale: (f64, f64),
-) -> OfxResult<String> {
-    let values = effect.params()?.values(inst.spec, Some(time))?;
-    let source = connected_source(effect, inst)?;
-    let range = source_range(source.as_ref());
-    let mut plan = inst.spec.plan(&values, time, range).map_err(|e| OfxError::failed(capitalize(&e.to_string())))?;
-    let connected = || source.as_ref().ok_or_else(|| OfxError::failed("The Source clip is not connected."));
-    let mut frames = source.as_ref().map(frames::SourceFrames::new);
-    if let (FramePlan::Inspect { frame, .. }, Some(frames), Some(range)) = (&plan, frames.as_mut(), range) {
-        plan = interpolate::plan_repair(&values, *frame, range, frames)?;
-    }
-    match plan {
-        FramePlan::PassThrough { source_time } => {
-            pass_through(effect, connected()?, source_time, time, window)?;
-            Ok(format!("Pass-through of source frame {}", frame_label(source_time)))
-        }
-        FramePlan::Model(ModelWork::Interpolate { before, after, fraction }) => {
-            let frames = frames.as_mut().ok_or_else(|| OfxError::failed("The Source clip is not connected."))?;
-            match interpolate::render(effect, &values, frames, before, after, fraction, time, window)? {
-                interpolate::Outcome::Interpolated(done) => Ok(done),
-                interpolate::Outcome::Nearest { source_time, reason } => {
-                    pass_through(effect, connected()?, source_time, time, window)?;
-                    Ok(format!("Showing source frame {} because {reason}", frame_label(source_time)))
-                }
-            }
-        }
-        FramePlan::Model(work) => generate::render(effect, inst, &values, &work, frames.as_mut(), time, window, scale),
-        FramePlan::Inspect { .. } => Err(OfxError::failed("The Source clip is not connected.")),
-    }
-}
-
-fn pass_through(effect: &ImageEffect, source: &Clip, source_time: f64, time: f64, window: Rect) -> OfxResult<()> {
-    let src = source.image(source_time)?.ok_or_else(|| {
-        OfxError::failed(format!("The host gave no Source image at frame {}.", frame_label(source_time)))
-    })?;
-    let mut out = effect
-        .clip(kOfxImageEffectOutputClipName)?
-        .image(time)?
-        .ok_or_else(|| OfxError::failed(format!("The host gave no Output image at frame {}.", frame_label(time))))?;
-    let src_view = src.view()?;
-    let mut out_view = out.view_mut()?;
-    let Some(window) = window.intersect(&out_view.bounds()) else { return Ok(()) };
-    let copied = window.intersect(&src_view.bounds());
-    if copied != Some(window) {
-        clear_outside(&mut out_view, window, copied);
-    }
-    if let Some(copied) = copied {
-        copy_pixels(&src_view, &mut out_view, copied)
-            .map_err(|e| OfxError::failed(format!("Pass-through of frame {}: {e}", frame_label(source_time))))?;
-    }
-    Ok(())
-}
-
-/// Zeroes the pixels of `window` outside `keep` (which lies inside it).
-pub(super) fn clear_outside(out: &mut ImageViewMut, window: Rect, keep: Option<Rect>) {
-    let px = out.pixel_bytes();
-    let bounds = out.bounds();
-    for y in window.y1..window.y2 {
-        let Some(row) = out.row_mut(y) else { continue };
-        let byte = |x: i32| (x - bounds.x1) as usize * px;
-        match keep {
-            Some(k) if y >= k.y1 && y < k.y2 => {
-                row[byte(window.x1)..byte(k.x1)].fill(0);
-                row[byte(k.x2)..byte(window.x2)].fill(0);
-            }
-            _ => row[byte(window.x1)..byte(window.x2)].fill(0),
-        }
-    }
-}
-
-fn frame_label(t: f64) -> String {
-    if t.fract() == 0.0 {
-        format!("{t:.0}")
-    } else {
-        format!("{t}")
-    }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame_io::{Components, PixelDepth};
-
-    #[test]
-    fn clearing_outside_keeps_the_inside_and_zeroes_the_rest() {
-        let bounds = Rect::new(0, 0, 4, 4);
-        let mut bytes = vec![7u8; 16 * 4];
-        {
-            let mut view = ImageViewMut::new(&mut bytes, 0, 16, bounds, PixelDepth::U8, Components::Rgba).unwrap();
-            clear_outside(&mut view, Rect::new(0, 0, 4, 4), Some(Rect::new(1, 1, 3, 3)));
-        }
-        for y in 0..4 {
-            for x in 0..4 {
-                let inside = (1..3).contains(&x) && (1..3).contains(&y);
-                let px = &bytes[y * 16 + x * 4..y * 16 + x * 4 + 4];
-                assert_eq!(px, if inside { [7; 4] } else { [0; 4] }, "({x},{y})");
-            }
-        }
-    }
 
     #[test]
     fn depths_are_chosen_only_where_the_host_and_the_plugin_allow_multiple_clip_depths() {
@@ -457,12 +352,5 @@ mod tests {
         // Where both allow it, only a depth the host lists.
         assert_eq!(preferred_depth(&host(true, &all), true, kOfxBitDepthFloat), Some(kOfxBitDepthFloat));
         assert_eq!(preferred_depth(&host(true, &[kOfxBitDepthByte]), true, kOfxBitDepthFloat), None);
-    }
-
-    #[test]
-    fn frame_labels_and_messages_read_naturally() {
-        assert_eq!(frame_label(12.0), "12");
-        assert_eq!(frame_label(12.5), "12.5");
-        assert_eq!(capitalize("the Source clip"), "The Source clip");
     }
 }

@@ -1,0 +1,349 @@
+//! Generated shots for Generate, Animate and Extend: from the effect's settings to a whole clip,
+//! made once per parameter set (single-flight across threads and instances, cached in memory
+//! and on disk) and served frame by frame ([`matching`]). No OFX here; the video model runs
+//! through [`crate::diffusion`].
+
+mod matching;
+
+pub use matching::{purge_cache, Seam, Shotclip};
+
+use super::EngineError;
+use crate::clip_cache::{clip_cache, GeneratedClip, GenerationError, KeyBuilder};
+use crate::diffusion::{Condition, Control, Manifest, Mode, Request, SeededNoise, VideoModel};
+use crate::effects::Direction;
+use crate::frame_io::{resize_cover, Frame};
+use crate::models::ModelDir;
+
+/// What kind of shot, with its conditioning pictures (any size; fitted to the generation size).
+pub enum Shot {
+    /// Text to video, `frames` long.
+    Text { frames: usize },
+    /// The image is frame 0 of a `frames`-long shot; `end`, when given, is its last frame
+    /// (`frames - 1`), so the model fills the frames between two keyframes.
+    Animate { image: Frame, end: Option<Frame>, frames: usize },
+    /// `context` are the source frames at the chosen end (in time order); `added` frames are
+    /// generated beyond it.
+    Extend { direction: Direction, context: Vec<Frame>, added: usize },
+}
+
+/// The settings shared by every shot.
+pub struct ShotSettings {
+    pub prompts: Prompts,
+    pub seed: u64,
+    pub steps: usize,
+    pub guidance: f32,
+    pub fps: f64,
+    /// The output size at render scale 1; the clip is generated at a size of the same shape.
+    pub output_size: (usize, usize),
+}
+
+/// A prompt and negative prompt that passed the content policy: the only way to ask for a shot,
+/// so no caller of [`shot_clip`] can skip the check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prompts {
+    prompt: String,
+    negative: String,
+}
+
+impl Prompts {
+    /// Checks both prompts against the active policy.
+    pub fn checked(prompt: &str, negative: &str) -> Result<Self, EngineError> {
+        crate::policy::check_prompts(&[prompt, negative]).map_err(EngineError::Refused)?;
+        Ok(Self { prompt: prompt.to_string(), negative: negative.to_string() })
+    }
+
+    pub fn prompt(&self) -> &str {
+        &self.prompt
+    }
+
+    pub fn negative(&self) -> &str {
+        &self.negative
+    }
+}
+
+/// Largest output side Generate, Animate and Extend make (16K).
+pub const MAX_OUTPUT_SIDE: usize = 16384;
+
+/// Largest output in pixels: 8192×8192 (8K UHD, 7680×4320, is half of it). Matching a shot to
+/// its source holds several float frames of the output size at once, over 1 GiB each here.
+pub const MAX_OUTPUT_PIXELS: usize = 8192 * 8192;
+
+/// Most elongated output shape (either way): 16:1 holds any screen format and most LED walls.
+/// Beyond it, the generation size rounds to a sliver the model cannot draw (a 32768×1 output
+/// asked a 64×64 model for a 32768×32768 cover before cropping).
+pub const MAX_OUTPUT_ASPECT: usize = 16;
+
+/// Refuses output sizes no shot can be made for, before any model loads or memory is taken.
+pub fn check_output_size((w, h): (usize, usize)) -> Result<(), EngineError> {
+    let refuse = |why: String| Err(EngineError::Input(format!("The output size {w}x{h} {why}.")));
+    if w == 0 || h == 0 {
+        return refuse("is empty".into());
+    }
+    if w.max(h) > MAX_OUTPUT_SIDE {
+        return refuse(format!("is too large: a side may be at most {MAX_OUTPUT_SIDE} pixels"));
+    }
+    if w * h > MAX_OUTPUT_PIXELS {
+        return refuse(format!("is too large: at most {MAX_OUTPUT_PIXELS} pixels (8192x8192) are made"));
+    }
+    if w.max(h) > MAX_OUTPUT_ASPECT * w.min(h) {
+        return refuse(format!("is too elongated: the long side may be at most {MAX_OUTPUT_ASPECT} times the short"));
+    }
+    Ok(())
+}
+
+/// The generation size for an output size: the output's shape, rounded to the model's multiple,
+/// and scaled down when it has more than four times the model's default pixel count (a model
+/// trained small makes nothing good at film resolution; the host scales the clip up). A model
+/// trained at one size only (`fixed_size`) always gets that size.
+pub fn generation_size(m: &Manifest, output: (usize, usize)) -> (usize, usize) {
+    let d = &m.defaults;
+    if d.fixed_size {
+        return m.size_for(d.width, d.height);
+    }
+    let budget = (4 * d.width * d.height) as f64;
+    let (w, h) = (output.0.max(1) as f64, output.1.max(1) as f64);
+    let scale = (budget / (w * h)).sqrt().min(1.0);
+    m.size_for((w * scale).round() as usize, (h * scale).round() as usize)
+}
+
+/// The clip for a shot, generated on first request. `progress(done, total)` and `abort()` are the
+/// host's: a caller waiting for another thread's or process's generation of the same shot polls
+/// `abort` and is shown that generation's progress. An aborted generation caches nothing; a
+/// failed one is remembered, so every frame gets its error at once (until PurgeCaches).
+pub fn shot_clip(
+    model_dir: &ModelDir,
+    settings: &ShotSettings,
+    shot: Shot,
+    progress: &mut dyn FnMut(usize, usize),
+    abort: &dyn Fn() -> bool,
+) -> Result<Shotclip, EngineError> {
+    check_output_size(settings.output_size)?;
+    let model = VideoModel::open(model_dir)?;
+    let m = &model.manifest;
+    let (width, height) = generation_size(m, settings.output_size);
+    let rule = m.latent.frame_rule;
+    // Longest valid clip (mult·k + plus) not longer than `n`.
+    let fit_down = |n: usize| if n < rule.plus { 0 } else { (n - rule.plus) / rule.mult * rule.mult + rule.plus };
+    let fit = |f: &Frame| resize_cover(f, width, height);
+    let mut key = KeyBuilder::new("kinema.shot.v1")
+        .str("model", &model_dir.root.to_string_lossy())
+        .uint("model_files", model.files_stamp())
+        .str("prompt", settings.prompts.prompt())
+        .str("negative", settings.prompts.negative())
+        .uint("seed", settings.seed)
+        .uint("steps", settings.steps as u64)
+        .float("guidance", f64::from(settings.guidance))
+        .float("fps", settings.fps)
+        .uint("width", width as u64)
+        .uint("height", height as u64);
+    let (mode, frames, anchor, backward) = match shot {
+        Shot::Text { frames } => {
+            key = key.str("shot", "text");
+            (Mode::TextToVideo, m.frames_for(frames), 0, false)
+        }
+        Shot::Animate { image, end: None, frames } => {
+            let image = fit(&image);
+            key = key.str("shot", "animate").frame("image", &image);
+            (Mode::ImageToVideo(image), m.frames_for(frames), 0, false)
+        }
+        Shot::Animate { image, end: Some(end), frames } => {
+            if frames < 2 {
+                return Err(EngineError::Input(format!(
+                    "a shot between two keyframes needs at least 2 frames (it has {frames})"
+                )));
+            }
+            // The end keyframe is an extra condition token at its own frame; the clip may run
+            // past it when the model's frame rule rounds the length up.
+            let (image, end) = (fit(&image), fit(&end));
+            let last = frames - 1;
+            key = key
+                .str("shot", "animate_keyframes")
+                .frame("image", &image)
+                .frame("end", &end)
+                .uint("end_index", last as u64);
+            let conditions = vec![
+                Condition { frames: vec![image], frame_index: 0, strength: 1.0 },
+                Condition { frames: vec![end], frame_index: last, strength: 1.0 },
+            ];
+            (Mode::Conditions(conditions), m.frames_for(frames), 0, false)
+        }
+        Shot::Extend { direction, context, added } => {
+            let k = fit_down(context.len());
+            if k == 0 {
+                return Err(EngineError::Input(format!(
+                    "Extend needs at least {} context frames for this model (it has {})",
+                    rule.plus,
+                    context.len()
+                )));
+            }
+            // Forward continues from the last k frames; backward leads into the first k.
+            let context: Vec<Frame> = match direction {
+                Direction::Forward => context[context.len() - k..].iter().map(fit).collect(),
+                Direction::Backward => context[..k].iter().map(fit).collect(),
+            };
+            key = key.str("shot", if direction == Direction::Forward { "extend_forward" } else { "extend_backward" });
+            for (i, f) in context.iter().enumerate() {
+                key = key.frame(&format!("context{i}"), f);
+            }
+            let total = m.frames_for(k + added);
+            let (frame_index, anchor, backward) = match direction {
+                Direction::Forward => (0, k - 1, false),
+                Direction::Backward => (total - k, total - k, true),
+            };
+            (Mode::Conditions(vec![Condition { frames: context, frame_index, strength: 1.0 }]), total, anchor, backward)
+        }
+    };
+    check_length(m, frames)?;
+    let key = key.uint("frames", frames as u64).finish();
+    let request = Request {
+        prompt: settings.prompts.prompt().to_string(),
+        negative_prompt: settings.prompts.negative().to_string(),
+        width,
+        height,
+        frames,
+        fps: settings.fps,
+        steps: settings.steps,
+        guidance: settings.guidance,
+        max_sequence_length: None,
+        decode_timestep: m.decode.timestep,
+        decode_noise_scale: m.decode.noise_scale,
+        image_cond_noise_scale: m.conditioning.condition.image_cond_noise_scale,
+        mode,
+        video_to_video: None,
+    };
+    let clip = clip_cache().get_or_generate(key, progress, abort, |progress| {
+        let mut noise = SeededNoise::new(settings.seed);
+        let mut control = Control { progress, abort };
+        let out = model.generate(&request, &mut noise, &mut control)?;
+        Ok::<_, EngineError>(GeneratedClip { frames: out.frames, fps: settings.fps })
+    })?;
+    Ok(Shotclip { clip, anchor, backward })
+}
+
+/// The clip cache remembers a failed generation by its text and serves it to every later frame;
+/// a host abort is not a failure.
+impl GenerationError for EngineError {
+    fn is_abort(&self) -> bool {
+        matches!(self, EngineError::Aborted)
+    }
+
+    fn aborted() -> Self {
+        EngineError::Aborted
+    }
+
+    fn failed(message: &str) -> Self {
+        EngineError::Remembered(message.to_string())
+    }
+}
+
+/// A shot longer than the model was trained for is refused rather than rendered badly.
+fn check_length(m: &Manifest, frames: usize) -> Result<(), EngineError> {
+    match m.defaults.max_frames {
+        Some(max) if frames > max => Err(EngineError::Input(format!(
+            "model '{}' makes shots of at most {max} frames and this one needs {frames}: shorten it (Length, \
+             End Frame, or Extend By plus Context Frames) or use a model trained for longer shots",
+            m.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn ltx_manifest() -> Manifest {
+        Manifest::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ltx"), "ltx").unwrap()
+    }
+
+    #[test]
+    fn the_generation_size_follows_the_output_unless_the_model_has_one_size() {
+        let mut m = ltx_manifest();
+        (m.defaults.width, m.defaults.height) = (64, 64);
+        assert_eq!(generation_size(&m, (96, 64)), (96, 64));
+        // 4x the default pixels at most, same shape.
+        assert_eq!(generation_size(&m, (1920, 1080)), m.size_for(171, 96));
+        m.defaults.fixed_size = true;
+        assert_eq!(generation_size(&m, (1920, 1080)), (64, 64));
+        assert_eq!(generation_size(&m, (32, 32)), (64, 64));
+    }
+
+    #[test]
+    fn absurd_output_sizes_are_refused_with_the_reason() {
+        for ok in [(1920, 1080), (7680, 4320), (8192, 8192), (16384, 4096), (1, 1), (1600, 100), (100, 1600)] {
+            check_output_size(ok).unwrap();
+        }
+        for (size, why) in [
+            ((0, 5), "is empty"),
+            ((32768, 1), "a side may be at most 16384"),
+            ((16385, 2000), "a side may be at most 16384"),
+            ((12000, 12000), "at most 67108864 pixels"),
+            ((16384, 1), "too elongated"),
+            ((1, 17), "too elongated"),
+        ] {
+            let err = check_output_size(size).unwrap_err().to_string();
+            assert!(err.contains(&format!("{}x{}", size.0, size.1)) && err.contains(why), "{size:?}: {err}");
+        }
+        // Within the limits, the generation size stays within the model's budget.
+        let m = ltx_manifest();
+        let (w, h) = generation_size(&m, (1600, 100));
+        assert!(w * h <= 2 * 4 * m.defaults.width * m.defaults.height, "{w}x{h}");
+    }
+
+    #[test]
+    fn the_clip_key_follows_every_model_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ltx");
+        for f in ["manifest.json", "tokenizer.json", "text_encoder.onnx", "transformer.onnx"] {
+            std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+        }
+        for f in ["vae_encoder.onnx", "vae_decoder.onnx"] {
+            std::fs::write(dir.path().join(f), "not opened here").unwrap();
+        }
+        let model = ModelDir { name: "m".into(), root: dir.path().to_path_buf(), kind: "video_diffusion".into() };
+        let first = VideoModel::open(&model).unwrap();
+        assert!(Arc::ptr_eq(&first, &VideoModel::open(&model).unwrap()));
+        // A graph rewritten in place (the manifest untouched) is another model, another key.
+        let graph = std::fs::File::options().append(true).open(dir.path().join("transformer.onnx")).unwrap();
+        graph.set_len(graph.metadata().unwrap().len() + 1).unwrap();
+        let second = VideoModel::open(&model).unwrap();
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert_ne!(first.files_stamp(), second.files_stamp());
+        // The same files elsewhere (another node's mount of a shared folder) make the same key.
+        let copy = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let to = copy.path().join(path.file_name().unwrap());
+            std::fs::copy(&path, &to).unwrap();
+            let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+            std::fs::File::options().write(true).open(&to).unwrap().set_modified(modified).unwrap();
+        }
+        let elsewhere = ModelDir { root: copy.path().to_path_buf(), ..model };
+        assert_eq!(VideoModel::open(&elsewhere).unwrap().files_stamp(), second.files_stamp());
+    }
+
+    #[test]
+    fn a_shot_can_only_be_asked_for_with_prompts_the_policy_passes() {
+        let ok = Prompts::checked("a red circle moving right", "blurry").unwrap();
+        assert_eq!((ok.prompt(), ok.negative()), ("a red circle moving right", "blurry"));
+        // Either prompt is checked; the refusal is the engine's own error, naming the category.
+        for (prompt, negative) in [("a close-up of gore", ""), ("a calm sea", "gore")] {
+            let err = Prompts::checked(prompt, negative).unwrap_err();
+            assert!(matches!(err, EngineError::Refused(_)), "{err:?}");
+            assert!(err.to_string().contains("graphic violence"), "{err}");
+        }
+    }
+
+    #[test]
+    fn shots_longer_than_the_model_learned_are_refused_by_name() {
+        let mut m = ltx_manifest();
+        assert!(check_length(&m, 10_001).is_ok(), "no limit unless the manifest sets one");
+        m.defaults.max_frames = Some(17);
+        assert!(check_length(&m, 17).is_ok());
+        let err = check_length(&m, 25).unwrap_err().to_string();
+        assert!(err.contains("at most 17 frames") && err.contains("needs 25"), "{err}");
+    }
+}

@@ -16,6 +16,7 @@ pub mod models;
 pub mod ofx;
 pub mod policy;
 pub mod render;
+pub mod report;
 pub mod runtime;
 pub mod settings;
 

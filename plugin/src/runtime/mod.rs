@@ -15,7 +15,7 @@ pub use environment::{environment, telemetry_opted_in, TELEMETRY_OPT_IN_ENV};
 pub use identity::{FileStamp, FilesIdentity, ModelCache};
 pub use library::{ort_library_path, plugin_dir, ORT_LIBRARY_FILE};
 pub use providers::{cache_dir, Provider, ProviderPreference};
-pub use report::{runtime_report, KinemaRuntimeReport};
+pub use report::runtime_report;
 pub use sessions::{cached_session_count, purge_sessions, session, session_with_data, sessions_created, SharedSession};
 
 /// Why the runtime could not serve a request; the text is meant for the Status parameter.

@@ -1,10 +1,8 @@
-//! `KinemaRuntimeReport`: a self-check of the bundle's ONNX Runtime for `kinema doctor` and the
-//! end-to-end tests: which library loaded, which provider runs a model, and its output.
-//!
-//! Exported beside the OFX entry points; like them it returns only data and never unwinds.
+//! A self-check of the bundle's ONNX Runtime for `kinema doctor` and the end-to-end tests: which
+//! library loaded, which provider runs a model, and its output. [`crate::report`] adds the
+//! caches above the runtime and exports it.
 
-use std::ffi::{c_char, CStr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use ort::value::{Tensor, TensorElementType};
@@ -27,15 +25,6 @@ pub fn runtime_report(model: Option<&Path>) -> Value {
         },
         "cached_sessions": super::cached_session_count(),
         "sessions_created": super::sessions_created(),
-        "open_models": {
-            "video": crate::diffusion::open_models(),
-            "interpolation": crate::engine::interpolation::open_models(),
-        },
-        "interpolation": {
-            "network_runs": crate::engine::interpolation::network_runs(),
-            "cache_bytes": crate::engine::interpolation::cache_bytes(),
-        },
-        "clip_cache": clip_cache_report(),
     });
     match environment() {
         Ok(_) => {
@@ -54,27 +43,6 @@ pub fn runtime_report(model: Option<&Path>) -> Value {
         };
     }
     report
-}
-
-fn clip_cache_report() -> Value {
-    let s = crate::clip_cache::clip_cache().stats();
-    json!({
-        "memory_bytes": s.memory_bytes,
-        "memory_entries": s.memory_entries,
-        "memory_hits": s.memory_hits,
-        "disk_hits": s.disk_hits,
-        "generations_started": s.generations_started,
-        "generations_failed": s.generations_failed,
-        "failures_remembered": s.failures_remembered,
-        "failures_served": s.failures_served,
-        "waits": s.waits,
-        "waits_aborted": s.waits_aborted,
-        "lock_waits": s.lock_waits,
-        "disk_writes": s.disk_writes,
-        "disk_corrupt": s.disk_corrupt,
-        "disk_errors": s.disk_errors,
-        "last_disk_error": s.last_disk_error,
-    })
 }
 
 fn run_model(model: &Path) -> Result<Value, String> {
@@ -119,30 +87,4 @@ fn run_model(model: &Path) -> Result<Value, String> {
         "input": input,
         "output": output,
     }))
-}
-
-/// C entry point: writes the JSON report (NUL-terminated) into `buf` when it fits and returns
-/// the full length needed including the NUL, so a caller can retry with a larger buffer.
-/// `model_path` may be NULL. Returns 0 if the report itself failed.
-///
-/// # Safety
-/// `model_path` is NULL or a NUL-terminated string; `buf` is NULL or valid for `buf_len` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn KinemaRuntimeReport(model_path: *const c_char, buf: *mut c_char, buf_len: usize) -> usize {
-    let model = (!model_path.is_null()).then(|| {
-        // SAFETY: the caller promises a non-null `model_path` is a NUL-terminated string.
-        PathBuf::from(String::from_utf8_lossy(unsafe { CStr::from_ptr(model_path) }.to_bytes()).into_owned())
-    });
-    let Ok(text) = std::panic::catch_unwind(|| runtime_report(model.as_deref()).to_string()) else {
-        return 0;
-    };
-    let needed = text.len() + 1;
-    if !buf.is_null() && buf_len >= needed {
-        // SAFETY: the caller promises `buf` holds `buf_len` bytes, and we write `needed` ≤ `buf_len`.
-        unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
-            *buf.add(text.len()) = 0;
-        }
-    }
-    needed
 }

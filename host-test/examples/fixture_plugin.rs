@@ -46,9 +46,16 @@ struct Suites {
 static HOST: AtomicPtr<OfxHost> = AtomicPtr::new(null_mut());
 static SUITES: OnceLock<Suites> = OnceLock::new();
 
+/// A suite from the host (None before setHost, or when the host lacks it).
+///
+/// # Safety
+/// `HOST` is NULL or the host's OfxHost, valid while the plugin is loaded.
 unsafe fn fetch<T>(name: &CStr, version: c_int) -> Option<&'static T> {
+    // SAFETY: `HOST` is NULL or a valid OfxHost (the caller's contract).
     let host = unsafe { HOST.load(Ordering::SeqCst).as_ref()? };
+    // SAFETY: the host's fetchSuite, with a NUL-terminated name.
     let p = unsafe { host.fetchSuite?(host.host, name.as_ptr(), version) } as *const T;
+    // SAFETY: the host returns NULL or a static suite of type `T` for this name and version.
     unsafe { p.as_ref() }
 }
 
@@ -56,6 +63,10 @@ fn s() -> &'static Suites {
     SUITES.get().expect("suites are fetched in Load")
 }
 
+/// `setHost`: keeps the host for `fetch`.
+///
+/// # Safety
+/// `h` is the host's OfxHost, valid while the plugin is loaded.
 unsafe extern "C" fn set_host(h: *mut OfxHost) {
     HOST.store(h, Ordering::SeqCst);
 }
@@ -64,8 +75,14 @@ macro_rules! call {
     ($suite:expr, $f:ident ( $($a:expr),* )) => { ($suite.$f.expect(stringify!($f)))($($a),*) };
 }
 
+/// Describe: label, group, contexts, depths, thread safety.
+///
+/// # Safety
+/// `effect` is the descriptor of the current Describe action.
 unsafe fn describe(effect: OfxImageEffectHandle) -> OfxStatus {
     let mut props = null_mut();
+    // SAFETY: suite calls with the handles the host passed to this action, NUL-terminated literals and live out
+    // pointers; the suites were fetched in Load.
     unsafe {
         call!(s().effect, getPropertySet(effect, &mut props));
         call!(s().prop, propSetString(props, kOfxPropLabel.as_ptr(), 0, c"Fixture Invert".as_ptr()));
@@ -107,13 +124,24 @@ unsafe fn describe(effect: OfxImageEffectHandle) -> OfxStatus {
     kOfxStatOK
 }
 
+/// Defines a parameter; its property set.
+///
+/// # Safety
+/// `set` is a descriptor's parameter set.
 unsafe fn define_param(set: OfxParamSetHandle, ty: &CStr, name: &CStr) -> OfxPropertySetHandle {
     let mut props = null_mut();
+    // SAFETY: `set` is a descriptor's parameter set (the caller's contract); the strings are NUL-terminated.
     unsafe { call!(s().param, paramDefine(set, ty.as_ptr(), name.as_ptr(), &mut props)) };
     props
 }
 
+/// DescribeInContext: the clips and parameters.
+///
+/// # Safety
+/// `effect` is the descriptor of the current DescribeInContext action.
 unsafe fn describe_in_context(effect: OfxImageEffectHandle) -> OfxStatus {
+    // SAFETY: suite calls with the handles the host passed to this action, NUL-terminated literals and live out
+    // pointers; the suites were fetched in Load.
     unsafe {
         for clip in [c"Source", c"Output"] {
             let mut props = null_mut();
@@ -170,8 +198,14 @@ struct Img {
     comps: usize,
 }
 
+/// Fetches an image and reads its properties.
+///
+/// # Safety
+/// `clip` is a clip handle of the instance being rendered.
 unsafe fn image(clip: OfxImageClipHandle, time: f64) -> Option<Img> {
     let mut h = null_mut();
+    // SAFETY: suite calls with the host's clip and image handles and live out pointers; the depth and
+    // components strings the host hands out are NUL-terminated.
     unsafe {
         if call!(s().effect, clipGetImage(clip, time, null(), &mut h)) != kOfxStatOK {
             return None;
@@ -212,8 +246,14 @@ struct Job {
     gain: f64,
 }
 
+/// The multiThread function: inverts (and scales) its share of the window's rows.
+///
+/// # Safety
+/// `arg` is the `Job` render passes to multiThread, alive until multiThread returns.
 unsafe extern "C" fn process(index: c_uint, max: c_uint, arg: *mut c_void) {
+    // SAFETY: `arg` is the `Job` (the caller's contract).
     let job = unsafe { &*(arg as *const Job) };
+    // SAFETY: the Job's images live on render's stack until multiThread returns.
     let (src, dst) = unsafe { (&*job.src, &*job.dst) };
     let [x1, y1, x2, y2] = job.window;
     let rows = y2 - y1;
@@ -223,6 +263,8 @@ unsafe extern "C" fn process(index: c_uint, max: c_uint, arg: *mut c_void) {
             let (sp, dp) = (src.pixel(x, y), dst.pixel(x, y));
             for c in 0..dst.comps {
                 let color = c < 3;
+                // SAFETY: (x, y) is inside the render window, so inside both images; each pixel has `comps` samples of
+                // `depth` bytes (read and written unaligned).
                 unsafe {
                     match dst.depth {
                         1 => {
@@ -250,7 +292,14 @@ unsafe extern "C" fn process(index: c_uint, max: c_uint, arg: *mut c_void) {
     }
 }
 
+/// Render: inverts Source into Output, then breaks the rule "Misbehave" names.
+///
+/// # Safety
+/// `effect` and `in_args` are the host's handles for the current Render action.
 unsafe fn render(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) -> OfxStatus {
+    // SAFETY: suite calls with this action's handles and live out pointers; the images' pixels are written
+    // inside their bounds (WriteOutside: outside the window but inside the bounds, or into the guard byte
+    // just before the rows, which the host allocates so that it can detect this).
     unsafe {
         let mut time = 0.0;
         call!(s().prop, propGetDouble(in_args, kOfxPropTime.as_ptr(), 0, &mut time));
@@ -357,7 +406,12 @@ unsafe fn render(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) ->
 
 /// Shows the last rendered frame in Status (unless the change is Status itself); "EditForever" changes
 /// Gain in answer to every change, its own included.
+///
+/// # Safety
+/// `effect` and `in_args` are the host's handles for the current InstanceChanged action.
 unsafe fn instance_changed(effect: OfxImageEffectHandle, in_args: OfxPropertySetHandle) -> OfxStatus {
+    // SAFETY: suite calls with this action's handles and live out pointers; the name the host hands out is
+    // NUL-terminated.
     unsafe {
         let mut name: *mut c_char = null_mut();
         call!(s().prop, propGetString(in_args, kOfxPropName.as_ptr(), 0, &mut name));
@@ -385,8 +439,13 @@ unsafe fn instance_changed(effect: OfxImageEffectHandle, in_args: OfxPropertySet
     kOfxStatOK
 }
 
+/// Runs one action.
+///
+/// # Safety
+/// `handle` and `in_args` are what the host passes for `action`.
 unsafe fn dispatch(action: &CStr, handle: *const c_void, in_args: OfxPropertySetHandle) -> OfxStatus {
     let effect = handle as OfxImageEffectHandle;
+    // SAFETY: each action gets the handles the host passed for it (the caller's contract).
     unsafe {
         if action == kOfxActionLoad {
             let suites = (|| {
@@ -424,6 +483,10 @@ unsafe fn dispatch(action: &CStr, handle: *const c_void, in_args: OfxPropertySet
     }
 }
 
+/// The plugin's mainEntry.
+///
+/// # Safety
+/// `action` is NULL or a NUL-terminated string; the handles are the host's for it.
 unsafe extern "C" fn main_entry(
     action: *const c_char,
     handle: *const c_void,
@@ -433,6 +496,7 @@ unsafe extern "C" fn main_entry(
     if action.is_null() {
         return kOfxStatErrBadHandle;
     }
+    // SAFETY: `action` is not NULL, so NUL-terminated (the caller's contract), and the handles are the host's.
     std::panic::catch_unwind(|| unsafe { dispatch(CStr::from_ptr(action), handle, in_args) })
         .unwrap_or(kOfxStatErrFatal)
 }

@@ -16,7 +16,6 @@
 //! ```
 
 pub mod cli;
-mod cli_render;
 mod diag;
 mod handles;
 mod host;

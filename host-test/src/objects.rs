@@ -419,6 +419,7 @@ pub(crate) struct ImageMemory {
 
 // SAFETY: plain bytes owned by this object.
 unsafe impl Send for ImageMemory {}
+// SAFETY: the host never reads or writes the bytes; only the plugin does, through the pointer it locked.
 unsafe impl Sync for ImageMemory {}
 
 impl ImageMemory {

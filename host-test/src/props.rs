@@ -404,8 +404,10 @@ mod tests {
         let ptr = p.plugin_get_string("S", 0).unwrap();
         p.plugin_set("S", 0, Scalar::String(c"second".to_owned())).unwrap();
         // The old pointer stays readable until the next setter call on this set.
+        // SAFETY: the string replaced once is still stored (that is what this tests), NUL-terminated.
         assert_eq!(unsafe { CStr::from_ptr(ptr) }, c"first");
         let ptr2 = p.plugin_get_string("S", 0).unwrap();
+        // SAFETY: the current value, stored by the set and NUL-terminated.
         assert_eq!(unsafe { CStr::from_ptr(ptr2) }, c"second");
         assert_eq!(p.string(c"S").as_deref(), Some("second"));
     }

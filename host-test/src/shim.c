@@ -1,6 +1,7 @@
 /* C varargs entry points of the OFX parameter and message suites.
  * Stable Rust cannot define variadic functions, so these read the arguments with va_arg, according to the
- * parameter's type as reported by Rust, and call fixed-arity Rust functions (suites.rs). */
+ * parameter's type as reported by Rust, and call fixed-arity Rust functions (suites/param/values.rs and
+ * suites/message.rs). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -414,6 +414,7 @@ trait SymbolOk {
 impl SymbolOk for libloading::Library {
     fn get_symbol_ok(&self, name: &str) -> bool {
         let n = format!("{name}\0");
+        // SAFETY: the symbol is only looked up, never called, so the type it is read as does not matter.
         unsafe { self.get::<unsafe extern "C" fn()>(n.as_bytes()).is_ok() }
     }
 }

@@ -1,0 +1,308 @@
+//! The `kinema` command line: the arguments (here), list/describe/doctor ([`inspect`]), render ([`render`]),
+//! and generate/interpolate as the render they stand for ([`shortcuts`]).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::{Parser, Subcommand};
+
+use crate::{Bundle, Context, Depth, Host, ParamInfo, ParamKind};
+
+mod inspect;
+mod render;
+mod shortcuts;
+
+use inspect::{describe, doctor, list, print_clip_cache};
+use render::render;
+use shortcuts::{generate_args, interpolate_args};
+
+/// Render and inspect OpenFX effects (Kinema) from the command line, through a strict OFX host.
+#[derive(Parser, Debug)]
+#[command(name = "kinema", version)]
+pub struct Cli {
+    /// The .ofx.bundle to load (default: OFX_PLUGIN_PATH, then Kinema.ofx.bundle beside the executable or one folder up, then /usr/OFX/Plugins).
+    #[arg(long, global = true)]
+    pub bundle: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List the effects of the bundle.
+    List,
+    /// Describe one effect: parameters, clips, depths, thread safety.
+    Describe {
+        /// Effect identifier (see `kinema list`).
+        id: String,
+    },
+    /// Render frames through an effect.
+    Render(RenderArgs),
+    /// A shot from a prompt (Kinema Generate), from a still (--image, Kinema Animate; with
+    /// --end-image, between two stills), or a clip extended forward or backward (--extend,
+    /// Kinema Extend).
+    Generate(GenerateArgs),
+    /// Slow motion, frame filling or duplicate repair with Kinema Interpolate (a shortcut for
+    /// `render com.kinema.Interpolate` with the mode and frames worked out).
+    Interpolate(InterpolateArgs),
+    /// Print the plugin's runtime report (ONNX Runtime, devices, model checks).
+    Doctor {
+        /// An ONNX model file to run (default: the smoke model shipped in the bundle).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Print the raw JSON report.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RenderArgs {
+    /// Effect identifier.
+    pub id: String,
+    /// Input image sequence, printf-style ('in/%04d.png'); PNG, EXR, TIFF or JPEG.
+    #[arg(long)]
+    pub input: Option<String>,
+    /// Frames to render: '0-47', '5', '1,3,9-12' (default: every frame of the input).
+    #[arg(long)]
+    pub frames: Option<String>,
+    /// Parameter values, by name or label: --set Mix=0.5 --set Model="Best Quality".
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// Output sequence pattern ('out/%04d.png'); the extension picks the format.
+    #[arg(long)]
+    pub out: String,
+    /// Pixel depth given to the effect: f32, u16 or u8 (default: the input's).
+    #[arg(long)]
+    pub depth: Option<Depth>,
+    /// Frames rendered concurrently.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// filter, general or generator (default: filter with an input, else generator).
+    #[arg(long)]
+    pub context: Option<Context>,
+    /// Output size WxH for generators.
+    #[arg(long)]
+    pub size: Option<String>,
+    /// Frame rate reported to the effect.
+    #[arg(long, default_value_t = 24.0)]
+    pub fps: f64,
+    /// Files the render reads besides --input (generate's stills): the output may not overwrite them.
+    #[arg(skip)]
+    pub inputs: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InterpolateArgs {
+    /// Input image sequence, printf-style ('in/%04d.png').
+    pub input: String,
+    /// Output sequence pattern ('out/%04d.png'); retimed output is numbered from 0.
+    #[arg(long)]
+    pub out: String,
+    /// Retime: source frames per output frame (0.5 = 2x slow motion, 0.25 = 4x).
+    #[arg(long, conflicts_with_all = ["fill", "repair"])]
+    pub speed: Option<f64>,
+    /// Rebuild these frames from their neighbours: '12, 40-42'.
+    #[arg(long, conflicts_with = "repair")]
+    pub fill: Option<String>,
+    /// Find frozen/duplicated frames and rebuild them.
+    #[arg(long)]
+    pub repair: bool,
+    /// Extra parameter values, as for render: --set cut_sensitivity=0.7.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// Pixel depth given to the effect: f32, u16 or u8 (default: the input's).
+    #[arg(long)]
+    pub depth: Option<Depth>,
+    /// Frames rendered concurrently.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    /// What the shot should show.
+    pub prompt: String,
+    /// What it should avoid.
+    #[arg(long, default_value = "")]
+    pub negative: String,
+    /// Model name (in the bundle or on KINEMA_MODEL_PATH) or model folder (default: the effect's).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Frames to make (Extend: frames added). Default: 17 (8 with --extend), what the bundled
+    /// Kinema-tiny makes in one shot.
+    #[arg(long)]
+    pub frames: Option<u32>,
+    /// Output size WxH (Generate; Animate and Extend take the input's).
+    #[arg(long, default_value = "256x256")]
+    pub size: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: i32,
+    /// Denoising steps (default: the effect's).
+    #[arg(long)]
+    pub steps: Option<i32>,
+    /// Guidance scale (default: the effect's).
+    #[arg(long)]
+    pub guidance: Option<f64>,
+    /// Animate this still instead of generating from text alone.
+    #[arg(long, conflicts_with = "extend")]
+    pub image: Option<PathBuf>,
+    /// With --image: end the shot on this still; the model makes the frames between the two
+    /// (--frames counts both stills, at least 3).
+    #[arg(long, requires = "image")]
+    pub end_image: Option<PathBuf>,
+    /// Extend this image sequence ('in/%04d.png').
+    #[arg(long)]
+    pub extend: Option<String>,
+    /// With --extend: add frames before the first one instead of after the last.
+    #[arg(long, requires = "extend")]
+    pub backward: bool,
+    /// With --extend: how many source frames at that end condition the new ones.
+    #[arg(long, requires = "extend")]
+    pub context: Option<u32>,
+    /// With --extend or --image: keep the new frames as the model made them, instead of matching
+    /// their colour and still detail to the source frames they join (Match Source off).
+    #[arg(long)]
+    pub no_match_source: bool,
+    /// With Match Source: how many new frames next to each source frame dissolve from it into
+    /// the generated frames (Seam Blend; 0 cuts straight to them; default: the effect's).
+    #[arg(long, conflicts_with = "no_match_source")]
+    pub seam_blend: Option<u32>,
+    /// Output sequence pattern ('out/%04d.png').
+    #[arg(long)]
+    pub out: String,
+    /// Frames rendered concurrently (the shot is generated once either way).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// Runs the CLI; the error is printed by main.
+pub fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::List => {
+            let bundle = load(&cli)?;
+            list(&bundle);
+            Ok(())
+        }
+        Command::Describe { id } => {
+            let bundle = load(&cli)?;
+            describe(bundle.plugin(id)?);
+            Ok(())
+        }
+        Command::Render(args) => render(&load(&cli)?, args, None),
+        Command::Interpolate(args) => render(&load(&cli)?, &interpolate_args(args)?, None),
+        Command::Generate(args) => {
+            let (args, source) = generate_args(args)?;
+            let bundle = load(&cli)?;
+            let rendered = render(&bundle, &args, source);
+            print_clip_cache(&bundle);
+            rendered
+        }
+        Command::Doctor { model, json } => doctor(&load(&cli)?, model.as_deref(), *json),
+    }
+}
+
+/// OFX_PLUGIN_PATH, then the bundle beside the executable (target/debug/Kinema.ofx.bundle for a debug
+/// build) or one folder up (target/Kinema.ofx.bundle for release), then /usr/OFX/Plugins.
+fn default_bundle() -> Result<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("OFX_PLUGIN_PATH")
+        .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+        .unwrap_or_default();
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        dirs.push(exe_dir.clone());
+        dirs.extend(exe_dir.parent().map(Path::to_path_buf));
+    }
+    dirs.push(PathBuf::from("/usr/OFX/Plugins"));
+    Host::find_bundle_in("Kinema", &dirs).context("cannot find Kinema.ofx.bundle (pass --bundle PATH)")
+}
+
+fn load(cli: &Cli) -> Result<Bundle> {
+    let path = match &cli.bundle {
+        Some(p) => p.clone(),
+        None => default_bundle()?,
+    };
+    let bundle = Host::new().load_bundle(&path).with_context(|| format!("loading {}", path.display()))?;
+    for e in bundle.load_errors() {
+        eprintln!("warning: {e}");
+    }
+    Ok(bundle)
+}
+
+/// Whether a parameter holds a value (pages, groups and buttons do not).
+pub(crate) fn has_value(p: &ParamInfo) -> bool {
+    !matches!(p.kind, ParamKind::Page | ParamKind::Group | ParamKind::PushButton)
+}
+
+/// Parses WxH (1 to 32768 each).
+pub(crate) fn parse_size(s: &str) -> Result<(u32, u32)> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| anyhow!("bad size '{s}' (expected WxH, e.g. 1920x1080)"))?;
+    let w: u32 = w.trim().parse().map_err(|_| anyhow!("bad width in '{s}'"))?;
+    let h: u32 = h.trim().parse().map_err(|_| anyhow!("bad height in '{s}'"))?;
+    if w == 0 || h == 0 || w > 32768 || h > 32768 {
+        bail!("size {w}x{h} is out of range");
+    }
+    Ok((w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_command_lines() {
+        let cli = Cli::try_parse_from([
+            "kinema",
+            "render",
+            "com.x",
+            "--input",
+            "in/%04d.png",
+            "--frames",
+            "0-3",
+            "--set",
+            "Mix=0.5",
+            "--out",
+            "o/%04d.exr",
+            "--depth",
+            "u16",
+            "--threads",
+            "2",
+        ])
+        .unwrap();
+        let Command::Render(r) = cli.command else { panic!("not render") };
+        assert_eq!(r.depth, Some(Depth::U16));
+        assert_eq!(r.set, vec!["Mix=0.5"]);
+        assert!(Cli::try_parse_from(["kinema", "render", "x", "--out", "o.png", "--depth", "f64"]).is_err());
+        let cli = Cli::try_parse_from(["kinema", "--bundle", "/b/K.ofx.bundle", "list"]).unwrap();
+        assert_eq!(cli.bundle.as_deref(), Some(Path::new("/b/K.ofx.bundle")));
+
+        let generate = |extra: &[&str]| {
+            let base = ["kinema", "generate", "the car drives away", "--out", "o/%04d.png"];
+            Cli::try_parse_from(base.iter().chain(extra)).map(|cli| match cli.command {
+                Command::Generate(g) => g,
+                other => panic!("not generate: {other:?}"),
+            })
+        };
+        let g = generate(&["--image", "a.png", "--end-image", "b.png", "--frames", "9"]).unwrap();
+        assert_eq!((g.image.as_deref(), g.end_image.as_deref()), (Some(Path::new("a.png")), Some(Path::new("b.png"))));
+        assert!(generate(&["--end-image", "b.png"]).is_err(), "--end-image requires --image");
+        let g = generate(&["--image", "a.png", "--end-image", "b.png", "--frames", "2"]).unwrap();
+        let err = generate_args(&g).unwrap_err().to_string();
+        assert!(err.contains("at least 3 with --end-image"), "{err}");
+        let g = generate(&["--no-match-source"]).unwrap();
+        let err = generate_args(&g).unwrap_err().to_string();
+        assert!(err.contains("needs --image or --extend"), "{err}");
+        let err = generate_args(&generate(&["--seam-blend", "2"]).unwrap()).unwrap_err().to_string();
+        assert!(err.starts_with("--seam-blend needs --image or --extend"), "{err}");
+        assert!(generate(&["--extend", "in/%04d.png", "--no-match-source", "--seam-blend", "2"]).is_err());
+        let g = generate(&["--extend", "in/%04d.png", "--backward", "--no-match-source"]).unwrap();
+        assert!(g.no_match_source && g.backward);
+        assert!(!generate(&["--extend", "in/%04d.png"]).unwrap().no_match_source);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1920x1080").unwrap(), (1920, 1080));
+        assert!(parse_size("1920").is_err());
+        assert!(parse_size("0x5").is_err());
+    }
+}

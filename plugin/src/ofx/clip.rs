@@ -54,14 +54,15 @@ impl Clip {
     }
 
     pub fn region_of_definition(&self, time: f64) -> OfxResult<OfxRectD> {
-        // SAFETY: valid clip handle by construction.
+        // SAFETY: `self.handle` came from clipGetHandle during the current action (`from_raw`).
         unsafe { raw::clip_region_of_definition(self.handle, time) }
     }
 
     /// The clip's image at `time`; `None` when the host has none there (Resolve returns none for
     /// unconnected clips that claim to be connected).
     pub fn image(&self, time: f64) -> OfxResult<Option<Image>> {
-        // SAFETY: valid clip handle by construction.
+        // SAFETY: `self.handle` came from clipGetHandle during the current action (`from_raw`); the
+        // image it returns is released by `Image`'s drop below.
         let Some(handle) = (unsafe { raw::clip_get_image(self.handle, time)? }) else { return Ok(None) };
         // SAFETY: a fresh image handle; Image owns it from here and releases it on drop.
         let props = unsafe { PropertySet::from_raw(handle, "the image") }?;

@@ -31,24 +31,35 @@ impl ImageEffect {
         self.handle
     }
 
-    // SAFETY (all raw calls below): `self.handle` is valid for the current action.
+    // Every method below calls `raw` with `self.handle`, the handle of the current action by the
+    // contract of `from_raw`.
 
     pub fn properties(&self) -> OfxResult<PropertySet> {
+        // SAFETY: `self.handle` is the current action's effect (`from_raw`), and the property set
+        // the host returns for it stays valid as long as the effect does.
         unsafe { PropertySet::from_raw(raw::effect_property_set(self.handle)?, "the effect's properties") }
     }
 
     pub fn params(&self) -> OfxResult<ParamSet> {
+        // SAFETY: `self.handle` is the current action's effect (`from_raw`), and the parameter set
+        // the host returns for it stays valid as long as the effect does.
         unsafe { ParamSet::from_raw(raw::effect_param_set(self.handle)?) }
     }
 
     /// Defines a clip on a descriptor (DescribeInContext).
     pub fn define_clip(&self, name: &'static CStr) -> OfxResult<PropertySet> {
+        // SAFETY: `self.handle` is the current action's effect (`from_raw`; a descriptor in
+        // DescribeInContext), `name` is `'static` as the host may keep it, and the clip
+        // descriptor's property set lives as long as the descriptor.
         unsafe { PropertySet::from_raw(raw::clip_define(self.handle, name)?, "a clip descriptor") }
     }
 
     pub fn clip(&self, name: &'static CStr) -> OfxResult<Clip> {
+        // SAFETY: `self.handle` is the current action's instance (`from_raw`).
         let (clip, props) = unsafe { raw::clip_get_handle(self.handle, name)? };
+        // SAFETY: the clip's property set just returned by clipGetHandle, valid with the instance.
         let props = unsafe { PropertySet::from_raw(props, "the clip's properties")? };
+        // SAFETY: both handles came from clipGetHandle during this action.
         Ok(unsafe { Clip::from_raw(clip, props, name) })
     }
 
@@ -57,34 +68,39 @@ impl ImageEffect {
         parse_context(&self.properties()?.string(kOfxImageEffectPropContext)?)
     }
 
-    /// Whether the host wants the current render stopped. Hosts without the call never abort.
     /// The project's frame rate (`kOfxImageEffectPropFrameRate`), when the host gives one.
     pub fn frame_rate(&self) -> Option<f64> {
         self.properties().ok()?.double(kOfxImageEffectPropFrameRate).ok().filter(|r| *r > 0.0 && r.is_finite())
     }
 
+    /// Whether the host wants the current render stopped. Hosts without the call never abort.
     pub fn abort(&self) -> bool {
+        // SAFETY: `self.handle` is the current action's instance (`from_raw`).
         unsafe { raw::effect_abort(self.handle) }.unwrap_or(false)
     }
 
     /// Posts a message to the user; Ok(false) when the host has no message suite.
     pub fn message(&self, kind: &CStr, text: &str) -> OfxResult<bool> {
         let c = raw::c_string(text)?;
+        // SAFETY: `self.handle` is the current action's instance (`from_raw`).
         unsafe { raw::message(self.handle, kind, &c) }
     }
 
     /// Starts a progress bar; Ok(false) when the host has no progress suite.
     pub fn progress_start(&self, label: &str) -> OfxResult<bool> {
         let c = raw::c_string(label)?;
+        // SAFETY: `self.handle` is the current action's instance (`from_raw`).
         unsafe { raw::progress_start(self.handle, &c) }
     }
 
     /// Reports progress in 0..=1; Ok(false) when the user cancelled.
     pub fn progress_update(&self, fraction: f64) -> OfxResult<bool> {
+        // SAFETY: `self.handle` is the current action's instance (`from_raw`).
         unsafe { raw::progress_update(self.handle, fraction.clamp(0.0, 1.0)) }
     }
 
     pub fn progress_end(&self) -> OfxResult<()> {
+        // SAFETY: `self.handle` is the current action's instance (`from_raw`).
         unsafe { raw::progress_end(self.handle) }
     }
 }

@@ -64,44 +64,69 @@ pub extern "C" fn OfxGetPlugin(nth: c_int) -> *mut OfxPlugin {
     .unwrap_or(ptr::null_mut())
 }
 
+/// Each plugin's `setHost`.
+///
+/// # Safety
+/// `host` must be NULL or point at a valid `OfxHost`.
 unsafe extern "C" fn plugin_set_host(host: *mut OfxHost) {
-    // SAFETY: forwarded from the host. setHost returns nothing; a failure resurfaces in Load.
+    // SAFETY: forwarded from the host under OfxSetHost's contract, which this fn shares. setHost
+    // returns nothing; a failure resurfaces in Load.
     let _ = unsafe { OfxSetHost(host) };
 }
 
+/// `mainEntry` of Generate.
+///
+/// # Safety
+/// As [`main_entry`]: the host's action name and handles, passed on unchanged.
 unsafe extern "C" fn generate_main(
     a: *const c_char,
     h: *const c_void,
     i: OfxPropertySetHandle,
     o: OfxPropertySetHandle,
 ) -> OfxStatus {
+    // SAFETY: the host's arguments, passed on under the contract main_entry shares with this fn.
     unsafe { main_entry(&effects::GENERATE, a, h, i, o) }
 }
 
+/// `mainEntry` of Animate.
+///
+/// # Safety
+/// As [`main_entry`]: the host's action name and handles, passed on unchanged.
 unsafe extern "C" fn animate_main(
     a: *const c_char,
     h: *const c_void,
     i: OfxPropertySetHandle,
     o: OfxPropertySetHandle,
 ) -> OfxStatus {
+    // SAFETY: the host's arguments, passed on under the contract main_entry shares with this fn.
     unsafe { main_entry(&effects::ANIMATE, a, h, i, o) }
 }
 
+/// `mainEntry` of Extend.
+///
+/// # Safety
+/// As [`main_entry`]: the host's action name and handles, passed on unchanged.
 unsafe extern "C" fn extend_main(
     a: *const c_char,
     h: *const c_void,
     i: OfxPropertySetHandle,
     o: OfxPropertySetHandle,
 ) -> OfxStatus {
+    // SAFETY: the host's arguments, passed on under the contract main_entry shares with this fn.
     unsafe { main_entry(&effects::EXTEND, a, h, i, o) }
 }
 
+/// `mainEntry` of Interpolate.
+///
+/// # Safety
+/// As [`main_entry`]: the host's action name and handles, passed on unchanged.
 unsafe extern "C" fn interpolate_main(
     a: *const c_char,
     h: *const c_void,
     i: OfxPropertySetHandle,
     o: OfxPropertySetHandle,
 ) -> OfxStatus {
+    // SAFETY: the host's arguments, passed on under the contract main_entry shares with this fn.
     unsafe { main_entry(&effects::INTERPOLATE, a, h, i, o) }
 }
 
@@ -192,9 +217,13 @@ mod tests {
             assert!(!p.is_null());
             // SAFETY: a pointer to one of our statics.
             let p = unsafe { &*p };
-            assert_eq!(unsafe { CStr::from_ptr(p.pluginApi) }, kOfxImageEffectPluginApi);
+            // SAFETY: pluginApi points at a `'static` C string constant.
+            let api = unsafe { CStr::from_ptr(p.pluginApi) };
+            assert_eq!(api, kOfxImageEffectPluginApi);
             assert_eq!(p.apiVersion, 1);
-            assert_eq!(unsafe { CStr::from_ptr(p.pluginIdentifier) }, spec.id);
+            // SAFETY: pluginIdentifier points at the effect's `'static` C string id.
+            let id = unsafe { CStr::from_ptr(p.pluginIdentifier) };
+            assert_eq!(id, spec.id);
             assert!(p.setHost.is_some() && p.mainEntry.is_some());
         }
         assert!(OfxGetPlugin(4).is_null());
@@ -208,17 +237,21 @@ mod tests {
             unsafe { main_entry(&effects::INTERPOLATE, ptr::null(), ptr::null(), ptr::null_mut(), ptr::null_mut()) };
         assert_eq!(status, kOfxStatErrBadHandle);
         let unknown = c"OfxActionNotAThing";
+        // SAFETY: a valid C string action with NULL handles, which an unknown action never reads.
         let status = unsafe {
             main_entry(&effects::INTERPOLATE, unknown.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut())
         };
         assert_eq!(status, kOfxStatReplyDefault);
         // A render on a NULL instance is an error status.
         let render = kOfxImageEffectActionRender;
+        // SAFETY: a valid C string action; the NULL instance handle is refused before any use.
         let status = unsafe {
             main_entry(&effects::INTERPOLATE, render.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut())
         };
         assert_ne!(status, kOfxStatOK);
-        assert_eq!(unsafe { OfxSetHost(ptr::null()) }, kOfxStatErrBadHandle);
+        // SAFETY: NULL is allowed by OfxSetHost's contract, and refused.
+        let status = unsafe { OfxSetHost(ptr::null()) };
+        assert_eq!(status, kOfxStatErrBadHandle);
     }
 
     #[cfg(debug_assertions)]
@@ -227,11 +260,13 @@ mod tests {
         // Only this test uses this action name, so the process-wide variable cannot affect others.
         let action = c"OfxActionSyncPrivateData";
         std::env::set_var(DEBUG_PANIC_ENV, action.to_str().unwrap());
+        // SAFETY: a valid C string action with NULL handles; it panics before reading them.
         let status =
             unsafe { main_entry(&effects::GENERATE, action.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()) };
         std::env::remove_var(DEBUG_PANIC_ENV);
         assert_eq!(status, PANIC_STATUS);
         // And the same call without the variable is handled normally.
+        // SAFETY: a valid C string action with NULL handles, which SyncPrivateData never reads.
         let status =
             unsafe { main_entry(&effects::GENERATE, action.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()) };
         assert_eq!(status, kOfxStatReplyDefault);

@@ -33,18 +33,21 @@ impl ParamSet {
     }
 
     pub fn define(&self, kind: &'static CStr, name: &'static CStr) -> OfxResult<PropertySet> {
-        // SAFETY: valid handle by construction; the property set lives as long as the descriptor.
+        // SAFETY: `self.handle` is the current action's parameter set (`from_raw`), `kind` and
+        // `name` are `'static` as the host may keep them, and the property set the host returns
+        // lives as long as the descriptor.
         unsafe { PropertySet::from_raw(raw::param_define(self.handle, kind, name)?, "a parameter descriptor") }
     }
 
     pub fn param(&self, name: &'static CStr) -> OfxResult<Param> {
-        // SAFETY: valid handle by construction.
+        // SAFETY: `self.handle` is the current action's parameter set (`from_raw`).
         let handle = unsafe { raw::param_get_handle(self.handle, name)? };
         Ok(Param { handle, name })
     }
 
     pub fn properties(&self) -> OfxResult<PropertySet> {
-        // SAFETY: valid handle by construction.
+        // SAFETY: `self.handle` is the current action's parameter set (`from_raw`), and the
+        // property set the host returns for it lives as long as the set does.
         unsafe { PropertySet::from_raw(raw::param_set_property_set(self.handle)?, "the parameter set's properties") }
     }
 
@@ -92,22 +95,38 @@ impl ParamSet {
 }
 
 impl Param {
-    // SAFETY (all methods): `self.handle` came from paramGetHandle on a valid set during this action.
+    // Every method below calls `raw` with `self.handle`, which came from paramGetHandle on a valid
+    // set during this action. The value's C type follows the parameter's type, which the variadic
+    // call cannot check: each getter is only for the parameter types it names.
 
+    /// Integer, boolean and choice parameters only.
     pub fn get_int(&self, time: Option<f64>) -> OfxResult<i32> {
+        // SAFETY: `self.handle` is live (see above), and the callers read only integer, boolean and
+        // choice parameters with it (ParamSet::values picks the getter by the table's kind), which
+        // write an `int`.
         unsafe { raw::param_get_value::<c_int>(self.handle, time, self.name) }
     }
 
+    /// Double parameters only.
     pub fn get_double(&self, time: Option<f64>) -> OfxResult<f64> {
+        // SAFETY: `self.handle` is live (see above), and the callers read only double parameters
+        // with it (ParamSet::values picks the getter by the table's kind), which write a `double`.
         unsafe { raw::param_get_value::<f64>(self.handle, time, self.name) }
     }
 
+    /// String parameters only.
     pub fn get_string(&self, time: Option<f64>) -> OfxResult<String> {
+        // SAFETY: `self.handle` is live (see above), and the callers read only string parameters
+        // with it (ParamSet::values by the table's kind; Instance::show_status reads Status, a
+        // string).
         unsafe { raw::param_get_string(self.handle, time, self.name) }
     }
 
+    /// String parameters only.
     pub fn set_string(&self, value: &str) -> OfxResult<()> {
         let c = raw::c_string(value)?;
+        // SAFETY: `self.handle` is live (see above), and its one caller (Instance::show_status)
+        // writes Status, a string parameter; the host copies `c`.
         unsafe { raw::param_set_string(self.handle, &c, self.name) }
     }
 }

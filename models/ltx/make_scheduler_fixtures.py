@@ -13,6 +13,11 @@ FlowMatchEulerDiscreteScheduler cases
   steps                 a whole Euler loop (fixed model outputs), and per_token_timesteps steps
 DDIMScheduler cases
   default config (leading spacing), "trailing", "linspace"; epsilon and v_prediction; eta = 0
+LTXEulerAncestralRFScheduler cases (key "ltx_euler_ancestral_rf"; used by LTXI2VLongMultiPromptPipeline)
+  set_timesteps     explicit sigmas (list, f64 tensor), `timesteps` as an alias of sigmas, and num_inference_steps
+                    (delegated to FlowMatchEulerDiscreteScheduler built from the RF config)
+  steps             loops over timesteps[:-1] as the pipeline runs them, eta 1 / 0.5 / 0, s_noise 1 / 0.7, with
+                    every ancestral noise draw recorded (null where the step draws none)
 """
 
 from __future__ import annotations
@@ -182,15 +187,93 @@ def ddim_cases():
     return res
 
 
+def rf_cases():
+    import diffusers.schedulers.scheduling_ltx_euler_ancestral_rf as rf_mod
+    from diffusers import FlowMatchEulerDiscreteScheduler as FM
+    from diffusers import LTXEulerAncestralRFScheduler as RF
+
+    sys.path.insert(0, str(HERE))
+    import export
+
+    comfy = [1.0, 0.9937, 0.9875, 0.9812, 0.975, 0.9094, 0.725, 0.4219, 0.0]
+    sets = []
+
+    def add_set(name, s, note, **kw):
+        s.set_timesteps(**kw)
+        arg = {k: (L(v) if isinstance(v, torch.Tensor) else v) for k, v in kw.items()}
+        sets.append({"name": name, "note": note, "config": cfg_of(s), "set_timesteps": arg,
+                     "timesteps": L(s.timesteps), "sigmas": L(s.sigmas), "num_inference_steps": s.num_inference_steps})
+
+    add_set("sigmas_list", RF(), "explicit sigmas incl. the terminal 0: timesteps = f32(sigmas) * 1000", sigmas=comfy)
+    add_set("sigmas_tensor_f64", RF(), "an f64 tensor is cast to f32 first",
+            sigmas=torch.tensor([1.0, 0.7, 1 / 3, 0.1, 0.0], dtype=torch.float64))
+    add_set("timesteps_alias", RF(), "`timesteps` without `sigmas` is taken AS sigmas (not divided by 1000)",
+            timesteps=[1.0, 0.5, 0.0])
+    for n in (4, 8):
+        add_set(f"n{n}_from_flowmatch_tiny", RF.from_config(FM(**export.TINY_SCHEDULER).config),
+                "num_inference_steps only: FlowMatchEulerDiscreteScheduler.from_config(rf.config).set_timesteps(n)",
+                num_inference_steps=n)
+    add_set("n4_from_flowmatch_shift3", RF.from_config(FM(shift=3.0).config), "delegated, static shift 3", num_inference_steps=4)
+    add_set("n4_default", RF(), "delegated, default config", num_inference_steps=4)
+    add_set("n4_from_flowmatch_091_mu", RF.from_config(FM(**export.SCHEDULER_091).config),
+            "delegated, dynamic shift + shift_terminal, mu passed through", num_inference_steps=4, mu=1.1)
+
+    noises = []
+    orig = rf_mod.randn_tensor
+
+    def logged(*a, **k):
+        out = orig(*a, **k)
+        noises.append(out.clone())
+        return out
+
+    g = torch.Generator().manual_seed(321)
+    x0 = torch.randn(1, 6, 3, generator=g)
+    outs = [torch.randn(1, 6, 3, generator=g) for _ in range(8)]
+    steps = []
+    rf_mod.randn_tensor = logged
+    try:
+        for name, kw, set_kw in (
+            ("eta1", {}, {"sigmas": [1.0, 0.9, 0.6, 0.25, 0.0]}),
+            ("eta0.5", {"eta": 0.5}, {"sigmas": [1.0, 0.9, 0.6, 0.25, 0.0]}),
+            ("eta1_snoise0.7", {"s_noise": 0.7}, {"sigmas": [1.0, 0.9, 0.6, 0.25, 0.0]}),
+            ("eta0", {"eta": 0.0}, {"sigmas": [1.0, 0.9, 0.6, 0.25, 0.0]}),
+            ("eta1_comfy", {}, {"sigmas": comfy}),
+            ("eta1_n4_delegated", {}, {"num_inference_steps": 4}),
+        ):
+            s = RF(**kw)
+            s.set_timesteps(**set_kw)
+            gen = torch.Generator().manual_seed(99)
+            x = x0.clone()
+            xs, ns = [], []
+            for i, t in enumerate(s.timesteps[:-1]):  # as LTXI2VLongMultiPromptPipeline loops
+                before = len(noises)
+                x = s.step(outs[i], t, x, generator=gen, return_dict=False)[0]
+                xs.append(L(x))
+                ns.append(L(noises[-1]) if len(noises) > before else None)
+            steps.append({"name": name, "config": cfg_of(s), "set_timesteps": set_kw,
+                          "timesteps": L(s.timesteps), "sigmas": L(s.sigmas), "sample": L(x0),
+                          "model_outputs": [L(o) for o in outs[: len(xs)]], "noises": ns, "samples_after_each_step": xs})
+    finally:
+        rf_mod.randn_tensor = orig
+    return {
+        "set_timesteps": sets,
+        "step": steps,
+        "formula": "denoised = x - s*v; if |s1| < 1e-8: x = denoised; else r = 1 + (s1/s - 1)*eta; sd = s1*r; "
+        "a1 = 1 - s1; ad = 1 - sd; q = sd/s; x = q*x + (1 - q)*denoised; if eta > 0 and s_noise > 0: "
+        "c = sqrt(max(s1^2 - sd^2*a1^2/(ad^2 + 1e-12), 0)); x = (a1/(ad + 1e-12))*x + noise*c*s_noise",
+    }
+
+
 def main():
     torch.set_grad_enabled(False)
     doc = {
-        "about": "Recorded from diffusers %s FlowMatchEulerDiscreteScheduler / DDIMScheduler. Tensors are nested lists "
+        "about": "Recorded from diffusers %s FlowMatchEulerDiscreteScheduler / DDIMScheduler / LTXEulerAncestralRFScheduler. Tensors are nested lists "
         "(float32 values). Tolerance 1e-6 absolute, except DDIM step outputs: 2e-6 relative "
         "(|a-b| <= 2e-6*max(1,|b|): f32 cancellation, pred_original_sample reaches ~100 at t~999)." % __import__("diffusers").__version__,
         "flow_match_euler": {"set_timesteps": flow_cases(), "step": flow_steps()},
         "ddim": ddim_cases(),
         "ddim_alphas_cumprod": ALPHAS,
+        "ltx_euler_ancestral_rf": rf_cases(),
     }
     p = HERE / "fixtures" / "schedulers.json"
     p.parent.mkdir(parents=True, exist_ok=True)

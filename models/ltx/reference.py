@@ -2,11 +2,12 @@
 """LTX pipelines re-implemented with ONLY the ONNX graphs + numpy + tokenizer.json + the recorded draws.
 
 This is the executable form of README.md: no torch, no diffusers. It reads manifest.json, runs every case
-in fixtures/cases.json, compares each intermediate with what diffusers recorded, and writes the max-abs
-diffs into fixtures/cases.json under "numpy_reimplementation". A Rust runtime that follows README.md should
-land in the same place (final latents within 1e-3, frames within 1/255).
+in fixtures/cases.json and fixtures/long_cases.json (long shots: reference_long.py), compares each intermediate
+with what diffusers recorded, and writes the max-abs diffs into those files under "numpy_reimplementation".
+A Rust runtime that follows README.md should land in the same place (final latents within 1e-3, frames
+within 1/255; schedulers within 1e-6).
 
-  python reference.py [--cases t2v,i2v,...]
+  python reference.py [--cases t2v,long_windows,...]
 """
 
 from __future__ import annotations
@@ -475,8 +476,15 @@ def main(argv=None):
     args = ap.parse_args(argv)
     root = Path(args.root)
     fx = Path(args.fixtures) if args.fixtures else root / "fixtures"
+    import reference_long
+
     doc = json.loads((fx / "cases.json").read_text())
+    long_path = fx / "long_cases.json"
+    long_doc = json.loads(long_path.read_text()) if long_path.exists() else {"cases": {}}
     sched = check_schedulers(fx / "schedulers.json")
+    sched_doc = json.loads((fx / "schedulers.json").read_text())
+    if "ltx_euler_ancestral_rf" in sched_doc:
+        reference_long.check_rf(sched_doc, sched)
     for k, v in sched.items():
         tol = 2e-6 if k == "ddim_step_relative" else 1e-6
         print(f"schedulers.json {k:22s} max abs {v:.3e} (tol {tol:g}) {'OK' if v <= tol else 'FAIL'}")
@@ -484,11 +492,14 @@ def main(argv=None):
     L = LTX(root)
     res = {}
     ok = ok_s
-    for name, case in doc["cases"].items():
+    runs = [(n, c, run_case) for n, c in doc["cases"].items()]
+    runs += [(n, c, reference_long.run_long_case) for n, c in long_doc["cases"].items()]
+    long_res = {}
+    for name, case, run in runs:
         if args.cases and name not in args.cases.split(","):
             continue
-        d = run_case(L, case, fx)
-        res[name] = d
+        d = run(L, case, fx)
+        (long_res if name in long_doc["cases"] else res)[name] = d
         lat, fr = d["latents_final"], d["frames"]
         good = isinstance(lat, float) and lat <= 1e-3 and isinstance(fr, float) and fr <= 1 / 255
         ok &= good
@@ -499,6 +510,9 @@ def main(argv=None):
         doc.setdefault("numpy_reimplementation", {}).update(res)
         doc["numpy_reimplementation_schedulers"] = sched
         (fx / "cases.json").write_text(json.dumps(doc, indent=1) + "\n")
+        if long_res:
+            long_doc.setdefault("numpy_reimplementation", {}).update(long_res)
+            long_path.write_text(json.dumps(long_doc, indent=1) + "\n")
     raise SystemExit(0 if ok else 1)
 
 

@@ -23,6 +23,33 @@ pub struct Manifest {
     pub conditioning: Conditioning,
     pub decode: Decode,
     pub defaults: Defaults,
+    /// Long shots: how the model's window slides over a shot longer than it (none: one window).
+    #[serde(default)]
+    pub windows: Option<Windows>,
+}
+
+/// Sliding windows for shots longer than the model was trained for (diffusers'
+/// `LTXI2VLongMultiPromptPipeline` settings, in frames).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Windows {
+    /// One window, in frames (the model's trained length; it follows the frame rule).
+    pub frames: usize,
+    /// Frames each window shares with the one before (`temporal_overlap`).
+    pub overlap: usize,
+    /// How firmly a window keeps the previous window's tail (0..1].
+    #[serde(default = "default_overlap_strength")]
+    pub overlap_strength: f32,
+    /// How far each window's latent statistics are pulled to the first window's (0..1).
+    #[serde(default = "default_adain_factor")]
+    pub adain_factor: f32,
+}
+
+fn default_overlap_strength() -> f32 {
+    0.5
+}
+
+fn default_adain_factor() -> f32 {
+    0.25
 }
 
 /// A value that differs between the three LTX pipelines.
@@ -261,8 +288,39 @@ impl Manifest {
         if !matches!(m.scheduler, SchedulerConfig::FlowMatchEuler(_)) {
             return Err(bad("LTX pipelines need a flow_match_euler scheduler".into()));
         }
+        if let Some(w) = &m.windows {
+            m.check_windows(w).map_err(|e| bad(format!("{}: windows: {e}", path.display())))?;
+        }
         super::limits::check_manifest(&m).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         Ok(m)
+    }
+
+    /// A window the long pipeline can slide: whole latent frames, an overlap of 1 or at least 3
+    /// latent frames (diffusers' stitching loses or repeats a frame per window otherwise) and
+    /// shorter than the window.
+    fn check_windows(&self, w: &Windows) -> Result<(), String> {
+        let (rule, t) = (self.latent.frame_rule, self.latent.temporal_ratio);
+        if w.frames > super::limits::MAX_FRAMES {
+            return Err(format!("frames {} is more than {}", w.frames, super::limits::MAX_FRAMES));
+        }
+        if w.frames < rule.plus + rule.mult || (w.frames - rule.plus) % rule.mult != 0 {
+            return Err(format!("frames {} is not a length this model makes ({}k+{})", w.frames, rule.mult, rule.plus));
+        }
+        let (tile, ov) = ((w.frames - 1) / t + 1, w.overlap / t);
+        if ov == 0 || ov == 2 || ov >= tile {
+            return Err(format!(
+                "overlap {} is {ov} latent frames; it must be 1 or 3 to {} (times {t} frames)",
+                w.overlap,
+                tile - 1
+            ));
+        }
+        if !(w.overlap_strength > 0.0 && w.overlap_strength <= 1.0) || !(0.0..=1.0).contains(&w.adain_factor) {
+            return Err(format!(
+                "overlap_strength {} must be in (0, 1] and adain_factor {} in [0, 1]",
+                w.overlap_strength, w.adain_factor
+            ));
+        }
+        Ok(())
     }
 
     fn files(&self) -> [&str; 5] {

@@ -8,7 +8,7 @@ pub mod noise;
 pub mod pipeline;
 pub mod scheduler;
 
-pub use manifest::Manifest;
+pub use manifest::{Manifest, Windows};
 pub use model::{open_models, purge_models, VideoModel};
 pub use noise::{Noise, RecordedNoise, SeededNoise};
 pub use pipeline::{Condition, Control, Mode, Output, Request, VideoToVideo};

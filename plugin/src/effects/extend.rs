@@ -31,7 +31,7 @@ pub(super) const PARAMS: &[ParamSpec] = &[
         label: c"Extend By",
         hint: c"Frames to generate beyond the chosen end of the clip.",
         page: PAGE_MAIN,
-        kind: ParamKind::Int { default: 8, min: 1, max: 10_000, display_min: 1, display_max: 257 },
+        kind: ParamKind::Int { default: 8, min: 1, max: 10_000, display_min: 1, display_max: 1441 },
     },
     ParamSpec {
         name: PARAM_CONTEXT_FRAMES,

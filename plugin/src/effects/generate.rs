@@ -13,9 +13,10 @@ pub const PARAM_LENGTH: &CStr = c"length";
 pub(super) const LENGTH_PARAM: ParamSpec = ParamSpec {
     name: PARAM_LENGTH,
     label: c"Length",
-    hint: c"Frames in the generated shot (the bundled Kinema-tiny makes up to 17; bigger models take longer shots).",
+    hint: c"Frames in the generated shot, up to a minute. A shot longer than the model's window (17 frames for the \
+            bundled Kinema-tiny) is made in overlapping windows, each continuing the one before.",
     page: PAGE_MAIN,
-    kind: ParamKind::Int { default: 17, min: 1, max: 10_000, display_min: 9, display_max: 257 },
+    kind: ParamKind::Int { default: 17, min: 1, max: 10_000, display_min: 9, display_max: 1441 },
 };
 
 pub(super) const PARAMS: &[ParamSpec] = &[

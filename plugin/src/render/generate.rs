@@ -144,8 +144,20 @@ pub fn render(
     };
 
     host.progress_start(&format!("{label}: generating"));
-    // Progress goes through the progress suite only: a render may not set parameters.
-    let mut progress = |done: usize, total: usize| host.progress(done as f64 / total.max(1) as f64);
+    // Progress goes through the progress suite only: a render may not set parameters. A long
+    // shot's windows each run all steps; the label names the window being made.
+    let steps = settings.steps.max(1);
+    let mut window_shown = 0;
+    let mut progress = |done: usize, total: usize| {
+        let windows = total / steps;
+        let window = (done.saturating_sub(1) / steps + 1).min(windows);
+        if windows > 1 && window != window_shown {
+            window_shown = window;
+            host.progress_end();
+            host.progress_start(&format!("{label}: window {window}/{windows} of {steps} steps"));
+        }
+        host.progress(done as f64 / total.max(1) as f64)
+    };
     let abort = || host.aborted();
     let made = shot_clip(&model, &settings, shot, &mut progress, &abort);
     host.progress_end();
@@ -164,10 +176,14 @@ pub fn render(
     let written = assemble(&fitted, out.channels()?, Alpha::Opaque).map_err(failed)?;
     out.write(&written, bounds)?;
     let (clip_frames, seed) = (made.clip.frames.len(), settings.seed);
+    let clip_frames = match made.windows {
+        Some(windows) => format!("{clip_frames} frames in {windows}"),
+        None => format!("{clip_frames} frames"),
+    };
     Ok(match between {
         Some((first, last)) => format!(
-            "Generated frame {index} of the shot between keyframes {first} and {last} ({clip_frames} frames, seed {seed})"
+            "Generated frame {index} of the shot between keyframes {first} and {last} ({clip_frames}, seed {seed})"
         ),
-        None => format!("Generated frame {index} of the shot ({clip_frames} frames, seed {seed})"),
+        None => format!("Generated frame {index} of the shot ({clip_frames}, seed {seed})"),
     })
 }

@@ -15,6 +15,8 @@ pub struct Shotclip {
     /// Clip frame of shot index `i` is `anchor + sign·i`.
     pub anchor: usize,
     pub backward: bool,
+    /// How a shot longer than the model's window was cut (None: one window).
+    pub windows: Option<super::ShotWindows>,
 }
 
 impl Shotclip {
@@ -189,10 +191,10 @@ mod tests {
     #[test]
     fn extend_maps_shot_indices_to_clip_frames() {
         let clip = Arc::new(GeneratedClip { frames: (0..9).map(|_| Frame::new(3, 1, 1)).collect(), fps: 25.0 });
-        let forward = Shotclip { clip: clip.clone(), anchor: 4, backward: false };
+        let forward = Shotclip { clip: clip.clone(), anchor: 4, backward: false, windows: None };
         assert!(std::ptr::eq(forward.frame(1).unwrap(), &clip.frames[5]));
         assert!(forward.frame(5).is_none());
-        let backward = Shotclip { clip: clip.clone(), anchor: 4, backward: true };
+        let backward = Shotclip { clip: clip.clone(), anchor: 4, backward: true, windows: None };
         assert!(std::ptr::eq(backward.frame(1).unwrap(), &clip.frames[3]));
         assert!(std::ptr::eq(backward.frame(4).unwrap(), &clip.frames[0]));
         assert!(backward.frame(5).is_none());
@@ -211,7 +213,7 @@ mod tests {
 
     fn shotclips(frames: Vec<Frame>) -> [Shotclip; 2] {
         let clip = Arc::new(GeneratedClip { frames, fps: 25.0 });
-        [Shotclip { clip: clip.clone(), anchor: 4, backward: false }, Shotclip { clip, anchor: 4, backward: true }]
+        [Shotclip { clip: clip.clone(), anchor: 4, backward: false, windows: None }, Shotclip { clip, anchor: 4, backward: true, windows: None }]
     }
 
     #[test]
@@ -368,7 +370,7 @@ mod tests {
         // The model draws every frame flat 0.5; the start keyframe is 0.6, the end keyframe 0.4.
         let flat = |v: f32| Frame::from_vec(3, 8, 12, vec![v; 3 * 96]).unwrap();
         let clip = Arc::new(GeneratedClip { frames: (0..9).map(|_| flat(0.5)).collect(), fps: 25.0 });
-        let shot = Shotclip { clip, anchor: 0, backward: false };
+        let shot = Shotclip { clip, anchor: 0, backward: false, windows: None };
         let (start, end) = (flat(0.6), flat(0.4));
         let seams = [Seam { at: 0, source: &start }, Seam { at: 8, source: &end }];
         for (index, want) in [(1, 0.575), (2, 0.55), (4, 0.5), (6, 0.45), (7, 0.425)] {

@@ -4,12 +4,14 @@
 //! through [`crate::diffusion`].
 
 mod matching;
+mod windows;
 
 pub use matching::{purge_cache, Seam, Shotclip};
+pub use windows::{ShotWindows, MAX_SHOT_SECONDS};
 
 use super::EngineError;
 use crate::clip_cache::{clip_cache, GeneratedClip, GenerationError, KeyBuilder};
-use crate::diffusion::{Condition, Control, Manifest, Mode, Request, SeededNoise, VideoModel};
+use crate::diffusion::{Condition, Control, LongRequest, Manifest, Mode, Request, SeededNoise, SeededStreams, VideoModel};
 use crate::effects::Direction;
 use crate::frame_io::{resize_cover, Frame};
 use crate::models::ModelDir;
@@ -193,31 +195,60 @@ pub fn shot_clip(
             (Mode::Conditions(vec![Condition { frames: context, frame_index, strength: 1.0 }]), total, anchor, backward)
         }
     };
-    check_length(m, frames)?;
-    let key = key.uint("frames", frames as u64).finish();
-    let request = Request {
-        prompt: settings.prompts.prompt().to_string(),
-        negative_prompt: settings.prompts.negative().to_string(),
-        width,
-        height,
-        frames,
-        fps: settings.fps,
-        steps: settings.steps,
-        guidance: settings.guidance,
-        max_sequence_length: None,
-        decode_timestep: m.decode.timestep,
-        decode_noise_scale: m.decode.noise_scale,
-        image_cond_noise_scale: m.conditioning.condition.image_cond_noise_scale,
-        mode,
-        video_to_video: None,
+    let windowable = matches!(mode, Mode::TextToVideo | Mode::ImageToVideo(_));
+    let windows = windows::plan(m, frames, settings.fps, windowable)?;
+    let mut key = key.uint("frames", frames as u64);
+    let job = match windows {
+        None => Job::Single(Request {
+            // A storyboard's later segments belong to later windows; one window takes the first.
+            prompt: windows::first_segment(settings.prompts.prompt()).to_string(),
+            negative_prompt: settings.prompts.negative().to_string(),
+            width,
+            height,
+            frames,
+            fps: settings.fps,
+            steps: settings.steps,
+            guidance: settings.guidance,
+            max_sequence_length: None,
+            decode_timestep: m.decode.timestep,
+            decode_noise_scale: m.decode.noise_scale,
+            image_cond_noise_scale: m.conditioning.condition.image_cond_noise_scale,
+            mode,
+            video_to_video: None,
+        }),
+        Some(_) => {
+            let image = match mode {
+                Mode::ImageToVideo(image) => Some(image),
+                _ => None,
+            };
+            let request = windows::request(m, settings, (width, height), frames, image)?;
+            let w = &request.windows;
+            key = key
+                .str("pipeline", "long")
+                .uint("window", w.tile_frames as u64)
+                .uint("overlap", w.overlap_frames as u64)
+                .float("overlap_strength", f64::from(w.overlap_strength))
+                .float("adain", f64::from(w.adain_factor));
+            Job::Long(Box::new(request))
+        }
     };
-    let clip = clip_cache().get_or_generate(key, progress, abort, |progress| {
-        let mut noise = SeededNoise::new(settings.seed);
+    let clip = clip_cache().get_or_generate(key.finish(), progress, abort, |progress| {
         let mut control = Control { progress, abort };
-        let out = model.generate(&request, &mut noise, &mut control)?;
+        let out = match &job {
+            Job::Single(request) => model.generate(request, &mut SeededNoise::new(settings.seed), &mut control)?,
+            Job::Long(request) => {
+                model.generate_long(request, &mut SeededStreams::new(settings.seed), &mut control)?
+            }
+        };
         Ok::<_, EngineError>(GeneratedClip { frames: out.frames, fps: settings.fps })
     })?;
-    Ok(Shotclip { clip, anchor, backward })
+    Ok(Shotclip { clip, anchor, backward, windows })
+}
+
+/// One generation: a shot in one window, or in several by the long pipeline.
+enum Job {
+    Single(Request),
+    Long(Box<LongRequest>),
 }
 
 /// The clip cache remembers a failed generation by its text and serves it to every later frame;
@@ -236,19 +267,6 @@ impl GenerationError for EngineError {
     }
 }
 
-/// A shot longer than the model was trained for is refused rather than rendered badly.
-fn check_length(m: &Manifest, frames: usize) -> Result<(), EngineError> {
-    match m.defaults.max_frames {
-        Some(max) if frames > max => Err(EngineError::Input(format!(
-            "model '{}' makes shots of at most {max} frames and this one needs {frames}: shorten it (Length, \
-             End Frame, or Extend By plus Context Frames) or use a model trained for longer shots",
-            m.name
-        ))),
-        _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -337,13 +355,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn shots_longer_than_the_model_learned_are_refused_by_name() {
-        let mut m = ltx_manifest();
-        assert!(check_length(&m, 10_001).is_ok(), "no limit unless the manifest sets one");
-        m.defaults.max_frames = Some(17);
-        assert!(check_length(&m, 17).is_ok());
-        let err = check_length(&m, 25).unwrap_err().to_string();
-        assert!(err.contains("at most 17 frames") && err.contains("needs 25"), "{err}");
-    }
 }

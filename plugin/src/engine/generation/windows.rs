@@ -1,0 +1,169 @@
+//! Shots longer than the model's window: the long pipeline makes them as overlapping windows
+//! ([`crate::diffusion::long`]), each conditioned on the tail of the one before. A shot that fits
+//! in one window is generated exactly as before, by the single-window pipelines.
+
+use crate::diffusion::{
+    window_plan, DecodeTiling, LongRequest, LongSchedule, LongScheduler, Manifest, WindowSettings, Windows,
+};
+use crate::engine::EngineError;
+use crate::frame_io::Frame;
+
+use super::ShotSettings;
+
+/// The longest shot any effect makes: a minute at the shot's frame rate.
+pub const MAX_SHOT_SECONDS: f64 = 60.0;
+
+/// How a long shot is cut into windows, for the status line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShotWindows {
+    pub count: usize,
+    /// Frames per window and frames each shares with the one before.
+    pub frames: usize,
+    pub overlap: usize,
+}
+
+impl std::fmt::Display for ShotWindows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} windows of {}, overlap {}", self.count, self.frames, self.overlap)
+    }
+}
+
+/// The prompt of the first window: the text before the first `|` (all of it without one).
+pub fn first_segment(prompt: &str) -> &str {
+    prompt.split('|').next().unwrap_or_default().trim()
+}
+
+/// The longest shot one window makes: the manifest's window, or its trained maximum.
+fn single_window(m: &Manifest) -> Option<usize> {
+    match (&m.windows, m.defaults.max_frames) {
+        (Some(w), Some(max)) => Some(w.frames.min(max)),
+        (Some(w), None) => Some(w.frames),
+        (None, max) => max,
+    }
+}
+
+/// Whether a shot of `frames` needs windows (`Some`, with the plan) or fits in one (`None`).
+/// `windowable` says whether the shot's kind can be made in windows (text, or a first image).
+/// Lengths no model can make (over a minute, or longer than a window where windows cannot be
+/// used) are refused with the reason and what to change.
+pub fn plan(m: &Manifest, frames: usize, fps: f64, windowable: bool) -> Result<Option<ShotWindows>, EngineError> {
+    let max_frames = (MAX_SHOT_SECONDS * fps).floor() as usize;
+    if frames > max_frames.max(1) {
+        return Err(EngineError::Input(format!(
+            "a shot is at most {MAX_SHOT_SECONDS} seconds ({max_frames} frames at {fps} fps) and this one needs {frames}"
+        )));
+    }
+    let Some(single) = single_window(m).filter(|&max| frames > max) else { return Ok(None) };
+    let too_long = |why: &str| {
+        Err(EngineError::Input(format!(
+            "model '{}' makes {single} frames at once and this shot needs {frames}{why}: shorten it (Length, \
+             End Frame, or Extend By plus Context Frames) or use a model trained for longer shots",
+            m.name
+        )))
+    };
+    let Some(w) = &m.windows else { return too_long("") };
+    if !windowable {
+        return too_long(
+            "; shots longer than one window are made from text or from a first image, not yet between keyframes \
+             or as an extension",
+        );
+    }
+    let t = m.latent.temporal_ratio;
+    let settings = window_settings(m, w);
+    let windows = window_plan((frames - 1) / t + 1, settings.tile_frames / t, settings.overlap_frames / t);
+    Ok(Some(ShotWindows { count: windows.len(), frames: w.frames, overlap: w.overlap }))
+}
+
+/// The manifest's window in the long pipeline's terms: the tile as whole latent frames.
+fn window_settings(m: &Manifest, w: &Windows) -> WindowSettings {
+    let t = m.latent.temporal_ratio;
+    WindowSettings {
+        tile_frames: ((w.frames - 1) / t + 1) * t,
+        overlap_frames: w.overlap,
+        overlap_strength: w.overlap_strength,
+        adain_factor: w.adain_factor,
+    }
+}
+
+/// The long pipeline's request for a shot `plan` said needs windows: the single-window
+/// pipelines' schedule run to the end in every window, the manifest's window settings, and the
+/// first image (Animate) kept exactly.
+pub fn request(
+    m: &Manifest,
+    settings: &ShotSettings,
+    (width, height): (usize, usize),
+    frames: usize,
+    image: Option<Frame>,
+) -> Result<LongRequest, EngineError> {
+    let w = m.windows.as_ref().ok_or_else(|| EngineError::Input(format!("model '{}' has no windows", m.name)))?;
+    let n = settings.steps.max(1);
+    // As text to video: σ from 1 down to 1/n, then 0, so every window ends fully denoised.
+    let mut sigmas: Vec<f32> =
+        (0..n).map(|i| if n == 1 { 1.0 } else { 1.0 + i as f64 * ((1.0 / n as f64 - 1.0) / (n - 1) as f64) } as f32).collect();
+    sigmas.push(0.0);
+    Ok(LongRequest {
+        prompt: settings.prompts.prompt().to_string(),
+        negative_prompt: settings.prompts.negative().to_string(),
+        width,
+        height,
+        frames,
+        fps: settings.fps,
+        schedule: LongSchedule::Sigmas(sigmas),
+        scheduler: LongScheduler::FlowMatch,
+        guidance: settings.guidance,
+        max_sequence_length: None,
+        decode_timestep: m.decode.timestep,
+        decode_noise_scale: Some(m.decode.noise_scale),
+        image,
+        image_strength: 1.0,
+        windows: window_settings(m, w),
+        tiling: DecodeTiling { horizontal: 1, vertical: 1, overlap: 0 },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Manifest {
+        Manifest::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kinema-tiny"), "kinema-tiny")
+            .unwrap()
+    }
+
+    #[test]
+    fn a_shot_that_fits_one_window_is_made_as_before() {
+        let m = tiny();
+        assert_eq!(plan(&m, 17, 25.0, true).unwrap(), None);
+        assert_eq!(plan(&m, 9, 25.0, false).unwrap(), None);
+    }
+
+    #[test]
+    fn longer_shots_are_planned_in_windows_of_the_models_length() {
+        let m = tiny();
+        let w = m.windows.as_ref().unwrap();
+        let plan = plan(&m, 241, 25.0, true).unwrap().unwrap();
+        assert_eq!((plan.frames, plan.overlap), (w.frames, w.overlap));
+        assert!(plan.count > 1, "{plan:?}");
+        assert_eq!(plan.to_string(), format!("{} windows of {}, overlap {}", plan.count, w.frames, w.overlap));
+    }
+
+    #[test]
+    fn one_window_takes_the_first_segment_of_a_storyboard() {
+        assert_eq!(first_segment("a red circle"), "a red circle");
+        assert_eq!(first_segment("a red circle moving right | a red circle moving left"), "a red circle moving right");
+        assert_eq!(first_segment(" | b"), "");
+    }
+
+    #[test]
+    fn lengths_no_model_makes_are_refused_with_what_to_change() {
+        let m = tiny();
+        let err = plan(&m, 1501, 25.0, true).unwrap_err().to_string();
+        assert!(err.contains("at most 60 seconds (1500 frames at 25 fps)"), "{err}");
+        let err = plan(&m, 33, 25.0, false).unwrap_err().to_string();
+        assert!(err.contains("not yet between keyframes") && err.contains("needs 33"), "{err}");
+        let mut without = tiny();
+        without.windows = None;
+        let err = plan(&without, 33, 25.0, true).unwrap_err().to_string();
+        assert!(err.contains("makes 17 frames at once") && err.contains("Length"), "{err}");
+    }
+}

@@ -1,0 +1,55 @@
+//! A shot longer than Kinema-tiny's window (17 frames), through the real bundle: it is made in
+//! overlapping windows, the progress bar names the window being made, Status states the plan,
+//! and the frames carry on from window to window without a jump.
+
+use std::sync::{Arc, Mutex};
+
+use kinema_e2e::*;
+use kinema_host::{Context, ParamValue, ProgressEvent, RenderRequest};
+
+#[test]
+fn a_shot_longer_than_the_models_window_is_made_in_windows() {
+    let bundle = load_bundle();
+    let inst = bundle.create_instance(GENERATE, Context::Generator).unwrap();
+    inst.set_param("prompt", ParamValue::String("a red circle moving right on a black background".into())).unwrap();
+    inst.set_param("length", ParamValue::Int(41)).unwrap();
+    inst.set_param("steps", ParamValue::Int(3)).unwrap();
+    inst.set_param("seed", ParamValue::Int(3)).unwrap();
+    let labels = Arc::new(Mutex::new(Vec::new()));
+    let seen = labels.clone();
+    let request = RenderRequest {
+        frames: (0..41).collect(),
+        size: Some((64, 64)),
+        progress: Some(Arc::new(move |e: &ProgressEvent| {
+            if let ProgressEvent::PluginStart { label, .. } = e {
+                seen.lock().unwrap().push(label.clone());
+            }
+        })),
+        ..Default::default()
+    };
+    let out = inst.render(&request).unwrap();
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    assert!(out.violations.is_empty(), "{:?}", out.violations);
+    // 41 frames are 21 latent frames: windows of 9 latent frames (17 frames) overlapping by 3.
+    let labels = labels.lock().unwrap().clone();
+    for window in ["window 1/3", "window 2/3", "window 3/3"] {
+        assert!(labels.iter().any(|l| l.contains(window)), "{window} in {labels:?}");
+    }
+    let status = status(&inst);
+    assert!(status.contains("(41 frames in 3 windows of 17, overlap 6, seed 3)"), "{status}");
+
+    // The shot moves, and no step between neighbouring frames (the window seams included) is a
+    // jump: at most three times the median step.
+    let frames: Vec<Vec<f32>> = (0..41).map(|t| out.image(t).unwrap().samples_f32()).collect();
+    let steps: Vec<f64> = frames
+        .windows(2)
+        .map(|p| p[0].iter().zip(&p[1]).map(|(a, b)| f64::from((a - b).abs())).sum::<f64>() / p[0].len() as f64)
+        .collect();
+    let mut sorted = steps.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    assert!(median > 0.0, "the shot should move");
+    for (t, step) in steps.iter().enumerate() {
+        assert!(*step <= 3.0 * median + 1e-3, "frame {t}→{}: change {step} vs median {median}", t + 1);
+    }
+}

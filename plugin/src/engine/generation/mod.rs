@@ -4,6 +4,7 @@
 //! through [`crate::diffusion`].
 
 mod matching;
+mod storyboard;
 mod windows;
 
 pub use matching::{purge_cache, Seam, Shotclip};
@@ -201,7 +202,7 @@ pub fn shot_clip(
     let job = match windows {
         None => Job::Single(Request {
             // A storyboard's later segments belong to later windows; one window takes the first.
-            prompt: windows::first_segment(settings.prompts.prompt()).to_string(),
+            prompt: storyboard::first_text(settings.prompts.prompt())?,
             negative_prompt: settings.prompts.negative().to_string(),
             width,
             height,

@@ -28,11 +28,6 @@ impl std::fmt::Display for ShotWindows {
     }
 }
 
-/// The prompt of the first window: the text before the first `|` (all of it without one).
-pub fn first_segment(prompt: &str) -> &str {
-    prompt.split('|').next().unwrap_or_default().trim()
-}
-
 /// The longest shot one window makes: the manifest's window, or its trained maximum.
 fn single_window(m: &Manifest) -> Option<usize> {
     match (&m.windows, m.defaults.max_frames) {
@@ -96,13 +91,21 @@ pub fn request(
     image: Option<Frame>,
 ) -> Result<LongRequest, EngineError> {
     let w = m.windows.as_ref().ok_or_else(|| EngineError::Input(format!("model '{}' has no windows", m.name)))?;
+    // The storyboard as one prompt per window: the pipeline gives window k the k-th segment.
+    let t = m.latent.temporal_ratio;
+    let windows = window_settings(m, w);
+    let ranges: Vec<(usize, usize)> = window_plan((frames - 1) / t + 1, windows.tile_frames / t, windows.overlap_frames / t)
+        .into_iter()
+        .map(|(a, b)| (a * t, ((b - 1) * t + 1).min(frames)))
+        .collect();
+    let prompt = super::storyboard::window_texts(settings.prompts.prompt(), frames, &ranges)?.join(" | ");
     let n = settings.steps.max(1);
     // As text to video: σ from 1 down to 1/n, then 0, so every window ends fully denoised.
     let mut sigmas: Vec<f32> =
         (0..n).map(|i| if n == 1 { 1.0 } else { 1.0 + i as f64 * ((1.0 / n as f64 - 1.0) / (n - 1) as f64) } as f32).collect();
     sigmas.push(0.0);
     Ok(LongRequest {
-        prompt: settings.prompts.prompt().to_string(),
+        prompt,
         negative_prompt: settings.prompts.negative().to_string(),
         width,
         height,
@@ -116,7 +119,7 @@ pub fn request(
         decode_noise_scale: Some(m.decode.noise_scale),
         image,
         image_strength: 1.0,
-        windows: window_settings(m, w),
+        windows,
         tiling: DecodeTiling { horizontal: 1, vertical: 1, overlap: 0 },
     })
 }
@@ -145,13 +148,6 @@ mod tests {
         assert_eq!((plan.frames, plan.overlap), (w.frames, w.overlap));
         assert!(plan.count > 1, "{plan:?}");
         assert_eq!(plan.to_string(), format!("{} windows of {}, overlap {}", plan.count, w.frames, w.overlap));
-    }
-
-    #[test]
-    fn one_window_takes_the_first_segment_of_a_storyboard() {
-        assert_eq!(first_segment("a red circle"), "a red circle");
-        assert_eq!(first_segment("a red circle moving right | a red circle moving left"), "a red circle moving right");
-        assert_eq!(first_segment(" | b"), "");
     }
 
     #[test]

@@ -185,6 +185,27 @@ impl VideoModel {
         noise: &mut dyn Noise,
     ) -> Result<(Vec<f32>, usize), EngineError> {
         let spec = &self.manifest.components.vae_encoder;
+        let c = self.manifest.latent.channels;
+        let (moments, (lf, lh, lw)) = self.encode_moments(frames)?;
+        let n = c * lf * lh * lw;
+        let eps = noise.draw(&[1, c, lf, lh, lw])?;
+        let [lo, hi] = spec.logvar_clamp;
+        let norm = &self.manifest.latent.norm;
+        let per_channel = lf * lh * lw;
+        let mut z = try_zeroed(n, "the encoded latents")?;
+        for i in 0..n {
+            let ch = i / per_channel;
+            let std = (0.5 * moments[n + i].clamp(lo, hi)).exp();
+            let sample = moments[i] + std * eps[i];
+            z[i] = (sample - norm.mean[ch]) / norm.std[ch];
+        }
+        Ok((z, lf))
+    }
+
+    /// VAE-encodes RGB frames (0..1): the encoder's moments `[2C, f, h, w]` (means, then
+    /// log-variances) and the latent grid `(f, h, w)`.
+    pub(super) fn encode_moments(&self, frames: &[Frame]) -> Result<(Vec<f32>, (usize, usize, usize)), EngineError> {
+        let spec = &self.manifest.components.vae_encoder;
         let session = self.session(&spec.file)?;
         let (h, w) = (frames[0].height, frames[0].width);
         let f = frames.len();
@@ -211,19 +232,6 @@ impl VideoModel {
                 self.mismatch(format!("VAE encoder output has shape {shape:?}, expected [1, {}, f, h, w]", 2 * c))
             );
         }
-        let (lf, lh, lw) = (shape[2] as usize, shape[3] as usize, shape[4] as usize);
-        let n = c * lf * lh * lw;
-        let eps = noise.draw(&[1, c, lf, lh, lw])?;
-        let [lo, hi] = spec.logvar_clamp;
-        let norm = &self.manifest.latent.norm;
-        let per_channel = lf * lh * lw;
-        let mut z = try_zeroed(n, "the encoded latents")?;
-        for i in 0..n {
-            let ch = i / per_channel;
-            let std = (0.5 * moments[n + i].clamp(lo, hi)).exp();
-            let sample = moments[i] + std * eps[i];
-            z[i] = (sample - norm.mean[ch]) / norm.std[ch];
-        }
-        Ok((z, lf))
+        Ok((moments, (shape[2] as usize, shape[3] as usize, shape[4] as usize)))
     }
 }

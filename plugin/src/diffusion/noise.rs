@@ -19,6 +19,14 @@ impl SeededNoise {
     pub fn new(seed: u64) -> Self {
         Self(ChaCha8Rng::seed_from_u64(seed))
     }
+
+    /// ChaCha's independent stream `stream` of the key `seed` gives (stream 0 is [`Self::new`]):
+    /// one seed's streams never overlap, whatever their numbers.
+    pub fn with_stream(seed: u64, stream: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(stream);
+        Self(rng)
+    }
 }
 
 impl Noise for SeededNoise {

@@ -19,7 +19,6 @@ impl VideoModel {
         noise: &mut dyn Noise,
     ) -> Result<Vec<Frame>, EngineError> {
         let spec = &self.manifest.components.vae_decoder;
-        let session = self.session(&spec.file)?;
         let c = self.manifest.latent.channels;
         let norm = &self.manifest.latent.norm;
         let mut z = unpack(tokens, c, grid)?;
@@ -33,10 +32,25 @@ impl VideoModel {
             let s = req.decode_noise_scale;
             z.iter_mut().zip(&eps).for_each(|(v, e)| *v = (1.0 - s) * *v + s * e);
         }
+        let (size, sample) = self.run_decoder(z, grid, req.decode_timestep)?;
+        frames_from_sample(&sample, size, size.0)
+    }
+
+    /// Runs the VAE decoder on de-normalised latents `[C, f, h, w]` of `grid`: the decoded size
+    /// `(F, H, W)` and the sample `[3, F, H, W]` (−1..1, not yet clamped).
+    pub(in crate::diffusion) fn run_decoder(
+        &self,
+        z: Vec<f32>,
+        grid: (usize, usize, usize),
+        timestep: f32,
+    ) -> Result<((usize, usize, usize), Vec<f32>), EngineError> {
+        let spec = &self.manifest.components.vae_decoder;
+        let session = self.session(&spec.file)?;
+        let c = self.manifest.latent.channels;
         let (shape, sample) = session.with(|s| {
             let out = s.run(ort::inputs![
                 spec.inputs.latent.as_str() => Tensor::from_array(([1usize, c, grid.0, grid.1, grid.2], z))?,
-                spec.inputs.timestep.as_str() => Tensor::from_array(([1usize], vec![req.decode_timestep]))?,
+                spec.inputs.timestep.as_str() => Tensor::from_array(([1usize], vec![timestep]))?,
             ])?;
             let (shape, data) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
             Ok((shape.to_vec(), data.to_vec()))
@@ -44,17 +58,25 @@ impl VideoModel {
         if shape.len() != 5 || shape[1] != 3 {
             return Err(self.mismatch(format!("VAE decoder output has shape {shape:?}, expected [1, 3, F, H, W]")));
         }
-        let (f, h, w) = (shape[2] as usize, shape[3] as usize, shape[4] as usize);
-        let plane = h * w;
-        let mut frames = Vec::with_capacity(f);
-        for fi in 0..f {
-            let mut frame = Frame::try_new(3, h, w).map_err(|e| EngineError::Input(format!("decoding: {e}")))?;
-            for ch in 0..3 {
-                let src = &sample[(ch * f + fi) * plane..(ch * f + fi + 1) * plane];
-                frame.plane_mut(ch).iter_mut().zip(src).for_each(|(d, x)| *d = (x * 0.5 + 0.5).clamp(0.0, 1.0));
-            }
-            frames.push(frame);
-        }
-        Ok(frames)
+        Ok(((shape[2] as usize, shape[3] as usize, shape[4] as usize), sample))
     }
+}
+
+/// The first `keep` frames of a decoded sample `[3, F, H, W]` (−1..1) as RGB frames (0..1).
+pub(in crate::diffusion) fn frames_from_sample(
+    sample: &[f32],
+    (f, h, w): (usize, usize, usize),
+    keep: usize,
+) -> Result<Vec<Frame>, EngineError> {
+    let plane = h * w;
+    let mut frames = Vec::with_capacity(keep.min(f));
+    for fi in 0..keep.min(f) {
+        let mut frame = Frame::try_new(3, h, w).map_err(|e| EngineError::Input(format!("decoding: {e}")))?;
+        for ch in 0..3 {
+            let src = &sample[(ch * f + fi) * plane..(ch * f + fi + 1) * plane];
+            frame.plane_mut(ch).iter_mut().zip(src).for_each(|(d, x)| *d = (x * 0.5 + 0.5).clamp(0.0, 1.0));
+        }
+        frames.push(frame);
+    }
+    Ok(frames)
 }

@@ -4,8 +4,6 @@
 
 use std::time::Instant;
 
-use ort::value::Tensor;
-
 use super::prepare::{Plan, Prepared};
 use super::{Control, Request, Timing};
 use crate::diffusion::manifest::Pipeline;
@@ -32,26 +30,8 @@ impl VideoModel {
         let scheduler_error = |e: SchedulerError| self.scheduler_error(e);
         let s_total = prepared.mask.len();
 
-        // Persistent transformer inputs.
-        let spec = &m.components.transformer;
-        let session = self.session(&spec.file)?;
-        let names = &spec.inputs;
-        let (l, dim) = (prompts.len, prompts.dim);
-        let text: Vec<f32> = prompts.neg_emb.iter().chain(&prompts.pos_emb).copied().collect();
-        let text_mask: Vec<i64> = prompts.neg_mask.iter().chain(&prompts.pos_mask).copied().collect();
-        let coords2: Vec<f32> = prepared.coords.iter().chain(&prepared.coords).copied().collect();
-        let to_ort = |e: ort::Error| {
-            EngineError::from(crate::runtime::RuntimeError::Run { model: self.name.clone(), reason: e.to_string() })
-        };
+        let mut transformer = self.transformer(prompts, &prepared.coords)?;
         let buffers = "the denoising buffers";
-        let mut hidden =
-            Tensor::from_array(([2usize, s_total, c], try_zeroed(2 * s_total * c, buffers)?)).map_err(to_ort)?;
-        let mut timestep =
-            Tensor::from_array(([2usize, s_total], try_zeroed(2 * s_total, buffers)?)).map_err(to_ort)?;
-        let text = Tensor::from_array(([2usize, l, dim], text)).map_err(to_ort)?;
-        let text_mask = Tensor::from_array(([2usize, l], text_mask)).map_err(to_ort)?;
-        let coords = Tensor::from_array(([2usize, 3, s_total], coords2)).map_err(to_ort)?;
-
         let init = prepared.x.clone();
         let mut velocity = try_zeroed(s_total * c, buffers)?;
         let mut stepped = try_zeroed(s_total * c, buffers)?;
@@ -82,34 +62,7 @@ impl VideoModel {
                     tau.iter_mut().zip(&prepared.mask).for_each(|(tau, m)| *tau = t.min((1.0 - m) * 1000.0));
                 }
             }
-            {
-                let (_, h) = hidden.extract_tensor_mut();
-                h[..s_total * c].copy_from_slice(x);
-                h[s_total * c..].copy_from_slice(x);
-                let (_, ts) = timestep.extract_tensor_mut();
-                ts[..s_total].copy_from_slice(&tau);
-                ts[s_total..].copy_from_slice(&tau);
-            }
-            session.with(|s| {
-                let run_started = Instant::now();
-                let out = s.run(ort::inputs![
-                    names.hidden_states.as_str() => &hidden,
-                    names.encoder_hidden_states.as_str() => &text,
-                    names.encoder_attention_mask.as_str() => &text_mask,
-                    names.timestep.as_str() => &timestep,
-                    names.video_coords.as_str() => &coords,
-                ])?;
-                timing.run_seconds += run_started.elapsed().as_secs_f64();
-                let (shape, v) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
-                if shape.iter().product::<i64>() != (2 * s_total * c) as i64 {
-                    return Err(ort::Error::new(format!("velocity has shape {shape:?}, expected [2, {s_total}, {c}]")));
-                }
-                let (vu, vc) = v.split_at(s_total * c);
-                for ((out, u), cnd) in velocity.iter_mut().zip(vu).zip(vc) {
-                    *out = u + req.guidance * (cnd - u);
-                }
-                Ok(())
-            })?;
+            timing.run_seconds += transformer.velocity(x, &tau, req.guidance, &mut velocity)?;
             match pipeline {
                 Pipeline::T2v => scheduler.step(i, &velocity, x).map_err(scheduler_error)?,
                 Pipeline::I2v => {

@@ -13,6 +13,10 @@
 mod decode;
 mod denoise;
 mod prepare;
+mod transformer;
+
+pub(in crate::diffusion) use decode::frames_from_sample;
+pub(in crate::diffusion) use prepare::Text;
 
 use std::time::Instant;
 

@@ -4,7 +4,7 @@
 
 use super::{pack, Condition, Mode, Request};
 use crate::diffusion::limits::{MAX_GENERATION_SIDE, MAX_LATENT_VALUES, MAX_STEPS};
-use crate::diffusion::manifest::{Pipeline, RopeMode};
+use crate::diffusion::manifest::{MaskInput, Pipeline, RopeMode};
 use crate::diffusion::model::VideoModel;
 use crate::diffusion::noise::Noise;
 use crate::diffusion::scheduler::{
@@ -22,15 +22,15 @@ pub(super) struct Plan {
 }
 
 /// Both prompts encoded, `[L, D]` each: the negative one is the unconditional half of guidance.
-pub(super) struct Text {
-    pub(super) neg_emb: Vec<f32>,
-    pub(super) pos_emb: Vec<f32>,
-    pub(super) neg_mask: Vec<i64>,
-    pub(super) pos_mask: Vec<i64>,
+pub(in crate::diffusion) struct Text {
+    pub(in crate::diffusion) neg_emb: Vec<f32>,
+    pub(in crate::diffusion) pos_emb: Vec<f32>,
+    pub(in crate::diffusion) neg_mask: Vec<i64>,
+    pub(in crate::diffusion) pos_mask: Vec<i64>,
     /// Tokens per prompt (`L`).
-    pub(super) len: usize,
+    pub(in crate::diffusion) len: usize,
     /// Embedding width (`D`).
-    pub(super) dim: usize,
+    pub(in crate::diffusion) dim: usize,
 }
 
 impl VideoModel {
@@ -50,11 +50,7 @@ impl VideoModel {
         // Text: [uncond, cond].
         let max_len = req.max_sequence_length.unwrap_or(*m.components.tokenizer.max_length.get(pipeline));
         let mask_input = *m.components.text_encoder.mask_input.get(pipeline);
-        let (neg_ids, neg_mask) = self.tokenize(&req.negative_prompt, max_len)?;
-        let (pos_ids, pos_mask) = self.tokenize(&req.prompt, max_len)?;
-        let (neg_emb, dim) = self.encode_text(&neg_ids, &neg_mask, mask_input)?;
-        let (pos_emb, _) = self.encode_text(&pos_ids, &pos_mask, mask_input)?;
-        let text = Text { neg_emb, pos_emb, neg_mask, pos_mask, len: max_len, dim };
+        let text = self.encode_prompts(&req.negative_prompt, &req.prompt, max_len, mask_input)?;
 
         // Schedule.
         let SchedulerConfig::FlowMatchEuler(config) = &m.scheduler else {
@@ -79,6 +75,21 @@ impl VideoModel {
             }
         };
         Ok(Plan { pipeline, grid, text, scheduler })
+    }
+
+    /// Both prompts tokenized to `max_len` and encoded: the guidance batch `[neg, pos]`.
+    pub(in crate::diffusion) fn encode_prompts(
+        &self,
+        negative: &str,
+        prompt: &str,
+        max_len: usize,
+        mask_input: MaskInput,
+    ) -> Result<Text, EngineError> {
+        let (neg_ids, neg_mask) = self.tokenize(negative, max_len)?;
+        let (pos_ids, pos_mask) = self.tokenize(prompt, max_len)?;
+        let (neg_emb, dim) = self.encode_text(&neg_ids, &neg_mask, mask_input)?;
+        let (pos_emb, _) = self.encode_text(&pos_ids, &pos_mask, mask_input)?;
+        Ok(Text { neg_emb, pos_emb, neg_mask, pos_mask, len: max_len, dim })
     }
 
     /// The latent grid of a request whose sizes follow the model's rules and stay within the
@@ -130,7 +141,7 @@ impl VideoModel {
     }
 
     /// Scheduler errors come from the manifest's config, so they are the model's fault.
-    pub(super) fn scheduler_error(&self, e: SchedulerError) -> EngineError {
+    pub(in crate::diffusion) fn scheduler_error(&self, e: SchedulerError) -> EngineError {
         self.mismatch(format!("scheduler: {e}"))
     }
 

@@ -2,21 +2,26 @@
 //! field names) is *built* into a schedule, which then steps latents in place.
 //!
 //! These are ports of diffusers' `FlowMatchEulerDiscreteScheduler`
-//! (`schedulers/scheduling_flow_match_euler_discrete.py`) and `DDIMScheduler`
-//! (`schedulers/scheduling_ddim.py`). They reproduce diffusers' numerics, including which values numpy
-//! keeps in float64 and which torch keeps in float32, so that a Rust denoising loop gives the same latents
-//! as the Python reference (checked to 1e-6 against `plugin/tests/fixtures/schedulers/reference.json`).
+//! (`schedulers/scheduling_flow_match_euler_discrete.py`), `DDIMScheduler`
+//! (`schedulers/scheduling_ddim.py`) and `LTXEulerAncestralRFScheduler`
+//! (`schedulers/scheduling_ltx_euler_ancestral_rf.py`). They reproduce diffusers' numerics, including
+//! which values numpy keeps in float64 and which torch keeps in float32, so that a Rust denoising loop
+//! gives the same latents as the Python reference (checked to 1e-6 against
+//! `plugin/tests/fixtures/schedulers/reference.json` and `models/ltx/fixtures/schedulers.json`).
 //!
-//! Nothing here draws random numbers: where diffusers samples noise inside `step`, the caller passes
-//! the noise slice explicitly, so a frame renders the same way every time.
+//! Nothing here owns a random generator: where diffusers samples noise inside `step`, the caller passes
+//! the noise slice explicitly, or (for [`EulerAncestralRf`]) the pipeline's [`crate::diffusion::Noise`],
+//! so a frame renders the same way every time.
 
 mod ddim;
+mod euler_ancestral_rf;
 mod flow_match;
 
 #[cfg(test)]
 mod tests;
 
 pub use ddim::{BetaSchedule, Ddim, DdimConfig, PredictionType, TimestepSpacing};
+pub use euler_ancestral_rf::EulerAncestralRf;
 pub use flow_match::{
     calculate_shift, linear_quadratic_schedule, linear_quadratic_timesteps, FlowMatchEuler, FlowMatchEulerConfig,
     Schedule, TimeShiftType,
@@ -45,6 +50,9 @@ pub enum SchedulerError {
     /// Bad values passed to a step (for example a NaN per-token timestep).
     #[error("invalid step input: {0}")]
     InvalidInput(String),
+    /// The noise source a stochastic step draws from failed (its error's text).
+    #[error("noise draw failed: {0}")]
+    Noise(String),
 }
 
 /// Which scheduler a pipeline manifest asks for: `{"kind": "flow_match_euler", ...}` or

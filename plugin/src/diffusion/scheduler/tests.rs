@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::diffusion::{Noise, RecordedNoise};
+
 use super::*;
 
 const REFERENCE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schedulers/reference.json"));
@@ -250,13 +252,17 @@ fn flat_f32(v: &Value) -> Vec<f32> {
 /// Cross-check against the scheduler numbers the LTX model helper recorded independently
 /// (`models/ltx/make_scheduler_fixtures.py`, nested-list tensors). The file is committed, so a
 /// missing one is a broken checkout and fails here rather than passing with nothing checked.
-#[test]
-fn ltx_recorded_scheduler_fixtures_agree() {
+fn ltx_fixtures() -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ltx/fixtures/schedulers.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!("{}: {e} (regenerate it with models/ltx/make_scheduler_fixtures.py)", path.display())
     });
-    let r: Value = serde_json::from_str(&text).expect("schedulers.json parses");
+    serde_json::from_str(&text).expect("schedulers.json parses")
+}
+
+#[test]
+fn ltx_recorded_scheduler_fixtures_agree() {
+    let r = ltx_fixtures();
     let fm = &r["flow_match_euler"];
     let cfg_of = |c: &Value| -> FlowMatchEulerConfig { serde_json::from_value(c["config"].clone()).expect("config") };
     let mu_of = |st: &Value| st.get("mu").and_then(Value::as_f64);
@@ -327,4 +333,76 @@ fn ltx_recorded_scheduler_fixtures_agree() {
             assert_within(&format!("ltx {name} step t={t}"), &y, &flat_f32(&st["prev_sample"]), 2e-6);
         }
     }
+}
+
+/// The shape of a tensor recorded as nested JSON lists.
+fn shape_of(mut v: &Value) -> Vec<usize> {
+    let mut shape = Vec::new();
+    while let Value::Array(a) = v {
+        shape.push(a.len());
+        let Some(first) = a.first() else { break };
+        v = first;
+    }
+    shape
+}
+
+/// `LTXEulerAncestralRFScheduler` (key `ltx_euler_ancestral_rf`): its set_timesteps cases, and step
+/// loops run as the long pipeline runs them (`timesteps[:-1]`) with diffusers' noise draws replayed,
+/// which also checks that Rust draws exactly where diffusers did.
+#[test]
+fn ltx_euler_ancestral_rf_matches_diffusers() {
+    let r = ltx_fixtures();
+    let rf = &r["ltx_euler_ancestral_rf"];
+    let build = |c: &Value, st: &Value| {
+        let cfg: FlowMatchEulerConfig = serde_json::from_value(c["config"].clone()).expect("config");
+        let schedule = if let Some(s) = st.get("sigmas") {
+            Schedule::Sigmas(flat_f32(s))
+        } else if let Some(t) = st.get("timesteps") {
+            Schedule::Timesteps(flat_f32(t))
+        } else {
+            Schedule::Steps(st["num_inference_steps"].as_u64().unwrap() as usize)
+        };
+        let knob = |k: &str| c["config"][k].as_f64().unwrap() as f32;
+        EulerAncestralRf::from_flow_match(
+            &cfg,
+            schedule,
+            st.get("mu").and_then(Value::as_f64),
+            knob("eta"),
+            knob("s_noise"),
+        )
+    };
+
+    let cases = rf["set_timesteps"].as_array().unwrap();
+    assert!(cases.len() >= 8);
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let s = build(c, &c["set_timesteps"]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_close(&format!("rf {name} timesteps"), s.timesteps(), &flat_f32(&c["timesteps"]));
+        assert_close(&format!("rf {name} sigmas"), s.sigmas(), &flat_f32(&c["sigmas"]));
+        assert_eq!(s.num_inference_steps(), c["num_inference_steps"].as_u64().unwrap() as usize, "rf {name}");
+    }
+
+    let loops = rf["step"].as_array().unwrap();
+    assert!(loops.len() >= 6);
+    let mut draws_total = 0;
+    for c in loops {
+        let name = c["name"].as_str().unwrap();
+        let s = build(c, &c["set_timesteps"]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_close(&format!("rf {name} sigmas"), s.sigmas(), &flat_f32(&c["sigmas"]));
+        let shape = shape_of(&c["sample"]);
+        let recorded = c["noises"].as_array().unwrap();
+        let draws: Vec<_> = recorded.iter().filter(|n| !n.is_null()).map(|n| (shape_of(n), flat_f32(n))).collect();
+        draws_total += draws.len();
+        let mut noise = RecordedNoise::new(draws);
+        let outs = c["model_outputs"].as_array().unwrap();
+        assert_eq!(outs.len(), s.timesteps().len() - 1, "rf {name}: the loop runs timesteps[:-1]");
+        let mut x = flat_f32(&c["sample"]);
+        for (i, (o, want)) in outs.iter().zip(c["samples_after_each_step"].as_array().unwrap()).enumerate() {
+            assert_eq!(s.draws_noise(i), !recorded[i].is_null(), "rf {name} step {i}: draws where diffusers drew");
+            s.step(i, &flat_f32(o), &mut x, &shape, &mut noise).unwrap_or_else(|e| panic!("rf {name} step {i}: {e}"));
+            assert_close(&format!("rf {name} step {i}"), &x, &flat_f32(want));
+        }
+        assert!(noise.draw(&shape).is_err(), "rf {name}: every recorded draw was used");
+    }
+    assert!(draws_total > 0);
 }

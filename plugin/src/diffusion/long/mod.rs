@@ -1,0 +1,190 @@
+//! Long shots: diffusers 0.42.1's `LTXI2VLongMultiPromptPipeline` on the ONNX graphs, following
+//! models/ltx/long-spec.md. A shot longer than the model's window is made as overlapping latent
+//! windows; each window also sees the previous one's tail (soft tokens appended after its own)
+//! and, with a first image, that image as a hard frame. Windows after the first are normalised
+//! towards the first window's statistics (AdaIN) and cross-faded into the shot, which the VAE
+//! then decodes whole, in feathered spatial tiles.
+//!
+//! This is its own conditioning rule, not the Condition pipeline's: per-token timestep `t·m`
+//! (m = freedom), the global-σ step for every token, and a blend towards the kept values before
+//! and after every step.
+//!
+//! Stages, a module each: `plan` checks the request and cuts the shot into windows, `steps` is
+//! the schedule a window runs, `window` assembles and denoises one window, `stitch` joins the
+//! windows, `decode` turns the shot into frames, `noise` says where random numbers come from.
+
+mod decode;
+mod noise;
+mod plan;
+mod steps;
+mod stitch;
+mod window;
+
+pub use noise::{LongNoise, NoiseStream, SeededStreams};
+pub use plan::window_plan;
+
+use std::time::Instant;
+
+use super::manifest::Pipeline;
+use super::model::VideoModel;
+use super::pipeline::{Control, Output, Text, Timing};
+use crate::engine::EngineError;
+use crate::frame_io::Frame;
+
+/// How the shot is cut into windows (as diffusers' arguments).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowSettings {
+    /// Window length in pixel frames (`temporal_tile_size`); whole latent frames count.
+    pub tile_frames: usize,
+    /// Frames each window shares with the one before, in pixel frames (`temporal_overlap`).
+    pub overlap_frames: usize,
+    /// How strongly the previous window's tail holds (`temporal_overlap_cond_strength`, 0..1).
+    pub overlap_strength: f32,
+    /// How far each later window's statistics move to the first window's (0..1; 0 = off).
+    pub adain_factor: f32,
+}
+
+/// Spatial tiles of the final decode, with `overlap` latent pixels feathered between
+/// neighbours; `1, 1, 0` decodes in one piece.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeTiling {
+    pub horizontal: usize,
+    pub vertical: usize,
+    pub overlap: usize,
+}
+
+/// The schedule every window runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LongSchedule {
+    /// `n` steps of the scheduler's own schedule; as in diffusers, the last is never run, so a
+    /// window runs `n − 1` steps and ends just above σ = 0.
+    Steps(usize),
+    /// Explicit σ from high to low, including the terminal 0: every step runs, ending at 0.
+    Sigmas(Vec<f32>),
+}
+
+/// The sampler; both are built from the manifest's flow-match config.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LongScheduler {
+    /// `FlowMatchEulerDiscreteScheduler`: deterministic Euler steps.
+    FlowMatch,
+    /// `LTXEulerAncestralRFScheduler` (ComfyUI's euler_ancestral for rectified flow): draws
+    /// ancestral noise each step while `eta` and `s_noise` are above 0.
+    EulerAncestralRf { eta: f32, s_noise: f32 },
+}
+
+/// One long shot. Sizes must follow the model's rules ([`Manifest::size_for`],
+/// [`Manifest::frames_for`]).
+///
+/// [`Manifest::size_for`]: super::Manifest::size_for
+/// [`Manifest::frames_for`]: super::Manifest::frames_for
+#[derive(Clone, Debug)]
+pub struct LongRequest {
+    /// Segments split by `|`: window k takes segment `min(k, n − 1)` (not an even split).
+    pub prompt: String,
+    /// One for all windows.
+    pub negative_prompt: String,
+    pub width: usize,
+    pub height: usize,
+    pub frames: usize,
+    pub fps: f64,
+    pub schedule: LongSchedule,
+    pub scheduler: LongScheduler,
+    pub guidance: f32,
+    /// Defaults to the manifest's text-to-video maximum.
+    pub max_sequence_length: Option<usize>,
+    pub decode_timestep: f32,
+    /// `None`: the decoder's latents are not re-noised and nothing is drawn.
+    pub decode_noise_scale: Option<f32>,
+    /// The first frame (RGB, 0..1, at the generation size): soft in the first window, and a
+    /// hard identity frame in every window.
+    pub image: Option<Frame>,
+    /// How strongly the first frame holds in the first window (`cond_strength`, 0..1; 0 = no
+    /// image at all).
+    pub image_strength: f32,
+    pub windows: WindowSettings,
+    pub tiling: DecodeTiling,
+}
+
+impl VideoModel {
+    /// Runs a whole long shot. The output's `latents` are the stitched shot **5-D**,
+    /// `[C, f, h, w]` (normalised), not packed tokens; `frames` are RGB 0..1.
+    ///
+    /// `control.progress(done, total)` counts steps across windows (total = windows × steps run
+    /// per window); `control.abort` is polled before every step.
+    pub fn generate_long(
+        &self,
+        req: &LongRequest,
+        noise: &mut dyn LongNoise,
+        control: &mut Control,
+    ) -> Result<Output, EngineError> {
+        let started = Instant::now();
+        let plan = self.plan_long(req)?;
+        let m = &self.manifest;
+        let (c, (f, h, w)) = (m.latent.channels, plan.grid);
+        let cond = match (&req.image, plan.image) {
+            (Some(image), true) => Some(self.encode_condition(image)?),
+            _ => None,
+        };
+        let segments: Vec<&str> = req.prompt.split('|').map(str::trim).collect();
+        let mut texts: Vec<Option<Text>> = (0..segments.len()).map(|_| None).collect();
+        let mask_input = *m.components.text_encoder.mask_input.get(Pipeline::T2v);
+
+        let mut progress = window::Progress { done: 0, total: plan.windows.len() * plan.steps.run().len() };
+        let mut timing = Timing::default();
+        let mut shot = stitch::Shot::new(c, h * w, f)?;
+        for (index, &(start, end)) in plan.windows.iter().enumerate() {
+            let segment = index.min(segments.len() - 1);
+            let text = match &mut texts[segment] {
+                Some(text) => text,
+                slot => slot.insert(self.encode_prompts(
+                    &req.negative_prompt,
+                    segments[segment],
+                    plan.max_len,
+                    mask_input,
+                )?),
+            };
+            // The tail: the shot's last frames so far, stitched and normalised.
+            let tail = match index {
+                0 => None,
+                _ if plan.overlap == 0 || req.windows.overlap_strength <= 0.0 => None,
+                _ => Some(shot.tail_tokens(plan.overlap.min(end - start))?),
+            };
+            let input = window::WindowInput { start, end, cond: cond.as_deref(), tail: tail.as_deref(), text };
+            let rng = noise.stream(NoiseStream::Window { index, start });
+            let x = self.run_window(req, &plan, &input, rng, control, &mut progress, &mut timing)?;
+            let own = stitch::frames_of_tokens(&x, c, h * w, end - start)?;
+            shot.add_window(own, plan.overlap, req.windows.adain_factor)?;
+        }
+        if (control.abort)() {
+            return Err(EngineError::Aborted);
+        }
+        if shot.frames() != f {
+            return Err(EngineError::Input(format!(
+                "the windows made {} latent frames instead of {f}: this overlap is not supported",
+                shot.frames()
+            )));
+        }
+        let latents = shot.into_channel_major()?;
+        let frames = self.decode_long(&latents, plan.grid, &plan.tiles, req, noise.stream(NoiseStream::Decode))?;
+        timing.total_seconds = started.elapsed().as_secs_f64();
+        Ok(Output { latents, frames, timing })
+    }
+
+    /// The first image's latent frame: the VAE's mean (no posterior draw), normalised with the
+    /// config's scaling factor, packed `[h·w, C]`.
+    fn encode_condition(&self, image: &Frame) -> Result<Vec<f32>, EngineError> {
+        let norm = &self.manifest.latent.norm;
+        let c = self.manifest.latent.channels;
+        let (moments, (lf, lh, lw)) = self.encode_moments(std::slice::from_ref(image))?;
+        let plane = lh * lw;
+        let mut z = crate::frame_io::try_zeroed(plane * c, "the first image's latents")?;
+        for ch in 0..c {
+            // One image is one latent frame: the means are the first C·plane values (f = 1).
+            for s in 0..plane {
+                z[s * c + ch] = (moments[ch * lf * plane + s] - norm.mean[ch]) * norm.scaling_factor / norm.std[ch];
+            }
+        }
+        Ok(z)
+    }
+}

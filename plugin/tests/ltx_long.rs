@@ -1,0 +1,238 @@
+//! The long-shot pipeline against diffusers 0.42.1's `LTXI2VLongMultiPromptPipeline` on the same
+//! tiny graphs (models/ltx/fixtures/long_cases.json, recorded by make_long_fixtures.py): fed
+//! diffusers' recorded draws, the stitched latents must match within 1e-3 and the frames within
+//! 1/255. Plus what the recordings cannot show: seeded streams, refusals and abort.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use kinema::diffusion::{
+    Control, DecodeTiling, LongRequest, LongSchedule, LongScheduler, RecordedNoise, SeededStreams, VideoModel,
+    WindowSettings,
+};
+use kinema::engine::EngineError;
+use kinema::frame_io::Frame;
+use kinema::models::resolve_in;
+use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn fixtures() -> PathBuf {
+    workspace().join("models/ltx/fixtures")
+}
+
+fn model() -> Arc<VideoModel> {
+    static LIB: OnceLock<()> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let dir = kinema_bundle::target_dir().join("ort-runtime");
+        let lib = kinema_bundle::runtime_library(kinema_bundle::Flavour::Cpu, &dir).expect("ONNX Runtime wheel");
+        std::env::set_var("KINEMA_ORT_LIB", lib);
+    });
+    VideoModel::open(&resolve_in("ltx", &[workspace().join("models")]).unwrap()).unwrap()
+}
+
+fn case(name: &str) -> &'static Value {
+    static CASES: OnceLock<Value> = OnceLock::new();
+    let cases = CASES.get_or_init(|| {
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("long_cases.json")).unwrap()).unwrap()
+    });
+    &cases["cases"][name]
+}
+
+fn tensor(case: &Value, name: &str) -> Vec<f32> {
+    let t = &case["tensors"][name];
+    assert_eq!(t["dtype"], "float32", "{name}");
+    let bytes = std::fs::read(fixtures().join(t["file"].as_str().unwrap())).unwrap();
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+fn png(name: &str) -> Frame {
+    let img = image::open(fixtures().join(name)).unwrap().to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut f = Frame::new(3, h, w);
+    for (i, px) in img.pixels().enumerate() {
+        for c in 0..3 {
+            f.plane_mut(c)[i] = f32::from(px[c]) / 255.0;
+        }
+    }
+    f
+}
+
+/// The case's diffusers arguments as a request.
+fn request(case: &Value) -> LongRequest {
+    let a = &case["args"];
+    let num = |k: &str| a[k].as_f64().unwrap_or_else(|| panic!("arg {k}"));
+    let schedule = match a["sigmas"].as_array() {
+        Some(s) => LongSchedule::Sigmas(s.iter().map(|v| v.as_f64().unwrap() as f32).collect()),
+        None => LongSchedule::Steps(num("num_inference_steps") as usize),
+    };
+    let config = &case["scheduler_config"];
+    let scheduler = match case["scheduler"].as_str().unwrap() {
+        "LTXEulerAncestralRFScheduler" => LongScheduler::EulerAncestralRf {
+            eta: config["eta"].as_f64().unwrap() as f32,
+            s_noise: config["s_noise"].as_f64().unwrap() as f32,
+        },
+        "FlowMatchEulerDiscreteScheduler" => LongScheduler::FlowMatch,
+        other => panic!("scheduler {other}"),
+    };
+    LongRequest {
+        prompt: a["prompt"].as_str().unwrap().into(),
+        negative_prompt: a["negative_prompt"].as_str().unwrap_or("").into(),
+        width: num("width") as usize,
+        height: num("height") as usize,
+        frames: num("num_frames") as usize,
+        fps: num("frame_rate"),
+        schedule,
+        scheduler,
+        guidance: num("guidance_scale") as f32,
+        max_sequence_length: Some(num("max_sequence_length") as usize),
+        decode_timestep: num("decode_timestep") as f32,
+        decode_noise_scale: a["decode_noise_scale"].as_f64().map(|s| s as f32),
+        image: a["_image_file"].as_str().map(png),
+        image_strength: a["cond_strength"].as_f64().unwrap_or(0.5) as f32,
+        windows: WindowSettings {
+            tile_frames: num("temporal_tile_size") as usize,
+            overlap_frames: num("temporal_overlap") as usize,
+            overlap_strength: num("temporal_overlap_cond_strength") as f32,
+            adain_factor: num("adain_factor") as f32,
+        },
+        tiling: DecodeTiling {
+            horizontal: num("decode_horizontal_tiles") as usize,
+            vertical: num("decode_vertical_tiles") as usize,
+            overlap: num("decode_overlap") as usize,
+        },
+    }
+}
+
+fn max_abs(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn pixels(frames: &[Frame]) -> Vec<f32> {
+    frames.iter().flat_map(|f| f.data.iter().copied()).collect()
+}
+
+/// Runs one recorded case on diffusers' draws and compares with diffusers.
+fn parity(name: &str) {
+    let case = case(name);
+    let draws = case["draws"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let shape: Vec<usize> =
+                d["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+            (shape, tensor(case, d["tensor"].as_str().unwrap()))
+        })
+        .collect();
+    let mut noise = RecordedNoise::new(draws);
+    let mut steps = Vec::new();
+    let mut progress = |done: usize, total: usize| steps.push((done, total));
+    let mut control = Control { progress: &mut progress, abort: &|| false };
+    let out = model().generate_long(&request(case), &mut noise, &mut control).unwrap();
+    let (dl, df) =
+        (max_abs(&out.latents, &tensor(case, "latents_final")), max_abs(&pixels(&out.frames), &tensor(case, "frames")));
+    println!("{name}: final latents max abs {dl:.2e}, frames max abs {df:.2e}");
+    assert!(dl <= 1e-3, "{name}: final latents differ by {dl}");
+    assert!(df <= 1.0 / 255.0, "{name}: frames differ by {df}");
+    let windows = case["windows"].as_array().unwrap();
+    let total: usize = windows.iter().map(|w| w["steps_run"].as_u64().unwrap() as usize).sum();
+    assert_eq!(steps.len(), total, "progress after every step");
+    assert_eq!(steps.last(), Some(&(total, total)));
+}
+
+#[test]
+fn three_windows_with_tail_conditioning_match_diffusers() {
+    parity("long_windows");
+}
+
+#[test]
+fn adain_matches_diffusers() {
+    parity("long_adain");
+}
+
+#[test]
+fn prompt_segments_match_diffusers() {
+    parity("long_prompts");
+}
+
+#[test]
+fn a_first_image_matches_diffusers() {
+    parity("long_i2v");
+}
+
+#[test]
+fn tiled_decoding_with_flow_match_matches_diffusers() {
+    parity("long_tiled");
+}
+
+fn run(req: &LongRequest, seed: u64) -> Result<kinema::diffusion::Output, EngineError> {
+    let mut progress = |_: usize, _: usize| {};
+    let mut control = Control { progress: &mut progress, abort: &|| false };
+    model().generate_long(req, &mut SeededStreams::new(seed), &mut control)
+}
+
+/// long_tiled's shot on seeded streams (FlowMatch, 2 windows).
+fn seeded_request() -> LongRequest {
+    let mut req = request(case("long_tiled"));
+    req.tiling = DecodeTiling { horizontal: 1, vertical: 1, overlap: 0 };
+    req
+}
+
+#[test]
+fn the_same_seed_gives_the_same_frames_and_another_seed_others() {
+    let req = seeded_request();
+    let bits = |seed| pixels(&run(&req, seed).unwrap().frames).iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
+    assert_eq!(bits(5), bits(5), "bit-identical for the same seed");
+    assert_ne!(bits(5), bits(6));
+}
+
+#[test]
+fn changing_a_later_segment_leaves_the_windows_before_it() {
+    // Three windows [0,5) [2,7) [4,8): "A" and "A | B" share window 0, and so the shot's latent
+    // frames 0..=2 (frame 2 is window 0's: window 1's first frame is dropped); later ones differ.
+    let mut req = request(case("long_windows"));
+    req.scheduler = LongScheduler::FlowMatch;
+    let one = run(&req, 3).unwrap().latents;
+    req.prompt = format!("{} | a white boat on the sea at night", req.prompt);
+    let two = run(&req, 3).unwrap().latents;
+    let (c, f, plane) = (8, 8, 16);
+    let frame = |lat: &[f32], fi: usize| -> Vec<f32> {
+        (0..c).flat_map(|ch| lat[(ch * f + fi) * plane..(ch * f + fi + 1) * plane].to_vec()).collect()
+    };
+    for fi in 0..3 {
+        assert_eq!(frame(&one, fi), frame(&two, fi), "frame {fi}");
+    }
+    assert_ne!(frame(&one, 3), frame(&two, 3));
+}
+
+#[test]
+fn overlaps_diffusers_stitches_wrongly_are_refused() {
+    for (overlap_frames, wanted) in [(8, "repeats a latent frame"), (0, "loses a latent frame")] {
+        let mut req = request(case("long_windows"));
+        req.windows.overlap_frames = overlap_frames;
+        let err = run(&req, 1).err().expect("refused");
+        assert!(matches!(err, EngineError::Input(_)), "{err}");
+        assert!(err.to_string().contains(wanted) && err.to_string().contains("at least 12 frames"), "{err}");
+    }
+}
+
+#[test]
+fn abort_stops_before_the_next_step() {
+    let req = seeded_request();
+    let mut steps = 0;
+    let mut progress = |done: usize, _: usize| steps = done;
+    let polls = std::cell::Cell::new(0);
+    // Let the first window's 3 steps and one of the second window's run.
+    let abort = || {
+        polls.set(polls.get() + 1);
+        polls.get() > 4
+    };
+    let mut control = Control { progress: &mut progress, abort: &abort };
+    let err = model().generate_long(&req, &mut SeededStreams::new(1), &mut control).err().expect("aborted");
+    assert!(matches!(err, EngineError::Aborted), "{err}");
+    assert_eq!(steps, 4, "exactly four steps ran");
+}

@@ -278,6 +278,25 @@ impl ClipCache {
         }
     }
 
+    /// Keeps a partial result under `key` (a long shot's state after one window), in memory and
+    /// on disk, so a stopped or changed shot picks up from it. Not a flight: writing the same
+    /// state twice is harmless.
+    pub fn keep(&self, key: ClipKey, clip: GeneratedClip) {
+        let clip = Arc::new(clip);
+        self.store_to_disk(key, &clip);
+        self.memory.insert(key, clip.clone(), clip.bytes());
+    }
+
+    /// What [`ClipCache::keep`] kept under `key`, from memory or else from disk.
+    pub fn kept(&self, key: ClipKey) -> Option<Arc<GeneratedClip>> {
+        if let Some(clip) = self.memory.get(&key) {
+            return Some(clip);
+        }
+        let clip = Arc::new(self.load_from_disk(key)?);
+        self.memory.insert(key, clip.clone(), clip.bytes());
+        Some(clip)
+    }
+
     /// The clip from disk, if there, completing `lead`'s flight with it; else `lead` back.
     fn lead_from_disk<'a>(&'a self, key: ClipKey, lead: Lead<'a>) -> Result<Arc<GeneratedClip>, Lead<'a>> {
         match self.load_from_disk(key) {

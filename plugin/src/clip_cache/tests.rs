@@ -463,3 +463,16 @@ fn unwritable_disk_does_not_fail_the_render() {
     assert_eq!((st.disk_writes, st.disk_errors), (0, 3));
     assert!(st.last_disk_error.unwrap().contains("writing"));
 }
+
+#[test]
+fn kept_states_come_back_from_memory_and_from_disk_in_another_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = ClipCache::new(1 << 20, Some(DiskCache::new(dir.path(), 1 << 20)));
+    assert!(first.kept(key("window 0")).is_none());
+    first.keep(key("window 0"), clip(1.0));
+    assert_eq!(*first.kept(key("window 0")).unwrap(), clip(1.0));
+    // Another process sharing the disk cache.
+    let second = ClipCache::new(1 << 20, Some(DiskCache::new(dir.path(), 1 << 20)));
+    assert_eq!(*second.kept(key("window 0")).unwrap(), clip(1.0));
+    assert!(second.kept(key("window 1")).is_none());
+}

@@ -236,3 +236,22 @@ fn abort_stops_before_the_next_step() {
     assert!(matches!(err, EngineError::Aborted), "{err}");
     assert_eq!(steps, 4, "exactly four steps ran");
 }
+
+#[test]
+fn bad_requests_are_refused_by_what_to_change() {
+    let base = || request(case("long_windows"));
+    let cases: Vec<(LongRequest, &str)> = vec![
+        (LongRequest { frames: 30, ..base() }, "this model makes 4k+1 frames"),
+        (LongRequest { width: 36, ..base() }, "multiples of 8"),
+        (LongRequest { schedule: LongSchedule::Steps(1), ..base() }, "needs 2 to"),
+        (LongRequest { schedule: LongSchedule::Sigmas(vec![1.0, 0.5]), ..base() }, "must end with 0"),
+        (LongRequest { tiling: DecodeTiling { horizontal: 4, vertical: 4, overlap: 3 }, ..base() }, "fewer tiles"),
+        (LongRequest { image: Some(Frame::new(3, 16, 16)), image_strength: 1.0, ..base() }, "at the shot's size"),
+        (LongRequest { decode_noise_scale: Some(2.0), ..base() }, "outside 0..1"),
+        (LongRequest { width: 16384, height: 16384, ..base() }, "than one generation holds"),
+    ];
+    for (req, wanted) in cases {
+        let err = run(&req, 0).err().expect(wanted);
+        assert!(matches!(err, EngineError::Input(_)) && err.to_string().contains(wanted), "{wanted}: {err}");
+    }
+}

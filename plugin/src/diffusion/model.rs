@@ -9,6 +9,7 @@ use ort::value::Tensor;
 use super::limits::MAX_TOKENS;
 use super::manifest::{Manifest, MaskInput};
 use super::noise::Noise;
+use super::pipeline::Grid;
 use crate::engine::EngineError;
 use crate::frame_io::{try_zeroed, Frame};
 use crate::models::ModelDir;
@@ -204,7 +205,7 @@ impl VideoModel {
 
     /// VAE-encodes RGB frames (0..1): the encoder's moments `[2C, f, h, w]` (means, then
     /// log-variances) and the latent grid `(f, h, w)`.
-    pub(super) fn encode_moments(&self, frames: &[Frame]) -> Result<(Vec<f32>, (usize, usize, usize)), EngineError> {
+    pub(super) fn encode_moments(&self, frames: &[Frame]) -> Result<(Vec<f32>, Grid), EngineError> {
         let spec = &self.manifest.components.vae_encoder;
         let session = self.session(&spec.file)?;
         let (h, w) = (frames[0].height, frames[0].width);

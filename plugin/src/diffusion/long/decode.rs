@@ -101,7 +101,8 @@ impl VideoModel {
         let fo = 1 + (fl - 1) * t;
         let (height, width) = (h * r, w * r);
         let out_plane = height * width;
-        let mut acc = try_zeroed::<f32>(3 * fo * out_plane, "the decoded frames")?;
+        let values = fo.checked_mul(out_plane).and_then(|n| n.checked_mul(3)).unwrap_or(usize::MAX);
+        let mut acc = try_zeroed::<f32>(values, "the decoded frames")?;
         let mut wsum = try_zeroed::<f32>(out_plane, "the decode weights")?;
         let p = req.tiling.overlap * r;
         for tile in tiles {
@@ -163,7 +164,10 @@ fn feather(n: usize, p: usize, start: bool, end: bool) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    fn spans(tiles: &[Tile]) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
+    type Spans = Vec<(usize, usize)>;
+
+    /// The distinct row and column spans of a tiling.
+    fn spans(tiles: &[Tile]) -> (Spans, Spans) {
         let mut rows: Vec<_> = tiles.iter().map(|t| (t.y0, t.y1)).collect();
         let mut cols: Vec<_> = tiles.iter().map(|t| (t.x0, t.x1)).collect();
         rows.dedup();

@@ -177,6 +177,13 @@ impl VideoModel {
         let norm = &self.manifest.latent.norm;
         let c = self.manifest.latent.channels;
         let (moments, (lf, lh, lw)) = self.encode_moments(std::slice::from_ref(image))?;
+        let r = self.manifest.latent.spatial_ratio;
+        if lf == 0 || (lh * r, lw * r) != (image.height, image.width) {
+            return Err(self.mismatch(format!(
+                "the VAE encoder made a {lf}x{lh}x{lw} latent of a {}x{} image",
+                image.width, image.height
+            )));
+        }
         let plane = lh * lw;
         let mut z = crate::frame_io::try_zeroed(plane * c, "the first image's latents")?;
         for ch in 0..c {

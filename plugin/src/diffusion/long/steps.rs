@@ -6,7 +6,7 @@ use super::{LongSchedule, LongScheduler};
 use crate::diffusion::limits::MAX_STEPS;
 use crate::diffusion::model::VideoModel;
 use crate::diffusion::noise::Noise;
-use crate::diffusion::scheduler::{FlowMatchEuler, Schedule, SchedulerConfig};
+use crate::diffusion::scheduler::{EulerAncestralRf, FlowMatchEuler, Schedule, SchedulerConfig, SchedulerError};
 use crate::engine::EngineError;
 
 /// diffusers' default `skip_steps_sigma_threshold`: steps at a σ above it are not run.
@@ -20,6 +20,7 @@ pub(super) struct Steps {
 
 enum Sampler {
     Euler(FlowMatchEuler),
+    Ancestral(EulerAncestralRf),
 }
 
 impl Steps {
@@ -51,12 +52,24 @@ impl Steps {
             (LongScheduler::FlowMatch, LongSchedule::Steps(n)) => {
                 (Sampler::Euler(config.build(Schedule::Steps(*n), mu).map_err(error)?), n - 1)
             }
-            (LongScheduler::EulerAncestralRf { .. }, _) => {
-                return Err(EngineError::Input("the RF scheduler is not available yet".into()))
+            // Sigmas as given (one timestep each), or FlowMatch's n timesteps: the last never runs.
+            (&LongScheduler::EulerAncestralRf { eta, s_noise }, schedule) => {
+                let schedule = match schedule {
+                    LongSchedule::Steps(n) => Schedule::Steps(*n),
+                    LongSchedule::Sigmas(s) => Schedule::Sigmas(s.clone()),
+                };
+                let rf =
+                    EulerAncestralRf::from_flow_match(config, schedule, mu, eta, s_noise).map_err(|e| match e {
+                        SchedulerError::InvalidConfig(why) => EngineError::Input(format!("the RF scheduler: {why}")),
+                        e => model.scheduler_error(e),
+                    })?;
+                let n = rf.timesteps().len() - 1;
+                (Sampler::Ancestral(rf), n)
             }
         };
         let sigmas = match &sampler {
             Sampler::Euler(fm) => fm.sigmas(),
+            Sampler::Ancestral(rf) => rf.sigmas(),
         };
         let run: Vec<usize> = (0..last).filter(|&i| sigmas[i] <= SKIP_SIGMA_ABOVE).collect();
         if run.is_empty() {
@@ -74,6 +87,7 @@ impl Steps {
     pub(super) fn timestep(&self, i: usize) -> f32 {
         match &self.sampler {
             Sampler::Euler(fm) => fm.timesteps()[i],
+            Sampler::Ancestral(rf) => rf.timesteps()[i],
         }
     }
 
@@ -85,10 +99,19 @@ impl Steps {
         i: usize,
         velocity: &[f32],
         sample: &mut [f32],
-        _noise: &mut dyn Noise,
+        noise: &mut dyn Noise,
     ) -> Result<(), EngineError> {
+        let error = |e| match e {
+            // A draw that failed (a recording run out, memory) is not the model's fault.
+            SchedulerError::Noise(why) => EngineError::Input(why),
+            e => model.scheduler_error(e),
+        };
         match &self.sampler {
-            Sampler::Euler(fm) => fm.step(i, velocity, sample).map_err(|e| model.scheduler_error(e)),
+            Sampler::Euler(fm) => fm.step(i, velocity, sample).map_err(error),
+            Sampler::Ancestral(rf) => {
+                let c = model.manifest.latent.channels;
+                rf.step(i, velocity, sample, &[1, sample.len() / c, c], noise).map_err(error)
+            }
         }
     }
 }

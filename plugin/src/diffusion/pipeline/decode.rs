@@ -3,7 +3,7 @@
 
 use ort::value::Tensor;
 
-use super::{unpack, Request};
+use super::{unpack, Grid, Request};
 use crate::diffusion::model::VideoModel;
 use crate::diffusion::noise::Noise;
 use crate::engine::EngineError;
@@ -43,7 +43,7 @@ impl VideoModel {
         z: Vec<f32>,
         grid: (usize, usize, usize),
         timestep: f32,
-    ) -> Result<((usize, usize, usize), Vec<f32>), EngineError> {
+    ) -> Result<(Grid, Vec<f32>), EngineError> {
         let spec = &self.manifest.components.vae_decoder;
         let session = self.session(&spec.file)?;
         let c = self.manifest.latent.channels;

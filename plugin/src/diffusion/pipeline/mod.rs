@@ -18,6 +18,9 @@ mod transformer;
 pub(in crate::diffusion) use decode::frames_from_sample;
 pub(in crate::diffusion) use prepare::Text;
 
+/// A latent or decoded grid: frames, height, width.
+pub(in crate::diffusion) type Grid = (usize, usize, usize);
+
 use std::time::Instant;
 
 use super::model::VideoModel;
@@ -85,7 +88,8 @@ pub struct Control<'a> {
 
 /// What a generation produced.
 pub struct Output {
-    /// Final packed latents `[S_total, C]`, conditioning tokens first (parity checks).
+    /// Final packed latents `[S_total, C]`, conditioning tokens first (parity checks); from
+    /// [`VideoModel::generate_long`], the stitched shot `[C, f, h, w]` instead.
     pub latents: Vec<f32>,
     /// RGB frames, 0..1.
     pub frames: Vec<Frame>,

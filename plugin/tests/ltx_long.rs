@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use kinema::diffusion::{
-    Control, DecodeTiling, LongRequest, LongSchedule, LongScheduler, RecordedNoise, SeededStreams, VideoModel,
-    WindowSettings,
+    windows_made, Control, DecodeTiling, LongRequest, LongSchedule, LongScheduler, RecordedNoise, SeededStreams,
+    ShotState, VideoModel, WindowSettings, WindowStore,
 };
 use kinema::engine::EngineError;
 use kinema::frame_io::Frame;
@@ -254,4 +254,45 @@ fn bad_requests_are_refused_by_what_to_change() {
         let err = run(&req, 0).err().expect(wanted);
         assert!(matches!(err, EngineError::Input(_)) && err.to_string().contains(wanted), "{wanted}: {err}");
     }
+}
+
+/// Windows kept in memory, as the engine keeps them in the clip cache.
+#[derive(Default)]
+struct Kept(std::collections::BTreeMap<usize, ShotState>, Vec<usize>);
+
+impl WindowStore for Kept {
+    fn load(&mut self, index: usize) -> Option<ShotState> {
+        self.0.get(&index).cloned()
+    }
+    fn save(&mut self, index: usize, state: &ShotState) {
+        self.0.insert(index, state.clone());
+        self.1.push(index);
+    }
+}
+
+#[test]
+fn a_shot_resumed_from_a_kept_window_is_the_shot_made_at_once() {
+    // Three windows; keep only the first window's state, as an abort during the second leaves it.
+    let mut req = request(case("long_windows"));
+    req.scheduler = LongScheduler::FlowMatch;
+    let run_kept = |kept: &mut Kept| {
+        let mut progress = |_: usize, _: usize| {};
+        let mut control = Control { progress: &mut progress, abort: &|| false };
+        model().generate_long_kept(&req, &mut SeededStreams::new(4), &mut control, kept).unwrap()
+    };
+    let mut all = Kept::default();
+    let whole = run_kept(&mut all);
+    assert_eq!(all.0.len(), 3, "every window is kept");
+    let mut first = Kept::default();
+    first.0.insert(0, all.0[&0].clone());
+    let made = windows_made();
+    let resumed = run_kept(&mut first);
+    assert_eq!(first.1, [1, 2], "windows 2 and 3 only are made (and kept)");
+    assert!(windows_made() - made >= 2, "the process-wide count includes them");
+    assert_eq!(resumed.latents, whole.latents);
+    assert_eq!(pixels(&resumed.frames), pixels(&whole.frames));
+    // A state that does not fit the shot (another size) is not used.
+    let mut wrong = Kept::default();
+    wrong.0.insert(1, ShotState { latents: vec![0.0; 7], reference: all.0[&1].reference.clone() });
+    assert_eq!(run_kept(&mut wrong).latents, whole.latents);
 }

@@ -23,6 +23,7 @@ mod window;
 pub use noise::{LongNoise, NoiseStream, SeededStreams};
 pub use plan::window_plan;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::manifest::Pipeline;
@@ -106,17 +107,65 @@ pub struct LongRequest {
     pub tiling: DecodeTiling,
 }
 
+/// The shot as it stood after a window: its latents so far, frame-major `[frames, C, h·w]`, and
+/// the first window's per-channel mean and standard deviation (the AdaIN reference). Everything
+/// later windows need, so a shot can go on from any finished window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShotState {
+    pub latents: Vec<f32>,
+    pub reference: Vec<(f32, f32)>,
+}
+
+/// Where finished windows are kept, so a stopped shot, or one whose later prompt segments
+/// changed, redoes only the windows after the last one it still has. The store's keys must cover
+/// everything a window depends on (the windows before it, its text, its frames, the seed).
+pub trait WindowStore {
+    /// The shot after window `index`, if kept.
+    fn load(&mut self, index: usize) -> Option<ShotState>;
+    fn save(&mut self, index: usize, state: &ShotState);
+}
+
+/// Keeps nothing: every window is made.
+pub struct NoStore;
+
+impl WindowStore for NoStore {
+    fn load(&mut self, _: usize) -> Option<ShotState> {
+        None
+    }
+    fn save(&mut self, _: usize, _: &ShotState) {}
+}
+
+static WINDOWS_MADE: AtomicU64 = AtomicU64::new(0);
+
+/// Windows denoised in this process (the self-check report; resumed windows do not count).
+pub fn windows_made() -> u64 {
+    WINDOWS_MADE.load(Ordering::Relaxed)
+}
+
 impl VideoModel {
-    /// Runs a whole long shot. The output's `latents` are the stitched shot **5-D**,
-    /// `[C, f, h, w]` (normalised), not packed tokens; `frames` are RGB 0..1.
-    ///
-    /// `control.progress(done, total)` counts steps across windows (total = windows × steps run
-    /// per window); `control.abort` is polled before every step.
+    /// [`VideoModel::generate_long_kept`] with nothing kept between runs.
     pub fn generate_long(
         &self,
         req: &LongRequest,
         noise: &mut dyn LongNoise,
         control: &mut Control,
+    ) -> Result<Output, EngineError> {
+        self.generate_long_kept(req, noise, control, &mut NoStore)
+    }
+
+    /// Runs a whole long shot, going on from the last window `store` still has and saving each
+    /// window it makes. A shot made in pieces is the same, bit for bit, as one made at once: a
+    /// window's noise depends only on the seed and its start. The output's `latents` are the stitched shot **5-D**,
+    /// `[C, f, h, w]` (normalised), not packed tokens; `frames` are RGB 0..1.
+    ///
+    /// `control.progress(done, total)` counts steps across windows (total = windows × steps run
+    /// per window); `control.abort` is polled before every step.
+    pub fn generate_long_kept(
+        &self,
+        req: &LongRequest,
+        noise: &mut dyn LongNoise,
+        control: &mut Control,
+        store: &mut dyn WindowStore,
     ) -> Result<Output, EngineError> {
         let started = Instant::now();
         let plan = self.plan_long(req)?;
@@ -133,7 +182,18 @@ impl VideoModel {
         let mut progress = window::Progress { done: 0, total: plan.windows.len() * plan.steps.run().len() };
         let mut timing = Timing::default();
         let mut shot = stitch::Shot::new(c, h * w, f)?;
-        for (index, &(start, end)) in plan.windows.iter().enumerate() {
+        // The last window kept whose state has the size this plan gives it.
+        let mut first = 0;
+        for (index, &(_, end)) in plan.windows.iter().enumerate().rev() {
+            if let Some(state) = store.load(index) {
+                if shot.restore(state, end) {
+                    first = index + 1;
+                    progress.done = first * plan.steps.run().len();
+                    break;
+                }
+            }
+        }
+        for (index, &(start, end)) in plan.windows.iter().enumerate().skip(first) {
             let segment = index.min(segments.len() - 1);
             let text = match &mut texts[segment] {
                 Some(text) => text,
@@ -155,6 +215,8 @@ impl VideoModel {
             let x = self.run_window(req, &plan, &input, rng, control, &mut progress, &mut timing)?;
             let own = stitch::frames_of_tokens(&x, c, h * w, end - start)?;
             shot.add_window(own, plan.overlap, req.windows.adain_factor)?;
+            WINDOWS_MADE.fetch_add(1, Ordering::Relaxed);
+            store.save(index, &shot.state());
         }
         if (control.abort)() {
             return Err(EngineError::Aborted);

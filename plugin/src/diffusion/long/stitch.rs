@@ -72,6 +72,25 @@ impl Shot {
         Ok(())
     }
 
+    /// What later windows need of the shot so far.
+    pub(super) fn state(&self) -> super::ShotState {
+        super::ShotState { latents: self.data.clone(), reference: self.reference.clone() }
+    }
+
+    /// Goes on from `state`, kept after a window that ended at latent frame `end`; false (and
+    /// nothing changed) when it does not fit this shot.
+    pub(super) fn restore(&mut self, state: super::ShotState, end: usize) -> bool {
+        let fits = state.reference.len() == self.channels
+            && Some(state.latents.len()) == end.checked_mul(self.frame_len())
+            && state.latents.len() <= self.data.capacity();
+        if fits {
+            self.data.clear();
+            self.data.extend_from_slice(&state.latents);
+            self.reference = state.reference;
+        }
+        fits
+    }
+
     /// The last `n` frames, packed as tokens `[n·h·w, C]` (the next window's tail).
     pub(super) fn tail_tokens(&self, n: usize) -> Result<Vec<f32>, OutOfMemory> {
         let (c, plane, len) = (self.channels, self.plane, self.frame_len());

@@ -1,14 +1,23 @@
 //! A shot longer than Kinema-tiny's window (17 frames), through the real bundle: it is made in
 //! overlapping windows, the progress bar names the window being made, Status states the plan,
-//! and the frames carry on from window to window without a jump.
+//! the frames carry on from window to window without a jump, and a stopped shot goes on from
+//! the last window it finished.
 
 use std::sync::{Arc, Mutex};
 
 use kinema_e2e::*;
 use kinema_host::{Context, ParamValue, ProgressEvent, RenderRequest};
 
+/// The tests count windows process-wide, so they take turns.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn a_shot_longer_than_the_models_window_is_made_in_windows() {
+    let _turn = serial();
     let bundle = load_bundle();
     let inst = bundle.create_instance(GENERATE, Context::Generator).unwrap();
     inst.set_param("prompt", ParamValue::String("a red circle moving right on a black background".into())).unwrap();
@@ -52,4 +61,34 @@ fn a_shot_longer_than_the_models_window_is_made_in_windows() {
     for (t, step) in steps.iter().enumerate() {
         assert!(*step <= 3.0 * median + 1e-3, "frame {t}→{}: change {step} vs median {median}", t + 1);
     }
+}
+
+fn windows_made(bundle: &kinema_host::Bundle) -> u64 {
+    bundle.runtime_report(None).unwrap()["long"]["windows_made"].as_u64().unwrap()
+}
+
+#[test]
+fn a_stopped_long_shot_goes_on_from_its_last_finished_window() {
+    let _turn = serial();
+    let bundle = load_bundle();
+    let inst = bundle.create_instance(GENERATE, Context::Generator).unwrap();
+    inst.set_param("prompt", ParamValue::String("a blue square moving left on a black background".into())).unwrap();
+    inst.set_param("length", ParamValue::Int(41)).unwrap();
+    inst.set_param("steps", ParamValue::Int(3)).unwrap();
+    inst.set_param("seed", ParamValue::Int(5)).unwrap();
+    let request = |abort_after| RenderRequest {
+        frames: vec![40],
+        size: Some((64, 64)),
+        abort_after_progress: abort_after,
+        ..Default::default()
+    };
+    // Stopped during the second window: the first is kept.
+    let before = windows_made(&bundle);
+    let stopped = inst.render(&request(Some(4))).unwrap();
+    assert!(stopped.aborted || !stopped.failures().is_empty(), "the render should have stopped");
+    assert_eq!(windows_made(&bundle) - before, 1, "one window finished before the abort");
+    // Rendering again makes only the two windows left.
+    let resumed = inst.render(&request(None)).unwrap();
+    assert!(resumed.failures().is_empty(), "{:?}", resumed.failures());
+    assert_eq!(windows_made(&bundle) - before, 3, "windows 2 and 3 only");
 }

@@ -20,6 +20,7 @@ pub fn report(model: Option<&Path>) -> Value {
         "cache_bytes": crate::engine::interpolation::cache_bytes(),
     });
     report["clip_cache"] = clip_cache_report();
+    report["long"] = json!({ "windows_made": crate::diffusion::windows_made() });
     report
 }
 

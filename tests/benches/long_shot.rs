@@ -33,16 +33,15 @@ fn run(cmd: &mut Command) -> anyhow::Result<(f64, i64)> {
 
 fn main() -> anyhow::Result<()> {
     let steps: usize = std::env::args().skip_while(|a| a != "--steps").nth(1).and_then(|v| v.parse().ok()).unwrap_or(8);
-    let bundle = kinema_bundle::build(&Options {
-        profile: Profile::Release,
-        flavour: Flavour::Cpu,
-        out: None,
-        with_cli: true,
-    })?;
+    let bundle =
+        kinema_bundle::build(&Options { profile: Profile::Release, flavour: Flavour::Cpu, out: None, with_cli: true })?;
     let kinema = kinema_bundle::target_dir().join("release").join("kinema");
     let out = tempfile_dir()?;
     println!("long-shot benchmark: Kinema-tiny, {steps} steps, 64x64, one process per shot");
-    println!("{:>8} {:>7} {:>12} {:>10} {:>12} {:>10}", "windows", "frames", "peak MiB", "x 1 win", "s/frame", "x 1 win");
+    println!(
+        "{:>8} {:>7} {:>12} {:>10} {:>12} {:>10}",
+        "windows", "frames", "peak MiB", "x 1 win", "s/frame", "x 1 win"
+    );
     let mut first: Option<(f64, f64)> = None;
     for windows in [1, 4, 16] {
         let frames = frames_for(windows);
@@ -58,11 +57,7 @@ fn main() -> anyhow::Result<()> {
             .env("KINEMA_CACHE_DIR", out.join("cache")))?;
         let (mib, per_frame) = (peak_kib as f64 / 1024.0, seconds / frames as f64);
         let (m1, t1) = *first.get_or_insert((mib, per_frame));
-        println!(
-            "{windows:>8} {frames:>7} {mib:>12.1} {:>10.2} {per_frame:>12.4} {:>10.2}",
-            mib / m1,
-            per_frame / t1
-        );
+        println!("{windows:>8} {frames:>7} {mib:>12.1} {:>10.2} {per_frame:>12.4} {:>10.2}", mib / m1, per_frame / t1);
     }
     std::fs::remove_dir_all(&out)?;
     Ok(())

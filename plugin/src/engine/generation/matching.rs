@@ -213,7 +213,10 @@ mod tests {
 
     fn shotclips(frames: Vec<Frame>) -> [Shotclip; 2] {
         let clip = Arc::new(GeneratedClip { frames, fps: 25.0 });
-        [Shotclip { clip: clip.clone(), anchor: 4, backward: false, windows: None }, Shotclip { clip, anchor: 4, backward: true, windows: None }]
+        [
+            Shotclip { clip: clip.clone(), anchor: 4, backward: false, windows: None },
+            Shotclip { clip, anchor: 4, backward: true, windows: None },
+        ]
     }
 
     #[test]

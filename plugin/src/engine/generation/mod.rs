@@ -8,11 +8,13 @@ mod storyboard;
 mod windows;
 
 pub use matching::{purge_cache, Seam, Shotclip};
-pub use windows::{ShotWindows, MAX_SHOT_SECONDS};
+pub use windows::{KeptWindows, ShotWindows, MAX_SHOT_SECONDS};
 
 use super::EngineError;
 use crate::clip_cache::{clip_cache, GeneratedClip, GenerationError, KeyBuilder};
-use crate::diffusion::{Condition, Control, LongRequest, Manifest, Mode, Request, SeededNoise, SeededStreams, VideoModel};
+use crate::diffusion::{
+    Condition, Control, LongRequest, Manifest, Mode, Request, SeededNoise, SeededStreams, VideoModel,
+};
 use crate::effects::Direction;
 use crate::frame_io::{resize_cover, Frame};
 use crate::models::ModelDir;
@@ -230,15 +232,30 @@ pub fn shot_clip(
                 .uint("overlap", w.overlap_frames as u64)
                 .float("overlap_strength", f64::from(w.overlap_strength))
                 .float("adain", f64::from(w.adain_factor));
-            Job::Long(Box::new(request))
+            // What every window depends on besides its text and frames.
+            let mut shot_fields = KeyBuilder::new("kinema.shot.fields.v1")
+                .str("model", &model_dir.root.to_string_lossy())
+                .uint("model_files", model.files_stamp())
+                .str("negative", settings.prompts.negative())
+                .uint("seed", settings.seed)
+                .uint("steps", settings.steps as u64)
+                .float("guidance", f64::from(settings.guidance))
+                .float("fps", settings.fps)
+                .uint("width", width as u64)
+                .uint("height", height as u64);
+            if let Some(image) = &request.image {
+                shot_fields = shot_fields.frame("image", image);
+            }
+            let kept = KeptWindows::new(&shot_fields, &request, m.latent.temporal_ratio);
+            Job::Long(Box::new(request), kept)
         }
     };
     let clip = clip_cache().get_or_generate(key.finish(), progress, abort, |progress| {
         let mut control = Control { progress, abort };
-        let out = match &job {
-            Job::Single(request) => model.generate(request, &mut SeededNoise::new(settings.seed), &mut control)?,
-            Job::Long(request) => {
-                model.generate_long(request, &mut SeededStreams::new(settings.seed), &mut control)?
+        let out = match job {
+            Job::Single(request) => model.generate(&request, &mut SeededNoise::new(settings.seed), &mut control)?,
+            Job::Long(request, mut kept) => {
+                model.generate_long_kept(&request, &mut SeededStreams::new(settings.seed), &mut control, &mut kept)?
             }
         };
         Ok::<_, EngineError>(GeneratedClip { frames: out.frames, fps: settings.fps })
@@ -249,7 +266,7 @@ pub fn shot_clip(
 /// One generation: a shot in one window, or in several by the long pipeline.
 enum Job {
     Single(Request),
-    Long(Box<LongRequest>),
+    Long(Box<LongRequest>, KeptWindows),
 }
 
 /// The clip cache remembers a failed generation by its text and serves it to every later frame;
@@ -355,5 +372,4 @@ mod tests {
             assert!(err.to_string().contains("graphic violence"), "{err}");
         }
     }
-
 }

@@ -116,7 +116,10 @@ mod tests {
     #[test]
     fn anchors_say_where_a_segment_starts() {
         let windows = [(0, 17), (12, 29), (24, 41), (36, 53)];
-        assert_eq!(window_texts("a chimp walks | 30: a chimp eats", 53, &windows).unwrap()[1..], ["a chimp walks", "a chimp eats", "a chimp eats"]);
+        assert_eq!(
+            window_texts("a chimp walks | 30: a chimp eats", 53, &windows).unwrap()[1..],
+            ["a chimp walks", "a chimp eats", "a chimp eats"]
+        );
         // Unanchored segments between anchors share the frames between them.
         let starts = starts(&parse("a | b | 40: c | d").unwrap(), 60).unwrap();
         assert_eq!(starts, [0.0, 20.0, 40.0, 50.0]);

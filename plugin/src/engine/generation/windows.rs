@@ -2,8 +2,10 @@
 //! ([`crate::diffusion::long`]), each conditioned on the tail of the one before. A shot that fits
 //! in one window is generated exactly as before, by the single-window pipelines.
 
+use crate::clip_cache::{clip_cache, ClipKey, GeneratedClip, KeyBuilder};
 use crate::diffusion::{
-    window_plan, DecodeTiling, LongRequest, LongSchedule, LongScheduler, Manifest, WindowSettings, Windows,
+    window_plan, DecodeTiling, LongRequest, LongSchedule, LongScheduler, Manifest, ShotState, WindowSettings,
+    WindowStore, Windows,
 };
 use crate::engine::EngineError;
 use crate::frame_io::Frame;
@@ -94,15 +96,17 @@ pub fn request(
     // The storyboard as one prompt per window: the pipeline gives window k the k-th segment.
     let t = m.latent.temporal_ratio;
     let windows = window_settings(m, w);
-    let ranges: Vec<(usize, usize)> = window_plan((frames - 1) / t + 1, windows.tile_frames / t, windows.overlap_frames / t)
-        .into_iter()
-        .map(|(a, b)| (a * t, ((b - 1) * t + 1).min(frames)))
-        .collect();
+    let ranges: Vec<(usize, usize)> =
+        window_plan((frames - 1) / t + 1, windows.tile_frames / t, windows.overlap_frames / t)
+            .into_iter()
+            .map(|(a, b)| (a * t, ((b - 1) * t + 1).min(frames)))
+            .collect();
     let prompt = super::storyboard::window_texts(settings.prompts.prompt(), frames, &ranges)?.join(" | ");
     let n = settings.steps.max(1);
     // As text to video: σ from 1 down to 1/n, then 0, so every window ends fully denoised.
-    let mut sigmas: Vec<f32> =
-        (0..n).map(|i| if n == 1 { 1.0 } else { 1.0 + i as f64 * ((1.0 / n as f64 - 1.0) / (n - 1) as f64) } as f32).collect();
+    let mut sigmas: Vec<f32> = (0..n)
+        .map(|i| if n == 1 { 1.0 } else { 1.0 + i as f64 * ((1.0 / n as f64 - 1.0) / (n - 1) as f64) } as f32)
+        .collect();
     sigmas.push(0.0);
     Ok(LongRequest {
         prompt,
@@ -122,6 +126,67 @@ pub fn request(
         windows,
         tiling: DecodeTiling { horizontal: 1, vertical: 1, overlap: 0 },
     })
+}
+
+/// Finished windows of a long shot, kept in the clip cache (memory and disk). Window k's key
+/// chains the shot's settings through every window up to k (its text and frames), so a window is
+/// reused only when all it depends on is the same: after an abort the shot goes on from the last
+/// finished window, and changing a later prompt segment redoes only the windows from there.
+pub struct KeptWindows {
+    keys: Vec<ClipKey>,
+}
+
+impl KeptWindows {
+    /// `shot` is the shot's key fields except its prompt and length (model, seed, steps, size,
+    /// image, ...); `request` the long request made from them.
+    pub fn new(shot: &KeyBuilder, request: &LongRequest, t: usize) -> Self {
+        let w = &request.windows;
+        let mut previous = shot
+            .clone()
+            .str("pipeline", "long windows")
+            .uint("window", w.tile_frames as u64)
+            .uint("overlap", w.overlap_frames as u64)
+            .float("overlap_strength", f64::from(w.overlap_strength))
+            .float("adain", f64::from(w.adain_factor))
+            .finish();
+        let texts: Vec<&str> = request.prompt.split('|').map(str::trim).collect();
+        let plan = window_plan((request.frames - 1) / t + 1, w.tile_frames / t, w.overlap_frames / t);
+        let keys = plan
+            .iter()
+            .enumerate()
+            .map(|(k, &(start, end))| {
+                previous = KeyBuilder::new("kinema.shot.window.v1")
+                    .str("after", &previous.hex())
+                    .str("text", texts[k.min(texts.len().saturating_sub(1))])
+                    .uint("start", start as u64)
+                    .uint("end", end as u64)
+                    .finish();
+                previous
+            })
+            .collect();
+        Self { keys }
+    }
+}
+
+impl WindowStore for KeptWindows {
+    fn load(&mut self, index: usize) -> Option<ShotState> {
+        let kept = clip_cache().kept(*self.keys.get(index)?)?;
+        let [latents, reference] = kept.frames.as_slice() else { return None };
+        let reference = reference.data.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        Some(ShotState { latents: latents.data.clone(), reference })
+    }
+
+    fn save(&mut self, index: usize, state: &ShotState) {
+        let Some(&key) = self.keys.get(index) else { return };
+        let as_frame = |data: Vec<f32>| {
+            let n = data.len();
+            Frame::from_vec(1, 1, n, data).ok()
+        };
+        let reference = state.reference.iter().flat_map(|&(m, s)| [m, s]).collect();
+        if let (Some(latents), Some(reference)) = (as_frame(state.latents.clone()), as_frame(reference)) {
+            clip_cache().keep(key, GeneratedClip { frames: vec![latents, reference], fps: 0.0 });
+        }
+    }
 }
 
 #[cfg(test)]

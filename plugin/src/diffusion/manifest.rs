@@ -288,10 +288,11 @@ impl Manifest {
         if !matches!(m.scheduler, SchedulerConfig::FlowMatchEuler(_)) {
             return Err(bad("LTX pipelines need a flow_match_euler scheduler".into()));
         }
+        // After the limits: the window check divides by the ratios they prove non-zero.
+        super::limits::check_manifest(&m).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         if let Some(w) = &m.windows {
             m.check_windows(w).map_err(|e| bad(format!("{}: windows: {e}", path.display())))?;
         }
-        super::limits::check_manifest(&m).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         Ok(m)
     }
 
@@ -303,7 +304,7 @@ impl Manifest {
         if w.frames > super::limits::MAX_FRAMES {
             return Err(format!("frames {} is more than {}", w.frames, super::limits::MAX_FRAMES));
         }
-        if w.frames < rule.plus + rule.mult || (w.frames - rule.plus) % rule.mult != 0 {
+        if w.frames < rule.plus + rule.mult || !(w.frames - rule.plus).is_multiple_of(rule.mult) {
             return Err(format!("frames {} is not a length this model makes ({}k+{})", w.frames, rule.mult, rule.plus));
         }
         let (tile, ov) = ((w.frames - 1) / t + 1, w.overlap / t);
@@ -314,7 +315,11 @@ impl Manifest {
                 tile - 1
             ));
         }
-        if !(w.overlap_strength > 0.0 && w.overlap_strength <= 1.0) || !(0.0..=1.0).contains(&w.adain_factor) {
+        // NaN fails the range checks too.
+        if w.overlap_strength == 0.0
+            || !(0.0..=1.0).contains(&w.overlap_strength)
+            || !(0.0..=1.0).contains(&w.adain_factor)
+        {
             return Err(format!(
                 "overlap_strength {} must be in (0, 1] and adain_factor {} in [0, 1]",
                 w.overlap_strength, w.adain_factor
@@ -342,5 +347,31 @@ impl Manifest {
         let m = self.latent.hw_multiple;
         let round = |v: usize| (v.div_ceil(m) * m).max(m);
         (round(width), round(height))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_diffusers_cannot_stitch_or_out_of_range_settings_are_refused() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kinema-tiny");
+        let m = Manifest::load(&root, "kinema-tiny").unwrap();
+        let w = m.windows.clone().expect("Kinema-tiny slides windows");
+        assert_eq!(m.check_windows(&w), Ok(()));
+        let with = |edit: fn(&mut Windows)| {
+            let mut w = w.clone();
+            edit(&mut w);
+            m.check_windows(&w).unwrap_err()
+        };
+        assert!(with(|w| w.frames = 16).contains("not a length this model makes"));
+        // Kinema-tiny's frames are 2k+1: an overlap of 4 frames is 2 latent frames, 1 is 0.
+        assert!(with(|w| w.overlap = 4).contains("is 2 latent frames"));
+        assert!(with(|w| w.overlap = 1).contains("is 0 latent frames"));
+        assert!(with(|w| w.overlap = 18).contains("must be 1 or 3 to 8"));
+        assert!(with(|w| w.overlap_strength = 0.0).contains("overlap_strength"));
+        assert!(with(|w| w.overlap_strength = f32::NAN).contains("overlap_strength"));
+        assert!(with(|w| w.adain_factor = 1.5).contains("adain_factor"));
     }
 }

@@ -130,10 +130,10 @@ pub fn shot_clip(
     // Longest valid clip (mult·k + plus) not longer than `n`.
     let fit_down = |n: usize| if n < rule.plus { 0 } else { (n - rule.plus) / rule.mult * rule.mult + rule.plus };
     let fit = |f: &Frame| resize_cover(f, width, height);
-    let mut key = KeyBuilder::new("kinema.shot.v1")
+    // What a shot's key and a long shot's window keys share: all but the prompt, kind and length.
+    let fields = KeyBuilder::new("kinema.shot.v2")
         .str("model", &model_dir.root.to_string_lossy())
         .uint("model_files", model.files_stamp())
-        .str("prompt", settings.prompts.prompt())
         .str("negative", settings.prompts.negative())
         .uint("seed", settings.seed)
         .uint("steps", settings.steps as u64)
@@ -141,6 +141,7 @@ pub fn shot_clip(
         .float("fps", settings.fps)
         .uint("width", width as u64)
         .uint("height", height as u64);
+    let mut key = fields.clone().str("prompt", settings.prompts.prompt());
     let (mode, frames, anchor, backward) = match shot {
         Shot::Text { frames } => {
             key = key.str("shot", "text");
@@ -233,16 +234,7 @@ pub fn shot_clip(
                 .float("overlap_strength", f64::from(w.overlap_strength))
                 .float("adain", f64::from(w.adain_factor));
             // What every window depends on besides its text and frames.
-            let mut shot_fields = KeyBuilder::new("kinema.shot.fields.v1")
-                .str("model", &model_dir.root.to_string_lossy())
-                .uint("model_files", model.files_stamp())
-                .str("negative", settings.prompts.negative())
-                .uint("seed", settings.seed)
-                .uint("steps", settings.steps as u64)
-                .float("guidance", f64::from(settings.guidance))
-                .float("fps", settings.fps)
-                .uint("width", width as u64)
-                .uint("height", height as u64);
+            let mut shot_fields = fields.str("windows of", "a long shot");
             if let Some(image) = &request.image {
                 shot_fields = shot_fields.frame("image", image);
             }

@@ -1,0 +1,47 @@
+//! What the LTX parity tests share: the workspace, the tiny model with the wheel's ONNX Runtime,
+//! and the recorded fixtures (tensors and images).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use kinema::diffusion::VideoModel;
+use kinema::frame_io::Frame;
+use kinema::models::resolve_in;
+use serde_json::Value;
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn fixtures() -> PathBuf {
+    workspace().join("models/ltx/fixtures")
+}
+
+pub fn model() -> Arc<VideoModel> {
+    static LIB: OnceLock<()> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let dir = kinema_bundle::target_dir().join("ort-runtime");
+        let lib = kinema_bundle::runtime_library(kinema_bundle::Flavour::Cpu, &dir).expect("ONNX Runtime wheel");
+        std::env::set_var("KINEMA_ORT_LIB", lib);
+    });
+    VideoModel::open(&resolve_in("ltx", &[workspace().join("models")]).unwrap()).unwrap()
+}
+
+pub fn tensor(case: &Value, name: &str) -> Vec<f32> {
+    let t = &case["tensors"][name];
+    assert_eq!(t["dtype"], "float32", "{name}");
+    let bytes = std::fs::read(fixtures().join(t["file"].as_str().unwrap())).unwrap();
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+pub fn png(name: &str) -> Frame {
+    let img = image::open(fixtures().join(name)).unwrap().to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut f = Frame::new(3, h, w);
+    for (i, px) in img.pixels().enumerate() {
+        for c in 0..3 {
+            f.plane_mut(c)[i] = f32::from(px[c]) / 255.0;
+        }
+    }
+    f
+}

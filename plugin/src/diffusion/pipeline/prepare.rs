@@ -8,7 +8,7 @@ use crate::diffusion::manifest::{MaskInput, Pipeline, RopeMode};
 use crate::diffusion::model::VideoModel;
 use crate::diffusion::noise::Noise;
 use crate::diffusion::scheduler::{
-    linear_quadratic_timesteps, FlowMatchEuler, Schedule, SchedulerConfig, SchedulerError,
+    linear_quadratic_timesteps, linspace_sigmas, FlowMatchEuler, Schedule, SchedulerConfig, SchedulerError,
 };
 use crate::engine::EngineError;
 
@@ -65,11 +65,7 @@ impl VideoModel {
                 )
                 .map_err(scheduler_error)?,
             _ => {
-                let n = req.steps;
-                let sigmas: Vec<f32> = (0..n)
-                    .map(|i| if n == 1 { 1.0 } else { 1.0 + i as f64 * ((1.0 / n as f64 - 1.0) / (n - 1) as f64) })
-                    .map(|s| s as f32)
-                    .collect();
+                let sigmas = linspace_sigmas(req.steps);
                 let mu = config.mu_for_seq_len(s_video).ok();
                 config.build(Schedule::Sigmas(sigmas), mu).map_err(scheduler_error)?
             }

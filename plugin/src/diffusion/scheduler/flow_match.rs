@@ -139,6 +139,15 @@ pub fn linear_quadratic_schedule(
     Ok(out)
 }
 
+/// What LTXPipeline and LTXImageToVideoPipeline pass as `sigmas` for `n` steps:
+/// `np.linspace(1.0, 1 / n, n)`, computed in f64 and rounded to f32 as numpy does.
+pub fn linspace_sigmas(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| if n == 1 { 1.0 } else { 1.0 + i as f64 * ((1.0 / n as f64 - 1.0) / (n - 1) as f64) })
+        .map(|s| s as f32)
+        .collect()
+}
+
 /// What the LTX condition pipeline passes as `timesteps`: `linear_quadratic_schedule(..) * 1000`,
 /// where torch has already rounded the sigmas to float32 before the multiply.
 pub fn linear_quadratic_timesteps(

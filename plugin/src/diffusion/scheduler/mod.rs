@@ -23,8 +23,8 @@ mod tests;
 pub use ddim::{BetaSchedule, Ddim, DdimConfig, PredictionType, TimestepSpacing};
 pub use euler_ancestral_rf::EulerAncestralRf;
 pub use flow_match::{
-    calculate_shift, linear_quadratic_schedule, linear_quadratic_timesteps, FlowMatchEuler, FlowMatchEulerConfig,
-    Schedule, TimeShiftType,
+    calculate_shift, linear_quadratic_schedule, linear_quadratic_timesteps, linspace_sigmas, FlowMatchEuler,
+    FlowMatchEulerConfig, Schedule, TimeShiftType,
 };
 
 use serde::Deserialize;

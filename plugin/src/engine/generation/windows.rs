@@ -3,6 +3,7 @@
 //! in one window is generated exactly as before, by the single-window pipelines.
 
 use crate::clip_cache::{clip_cache, ClipKey, GeneratedClip, KeyBuilder};
+use crate::diffusion::scheduler::linspace_sigmas;
 use crate::diffusion::{
     window_plan, DecodeTiling, LongRequest, LongSchedule, LongScheduler, Manifest, ShotState, WindowSettings,
     WindowStore, Windows,
@@ -102,11 +103,8 @@ pub fn request(
             .map(|(a, b)| (a * t, ((b - 1) * t + 1).min(frames)))
             .collect();
     let prompt = super::storyboard::window_texts(settings.prompts.prompt(), frames, &ranges)?.join(" | ");
-    let n = settings.steps.max(1);
     // As text to video: σ from 1 down to 1/n, then 0, so every window ends fully denoised.
-    let mut sigmas: Vec<f32> = (0..n)
-        .map(|i| if n == 1 { 1.0 } else { 1.0 + i as f64 * ((1.0 / n as f64 - 1.0) / (n - 1) as f64) } as f32)
-        .collect();
+    let mut sigmas = linspace_sigmas(settings.steps.max(1));
     sigmas.push(0.0);
     Ok(LongRequest {
         prompt,

@@ -66,13 +66,15 @@ impl<'a> HostOutput<'a> {
     }
 
     fn view(&mut self) -> RenderResult<ImageViewMut<'_>> {
-        if self.image.is_none() {
-            let image = self.effect.clip(kOfxImageEffectOutputClipName)?.image(self.time)?.ok_or_else(|| {
-                RenderError::failed(format!("The host gave no Output image at frame {}.", frame_label(self.time)))
-            })?;
-            self.image = Some(image);
-        }
-        let image = self.image.as_mut().expect("fetched above");
+        let image = match &mut self.image {
+            Some(image) => image,
+            slot => {
+                let image = self.effect.clip(kOfxImageEffectOutputClipName)?.image(self.time)?.ok_or_else(|| {
+                    RenderError::failed(format!("The host gave no Output image at frame {}.", frame_label(self.time)))
+                })?;
+                slot.insert(image)
+            }
+        };
         Ok(image.view_mut()?)
     }
 }

@@ -4,13 +4,13 @@
 
 use std::sync::OnceLock;
 
-use kinema::diffusion::{Condition, Control, Mode, RecordedNoise, Request, VideoModel};
+use kinema::diffusion::{Condition, Control, Mode, Request, VideoModel};
 use kinema::frame_io::Frame;
 use kinema::models::resolve_in;
 use serde_json::Value;
 
 mod support;
-use support::{fixtures, model, png, tensor, workspace};
+use support::{fixtures, max_abs, model, png, recorded_noise, tensor, workspace};
 
 fn cases() -> &'static Value {
     static CASES: OnceLock<Value> = OnceLock::new();
@@ -58,26 +58,11 @@ fn request(case: &Value) -> Request {
     }
 }
 
-fn max_abs(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "lengths differ");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
 /// Runs one recorded case and compares with diffusers.
 fn parity(name: &str) {
     let case = &cases()["cases"][name];
     let model = model();
-    let draws = case["draws"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            let shape: Vec<usize> =
-                d["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
-            (shape, tensor(case, d["tensor"].as_str().unwrap()))
-        })
-        .collect();
-    let mut noise = RecordedNoise::new(draws);
+    let mut noise = recorded_noise(case);
     let mut steps = Vec::new();
     let mut progress = |done: usize, total: usize| steps.push((done, total));
     let mut control = Control { progress: &mut progress, abort: &|| false };

@@ -6,15 +6,15 @@
 use std::sync::OnceLock;
 
 use kinema::diffusion::{
-    windows_made, Control, DecodeTiling, LongRequest, LongSchedule, LongScheduler, RecordedNoise, SeededStreams,
-    ShotState, WindowSettings, WindowStore,
+    windows_made, Control, DecodeTiling, LongRequest, LongSchedule, LongScheduler, SeededStreams, ShotState,
+    WindowSettings, WindowStore,
 };
 use kinema::engine::EngineError;
 use kinema::frame_io::Frame;
 use serde_json::Value;
 
 mod support;
-use support::{fixtures, model, png, tensor};
+use support::{fixtures, max_abs, model, png, recorded_noise, tensor};
 
 fn case(name: &str) -> &'static Value {
     static CASES: OnceLock<Value> = OnceLock::new();
@@ -70,11 +70,6 @@ fn request(case: &Value) -> LongRequest {
     }
 }
 
-fn max_abs(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "lengths differ");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
 fn pixels(frames: &[Frame]) -> Vec<f32> {
     frames.iter().flat_map(|f| f.data.iter().copied()).collect()
 }
@@ -82,17 +77,7 @@ fn pixels(frames: &[Frame]) -> Vec<f32> {
 /// Runs one recorded case on diffusers' draws and compares with diffusers.
 fn parity(name: &str) {
     let case = case(name);
-    let draws = case["draws"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            let shape: Vec<usize> =
-                d["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
-            (shape, tensor(case, d["tensor"].as_str().unwrap()))
-        })
-        .collect();
-    let mut noise = RecordedNoise::new(draws);
+    let mut noise = recorded_noise(case);
     let mut steps = Vec::new();
     let mut progress = |done: usize, total: usize| steps.push((done, total));
     let mut control = Control { progress: &mut progress, abort: &|| false };

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use kinema::diffusion::VideoModel;
+use kinema::diffusion::{RecordedNoise, VideoModel};
 use kinema::frame_io::Frame;
 use kinema::models::resolve_in;
 use serde_json::Value;
@@ -44,4 +44,24 @@ pub fn png(name: &str) -> Frame {
         }
     }
     f
+}
+
+/// The case's recorded draws, to replay in order.
+pub fn recorded_noise(case: &Value) -> RecordedNoise {
+    let draws = case["draws"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let shape: Vec<usize> =
+                d["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+            (shape, tensor(case, d["tensor"].as_str().unwrap()))
+        })
+        .collect();
+    RecordedNoise::new(draws)
+}
+
+pub fn max_abs(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }

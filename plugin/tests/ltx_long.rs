@@ -213,8 +213,8 @@ impl WindowStore for Kept {
     fn load(&mut self, index: usize) -> Option<ShotState> {
         self.0.get(&index).cloned()
     }
-    fn save(&mut self, index: usize, state: &ShotState) {
-        self.0.insert(index, state.clone());
+    fn save(&mut self, index: usize, latents: &[f32], reference: &[(f32, f32)]) {
+        self.0.insert(index, ShotState { latents: latents.to_vec(), reference: reference.to_vec() });
         self.1.push(index);
     }
 }

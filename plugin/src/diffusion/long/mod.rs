@@ -122,7 +122,9 @@ pub struct ShotState {
 pub trait WindowStore {
     /// The shot after window `index`, if kept.
     fn load(&mut self, index: usize) -> Option<ShotState>;
-    fn save(&mut self, index: usize, state: &ShotState);
+    /// Keeps the shot after window `index`: its latents so far and the AdaIN reference, as
+    /// [`ShotState`] holds them (borrowed: a store that keeps nothing copies nothing).
+    fn save(&mut self, index: usize, latents: &[f32], reference: &[(f32, f32)]);
 }
 
 /// Keeps nothing: every window is made.
@@ -132,7 +134,7 @@ impl WindowStore for NoStore {
     fn load(&mut self, _: usize) -> Option<ShotState> {
         None
     }
-    fn save(&mut self, _: usize, _: &ShotState) {}
+    fn save(&mut self, _: usize, _: &[f32], _: &[(f32, f32)]) {}
 }
 
 static WINDOWS_MADE: AtomicU64 = AtomicU64::new(0);
@@ -216,7 +218,8 @@ impl VideoModel {
             let own = stitch::frames_of_tokens(&x, c, h * w, end - start)?;
             shot.add_window(own, plan.overlap, req.windows.adain_factor)?;
             WINDOWS_MADE.fetch_add(1, Ordering::Relaxed);
-            store.save(index, &shot.state());
+            let (latents, reference) = shot.parts();
+            store.save(index, latents, reference);
         }
         if (control.abort)() {
             return Err(EngineError::Aborted);

@@ -73,8 +73,8 @@ impl Shot {
     }
 
     /// What later windows need of the shot so far.
-    pub(super) fn state(&self) -> super::ShotState {
-        super::ShotState { latents: self.data.clone(), reference: self.reference.clone() }
+    pub(super) fn parts(&self) -> (&[f32], &[(f32, f32)]) {
+        (&self.data, &self.reference)
     }
 
     /// Goes on from `state`, kept after a window that ended at latent frame `end`; false (and

@@ -174,14 +174,14 @@ impl WindowStore for KeptWindows {
         Some(ShotState { latents: latents.data.clone(), reference })
     }
 
-    fn save(&mut self, index: usize, state: &ShotState) {
+    fn save(&mut self, index: usize, latents: &[f32], reference: &[(f32, f32)]) {
         let Some(&key) = self.keys.get(index) else { return };
         let as_frame = |data: Vec<f32>| {
             let n = data.len();
             Frame::from_vec(1, 1, n, data).ok()
         };
-        let reference = state.reference.iter().flat_map(|&(m, s)| [m, s]).collect();
-        if let (Some(latents), Some(reference)) = (as_frame(state.latents.clone()), as_frame(reference)) {
+        let reference = reference.iter().flat_map(|&(m, s)| [m, s]).collect();
+        if let (Some(latents), Some(reference)) = (as_frame(latents.to_vec()), as_frame(reference)) {
             clip_cache().keep(key, GeneratedClip { frames: vec![latents, reference], fps: 0.0 });
         }
     }

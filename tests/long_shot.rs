@@ -92,3 +92,34 @@ fn a_stopped_long_shot_goes_on_from_its_last_finished_window() {
     assert!(resumed.failures().is_empty(), "{:?}", resumed.failures());
     assert_eq!(windows_made(&bundle) - before, 3, "windows 2 and 3 only");
 }
+
+#[test]
+fn turning_loop_on_remakes_only_the_last_window() {
+    let _turn = serial();
+    let bundle = load_bundle();
+    let inst = bundle.create_instance(GENERATE, Context::Generator).unwrap();
+    inst.set_param("prompt", ParamValue::String("a green circle bouncing on a black background".into())).unwrap();
+    inst.set_param("length", ParamValue::Int(41)).unwrap();
+    inst.set_param("steps", ParamValue::Int(3)).unwrap();
+    inst.set_param("seed", ParamValue::Int(7)).unwrap();
+    let request = || RenderRequest { frames: vec![0, 40], size: Some((64, 64)), ..Default::default() };
+    let before = windows_made(&bundle);
+    let free = inst.render(&request()).unwrap();
+    assert!(free.failures().is_empty(), "{:?}", free.failures());
+    assert_eq!(windows_made(&bundle) - before, 3);
+
+    inst.set_param("loop", ParamValue::Bool(true)).unwrap();
+    let looped = inst.render(&request()).unwrap();
+    assert!(looped.failures().is_empty(), "{:?}", looped.failures());
+    assert_eq!(windows_made(&bundle) - before, 4, "the loop remakes the last window only");
+    assert!(status(&inst).contains("3 windows of 17, overlap 6, looped"), "{}", status(&inst));
+    // The first frame is the same shot's; the last is another.
+    assert_eq!(free.image(0).unwrap().samples_f32(), looped.image(0).unwrap().samples_f32());
+    assert_ne!(free.image(40).unwrap().samples_f32(), looped.image(40).unwrap().samples_f32());
+
+    // A loop that fits one window has nothing to lead back with: refused with what to change.
+    inst.set_param("length", ParamValue::Int(17)).unwrap();
+    let short = inst.render(&RenderRequest { frames: vec![0], size: Some((64, 64)), ..Default::default() }).unwrap();
+    let failures = format!("{:?}", short.failures());
+    assert!(failures.contains("longer than one window") && failures.contains("lengthen it"), "{failures}");
+}

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use kinema::diffusion::{
-    windows_made, Control, DecodeTiling, LongRequest, LongSchedule, LongScheduler, SeededStreams, ShotState,
+    windows_made, Control, DecodeTiling, LongNoise, LongRequest, LongSchedule, LongScheduler, SeededStreams, ShotState,
     WindowSettings, WindowStore,
 };
 use kinema::engine::EngineError;
@@ -67,6 +67,7 @@ fn request(case: &Value) -> LongRequest {
             vertical: num("decode_vertical_tiles") as usize,
             overlap: num("decode_overlap") as usize,
         },
+        loop_strength: None,
     }
 }
 
@@ -156,6 +157,87 @@ fn changing_a_later_segment_leaves_the_windows_before_it() {
         assert_eq!(frame(&one, fi), frame(&two, fi), "frame {fi}");
     }
     assert_ne!(frame(&one, 3), frame(&two, 3));
+}
+
+/// Latent frame `fi` of a `[C, f, plane]` shot (the tiny LTX: 8 channels, 4×4).
+fn latent_frame(lat: &[f32], f: usize, fi: usize) -> Vec<f32> {
+    let (c, plane) = (8, 16);
+    (0..c).flat_map(|ch| lat[(ch * f + fi) * plane..(ch * f + fi + 1) * plane].to_vec()).collect()
+}
+
+#[test]
+fn a_loop_remakes_only_the_last_window_and_leads_it_into_the_first_frames() {
+    // Windows [0,5) [2,7) [4,8): the loop changes window 2 only, so latent frames 0..=4 (window
+    // 2's first frame is dropped, its overlap blends into frames 5..) stay as they were.
+    let mut req = request(case("long_windows"));
+    req.scheduler = LongScheduler::FlowMatch;
+    let free = run(&req, 3).unwrap();
+    req.loop_strength = Some(1.0);
+    let looped = run(&req, 3).unwrap();
+    assert_eq!(run(&req, 3).unwrap().latents, looped.latents, "a loop is as reproducible as any shot");
+    let f = 8;
+    for fi in 0..5 {
+        assert_eq!(latent_frame(&free.latents, f, fi), latent_frame(&looped.latents, f, fi), "frame {fi}");
+    }
+    // Random weights cannot show the last frames leading into the first: eval.py's loop check
+    // measures that on Kinema-tiny.
+    assert_ne!(latent_frame(&free.latents, f, 7), latent_frame(&looped.latents, f, 7));
+}
+
+#[test]
+fn a_loop_needs_two_windows_and_a_strength_within_0_and_1() {
+    let mut req = request(case("long_windows"));
+    req.loop_strength = Some(1.5);
+    let err = run(&req, 1).err().expect("refused").to_string();
+    assert!(err.contains("loop strength 1.5 is outside 0..1"), "{err}");
+    req.loop_strength = Some(1.0);
+    req.frames = 17;
+    req.windows.tile_frames = 20;
+    let err = run(&req, 1).err().expect("refused").to_string();
+    assert!(err.contains("longer than one window") && err.contains("lengthen it"), "{err}");
+}
+
+/// Decodes `req`'s shot whole and in pieces of `piece` frames with `context` latent frames each
+/// side: the largest difference.
+fn piece_error(model: &kinema::diffusion::VideoModel, req: &LongRequest, piece: usize, context: usize) -> f32 {
+    let mut progress = |_: usize, _: usize| {};
+    let mut control = Control { progress: &mut progress, abort: &|| false };
+    let mut streams = SeededStreams::new(4);
+    let (latents, _) = model.long_latents(req, &mut streams, &mut control, &mut kinema::diffusion::NoStore).unwrap();
+    let n = model.long_frames(req).unwrap();
+    let decode = |range: std::ops::Range<usize>, context| {
+        let mut noise = SeededStreams::new(4);
+        let stream = noise.stream(kinema::diffusion::NoiseStream::Decode);
+        model.decode_long_frames(req, &latents, stream, range, context).unwrap()
+    };
+    let whole = decode(0..n, 0);
+    assert_eq!(whole.len(), n);
+    let mut pieces = Vec::new();
+    for start in (0..n).step_by(piece) {
+        pieces.extend(decode(start..(start + piece).min(n), context));
+    }
+    assert_eq!(pieces.len(), n);
+    max_abs(&pixels(&pieces), &pixels(&whole))
+}
+
+#[test]
+fn pieces_match_the_whole_decode() {
+    // Pieces with no context differ (each piece's first latent frame decodes as a shot's first):
+    // this test can fail.
+    let mut req = request(case("long_windows"));
+    req.scheduler = LongScheduler::FlowMatch;
+    assert!(piece_error(&model(), &req, 8, 0) > 0.01);
+    // Kinema-tiny, as the effects serve a 41-frame shot: within 1/255 at its manifest's context.
+    let tiny = support::kinema_tiny();
+    let w = tiny.manifest.windows.clone().unwrap();
+    let mut req = LongRequest { width: 64, height: 64, frames: 41, ..req };
+    req.windows = WindowSettings { tile_frames: 18, overlap_frames: 6, overlap_strength: 0.5, adain_factor: 0.25 };
+    req.decode_noise_scale = Some(tiny.manifest.decode.noise_scale);
+    for context in 0..=6 {
+        eprintln!("Kinema-tiny, pieces of 12 frames, context {context}: {}", piece_error(&tiny, &req, 12, context));
+    }
+    let error = piece_error(&tiny, &req, 12, w.decode_context);
+    assert!(error <= 1.0 / 255.0, "context {}: {error}", w.decode_context);
 }
 
 #[test]

@@ -151,6 +151,10 @@ pub struct GenerateArgs {
     /// (--frames counts both stills, at least 3).
     #[arg(long, requires = "image")]
     pub end_image: Option<PathBuf>,
+    /// End the shot where it begins, so it loops without a jump (Loop; text or --image, and a
+    /// shot longer than the model's window).
+    #[arg(long = "loop", conflicts_with_all = ["extend", "end_image"])]
+    pub looped: bool,
     /// Extend this image sequence ('in/%04d.png').
     #[arg(long)]
     pub extend: Option<String>,
@@ -288,6 +292,9 @@ mod tests {
         let g = generate(&["--image", "a.png", "--end-image", "b.png", "--frames", "2"]).unwrap();
         let err = generate_args(&g).unwrap_err().to_string();
         assert!(err.contains("at least 3 with --end-image"), "{err}");
+        assert!(generate(&["--loop"]).unwrap().looped);
+        assert!(generate(&["--loop", "--extend", "in/%04d.png"]).is_err(), "an extension does not loop");
+        assert!(generate(&["--loop", "--image", "a.png", "--end-image", "b.png"]).is_err());
         let g = generate(&["--no-match-source"]).unwrap();
         let err = generate_args(&g).unwrap_err().to_string();
         assert!(err.contains("needs --image or --extend"), "{err}");

@@ -69,6 +69,9 @@ pub(super) fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<Clip
         set.push(format!("length={n}"));
         (base("com.kinema.Generate", None, format!("0-{}", n - 1), Context::Generator, Some(a.size.clone())), None)
     };
+    if a.looped {
+        set.push("loop=true".into());
+    }
     if a.no_match_source {
         set.push("match_source=false".into());
     }

@@ -42,6 +42,18 @@ pub struct Windows {
     /// How far each window's latent statistics are pulled to the first window's (0..1).
     #[serde(default = "default_adain_factor")]
     pub adain_factor: f32,
+    /// Latent frames decoded each side of a piece of a long shot (one piece per window), so the
+    /// pieces join as the whole decode would: the VAE decoder's temporal reach. Kinema-tiny's
+    /// pieces are within 0.0025 of its whole decode at 4, 0.0004 at 5.
+    #[serde(default = "default_decode_context")]
+    pub decode_context: usize,
+}
+
+/// More context than this decodes far more than the piece it serves.
+const MAX_DECODE_CONTEXT: usize = 64;
+
+fn default_decode_context() -> usize {
+    4
 }
 
 fn default_overlap_strength() -> f32 {
@@ -314,6 +326,9 @@ impl Manifest {
                 w.overlap,
                 tile - 1
             ));
+        }
+        if w.decode_context > MAX_DECODE_CONTEXT {
+            return Err(format!("decode_context {} is more than {MAX_DECODE_CONTEXT} latent frames", w.decode_context));
         }
         // NaN fails the range checks too.
         if w.overlap_strength == 0.0

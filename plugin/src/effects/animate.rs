@@ -6,7 +6,7 @@
 
 use std::ffi::CStr;
 
-use super::generate::{length, LENGTH_PARAM};
+use super::generate::{length, LENGTH_PARAM, LOOP_PARAM};
 use super::{
     model_param, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues, GUIDANCE_PARAM,
     MATCH_SOURCE_PARAM, NEGATIVE_PROMPT_PARAM, PAGE_MAIN, PROMPT_PARAM, SEAM_BLEND_PARAM, SEED_PARAM, STATUS_PARAM,
@@ -43,6 +43,7 @@ pub(super) const PARAMS: &[ParamSpec] = &[
         kind: ParamKind::Int { default: 16, min: -1_000_000, max: 1_000_000, display_min: 0, display_max: 1000 },
     },
     LENGTH_PARAM,
+    LOOP_PARAM,
     MATCH_SOURCE_PARAM,
     SEAM_BLEND_PARAM,
     SEED_PARAM,

@@ -19,10 +19,23 @@ pub(super) const LENGTH_PARAM: ParamSpec = ParamSpec {
     kind: ParamKind::Int { default: 17, min: 1, max: 10_000, display_min: 9, display_max: 1441 },
 };
 
+pub const PARAM_LOOP: &CStr = c"loop";
+
+/// Loop; shared by Generate and Animate. Off by default: a loop pulls the end back to the start,
+/// which a shot meant to go somewhere does not want.
+pub(super) const LOOP_PARAM: ParamSpec = ParamSpec {
+    name: PARAM_LOOP,
+    label: c"Loop",
+    hint: c"End the shot where it begins, so it plays on in a loop on the timeline without a jump: the last window is made to lead back into the shot's first frames. Needs a shot longer than the model's window (17 frames for Kinema-tiny); not with End on a Frame.",
+    page: PAGE_MAIN,
+    kind: ParamKind::Bool { default: false },
+};
+
 pub(super) const PARAMS: &[ParamSpec] = &[
     PROMPT_PARAM,
     NEGATIVE_PROMPT_PARAM,
     LENGTH_PARAM,
+    LOOP_PARAM,
     SEED_PARAM,
     STEPS_PARAM,
     GUIDANCE_PARAM,

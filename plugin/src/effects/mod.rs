@@ -14,7 +14,7 @@ mod plan;
 
 pub use extend::PARAM_EXTEND_FRAMES;
 pub use frames::{parse_frame_list, FrameList, FrameListError};
-pub use generate::PARAM_LENGTH;
+pub use generate::{PARAM_LENGTH, PARAM_LOOP};
 pub use params::{ParamValue, ParamValues};
 pub use plan::{Direction, EffectError, FramePlan, FrameRange, ModelWork};
 

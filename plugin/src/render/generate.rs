@@ -2,15 +2,13 @@
 //! content policy, resolve the model, fetch the conditioning source frames, get the shot's clip
 //! (generated once, then cached), match it to the source frames it joins, and fit it to the output.
 
-use std::borrow::Cow;
-
 use super::{assemble, failed, Alpha, Host, Output, RenderError, RenderResult, SourceFrames};
 use crate::effects::{
     Direction, EffectError, EffectKind, FrameRange, ModelWork, ParamValues, PARAM_EXTEND_FRAMES, PARAM_GUIDANCE,
-    PARAM_LENGTH, PARAM_MATCH_SOURCE, PARAM_MODEL, PARAM_NEGATIVE_PROMPT, PARAM_PROMPT, PARAM_SEAM_BLEND, PARAM_SEED,
-    PARAM_STEPS,
+    PARAM_LENGTH, PARAM_LOOP, PARAM_MATCH_SOURCE, PARAM_MODEL, PARAM_NEGATIVE_PROMPT, PARAM_PROMPT, PARAM_SEAM_BLEND,
+    PARAM_SEED, PARAM_STEPS,
 };
-use crate::engine::generation::{check_output_size, shot_clip, Prompts, Seam, Shot, ShotSettings};
+use crate::engine::generation::{check_output_size, shot_clip, FrameRef, Prompts, Seam, Shot, ShotSettings};
 use crate::frame_io::{resize_cover, Frame};
 
 /// The settings of Generate, Animate and Extend, read once per render. Those an effect does not
@@ -25,6 +23,8 @@ pub struct ShotParams {
     /// A model name or folder, as the user typed it.
     pub model: String,
     pub length: Option<usize>,
+    /// Generate and Animate: the shot ends where it begins.
+    pub looped: Option<bool>,
     pub extend_frames: Option<usize>,
     pub match_source: Option<bool>,
     pub seam_blend: Option<usize>,
@@ -44,6 +44,7 @@ impl ShotParams {
             guidance: values.double(PARAM_GUIDANCE)? as f32,
             model: values.string(PARAM_MODEL).unwrap_or_default().to_string(),
             length: count(PARAM_LENGTH)?.map(|l| l.max(1)),
+            looped: has(PARAM_LOOP).then(|| values.bool(PARAM_LOOP)).transpose()?,
             extend_frames: count(PARAM_EXTEND_FRAMES)?.map(|n| n.max(1)),
             match_source: has(PARAM_MATCH_SOURCE).then(|| values.bool(PARAM_MATCH_SOURCE)).transpose()?,
             seam_blend: count(PARAM_SEAM_BLEND)?,
@@ -89,6 +90,7 @@ pub fn render(
         guidance: params.guidance,
         fps: host.frame_rate().unwrap_or(24.0),
         output_size: (full(bounds.width(), render_scale.0), full(bounds.height(), render_scale.1)),
+        looped: params.looped.unwrap_or(false),
     };
     // The frame is matched and fitted at the image's own size too (a render scale above 1 would
     // make it larger than the full size checked with the shot).
@@ -164,10 +166,12 @@ pub fn render(
     let made = made.map_err(failed)?;
     let seams: Vec<Seam> = seams.iter().map(|(at, source)| Seam { at: *at, source }).collect();
     let frame = if seams.is_empty() {
-        made.frame(index).map(Cow::Borrowed)
+        made.frame(index, &abort).map_err(failed)?.map(Served::Clip)
     } else {
         let blend = params.seam_blend.ok_or_else(|| missing(PARAM_SEAM_BLEND))?;
-        made.frame_matched(index, &seams, blend, (bounds.width(), bounds.height())).map(Cow::Owned)
+        made.frame_matched(index, &seams, blend, (bounds.width(), bounds.height()), &abort)
+            .map_err(failed)?
+            .map(Served::Matched)
     }
     .ok_or_else(|| RenderError::failed(format!("internal: the shot has no frame {index}")))?;
 
@@ -175,7 +179,7 @@ pub fn render(
     let fitted = resize_cover(&frame, bounds.width(), bounds.height());
     let written = assemble(&fitted, out.channels()?, Alpha::Opaque).map_err(failed)?;
     out.write(&written, bounds)?;
-    let (clip_frames, seed) = (made.clip.frames.len(), settings.seed);
+    let (clip_frames, seed) = (made.frames.len(), settings.seed);
     let clip_frames = match made.windows {
         Some(windows) => format!("{clip_frames} frames in {windows}"),
         None => format!("{clip_frames} frames"),
@@ -186,4 +190,20 @@ pub fn render(
         ),
         None => format!("Generated frame {index} of the shot ({clip_frames}, seed {seed})"),
     })
+}
+
+/// A served frame: the clip's own, or matched to the source.
+enum Served {
+    Clip(FrameRef),
+    Matched(Frame),
+}
+
+impl std::ops::Deref for Served {
+    type Target = Frame;
+    fn deref(&self) -> &Frame {
+        match self {
+            Served::Clip(frame) => frame,
+            Served::Matched(frame) => frame,
+        }
+    }
 }

@@ -27,6 +27,13 @@ pub fn model() -> Arc<VideoModel> {
     VideoModel::open(&resolve_in("ltx", &[workspace().join("models")]).unwrap()).unwrap()
 }
 
+/// The bundled Kinema-tiny.
+#[allow(dead_code)]
+pub fn kinema_tiny() -> Arc<VideoModel> {
+    model();
+    VideoModel::open(&resolve_in("kinema-tiny", &[workspace().join("models")]).unwrap()).unwrap()
+}
+
 pub fn tensor(case: &Value, name: &str) -> Vec<f32> {
     let t = &case["tensors"][name];
     assert_eq!(t["dtype"], "float32", "{name}");

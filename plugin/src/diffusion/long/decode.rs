@@ -1,12 +1,17 @@
-//! The long shot's decode (spec §7, diffusers' `vae_decode_tiled`): the whole latent at once,
-//! its last frame repeated (`last_frame_fix`), re-noised once for a timestep-conditioned VAE,
-//! then decoded in spatial tiles whose overlaps are feathered linearly and averaged.
+//! The long shot's decode (spec §7, diffusers' `vae_decode_tiled`): the whole latent, its last
+//! frame repeated (`last_frame_fix`), re-noised once for a timestep-conditioned VAE, then decoded
+//! in spatial tiles whose overlaps are feathered linearly and averaged.
+//!
+//! A shot may also be decoded in pieces of frames: each piece decodes only the latent frames its
+//! frames come from and a margin of context each side, so memory is bounded by the piece, not
+//! the shot. Within the decoder's temporal reach the pieces are the whole decode's frames
+//! (`pieces_match_the_whole_decode` in tests/ltx_long.rs measures how closely).
 
 use super::stitch::linspace_f32;
 use super::{DecodeTiling, LongRequest};
 use crate::diffusion::model::VideoModel;
 use crate::diffusion::noise::Noise;
-use crate::diffusion::pipeline::frames_from_sample;
+use crate::diffusion::pipeline::frames_in_sample;
 use crate::engine::EngineError;
 use crate::frame_io::{try_zeroed, Frame};
 
@@ -64,7 +69,11 @@ pub(super) fn tile_grid(h: usize, w: usize, tiling: &DecodeTiling) -> Result<Vec
 }
 
 impl VideoModel {
-    /// Decodes the shot's latents `[C, f, h, w]` (normalised) to RGB frames.
+    /// Decodes the shot's latents `[C, f, h, w]` (normalised) to RGB frames: the pixel frames
+    /// `frames` of the shot, from the latent frames they come from and `context` more each side.
+    /// The whole range decodes the whole latent, as diffusers does. Decode noise, when the VAE
+    /// takes it, is drawn over the whole latent every time, so every piece sees the same.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn decode_long(
         &self,
         latents: &[f32],
@@ -72,10 +81,19 @@ impl VideoModel {
         tiles: &[Tile],
         req: &LongRequest,
         noise: &mut dyn Noise,
+        frames: std::ops::Range<usize>,
+        context: usize,
     ) -> Result<Vec<Frame>, EngineError> {
         let lat = &self.manifest.latent;
         let (c, t, r, norm) = (lat.channels, lat.temporal_ratio, lat.spatial_ratio, &lat.norm);
         let spec = &self.manifest.components.vae_decoder;
+        let shot_frames = 1 + (f - 1) * t;
+        if frames.start >= frames.end || frames.end > shot_frames {
+            return Err(EngineError::Input(format!(
+                "frames {}..{} are not within the shot's {shot_frames}",
+                frames.start, frames.end
+            )));
+        }
         // De-normalise and repeat the last frame: fl = f + 1 frames.
         let (fl, plane) = (f + 1, h * w);
         let mut z = try_zeroed(c * fl * plane, "the latents to decode")?;
@@ -90,12 +108,32 @@ impl VideoModel {
             let eps = noise.draw(&[1, c, fl, h, w])?;
             z.iter_mut().zip(&eps).for_each(|(v, e)| *v = (1.0 - s) * *v + s * e);
         }
-        let keep = 1 + (f - 1) * t;
+        // Pixel frame 0 comes from latent frame 0, pixel p > 0 from latent (p − 1)/t + 1; a
+        // decode of latent frames from `a` on makes pixel frames from a·t on.
+        let latent_of = |p: usize| if p == 0 { 0 } else { (p - 1) / t + 1 };
+        let a = latent_of(frames.start).saturating_sub(context);
+        // A piece that reaches the shot's last latent frame takes its repeat too.
+        let b = match (latent_of(frames.end - 1) + 1 + context).min(f) {
+            b if b == f => fl,
+            b => b,
+        };
+        let (z, fl) = if (a, b) == (0, fl) {
+            (z, fl)
+        } else {
+            let n = b - a;
+            let mut part = try_zeroed(c * n * plane, "the latents to decode")?;
+            for ch in 0..c {
+                part[ch * n * plane..(ch + 1) * n * plane]
+                    .copy_from_slice(&z[(ch * fl + a) * plane..(ch * fl + b) * plane]);
+            }
+            (part, n)
+        };
+        let keep = frames.start - a * t..frames.end - a * t;
         if let [only] = tiles {
             if (only.y0, only.y1, only.x0, only.x1) == (0, h, 0, w) {
                 // One tile: weight 1 everywhere, and 1 + 1e-8 is 1 in f32.
                 let (size, sample) = self.run_decoder(z, (fl, h, w), req.decode_timestep)?;
-                return frames_from_sample(&sample, size, keep);
+                return frames_in_sample(&sample, size, keep);
             }
         }
         let fo = 1 + (fl - 1) * t;
@@ -141,7 +179,7 @@ impl VideoModel {
         for planes in acc.chunks_exact_mut(out_plane) {
             planes.iter_mut().zip(&wsum).for_each(|(v, &s)| *v /= s + 1e-8);
         }
-        frames_from_sample(&acc, (fo, height, width), keep)
+        frames_in_sample(&acc, (fo, height, width), keep)
     }
 }
 

@@ -105,6 +105,11 @@ pub struct LongRequest {
     pub image_strength: f32,
     pub windows: WindowSettings,
     pub tiling: DecodeTiling,
+    /// A loop: the last window also sees the shot's first frames (as many as the overlap) just
+    /// after its end, held with this strength (0..1), so the shot ends where it begins and
+    /// plays on in a loop without a jump. `None`: the shot ends freely. Needs two windows or
+    /// more. Not in diffusers; the windows before the last are the same either way.
+    pub loop_strength: Option<f32>,
 }
 
 /// The shot as it stood after a window: its latents so far, frame-major `[frames, C, h·w]`, and
@@ -170,6 +175,53 @@ impl VideoModel {
         store: &mut dyn WindowStore,
     ) -> Result<Output, EngineError> {
         let started = Instant::now();
+        let (latents, mut timing) = self.long_latents(req, noise, control, store)?;
+        let shot = self.long_frames(req)?;
+        let frames = self.decode_long_frames(req, &latents, noise.stream(NoiseStream::Decode), 0..shot, 0)?;
+        timing.total_seconds = started.elapsed().as_secs_f64();
+        Ok(Output { latents, frames, timing })
+    }
+
+    /// The pixel frames a long request makes (checked as [`VideoModel::generate_long`] checks).
+    pub fn long_frames(&self, req: &LongRequest) -> Result<usize, EngineError> {
+        let (f, _, _) = self.plan_long(req)?.grid;
+        Ok(1 + (f - 1) * self.manifest.latent.temporal_ratio)
+    }
+
+    /// The pixel frames `frames` of a long shot whose latents [`VideoModel::long_latents`] made,
+    /// decoded from the latent frames they come from and `context` latent frames each side, so
+    /// a shot served piece by piece holds one piece's decode at a time. `noise` is a fresh
+    /// decode stream (`NoiseStream::Decode`) of the shot's seed.
+    pub fn decode_long_frames(
+        &self,
+        req: &LongRequest,
+        latents: &[f32],
+        noise: &mut dyn crate::diffusion::Noise,
+        frames: std::ops::Range<usize>,
+        context: usize,
+    ) -> Result<Vec<Frame>, EngineError> {
+        let plan = self.plan_long(req)?;
+        let (f, h, w) = plan.grid;
+        if latents.len() != self.manifest.latent.channels * f * h * w {
+            return Err(EngineError::Input(format!(
+                "{} latent values are not this shot's {} latent frames",
+                latents.len(),
+                f
+            )));
+        }
+        self.decode_long(latents, plan.grid, &plan.tiles, req, noise, frames, context)
+    }
+
+    /// Denoises a long shot's windows, going on from the last one `store` still has: the
+    /// stitched latents `[C, f, h, w]` (normalised), and how long the windows took.
+    pub fn long_latents(
+        &self,
+        req: &LongRequest,
+        noise: &mut dyn LongNoise,
+        control: &mut Control,
+        store: &mut dyn WindowStore,
+    ) -> Result<(Vec<f32>, Timing), EngineError> {
+        let started = Instant::now();
         let plan = self.plan_long(req)?;
         let m = &self.manifest;
         let (c, (f, h, w)) = (m.latent.channels, plan.grid);
@@ -212,7 +264,21 @@ impl VideoModel {
                 _ if plan.overlap == 0 || req.windows.overlap_strength <= 0.0 => None,
                 _ => Some(shot.tail_tokens(plan.overlap.min(end - start))?),
             };
-            let input = window::WindowInput { start, end, cond: cond.as_deref(), tail: tail.as_deref(), text };
+            // A loop's last window leads back into the shot's first frames.
+            let ahead = match req.loop_strength {
+                Some(strength) if strength > 0.0 && index + 1 == plan.windows.len() && index > 0 => {
+                    Some(shot.head_tokens(plan.overlap.max(1))?)
+                }
+                _ => None,
+            };
+            let input = window::WindowInput {
+                start,
+                end,
+                cond: cond.as_deref(),
+                tail: tail.as_deref(),
+                ahead: ahead.as_deref(),
+                text,
+            };
             let rng = noise.stream(NoiseStream::Window { index, start });
             let x = self.run_window(req, &plan, &input, rng, control, &mut progress, &mut timing)?;
             let own = stitch::frames_of_tokens(&x, c, h * w, end - start)?;
@@ -231,9 +297,8 @@ impl VideoModel {
             )));
         }
         let latents = shot.into_channel_major()?;
-        let frames = self.decode_long(&latents, plan.grid, &plan.tiles, req, noise.stream(NoiseStream::Decode))?;
         timing.total_seconds = started.elapsed().as_secs_f64();
-        Ok(Output { latents, frames, timing })
+        Ok((latents, timing))
     }
 
     /// The first image's latent frame: the VAE's mean (no posterior draw), normalised with the

@@ -88,6 +88,7 @@ impl VideoModel {
             ("image strength", req.image_strength),
             ("window overlap strength", w.overlap_strength),
             ("AdaIN factor", w.adain_factor),
+            ("loop strength", req.loop_strength.unwrap_or(0.0)),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return input(format!("{name} {v} is outside 0..1"));
@@ -101,8 +102,18 @@ impl VideoModel {
         if windows.len() > 1 {
             check_overlap(w.tile_frames, w.overlap_frames, tile, overlap, t)?;
         }
-        // The largest window: its own frames, the tail and the first image's frame.
-        let window_frames = tile.min(grid.0) + overlap.min(tile) + 1;
+        let looped = req.loop_strength.is_some_and(|s| s > 0.0);
+        if looped && windows.len() < 2 {
+            return input(format!(
+                "a loop's last window leads back into the shot's first frames, so a looped shot must be longer \
+                 than one window ({} frames; this one has {}): lengthen it",
+                w.tile_frames, req.frames
+            ));
+        }
+        // The largest window: its own frames, the tail, a loop's first frames and the first
+        // image's frame.
+        let ahead = if looped { overlap.max(1).min(tile) } else { 0 };
+        let window_frames = tile.min(grid.0) + overlap.min(tile) + ahead + 1;
         let fits = |frames: usize| {
             frames.checked_mul(hw).and_then(|s| s.checked_mul(c)).is_some_and(|v| v <= MAX_LATENT_VALUES)
         };

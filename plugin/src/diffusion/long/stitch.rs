@@ -93,14 +93,23 @@ impl Shot {
 
     /// The last `n` frames, packed as tokens `[n·h·w, C]` (the next window's tail).
     pub(super) fn tail_tokens(&self, n: usize) -> Result<Vec<f32>, OutOfMemory> {
-        let (c, plane, len) = (self.channels, self.plane, self.frame_len());
         let n = n.min(self.frames());
-        let tail = &self.data[self.data.len() - n * len..];
-        let mut out = try_zeroed(n * len, "the window's tail")?;
-        for fi in 0..n {
+        self.tokens(self.frames() - n..self.frames(), "the window's tail")
+    }
+
+    /// The first `n` frames, packed as tokens `[n·h·w, C]` (what a loop's last window leads into).
+    pub(super) fn head_tokens(&self, n: usize) -> Result<Vec<f32>, OutOfMemory> {
+        self.tokens(0..n.min(self.frames()), "the loop's first frames")
+    }
+
+    fn tokens(&self, frames: std::ops::Range<usize>, what: &str) -> Result<Vec<f32>, OutOfMemory> {
+        let (c, plane, len) = (self.channels, self.plane, self.frame_len());
+        let part = &self.data[frames.start * len..frames.end * len];
+        let mut out = try_zeroed(part.len(), what)?;
+        for fi in 0..frames.len() {
             for ch in 0..c {
                 for s in 0..plane {
-                    out[(fi * plane + s) * c + ch] = tail[(fi * c + ch) * plane + s];
+                    out[(fi * plane + s) * c + ch] = part[(fi * c + ch) * plane + s];
                 }
             }
         }

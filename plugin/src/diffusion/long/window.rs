@@ -1,5 +1,6 @@
 //! One window `[start, end)`: its tokens assembled (its own frames, then the previous window's
-//! tail, then the first image's frame), their coordinates, and the denoising loop with the long
+//! tail, then, in a loop's last window, the shot's first frames, then the first image's frame),
+//! their coordinates, and the denoising loop with the long
 //! pipeline's conditioning rule (spec §4).
 
 use std::time::Instant;
@@ -20,6 +21,9 @@ pub(super) struct WindowInput<'a> {
     pub(super) cond: Option<&'a [f32]>,
     /// The shot's last frames so far, packed `[n·h·w, C]`.
     pub(super) tail: Option<&'a [f32]>,
+    /// A loop's last window: the shot's first frames, packed `[n·h·w, C]`, placed after the
+    /// window's end so it leads back into them.
+    pub(super) ahead: Option<&'a [f32]>,
     pub(super) text: &'a Text,
 }
 
@@ -56,13 +60,19 @@ impl VideoModel {
         let hw = h * w;
         let own = input.end - input.start;
         let tail = input.tail.map_or(0, |tail| tail.len() / (hw * c));
-        let frames = own + tail + usize::from(input.cond.is_some());
+        let ahead = input.ahead.map_or(0, |ahead| ahead.len() / (hw * c));
+        let frames = own + tail + ahead + usize::from(input.cond.is_some());
         let s = frames * hw;
         let mut values = try_zeroed(s * c, "the window's latents")?;
         let mut freedom = vec![1f32; own];
         if let Some(tail_values) = input.tail {
             values[own * hw * c..(own + tail) * hw * c].copy_from_slice(tail_values);
             freedom.extend(std::iter::repeat_n(1.0 - req.windows.overlap_strength, tail));
+        }
+        if let Some(ahead_values) = input.ahead {
+            let at = (own + tail) * hw * c;
+            values[at..at + ahead * hw * c].copy_from_slice(ahead_values);
+            freedom.extend(std::iter::repeat_n(1.0 - req.loop_strength.unwrap_or(0.0), ahead));
         }
         if let Some(cond) = input.cond {
             // The shot's latents are zeros but for frame 0, the image, which only the first
@@ -77,11 +87,13 @@ impl VideoModel {
         let freedom = freedom.iter().flat_map(|&m| std::iter::repeat_n(m, hw)).collect();
 
         // Causal pixel times for every frame, then the appended frames at the window's head
-        // (the tail) and at −T (the image); × 1/fps in f32.
+        // (the tail), just after its end (a loop's first frames) and at −T (the image); × 1/fps
+        // in f32.
         let causal = |fi: usize| (fi * t + 1).saturating_sub(t) as f32;
         let frame_time = (0..frames).map(|fi| match fi {
             _ if fi < own => causal(fi),
             _ if fi < own + tail => causal(fi - own),
+            _ if fi < own + tail + ahead => causal(fi - tail),
             _ => -(t as f32),
         });
         let inv_fps = (1.0 / req.fps) as f32;

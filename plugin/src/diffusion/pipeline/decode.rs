@@ -65,12 +65,22 @@ impl VideoModel {
 /// The first `keep` frames of a decoded sample `[3, F, H, W]` (−1..1) as RGB frames (0..1).
 pub(in crate::diffusion) fn frames_from_sample(
     sample: &[f32],
-    (f, h, w): (usize, usize, usize),
+    size: (usize, usize, usize),
     keep: usize,
 ) -> Result<Vec<Frame>, EngineError> {
+    frames_in_sample(sample, size, 0..keep)
+}
+
+/// [`frames_from_sample`] for the frames `range` of the sample (clipped to it).
+pub(in crate::diffusion) fn frames_in_sample(
+    sample: &[f32],
+    (f, h, w): (usize, usize, usize),
+    range: std::ops::Range<usize>,
+) -> Result<Vec<Frame>, EngineError> {
     let plane = h * w;
-    let mut frames = Vec::with_capacity(keep.min(f));
-    for fi in 0..keep.min(f) {
+    let range = range.start.min(f)..range.end.min(f);
+    let mut frames = Vec::with_capacity(range.len());
+    for fi in range {
         let mut frame = Frame::try_new(3, h, w).map_err(|e| EngineError::Input(format!("decoding: {e}")))?;
         for ch in 0..3 {
             let src = &sample[(ch * f + fi) * plane..(ch * f + fi + 1) * plane];

@@ -15,7 +15,7 @@ mod denoise;
 mod prepare;
 mod transformer;
 
-pub(in crate::diffusion) use decode::frames_from_sample;
+pub(in crate::diffusion) use decode::frames_in_sample;
 pub(in crate::diffusion) use prepare::Text;
 
 /// A latent or decoded grid: frames, height, width.

@@ -4,14 +4,16 @@
 
 use std::sync::{Arc, OnceLock, Weak};
 
+use super::pieces::{FrameRef, ShotFrames};
 use crate::cache::ByteLru;
 use crate::clip_cache::GeneratedClip;
 use crate::engine::flow::{self, bilinear, Flow};
+use crate::engine::EngineError;
 use crate::frame_io::{box_blur, resize_cover, Frame};
 
 /// A generated clip and where the shot's frame 0 (Text, Animate) or the source end (Extend) sits.
 pub struct Shotclip {
-    pub clip: Arc<GeneratedClip>,
+    pub frames: ShotFrames,
     /// Clip frame of shot index `i` is `anchor + sign·i`.
     pub anchor: usize,
     pub backward: bool,
@@ -19,16 +21,23 @@ pub struct Shotclip {
     pub windows: Option<super::ShotWindows>,
 }
 
+/// A frame that may need decoding first: `None` past the shot's end.
+type Got<T> = Result<Option<T>, EngineError>;
+
 impl Shotclip {
     /// The clip frame for shot index `index` (Text/Animate: frame of the shot; Extend: 1 = the
-    /// first generated frame next to the source).
-    pub fn frame(&self, index: i64) -> Option<&Frame> {
-        self.clip_index(index).map(|i| &self.clip.frames[i])
+    /// first generated frame next to the source). `abort` is polled while waiting for a piece
+    /// of a long shot that another thread or process decodes.
+    pub fn frame(&self, index: i64, abort: &dyn Fn() -> bool) -> Got<FrameRef> {
+        match self.clip_index(index) {
+            Some(i) => self.frames.frame(i, abort),
+            None => Ok(None),
+        }
     }
 
     fn clip_index(&self, index: i64) -> Option<usize> {
         let at = if self.backward { self.anchor as i64 - index } else { self.anchor as i64 + index };
-        usize::try_from(at).ok().filter(|&i| i < self.clip.frames.len())
+        usize::try_from(at).ok().filter(|&i| i < self.frames.len())
     }
 
     /// [`Shotclip::frame`] at `size`, matched to the source frames the shot joins (Extend: the
@@ -51,44 +60,63 @@ impl Shotclip {
     /// same motion, into the matched frame ([`seam_dissolve`]): what the model changes beyond the
     /// motion (its flicker, a softer or reshaped object) comes in over those frames instead of at
     /// the cut.
-    pub fn frame_matched(&self, index: i64, seams: &[Seam], blend: usize, size: (usize, usize)) -> Option<Frame> {
+    pub fn frame_matched(
+        &self,
+        index: i64,
+        seams: &[Seam],
+        blend: usize,
+        size: (usize, usize),
+        abort: &dyn Fn() -> bool,
+    ) -> Got<Frame> {
         let (w, h) = size;
-        let mut out = resize_cover(self.frame(index)?, w, h);
+        let Some(frame) = self.frame(index, abort)? else { return Ok(None) };
+        let mut out = resize_cover(&frame, w, h);
         for (seam, weight) in seams.iter().zip(seam_weights(seams, index)) {
             if weight > 0.0 {
-                let motion = self.motion(index, seam.at, size)?;
+                let Some(motion) = self.motion(index, seam.at, size, abort)? else { return Ok(None) };
                 let dissolve = weight * seam_dissolve(index.abs_diff(seam.at), blend);
-                let decoded = resize_cover(self.frame(seam.at)?, w, h);
+                let Some(decoded) = self.frame(seam.at, abort)? else { return Ok(None) };
+                let decoded = resize_cover(&decoded, w, h);
                 add_seam_residual(&mut out, &decoded, seam.source, &motion, weight, dissolve);
             }
         }
-        Some(out)
+        Ok(Some(out))
     }
 
     /// Where each pixel of shot frame `from` was in shot frame `to`, at the match size for an
     /// output `size`: one block-matching step per frame between them (each step is a small
     /// motion the search reaches), composed. The steps are kept ([`step_flows`]), so serving a
     /// shot's frames one by one matches each pair of neighbours once.
-    fn motion(&self, from: i64, to: i64, size: (usize, usize)) -> Option<Flow> {
+    fn motion(&self, from: i64, to: i64, size: (usize, usize), abort: &dyn Fn() -> bool) -> Got<Flow> {
         let at = flow::match_size(size);
         let step = if to > from { 1 } else { -1 };
         let mut total = Flow::still(at.0, at.1);
         let mut index = from;
         while index != to {
-            total = total.then(&self.step_flow(index, index + step, at)?.1);
+            let Some(flow) = self.step_flow(index, index + step, at, abort)? else { return Ok(None) };
+            total = total.then(&flow.1);
             index += step;
         }
-        Some(total)
+        Ok(Some(total))
     }
 
     /// The block-matching step from shot frame `from` to its neighbour `to` at match size `at`.
-    fn step_flow(&self, from: i64, to: i64, at: (usize, usize)) -> Option<Arc<(Weak<GeneratedClip>, Flow)>> {
-        let key = (Arc::as_ptr(&self.clip) as usize, self.clip_index(from)?, self.clip_index(to)?, at);
-        let (cache, clip) = (step_flows(), Arc::downgrade(&self.clip));
+    fn step_flow(
+        &self,
+        from: i64,
+        to: i64,
+        at: (usize, usize),
+        abort: &dyn Fn() -> bool,
+    ) -> Got<Arc<(Weak<GeneratedClip>, Flow)>> {
+        let (Some(i), Some(j)) = (self.clip_index(from), self.clip_index(to)) else { return Ok(None) };
+        let identity = self.frames.identity();
+        let key = (Arc::as_ptr(identity) as usize, i, j, at);
+        let (cache, clip) = (step_flows(), Arc::downgrade(identity));
         if let Some(hit) = cache.get(&key).filter(|kept| kept.0.ptr_eq(&clip)) {
-            return Some(hit);
+            return Ok(Some(hit));
         }
-        let (a, b) = (flow::for_matching(self.frame(from)?, at), flow::for_matching(self.frame(to)?, at));
+        let (Some(a), Some(b)) = (self.frame(from, abort)?, self.frame(to, abort)?) else { return Ok(None) };
+        let (a, b) = (flow::for_matching(&a, at), flow::for_matching(&b, at));
         let (search, patch) = flow::match_radii(at);
         let flow = Flow::estimate(&a, &b, search, patch);
         #[cfg(test)]
@@ -96,13 +124,14 @@ impl Shotclip {
         let bytes = flow.dx.len() * 3 * std::mem::size_of::<f32>();
         let kept = Arc::new((clip, flow));
         cache.insert(key, kept.clone(), bytes);
-        Some(kept)
+        Ok(Some(kept))
     }
 }
 
 /// Block-matching steps between neighbouring frames of generated clips, by clip, frame pair and
-/// match size (64 MiB). A clip is named by its address, and each entry holds a weak reference to
-/// it: the allocation cannot be reused while that lives, and a dropped clip's steps never match.
+/// match size (64 MiB). A clip is named by its address (a long shot's by its latents' clip), and
+/// each entry holds a weak reference to it: the allocation cannot be reused while that lives,
+/// and a dropped clip's steps never match.
 type StepKey = (usize, usize, usize, (usize, usize));
 
 fn step_flows() -> &'static ByteLru<StepKey, (Weak<GeneratedClip>, Flow)> {
@@ -188,16 +217,37 @@ mod tests {
         pub(super) static STEPS_MATCHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     }
 
+    const NEVER: &dyn Fn() -> bool = &|| false;
+
+    /// A shot of `clip`'s frames with its source end at clip frame 4.
+    fn whole(clip: &Arc<GeneratedClip>, backward: bool) -> Shotclip {
+        Shotclip { frames: ShotFrames::Whole(clip.clone()), anchor: 4, backward, windows: None }
+    }
+
+    impl Shotclip {
+        fn at(&self, index: i64) -> Option<FrameRef> {
+            self.frame(index, NEVER).unwrap()
+        }
+
+        fn matched(&self, index: i64, seams: &[Seam], blend: usize, size: (usize, usize)) -> Option<Frame> {
+            self.frame_matched(index, seams, blend, size, NEVER).unwrap()
+        }
+
+        fn clip(&self) -> &Arc<GeneratedClip> {
+            self.frames.identity()
+        }
+    }
+
     #[test]
     fn extend_maps_shot_indices_to_clip_frames() {
         let clip = Arc::new(GeneratedClip { frames: (0..9).map(|_| Frame::new(3, 1, 1)).collect(), fps: 25.0 });
-        let forward = Shotclip { clip: clip.clone(), anchor: 4, backward: false, windows: None };
-        assert!(std::ptr::eq(forward.frame(1).unwrap(), &clip.frames[5]));
-        assert!(forward.frame(5).is_none());
-        let backward = Shotclip { clip: clip.clone(), anchor: 4, backward: true, windows: None };
-        assert!(std::ptr::eq(backward.frame(1).unwrap(), &clip.frames[3]));
-        assert!(std::ptr::eq(backward.frame(4).unwrap(), &clip.frames[0]));
-        assert!(backward.frame(5).is_none());
+        let forward = whole(&clip, false);
+        assert!(std::ptr::eq(&*forward.at(1).unwrap(), &clip.frames[5]));
+        assert!(forward.at(5).is_none());
+        let backward = whole(&clip, true);
+        assert!(std::ptr::eq(&*backward.at(1).unwrap(), &clip.frames[3]));
+        assert!(std::ptr::eq(&*backward.at(4).unwrap(), &clip.frames[0]));
+        assert!(backward.at(5).is_none());
     }
 
     /// A 3-channel `w`×`h` frame with a different smooth pattern per `seed`.
@@ -213,22 +263,19 @@ mod tests {
 
     fn shotclips(frames: Vec<Frame>) -> [Shotclip; 2] {
         let clip = Arc::new(GeneratedClip { frames, fps: 25.0 });
-        [
-            Shotclip { clip: clip.clone(), anchor: 4, backward: false, windows: None },
-            Shotclip { clip, anchor: 4, backward: true, windows: None },
-        ]
+        [whole(&clip, false), whole(&clip, true)]
     }
 
     #[test]
     fn matching_a_source_the_model_rendered_exactly_changes_nothing() {
         let (w, h) = (24, 16);
         for shot in shotclips((0..9).map(|i| pattern(i, w, h)).collect()) {
-            let seam = shot.clip.frames[4].clone();
+            let seam = shot.clip().frames[4].clone();
             for index in 1..=4 {
-                let matched = shot.frame_matched(index, &[Seam { at: 0, source: &seam }], 0, (w, h)).unwrap();
-                assert_eq!(&matched, shot.frame(index).unwrap(), "backward {} index {index}", shot.backward);
+                let matched = shot.matched(index, &[Seam { at: 0, source: &seam }], 0, (w, h)).unwrap();
+                assert_eq!(&matched, &*shot.at(index).unwrap(), "backward {} index {index}", shot.backward);
             }
-            assert!(shot.frame_matched(5, &[Seam { at: 0, source: &seam }], 0, (w, h)).is_none());
+            assert!(shot.matched(5, &[Seam { at: 0, source: &seam }], 0, (w, h)).is_none());
         }
     }
 
@@ -241,12 +288,12 @@ mod tests {
         };
         for shot in shotclips((0..9).map(|i| offset(pattern(i, w, h))).collect()) {
             // The source seam frame is the decoded one without the model's +0.1.
-            let mut seam = shot.clip.frames[4].clone();
+            let mut seam = shot.clip().frames[4].clone();
             seam.data.iter_mut().for_each(|v| *v -= 0.1);
             for index in 1..=4 {
                 let (raw, matched) = (
-                    shot.frame(index).unwrap(),
-                    shot.frame_matched(index, &[Seam { at: 0, source: &seam }], 0, (w, h)).unwrap(),
+                    shot.at(index).unwrap(),
+                    shot.matched(index, &[Seam { at: 0, source: &seam }], 0, (w, h)).unwrap(),
                 );
                 assert_eq!(matched.shape(), raw.shape());
                 for (m, r) in matched.data.iter().zip(&raw.data) {
@@ -263,7 +310,7 @@ mod tests {
         let [forward, _] = shotclips((0..9).map(|_| flat([0.5; 3])).collect());
         let source =
             Frame::from_vec(4, 16, 24, [0.6f32, 0.5, 0.3, 1.0].iter().flat_map(|&c| [c; 384]).collect()).unwrap();
-        let matched = forward.frame_matched(1, &[Seam { at: 0, source: &source }], 0, (12, 8)).unwrap();
+        let matched = forward.matched(1, &[Seam { at: 0, source: &source }], 0, (12, 8)).unwrap();
         assert_eq!(matched.shape(), [1, 3, 8, 12]);
         for (c, want) in [0.6f32, 0.5, 0.3].into_iter().enumerate() {
             assert!(matched.plane(c).iter().all(|v| (v - want).abs() < 1e-5), "channel {c}");
@@ -295,7 +342,7 @@ mod tests {
         frames[5] = picture(&flat, 16);
         let [forward, _] = shotclips(frames);
         let source = picture(&texture, 4);
-        let matched = forward.frame_matched(1, &[Seam { at: 0, source: &source }], 0, (n, n)).unwrap();
+        let matched = forward.matched(1, &[Seam { at: 0, source: &source }], 0, (n, n)).unwrap();
         let at = |x: usize, y: usize| matched.plane(0)[y * n + x];
         for y in 0..n {
             for x in 0..n {
@@ -348,8 +395,8 @@ mod tests {
         };
         for index in 1..=3 {
             let truth = disc(14.0 + 1.5 * index as f32, true, true);
-            let matched = forward.frame_matched(index, &[Seam { at: 0, source: &source }], 0, (w, h)).unwrap();
-            let (raw, got) = (error(forward.frame(index).unwrap(), &truth), error(&matched, &truth));
+            let matched = forward.matched(index, &[Seam { at: 0, source: &source }], 0, (w, h)).unwrap();
+            let (raw, got) = (error(&forward.at(index).unwrap(), &truth), error(&matched, &truth));
             assert!(got < 0.35 * raw, "index {index}: error {got} against the raw frame's {raw}");
         }
     }
@@ -359,9 +406,9 @@ mod tests {
         // The model rendered the seam exactly (at its small size): the match is the plain upscale.
         let (w, h) = (12, 8);
         let [forward, _] = shotclips((0..9).map(|i| pattern(i, w, h)).collect());
-        let source = resize_cover(&forward.clip.frames[4], 48, 32);
-        let matched = forward.frame_matched(2, &[Seam { at: 0, source: &source }], 0, (48, 32)).unwrap();
-        let plain = resize_cover(forward.frame(2).unwrap(), 48, 32);
+        let source = resize_cover(&forward.clip().frames[4], 48, 32);
+        let matched = forward.matched(2, &[Seam { at: 0, source: &source }], 0, (48, 32)).unwrap();
+        let plain = resize_cover(&forward.at(2).unwrap(), 48, 32);
         assert_eq!(matched.shape(), plain.shape());
         for (m, p) in matched.data.iter().zip(&plain.data) {
             assert!((m - p).abs() < 1e-5, "{m} vs {p}");
@@ -373,11 +420,11 @@ mod tests {
         // The model draws every frame flat 0.5; the start keyframe is 0.6, the end keyframe 0.4.
         let flat = |v: f32| Frame::from_vec(3, 8, 12, vec![v; 3 * 96]).unwrap();
         let clip = Arc::new(GeneratedClip { frames: (0..9).map(|_| flat(0.5)).collect(), fps: 25.0 });
-        let shot = Shotclip { clip, anchor: 0, backward: false, windows: None };
+        let shot = Shotclip { frames: ShotFrames::Whole(clip), anchor: 0, backward: false, windows: None };
         let (start, end) = (flat(0.6), flat(0.4));
         let seams = [Seam { at: 0, source: &start }, Seam { at: 8, source: &end }];
         for (index, want) in [(1, 0.575), (2, 0.55), (4, 0.5), (6, 0.45), (7, 0.425)] {
-            let matched = shot.frame_matched(index, &seams, 0, (12, 8)).unwrap();
+            let matched = shot.matched(index, &seams, 0, (12, 8)).unwrap();
             assert!(
                 matched.data.iter().all(|v| (v - want).abs() < 1e-5),
                 "index {index}: {} vs {want}",
@@ -397,7 +444,7 @@ mod tests {
         for shot in [forward, backward] {
             let seam = flat(0);
             for (index, let_in) in [(1, 0.25), (2, 0.5), (3, 0.75), (4, 1.0)] {
-                let matched = shot.frame_matched(index, &[Seam { at: 0, source: &seam }], 3, (w, h)).unwrap();
+                let matched = shot.matched(index, &[Seam { at: 0, source: &seam }], 3, (w, h)).unwrap();
                 let want = 0.5 + 0.004 * index as f32 * let_in;
                 assert!(
                     matched.data.iter().all(|v| (v - want).abs() < 1e-6),
@@ -433,8 +480,8 @@ mod tests {
             a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.data.len() as f32
         };
         let truth = disc(15.5, 0.5);
-        let matched = forward.frame_matched(1, &[Seam { at: 0, source: &source }], 0, (w, h)).unwrap();
-        let blended = forward.frame_matched(1, &[Seam { at: 0, source: &source }], 4, (w, h)).unwrap();
+        let matched = forward.matched(1, &[Seam { at: 0, source: &source }], 0, (w, h)).unwrap();
+        let blended = forward.matched(1, &[Seam { at: 0, source: &source }], 4, (w, h)).unwrap();
         let (m, b) = (error(&matched, &truth), error(&blended, &truth));
         assert!(b < 0.9 * m, "blended error {b} against matched {m}");
         assert!(error(&blended, &source) > 2.0 * b, "the disc stayed at its old place");
@@ -447,13 +494,15 @@ mod tests {
             let seam = pattern(7, w, h);
             let seams = [Seam { at: 0, source: &seam }];
             let before = STEPS_MATCHED.with(|n| n.get());
-            let served: Vec<Frame> = (1..=4).rev().map(|i| shot.frame_matched(i, &seams, 2, (w, h)).unwrap()).collect();
+            let served: Vec<Frame> = (1..=4).rev().map(|i| shot.matched(i, &seams, 2, (w, h)).unwrap()).collect();
             assert_eq!(STEPS_MATCHED.with(|n| n.get()) - before, 4, "4 frames from the seam: 4 steps, each once");
             // The same frames as a shot of its own (nothing kept yet) makes them.
-            let fresh =
-                Shotclip { clip: Arc::new(GeneratedClip { frames: shot.clip.frames.clone(), fps: 25.0 }), ..shot };
+            let fresh = Shotclip {
+                frames: ShotFrames::Whole(Arc::new(GeneratedClip { frames: shot.clip().frames.clone(), fps: 25.0 })),
+                ..shot
+            };
             for (k, i) in (1..=4).rev().enumerate() {
-                assert_eq!(served[k], fresh.frame_matched(i, &seams, 2, (w, h)).unwrap(), "index {i}");
+                assert_eq!(served[k], fresh.matched(i, &seams, 2, (w, h)).unwrap(), "index {i}");
             }
         }
     }

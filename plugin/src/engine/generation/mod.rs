@@ -3,11 +3,15 @@
 //! and on disk) and served frame by frame ([`matching`]). No OFX here; the video model runs
 //! through [`crate::diffusion`].
 
+use std::sync::Arc;
+
 mod matching;
+mod pieces;
 mod storyboard;
 mod windows;
 
 pub use matching::{purge_cache, Seam, Shotclip};
+pub use pieces::{FrameRef, LongShot, ShotFrames};
 pub use windows::{KeptWindows, ShotWindows, MAX_SHOT_SECONDS};
 
 use super::EngineError;
@@ -40,6 +44,9 @@ pub struct ShotSettings {
     pub fps: f64,
     /// The output size at render scale 1; the clip is generated at a size of the same shape.
     pub output_size: (usize, usize),
+    /// The shot ends where it begins (Loop): made in windows, the last leading into the first
+    /// frames. Text and a first image only.
+    pub looped: bool,
 }
 
 /// A prompt and negative prompt that passed the content policy: the only way to ask for a shot,
@@ -200,9 +207,9 @@ pub fn shot_clip(
         }
     };
     let windowable = matches!(mode, Mode::TextToVideo | Mode::ImageToVideo(_));
-    let windows = windows::plan(m, frames, settings.fps, windowable)?;
+    let windows = windows::plan(m, frames, settings.fps, windowable, settings.looped)?;
     let mut key = key.uint("frames", frames as u64);
-    let job = match windows {
+    let mut job = match windows {
         None => Job::Single(Request {
             // A storyboard's later segments belong to later windows; one window takes the first.
             prompt: storyboard::first_text(settings.prompts.prompt())?,
@@ -232,27 +239,58 @@ pub fn shot_clip(
                 .uint("window", w.tile_frames as u64)
                 .uint("overlap", w.overlap_frames as u64)
                 .float("overlap_strength", f64::from(w.overlap_strength))
-                .float("adain", f64::from(w.adain_factor));
+                .float("adain", f64::from(w.adain_factor))
+                .float("loop", request.loop_strength.map_or(-1.0, f64::from));
             // What every window depends on besides its text and frames.
             let mut shot_fields = fields.str("windows of", "a long shot");
             if let Some(image) = &request.image {
                 shot_fields = shot_fields.frame("image", image);
             }
             let kept = KeptWindows::new(&shot_fields, &request, m.latent.temporal_ratio);
+            // The shot's entry holds its latents; its frames are decoded in pieces (`pieces`).
+            key = key.str("stores", "latents").uint("decode_context", decode_context(m) as u64);
             Job::Long(Box::new(request), kept)
         }
     };
-    let clip = clip_cache().get_or_generate(key.finish(), progress, abort, |progress| {
+    let shot_key = key.finish();
+    let clip = clip_cache().get_or_generate(shot_key, progress, abort, |progress| {
         let mut control = Control { progress, abort };
-        let out = match job {
-            Job::Single(request) => model.generate(&request, &mut SeededNoise::new(settings.seed), &mut control)?,
-            Job::Long(request, mut kept) => {
-                model.generate_long_kept(&request, &mut SeededStreams::new(settings.seed), &mut control, &mut kept)?
+        match &mut job {
+            Job::Single(request) => {
+                let out = model.generate(request, &mut SeededNoise::new(settings.seed), &mut control)?;
+                Ok::<_, EngineError>(GeneratedClip { frames: out.frames, fps: settings.fps })
             }
-        };
-        Ok::<_, EngineError>(GeneratedClip { frames: out.frames, fps: settings.fps })
+            Job::Long(request, kept) => {
+                let (latents, _) =
+                    model.long_latents(request, &mut SeededStreams::new(settings.seed), &mut control, kept)?;
+                pieces::latents_clip(latents, settings.fps)
+            }
+        }
     })?;
-    Ok(Shotclip { clip, anchor, backward, windows })
+    let frames = match job {
+        Job::Single(_) => ShotFrames::Whole(clip),
+        Job::Long(request, _) => {
+            let t = m.latent.temporal_ratio;
+            let w = &request.windows;
+            let pieces = pieces::window_pieces(frames, t, w.tile_frames / t, w.overlap_frames / t);
+            ShotFrames::Pieces(Arc::new(LongShot {
+                model: model.clone(),
+                request: *request,
+                latents: clip,
+                key: shot_key,
+                seed: settings.seed,
+                context: decode_context(m),
+                pieces,
+                len: frames,
+            }))
+        }
+    };
+    Ok(Shotclip { frames, anchor, backward, windows })
+}
+
+/// Latent frames decoded each side of a long shot's piece.
+fn decode_context(m: &Manifest) -> usize {
+    m.windows.as_ref().map_or(0, |w| w.decode_context)
 }
 
 /// One generation: a shot in one window, or in several by the long pipeline.

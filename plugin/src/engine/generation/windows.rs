@@ -23,11 +23,17 @@ pub struct ShotWindows {
     /// Frames per window and frames each shares with the one before.
     pub frames: usize,
     pub overlap: usize,
+    /// The last window leads back into the first frames.
+    pub looped: bool,
 }
 
 impl std::fmt::Display for ShotWindows {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} windows of {}, overlap {}", self.count, self.frames, self.overlap)
+        write!(f, "{} windows of {}, overlap {}", self.count, self.frames, self.overlap)?;
+        if self.looped {
+            write!(f, ", looped")?;
+        }
+        Ok(())
     }
 }
 
@@ -43,13 +49,33 @@ fn single_window(m: &Manifest) -> Option<usize> {
 /// Whether a shot of `frames` needs windows (`Some`, with the plan) or fits in one (`None`).
 /// `windowable` says whether the shot's kind can be made in windows (text, or a first image).
 /// Lengths no model can make (over a minute, or longer than a window where windows cannot be
-/// used) are refused with the reason and what to change.
-pub fn plan(m: &Manifest, frames: usize, fps: f64, windowable: bool) -> Result<Option<ShotWindows>, EngineError> {
+/// used) are refused with the reason and what to change, and so is a loop (`looped`) that is
+/// not made in windows: its last window is what leads back into the first frames.
+pub fn plan(
+    m: &Manifest,
+    frames: usize,
+    fps: f64,
+    windowable: bool,
+    looped: bool,
+) -> Result<Option<ShotWindows>, EngineError> {
     let max_frames = (MAX_SHOT_SECONDS * fps).floor() as usize;
     if frames > max_frames.max(1) {
         return Err(EngineError::Input(format!(
             "a shot is at most {MAX_SHOT_SECONDS} seconds ({max_frames} frames at {fps} fps) and this one needs {frames}"
         )));
+    }
+    let fits = single_window(m).is_none_or(|max| frames <= max);
+    if looped && (!windowable || m.windows.is_none() || fits) {
+        let why = match (windowable, &m.windows, single_window(m)) {
+            (false, ..) => "Loop makes a shot from text or from a first image, not between keyframes".to_string(),
+            (_, None, _) => format!("model '{}' has no windows to make a loop with", m.name),
+            (.., single) => format!(
+                "Loop leads the shot's last window back into its first frames, so the shot must be longer than \
+                 one window ({} frames; this one has {frames}): lengthen it",
+                single.unwrap_or(frames)
+            ),
+        };
+        return Err(EngineError::Input(why));
     }
     let Some(single) = single_window(m).filter(|&max| frames > max) else { return Ok(None) };
     let too_long = |why: &str| {
@@ -69,7 +95,7 @@ pub fn plan(m: &Manifest, frames: usize, fps: f64, windowable: bool) -> Result<O
     let t = m.latent.temporal_ratio;
     let settings = window_settings(m, w);
     let windows = window_plan((frames - 1) / t + 1, settings.tile_frames / t, settings.overlap_frames / t);
-    Ok(Some(ShotWindows { count: windows.len(), frames: w.frames, overlap: w.overlap }))
+    Ok(Some(ShotWindows { count: windows.len(), frames: w.frames, overlap: w.overlap, looped }))
 }
 
 /// The manifest's window in the long pipeline's terms: the tile as whole latent frames.
@@ -123,6 +149,8 @@ pub fn request(
         image_strength: 1.0,
         windows,
         tiling: DecodeTiling { horizontal: 1, vertical: 1, overlap: 0 },
+        // The first frames are the shot's own, so the end is held to them fully.
+        loop_strength: settings.looped.then_some(1.0),
     })
 }
 
@@ -149,16 +177,21 @@ impl KeptWindows {
             .finish();
         let texts: Vec<&str> = request.prompt.split('|').map(str::trim).collect();
         let plan = window_plan((request.frames - 1) / t + 1, w.tile_frames / t, w.overlap_frames / t);
+        let last = plan.len().saturating_sub(1);
         let keys = plan
             .iter()
             .enumerate()
             .map(|(k, &(start, end))| {
-                previous = KeyBuilder::new("kinema.shot.window.v1")
+                let mut key = KeyBuilder::new("kinema.shot.window.v1")
                     .str("after", &previous.hex())
                     .str("text", texts[k.min(texts.len().saturating_sub(1))])
                     .uint("start", start as u64)
-                    .uint("end", end as u64)
-                    .finish();
+                    .uint("end", end as u64);
+                // Only the last window sees the loop: turning Loop on or off remakes just it.
+                if let (true, Some(strength)) = (k == last, request.loop_strength) {
+                    key = key.float("loop", f64::from(strength));
+                }
+                previous = key.finish();
                 previous
             })
             .collect();
@@ -199,15 +232,15 @@ mod tests {
     #[test]
     fn a_shot_that_fits_one_window_is_made_as_before() {
         let m = tiny();
-        assert_eq!(plan(&m, 17, 25.0, true).unwrap(), None);
-        assert_eq!(plan(&m, 9, 25.0, false).unwrap(), None);
+        assert_eq!(plan(&m, 17, 25.0, true, false).unwrap(), None);
+        assert_eq!(plan(&m, 9, 25.0, false, false).unwrap(), None);
     }
 
     #[test]
     fn longer_shots_are_planned_in_windows_of_the_models_length() {
         let m = tiny();
         let w = m.windows.as_ref().unwrap();
-        let plan = plan(&m, 241, 25.0, true).unwrap().unwrap();
+        let plan = plan(&m, 241, 25.0, true, false).unwrap().unwrap();
         assert_eq!((plan.frames, plan.overlap), (w.frames, w.overlap));
         assert!(plan.count > 1, "{plan:?}");
         assert_eq!(plan.to_string(), format!("{} windows of {}, overlap {}", plan.count, w.frames, w.overlap));
@@ -216,13 +249,24 @@ mod tests {
     #[test]
     fn lengths_no_model_makes_are_refused_with_what_to_change() {
         let m = tiny();
-        let err = plan(&m, 1501, 25.0, true).unwrap_err().to_string();
+        let err = plan(&m, 1501, 25.0, true, false).unwrap_err().to_string();
         assert!(err.contains("at most 60 seconds (1500 frames at 25 fps)"), "{err}");
-        let err = plan(&m, 33, 25.0, false).unwrap_err().to_string();
+        let err = plan(&m, 33, 25.0, false, false).unwrap_err().to_string();
         assert!(err.contains("not yet between keyframes") && err.contains("needs 33"), "{err}");
         let mut without = tiny();
         without.windows = None;
-        let err = plan(&without, 33, 25.0, true).unwrap_err().to_string();
+        let err = plan(&without, 33, 25.0, true, false).unwrap_err().to_string();
         assert!(err.contains("makes 17 frames at once") && err.contains("Length"), "{err}");
+    }
+
+    #[test]
+    fn a_loop_is_made_in_windows_or_refused_with_what_to_change() {
+        let m = tiny();
+        let looped = plan(&m, 41, 25.0, true, true).unwrap().unwrap();
+        assert!(looped.looped && looped.to_string().ends_with(", looped"), "{looped}");
+        let err = plan(&m, 17, 25.0, true, true).unwrap_err().to_string();
+        assert!(err.contains("longer than one window (17 frames; this one has 17)"), "{err}");
+        let err = plan(&m, 41, 25.0, false, true).unwrap_err().to_string();
+        assert!(err.contains("not between keyframes"), "{err}");
     }
 }

@@ -1,12 +1,13 @@
 //! A shot longer than Kinema-tiny's window (17 frames), through the real bundle: it is made in
 //! overlapping windows, the progress bar names the window being made, Status states the plan,
 //! the frames carry on from window to window without a jump, and a stopped shot goes on from
-//! the last window it finished.
+//! the last window it finished. Shots between keyframes are made in windows too.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use kinema_e2e::*;
-use kinema_host::{Context, ParamValue, ProgressEvent, RenderRequest};
+use kinema_host::{ClipSource, Context, HostImage, ParamValue, ProgressEvent, RenderRequest};
 
 /// The tests count windows process-wide, so they take turns.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -122,4 +123,36 @@ fn turning_loop_on_remakes_only_the_last_window() {
     let short = inst.render(&RenderRequest { frames: vec![0], size: Some((64, 64)), ..Default::default() }).unwrap();
     let failures = format!("{:?}", short.failures());
     assert!(failures.contains("longer than one window") && failures.contains("lengthen it"), "{failures}");
+}
+
+#[test]
+fn a_shot_between_keyframes_longer_than_the_window_is_made_in_windows() {
+    let _turn = serial();
+    let bundle = load_bundle();
+    // Kinema-tiny's square at the start and at the end of its fixture clip, 40 frames apart.
+    let dir = kinema_bundle::workspace_root().join("models/kinema-tiny/fixtures/extend_source");
+    let key = |i: usize| HostImage::load(&dir.join(format!("{i:04}.png"))).unwrap();
+    let source = BTreeMap::from([(0, key(0)), (40, key(16))]);
+    let inst = bundle.create_instance(ANIMATE, Context::Filter).unwrap();
+    inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
+    inst.set_param("prompt", ParamValue::String("a yellow square moving right on a dark blue background".into()))
+        .unwrap();
+    inst.set_param("end_frame_enabled", ParamValue::Bool(true)).unwrap();
+    inst.set_param("end_frame", ParamValue::Int(40)).unwrap();
+    inst.set_param("steps", ParamValue::Int(3)).unwrap();
+    let before = windows_made(&bundle);
+    let out = inst.render(&RenderRequest { frames: (0..41).collect(), threads: 2, ..Default::default() }).unwrap();
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    assert!(out.violations.is_empty(), "{:?}", out.violations);
+    assert_eq!(windows_made(&bundle) - before, 3, "41 frames in three windows");
+    for t in [0, 40] {
+        assert!(out.frames[&t].as_ref().unwrap().data == source[&t].data, "keyframe {t} passes through");
+    }
+    let made = |t: i64| out.frames[&t].as_ref().unwrap().data.clone();
+    assert!(made(10) != made(30), "a shot, not one frame repeated");
+    // Status tells of the frame rendered last: a made one.
+    let again = inst.render(&RenderRequest { frames: vec![20], ..Default::default() }).unwrap();
+    assert!(again.frames[&20].as_ref().unwrap().data == made(20), "served from the same shot");
+    let status = status(&inst);
+    assert!(status.contains("3 windows of 17") && status.contains("between keyframes 0 and 40"), "{status}");
 }

@@ -6,8 +6,8 @@
 use std::sync::OnceLock;
 
 use kinema::diffusion::{
-    windows_made, Control, DecodeTiling, LongNoise, LongRequest, LongSchedule, LongScheduler, SeededStreams, ShotState,
-    WindowSettings, WindowStore,
+    windows_made, Control, DecodeTiling, EndKeyframe, LongNoise, LongRequest, LongSchedule, LongScheduler,
+    SeededStreams, ShotState, WindowSettings, WindowStore,
 };
 use kinema::engine::EngineError;
 use kinema::frame_io::Frame;
@@ -68,6 +68,7 @@ fn request(case: &Value) -> LongRequest {
             overlap: num("decode_overlap") as usize,
         },
         loop_strength: None,
+        end_image: None,
     }
 }
 
@@ -185,6 +186,46 @@ fn a_loop_remakes_only_the_last_window_and_leads_it_into_the_first_frames() {
 }
 
 #[test]
+fn an_end_keyframe_remakes_only_the_last_window_and_is_checked() {
+    // Windows [0,5) [2,7) [4,8), 29 frames: the end keyframe is in window 2 only.
+    let mut req = request(case("long_windows"));
+    req.scheduler = LongScheduler::FlowMatch;
+    let picture = |shade: f32| {
+        let mut f = Frame::new(3, req.height, req.width);
+        f.data.iter_mut().enumerate().for_each(|(i, v)| *v = shade * (i % 7) as f32 / 6.0);
+        f
+    };
+    req.image = Some(picture(1.0));
+    req.image_strength = 1.0;
+    let first_only = run(&req, 3).unwrap();
+    let last = req.frames - 1;
+    req.end_image = Some(EndKeyframe { image: picture(0.5), frame: last });
+    let both = run(&req, 3).unwrap();
+    assert_eq!(run(&req, 3).unwrap().latents, both.latents, "reproducible");
+    let f = 8;
+    for fi in 0..5 {
+        assert_eq!(latent_frame(&first_only.latents, f, fi), latent_frame(&both.latents, f, fi), "frame {fi}");
+    }
+    assert_ne!(latent_frame(&first_only.latents, f, 7), latent_frame(&both.latents, f, 7));
+    // Where it sits is part of the shot: the frame before the last is another shot.
+    req.end_image = Some(EndKeyframe { image: picture(0.5), frame: last - 1 });
+    assert_ne!(run(&req, 3).unwrap().latents, both.latents);
+
+    let refused = |req: &LongRequest, wanted: &str| {
+        let err = run(req, 3).err().expect(wanted).to_string();
+        assert!(err.contains(wanted), "{wanted}: {err}");
+    };
+    refused(
+        &LongRequest { end_image: Some(EndKeyframe { image: picture(0.5), frame: last - 4 }), ..req.clone() },
+        "must be in the last 4",
+    );
+    refused(&LongRequest { loop_strength: Some(1.0), ..req.clone() }, "and no loop");
+    refused(&LongRequest { image: None, ..req.clone() }, "needs a first image");
+    let small = EndKeyframe { image: Frame::new(3, 8, 8), frame: last };
+    refused(&LongRequest { end_image: Some(small), ..req.clone() }, "at the shot's size");
+}
+
+#[test]
 fn a_loop_needs_two_windows_and_a_strength_within_0_and_1() {
     let mut req = request(case("long_windows"));
     req.loop_strength = Some(1.5);
@@ -287,17 +328,20 @@ fn bad_requests_are_refused_by_what_to_change() {
     }
 }
 
-/// Windows kept in memory, as the engine keeps them in the clip cache.
+/// Windows kept in memory, as the engine keeps them in the clip cache: each window's state, the
+/// windows saved in order, and what each said it changed.
 #[derive(Default)]
-struct Kept(std::collections::BTreeMap<usize, ShotState>, Vec<usize>);
+#[allow(clippy::type_complexity)]
+struct Kept(std::collections::BTreeMap<usize, ShotState>, Vec<usize>, Vec<(usize, Vec<f32>)>);
 
 impl WindowStore for Kept {
     fn load(&mut self, index: usize) -> Option<ShotState> {
         self.0.get(&index).cloned()
     }
-    fn save(&mut self, index: usize, latents: &[f32], reference: &[(f32, f32)]) {
+    fn save(&mut self, index: usize, changed_from: usize, latents: &[f32], reference: &[(f32, f32)]) {
         self.0.insert(index, ShotState { latents: latents.to_vec(), reference: reference.to_vec() });
         self.1.push(index);
+        self.2.push((changed_from, latents[changed_from..].to_vec()));
     }
 }
 
@@ -314,6 +358,14 @@ fn a_shot_resumed_from_a_kept_window_is_the_shot_made_at_once() {
     let mut all = Kept::default();
     let whole = run_kept(&mut all);
     assert_eq!(all.0.len(), 3, "every window is kept");
+    // What each window says it changed rebuilds every window's state from the ones before.
+    let mut rebuilt: Vec<f32> = Vec::new();
+    for (index, (from, changed)) in all.2.iter().enumerate() {
+        assert!(*from <= rebuilt.len() && (index == 0 || *from > 0), "window {index} from {from}");
+        rebuilt.truncate(*from);
+        rebuilt.extend_from_slice(changed);
+        assert_eq!(rebuilt, all.0[&index].latents, "window {index}");
+    }
     let mut first = Kept::default();
     first.0.insert(0, all.0[&0].clone());
     let made = windows_made();

@@ -101,8 +101,11 @@ pub struct LongRequest {
     /// hard identity frame in every window.
     pub image: Option<Frame>,
     /// How strongly the first frame holds in the first window (`cond_strength`, 0..1; 0 = no
-    /// image at all).
+    /// image at all), and the end keyframe in the last.
     pub image_strength: f32,
+    /// With a first image, the keyframe the last window lands on, as LTXConditionPipeline places
+    /// a keyframe. Not in diffusers' long pipeline.
+    pub end_image: Option<EndKeyframe>,
     pub windows: WindowSettings,
     pub tiling: DecodeTiling,
     /// A loop: the last window also sees the shot's first frames (as many as the overlap) just
@@ -128,8 +131,21 @@ pub trait WindowStore {
     /// The shot after window `index`, if kept.
     fn load(&mut self, index: usize) -> Option<ShotState>;
     /// Keeps the shot after window `index`: its latents so far and the AdaIN reference, as
-    /// [`ShotState`] holds them (borrowed: a store that keeps nothing copies nothing).
-    fn save(&mut self, index: usize, latents: &[f32], reference: &[(f32, f32)]);
+    /// [`ShotState`] holds them (borrowed: a store that keeps nothing copies nothing). The
+    /// window changed `latents[changed_from..]` only, so a store may keep just that part and
+    /// rebuild the shot from the windows before on load (the states of a shot's windows then
+    /// take the shot's size, not windows × the shot's).
+    fn save(&mut self, index: usize, changed_from: usize, latents: &[f32], reference: &[(f32, f32)]);
+}
+
+/// The keyframe a shot between keyframes ends on.
+#[derive(Clone, Debug)]
+pub struct EndKeyframe {
+    /// RGB, 0..1, at the generation size.
+    pub image: Frame,
+    /// Its frame in the shot: in the last latent frame's span, as the model's frame rule may make
+    /// the shot up to `temporal_ratio − 1` frames longer than the keyframes are apart.
+    pub frame: usize,
 }
 
 /// Keeps nothing: every window is made.
@@ -139,7 +155,7 @@ impl WindowStore for NoStore {
     fn load(&mut self, _: usize) -> Option<ShotState> {
         None
     }
-    fn save(&mut self, _: usize, _: &[f32], _: &[(f32, f32)]) {}
+    fn save(&mut self, _: usize, _: usize, _: &[f32], _: &[(f32, f32)]) {}
 }
 
 static WINDOWS_MADE: AtomicU64 = AtomicU64::new(0);
@@ -229,6 +245,10 @@ impl VideoModel {
             (Some(image), true) => Some(self.encode_condition(image)?),
             _ => None,
         };
+        let end_image = match (&req.end_image, plan.image) {
+            (Some(end), true) => Some((self.encode_condition(&end.image)?, end.frame)),
+            _ => None,
+        };
         let segments: Vec<&str> = req.prompt.split('|').map(str::trim).collect();
         let mut texts: Vec<Option<Text>> = (0..segments.len()).map(|_| None).collect();
         let mask_input = *m.components.text_encoder.mask_input.get(Pipeline::T2v);
@@ -277,15 +297,22 @@ impl VideoModel {
                 cond: cond.as_deref(),
                 tail: tail.as_deref(),
                 ahead: ahead.as_deref(),
+                // In the last window's time, which starts at its first latent frame's pixel frame.
+                end_image: match &end_image {
+                    Some((values, frame)) if index + 1 == plan.windows.len() => {
+                        Some((values.as_slice(), frame.saturating_sub(start * m.latent.temporal_ratio)))
+                    }
+                    _ => None,
+                },
                 text,
             };
             let rng = noise.stream(NoiseStream::Window { index, start });
             let x = self.run_window(req, &plan, &input, rng, control, &mut progress, &mut timing)?;
             let own = stitch::frames_of_tokens(&x, c, h * w, end - start)?;
-            shot.add_window(own, plan.overlap, req.windows.adain_factor)?;
+            let changed_from = shot.add_window(own, plan.overlap, req.windows.adain_factor)?;
             WINDOWS_MADE.fetch_add(1, Ordering::Relaxed);
             let (latents, reference) = shot.parts();
-            store.save(index, latents, reference);
+            store.save(index, changed_from, latents, reference);
         }
         if (control.abort)() {
             return Err(EngineError::Aborted);

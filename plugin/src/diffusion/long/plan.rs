@@ -113,7 +113,7 @@ impl VideoModel {
         // The largest window: its own frames, the tail, a loop's first frames and the first
         // image's frame.
         let ahead = if looped { overlap.max(1).min(tile) } else { 0 };
-        let window_frames = tile.min(grid.0) + overlap.min(tile) + ahead + 1;
+        let window_frames = tile.min(grid.0) + overlap.min(tile) + ahead + 2;
         let fits = |frames: usize| {
             frames.checked_mul(hw).and_then(|s| s.checked_mul(c)).is_some_and(|v| v <= MAX_LATENT_VALUES)
         };
@@ -136,6 +136,28 @@ impl VideoModel {
             }
             _ => false,
         };
+        if let Some(end) = &req.end_image {
+            if !image || looped {
+                return input(
+                    "an end keyframe needs a first image (with a strength above 0) and no loop: a looped shot ends on \
+                     its own first frames"
+                        .into(),
+                );
+            }
+            let image = &end.image;
+            if (image.width, image.height) != (width, height) || image.channels < 3 {
+                return input(format!(
+                    "the end keyframe is {}x{} with {} channels; it must be RGB at the shot's size, {width}x{height}",
+                    image.width, image.height, image.channels
+                ));
+            }
+            if end.frame >= req.frames || end.frame + t < req.frames {
+                return input(format!(
+                    "the end keyframe is at frame {} of a shot of {} frames; it must be in the last {t}",
+                    end.frame, req.frames
+                ));
+            }
+        }
         let tiles = tile_grid(grid.1, grid.2, &req.tiling)?;
         let steps = Steps::build(self, &req.schedule, &req.scheduler, tile.min(grid.0) * hw)?;
         let max_len = req.max_sequence_length.unwrap_or(*m.components.tokenizer.max_length.get(Pipeline::T2v));

@@ -38,14 +38,20 @@ impl Shot {
     }
 
     /// Adds a window's own frames (frame-major): the first window as it is; a later one without
-    /// its first frame, normalised by `adain` and cross-faded over `overlap − 1` frames.
-    pub(super) fn add_window(&mut self, mut window: Vec<f32>, overlap: usize, adain: f32) -> Result<(), EngineError> {
+    /// its first frame, normalised by `adain` and cross-faded over `overlap − 1` frames. Returns
+    /// the first value of the shot this changed (what a window store needs to keep of it).
+    pub(super) fn add_window(
+        &mut self,
+        mut window: Vec<f32>,
+        overlap: usize,
+        adain: f32,
+    ) -> Result<usize, EngineError> {
         let len = self.frame_len();
         if self.data.is_empty() {
             self.reference =
                 (0..self.channels).map(|ch| channel_stats(&window, self.channels, self.plane, ch)).collect();
             self.data.extend_from_slice(&window);
-            return Ok(());
+            return Ok(0);
         }
         window.drain(..len.min(window.len()));
         if adain > 0.0 {
@@ -66,10 +72,12 @@ impl Shot {
                 }
             }
             self.data.extend_from_slice(&window[o * len..]);
+            Ok(at)
         } else {
+            let at = self.data.len();
             self.data.extend_from_slice(&window);
+            Ok(at)
         }
-        Ok(())
     }
 
     /// What later windows need of the shot so far.

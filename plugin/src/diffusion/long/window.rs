@@ -1,5 +1,6 @@
 //! One window `[start, end)`: its tokens assembled (its own frames, then the previous window's
-//! tail, then, in a loop's last window, the shot's first frames, then the first image's frame),
+//! tail, then, in a loop's last window, the shot's first frames, or in the last window between
+//! keyframes, the end keyframe, then the first image's frame),
 //! their coordinates, and the denoising loop with the long
 //! pipeline's conditioning rule (spec §4).
 
@@ -24,6 +25,9 @@ pub(super) struct WindowInput<'a> {
     /// A loop's last window: the shot's first frames, packed `[n·h·w, C]`, placed after the
     /// window's end so it leads back into them.
     pub(super) ahead: Option<&'a [f32]>,
+    /// The last window of a shot between keyframes: the end keyframe's latent frame, packed
+    /// `[h·w, C]`, and its pixel frame in the window's time.
+    pub(super) end_image: Option<(&'a [f32], usize)>,
     pub(super) text: &'a Text,
 }
 
@@ -61,7 +65,8 @@ impl VideoModel {
         let own = input.end - input.start;
         let tail = input.tail.map_or(0, |tail| tail.len() / (hw * c));
         let ahead = input.ahead.map_or(0, |ahead| ahead.len() / (hw * c));
-        let frames = own + tail + ahead + usize::from(input.cond.is_some());
+        let end_image = usize::from(input.end_image.is_some());
+        let frames = own + tail + ahead + end_image + usize::from(input.cond.is_some());
         let s = frames * hw;
         let mut values = try_zeroed(s * c, "the window's latents")?;
         let mut freedom = vec![1f32; own];
@@ -73,6 +78,11 @@ impl VideoModel {
             let at = (own + tail) * hw * c;
             values[at..at + ahead * hw * c].copy_from_slice(ahead_values);
             freedom.extend(std::iter::repeat_n(1.0 - req.loop_strength.unwrap_or(0.0), ahead));
+        }
+        if let Some((end_values, _)) = input.end_image {
+            let at = (own + tail + ahead) * hw * c;
+            values[at..at + hw * c].copy_from_slice(end_values);
+            freedom.push(1.0 - req.image_strength);
         }
         if let Some(cond) = input.cond {
             // The shot's latents are zeros but for frame 0, the image, which only the first
@@ -94,6 +104,9 @@ impl VideoModel {
             _ if fi < own => causal(fi),
             _ if fi < own + tail => causal(fi - own),
             _ if fi < own + tail + ahead => causal(fi - tail),
+            // The end keyframe at its own frame, as LTXConditionPipeline places a one-frame
+            // condition at its frame index.
+            _ if fi < own + tail + ahead + end_image => input.end_image.map_or(0.0, |(_, at)| at as f32),
             _ => -(t as f32),
         });
         let inv_fps = (1.0 / req.fps) as f32;

@@ -17,7 +17,7 @@ pub use windows::{KeptWindows, ShotWindows, MAX_SHOT_SECONDS};
 use super::EngineError;
 use crate::clip_cache::{clip_cache, GeneratedClip, GenerationError, KeyBuilder};
 use crate::diffusion::{
-    Condition, Control, LongRequest, Manifest, Mode, Request, SeededNoise, SeededStreams, VideoModel,
+    Condition, Control, EndKeyframe, LongRequest, Manifest, Mode, Request, SeededNoise, SeededStreams, VideoModel,
 };
 use crate::effects::Direction;
 use crate::frame_io::{resize_cover, Frame};
@@ -149,6 +149,8 @@ pub fn shot_clip(
         .uint("width", width as u64)
         .uint("height", height as u64);
     let mut key = fields.clone().str("prompt", settings.prompts.prompt());
+    // A shot between keyframes made in windows: the first image, and the end the last lands on.
+    let mut keyframes = None;
     let (mode, frames, anchor, backward) = match shot {
         Shot::Text { frames } => {
             key = key.str("shot", "text");
@@ -174,6 +176,7 @@ pub fn shot_clip(
                 .frame("image", &image)
                 .frame("end", &end)
                 .uint("end_index", last as u64);
+            keyframes = Some((image.clone(), EndKeyframe { image: end.clone(), frame: last }));
             let conditions = vec![
                 Condition { frames: vec![image], frame_index: 0, strength: 1.0 },
                 Condition { frames: vec![end], frame_index: last, strength: 1.0 },
@@ -206,7 +209,12 @@ pub fn shot_clip(
             (Mode::Conditions(vec![Condition { frames: context, frame_index, strength: 1.0 }]), total, anchor, backward)
         }
     };
-    let windowable = matches!(mode, Mode::TextToVideo | Mode::ImageToVideo(_));
+    if settings.looped && keyframes.is_some() {
+        return Err(EngineError::Input(
+            "Loop ends a shot on its own first frames, so it cannot also end on an End Frame: turn one off".into(),
+        ));
+    }
+    let windowable = matches!(mode, Mode::TextToVideo | Mode::ImageToVideo(_)) || keyframes.is_some();
     let windows = windows::plan(m, frames, settings.fps, windowable, settings.looped)?;
     let mut key = key.uint("frames", frames as u64);
     let mut job = match windows {
@@ -228,11 +236,12 @@ pub fn shot_clip(
             video_to_video: None,
         }),
         Some(_) => {
-            let image = match mode {
-                Mode::ImageToVideo(image) => Some(image),
-                _ => None,
+            let (image, end) = match (mode, keyframes) {
+                (Mode::ImageToVideo(image), _) => (Some(image), None),
+                (_, Some((image, end))) => (Some(image), Some(end)),
+                _ => (None, None),
             };
-            let request = windows::request(m, settings, (width, height), frames, image)?;
+            let request = windows::request(m, settings, (width, height), frames, image, end)?;
             let w = &request.windows;
             key = key
                 .str("pipeline", "long")

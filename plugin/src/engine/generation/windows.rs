@@ -5,8 +5,8 @@
 use crate::clip_cache::{clip_cache, ClipKey, GeneratedClip, KeyBuilder};
 use crate::diffusion::scheduler::linspace_sigmas;
 use crate::diffusion::{
-    window_plan, DecodeTiling, LongRequest, LongSchedule, LongScheduler, Manifest, ShotState, WindowSettings,
-    WindowStore, Windows,
+    window_plan, DecodeTiling, EndKeyframe, LongRequest, LongSchedule, LongScheduler, Manifest, ShotState,
+    WindowSettings, WindowStore, Windows,
 };
 use crate::engine::EngineError;
 use crate::frame_io::Frame;
@@ -47,7 +47,7 @@ fn single_window(m: &Manifest) -> Option<usize> {
 }
 
 /// Whether a shot of `frames` needs windows (`Some`, with the plan) or fits in one (`None`).
-/// `windowable` says whether the shot's kind can be made in windows (text, or a first image).
+/// `windowable` says whether the shot's kind can be made in windows (text, a first image, keyframes).
 /// Lengths no model can make (over a minute, or longer than a window where windows cannot be
 /// used) are refused with the reason and what to change, and so is a loop (`looped`) that is
 /// not made in windows: its last window is what leads back into the first frames.
@@ -67,7 +67,7 @@ pub fn plan(
     let fits = single_window(m).is_none_or(|max| frames <= max);
     if looped && (!windowable || m.windows.is_none() || fits) {
         let why = match (windowable, &m.windows, single_window(m)) {
-            (false, ..) => "Loop makes a shot from text or from a first image, not between keyframes".to_string(),
+            (false, ..) => "Loop makes a shot from text or from a first image, not as an extension".to_string(),
             (_, None, _) => format!("model '{}' has no windows to make a loop with", m.name),
             (.., single) => format!(
                 "Loop leads the shot's last window back into its first frames, so the shot must be longer than \
@@ -88,8 +88,8 @@ pub fn plan(
     let Some(w) = &m.windows else { return too_long("") };
     if !windowable {
         return too_long(
-            "; shots longer than one window are made from text or from a first image, not yet between keyframes \
-             or as an extension",
+            "; shots longer than one window are made from text, from a first image or between keyframes, not yet \
+             as an extension",
         );
     }
     let t = m.latent.temporal_ratio;
@@ -110,14 +110,15 @@ fn window_settings(m: &Manifest, w: &Windows) -> WindowSettings {
 }
 
 /// The long pipeline's request for a shot `plan` said needs windows: the single-window
-/// pipelines' schedule run to the end in every window, the manifest's window settings, and the
-/// first image (Animate) kept exactly.
+/// pipelines' schedule run to the end in every window, the manifest's window settings, the
+/// first image (Animate) kept exactly and the end keyframe (Animate with End Frame) held fully.
 pub fn request(
     m: &Manifest,
     settings: &ShotSettings,
     (width, height): (usize, usize),
     frames: usize,
     image: Option<Frame>,
+    end_image: Option<EndKeyframe>,
 ) -> Result<LongRequest, EngineError> {
     let w = m.windows.as_ref().ok_or_else(|| EngineError::Input(format!("model '{}' has no windows", m.name)))?;
     // The storyboard as one prompt per window: the pipeline gives window k the k-th segment.
@@ -151,6 +152,7 @@ pub fn request(
         tiling: DecodeTiling { horizontal: 1, vertical: 1, overlap: 0 },
         // The first frames are the shot's own, so the end is held to them fully.
         loop_strength: settings.looped.then_some(1.0),
+        end_image,
     })
 }
 
@@ -182,7 +184,7 @@ impl KeptWindows {
             .iter()
             .enumerate()
             .map(|(k, &(start, end))| {
-                let mut key = KeyBuilder::new("kinema.shot.window.v1")
+                let mut key = KeyBuilder::new("kinema.shot.window.v2")
                     .str("after", &previous.hex())
                     .str("text", texts[k.min(texts.len().saturating_sub(1))])
                     .uint("start", start as u64)
@@ -190,6 +192,10 @@ impl KeptWindows {
                 // Only the last window sees the loop: turning Loop on or off remakes just it.
                 if let (true, Some(strength)) = (k == last, request.loop_strength) {
                     key = key.float("loop", f64::from(strength));
+                }
+                // And the end keyframe: a new End Frame remakes just it.
+                if let (true, Some(end)) = (k == last, &request.end_image) {
+                    key = key.frame("end", &end.image).uint("end_frame", end.frame as u64);
                 }
                 previous = key.finish();
                 previous
@@ -199,23 +205,42 @@ impl KeptWindows {
     }
 }
 
+/// Each window's entry holds what it changed: the value it starts at (one number), the values
+/// from there, and the AdaIN reference. Window k's state is rebuilt from the entries 0..=k.
 impl WindowStore for KeptWindows {
     fn load(&mut self, index: usize) -> Option<ShotState> {
-        let kept = clip_cache().kept(*self.keys.get(index)?)?;
-        let [latents, reference] = kept.frames.as_slice() else { return None };
-        let reference = reference.data.chunks_exact(2).map(|p| (p[0], p[1])).collect();
-        Some(ShotState { latents: latents.data.clone(), reference })
+        let mut latents: Vec<f32> = Vec::new();
+        let mut reference = Vec::new();
+        for key in self.keys.get(..=index)? {
+            let kept = clip_cache().kept(*key)?;
+            let [from, changed, kept_reference] = kept.frames.as_slice() else { return None };
+            let from = *from.data.first()? as usize;
+            if from > latents.len() {
+                return None;
+            }
+            latents.truncate(from);
+            latents.try_reserve(changed.data.len()).ok()?;
+            latents.extend_from_slice(&changed.data);
+            reference = kept_reference.data.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        }
+        Some(ShotState { latents, reference })
     }
 
-    fn save(&mut self, index: usize, latents: &[f32], reference: &[(f32, f32)]) {
+    fn save(&mut self, index: usize, changed_from: usize, latents: &[f32], reference: &[(f32, f32)]) {
         let Some(&key) = self.keys.get(index) else { return };
+        // One f32 holds the start exactly up to 2^24 values; a larger one is not kept.
+        if changed_from > 1 << 24 || changed_from > latents.len() {
+            return;
+        }
         let as_frame = |data: Vec<f32>| {
             let n = data.len();
             Frame::from_vec(1, 1, n, data).ok()
         };
         let reference = reference.iter().flat_map(|&(m, s)| [m, s]).collect();
-        if let (Some(latents), Some(reference)) = (as_frame(latents.to_vec()), as_frame(reference)) {
-            clip_cache().keep(key, GeneratedClip { frames: vec![latents, reference], fps: 0.0 });
+        let parts =
+            (as_frame(vec![changed_from as f32]), as_frame(latents[changed_from..].to_vec()), as_frame(reference));
+        if let (Some(from), Some(changed), Some(reference)) = parts {
+            clip_cache().keep(key, GeneratedClip { frames: vec![from, changed, reference], fps: 0.0 });
         }
     }
 }
@@ -252,7 +277,7 @@ mod tests {
         let err = plan(&m, 1501, 25.0, true, false).unwrap_err().to_string();
         assert!(err.contains("at most 60 seconds (1500 frames at 25 fps)"), "{err}");
         let err = plan(&m, 33, 25.0, false, false).unwrap_err().to_string();
-        assert!(err.contains("not yet between keyframes") && err.contains("needs 33"), "{err}");
+        assert!(err.contains("not yet as an extension") && err.contains("needs 33"), "{err}");
         let mut without = tiny();
         without.windows = None;
         let err = plan(&without, 33, 25.0, true, false).unwrap_err().to_string();
@@ -267,6 +292,6 @@ mod tests {
         let err = plan(&m, 17, 25.0, true, true).unwrap_err().to_string();
         assert!(err.contains("longer than one window (17 frames; this one has 17)"), "{err}");
         let err = plan(&m, 41, 25.0, false, true).unwrap_err().to_string();
-        assert!(err.contains("not between keyframes"), "{err}");
+        assert!(err.contains("not as an extension"), "{err}");
     }
 }

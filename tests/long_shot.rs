@@ -156,3 +156,34 @@ fn a_shot_between_keyframes_longer_than_the_window_is_made_in_windows() {
     let status = status(&inst);
     assert!(status.contains("3 windows of 17") && status.contains("between keyframes 0 and 40"), "{status}");
 }
+
+#[test]
+fn an_extension_longer_than_the_window_is_made_in_windows_after_the_source() {
+    let _turn = serial();
+    let bundle = load_bundle();
+    let dir = kinema_bundle::workspace_root().join("models/kinema-tiny/fixtures/extend_source");
+    let source: BTreeMap<i64, HostImage> =
+        (0..17).map(|i| (i, HostImage::load(&dir.join(format!("{i:04}.png"))).unwrap())).collect();
+    let inst = bundle.create_instance(EXTEND, Context::Filter).unwrap();
+    inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
+    inst.set_param("prompt", ParamValue::String("a yellow square moving right on a dark blue background".into()))
+        .unwrap();
+    inst.set_param("extend_frames", ParamValue::Int(40)).unwrap();
+    inst.set_param("context_frames", ParamValue::Int(9)).unwrap();
+    inst.set_param("steps", ParamValue::Int(3)).unwrap();
+    // 9 context frames and 40 more are 49 frames, 25 latent frames: windows [0,9) [6,15) [12,21) [18,25).
+    let before = windows_made(&bundle);
+    let out = inst.render(&RenderRequest { frames: (0..57).collect(), threads: 2, ..Default::default() }).unwrap();
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    assert!(out.violations.is_empty(), "{:?}", out.violations);
+    assert_eq!(windows_made(&bundle) - before, 4, "49 frames in four windows");
+    for t in 0..17 {
+        assert!(out.frames[&t].as_ref().unwrap().data == source[&t].data, "source frame {t} passes through");
+    }
+    let made = |t: i64| out.frames[&t].as_ref().unwrap().data.clone();
+    assert!(made(17) != source[&16].data && made(30) != made(50), "a shot, not the last frame repeated");
+    let again = inst.render(&RenderRequest { frames: vec![40], ..Default::default() }).unwrap();
+    assert!(again.frames[&40].as_ref().unwrap().data == made(40), "served from the same shot");
+    let status = status(&inst);
+    assert!(status.contains("4 windows of 17"), "{status}");
+}

@@ -69,6 +69,7 @@ fn request(case: &Value) -> LongRequest {
         },
         loop_strength: None,
         end_image: None,
+        context: Vec::new(),
     }
 }
 
@@ -185,16 +186,49 @@ fn a_loop_remakes_only_the_last_window_and_leads_it_into_the_first_frames() {
     assert_ne!(latent_frame(&free.latents, f, 7), latent_frame(&looped.latents, f, 7));
 }
 
+/// A patterned RGB frame at `req`'s size.
+fn picture(req: &LongRequest, shade: f32) -> Frame {
+    let mut f = Frame::new(3, req.height, req.width);
+    f.data.iter_mut().enumerate().for_each(|(i, v)| *v = shade * (i % 7) as f32 / 6.0);
+    f
+}
+
+#[test]
+fn an_extension_holds_its_context_whatever_the_seed_and_makes_what_follows() {
+    // Windows [0,5) [2,7) [4,8), 29 frames: 9 context frames are latent frames 0..=2.
+    let mut req = request(case("long_windows"));
+    req.scheduler = LongScheduler::FlowMatch;
+    req.context = (0..9).map(|i| picture(&req, 0.2 + i as f32 / 12.0)).collect();
+    let (a, b) = (run(&req, 3).unwrap(), run(&req, 4).unwrap());
+    assert_eq!(run(&req, 3).unwrap().latents, a.latents, "reproducible");
+    let f = 8;
+    for fi in 0..3 {
+        assert_eq!(latent_frame(&a.latents, f, fi), latent_frame(&b.latents, f, fi), "context frame {fi}");
+    }
+    for fi in 3..f {
+        assert_ne!(latent_frame(&a.latents, f, fi), latent_frame(&b.latents, f, fi), "made frame {fi}");
+    }
+    let mut other = req.clone();
+    other.context = (0..9).map(|i| picture(&req, 0.9 - i as f32 / 12.0)).collect();
+    assert_ne!(latent_frame(&run(&other, 3).unwrap().latents, f, 5), latent_frame(&a.latents, f, 5));
+
+    let refused = |req: LongRequest, wanted: &str| {
+        let err = run(&req, 3).err().expect(wanted).to_string();
+        assert!(err.contains(wanted), "{wanted}: {err}");
+    };
+    refused(LongRequest { context: req.context[..8].to_vec(), ..req.clone() }, "is 4k+1 frames");
+    refused(LongRequest { context: vec![picture(&req, 0.5); 29], ..req.clone() }, "fewer than the shot's 29");
+    refused(LongRequest { image: Some(picture(&req, 0.5)), image_strength: 1.0, ..req.clone() }, "no first image");
+    refused(LongRequest { context: vec![Frame::new(3, 8, 8); 9], ..req.clone() }, "at the shot's size");
+}
+
 #[test]
 fn an_end_keyframe_remakes_only_the_last_window_and_is_checked() {
     // Windows [0,5) [2,7) [4,8), 29 frames: the end keyframe is in window 2 only.
     let mut req = request(case("long_windows"));
     req.scheduler = LongScheduler::FlowMatch;
-    let picture = |shade: f32| {
-        let mut f = Frame::new(3, req.height, req.width);
-        f.data.iter_mut().enumerate().for_each(|(i, v)| *v = shade * (i % 7) as f32 / 6.0);
-        f
-    };
+    let size = req.clone();
+    let picture = |shade: f32| picture(&size, shade);
     req.image = Some(picture(1.0));
     req.image_strength = 1.0;
     let first_only = run(&req, 3).unwrap();

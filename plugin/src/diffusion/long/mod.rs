@@ -113,6 +113,10 @@ pub struct LongRequest {
     /// plays on in a loop without a jump. `None`: the shot ends freely. Needs two windows or
     /// more. Not in diffusers; the windows before the last are the same either way.
     pub loop_strength: Option<f32>,
+    /// An extension forward: the clip's last frames (RGB, 0..1, at the generation size, `1 + k·T`
+    /// of them), which the shot starts with and holds exactly; the windows make what follows.
+    /// Empty for a new shot. Not in diffusers' long pipeline.
+    pub context: Vec<Frame>,
 }
 
 /// The shot as it stood after a window: its latents so far, frame-major `[frames, C, h·w]`, and
@@ -249,6 +253,10 @@ impl VideoModel {
             (Some(end), true) => Some((self.encode_condition(&end.image)?, end.frame)),
             _ => None,
         };
+        let context = match req.context.is_empty() {
+            true => None,
+            false => Some(self.encode_mean(&req.context, "the context's latents")?),
+        };
         let segments: Vec<&str> = req.prompt.split('|').map(str::trim).collect();
         let mut texts: Vec<Option<Text>> = (0..segments.len()).map(|_| None).collect();
         let mask_input = *m.components.text_encoder.mask_input.get(Pipeline::T2v);
@@ -297,6 +305,7 @@ impl VideoModel {
                 cond: cond.as_deref(),
                 tail: tail.as_deref(),
                 ahead: ahead.as_deref(),
+                context: context.as_deref(),
                 // In the last window's time, which starts at its first latent frame's pixel frame.
                 end_image: match &end_image {
                     Some((values, frame)) if index + 1 == plan.windows.len() => {
@@ -328,25 +337,36 @@ impl VideoModel {
         Ok((latents, timing))
     }
 
-    /// The first image's latent frame: the VAE's mean (no posterior draw), normalised with the
-    /// config's scaling factor, packed `[h·w, C]`.
+    /// The first image's latent frame, packed `[h·w, C]`.
     fn encode_condition(&self, image: &Frame) -> Result<Vec<f32>, EngineError> {
+        self.encode_mean(std::slice::from_ref(image), "the first image's latents")
+    }
+
+    /// Frames' latents: the VAE's mean (no posterior draw), normalised with the config's
+    /// scaling factor, packed frame-major `[f, h·w, C]`.
+    fn encode_mean(&self, frames: &[Frame], what: &str) -> Result<Vec<f32>, EngineError> {
         let norm = &self.manifest.latent.norm;
-        let c = self.manifest.latent.channels;
-        let (moments, (lf, lh, lw)) = self.encode_moments(std::slice::from_ref(image))?;
-        let r = self.manifest.latent.spatial_ratio;
-        if lf == 0 || (lh * r, lw * r) != (image.height, image.width) {
+        let (c, t, r) =
+            (self.manifest.latent.channels, self.manifest.latent.temporal_ratio, self.manifest.latent.spatial_ratio);
+        let (moments, (lf, lh, lw)) = self.encode_moments(frames)?;
+        let first = &frames[0];
+        if lf != (frames.len() - 1) / t + 1 || (lh * r, lw * r) != (first.height, first.width) {
             return Err(self.mismatch(format!(
-                "the VAE encoder made a {lf}x{lh}x{lw} latent of a {}x{} image",
-                image.width, image.height
+                "the VAE encoder made a {lf}x{lh}x{lw} latent of {} {}x{} frames",
+                frames.len(),
+                first.width,
+                first.height
             )));
         }
         let plane = lh * lw;
-        let mut z = crate::frame_io::try_zeroed(plane * c, "the first image's latents")?;
-        for ch in 0..c {
-            // One image is one latent frame: the means are the first C·plane values (f = 1).
-            for s in 0..plane {
-                z[s * c + ch] = (moments[ch * lf * plane + s] - norm.mean[ch]) * norm.scaling_factor / norm.std[ch];
+        let mut z = crate::frame_io::try_zeroed(lf * plane * c, what)?;
+        for fi in 0..lf {
+            for ch in 0..c {
+                // The means are the first C·f·plane values.
+                let from = &moments[(ch * lf + fi) * plane..(ch * lf + fi + 1) * plane];
+                for (s, &v) in from.iter().enumerate() {
+                    z[(fi * plane + s) * c + ch] = (v - norm.mean[ch]) * norm.scaling_factor / norm.std[ch];
+                }
             }
         }
         Ok(z)

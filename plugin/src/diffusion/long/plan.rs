@@ -158,6 +158,24 @@ impl VideoModel {
                 ));
             }
         }
+        if let Some(first) = req.context.first() {
+            let n = req.context.len();
+            if image || looped {
+                return input("an extension's context starts the shot: it takes no first image and no loop".into());
+            }
+            if !(n - 1).is_multiple_of(t) || (n - 1) / t + 1 >= grid.0 {
+                return input(format!(
+                    "{n} context frames: an extension's context is {t}k+1 frames, fewer than the shot's {}",
+                    req.frames
+                ));
+            }
+            if req.context.iter().any(|f| (f.width, f.height) != (width, height) || f.channels < 3) {
+                return input(format!(
+                    "the context frames are {}x{}; they must be RGB at the shot's size, {width}x{height}",
+                    first.width, first.height
+                ));
+            }
+        }
         let tiles = tile_grid(grid.1, grid.2, &req.tiling)?;
         let steps = Steps::build(self, &req.schedule, &req.scheduler, tile.min(grid.0) * hw)?;
         let max_len = req.max_sequence_length.unwrap_or(*m.components.tokenizer.max_length.get(Pipeline::T2v));

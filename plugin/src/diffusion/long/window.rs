@@ -28,6 +28,9 @@ pub(super) struct WindowInput<'a> {
     /// The last window of a shot between keyframes: the end keyframe's latent frame, packed
     /// `[h·w, C]`, and its pixel frame in the window's time.
     pub(super) end_image: Option<(&'a [f32], usize)>,
+    /// An extension's context: the shot's first latent frames, packed `[n·h·w, C]`, held exactly
+    /// where the window covers them.
+    pub(super) context: Option<&'a [f32]>,
     pub(super) text: &'a Text,
 }
 
@@ -70,6 +73,14 @@ impl VideoModel {
         let s = frames * hw;
         let mut values = try_zeroed(s * c, "the window's latents")?;
         let mut freedom = vec![1f32; own];
+        if let Some(context) = input.context {
+            let held = (context.len() / (hw * c)).saturating_sub(input.start).min(own);
+            if held > 0 {
+                let from = input.start * hw * c;
+                values[..held * hw * c].copy_from_slice(&context[from..from + held * hw * c]);
+                freedom[..held].fill(0.0);
+            }
+        }
         if let Some(tail_values) = input.tail {
             values[own * hw * c..(own + tail) * hw * c].copy_from_slice(tail_values);
             freedom.extend(std::iter::repeat_n(1.0 - req.windows.overlap_strength, tail));

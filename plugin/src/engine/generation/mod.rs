@@ -12,7 +12,7 @@ mod windows;
 
 pub use matching::{purge_cache, Seam, Shotclip};
 pub use pieces::{FrameRef, LongShot, ShotFrames};
-pub use windows::{KeptWindows, ShotWindows, MAX_SHOT_SECONDS};
+pub use windows::{KeptWindows, ShotConditions, ShotWindows, MAX_SHOT_SECONDS};
 
 use super::EngineError;
 use crate::clip_cache::{clip_cache, GeneratedClip, GenerationError, KeyBuilder};
@@ -149,8 +149,8 @@ pub fn shot_clip(
         .uint("width", width as u64)
         .uint("height", height as u64);
     let mut key = fields.clone().str("prompt", settings.prompts.prompt());
-    // A shot between keyframes made in windows: the first image, and the end the last lands on.
-    let mut keyframes = None;
+    // What a shot between keyframes or an extension forward is made from, if made in windows.
+    let mut long = None;
     let (mode, frames, anchor, backward) = match shot {
         Shot::Text { frames } => {
             key = key.str("shot", "text");
@@ -176,7 +176,11 @@ pub fn shot_clip(
                 .frame("image", &image)
                 .frame("end", &end)
                 .uint("end_index", last as u64);
-            keyframes = Some((image.clone(), EndKeyframe { image: end.clone(), frame: last }));
+            long = Some(ShotConditions {
+                image: Some(image.clone()),
+                end: Some(EndKeyframe { image: end.clone(), frame: last }),
+                context: Vec::new(),
+            });
             let conditions = vec![
                 Condition { frames: vec![image], frame_index: 0, strength: 1.0 },
                 Condition { frames: vec![end], frame_index: last, strength: 1.0 },
@@ -201,6 +205,9 @@ pub fn shot_clip(
             for (i, f) in context.iter().enumerate() {
                 key = key.frame(&format!("context{i}"), f);
             }
+            if direction == Direction::Forward {
+                long = Some(ShotConditions { context: context.clone(), ..Default::default() });
+            }
             let total = m.frames_for(k + added);
             let (frame_index, anchor, backward) = match direction {
                 Direction::Forward => (0, k - 1, false),
@@ -209,12 +216,12 @@ pub fn shot_clip(
             (Mode::Conditions(vec![Condition { frames: context, frame_index, strength: 1.0 }]), total, anchor, backward)
         }
     };
-    if settings.looped && keyframes.is_some() {
+    if settings.looped && long.as_ref().is_some_and(|l| l.end.is_some()) {
         return Err(EngineError::Input(
             "Loop ends a shot on its own first frames, so it cannot also end on an End Frame: turn one off".into(),
         ));
     }
-    let windowable = matches!(mode, Mode::TextToVideo | Mode::ImageToVideo(_)) || keyframes.is_some();
+    let windowable = matches!(mode, Mode::TextToVideo | Mode::ImageToVideo(_)) || long.is_some();
     let windows = windows::plan(m, frames, settings.fps, windowable, settings.looped)?;
     let mut key = key.uint("frames", frames as u64);
     let mut job = match windows {
@@ -236,12 +243,12 @@ pub fn shot_clip(
             video_to_video: None,
         }),
         Some(_) => {
-            let (image, end) = match (mode, keyframes) {
-                (Mode::ImageToVideo(image), _) => (Some(image), None),
-                (_, Some((image, end))) => (Some(image), Some(end)),
-                _ => (None, None),
+            let conditions = match (mode, long) {
+                (Mode::ImageToVideo(image), _) => ShotConditions { image: Some(image), ..Default::default() },
+                (_, Some(conditions)) => conditions,
+                _ => ShotConditions::default(),
             };
-            let request = windows::request(m, settings, (width, height), frames, image, end)?;
+            let request = windows::request(m, settings, (width, height), frames, conditions)?;
             let w = &request.windows;
             key = key
                 .str("pipeline", "long")
@@ -254,6 +261,9 @@ pub fn shot_clip(
             let mut shot_fields = fields.str("windows of", "a long shot");
             if let Some(image) = &request.image {
                 shot_fields = shot_fields.frame("image", image);
+            }
+            for (i, frame) in request.context.iter().enumerate() {
+                shot_fields = shot_fields.frame(&format!("context{i}"), frame);
             }
             let kept = KeptWindows::new(&shot_fields, &request, m.latent.temporal_ratio);
             // The shot's entry holds its latents; its frames are decoded in pieces (`pieces`).

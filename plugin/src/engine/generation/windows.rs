@@ -47,7 +47,8 @@ fn single_window(m: &Manifest) -> Option<usize> {
 }
 
 /// Whether a shot of `frames` needs windows (`Some`, with the plan) or fits in one (`None`).
-/// `windowable` says whether the shot's kind can be made in windows (text, a first image, keyframes).
+/// `windowable` says whether the shot's kind can be made in windows (text, a first image,
+/// keyframes, a forward extension).
 /// Lengths no model can make (over a minute, or longer than a window where windows cannot be
 /// used) are refused with the reason and what to change, and so is a loop (`looped`) that is
 /// not made in windows: its last window is what leads back into the first frames.
@@ -67,7 +68,7 @@ pub fn plan(
     let fits = single_window(m).is_none_or(|max| frames <= max);
     if looped && (!windowable || m.windows.is_none() || fits) {
         let why = match (windowable, &m.windows, single_window(m)) {
-            (false, ..) => "Loop makes a shot from text or from a first image, not as an extension".to_string(),
+            (false, ..) => "Loop makes a shot from text or from a first image, not an extension".to_string(),
             (_, None, _) => format!("model '{}' has no windows to make a loop with", m.name),
             (.., single) => format!(
                 "Loop leads the shot's last window back into its first frames, so the shot must be longer than \
@@ -88,8 +89,8 @@ pub fn plan(
     let Some(w) = &m.windows else { return too_long("") };
     if !windowable {
         return too_long(
-            "; shots longer than one window are made from text, from a first image or between keyframes, not yet \
-             as an extension",
+            "; shots longer than one window are made from text, a first image, between keyframes or extending \
+             forward, not yet extending backward",
         );
     }
     let t = m.latent.temporal_ratio;
@@ -109,16 +110,24 @@ fn window_settings(m: &Manifest, w: &Windows) -> WindowSettings {
     }
 }
 
+/// What a long shot is made from besides its text: the first image (Animate), with the end
+/// keyframe (Animate with End Frame), or the context it continues (Extend forward).
+#[derive(Default)]
+pub struct ShotConditions {
+    pub image: Option<Frame>,
+    pub end: Option<EndKeyframe>,
+    pub context: Vec<Frame>,
+}
+
 /// The long pipeline's request for a shot `plan` said needs windows: the single-window
-/// pipelines' schedule run to the end in every window, the manifest's window settings, the
-/// first image (Animate) kept exactly and the end keyframe (Animate with End Frame) held fully.
+/// pipelines' schedule run to the end in every window, the manifest's window settings, and
+/// the conditions held fully.
 pub fn request(
     m: &Manifest,
     settings: &ShotSettings,
     (width, height): (usize, usize),
     frames: usize,
-    image: Option<Frame>,
-    end_image: Option<EndKeyframe>,
+    conditions: ShotConditions,
 ) -> Result<LongRequest, EngineError> {
     let w = m.windows.as_ref().ok_or_else(|| EngineError::Input(format!("model '{}' has no windows", m.name)))?;
     // The storyboard as one prompt per window: the pipeline gives window k the k-th segment.
@@ -146,13 +155,14 @@ pub fn request(
         max_sequence_length: None,
         decode_timestep: m.decode.timestep,
         decode_noise_scale: Some(m.decode.noise_scale),
-        image,
+        image: conditions.image,
         image_strength: 1.0,
         windows,
         tiling: DecodeTiling { horizontal: 1, vertical: 1, overlap: 0 },
         // The first frames are the shot's own, so the end is held to them fully.
         loop_strength: settings.looped.then_some(1.0),
-        end_image,
+        end_image: conditions.end,
+        context: conditions.context,
     })
 }
 
@@ -277,7 +287,7 @@ mod tests {
         let err = plan(&m, 1501, 25.0, true, false).unwrap_err().to_string();
         assert!(err.contains("at most 60 seconds (1500 frames at 25 fps)"), "{err}");
         let err = plan(&m, 33, 25.0, false, false).unwrap_err().to_string();
-        assert!(err.contains("not yet as an extension") && err.contains("needs 33"), "{err}");
+        assert!(err.contains("not yet extending backward") && err.contains("needs 33"), "{err}");
         let mut without = tiny();
         without.windows = None;
         let err = plan(&without, 33, 25.0, true, false).unwrap_err().to_string();
@@ -292,6 +302,6 @@ mod tests {
         let err = plan(&m, 17, 25.0, true, true).unwrap_err().to_string();
         assert!(err.contains("longer than one window (17 frames; this one has 17)"), "{err}");
         let err = plan(&m, 41, 25.0, false, true).unwrap_err().to_string();
-        assert!(err.contains("not as an extension"), "{err}");
+        assert!(err.contains("not an extension"), "{err}");
     }
 }

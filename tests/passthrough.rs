@@ -129,3 +129,36 @@ fn offset_origins_fractional_times_and_windows_past_the_bounds_stay_bit_exact() 
         }
     }
 }
+
+#[test]
+fn a_render_that_hands_its_frames_over_keeps_none_of_them() {
+    // As the `kinema` CLI renders: each frame is saved as it comes, so a minute of frames is not
+    // also held in memory.
+    let bundle = load_bundle();
+    let inst = bundle.create_instance(INTERPOLATE, Context::Filter).unwrap();
+    let frames = noise_frames(4, 16, 8, Depth::U8, Components::Rgba, 3);
+    inst.set_source("Source", ClipSource::Frames(frames.clone())).unwrap();
+    inst.set_param("speed", ParamValue::Double(1.0)).unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let request = RenderRequest {
+        frames: vec![0, 1, 2, 3],
+        threads: 2,
+        on_frame: Some(std::sync::Arc::new(move |f, r| {
+            let bytes = r.as_ref().map(|image| image.data.clone()).unwrap_or_default();
+            sink.lock().unwrap().push((f, bytes));
+        })),
+        keep_images: false,
+        ..Default::default()
+    };
+    let out = inst.render(&request).unwrap();
+    assert!(out.frames.is_empty(), "no image kept: {:?}", out.frames.keys());
+    let mut handed = out.handed_over.clone();
+    handed.sort();
+    assert_eq!(handed, vec![0, 1, 2, 3]);
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort_by_key(|(f, _)| *f);
+    for (f, bytes) in seen {
+        assert!(bytes == frames[&f].data, "frame {f} reached on_frame whole");
+    }
+}

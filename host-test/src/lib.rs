@@ -176,6 +176,9 @@ pub struct RenderRequest {
     pub frame_rate: f64,
     /// Called with each frame as soon as it is rendered.
     pub on_frame: Option<FrameFn>,
+    /// With `on_frame`: false hands each rendered image to it only, so a long render does not
+    /// hold every frame in memory; [`RenderOutput::handed_over`] lists those frames.
+    pub keep_images: bool,
     /// Canonical position of the picture's lower-left corner (negative allowed): source regions of definition,
     /// source image bounds and the project offset all move by it, as when a host places a clip off the origin.
     pub origin: (i32, i32),
@@ -202,6 +205,7 @@ impl Default for RenderRequest {
             abort_after_progress: None,
             frame_rate: 24.0,
             on_frame: None,
+            keep_images: true,
             origin: (0, 0),
             time_offset: 0.0,
             unclipped_window: false,
@@ -249,6 +253,8 @@ pub struct RenderOutput {
     /// Each requested frame: the output image (top-down, tightly packed; pixels outside the render window are 0)
     /// or why it failed.
     pub frames: BTreeMap<i64, Result<HostImage, RenderFailure>>,
+    /// Frames rendered and handed to `on_frame` only (`keep_images: false`), not in `frames`.
+    pub handed_over: Vec<i64>,
     /// Output RoD per frame in pixel coordinates (after render scale).
     pub bounds: BTreeMap<i64, Rect>,
     /// GetFramesNeeded answers per frame (source frame ranges), when the effect has temporal access.

@@ -111,6 +111,8 @@ pub(crate) fn render(bundle: &Bundle, a: &RenderArgs, source: Option<ClipSource>
         progress: Some(progress),
         frame_rate: a.fps,
         on_frame: Some(on_frame),
+        // Written as they come: a minute of frames is not held in memory too.
+        keep_images: false,
         ..Default::default()
     };
     let out = inst.render(&req)?;
@@ -123,7 +125,7 @@ pub(crate) fn render(bundle: &Bundle, a: &RenderArgs, source: Option<ClipSource>
     }
     print_status(&inst, &params);
     let written = output.written();
-    println!("wrote {} of {} frame(s) to {}", written.len(), out.frames.len(), a.out);
+    println!("wrote {} of {} frame(s) to {}", written.len(), frames.len(), a.out);
     let failures = out.failures();
     for (f, e) in &failures {
         eprintln!("error: frame {f} failed: {e}");

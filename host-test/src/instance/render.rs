@@ -231,6 +231,7 @@ impl Instance {
         seq_args.set_int(kOfxImageEffectPropInteractiveRenderStatus, 0);
         seq_args.set_int(kOfxImageEffectPropRenderQualityDraft, 0);
         let mut aborted = false;
+        let mut handed_over = Vec::new();
         if !todo.is_empty() {
             if e.st.in_sequence.swap(true, Ordering::SeqCst) {
                 report_to(
@@ -251,7 +252,7 @@ impl Instance {
                 }
             } else {
                 let queue = Mutex::new(todo.iter().copied().collect::<VecDeque<i64>>());
-                let done = Mutex::new(Vec::new());
+                let done = Mutex::new((Vec::new(), Vec::new()));
                 let total = todo.len();
                 let (window_req, layout, unclipped) = (req.render_window, req.layout, req.unclipped_window);
                 std::thread::scope(|s| {
@@ -279,8 +280,11 @@ impl Instance {
                             let ok = r.is_ok();
                             let n = {
                                 let mut d = done.lock();
-                                d.push((f, r));
-                                d.len()
+                                match r {
+                                    Ok(_) if !req.keep_images && req.on_frame.is_some() => d.1.push(f),
+                                    r => d.0.push((f, r)),
+                                }
+                                d.0.len() + d.1.len()
                             };
                             if let Some(cb) = &req.progress {
                                 cb(&ProgressEvent::FrameDone { frame: f, ok, done: n, total });
@@ -289,7 +293,9 @@ impl Instance {
                     }
                 });
                 aborted = e.aborted();
-                results.extend(done.into_inner());
+                let (finished, given) = done.into_inner();
+                results.extend(finished);
+                handed_over = given;
                 e.st.in_sequence.store(false, Ordering::SeqCst);
                 let (st, _) = call_action(
                     rt,
@@ -315,6 +321,7 @@ impl Instance {
         e.st.output_rods.lock().clear();
         Ok(RenderOutput {
             frames: results,
+            handed_over,
             bounds: bounds_map,
             frames_needed: needed,
             violations: rt.diag.violations.lock()[viol_start..].to_vec(),

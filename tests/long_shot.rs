@@ -16,15 +16,21 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Generate, 41 frames (three of Kinema-tiny's windows) in 3 steps.
+fn generator(bundle: &kinema_host::Bundle, prompt: &str, seed: i32) -> kinema_host::Instance {
+    let inst = bundle.create_instance(GENERATE, Context::Generator).unwrap();
+    inst.set_param("prompt", ParamValue::String(prompt.into())).unwrap();
+    inst.set_param("length", ParamValue::Int(41)).unwrap();
+    inst.set_param("steps", ParamValue::Int(3)).unwrap();
+    inst.set_param("seed", ParamValue::Int(seed)).unwrap();
+    inst
+}
+
 #[test]
 fn a_shot_longer_than_the_models_window_is_made_in_windows() {
     let _turn = serial();
     let bundle = load_bundle();
-    let inst = bundle.create_instance(GENERATE, Context::Generator).unwrap();
-    inst.set_param("prompt", ParamValue::String("a red circle moving right on a black background".into())).unwrap();
-    inst.set_param("length", ParamValue::Int(41)).unwrap();
-    inst.set_param("steps", ParamValue::Int(3)).unwrap();
-    inst.set_param("seed", ParamValue::Int(3)).unwrap();
+    let inst = generator(&bundle, "a red circle moving right on a black background", 3);
     let labels = Arc::new(Mutex::new(Vec::new()));
     let seen = labels.clone();
     let request = RenderRequest {
@@ -72,11 +78,7 @@ fn windows_made(bundle: &kinema_host::Bundle) -> u64 {
 fn a_stopped_long_shot_goes_on_from_its_last_finished_window() {
     let _turn = serial();
     let bundle = load_bundle();
-    let inst = bundle.create_instance(GENERATE, Context::Generator).unwrap();
-    inst.set_param("prompt", ParamValue::String("a blue square moving left on a black background".into())).unwrap();
-    inst.set_param("length", ParamValue::Int(41)).unwrap();
-    inst.set_param("steps", ParamValue::Int(3)).unwrap();
-    inst.set_param("seed", ParamValue::Int(5)).unwrap();
+    let inst = generator(&bundle, "a blue square moving left on a black background", 5);
     let request = |abort_after| RenderRequest {
         frames: vec![40],
         size: Some((64, 64)),
@@ -98,11 +100,7 @@ fn a_stopped_long_shot_goes_on_from_its_last_finished_window() {
 fn turning_loop_on_remakes_only_the_last_window() {
     let _turn = serial();
     let bundle = load_bundle();
-    let inst = bundle.create_instance(GENERATE, Context::Generator).unwrap();
-    inst.set_param("prompt", ParamValue::String("a green circle bouncing on a black background".into())).unwrap();
-    inst.set_param("length", ParamValue::Int(41)).unwrap();
-    inst.set_param("steps", ParamValue::Int(3)).unwrap();
-    inst.set_param("seed", ParamValue::Int(7)).unwrap();
+    let inst = generator(&bundle, "a green circle bouncing on a black background", 7);
     let request = || RenderRequest { frames: vec![0, 40], size: Some((64, 64)), ..Default::default() };
     let before = windows_made(&bundle);
     let free = inst.render(&request()).unwrap();
@@ -125,26 +123,47 @@ fn turning_loop_on_remakes_only_the_last_window() {
     assert!(failures.contains("longer than one window") && failures.contains("lengthen it"), "{failures}");
 }
 
+/// Kinema-tiny's fixture clip: a yellow square moving right, 17 frames.
+fn fixture_clip() -> BTreeMap<i64, HostImage> {
+    let dir = kinema_bundle::workspace_root().join("models/kinema-tiny/fixtures/extend_source");
+    (0..17).map(|i| (i, HostImage::load(&dir.join(format!("{i:04}.png"))).unwrap())).collect()
+}
+
+/// An effect on `source` with the fixture clip's prompt, in 3 steps.
+fn tiny_filter(bundle: &kinema_host::Bundle, id: &str, source: &BTreeMap<i64, HostImage>) -> kinema_host::Instance {
+    let inst = bundle.create_instance(id, Context::Filter).unwrap();
+    inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
+    let prompt = "a yellow square moving right on a dark blue background";
+    inst.set_param("prompt", ParamValue::String(prompt.into())).unwrap();
+    inst.set_param("steps", ParamValue::Int(3)).unwrap();
+    inst
+}
+
+/// Renders `frames` on two threads: the output, checked clean, and how many windows it made.
+fn render_counting(
+    bundle: &kinema_host::Bundle,
+    inst: &kinema_host::Instance,
+    frames: std::ops::Range<i64>,
+) -> (kinema_host::RenderOutput, u64) {
+    let before = windows_made(bundle);
+    let out = inst.render(&RenderRequest { frames: frames.collect(), threads: 2, ..Default::default() }).unwrap();
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    assert!(out.violations.is_empty(), "{:?}", out.violations);
+    (out, windows_made(bundle) - before)
+}
+
 #[test]
 fn a_shot_between_keyframes_longer_than_the_window_is_made_in_windows() {
     let _turn = serial();
     let bundle = load_bundle();
     // Kinema-tiny's square at the start and at the end of its fixture clip, 40 frames apart.
-    let dir = kinema_bundle::workspace_root().join("models/kinema-tiny/fixtures/extend_source");
-    let key = |i: usize| HostImage::load(&dir.join(format!("{i:04}.png"))).unwrap();
-    let source = BTreeMap::from([(0, key(0)), (40, key(16))]);
-    let inst = bundle.create_instance(ANIMATE, Context::Filter).unwrap();
-    inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
-    inst.set_param("prompt", ParamValue::String("a yellow square moving right on a dark blue background".into()))
-        .unwrap();
+    let clip = fixture_clip();
+    let source = BTreeMap::from([(0, clip[&0].clone()), (40, clip[&16].clone())]);
+    let inst = tiny_filter(&bundle, ANIMATE, &source);
     inst.set_param("end_frame_enabled", ParamValue::Bool(true)).unwrap();
     inst.set_param("end_frame", ParamValue::Int(40)).unwrap();
-    inst.set_param("steps", ParamValue::Int(3)).unwrap();
-    let before = windows_made(&bundle);
-    let out = inst.render(&RenderRequest { frames: (0..41).collect(), threads: 2, ..Default::default() }).unwrap();
-    assert!(out.failures().is_empty(), "{:?}", out.failures());
-    assert!(out.violations.is_empty(), "{:?}", out.violations);
-    assert_eq!(windows_made(&bundle) - before, 3, "41 frames in three windows");
+    let (out, made) = render_counting(&bundle, &inst, 0..41);
+    assert_eq!(made, 3, "41 frames in three windows");
     for t in [0, 40] {
         assert!(out.frames[&t].as_ref().unwrap().data == source[&t].data, "keyframe {t} passes through");
     }
@@ -161,22 +180,13 @@ fn a_shot_between_keyframes_longer_than_the_window_is_made_in_windows() {
 fn an_extension_longer_than_the_window_is_made_in_windows_after_the_source() {
     let _turn = serial();
     let bundle = load_bundle();
-    let dir = kinema_bundle::workspace_root().join("models/kinema-tiny/fixtures/extend_source");
-    let source: BTreeMap<i64, HostImage> =
-        (0..17).map(|i| (i, HostImage::load(&dir.join(format!("{i:04}.png"))).unwrap())).collect();
-    let inst = bundle.create_instance(EXTEND, Context::Filter).unwrap();
-    inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
-    inst.set_param("prompt", ParamValue::String("a yellow square moving right on a dark blue background".into()))
-        .unwrap();
+    let source = fixture_clip();
+    let inst = tiny_filter(&bundle, EXTEND, &source);
     inst.set_param("extend_frames", ParamValue::Int(40)).unwrap();
     inst.set_param("context_frames", ParamValue::Int(9)).unwrap();
-    inst.set_param("steps", ParamValue::Int(3)).unwrap();
     // 9 context frames and 40 more are 49 frames, 25 latent frames: windows [0,9) [6,15) [12,21) [18,25).
-    let before = windows_made(&bundle);
-    let out = inst.render(&RenderRequest { frames: (0..57).collect(), threads: 2, ..Default::default() }).unwrap();
-    assert!(out.failures().is_empty(), "{:?}", out.failures());
-    assert!(out.violations.is_empty(), "{:?}", out.violations);
-    assert_eq!(windows_made(&bundle) - before, 4, "49 frames in four windows");
+    let (out, made) = render_counting(&bundle, &inst, 0..57);
+    assert_eq!(made, 4, "49 frames in four windows");
     for t in 0..17 {
         assert!(out.frames[&t].as_ref().unwrap().data == source[&t].data, "source frame {t} passes through");
     }

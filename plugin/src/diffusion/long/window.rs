@@ -114,7 +114,9 @@ impl VideoModel {
         let frame_time = (0..frames).map(|fi| match fi {
             _ if fi < own => causal(fi),
             _ if fi < own + tail => causal(fi - own),
-            _ if fi < own + tail + ahead => causal(fi - tail),
+            // The next cycle's first frames: its frame 0 comes right after the shot's last
+            // frame, and each of its latent frames keeps its own span from there.
+            _ if fi < own + tail + ahead => causal(own) + causal(fi - own - tail),
             // The end keyframe at its own frame, as LTXConditionPipeline places a one-frame
             // condition at its frame index.
             _ if fi < own + tail + ahead + end_image => input.end_image.map_or(0.0, |(_, at)| at as f32),

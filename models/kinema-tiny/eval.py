@@ -24,9 +24,13 @@ Checks (see the issue "Kinema-tiny"):
   keyframes first and last frame of a rendered clip given (Animate's End on a Frame; LTXConditionPipeline
             images at frame 0 and 16); pass when the in-between centroids lie between the keyframe centroids
             (3 px slack) and move monotonically along the keyframes' axis (1 px slack) -- target >= 90%.
+  long      (kinema only; eval_long.py) --n-long prompts of still/bouncing/growing/shrinking objects as --long-frames
+            shots many windows long, with the manifest's windows, adain_factor 0, overlap 2 and --loop; per window:
+            colour/shape, one object, size, background drift <= 3 levels, seam and loop-seam ratios <= 1.5.
 
   python eval.py --n 100 --checks t2v,extend                    # Rust runtime
   python eval.py --backend torch --pipeline /work/scratch-tiny/run1/pipeline --n 24
+  python eval.py --checks long --n-long 8 --long-frames 121,241 --out /tmp/long   # long shots, ablations, loops
 Writes --out/results.json (per-case detections and the summary table).
 """
 
@@ -296,7 +300,11 @@ def main():
     ap.add_argument("--n-keyframes", type=int, default=32)
     ap.add_argument("--steps", type=int)
     ap.add_argument("--guidance", type=float)
-    ap.add_argument("--checks", default="t2v,extend,keyframes")
+    ap.add_argument("--checks", default="t2v,extend,keyframes", help="comma-separated: t2v, extend, keyframes, long")
+    ap.add_argument("--n-long", type=int, default=8, help="long: prompts per length (the same for every configuration)")
+    ap.add_argument("--long-frames", default="121,241", help="long: shot lengths")
+    ap.add_argument("--long-configs", default="default,adain0,overlap2,loop", help="long: configurations")
+    ap.add_argument("--long-table", help="long: also write the markdown table to this file")
     ap.add_argument("--split", choices=["heldout", "train"], default="heldout",
                     help="t2v prompts: held-out combinations (the score) or training ones (for tuning settings)")
     ap.add_argument("--no-match-source", action="store_true", help="extend, keyframes: the model's raw output next to the source frames (kinema)")
@@ -307,6 +315,8 @@ def main():
                     help="extend: another set of scenes and seeds (N > 0), for tuning without looking at the reported set")
     ap.add_argument("--out", default=None, help="results folder (default: a temporary one, results.json kept in cwd)")
     a = ap.parse_args()
+    if "long" in a.checks.split(",") and a.backend != "kinema":
+        sys.exit("--checks long runs through the kinema CLI only (--backend kinema)")
     work = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="kinema-tiny-eval-"))
     work.mkdir(parents=True, exist_ok=True)
     if a.backend == "kinema":
@@ -324,6 +334,14 @@ def main():
         res["extend"] = check_extend(gen, a.n_extend, work, seed0=2000 + a.tune * 10_000, scenes_seed=77 + a.tune)
     if "keyframes" in checks:
         res["keyframes"] = check_keyframes(gen, a.n_keyframes, work)
+    if "long" in checks:
+        import eval_long
+
+        res["long"] = eval_long.check_long(gen, a.n_long, work, [int(f) for f in a.long_frames.split(",")],
+                                           a.long_configs.split(","))
+        print(res["long"]["table"])
+        if a.long_table:
+            Path(a.long_table).write_text(res["long"]["table"] + "\n")
     summary = {k: {kk: vv for kk, vv in v.items() if kk != "rows"} for k, v in res.items() if isinstance(v, dict)}
     print(json.dumps(summary, indent=1))
     (work / "results.json").write_text(json.dumps(res, indent=1))

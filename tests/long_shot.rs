@@ -177,23 +177,28 @@ fn a_shot_between_keyframes_longer_than_the_window_is_made_in_windows() {
 }
 
 #[test]
-fn an_extension_longer_than_the_window_is_made_in_windows_after_the_source() {
+fn an_extension_longer_than_the_window_is_made_in_windows_either_way() {
     let _turn = serial();
     let bundle = load_bundle();
     let source = fixture_clip();
     let inst = tiny_filter(&bundle, EXTEND, &source);
     inst.set_param("extend_frames", ParamValue::Int(40)).unwrap();
     inst.set_param("context_frames", ParamValue::Int(9)).unwrap();
-    // 9 context frames and 40 more are 49 frames, 25 latent frames: windows [0,9) [6,15) [12,21) [18,25).
-    let (out, made) = render_counting(&bundle, &inst, 0..57);
-    assert_eq!(made, 4, "49 frames in four windows");
-    for t in 0..17 {
-        assert!(out.frames[&t].as_ref().unwrap().data == source[&t].data, "source frame {t} passes through");
+    // 9 context frames and 40 more are 49 frames, 25 latent frames, four windows: after the
+    // source, or before it (made from the end).
+    for (direction, frames, new) in [("Forward", 0..57, [17, 30, 50]), ("Backward", -40..17, [-1, -20, -35])] {
+        inst.set_param_str("direction", direction).unwrap();
+        let (out, made) = render_counting(&bundle, &inst, frames);
+        assert_eq!(made, 4, "{direction}: 49 frames in four windows");
+        for t in 0..17 {
+            assert!(out.frames[&t].as_ref().unwrap().data == source[&t].data, "{direction}: source frame {t}");
+        }
+        let made = |t: i64| out.frames[&t].as_ref().unwrap().data.clone();
+        let seam = if direction == "Forward" { &source[&16] } else { &source[&0] };
+        assert!(made(new[0]) != seam.data && made(new[1]) != made(new[2]), "{direction}: a shot, not a frame repeated");
+        let again = inst.render(&RenderRequest { frames: vec![new[1]], ..Default::default() }).unwrap();
+        assert!(again.frames[&new[1]].as_ref().unwrap().data == made(new[1]), "{direction}: served from the shot");
+        let status = status(&inst);
+        assert!(status.contains("4 windows of 17"), "{direction}: {status}");
     }
-    let made = |t: i64| out.frames[&t].as_ref().unwrap().data.clone();
-    assert!(made(17) != source[&16].data && made(30) != made(50), "a shot, not the last frame repeated");
-    let again = inst.render(&RenderRequest { frames: vec![40], ..Default::default() }).unwrap();
-    assert!(again.frames[&40].as_ref().unwrap().data == made(40), "served from the same shot");
-    let status = status(&inst);
-    assert!(status.contains("4 windows of 17"), "{status}");
 }

@@ -70,6 +70,7 @@ fn request(case: &Value) -> LongRequest {
         loop_strength: None,
         end_image: None,
         context: Vec::new(),
+        context_last: false,
     }
 }
 
@@ -412,4 +413,45 @@ fn a_shot_resumed_from_a_kept_window_is_the_shot_made_at_once() {
     let mut wrong = Kept::default();
     wrong.0.insert(1, ShotState { latents: vec![0.0; 7], reference: all.0[&1].reference.clone() });
     assert_eq!(run_kept(&mut wrong).latents, whole.latents);
+}
+
+#[test]
+fn an_extension_backward_is_made_from_the_end_leads_into_its_context_and_resumes() {
+    // 29 frames before 9 context frames at the shot's end, 8 latent frames: windows from the end
+    // [0,4) [1,6) [3,8), made last to first. The context's latent frames 1..=2 sit in place at
+    // frames 6..=7, its causal first frame is a token at pixel frame 20.
+    let mut req = request(case("long_windows"));
+    req.scheduler = LongScheduler::FlowMatch;
+    req.context = (0..9).map(|i| picture(&req, 0.2 + i as f32 / 12.0)).collect();
+    req.context_last = true;
+    let (a, b) = (run(&req, 3).unwrap(), run(&req, 4).unwrap());
+    let f = 8;
+    for fi in 6..f {
+        assert_eq!(latent_frame(&a.latents, f, fi), latent_frame(&b.latents, f, fi), "context frame {fi}");
+    }
+    for fi in 0..6 {
+        assert_ne!(latent_frame(&a.latents, f, fi), latent_frame(&b.latents, f, fi), "made frame {fi}");
+    }
+    let forward = run(&LongRequest { context_last: false, ..req.clone() }, 3).unwrap();
+    assert_ne!(latent_frame(&forward.latents, f, 7), latent_frame(&a.latents, f, 7), "the context is at the end");
+
+    // Kept windows: the last window is made first; a shot stopped after it goes on from there.
+    let run_kept = |kept: &mut Kept| {
+        let mut progress = |_: usize, _: usize| {};
+        let mut control = Control { progress: &mut progress, abort: &|| false };
+        model().generate_long_kept(&req, &mut SeededStreams::new(3), &mut control, kept).unwrap()
+    };
+    let mut all = Kept::default();
+    let whole = run_kept(&mut all);
+    assert_eq!(all.1, [2, 1, 0], "made from the end");
+    assert_eq!(whole.latents, a.latents, "the same shot with or without a store");
+    let mut last = Kept::default();
+    last.0.insert(2, all.0[&2].clone());
+    let resumed = run_kept(&mut last);
+    assert_eq!(last.1, [1, 0], "only the windows before it are made");
+    assert_eq!(resumed.latents, whole.latents);
+
+    let context = |n: usize| (0..n).map(|_| picture(&req, 0.5)).collect::<Vec<_>>();
+    let err = run(&LongRequest { context: context(25), ..req.clone() }, 3).err().expect("refused").to_string();
+    assert!(err.contains("at most one window's worth of context (17 frames)"), "{err}");
 }

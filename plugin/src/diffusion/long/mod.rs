@@ -21,7 +21,7 @@ mod stitch;
 mod window;
 
 pub use noise::{LongNoise, NoiseStream, SeededStreams};
-pub use plan::window_plan;
+pub use plan::{window_plan, window_plan_from_end};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -117,6 +117,9 @@ pub struct LongRequest {
     /// of them), which the shot starts with and holds exactly; the windows make what follows.
     /// Empty for a new shot. Not in diffusers' long pipeline.
     pub context: Vec<Frame>,
+    /// The context is the shot's last frames instead (an extension backward): the windows are
+    /// planned from the shot's end and made last to first, each leading into the one after it.
+    pub context_last: bool,
 }
 
 /// The shot as it stood after a window: its latents so far, frame-major `[frames, C, h·w]`, and
@@ -261,21 +264,40 @@ impl VideoModel {
         let mut texts: Vec<Option<Text>> = (0..segments.len()).map(|_| None).collect();
         let mask_input = *m.components.text_encoder.mask_input.get(Pipeline::T2v);
 
-        let mut progress = window::Progress { done: 0, total: plan.windows.len() * plan.steps.run().len() };
+        let n = plan.windows.len();
+        let t = m.latent.temporal_ratio;
+        let mut progress = window::Progress { done: 0, total: n * plan.steps.run().len() };
         let mut timing = Timing::default();
         let mut shot = stitch::Shot::new(c, h * w, f)?;
+        // The order windows are made in: from the shot's end for an extension backward, which
+        // the shot then grows towards its start.
+        let backward = req.context_last && context.is_some();
+        let order: Vec<usize> = if backward { (0..n).rev().collect() } else { (0..n).collect() };
+        // Where the context sits in the shot: at its start, or (backward) its causal first latent
+        // frame as a token at its pixel frame and the rest in place up to the shot's end.
+        let held = context.as_deref().map(|values| {
+            let kc = values.len() / (h * w * c);
+            if backward {
+                let (first, rest) = values.split_at(h * w * c);
+                (rest, f - kc + 1, Some((first, (f - kc) * t)))
+            } else {
+                (values, 0, None)
+            }
+        });
         // The last window kept whose state has the size this plan gives it.
         let mut first = 0;
-        for (index, &(_, end)) in plan.windows.iter().enumerate().rev() {
+        for (made, &index) in order.iter().enumerate().rev() {
+            let (start, end) = plan.windows[index];
             if let Some(state) = store.load(index) {
-                if shot.restore(state, end) {
-                    first = index + 1;
+                if shot.restore(state, if backward { f - start } else { end }) {
+                    first = made + 1;
                     progress.done = first * plan.steps.run().len();
                     break;
                 }
             }
         }
-        for (index, &(start, end)) in plan.windows.iter().enumerate().skip(first) {
+        for &index in order.iter().skip(first) {
+            let (start, end) = plan.windows[index];
             let segment = index.min(segments.len() - 1);
             let text = match &mut texts[segment] {
                 Some(text) => text,
@@ -286,16 +308,22 @@ impl VideoModel {
                     mask_input,
                 )?),
             };
-            // The tail: the shot's last frames so far, stitched and normalised.
+            // The tail: the shot's last frames so far, stitched and normalised, at the window's
+            // head; backward, the next window's frames after its causal first, at the window's end.
             let tail = match index {
-                0 => None,
+                _ if index == order[0] => None,
                 _ if plan.overlap == 0 || req.windows.overlap_strength <= 0.0 => None,
-                _ => Some(shot.tail_tokens(plan.overlap.min(end - start))?),
+                _ if backward => {
+                    let next = plan.windows[index + 1].0;
+                    let shared = end.saturating_sub(next + 1);
+                    (shared > 0).then(|| shot.head_tokens(1..1 + shared).map(|v| (v, next + 1 - start))).transpose()?
+                }
+                _ => Some((shot.tail_tokens(plan.overlap.min(end - start))?, 0)),
             };
             // A loop's last window leads back into the shot's first frames.
             let ahead = match req.loop_strength {
                 Some(strength) if strength > 0.0 && index + 1 == plan.windows.len() && index > 0 => {
-                    Some(shot.head_tokens(plan.overlap.max(1))?)
+                    Some(shot.head_tokens(0..plan.overlap.max(1))?)
                 }
                 _ => None,
             };
@@ -303,13 +331,18 @@ impl VideoModel {
                 start,
                 end,
                 cond: cond.as_deref(),
-                tail: tail.as_deref(),
+                tail: tail.as_ref().map(|(values, at)| (values.as_slice(), *at)),
                 ahead: ahead.as_deref(),
-                context: context.as_deref(),
-                // In the last window's time, which starts at its first latent frame's pixel frame.
-                end_image: match &end_image {
-                    Some((values, frame)) if index + 1 == plan.windows.len() => {
-                        Some((values.as_slice(), frame.saturating_sub(start * m.latent.temporal_ratio)))
+                context: held.map(|(values, first, _)| (values, first)),
+                // One-frame conditions in the window's time, which starts at its first latent
+                // frame's pixel frame: the end keyframe in the last window, and a backward
+                // context's first frame in every window that reaches the context.
+                keyframe: match (&end_image, held) {
+                    (Some((values, frame)), _) if index + 1 == n => {
+                        Some((values.as_slice(), frame.saturating_sub(start * t), 1.0 - req.image_strength))
+                    }
+                    (_, Some((_, first, Some((values, frame))))) if end >= first => {
+                        Some((values, frame.saturating_sub(start * t), 0.0))
                     }
                     _ => None,
                 },
@@ -318,7 +351,15 @@ impl VideoModel {
             let rng = noise.stream(NoiseStream::Window { index, start });
             let x = self.run_window(req, &plan, &input, rng, control, &mut progress, &mut timing)?;
             let own = stitch::frames_of_tokens(&x, c, h * w, end - start)?;
-            let changed_from = shot.add_window(own, plan.overlap, req.windows.adain_factor)?;
+            let changed_from = match backward {
+                // The whole shot so far changes its start: a store keeps it all.
+                true => {
+                    let next = plan.windows.get(index + 1).map_or(end, |w| w.0);
+                    shot.prepend_window(own, next + 1 - start, req.windows.adain_factor)?;
+                    0
+                }
+                false => shot.add_window(own, plan.overlap, req.windows.adain_factor)?,
+            };
             WINDOWS_MADE.fetch_add(1, Ordering::Relaxed);
             let (latents, reference) = shot.parts();
             store.save(index, changed_from, latents, reference);

@@ -28,6 +28,13 @@ pub fn window_plan(latent_frames: usize, tile: usize, overlap: usize) -> Vec<(us
     out
 }
 
+/// The windows of a shot made from its end (an extension backward): [`window_plan`] mirrored,
+/// so the last window is whole and the first may be shorter; in order of start.
+pub fn window_plan_from_end(latent_frames: usize, tile: usize, overlap: usize) -> Vec<(usize, usize)> {
+    let plan = window_plan(latent_frames, tile, overlap);
+    plan.iter().rev().map(|&(start, end)| (latent_frames - end, latent_frames - start)).collect()
+}
+
 /// A checked long request.
 pub(super) struct LongPlan {
     /// The shot's latent grid: frames, height, width.
@@ -98,7 +105,11 @@ impl VideoModel {
         let hw = grid.1 * grid.2;
         let tile = (w.tile_frames / t).max(1);
         let overlap = w.overlap_frames / t;
-        let windows = window_plan(grid.0, tile, overlap);
+        let backward = req.context_last && !req.context.is_empty();
+        let windows = match backward {
+            true => window_plan_from_end(grid.0, tile, overlap),
+            false => window_plan(grid.0, tile, overlap),
+        };
         if windows.len() > 1 {
             check_overlap(w.tile_frames, w.overlap_frames, tile, overlap, t)?;
         }
@@ -167,6 +178,12 @@ impl VideoModel {
                 return input(format!(
                     "{n} context frames: an extension's context is {t}k+1 frames, fewer than the shot's {}",
                     req.frames
+                ));
+            }
+            if backward && (n - 1) / t + 1 > tile {
+                return input(format!(
+                    "{n} context frames: an extension backward holds at most one window's worth of context ({} frames)",
+                    (tile - 1) * t + 1
                 ));
             }
             if req.context.iter().any(|f| (f.width, f.height) != (width, height) || f.channels < 3) {

@@ -80,16 +80,54 @@ impl Shot {
         }
     }
 
+    /// Adds a window made backward before the shot (frame-major): the first as it is; a later
+    /// one normalised by `adain`, its first `keep` frames put before the shot, whose first
+    /// frame (a window's causal first) it replaces, and the rest cross-faded into the shot's
+    /// next frames: [`Shot::add_window`] mirrored.
+    pub(super) fn prepend_window(&mut self, mut window: Vec<f32>, keep: usize, adain: f32) -> Result<(), EngineError> {
+        let len = self.frame_len();
+        if self.data.is_empty() {
+            self.reference =
+                (0..self.channels).map(|ch| channel_stats(&window, self.channels, self.plane, ch)).collect();
+            self.data.extend_from_slice(&window);
+            return Ok(());
+        }
+        if adain > 0.0 {
+            adain_towards(&mut window, self.channels, self.plane, &self.reference, adain);
+        }
+        let n = window.len() / len;
+        let keep = keep.min(n);
+        // The frames both cover, past the shot's first; diffusers' rule of blending only from 2.
+        let o = (n - keep).min(self.frames().saturating_sub(1));
+        let mut head = window;
+        head.truncate((keep + o) * len);
+        if o > 1 {
+            let alpha = linspace_f32(1.0, 0.0, o + 2);
+            for j in 0..o {
+                let a = alpha[1 + j];
+                let next = &self.data[(1 + j) * len..(2 + j) * len];
+                for (h, &s) in head[(keep + j) * len..(keep + j + 1) * len].iter_mut().zip(next) {
+                    *h = a * *h + (1.0 - a) * s;
+                }
+            }
+        }
+        self.data
+            .try_reserve(keep * len)
+            .map_err(|_| OutOfMemory { what: "the long shot's latents".into(), bytes: None })?;
+        self.data.splice(..(1 + o) * len, head);
+        Ok(())
+    }
+
     /// What later windows need of the shot so far.
     pub(super) fn parts(&self) -> (&[f32], &[(f32, f32)]) {
         (&self.data, &self.reference)
     }
 
-    /// Goes on from `state`, kept after a window that ended at latent frame `end`; false (and
-    /// nothing changed) when it does not fit this shot.
-    pub(super) fn restore(&mut self, state: super::ShotState, end: usize) -> bool {
+    /// Goes on from `state`, kept after a window when the shot had `frames` latent frames;
+    /// false (and nothing changed) when it does not fit this shot.
+    pub(super) fn restore(&mut self, state: super::ShotState, frames: usize) -> bool {
         let fits = state.reference.len() == self.channels
-            && Some(state.latents.len()) == end.checked_mul(self.frame_len())
+            && Some(state.latents.len()) == frames.checked_mul(self.frame_len())
             && state.latents.len() <= self.data.capacity();
         if fits {
             self.data.clear();
@@ -105,9 +143,11 @@ impl Shot {
         self.tokens(self.frames() - n..self.frames(), "the window's tail")
     }
 
-    /// The first `n` frames, packed as tokens `[n·h·w, C]` (what a loop's last window leads into).
-    pub(super) fn head_tokens(&self, n: usize) -> Result<Vec<f32>, OutOfMemory> {
-        self.tokens(0..n.min(self.frames()), "the loop's first frames")
+    /// The shot's first `frames`, packed as tokens `[n·h·w, C]` (what a loop's last window
+    /// leads into; what a window made backward leads into).
+    pub(super) fn head_tokens(&self, frames: std::ops::Range<usize>) -> Result<Vec<f32>, OutOfMemory> {
+        let end = frames.end.min(self.frames());
+        self.tokens(frames.start.min(end)..end, "the shot's first frames")
     }
 
     fn tokens(&self, frames: std::ops::Range<usize>, what: &str) -> Result<Vec<f32>, OutOfMemory> {
@@ -228,6 +268,23 @@ mod tests {
         let a = linspace_f32(1.0, 0.0, 4);
         let want = [0.0, 1.0, 2.0, a[1] * 3.0 + (1.0 - a[1]) * 30.0, a[2] * 4.0 + (1.0 - a[2]) * 40.0, 50.0, 60.0];
         assert_eq!(shot.data, want);
+    }
+
+    #[test]
+    fn a_window_made_backward_is_the_forward_seam_mirrored() {
+        // The shot so far is window 1's [2, 7); window 0 covers [0, 5), overlap 3: its frames 0,
+        // 1, 2 go before (frame 2 replaces the shot's causal first), 3 and 4 are blended with
+        // weights 2/3, 1/3 of window 0.
+        let mut shot = shot_of(&[10.0, 30.0, 40.0, 50.0, 60.0]);
+        shot.prepend_window(vec![0.0, 1.0, 2.0, 3.0, 4.0], 3, 0.0).unwrap();
+        let a = linspace_f32(1.0, 0.0, 4);
+        let want = [0.0, 1.0, 2.0, a[1] * 3.0 + (1.0 - a[1]) * 30.0, a[2] * 4.0 + (1.0 - a[2]) * 40.0, 50.0, 60.0];
+        assert_eq!(shot.data, want);
+        assert_eq!(shot.head_tokens(1..3).unwrap(), want[1..3]);
+        // Overlap 1: the window's last frame replaces the shot's first, nothing is blended.
+        let mut shot = shot_of(&[20.0, 30.0, 40.0]);
+        shot.prepend_window(vec![0.0, 1.0, 2.0], 3, 0.0).unwrap();
+        assert_eq!(shot.data, [0.0, 1.0, 2.0, 30.0, 40.0]);
     }
 
     #[test]

@@ -20,17 +20,19 @@ pub(super) struct WindowInput<'a> {
     pub(super) end: usize,
     /// The first image's latent frame, packed `[h·w, C]`.
     pub(super) cond: Option<&'a [f32]>,
-    /// The shot's last frames so far, packed `[n·h·w, C]`.
-    pub(super) tail: Option<&'a [f32]>,
+    /// Frames of the shot made so far that this window overlaps, packed `[n·h·w, C]`, and the
+    /// own frame they sit at: the shot's last frames at 0, or (made backward) the next
+    /// window's frames towards the window's end.
+    pub(super) tail: Option<(&'a [f32], usize)>,
     /// A loop's last window: the shot's first frames, packed `[n·h·w, C]`, placed after the
     /// window's end so it leads back into them.
     pub(super) ahead: Option<&'a [f32]>,
-    /// The last window of a shot between keyframes: the end keyframe's latent frame, packed
-    /// `[h·w, C]`, and its pixel frame in the window's time.
-    pub(super) end_image: Option<(&'a [f32], usize)>,
-    /// An extension's context: the shot's first latent frames, packed `[n·h·w, C]`, held exactly
-    /// where the window covers them.
-    pub(super) context: Option<&'a [f32]>,
+    /// A one-frame condition (the end keyframe, or a backward context's causal first frame):
+    /// its latent frame packed `[h·w, C]`, its pixel frame in the window's time, its freedom.
+    pub(super) keyframe: Option<(&'a [f32], usize, f32)>,
+    /// An extension's context latents, packed `[n·h·w, C]`, and the shot's latent frame they
+    /// start at: held exactly where the window covers them.
+    pub(super) context: Option<(&'a [f32], usize)>,
     pub(super) text: &'a Text,
 }
 
@@ -66,22 +68,22 @@ impl VideoModel {
         let (_, h, w) = plan.grid;
         let hw = h * w;
         let own = input.end - input.start;
-        let tail = input.tail.map_or(0, |tail| tail.len() / (hw * c));
+        let (tail, tail_at) = input.tail.map_or((0, 0), |(tail, at)| (tail.len() / (hw * c), at));
         let ahead = input.ahead.map_or(0, |ahead| ahead.len() / (hw * c));
-        let end_image = usize::from(input.end_image.is_some());
+        let end_image = usize::from(input.keyframe.is_some());
         let frames = own + tail + ahead + end_image + usize::from(input.cond.is_some());
         let s = frames * hw;
         let mut values = try_zeroed(s * c, "the window's latents")?;
         let mut freedom = vec![1f32; own];
-        if let Some(context) = input.context {
-            let held = (context.len() / (hw * c)).saturating_sub(input.start).min(own);
-            if held > 0 {
-                let from = input.start * hw * c;
-                values[..held * hw * c].copy_from_slice(&context[from..from + held * hw * c]);
-                freedom[..held].fill(0.0);
+        if let Some((context, first)) = input.context {
+            let n = context.len() / (hw * c);
+            for fi in 0..own {
+                let Some(j) = (input.start + fi).checked_sub(first).filter(|&j| j < n) else { continue };
+                values[fi * hw * c..(fi + 1) * hw * c].copy_from_slice(&context[j * hw * c..(j + 1) * hw * c]);
+                freedom[fi] = 0.0;
             }
         }
-        if let Some(tail_values) = input.tail {
+        if let Some((tail_values, _)) = input.tail {
             values[own * hw * c..(own + tail) * hw * c].copy_from_slice(tail_values);
             freedom.extend(std::iter::repeat_n(1.0 - req.windows.overlap_strength, tail));
         }
@@ -90,10 +92,10 @@ impl VideoModel {
             values[at..at + ahead * hw * c].copy_from_slice(ahead_values);
             freedom.extend(std::iter::repeat_n(1.0 - req.loop_strength.unwrap_or(0.0), ahead));
         }
-        if let Some((end_values, _)) = input.end_image {
+        if let Some((end_values, _, free)) = input.keyframe {
             let at = (own + tail + ahead) * hw * c;
             values[at..at + hw * c].copy_from_slice(end_values);
-            freedom.push(1.0 - req.image_strength);
+            freedom.push(free);
         }
         if let Some(cond) = input.cond {
             // The shot's latents are zeros but for frame 0, the image, which only the first
@@ -113,13 +115,13 @@ impl VideoModel {
         let causal = |fi: usize| (fi * t + 1).saturating_sub(t) as f32;
         let frame_time = (0..frames).map(|fi| match fi {
             _ if fi < own => causal(fi),
-            _ if fi < own + tail => causal(fi - own),
+            _ if fi < own + tail => causal(fi - own + tail_at),
             // The next cycle's first frames: its frame 0 comes right after the shot's last
             // frame, and each of its latent frames keeps its own span from there.
             _ if fi < own + tail + ahead => causal(own) + causal(fi - own - tail),
             // The end keyframe at its own frame, as LTXConditionPipeline places a one-frame
             // condition at its frame index.
-            _ if fi < own + tail + ahead + end_image => input.end_image.map_or(0.0, |(_, at)| at as f32),
+            _ if fi < own + tail + ahead + end_image => input.keyframe.map_or(0.0, |(_, at, _)| at as f32),
             _ => -(t as f32),
         });
         let inv_fps = (1.0 / req.fps) as f32;

@@ -179,7 +179,7 @@ pub fn shot_clip(
             long = Some(ShotConditions {
                 image: Some(image.clone()),
                 end: Some(EndKeyframe { image: end.clone(), frame: last }),
-                context: Vec::new(),
+                ..Default::default()
             });
             let conditions = vec![
                 Condition { frames: vec![image], frame_index: 0, strength: 1.0 },
@@ -205,9 +205,8 @@ pub fn shot_clip(
             for (i, f) in context.iter().enumerate() {
                 key = key.frame(&format!("context{i}"), f);
             }
-            if direction == Direction::Forward {
-                long = Some(ShotConditions { context: context.clone(), ..Default::default() });
-            }
+            let context_last = direction == Direction::Backward;
+            long = Some(ShotConditions { context: context.clone(), context_last, ..Default::default() });
             let total = m.frames_for(k + added);
             let (frame_index, anchor, backward) = match direction {
                 Direction::Forward => (0, k - 1, false),
@@ -216,13 +215,14 @@ pub fn shot_clip(
             (Mode::Conditions(vec![Condition { frames: context, frame_index, strength: 1.0 }]), total, anchor, backward)
         }
     };
-    if settings.looped && long.as_ref().is_some_and(|l| l.end.is_some()) {
+    if settings.looped && long.is_some() {
         return Err(EngineError::Input(
-            "Loop ends a shot on its own first frames, so it cannot also end on an End Frame: turn one off".into(),
+            "Loop ends a shot on its own first frames, so it cannot also end on an End Frame or extend a clip: \
+             turn one off"
+                .into(),
         ));
     }
-    let windowable = matches!(mode, Mode::TextToVideo | Mode::ImageToVideo(_)) || long.is_some();
-    let windows = windows::plan(m, frames, settings.fps, windowable, settings.looped)?;
+    let windows = windows::plan(m, frames, settings.fps, settings.looped)?;
     let mut key = key.uint("frames", frames as u64);
     let mut job = match windows {
         None => Job::Single(Request {

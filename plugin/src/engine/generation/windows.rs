@@ -5,8 +5,8 @@
 use crate::clip_cache::{clip_cache, ClipKey, GeneratedClip, KeyBuilder};
 use crate::diffusion::scheduler::linspace_sigmas;
 use crate::diffusion::{
-    window_plan, DecodeTiling, EndKeyframe, LongRequest, LongSchedule, LongScheduler, Manifest, ShotState,
-    WindowSettings, WindowStore, Windows,
+    window_plan, window_plan_from_end, DecodeTiling, EndKeyframe, LongRequest, LongSchedule, LongScheduler, Manifest,
+    ShotState, WindowSettings, WindowStore, Windows,
 };
 use crate::engine::EngineError;
 use crate::frame_io::Frame;
@@ -47,18 +47,10 @@ fn single_window(m: &Manifest) -> Option<usize> {
 }
 
 /// Whether a shot of `frames` needs windows (`Some`, with the plan) or fits in one (`None`).
-/// `windowable` says whether the shot's kind can be made in windows (text, a first image,
-/// keyframes, a forward extension).
-/// Lengths no model can make (over a minute, or longer than a window where windows cannot be
-/// used) are refused with the reason and what to change, and so is a loop (`looped`) that is
-/// not made in windows: its last window is what leads back into the first frames.
-pub fn plan(
-    m: &Manifest,
-    frames: usize,
-    fps: f64,
-    windowable: bool,
-    looped: bool,
-) -> Result<Option<ShotWindows>, EngineError> {
+/// Lengths no model can make (over a minute, or longer than a window of a model without
+/// windows) are refused with the reason and what to change, and so is a loop (`looped`) that
+/// is not made in windows: its last window is what leads back into the first frames.
+pub fn plan(m: &Manifest, frames: usize, fps: f64, looped: bool) -> Result<Option<ShotWindows>, EngineError> {
     let max_frames = (MAX_SHOT_SECONDS * fps).floor() as usize;
     if frames > max_frames.max(1) {
         return Err(EngineError::Input(format!(
@@ -66,10 +58,9 @@ pub fn plan(
         )));
     }
     let fits = single_window(m).is_none_or(|max| frames <= max);
-    if looped && (!windowable || m.windows.is_none() || fits) {
-        let why = match (windowable, &m.windows, single_window(m)) {
-            (false, ..) => "Loop makes a shot from text or from a first image, not an extension".to_string(),
-            (_, None, _) => format!("model '{}' has no windows to make a loop with", m.name),
+    if looped && (m.windows.is_none() || fits) {
+        let why = match (&m.windows, single_window(m)) {
+            (None, _) => format!("model '{}' has no windows to make a loop with", m.name),
             (.., single) => format!(
                 "Loop leads the shot's last window back into its first frames, so the shot must be longer than \
                  one window ({} frames; this one has {frames}): lengthen it",
@@ -79,20 +70,13 @@ pub fn plan(
         return Err(EngineError::Input(why));
     }
     let Some(single) = single_window(m).filter(|&max| frames > max) else { return Ok(None) };
-    let too_long = |why: &str| {
-        Err(EngineError::Input(format!(
-            "model '{}' makes {single} frames at once and this shot needs {frames}{why}: shorten it (Length, \
-             End Frame, or Extend By plus Context Frames) or use a model trained for longer shots",
+    let Some(w) = &m.windows else {
+        return Err(EngineError::Input(format!(
+            "model '{}' makes {single} frames at once and this shot needs {frames}: shorten it (Length, End Frame, \
+             or Extend By plus Context Frames) or use a model trained for longer shots",
             m.name
-        )))
+        )));
     };
-    let Some(w) = &m.windows else { return too_long("") };
-    if !windowable {
-        return too_long(
-            "; shots longer than one window are made from text, a first image, between keyframes or extending \
-             forward, not yet extending backward",
-        );
-    }
     let t = m.latent.temporal_ratio;
     let settings = window_settings(m, w);
     let windows = window_plan((frames - 1) / t + 1, settings.tile_frames / t, settings.overlap_frames / t);
@@ -117,6 +101,8 @@ pub struct ShotConditions {
     pub image: Option<Frame>,
     pub end: Option<EndKeyframe>,
     pub context: Vec<Frame>,
+    /// The context is the shot's last frames (Extend backward).
+    pub context_last: bool,
 }
 
 /// The long pipeline's request for a shot `plan` said needs windows: the single-window
@@ -133,11 +119,10 @@ pub fn request(
     // The storyboard as one prompt per window: the pipeline gives window k the k-th segment.
     let t = m.latent.temporal_ratio;
     let windows = window_settings(m, w);
-    let ranges: Vec<(usize, usize)> =
-        window_plan((frames - 1) / t + 1, windows.tile_frames / t, windows.overlap_frames / t)
-            .into_iter()
-            .map(|(a, b)| (a * t, ((b - 1) * t + 1).min(frames)))
-            .collect();
+    let ranges: Vec<(usize, usize)> = shot_windows(frames, t, &windows, conditions.context_last)
+        .into_iter()
+        .map(|(a, b)| (a * t, ((b - 1) * t + 1).min(frames)))
+        .collect();
     let prompt = super::storyboard::window_texts(settings.prompts.prompt(), frames, &ranges)?.join(" | ");
     // As text to video: σ from 1 down to 1/n, then 0, so every window ends fully denoised.
     let mut sigmas = linspace_sigmas(settings.steps.max(1));
@@ -163,7 +148,17 @@ pub fn request(
         loop_strength: settings.looped.then_some(1.0),
         end_image: conditions.end,
         context: conditions.context,
+        context_last: conditions.context_last,
     })
+}
+
+/// The latent windows of a shot of `frames`, planned from its end when it is made backward.
+fn shot_windows(frames: usize, t: usize, w: &WindowSettings, backward: bool) -> Vec<(usize, usize)> {
+    let (latent, tile, overlap) = ((frames - 1) / t + 1, w.tile_frames / t, w.overlap_frames / t);
+    match backward {
+        true => window_plan_from_end(latent, tile, overlap),
+        false => window_plan(latent, tile, overlap),
+    }
 }
 
 /// Finished windows of a long shot, kept in the clip cache (memory and disk). Window k's key
@@ -171,7 +166,10 @@ pub fn request(
 /// reused only when all it depends on is the same: after an abort the shot goes on from the last
 /// finished window, and changing a later prompt segment redoes only the windows from there.
 pub struct KeptWindows {
+    /// By window index.
     keys: Vec<ClipKey>,
+    /// Made from the shot's end (Extend backward).
+    backward: bool,
 }
 
 impl KeptWindows {
@@ -186,14 +184,18 @@ impl KeptWindows {
             .uint("overlap", w.overlap_frames as u64)
             .float("overlap_strength", f64::from(w.overlap_strength))
             .float("adain", f64::from(w.adain_factor))
+            .str("made from", if request.context_last { "the end" } else { "the start" })
             .finish();
         let texts: Vec<&str> = request.prompt.split('|').map(str::trim).collect();
-        let plan = window_plan((request.frames - 1) / t + 1, w.tile_frames / t, w.overlap_frames / t);
+        let plan = shot_windows(request.frames, t, w, request.context_last);
         let last = plan.len().saturating_sub(1);
-        let keys = plan
-            .iter()
-            .enumerate()
-            .map(|(k, &(start, end))| {
+        let backward = request.context_last;
+        // Chained in the order the windows are made.
+        let order: Vec<usize> = if backward { (0..plan.len()).rev().collect() } else { (0..plan.len()).collect() };
+        let mut keys: Vec<(usize, ClipKey)> = order
+            .into_iter()
+            .map(|k| {
+                let (start, end) = plan[k];
                 let mut key = KeyBuilder::new("kinema.shot.window.v2")
                     .str("after", &previous.hex())
                     .str("text", texts[k.min(texts.len().saturating_sub(1))])
@@ -208,10 +210,19 @@ impl KeptWindows {
                     key = key.frame("end", &end.image).uint("end_frame", end.frame as u64);
                 }
                 previous = key.finish();
-                previous
+                (k, previous)
             })
             .collect();
-        Self { keys }
+        keys.sort_by_key(|&(k, _)| k);
+        Self { keys: keys.into_iter().map(|(_, key)| key).collect(), backward }
+    }
+
+    /// The windows made up to and including `index`, in the order they are made.
+    fn made_through(&self, index: usize) -> Vec<usize> {
+        match self.backward {
+            true => (index..self.keys.len()).rev().collect(),
+            false => (0..=index).collect(),
+        }
     }
 }
 
@@ -221,8 +232,11 @@ impl WindowStore for KeptWindows {
     fn load(&mut self, index: usize) -> Option<ShotState> {
         let mut latents: Vec<f32> = Vec::new();
         let mut reference = Vec::new();
-        for key in self.keys.get(..=index)? {
-            let kept = clip_cache().kept(*key)?;
+        if index >= self.keys.len() {
+            return None;
+        }
+        for k in self.made_through(index) {
+            let kept = clip_cache().kept(self.keys[k])?;
             let [from, changed, kept_reference] = kept.frames.as_slice() else { return None };
             let from = *from.data.first()? as usize;
             if from > latents.len() {
@@ -267,15 +281,15 @@ mod tests {
     #[test]
     fn a_shot_that_fits_one_window_is_made_as_before() {
         let m = tiny();
-        assert_eq!(plan(&m, 17, 25.0, true, false).unwrap(), None);
-        assert_eq!(plan(&m, 9, 25.0, false, false).unwrap(), None);
+        assert_eq!(plan(&m, 17, 25.0, false).unwrap(), None);
+        assert_eq!(plan(&m, 9, 25.0, false).unwrap(), None);
     }
 
     #[test]
     fn longer_shots_are_planned_in_windows_of_the_models_length() {
         let m = tiny();
         let w = m.windows.as_ref().unwrap();
-        let plan = plan(&m, 241, 25.0, true, false).unwrap().unwrap();
+        let plan = plan(&m, 241, 25.0, false).unwrap().unwrap();
         assert_eq!((plan.frames, plan.overlap), (w.frames, w.overlap));
         assert!(plan.count > 1, "{plan:?}");
         assert_eq!(plan.to_string(), format!("{} windows of {}, overlap {}", plan.count, w.frames, w.overlap));
@@ -284,24 +298,20 @@ mod tests {
     #[test]
     fn lengths_no_model_makes_are_refused_with_what_to_change() {
         let m = tiny();
-        let err = plan(&m, 1501, 25.0, true, false).unwrap_err().to_string();
+        let err = plan(&m, 1501, 25.0, false).unwrap_err().to_string();
         assert!(err.contains("at most 60 seconds (1500 frames at 25 fps)"), "{err}");
-        let err = plan(&m, 33, 25.0, false, false).unwrap_err().to_string();
-        assert!(err.contains("not yet extending backward") && err.contains("needs 33"), "{err}");
         let mut without = tiny();
         without.windows = None;
-        let err = plan(&without, 33, 25.0, true, false).unwrap_err().to_string();
+        let err = plan(&without, 33, 25.0, false).unwrap_err().to_string();
         assert!(err.contains("makes 17 frames at once") && err.contains("Length"), "{err}");
     }
 
     #[test]
     fn a_loop_is_made_in_windows_or_refused_with_what_to_change() {
         let m = tiny();
-        let looped = plan(&m, 41, 25.0, true, true).unwrap().unwrap();
+        let looped = plan(&m, 41, 25.0, true).unwrap().unwrap();
         assert!(looped.looped && looped.to_string().ends_with(", looped"), "{looped}");
-        let err = plan(&m, 17, 25.0, true, true).unwrap_err().to_string();
+        let err = plan(&m, 17, 25.0, true).unwrap_err().to_string();
         assert!(err.contains("longer than one window (17 frames; this one has 17)"), "{err}");
-        let err = plan(&m, 41, 25.0, false, true).unwrap_err().to_string();
-        assert!(err.contains("not an extension"), "{err}");
     }
 }

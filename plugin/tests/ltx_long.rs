@@ -419,18 +419,17 @@ fn a_shot_resumed_from_a_kept_window_is_the_shot_made_at_once() {
 #[test]
 fn an_extension_backward_is_made_from_the_end_leads_into_its_context_and_resumes() {
     // 29 frames before 9 context frames at the shot's end, 8 latent frames: windows from the end
-    // [0,4) [1,6) [3,8), made last to first. The context's latent frames 1..=2 sit in place at
-    // frames 6..=7, its causal first frame is a token at pixel frame 20.
+    // [0,4) [1,6) [3,8), made last to first. The context's 3 latent frames go as
+    // LTXConditionPipeline places a clip at frame 20: the first 2 (the manifest's prefix) as
+    // tokens from frame 20, the last in place at latent frame 7.
     let mut req = request(case("long_windows"));
     req.scheduler = LongScheduler::FlowMatch;
     req.context = (0..9).map(|i| picture(&req, 0.2 + i as f32 / 12.0)).collect();
     req.context_last = true;
     let (a, b) = (run(&req, 3).unwrap(), run(&req, 4).unwrap());
     let f = 8;
-    for fi in 6..f {
-        assert_eq!(latent_frame(&a.latents, f, fi), latent_frame(&b.latents, f, fi), "context frame {fi}");
-    }
-    for fi in 0..6 {
+    assert_eq!(latent_frame(&a.latents, f, 7), latent_frame(&b.latents, f, 7), "the context's last frame");
+    for fi in 0..7 {
         assert_ne!(latent_frame(&a.latents, f, fi), latent_frame(&b.latents, f, fi), "made frame {fi}");
     }
     let forward = run(&LongRequest { context_last: false, ..req.clone() }, 3).unwrap();

@@ -273,13 +273,15 @@ impl VideoModel {
         // the shot then grows towards its start.
         let backward = req.context_last && context.is_some();
         let order: Vec<usize> = if backward { (0..n).rev().collect() } else { (0..n).collect() };
-        // Where the context sits in the shot: at its start, or (backward) its causal first latent
-        // frame as a token at its pixel frame and the rest in place up to the shot's end.
+        // Where the context sits in the shot: at its start, or (backward) as LTXConditionPipeline
+        // places a clip at a frame index: its first latent frames (the prefix) as tokens from
+        // that pixel frame on, the rest in place up to the shot's end.
         let held = context.as_deref().map(|values| {
             let kc = values.len() / (h * w * c);
             if backward {
-                let (first, rest) = values.split_at(h * w * c);
-                (rest, f - kc + 1, Some((first, (f - kc) * t)))
+                let prefix = m.conditioning.condition.num_prefix_latent_frames.clamp(1, kc);
+                let (first, rest) = values.split_at(prefix * h * w * c);
+                (rest, f - kc + prefix, Some((first, (f - kc) * t)))
             } else {
                 (values, 0, None)
             }
@@ -341,7 +343,7 @@ impl VideoModel {
                     (Some((values, frame)), _) if index + 1 == n => {
                         Some((values.as_slice(), frame.saturating_sub(start * t), 1.0 - req.image_strength))
                     }
-                    (_, Some((_, first, Some((values, frame))))) if end >= first => {
+                    (_, Some((_, _, Some((values, frame))))) if end * t > frame => {
                         Some((values, frame.saturating_sub(start * t), 0.0))
                     }
                     _ => None,

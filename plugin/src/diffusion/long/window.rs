@@ -27,8 +27,9 @@ pub(super) struct WindowInput<'a> {
     /// A loop's last window: the shot's first frames, packed `[n·h·w, C]`, placed after the
     /// window's end so it leads back into them.
     pub(super) ahead: Option<&'a [f32]>,
-    /// A one-frame condition (the end keyframe, or a backward context's causal first frame):
-    /// its latent frame packed `[h·w, C]`, its pixel frame in the window's time, its freedom.
+    /// Condition tokens at a frame (the end keyframe, or a backward context's prefix): latent
+    /// frames packed `[n·h·w, C]`, the pixel frame they start at in the window's time, their
+    /// freedom.
     pub(super) keyframe: Option<(&'a [f32], usize, f32)>,
     /// An extension's context latents, packed `[n·h·w, C]`, and the shot's latent frame they
     /// start at: held exactly where the window covers them.
@@ -70,7 +71,7 @@ impl VideoModel {
         let own = input.end - input.start;
         let (tail, tail_at) = input.tail.map_or((0, 0), |(tail, at)| (tail.len() / (hw * c), at));
         let ahead = input.ahead.map_or(0, |ahead| ahead.len() / (hw * c));
-        let end_image = usize::from(input.keyframe.is_some());
+        let (end_image, end_at) = input.keyframe.map_or((0, 0), |(values, at, _)| (values.len() / (hw * c), at));
         let frames = own + tail + ahead + end_image + usize::from(input.cond.is_some());
         let s = frames * hw;
         let mut values = try_zeroed(s * c, "the window's latents")?;
@@ -94,8 +95,8 @@ impl VideoModel {
         }
         if let Some((end_values, _, free)) = input.keyframe {
             let at = (own + tail + ahead) * hw * c;
-            values[at..at + hw * c].copy_from_slice(end_values);
-            freedom.push(free);
+            values[at..at + end_values.len()].copy_from_slice(end_values);
+            freedom.extend(std::iter::repeat_n(free, end_image));
         }
         if let Some(cond) = input.cond {
             // The shot's latents are zeros but for frame 0, the image, which only the first
@@ -119,9 +120,8 @@ impl VideoModel {
             // The next cycle's first frames: its frame 0 comes right after the shot's last
             // frame, and each of its latent frames keeps its own span from there.
             _ if fi < own + tail + ahead => causal(own) + causal(fi - own - tail),
-            // The end keyframe at its own frame, as LTXConditionPipeline places a one-frame
-            // condition at its frame index.
-            _ if fi < own + tail + ahead + end_image => input.keyframe.map_or(0.0, |(_, at, _)| at as f32),
+            // From their frame on, as LTXConditionPipeline places a condition at its frame index.
+            _ if fi < own + tail + ahead + end_image => end_at as f32 + causal(fi - own - tail - ahead),
             _ => -(t as f32),
         });
         let inv_fps = (1.0 / req.fps) as f32;

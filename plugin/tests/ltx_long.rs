@@ -123,9 +123,22 @@ fn tiled_decoding_with_flow_match_matches_diffusers() {
 }
 
 fn run(req: &LongRequest, seed: u64) -> Result<kinema::diffusion::Output, EngineError> {
+    run_with(req, seed, &mut kinema::diffusion::NoStore)
+}
+
+/// `req` on seeded streams, going on from and saving to `store`.
+fn run_with(
+    req: &LongRequest,
+    seed: u64,
+    store: &mut dyn WindowStore,
+) -> Result<kinema::diffusion::Output, EngineError> {
     let mut progress = |_: usize, _: usize| {};
     let mut control = Control { progress: &mut progress, abort: &|| false };
-    model().generate_long(req, &mut SeededStreams::new(seed), &mut control)
+    model().generate_long_kept(req, &mut SeededStreams::new(seed), &mut control, store)
+}
+
+fn run_kept(req: &LongRequest, seed: u64, kept: &mut Kept) -> kinema::diffusion::Output {
+    run_with(req, seed, kept).unwrap()
 }
 
 /// long_tiled's shot on seeded streams (FlowMatch, 2 windows).
@@ -386,11 +399,7 @@ fn a_shot_resumed_from_a_kept_window_is_the_shot_made_at_once() {
     // Three windows; keep only the first window's state, as an abort during the second leaves it.
     let mut req = request(case("long_windows"));
     req.scheduler = LongScheduler::FlowMatch;
-    let run_kept = |kept: &mut Kept| {
-        let mut progress = |_: usize, _: usize| {};
-        let mut control = Control { progress: &mut progress, abort: &|| false };
-        model().generate_long_kept(&req, &mut SeededStreams::new(4), &mut control, kept).unwrap()
-    };
+    let run_kept = |kept: &mut Kept| run_kept(&req, 4, kept);
     let mut all = Kept::default();
     let whole = run_kept(&mut all);
     assert_eq!(all.0.len(), 3, "every window is kept");
@@ -436,11 +445,7 @@ fn an_extension_backward_is_made_from_the_end_leads_into_its_context_and_resumes
     assert_ne!(latent_frame(&forward.latents, f, 7), latent_frame(&a.latents, f, 7), "the context is at the end");
 
     // Kept windows: the last window is made first; a shot stopped after it goes on from there.
-    let run_kept = |kept: &mut Kept| {
-        let mut progress = |_: usize, _: usize| {};
-        let mut control = Control { progress: &mut progress, abort: &|| false };
-        model().generate_long_kept(&req, &mut SeededStreams::new(3), &mut control, kept).unwrap()
-    };
+    let run_kept = |kept: &mut Kept| run_kept(&req, 3, kept);
     let mut all = Kept::default();
     let whole = run_kept(&mut all);
     assert_eq!(all.1, [2, 1, 0], "made from the end");

@@ -10,8 +10,8 @@ pub mod pipeline;
 pub mod scheduler;
 
 pub use long::{
-    window_plan, window_plan_from_end, windows_made, DecodeTiling, EndKeyframe, LongNoise, LongRequest, LongSchedule,
-    LongScheduler, NoStore, NoiseStream, SeededStreams, ShotState, WindowSettings, WindowStore,
+    made_order, shot_window_plan, window_plan, windows_made, DecodeTiling, EndKeyframe, LongNoise, LongRequest,
+    LongSchedule, LongScheduler, NoStore, NoiseStream, SeededStreams, ShotState, WindowSettings, WindowStore,
 };
 pub use manifest::{Manifest, Windows};
 pub use model::{open_models, purge_models, VideoModel};

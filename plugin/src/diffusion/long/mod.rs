@@ -21,7 +21,7 @@ mod stitch;
 mod window;
 
 pub use noise::{LongNoise, NoiseStream, SeededStreams};
-pub use plan::{window_plan, window_plan_from_end};
+pub use plan::{made_order, shot_window_plan, window_plan};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -120,6 +120,13 @@ pub struct LongRequest {
     /// The context is the shot's last frames instead (an extension backward): the windows are
     /// planned from the shot's end and made last to first, each leading into the one after it.
     pub context_last: bool,
+}
+
+impl LongRequest {
+    /// Whether the shot is made from its end: an extension backward.
+    pub fn made_from_end(&self) -> bool {
+        self.context_last && !self.context.is_empty()
+    }
 }
 
 /// The shot as it stood after a window: its latents so far, frame-major `[frames, C, h·w]`, and
@@ -271,8 +278,8 @@ impl VideoModel {
         let mut shot = stitch::Shot::new(c, h * w, f)?;
         // The order windows are made in: from the shot's end for an extension backward, which
         // the shot then grows towards its start.
-        let backward = req.context_last && context.is_some();
-        let order: Vec<usize> = if backward { (0..n).rev().collect() } else { (0..n).collect() };
+        let backward = req.made_from_end();
+        let order = made_order(n, backward);
         // Where the context sits in the shot: at its start, or (backward) as LTXConditionPipeline
         // places a clip at a frame index: its first latent frames (the prefix) as tokens from
         // that pixel frame on, the rest in place up to the shot's end.
@@ -336,9 +343,9 @@ impl VideoModel {
                 tail: tail.as_ref().map(|(values, at)| (values.as_slice(), *at)),
                 ahead: ahead.as_deref(),
                 context: held.map(|(values, first, _)| (values, first)),
-                // One-frame conditions in the window's time, which starts at its first latent
-                // frame's pixel frame: the end keyframe in the last window, and a backward
-                // context's first frame in every window that reaches the context.
+                // Condition tokens in the window's time, which starts at its first latent frame's
+                // pixel frame: the end keyframe in the last window, and a backward context's
+                // prefix in every window that reaches the context.
                 keyframe: match (&end_image, held) {
                     (Some((values, frame)), _) if index + 1 == n => {
                         Some((values.as_slice(), frame.saturating_sub(start * t), 1.0 - req.image_strength))

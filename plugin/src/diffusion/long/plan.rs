@@ -28,11 +28,23 @@ pub fn window_plan(latent_frames: usize, tile: usize, overlap: usize) -> Vec<(us
     out
 }
 
-/// The windows of a shot made from its end (an extension backward): [`window_plan`] mirrored,
-/// so the last window is whole and the first may be shorter; in order of start.
-pub fn window_plan_from_end(latent_frames: usize, tile: usize, overlap: usize) -> Vec<(usize, usize)> {
+/// The windows of a shot, in order of start: [`window_plan`], or for a shot made from its end
+/// (an extension backward) [`window_plan`] mirrored, so the last window is whole and the first
+/// may be shorter.
+pub fn shot_window_plan(latent_frames: usize, tile: usize, overlap: usize, from_end: bool) -> Vec<(usize, usize)> {
     let plan = window_plan(latent_frames, tile, overlap);
-    plan.iter().rev().map(|&(start, end)| (latent_frames - end, latent_frames - start)).collect()
+    match from_end {
+        true => plan.iter().rev().map(|&(start, end)| (latent_frames - end, latent_frames - start)).collect(),
+        false => plan,
+    }
+}
+
+/// The order `windows` windows are made in: first to last, or last to first from the end.
+pub fn made_order(windows: usize, from_end: bool) -> Vec<usize> {
+    match from_end {
+        true => (0..windows).rev().collect(),
+        false => (0..windows).collect(),
+    }
 }
 
 /// A checked long request.
@@ -105,11 +117,8 @@ impl VideoModel {
         let hw = grid.1 * grid.2;
         let tile = (w.tile_frames / t).max(1);
         let overlap = w.overlap_frames / t;
-        let backward = req.context_last && !req.context.is_empty();
-        let windows = match backward {
-            true => window_plan_from_end(grid.0, tile, overlap),
-            false => window_plan(grid.0, tile, overlap),
-        };
+        let backward = req.made_from_end();
+        let windows = shot_window_plan(grid.0, tile, overlap, backward);
         if windows.len() > 1 {
             check_overlap(w.tile_frames, w.overlap_frames, tile, overlap, t)?;
         }
@@ -121,10 +130,11 @@ impl VideoModel {
                 w.tile_frames, req.frames
             ));
         }
-        // The largest window: its own frames, the tail, a loop's first frames and the first
-        // image's frame.
+        // The largest window: its own frames, the tail, a loop's first frames, and the first
+        // image's frame with the end keyframe's, or a backward extension's prefix.
         let ahead = if looped { overlap.max(1).min(tile) } else { 0 };
-        let window_frames = tile.min(grid.0) + overlap.min(tile) + ahead + 2;
+        let conditions = m.conditioning.condition.num_prefix_latent_frames.max(2);
+        let window_frames = tile.min(grid.0) + overlap.min(tile) + ahead + conditions;
         let fits = |frames: usize| {
             frames.checked_mul(hw).and_then(|s| s.checked_mul(c)).is_some_and(|v| v <= MAX_LATENT_VALUES)
         };

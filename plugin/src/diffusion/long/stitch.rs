@@ -37,6 +37,12 @@ impl Shot {
         self.data.len() / self.frame_len()
     }
 
+    /// The first window made, as it is: the AdaIN reference for every later one.
+    fn start_with(&mut self, window: &[f32]) {
+        self.reference = (0..self.channels).map(|ch| channel_stats(window, self.channels, self.plane, ch)).collect();
+        self.data.extend_from_slice(window);
+    }
+
     /// Adds a window's own frames (frame-major): the first window as it is; a later one without
     /// its first frame, normalised by `adain` and cross-faded over `overlap − 1` frames. Returns
     /// the first value of the shot this changed (what a window store needs to keep of it).
@@ -48,9 +54,7 @@ impl Shot {
     ) -> Result<usize, EngineError> {
         let len = self.frame_len();
         if self.data.is_empty() {
-            self.reference =
-                (0..self.channels).map(|ch| channel_stats(&window, self.channels, self.plane, ch)).collect();
-            self.data.extend_from_slice(&window);
+            self.start_with(&window);
             return Ok(0);
         }
         window.drain(..len.min(window.len()));
@@ -87,9 +91,7 @@ impl Shot {
     pub(super) fn prepend_window(&mut self, mut window: Vec<f32>, keep: usize, adain: f32) -> Result<(), EngineError> {
         let len = self.frame_len();
         if self.data.is_empty() {
-            self.reference =
-                (0..self.channels).map(|ch| channel_stats(&window, self.channels, self.plane, ch)).collect();
-            self.data.extend_from_slice(&window);
+            self.start_with(&window);
             return Ok(());
         }
         if adain > 0.0 {

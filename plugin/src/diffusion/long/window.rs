@@ -1,6 +1,7 @@
-//! One window `[start, end)`: its tokens assembled (its own frames, then the previous window's
-//! tail, then, in a loop's last window, the shot's first frames, or in the last window between
-//! keyframes, the end keyframe, then the first image's frame),
+//! One window `[start, end)`: its tokens assembled (its own frames, an extension's context held
+//! in place where it covers it, then the overlapped frames already made, then, in a loop's last
+//! window, the shot's first frames, then condition tokens at a frame (the end keyframe, or a
+//! backward extension's prefix), then the first image's frame),
 //! their coordinates, and the denoising loop with the long
 //! pipeline's conditioning rule (spec §4).
 

@@ -149,7 +149,7 @@ pub fn shot_clip(
         .uint("width", width as u64)
         .uint("height", height as u64);
     let mut key = fields.clone().str("prompt", settings.prompts.prompt());
-    // What a shot between keyframes or an extension forward is made from, if made in windows.
+    // What a shot between keyframes or an extension is made from, if made in windows.
     let mut long = None;
     let (mode, frames, anchor, backward) = match shot {
         Shot::Text { frames } => {

@@ -5,8 +5,8 @@
 use crate::clip_cache::{clip_cache, ClipKey, GeneratedClip, KeyBuilder};
 use crate::diffusion::scheduler::linspace_sigmas;
 use crate::diffusion::{
-    window_plan, window_plan_from_end, DecodeTiling, EndKeyframe, LongRequest, LongSchedule, LongScheduler, Manifest,
-    ShotState, WindowSettings, WindowStore, Windows,
+    made_order, shot_window_plan, window_plan, DecodeTiling, EndKeyframe, LongRequest, LongSchedule, LongScheduler,
+    Manifest, ShotState, WindowSettings, WindowStore, Windows,
 };
 use crate::engine::EngineError;
 use crate::frame_io::Frame;
@@ -95,7 +95,7 @@ fn window_settings(m: &Manifest, w: &Windows) -> WindowSettings {
 }
 
 /// What a long shot is made from besides its text: the first image (Animate), with the end
-/// keyframe (Animate with End Frame), or the context it continues (Extend forward).
+/// keyframe (Animate with End Frame), or the context it continues (Extend).
 #[derive(Default)]
 pub struct ShotConditions {
     pub image: Option<Frame>,
@@ -116,19 +116,11 @@ pub fn request(
     conditions: ShotConditions,
 ) -> Result<LongRequest, EngineError> {
     let w = m.windows.as_ref().ok_or_else(|| EngineError::Input(format!("model '{}' has no windows", m.name)))?;
-    // The storyboard as one prompt per window: the pipeline gives window k the k-th segment.
-    let t = m.latent.temporal_ratio;
-    let windows = window_settings(m, w);
-    let ranges: Vec<(usize, usize)> = shot_windows(frames, t, &windows, conditions.context_last)
-        .into_iter()
-        .map(|(a, b)| (a * t, ((b - 1) * t + 1).min(frames)))
-        .collect();
-    let prompt = super::storyboard::window_texts(settings.prompts.prompt(), frames, &ranges)?.join(" | ");
     // As text to video: σ from 1 down to 1/n, then 0, so every window ends fully denoised.
     let mut sigmas = linspace_sigmas(settings.steps.max(1));
     sigmas.push(0.0);
-    Ok(LongRequest {
-        prompt,
+    let mut request = LongRequest {
+        prompt: String::new(),
         negative_prompt: settings.prompts.negative().to_string(),
         width,
         height,
@@ -142,23 +134,27 @@ pub fn request(
         decode_noise_scale: Some(m.decode.noise_scale),
         image: conditions.image,
         image_strength: 1.0,
-        windows,
+        windows: window_settings(m, w),
         tiling: DecodeTiling { horizontal: 1, vertical: 1, overlap: 0 },
         // The first frames are the shot's own, so the end is held to them fully.
         loop_strength: settings.looped.then_some(1.0),
         end_image: conditions.end,
         context: conditions.context,
         context_last: conditions.context_last,
-    })
+    };
+    // The storyboard as one prompt per window: the pipeline gives window k the k-th segment.
+    let t = m.latent.temporal_ratio;
+    let ranges: Vec<(usize, usize)> = shot_windows(frames, t, &request.windows, request.made_from_end())
+        .into_iter()
+        .map(|(a, b)| (a * t, ((b - 1) * t + 1).min(frames)))
+        .collect();
+    request.prompt = super::storyboard::window_texts(settings.prompts.prompt(), frames, &ranges)?.join(" | ");
+    Ok(request)
 }
 
-/// The latent windows of a shot of `frames`, planned from its end when it is made backward.
-fn shot_windows(frames: usize, t: usize, w: &WindowSettings, backward: bool) -> Vec<(usize, usize)> {
-    let (latent, tile, overlap) = ((frames - 1) / t + 1, w.tile_frames / t, w.overlap_frames / t);
-    match backward {
-        true => window_plan_from_end(latent, tile, overlap),
-        false => window_plan(latent, tile, overlap),
-    }
+/// The latent windows of a shot of `frames`, planned from its end when it is made from there.
+fn shot_windows(frames: usize, t: usize, w: &WindowSettings, from_end: bool) -> Vec<(usize, usize)> {
+    shot_window_plan((frames - 1) / t + 1, w.tile_frames / t, w.overlap_frames / t, from_end)
 }
 
 /// Finished windows of a long shot, kept in the clip cache (memory and disk). Window k's key
@@ -168,8 +164,8 @@ fn shot_windows(frames: usize, t: usize, w: &WindowSettings, backward: bool) -> 
 pub struct KeptWindows {
     /// By window index.
     keys: Vec<ClipKey>,
-    /// Made from the shot's end (Extend backward).
-    backward: bool,
+    /// Window indices in the order they are made.
+    order: Vec<usize>,
 }
 
 impl KeptWindows {
@@ -184,17 +180,16 @@ impl KeptWindows {
             .uint("overlap", w.overlap_frames as u64)
             .float("overlap_strength", f64::from(w.overlap_strength))
             .float("adain", f64::from(w.adain_factor))
-            .str("made from", if request.context_last { "the end" } else { "the start" })
+            .str("made from", if request.made_from_end() { "the end" } else { "the start" })
             .finish();
         let texts: Vec<&str> = request.prompt.split('|').map(str::trim).collect();
-        let plan = shot_windows(request.frames, t, w, request.context_last);
+        let plan = shot_windows(request.frames, t, w, request.made_from_end());
         let last = plan.len().saturating_sub(1);
-        let backward = request.context_last;
         // Chained in the order the windows are made.
-        let order: Vec<usize> = if backward { (0..plan.len()).rev().collect() } else { (0..plan.len()).collect() };
+        let order = made_order(plan.len(), request.made_from_end());
         let mut keys: Vec<(usize, ClipKey)> = order
-            .into_iter()
-            .map(|k| {
+            .iter()
+            .map(|&k| {
                 let (start, end) = plan[k];
                 let mut key = KeyBuilder::new("kinema.shot.window.v2")
                     .str("after", &previous.hex())
@@ -214,28 +209,24 @@ impl KeptWindows {
             })
             .collect();
         keys.sort_by_key(|&(k, _)| k);
-        Self { keys: keys.into_iter().map(|(_, key)| key).collect(), backward }
+        Self { keys: keys.into_iter().map(|(_, key)| key).collect(), order }
     }
 
     /// The windows made up to and including `index`, in the order they are made.
-    fn made_through(&self, index: usize) -> Vec<usize> {
-        match self.backward {
-            true => (index..self.keys.len()).rev().collect(),
-            false => (0..=index).collect(),
-        }
+    fn made_through(&self, index: usize) -> Option<&[usize]> {
+        let made = self.order.iter().position(|&k| k == index)?;
+        Some(&self.order[..=made])
     }
 }
 
 /// Each window's entry holds what it changed: the value it starts at (one number), the values
-/// from there, and the AdaIN reference. Window k's state is rebuilt from the entries 0..=k.
+/// from there, and the AdaIN reference. Window k's state is rebuilt from the entries of the
+/// windows made up to it, in that order.
 impl WindowStore for KeptWindows {
     fn load(&mut self, index: usize) -> Option<ShotState> {
         let mut latents: Vec<f32> = Vec::new();
         let mut reference = Vec::new();
-        if index >= self.keys.len() {
-            return None;
-        }
-        for k in self.made_through(index) {
+        for &k in self.made_through(index)? {
             let kept = clip_cache().kept(self.keys[k])?;
             let [from, changed, kept_reference] = kept.frames.as_slice() else { return None };
             let from = *from.data.first()? as usize;

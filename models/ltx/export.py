@@ -15,13 +15,14 @@ Produces, in --out (default: this folder):
 Two sources of weights:
   (default)              tiny random LTX components built from configs (diffusers' own test configs,
                          see tiny_components()), seeded, for parity fixtures. Runs on CPU in ~1 minute.
-  --from-pretrained DIR  a local diffusers LTX folder (model_index.json, text_encoder/, tokenizer/,
-                         transformer/, vae/, scheduler/). Same code path; never run in CI.
-                         Graphs over 2 GB are saved with external data (<name>.onnx.data).
+  --from-pretrained DIR  a local diffusers LTX-Video folder (model_index.json, text_encoder/, tokenizer/,
+                         transformer/, vae/, scheduler/) at full size: export_pretrained.py, one component at
+                         a time, graphs with external data (<name>.onnx.data), --dtype fp32|fp16|int8|int4,
+                         parity figures and sizes in export_report.json. Never run in CI.
 
 Usage:
   HF_HUB_OFFLINE=1 python export.py                     # tiny model into models/ltx/
-  HF_HUB_OFFLINE=1 python export.py --from-pretrained ~/LTX-Video-0.9.5 --out /tmp/ltx095 --fp16
+  HF_HUB_OFFLINE=1 python export.py --from-pretrained ~/LTX-Video-0.9.5 --out ~/kinema-models/ltx-0.9.5-fp16 --dtype fp16
 
 The dynamo exporter is required (torch.onnx.export(..., dynamo=True)): the legacy one fails on aten::rms_norm.
 Batch is fixed (2 for the transformer: CFG batched [uncond, cond]; 1 elsewhere); S and L are dynamic,
@@ -42,6 +43,7 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 SEED = 0
 
 # ----------------------------------------------------------------------------------------------
@@ -207,30 +209,6 @@ def tiny_components(seed: int = SEED):
     return comps
 
 
-def pretrained_components(path: str):
-    """Components from a local diffusers LTX folder (same layout as Lightricks/LTX-Video on the hub)."""
-    from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXVideoTransformer3DModel
-    from transformers import AutoTokenizer, T5EncoderModel
-
-    p = Path(path)
-    comps = dict(
-        tokenizer=AutoTokenizer.from_pretrained(p / "tokenizer"),
-        text_encoder=T5EncoderModel.from_pretrained(p / "text_encoder", torch_dtype=torch.float32),
-        transformer=LTXVideoTransformer3DModel.from_pretrained(p / "transformer", torch_dtype=torch.float32),
-        vae=AutoencoderKLLTXVideo.from_pretrained(p / "vae", torch_dtype=torch.float32),
-        scheduler=FlowMatchEulerDiscreteScheduler.from_pretrained(p / "scheduler"),
-    )
-    if any(comps["vae"].config.decoder_inject_noise):
-        print(
-            "WARNING: vae.decoder_inject_noise is on (LTX 0.9.1): the decoder draws torch.randn inside the graph; "
-            "ONNX output will not be reproducible against diffusers.",
-            file=sys.stderr,
-        )
-    for k in ("transformer", "vae", "text_encoder"):
-        comps[k].eval()
-    return comps
-
-
 # ----------------------------------------------------------------------------------------------
 # Export wrappers (fixed batch, everything else computed outside the graph)
 # ----------------------------------------------------------------------------------------------
@@ -329,181 +307,7 @@ def _maxabs(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))))
 
 
-# ----------------------------------------------------------------------------------------------
-# Manifest
-# ----------------------------------------------------------------------------------------------
-
-
-def build_manifest(comps, name: str, license_note: str, defaults: dict) -> dict:
-    vae, tr, sch = comps["vae"], comps["transformer"], comps["scheduler"]
-    vc, tc, sc = vae.config, tr.config, sch.config
-    s_ratio = int(vae.spatial_compression_ratio)
-    t_ratio = int(vae.temporal_compression_ratio)
-    te_dim = int(comps["text_encoder"].config.d_model)
-    manifest = {
-        "manifest_version": 1,
-        "kind": "video_diffusion",
-        "family": "ltx",
-        "name": name,
-        "license": license_note,
-        "source": "diffusers 0.42.1 LTXPipeline / LTXImageToVideoPipeline / LTXConditionPipeline; see README.md",
-        "components": {
-            "tokenizer": {
-                "file": "tokenizer.json",
-                "padding": "max_length",
-                "padding_side": "right",
-                "pad_id": int(comps["tokenizer"].pad_token_id),
-                "truncation": "right, keep the appended </s> (truncate content to max_length-1)",
-                "add_special_tokens": True,
-                "max_length": {"t2v": 128, "i2v": 128, "condition": 256},
-            },
-            "text_encoder": {
-                "file": "text_encoder.onnx",
-                "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask"},
-                "output": "last_hidden_state",
-                "hidden_size": te_dim,
-                "input_dtype": "int64",
-                "mask_input": {"t2v": "ones", "i2v": "ones", "condition": "tokenizer_mask"},
-                "batch": 1,
-                "dynamic": ["L"],
-            },
-            "transformer": {
-                "file": "transformer.onnx",
-                "batch": 2,
-                "batch_order": ["uncond", "cond"],
-                "layout": "tokens",
-                "inputs": {
-                    "hidden_states": "hidden_states",
-                    "encoder_hidden_states": "encoder_hidden_states",
-                    "encoder_attention_mask": "encoder_attention_mask",
-                    "timestep": "timestep",
-                    "video_coords": "video_coords",
-                },
-                "input_dtypes": {
-                    "hidden_states": "float32",
-                    "encoder_hidden_states": "float32",
-                    "encoder_attention_mask": "int64",
-                    "timestep": "float32",
-                    "video_coords": "float32",
-                },
-                "output": "velocity",
-                "prediction": "flow_velocity",
-                "timestep_per_token": True,
-                "timestep_scale": float(sc.num_train_timesteps),
-                "in_channels": int(tc.in_channels),
-                "out_channels": int(tc.out_channels),
-                "caption_channels": int(tc.caption_channels),
-                "patch_size": int(tc.patch_size),
-                "patch_size_t": int(tc.patch_size_t),
-                "dtype": "float32",
-                "dynamic": ["S", "L"],
-            },
-            "vae_encoder": {
-                "file": "vae_encoder.onnx",
-                "input": "sample",
-                "output": "moments",
-                "moments_layout": "mean_then_logvar",
-                "posterior": "diag_gaussian",
-                "logvar_clamp": [-30.0, 20.0],
-                "sample_mode": "sample",
-                "pixel_range": [-1.0, 1.0],
-                "batch": 1,
-                "dynamic": ["F", "H", "W"],
-            },
-            "vae_decoder": {
-                "file": "vae_decoder.onnx",
-                "inputs": {"latent": "latent", "timestep": "timestep"} if vc.timestep_conditioning else {"latent": "latent"},
-                "output": "sample",
-                "timestep_conditioning": bool(vc.timestep_conditioning),
-                "pixel_range": [-1.0, 1.0],
-                "batch": 1,
-                "dynamic": ["f", "h", "w"],
-            },
-        },
-        "latent": {
-            "channels": int(vc.latent_channels),
-            "spatial_ratio": s_ratio,
-            "temporal_ratio": t_ratio,
-            "frame_rule": {"mult": t_ratio, "plus": 1},
-            "hw_multiple": s_ratio,
-            "latent_frames": "(F - 1) / temporal_ratio + 1",
-            "decoded_frames": "(f - 1) * temporal_ratio + 1",
-            "patch": [int(tc.patch_size_t), int(tc.patch_size), int(tc.patch_size)],
-            "pack": "ltx_fhw_c",
-            "norm": {
-                "kind": "mean_std",
-                "mean": [float(x) for x in vae.latents_mean.detach().cpu().numpy().astype(np.float32)],
-                "std": [float(x) for x in vae.latents_std.detach().cpu().numpy().astype(np.float32)],
-                "scaling_factor": float(vc.scaling_factor),
-                "normalize": "(z - mean) * sf / std  (I2V/Condition call it with sf=1.0 regardless of config)",
-                "denormalize": "z * std / sf + mean",
-            },
-        },
-        "rope": {
-            "kind": "ltx_coords",
-            "base": [20.0, 2048.0, 2048.0],
-            "theta": 10000.0,
-            "coords_input": "video_coords [2,3,S]: (f, h, w) per token, divided by base inside the graph",
-            "modes": {
-                "t2v": "interpolation_scale",
-                "i2v": "interpolation_scale",
-                "condition": "causal_pixel",
-            },
-            "interpolation_scale": {
-                "f": "f_lat * (temporal_ratio / fps) * patch_t",
-                "h": "h_lat * spatial_ratio * patch",
-                "w": "w_lat * spatial_ratio * patch",
-            },
-            "causal_pixel": {
-                "f": "(max(f_lat * temporal_ratio + 1 - temporal_ratio, 0) + frame_index) * (1 / fps)",
-                "h": "h_lat * spatial_ratio",
-                "w": "w_lat * spatial_ratio",
-            },
-        },
-        "scheduler": {
-            "kind": "flow_match_euler",
-            "num_train_timesteps": int(sc.num_train_timesteps),
-            "shift": float(sc.shift),
-            "use_dynamic_shifting": bool(sc.use_dynamic_shifting),
-            "base_shift": float(sc.base_shift),
-            "max_shift": float(sc.max_shift),
-            "base_image_seq_len": int(sc.base_image_seq_len),
-            "max_image_seq_len": int(sc.max_image_seq_len),
-            "shift_terminal": None if sc.shift_terminal is None else float(sc.shift_terminal),
-            "time_shift_type": str(sc.time_shift_type),
-            "invert_sigmas": bool(sc.invert_sigmas),
-            "stochastic_sampling": bool(sc.stochastic_sampling),
-            "use_karras_sigmas": bool(sc.use_karras_sigmas),
-            "use_exponential_sigmas": bool(sc.use_exponential_sigmas),
-            "use_beta_sigmas": bool(sc.use_beta_sigmas),
-            "sigmas": {"t2v": "linspace", "i2v": "linspace", "condition": "linear_quadratic"},
-            "linear_quadratic": {"threshold_noise": 0.025, "linear_steps": "steps // 2"},
-        },
-        "guidance": {
-            "cfg": {"default": 3.0, "batched": True, "uncond_first": True, "rescale": 0.0, "formula": "v_u + g * (v_c - v_u)"}
-        },
-        "fixtures": "fixtures/cases.json",
-        "conditioning": {
-            "i2v": {"method": "first_frame_mask", "sample_mode": "sample"},
-            "condition": {
-                "method": "token_mask",
-                "first_frame": "replace_lerp",
-                "other_frames": "append_tokens",
-                "num_prefix_latent_frames": 2,
-                "image_cond_noise_scale": 0.15,
-                "sample_mode": "sample",
-            },
-        },
-        "decode": {
-            "timestep": 0.05,
-            "noise_scale": 0.025,
-            "note": "documented recommendation (and what the fixtures use); diffusers' call defaults are 0.0 and None (= timestep)",
-        },
-        "defaults": defaults,
-    }
-    if not vc.timestep_conditioning:
-        manifest["decode"] = {"timestep": None, "noise_scale": None}
-    return manifest
+from ltx_manifest import build_manifest  # noqa: E402  (re-exported: make_fixtures and kinema-tiny use it)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -515,8 +319,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(HERE), help="output folder (default: this folder)")
     ap.add_argument("--from-pretrained", default=None, help="local diffusers LTX folder instead of the tiny model")
+    ap.add_argument("--dtype", choices=["fp32", "fp16", "int8", "int4"], default="fp32",
+                    help="--from-pretrained: precision of the graphs (int8/int4: weight-only, transformer and text encoder)")
+    ap.add_argument("--text-encoder-dtype", choices=["fp32", "fp16", "int8", "int4"], default=None,
+                    help="--from-pretrained: the text encoder's precision when it differs (e.g. int8 beside fp16)")
+    ap.add_argument("--work", default=None,
+                    help="--from-pretrained: folder for the fp32 graphs and references, kept and reused by the next "
+                         "precision (default: OUT/../.kinema-export-work-<name>)")
     ap.add_argument("--seed", type=int, default=SEED, help="seed of the tiny random weights")
-    ap.add_argument("--fp16", action="store_true", help="also write fp16 copies (*_fp16.onnx) of the transformer")
     ap.add_argument("--skip-verify", action="store_true", help="do not compare ONNX Runtime with PyTorch")
     args = ap.parse_args(argv)
 
@@ -525,17 +335,19 @@ def main(argv=None):
     torch.set_grad_enabled(False)
 
     if args.from_pretrained:
-        comps = pretrained_components(args.from_pretrained)
-        name = f"LTX-Video ({Path(args.from_pretrained).name})"
-        license_note = "LTX-Video weights: Lightricks LTXV Open Weights License (check the model card); T5: Apache-2.0"
-        defaults = {"fps": 25, "steps": 40, "width": 704, "height": 480, "frames": 121, "guidance": 3.0}
-        external = True
-    else:
-        comps = tiny_components(args.seed)
-        name = "ltx-tiny-random (parity test model, seeded random weights, produces noise)"
-        license_note = "Apache-2.0 (configs from huggingface/diffusers tests; weights are random, seed %d)" % args.seed
-        defaults = {"fps": 25, "steps": 4, "width": 32, "height": 32, "frames": 9, "guidance": 3.0}
-        external = False
+        import export_pretrained
+
+        src = Path(args.from_pretrained).expanduser().resolve()
+        work = Path(args.work) if args.work else out.resolve().parent / f".kinema-export-work-{src.name}"
+        export_pretrained.run(src, out.resolve(), work, args.dtype, args.text_encoder_dtype or args.dtype,
+                              not args.skip_verify)
+        return
+
+    comps = tiny_components(args.seed)
+    name = "ltx-tiny-random (parity test model, seeded random weights, produces noise)"
+    license_note = "Apache-2.0 (configs from huggingface/diffusers tests; weights are random, seed %d)" % args.seed
+    defaults = {"fps": 25, "steps": 4, "width": 32, "height": 32, "frames": 9, "guidance": 3.0}
+    external = False
 
     tok, te, tr, vae = comps["tokenizer"], comps["text_encoder"], comps["transformer"], comps["vae"]
     tok.backend_tokenizer.save(str(out / "tokenizer.json"))
@@ -614,17 +426,7 @@ def main(argv=None):
         for k, v in report.items():
             print(f"  {k}: max|ort - torch| = {v:.3e}")
 
-    if args.fp16:
-        from onnxruntime.transformers.float16 import convert_float_to_float16  # noqa: F401
-        import onnx
-
-        m = onnx.load(str(out / "transformer.onnx"))
-        m16 = convert_float_to_float16(m, keep_io_types=True)
-        onnx.save(m16, str(out / "transformer_fp16.onnx"), save_as_external_data=external)
-
     manifest = build_manifest(comps, name, license_note, defaults)
-    if args.from_pretrained:
-        manifest.pop("fixtures", None)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     (out / "export_report.json").write_text(json.dumps({"ort_vs_torch_max_abs": report}, indent=2) + "\n")
     print("wrote", out)

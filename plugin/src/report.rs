@@ -21,6 +21,20 @@ pub fn report(model: Option<&Path>) -> Value {
     });
     report["clip_cache"] = clip_cache_report();
     report["long"] = json!({ "windows_made": crate::diffusion::windows_made() });
+    report["last_generation"] = match crate::diffusion::last_generation() {
+        Some(((f, h, w), t)) => json!({
+            "latent_grid": [f, h, w],
+            "steps": t.steps,
+            "open_seconds": t.open_seconds,
+            "text_seconds": t.text_seconds,
+            "step_seconds": t.step_seconds,
+            "transformer_run_seconds": t.run_seconds,
+            "decode_seconds": t.decode_seconds,
+            "total_seconds": t.total_seconds,
+            "text_encoder_released": t.text_encoder_released,
+        }),
+        None => Value::Null,
+    };
     report
 }
 

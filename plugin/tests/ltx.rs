@@ -220,3 +220,53 @@ fn a_tokenizer_saved_with_its_last_padding_still_pads_as_the_manifest_says() {
     let n = mask.iter().filter(|&&m| m == 1).count();
     assert!(n > 4 && n < 128, "the prompt is {n} tokens, neither cut to 4 nor padded to 128");
 }
+
+/// diffusers' `enable_tiling()` decode (spatial tiles and, with `use_framewise_decoding`, runs of
+/// frames) on the tiny model, recorded by models/ltx/make_tiling_fixture.py: a 3×5×6 latent in
+/// 2×2 tiles and three runs, the short edge tiles included.
+#[test]
+fn tiled_decode_matches_diffusers() {
+    let dir = fixtures().join("vae_tiling");
+    let case: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
+    let read = |name: &str| -> (Vec<f32>, Vec<usize>) {
+        let t = &case[name];
+        let bytes = std::fs::read(dir.join(t["file"].as_str().unwrap())).unwrap();
+        let shape = t["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        (bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(), shape)
+    };
+    let (z, zs) = read("latent");
+    let (want, ws) = read("sample");
+    let tiling: kinema::diffusion::VaeTiling = serde_json::from_value(case["tiling"].clone()).unwrap();
+    let model = model();
+    let timestep = case["timestep"].as_f64().unwrap() as f32;
+    let grid = (zs[2], zs[3], zs[4]);
+    let ((f, h, w), got) = model.decode_latents(z.clone(), grid, timestep, Some(&tiling)).unwrap();
+    assert_eq!([1, 3, f, h, w], [ws[0], ws[1], ws[2], ws[3], ws[4]]);
+    let d = max_abs(&got, &want);
+    println!("tiled decode: max abs {d:.2e} against diffusers");
+    assert!(d <= 1e-4, "tiled decode differs from diffusers by {d}");
+    // The whole decode differs: the test sees the tiling.
+    let (_, whole) = model.decode_latents(z, grid, timestep, None).unwrap();
+    assert!(max_abs(&whole, &want) > 0.1);
+}
+
+/// A graph's session can be let go alone (a large text encoder after encoding) and is created
+/// again on the next use; a generation records where its time went.
+#[test]
+fn a_released_session_is_created_again_and_generations_are_profiled() {
+    let model = model();
+    model.check(false).unwrap();
+    let te = workspace().join("models/ltx").join(&model.manifest.components.text_encoder.file);
+    assert!(kinema::runtime::release_session(&te), "the text encoder was cached");
+    let created = kinema::runtime::sessions_created();
+    let case = &cases()["cases"]["t2v"];
+    let mut noise = recorded_noise(case);
+    let mut progress = |_: usize, _: usize| {};
+    let mut control = Control { progress: &mut progress, abort: &|| false };
+    let out = model.generate(&request(case), &mut noise, &mut control).unwrap();
+    assert!(kinema::runtime::sessions_created() > created, "the text encoder's session was made again");
+    let (grid, timing) = kinema::diffusion::last_generation().unwrap();
+    assert!(grid.0 > 0 && timing.steps > 0);
+    assert!(timing.decode_seconds > 0.0 && timing.text_seconds > 0.0 && timing.total_seconds >= timing.step_seconds);
+    assert!(!out.frames.is_empty());
+}

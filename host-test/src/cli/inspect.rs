@@ -20,6 +20,29 @@ pub(super) fn print_clip_cache(bundle: &Bundle) {
     );
 }
 
+/// Where a one-window generation's time went (graphs opened, prompts, steps, decode), when this
+/// process made one: the figures a facility needs to size machines for a model.
+pub(super) fn print_generation(bundle: &Bundle) {
+    let Ok(report) = bundle.runtime_report(None) else { return };
+    let g = &report["last_generation"];
+    if g.is_null() {
+        return;
+    }
+    let s = |name: &str| g[name].as_f64().unwrap_or(0.0);
+    let steps = g["steps"].as_u64().unwrap_or(0).max(1);
+    println!(
+        "generation: latent {}, {} steps: graphs opened {:.1} s, prompts {:.1} s{}, {:.2} s/step, decode {:.1} s, total {:.1} s",
+        g["latent_grid"].as_array().map(|a| a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("x")).unwrap_or_default(),
+        g["steps"],
+        s("open_seconds"),
+        s("text_seconds"),
+        if g["text_encoder_released"] == true { " (text encoder released after)" } else { "" },
+        s("step_seconds") / steps as f64,
+        s("decode_seconds"),
+        s("total_seconds"),
+    );
+}
+
 /// The effects with their contexts and parameter names.
 pub(super) fn list(bundle: &Bundle) {
     for p in bundle.plugins() {

@@ -12,7 +12,7 @@ mod inspect;
 mod render;
 mod shortcuts;
 
-use inspect::{describe, doctor, list, print_clip_cache};
+use inspect::{describe, doctor, list, print_clip_cache, print_generation};
 use render::render;
 use shortcuts::{generate_args, interpolate_args};
 
@@ -200,6 +200,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let bundle = load(&cli)?;
             let rendered = render(&bundle, &args, source);
             print_clip_cache(&bundle);
+            print_generation(&bundle);
             rendered
         }
         Command::Doctor { model, json } => doctor(&load(&cli)?, model.as_deref(), *json),

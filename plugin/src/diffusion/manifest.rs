@@ -117,9 +117,86 @@ pub enum MaskInput {
     TokenizerMask,
 }
 
+/// What a graph's weights are stored as.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Weights {
+    #[default]
+    Fp32,
+    Fp16,
+    /// Weight-only blocks (`MatMulNBits`), activations fp32.
+    Int8,
+    Int4,
+}
+
+/// What a graph computes in.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Compute {
+    #[default]
+    Fp32,
+    Fp16,
+}
+
+/// A component's precision as `models/ltx/export.py --dtype` wrote it. Its inputs and outputs are
+/// float32 whatever the weights: the runtime feeds and reads f32.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Precision {
+    pub weights: Weights,
+    pub compute: Compute,
+    #[serde(default = "float32")]
+    pub io: String,
+    /// Quantized weights: the operator that holds them (`MatMulNBits`).
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub block_size: Option<usize>,
+}
+
+fn float32() -> String {
+    "float32".into()
+}
+
+impl Default for Precision {
+    fn default() -> Self {
+        Precision { weights: Weights::Fp32, compute: Compute::Fp32, io: float32(), format: None, block_size: None }
+    }
+}
+
+impl Precision {
+    /// Combinations the exporter writes and the runtime can feed.
+    fn check(&self) -> Result<(), String> {
+        if self.io != "float32" {
+            return Err(format!("io '{}' is not supported (Kinema feeds and reads float32)", self.io));
+        }
+        match (self.weights, self.compute) {
+            (Weights::Fp32, Compute::Fp32) | (Weights::Fp16, Compute::Fp16) => Ok(()),
+            (Weights::Int8 | Weights::Int4, Compute::Fp32) if self.format.as_deref() == Some("MatMulNBits") => Ok(()),
+            (Weights::Int8 | Weights::Int4, Compute::Fp32) => {
+                Err(format!("quantized weights in format {:?}; only MatMulNBits is supported", self.format))
+            }
+            (w, c) => Err(format!("{w:?} weights with {c:?} compute is not a precision Kinema runs")),
+        }
+    }
+
+    /// Short name for messages: `fp32`, `fp16`, `int8`, `int4`.
+    pub fn name(&self) -> &'static str {
+        match self.weights {
+            Weights::Fp32 => "fp32",
+            Weights::Fp16 => "fp16",
+            Weights::Int8 => "int8",
+            Weights::Int4 => "int4",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct TextEncoderSpec {
     pub file: String,
+    /// How the graph stores and computes (absent: fp32, as older exports are).
+    #[serde(default)]
+    pub precision: Precision,
     pub inputs: TextEncoderInputs,
     pub output: String,
     pub mask_input: PerPipeline<MaskInput>,
@@ -134,6 +211,9 @@ pub struct TextEncoderInputs {
 #[derive(Clone, Debug, Deserialize)]
 pub struct TransformerSpec {
     pub file: String,
+    /// How the graph stores and computes (absent: fp32, as older exports are).
+    #[serde(default)]
+    pub precision: Precision,
     /// 2: one batched run gives the unconditional and the conditional velocity.
     pub batch: usize,
     pub inputs: TransformerInputs,
@@ -153,6 +233,9 @@ pub struct TransformerInputs {
 #[derive(Clone, Debug, Deserialize)]
 pub struct VaeEncoderSpec {
     pub file: String,
+    /// How the graph stores and computes (absent: fp32, as older exports are).
+    #[serde(default)]
+    pub precision: Precision,
     pub input: String,
     pub output: String,
     pub logvar_clamp: [f32; 2],
@@ -161,6 +244,9 @@ pub struct VaeEncoderSpec {
 #[derive(Clone, Debug, Deserialize)]
 pub struct VaeDecoderSpec {
     pub file: String,
+    /// How the graph stores and computes (absent: fp32, as older exports are).
+    #[serde(default)]
+    pub precision: Precision,
     pub inputs: VaeDecoderInputs,
     pub output: String,
     pub timestep_conditioning: bool,
@@ -237,6 +323,9 @@ pub struct ConditionRules {
 pub struct Decode {
     pub timestep: f32,
     pub noise_scale: f32,
+    /// Decode in tiles (diffusers' `enable_tiling`): full-size VAEs need it to fit in memory.
+    #[serde(default)]
+    pub tiling: Option<super::VaeTiling>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -276,6 +365,9 @@ impl Manifest {
         if m.family != "ltx" {
             return Err(bad(format!("family '{}' is not supported (supported: ltx)", m.family)));
         }
+        for (component, precision) in m.precisions() {
+            precision.check().map_err(|e| bad(format!("{}: components.{component}.precision: {e}", path.display())))?;
+        }
         for file in m.files() {
             crate::models::component_file(root, file).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         }
@@ -302,6 +394,10 @@ impl Manifest {
         }
         // After the limits: the window check divides by the ratios they prove non-zero.
         super::limits::check_manifest(&m).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        if let Some(t) = &m.decode.tiling {
+            t.check(m.latent.spatial_ratio, m.latent.temporal_ratio)
+                .map_err(|e| bad(format!("{}: decode.tiling: {e}", path.display())))?;
+        }
         if let Some(w) = &m.windows {
             m.check_windows(w).map_err(|e| bad(format!("{}: windows: {e}", path.display())))?;
         }
@@ -341,6 +437,17 @@ impl Manifest {
             ));
         }
         Ok(())
+    }
+
+    /// Each graph's precision, by its manifest name.
+    pub fn precisions(&self) -> [(&'static str, &Precision); 4] {
+        let c = &self.components;
+        [
+            ("text_encoder", &c.text_encoder.precision),
+            ("transformer", &c.transformer.precision),
+            ("vae_encoder", &c.vae_encoder.precision),
+            ("vae_decoder", &c.vae_decoder.precision),
+        ]
     }
 
     fn files(&self) -> [&str; 5] {
@@ -388,5 +495,45 @@ mod tests {
         assert!(with(|w| w.overlap_strength = 0.0).contains("overlap_strength"));
         assert!(with(|w| w.overlap_strength = f32::NAN).contains("overlap_strength"));
         assert!(with(|w| w.adain_factor = 1.5).contains("adain_factor"));
+    }
+
+    fn parse(json: &str) -> Result<Precision, String> {
+        let p: Precision = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        p.check().map(|()| p)
+    }
+
+    /// The fields export.py writes per --dtype, their default for older manifests, and what the
+    /// runtime cannot feed.
+    #[test]
+    fn precision_fields_of_every_export_dtype_and_their_refusals() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kinema-tiny");
+        let m = Manifest::load(&root, "kinema-tiny").unwrap();
+        assert!(m.precisions().iter().all(|(_, p)| **p == Precision::default()), "absent means fp32");
+        assert_eq!(parse(r#"{"weights":"fp32","compute":"fp32","io":"float32"}"#).unwrap().name(), "fp32");
+        assert_eq!(parse(r#"{"weights":"fp16","compute":"fp16","io":"float32"}"#).unwrap().name(), "fp16");
+        let int8 = r#"{"weights":"int8","compute":"fp32","io":"float32","format":"MatMulNBits","block_size":32}"#;
+        assert_eq!(parse(int8).unwrap().block_size, Some(32));
+        let int4 = int8.replace("int8", "int4");
+        assert_eq!(parse(&int4).unwrap().name(), "int4");
+        assert!(parse(r#"{"weights":"fp16","compute":"fp16","io":"float16"}"#).unwrap_err().contains("float32"));
+        assert!(parse(r#"{"weights":"int8","compute":"fp32"}"#).unwrap_err().contains("MatMulNBits"));
+        assert!(parse(r#"{"weights":"int4","compute":"fp16","format":"MatMulNBits"}"#).is_err());
+        assert!(parse(r#"{"weights":"bf16","compute":"fp32"}"#).unwrap_err().contains("bf16"));
+        assert!(parse(r#"{"weights":"fp32","compute":"fp32","dtype":"x"}"#).unwrap_err().contains("dtype"));
+        // A manifest that names an unsupported precision fails to load, naming the field.
+        let dir = std::env::temp_dir().join(format!("kinema-precision-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in std::fs::read_dir(&root).unwrap().flatten() {
+            if f.path().is_file() {
+                std::fs::copy(f.path(), dir.join(f.file_name())).unwrap();
+            }
+        }
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join("manifest.json")).unwrap()).unwrap();
+        json["components"]["transformer"]["precision"] = serde_json::json!({"weights":"int8","compute":"fp32"});
+        std::fs::write(dir.join("manifest.json"), json.to_string()).unwrap();
+        let err = Manifest::load(&dir, "copy").unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(err.contains("components.transformer.precision"), "{err}");
     }
 }

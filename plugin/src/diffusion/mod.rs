@@ -8,6 +8,7 @@ pub mod model;
 pub mod noise;
 pub mod pipeline;
 pub mod scheduler;
+pub mod tokenize;
 
 pub use long::{
     made_order, shot_window_plan, window_plan, windows_made, DecodeTiling, EndKeyframe, LongNoise, LongRequest,
@@ -16,4 +17,4 @@ pub use long::{
 pub use manifest::{Manifest, Windows};
 pub use model::{open_models, purge_models, VideoModel};
 pub use noise::{Noise, RecordedNoise, SeededNoise};
-pub use pipeline::{Condition, Control, Mode, Output, Request, VideoToVideo};
+pub use pipeline::{last_generation, Condition, Control, Mode, Output, Request, Timing, VaeTiling, VideoToVideo};

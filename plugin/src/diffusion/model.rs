@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use ort::value::Tensor;
 
-use super::limits::MAX_TOKENS;
 use super::manifest::{Manifest, MaskInput};
 use super::noise::Noise;
 use super::pipeline::Grid;
@@ -65,11 +64,8 @@ impl VideoModel {
                 path.display()
             )));
         }
-        let not_usable = |e: tokenizers::Error| bad(format!("{} is not a usable tokenizer: {e}", path.display()));
-        let mut tokenizer = tokenizers::Tokenizer::from_file(&path).map_err(not_usable)?;
-        // The manifest says how prompts are padded and cut; a tokenizer.json saved after use
-        // often still carries its last call's padding (pads counted as prompt) and truncation.
-        tokenizer.with_padding(None).with_truncation(None).map_err(not_usable)?;
+        let tokenizer = super::tokenize::open(&path)
+            .map_err(|e| bad(format!("{} is not a usable tokenizer: {e}", path.display())))?;
         Ok(VideoModel { name: model.name.clone(), root: model.root.clone(), manifest, tokenizer, files_stamp })
     }
 
@@ -128,26 +124,9 @@ impl VideoModel {
         Ok(())
     }
 
-    /// Token ids and mask, padded right to `max_len`; a too-long prompt keeps its first
-    /// `max_len − 1` ids and the end-of-sequence id.
+    /// Token ids and mask of a prompt, as the manifest pads and cuts them ([`super::tokenize::ids`]).
     pub fn tokenize(&self, text: &str, max_len: usize) -> Result<(Vec<i64>, Vec<i64>), EngineError> {
-        if !(1..=MAX_TOKENS).contains(&max_len) {
-            return Err(EngineError::Input(format!("a prompt length of {max_len} tokens is not 1 to {MAX_TOKENS}")));
-        }
-        let enc = self
-            .tokenizer
-            .encode(text, true)
-            .map_err(|e| EngineError::Input(format!("the tokenizer failed on the prompt: {e}")))?;
-        let mut ids: Vec<i64> = enc.get_ids().iter().map(|&i| i64::from(i)).collect();
-        if ids.len() > max_len {
-            let eos = *ids.last().unwrap_or(&0);
-            ids.truncate(max_len.saturating_sub(1));
-            ids.push(eos);
-        }
-        let mut mask = vec![1i64; ids.len()];
-        ids.resize(max_len, self.manifest.components.tokenizer.pad_id);
-        mask.resize(max_len, 0);
-        Ok((ids, mask))
+        super::tokenize::ids(&self.tokenizer, text, max_len, self.manifest.components.tokenizer.pad_id)
     }
 
     /// Text embeddings `[L, D]` of one prompt.

@@ -7,6 +7,7 @@
 mod environment;
 mod identity;
 mod library;
+pub mod memory;
 mod providers;
 mod report;
 mod sessions;
@@ -16,7 +17,9 @@ pub use identity::{FileStamp, FilesIdentity, ModelCache};
 pub use library::{ort_library_path, plugin_dir, ORT_LIBRARY_FILE};
 pub use providers::{cache_dir, Provider, ProviderPreference};
 pub use report::runtime_report;
-pub use sessions::{cached_session_count, purge_sessions, session, session_with_data, sessions_created, SharedSession};
+pub use sessions::{
+    cached_session_count, purge_sessions, release_session, session, session_with_data, sessions_created, SharedSession,
+};
 
 /// Why the runtime could not serve a request; the text is meant for the Status parameter.
 #[derive(Debug, thiserror::Error)]

@@ -138,6 +138,18 @@ pub fn purge_sessions() {
     }
 }
 
+/// Drops the cached sessions of one graph (all providers): a large model's text encoder after
+/// encoding, when the machine cannot also hold it beside the transformer. Renders still using it
+/// keep it until they finish. Returns whether one was cached.
+pub fn release_session(model: &Path) -> bool {
+    let Ok(canonical) = std::fs::canonicalize(model) else { return false };
+    let mut cache = CACHE.lock();
+    let Some(map) = cache.as_mut() else { return false };
+    let before = map.len();
+    map.retain(|k, _| k.files.files().next() != Some(&*canonical));
+    map.len() != before
+}
+
 /// Number of sessions currently cached.
 pub fn cached_session_count() -> usize {
     CACHE.lock().as_ref().map_or(0, |map| map.values().filter(|slot| slot.lock().is_some()).count())

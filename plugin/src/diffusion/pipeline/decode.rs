@@ -32,7 +32,7 @@ impl VideoModel {
             let s = req.decode_noise_scale;
             z.iter_mut().zip(&eps).for_each(|(v, e)| *v = (1.0 - s) * *v + s * e);
         }
-        let (size, sample) = self.run_decoder(z, grid, req.decode_timestep)?;
+        let (size, sample) = self.decode_latents(z, grid, req.decode_timestep, self.manifest.decode.tiling.as_ref())?;
         frames_from_sample(&sample, size, size.0)
     }
 

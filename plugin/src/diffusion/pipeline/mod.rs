@@ -13,7 +13,10 @@
 mod decode;
 mod denoise;
 mod prepare;
+mod tiled_decode;
 mod transformer;
+
+pub use tiled_decode::VaeTiling;
 
 pub(in crate::diffusion) use decode::frames_in_sample;
 pub(in crate::diffusion) use prepare::Text;
@@ -104,6 +107,25 @@ pub struct Timing {
     pub run_seconds: f64,
     pub step_seconds: f64,
     pub total_seconds: f64,
+    /// Opening the graphs (creating their sessions on first use).
+    pub open_seconds: f64,
+    /// Tokenizing and encoding both prompts.
+    pub text_seconds: f64,
+    /// The VAE decode (tiled when the manifest says so).
+    pub decode_seconds: f64,
+    /// The text encoder's session was let go after encoding to make room.
+    pub text_encoder_released: bool,
+}
+
+/// A generation's latent grid (frames, height, width) and where its time went.
+pub type Profile = ((usize, usize, usize), Timing);
+
+/// The last generation's costs in this process, for `kinema generate` and `kinema doctor`.
+static LAST: parking_lot::Mutex<Option<Profile>> = parking_lot::Mutex::new(None);
+
+/// The last one-window generation in this process.
+pub fn last_generation() -> Option<Profile> {
+    *LAST.lock()
 }
 
 impl VideoModel {
@@ -118,8 +140,14 @@ impl VideoModel {
         }
         let c = self.manifest.latent.channels;
         let video = &prepared.x[prepared.extras * c..];
+        let decode_started = Instant::now();
         let frames = self.decode(video, plan.grid, req, noise)?;
+        timing.decode_seconds = decode_started.elapsed().as_secs_f64();
         timing.total_seconds = started.elapsed().as_secs_f64();
+        timing.open_seconds = plan.open_seconds;
+        timing.text_seconds = plan.text_seconds;
+        timing.text_encoder_released = plan.text_encoder_released;
+        *LAST.lock() = Some((plan.grid, timing));
         Ok(Output { latents: prepared.x, frames, timing })
     }
 }

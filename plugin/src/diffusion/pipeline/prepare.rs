@@ -2,6 +2,8 @@
 //! prompts encoded, the schedule built, and the initial latents, mask and coordinates (with the
 //! Condition pipeline's conditioning tokens).
 
+use std::time::Instant;
+
 use super::{pack, Condition, Mode, Request};
 use crate::diffusion::limits::{MAX_GENERATION_SIDE, MAX_LATENT_VALUES, MAX_STEPS};
 use crate::diffusion::manifest::{MaskInput, Pipeline, RopeMode};
@@ -19,6 +21,11 @@ pub(super) struct Plan {
     pub(super) grid: (usize, usize, usize),
     pub(super) text: Text,
     pub(super) scheduler: FlowMatchEuler,
+    /// Seconds opening the graphs (session creation on first use) and encoding the prompts;
+    /// whether the text encoder was let go after.
+    pub(super) open_seconds: f64,
+    pub(super) text_seconds: f64,
+    pub(super) text_encoder_released: bool,
 }
 
 /// Both prompts encoded, `[L, D]` each: the negative one is the unconditional half of guidance.
@@ -45,12 +52,17 @@ impl VideoModel {
         let grid = self.grid_for(req)?;
         let s_video = grid.0 * grid.1 * grid.2;
         let encodes = !matches!(req.mode, Mode::TextToVideo) || req.video_to_video.is_some();
+        let started = Instant::now();
         self.check(encodes)?;
+        let open_seconds = started.elapsed().as_secs_f64();
 
         // Text: [uncond, cond].
+        let started = Instant::now();
         let max_len = req.max_sequence_length.unwrap_or(*m.components.tokenizer.max_length.get(pipeline));
         let mask_input = *m.components.text_encoder.mask_input.get(pipeline);
         let text = self.encode_prompts(&req.negative_prompt, &req.prompt, max_len, mask_input)?;
+        let text_seconds = started.elapsed().as_secs_f64();
+        let text_encoder_released = self.release_text_encoder_if_tight(encodes);
 
         // Schedule.
         let SchedulerConfig::FlowMatchEuler(config) = &m.scheduler else {
@@ -70,7 +82,26 @@ impl VideoModel {
                 config.build(Schedule::Sigmas(sigmas), mu).map_err(scheduler_error)?
             }
         };
-        Ok(Plan { pipeline, grid, text, scheduler })
+        Ok(Plan { pipeline, grid, text, scheduler, open_seconds, text_seconds, text_encoder_released })
+    }
+
+    /// Lets the text encoder's session go once the prompts are encoded when the graphs a
+    /// generation runs take more than half the machine's memory (T5-XXL is 19 GB in fp32): the
+    /// next new prompt creates it again, a few seconds against running out of memory.
+    fn release_text_encoder_if_tight(&self, encodes: bool) -> bool {
+        use crate::runtime::memory::{graph_bytes, physical_bytes};
+        let c = &self.manifest.components;
+        let path = |file: &str| self.root.join(file);
+        let text = graph_bytes(&path(&c.text_encoder.file));
+        let mut total = text + graph_bytes(&path(&c.transformer.file)) + graph_bytes(&path(&c.vae_decoder.file));
+        if encodes {
+            total += graph_bytes(&path(&c.vae_encoder.file));
+        }
+        let tight = match physical_bytes() {
+            Some(memory) => total > memory / 2,
+            None => text > 2 << 30,
+        };
+        tight && crate::runtime::release_session(&path(&c.text_encoder.file))
     }
 
     /// Both prompts tokenized to `max_len` and encoded: the guidance batch `[neg, pos]`.

@@ -158,8 +158,11 @@ def main():
     PIPE = a.pipeline
     out = Path(a.out)
     ex = _load("ltx_export", LTX / "export.py")
-    ex._ort = _ort  # one thread
-    ex.main(["--from-pretrained", a.pipeline, "--out", str(out)])
+    # export.py --from-pretrained keeps its fp32 graphs in a work folder: a temporary one here, never in the repo.
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        ex.main(["--from-pretrained", a.pipeline, "--out", str(out), "--work", work])
     inline_and_patch(out)
     m = json.loads((out / "manifest.json").read_text())
     m["name"] = "kinema-tiny"

@@ -29,11 +29,8 @@ import torch
 import parity
 import precision
 
-CFG = None  # the folder's shapes (set by run)
 GRAPHS = ("text_encoder", "transformer", "vae_encoder", "vae_decoder")
 GiB = 1 << 30
-# fp32 bytes per parameter, and how many copies a stage holds at its peak (model + exporter / ORT session).
-STAGE_COPIES = {"export": 1.15, "ort": 1.1, "fp16": 1.5}
 
 
 class Progress:
@@ -88,20 +85,23 @@ def preflight(src: Path, out: Path, work: Path, dtype: str, te_dtype: str, say) 
     params = {d: safetensors_params(src / d) for d in ("transformer", "vae", "text_encoder")}
     if not all(params.values()):
         sys.exit(f"{src}: no .safetensors weights in {[k for k, v in params.items() if not v]}")
+    graphs_of = {"text_encoder": ["text_encoder"], "transformer": ["transformer"], "vae": ["vae_encoder", "vae_decoder"]}
+    done = {p: all((work / "fp32" / f"{g}.done").exists() for g in graphs_of[p]) for p in params}
     biggest = max(params.values())
-    need_mem = biggest * 4 * STAGE_COPIES["export"] / GiB
+    # Measured peaks per parameter of the largest component (T5-XXL, 4.76 B): fp32 load + export 3.9 B,
+    # ONNX Runtime's fp32 check 3.8, PyTorch's fp16 load 3.9, the int8 quantizer 2.5.
+    per_param = 2.6 if dtype in ("int8", "int4") and all(done.values()) else 4.0
+    need_mem = biggest * per_param / GiB
     avail = _available_gib()
     say("parameters: " + ", ".join(f"{k} {v / 1e9:.2f} B" for k, v in params.items()))
     if need_mem > avail:
         sys.exit(
             f"not enough memory: the largest component ({biggest / 1e9:.1f} B parameters) needs about {need_mem:.0f} GiB "
-            f"in fp32 to export, and {avail:.0f} GiB is available (memory + swap). Close other programs, add swap, "
+            f"to export at {dtype}, and {avail:.0f} GiB is available (memory + swap). Close other programs, add swap, "
             "or export on a larger machine and copy the model folder."
         )
     fp32_bytes = sum(params.values()) * 4
-    graphs_of = {"text_encoder": ["text_encoder"], "transformer": ["transformer"], "vae": ["vae_encoder", "vae_decoder"]}
-    todo = sum(4 * n for part, n in params.items()
-               if not all((work / "fp32" / f"{g}.done").exists() for g in graphs_of[part]))
+    todo = sum(4 * n for part, n in params.items() if not done[part])
     # fp32 model folders hard-link the work folder's graphs, and int8/int4 ones its VAE; blocks of 32 weights
     # carry a 4-byte scale and a zero point.
     quantized = params["transformer"] + params["text_encoder"]
@@ -294,7 +294,7 @@ def _link(src: Path, dst: Path) -> None:
                 shutil.copy2(a, b)
 
 
-def derive(src: Path, work: Path, out: Path, graph: str, dtype: str, say) -> dict:
+def derive(src: Path, work: Path, out: Path, graph: str, dtype: str, cfg: SimpleNamespace, say) -> dict:
     """Writes `out/<graph>.onnx` at `dtype` from the fp32 graph; returns what the report says of it."""
     f32 = work / "fp32" / f"{graph}.onnx"
     dst = out / f"{graph}.onnx"
@@ -312,7 +312,6 @@ def derive(src: Path, work: Path, out: Path, graph: str, dtype: str, say) -> dic
 
         part = "vae" if graph.startswith("vae") else graph
         model = load(src, part, torch.float16)
-        cfg = SimpleNamespace(**vars(CFG))
         args, ins, outs, dyn = export_args(graph, cfg)
         dyn = {"args": tuple(dyn.get(n) for n in ins)}  # _Float32Io takes *args
         export._export(_Float32Io(wrapper(graph, model)), args, dst, ins, outs, dyn, True)
@@ -396,8 +395,7 @@ def run(src: Path, out: Path, work: Path, dtype: str, te_dtype: str, verify: boo
     tc = LTXVideoTransformer3DModel.load_config(src / "transformer")
     vc = AutoencoderKLLTXVideo.load_config(src / "vae")
     te = T5Config.from_pretrained(src / "text_encoder")
-    global CFG
-    cfg = CFG = SimpleNamespace(
+    cfg = SimpleNamespace(
         vocab=te.vocab_size, in_channels=tc["in_channels"], caption_channels=tc["caption_channels"],
         s_ratio=int(vc.get("spatial_compression_ratio") or 32), t_ratio=int(vc.get("temporal_compression_ratio") or 8),
         channels=vc["latent_channels"], timestep_conditioning=vc["timestep_conditioning"],
@@ -422,7 +420,7 @@ def run(src: Path, out: Path, work: Path, dtype: str, te_dtype: str, verify: boo
     for graph in GRAPHS:
         d = te_dtype if graph == "text_encoder" else dtype
         say(f"{graph}: {d}")
-        entry = {"dtype": d, **in_child(derive, src, work, out, graph, d, say)}
+        entry = {"dtype": d, **in_child(derive, src, work, out, graph, d, cfg, say)}
         if verify:
             entry["parity"] = in_child(check, work, out, graph, d, say)
         report["graphs"][graph] = entry

@@ -1,8 +1,8 @@
 //! The VAE decode in tiles, as diffusers' `AutoencoderKLLTXVideo` does it with `enable_tiling()`
 //! (and `use_framewise_decoding` for time): overlapping spatial tiles and overlapping runs of
 //! latent frames, each decoded alone and blended linearly into the next over the overlap. Memory
-//! is then bounded by one tile's decode, not the shot's: a real VAE's last block holds 128
-//! channels at full resolution, 24 GB for 121 frames at 768×512 in one run.
+//! is then bounded by one tile run's decode, not the shot's, however long the shot (LTX 0.9.5's
+//! decoder: 3.4 GiB at 768×512 for 25 or 49 frames; models/ltx/README.md has the figures).
 
 use serde::Deserialize;
 

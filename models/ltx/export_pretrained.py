@@ -79,6 +79,12 @@ def safetensors_params(folder: Path) -> int:
 def preflight(src: Path, out: Path, work: Path, dtype: str, te_dtype: str, say) -> dict:
     """Refuses to start when the folder is incomplete or memory or disk will not suffice, naming what is
     missing; returns the parameter counts."""
+    if src.is_file():
+        sys.exit(
+            f"{src} is a single file: this exporter takes a diffusers folder. Convert a single-file LTX-Video checkpoint "
+            "(ComfyUI's ltx-video-2b-v0.9.x.safetensors) with diffusers' scripts/convert_ltx_to_diffusers.py "
+            "(--save_pipeline) first, or download the diffusers folder of the same version."
+        )
     missing = [d for d in ("transformer", "vae", "text_encoder", "tokenizer", "scheduler") if not (src / d).is_dir()]
     if missing:
         sys.exit(f"{src} is not a diffusers LTX-Video folder: missing {', '.join(missing)}/")
@@ -89,8 +95,8 @@ def preflight(src: Path, out: Path, work: Path, dtype: str, te_dtype: str, say) 
     done = {p: all((work / "fp32" / f"{g}.done").exists() for g in graphs_of[p]) for p in params}
     biggest = max(params.values())
     # Measured peaks per parameter of the largest component (T5-XXL, 4.76 B): fp32 load + export 3.9 B,
-    # ONNX Runtime's fp32 check 3.8, PyTorch's fp16 load 3.9, the int8 quantizer 2.5.
-    per_param = 2.6 if dtype in ("int8", "int4") and all(done.values()) else 4.0
+    # ONNX Runtime's fp32 check 3.8, PyTorch's fp16 load 4.3 (bf16 through fp32), the int8 quantizer 2.5.
+    per_param = 2.6 if dtype in ("int8", "int4") and all(done.values()) else 4.3 if dtype == "fp16" else 4.0
     need_mem = biggest * per_param / GiB
     avail = _available_gib()
     say("parameters: " + ", ".join(f"{k} {v / 1e9:.2f} B" for k, v in params.items()))

@@ -291,6 +291,11 @@ def _export(module, args, path: Path, input_names, output_names, dynamic_shapes,
         external_data=external,
     )
     prog.save(str(path), external_data=external)
+    # ONNX Runtime's fused attention and RMSNorm (fuse.py). Small graphs are checked on the export's own
+    # inputs; a full-size graph is checked against PyTorch by the export's parity stage instead.
+    if os.environ.get("KINEMA_EXPORT_NO_FUSE") != "1":
+        feeds = None if external else {n: a.detach().numpy() for n, a in zip(input_names, args)}
+        print(f"  {path.name}: fused", json.dumps(fuse.fuse_file(path, feeds)), flush=True)
     return path
 
 
@@ -308,6 +313,7 @@ def _maxabs(a, b) -> float:
 
 
 from ltx_manifest import build_manifest  # noqa: E402  (re-exported: make_fixtures and kinema-tiny use it)
+import fuse  # noqa: E402  (ONNX Runtime fusions applied to every exported graph)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -327,6 +333,9 @@ def main(argv=None):
     ap.add_argument("--work", default=None,
                     help="--from-pretrained: folder for the fp32 graphs and references, kept and reused by the next "
                          "precision (default: OUT/../.kinema-export-work-<name>)")
+    ap.add_argument("--no-fuse", action="store_true",
+                    help="keep attention and RMSNorm as exported (MatMul/Softmax): for TensorRT-only use, which fuses "
+                         "attention itself and does not take ONNX Runtime's contrib ops (see fuse.py)")
     ap.add_argument("--seed", type=int, default=SEED, help="seed of the tiny random weights")
     ap.add_argument("--skip-verify", action="store_true", help="do not compare ONNX Runtime with PyTorch")
     args = ap.parse_args(argv)
@@ -334,6 +343,8 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_grad_enabled(False)
+    if args.no_fuse:
+        os.environ["KINEMA_EXPORT_NO_FUSE"] = "1"  # read by _export, also in the export's child processes
 
     if args.from_pretrained:
         import export_pretrained

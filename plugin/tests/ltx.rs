@@ -270,3 +270,22 @@ fn a_released_session_is_created_again_and_generations_are_profiled() {
     assert!(timing.decode_seconds > 0.0 && timing.text_seconds > 0.0 && timing.total_seconds >= timing.step_seconds);
     assert!(!out.frames.is_empty());
 }
+
+/// The shipped graphs carry ONNX Runtime's fused kernels (models/ltx/fuse.py): a re-export that
+/// skipped the pass would put the S x S attention matrices back (2.7 GB per layer at 9,216 tokens)
+/// while every parity test above still passed. Op types are plain strings in the ONNX protobuf.
+#[test]
+fn shipped_transformers_use_the_fused_attention_and_norm() {
+    for model in ["ltx", "kinema-tiny"] {
+        for (graph, ops) in [
+            ("transformer.onnx", &["MultiHeadAttention", "SimplifiedLayerNormalization"][..]),
+            ("text_encoder.onnx", &["SimplifiedLayerNormalization"][..]),
+        ] {
+            let path = workspace().join("models").join(model).join(graph);
+            let bytes = std::fs::read(&path).unwrap();
+            for op in ops {
+                assert!(bytes.windows(op.len()).any(|w| w == op.as_bytes()), "{} has no {op}", path.display());
+            }
+        }
+    }
+}

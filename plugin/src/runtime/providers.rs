@@ -25,8 +25,22 @@ impl Provider {
         }
     }
 
-    /// The configured provider, `None` for CPU (always there, implicit in ONNX Runtime).
-    pub(crate) fn dispatch(self) -> Option<ExecutionProviderDispatch> {
+    /// What a session on this provider registers, in priority order; empty for CPU (always there,
+    /// implicit in ONNX Runtime). A TensorRT session also registers CUDA: TensorRT does not take
+    /// ONNX Runtime's contrib ops (the fused `MultiHeadAttention` and `SimplifiedLayerNormalization`
+    /// of our exports), and without CUDA beside it those nodes would fall back to the CPU, with a
+    /// copy to and from the GPU around each.
+    pub(crate) fn registrations(self) -> Vec<ExecutionProviderDispatch> {
+        match self {
+            Provider::TensorRt => {
+                [Provider::TensorRt, Provider::Cuda].into_iter().filter_map(Provider::dispatch).collect()
+            }
+            other => other.dispatch().into_iter().collect(),
+        }
+    }
+
+    /// This provider alone, configured; `None` for CPU.
+    fn dispatch(self) -> Option<ExecutionProviderDispatch> {
         match self {
             Provider::TensorRt => {
                 let cache = cache_dir().join("tensorrt");
@@ -119,5 +133,12 @@ mod tests {
         }
         assert_eq!(ProviderPreference::Auto.chain()[0], Provider::TensorRt);
         assert_eq!(ProviderPreference::Cuda.chain()[0], Provider::Cuda);
+    }
+
+    #[test]
+    fn tensorrt_sessions_keep_cuda_beside_them_for_the_contrib_ops() {
+        assert_eq!(Provider::TensorRt.registrations().len(), 2);
+        assert_eq!(Provider::Cuda.registrations().len(), 1);
+        assert!(Provider::Cpu.registrations().is_empty());
     }
 }

@@ -190,8 +190,9 @@ fn build(env: &ort::environment::Environment, model: &Path, provider: Provider) 
         // Frame sizes change between renders (proxy, thumbnails); planned memory patterns would not be reused.
         .and_then(|b| b.with_memory_pattern(false).map_err(Into::into))
         .map_err(|e: ort::Error| e.to_string())?;
-    if let Some(ep) = provider.dispatch() {
-        builder = builder.with_execution_providers([ep]).map_err(|e| e.to_string())?;
+    let registrations = provider.registrations();
+    if !registrations.is_empty() {
+        builder = builder.with_execution_providers(registrations).map_err(|e| e.to_string())?;
     }
     builder.commit_from_file(model).map_err(|e| e.to_string())
 }

@@ -136,6 +136,8 @@ pub enum Compute {
     #[default]
     Fp32,
     Fp16,
+    /// Activations quantized to int8 per block inside `MatMulNBits` (accuracy level 4): CPU int8 math.
+    Int8,
 }
 
 /// A component's precision as `models/ltx/export.py --dtype` wrote it. Its inputs and outputs are
@@ -172,8 +174,12 @@ impl Precision {
         }
         match (self.weights, self.compute) {
             (Weights::Fp32, Compute::Fp32) | (Weights::Fp16, Compute::Fp16) => Ok(()),
-            (Weights::Int8 | Weights::Int4, Compute::Fp32) if self.format.as_deref() == Some("MatMulNBits") => Ok(()),
-            (Weights::Int8 | Weights::Int4, Compute::Fp32) => {
+            (Weights::Int8 | Weights::Int4, Compute::Fp32 | Compute::Int8)
+                if self.format.as_deref() == Some("MatMulNBits") =>
+            {
+                Ok(())
+            }
+            (Weights::Int8 | Weights::Int4, Compute::Fp32 | Compute::Int8) => {
                 Err(format!("quantized weights in format {:?}; only MatMulNBits is supported", self.format))
             }
             (w, c) => Err(format!("{w:?} weights with {c:?} compute is not a precision Kinema runs")),
@@ -512,6 +518,10 @@ mod tests {
         assert_eq!(parse(r#"{"weights":"fp32","compute":"fp32","io":"float32"}"#).unwrap().name(), "fp32");
         assert_eq!(parse(r#"{"weights":"fp16","compute":"fp16","io":"float32"}"#).unwrap().name(), "fp16");
         let int8 = r#"{"weights":"int8","compute":"fp32","io":"float32","format":"MatMulNBits","block_size":32}"#;
+        let int8_math = r#"{"weights":"int8","compute":"int8","io":"float32","format":"MatMulNBits","block_size":32}"#;
+        assert_eq!(parse(int8_math).unwrap().name(), "int8");
+        assert!(parse(r#"{"weights":"int8","compute":"int8"}"#).unwrap_err().contains("MatMulNBits"));
+        assert!(parse(r#"{"weights":"fp32","compute":"int8"}"#).is_err());
         assert_eq!(parse(int8).unwrap().block_size, Some(32));
         let int4 = int8.replace("int8", "int4");
         assert_eq!(parse(&int4).unwrap().name(), "int4");

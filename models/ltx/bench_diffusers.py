@@ -2,9 +2,10 @@
 """diffusers side of Kinema's generation benchmark (plugin/benches/generation.rs runs it).
 
 Builds the same tiny random LTX model as export.py (same seeds), runs `LTXPipeline` once to warm
-up and twice timed (the faster counts), on CPU with torch's default thread count, and prints `seconds <value>`.
+up and twice timed (the faster counts), on CPU with torch's default thread count, and prints `seconds <value>` and `peak_mib <value>`.
 """
 import argparse
+import resource
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,8 @@ def main():
             pipe(**kwargs, generator=torch.Generator().manual_seed(7))
             best = min(best, time.perf_counter() - started)
     print(f"seconds {best:.6f}")
+    # peak resident set of this process (Linux reports KiB), as the Rust bench reads its own VmHWM
+    print(f"peak_mib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 //!   ≤ 2% of a step);
 //! - peak resident memory of a generation, and the clip cache's footprint and bound;
 //! - end to end vs diffusers' `LTXPipeline` on the same model (when `KINEMA_TORCH_PYTHON` points
-//!   at a Python with torch and diffusers; models/ltx/bench_diffusers.py).
+//!   at a Python with torch and diffusers; models/ltx/bench_diffusers.py): time and each process's
+//!   peak resident memory per size. Goal (issue 21): Kinema/diffusers <= 0.8 at every size, and at
+//!   the largest size a peak no higher than diffusers'.
 //!
 //! `cargo bench -p kinema-plugin --bench generation`
 
@@ -13,8 +15,16 @@ use std::time::Instant;
 use kinema::diffusion::{Control, Mode, Request, SeededNoise, VideoModel};
 use kinema::models::resolve_in;
 
-const SIZES: [(usize, usize, usize); 2] = [(64, 64, 17), (128, 128, 33)];
+/// 320, 2,304 and 9,216 video tokens: attention's share grows with the square of the token count.
+const SIZES: [(usize, usize, usize); 3] = [(64, 64, 17), (128, 128, 33), (256, 256, 33)];
+/// The goal: Kinema's time at most this fraction of diffusers'.
+const GOAL: f64 = 0.8;
 const STEPS: usize = 20;
+
+/// Starts a new peak: Linux resets VmHWM to the current resident set on "5" (proc(5), clear_refs).
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
 
 /// Peak and current resident set (VmHWM, VmRSS) in MiB, from /proc.
 fn memory_mib() -> (f64, f64) {
@@ -38,10 +48,21 @@ fn main() {
     let model = VideoModel::open(&resolve_in("ltx", &[root.join("models")]).unwrap()).unwrap();
     println!("generation benchmark: tiny LTX graphs, {STEPS} steps, guidance 3 (batched CFG), CPU");
     println!(
-        "{:>12} {:>9} {:>10} {:>10} {:>10} {:>11} {:>11} {:>11} {:>10}",
-        "size", "tokens", "run s", "step s", "overhead", "kinema s", "diffusers s", "kinema/dif", "clip MiB"
+        "{:>12} {:>7} {:>9} {:>9} {:>9} {:>10} {:>11} {:>10} {:>10} {:>10} {:>9}",
+        "size",
+        "tokens",
+        "run s",
+        "step s",
+        "overhead",
+        "kinema s",
+        "diffusers s",
+        "kinema/dif",
+        "peak MiB",
+        "dif. MiB",
+        "clip MiB"
     );
     let (base_peak, _) = memory_mib();
+    let mut verdicts = Vec::new();
     for (w, h, f) in SIZES {
         let request = Request {
             prompt: "a red circle moving left on a dark blue background".into(),
@@ -67,6 +88,7 @@ fn main() {
             (out, started.elapsed().as_secs_f64())
         };
         run(); // warm-up: sessions, first-run allocations
+        let per_size_peak = reset_peak();
         let (first, first_seconds) = run();
         let (second, second_seconds) = run();
         let (out, seconds) =
@@ -75,19 +97,36 @@ fn main() {
         let overhead = (t.step_seconds - t.run_seconds) / t.step_seconds;
         let clip_mib = out.frames.iter().map(|f| f.data.len() * 4).sum::<usize>() as f64 / (1024.0 * 1024.0);
         let tokens = ((f - 1) / 4 + 1) * (h / 8) * (w / 8);
-        let diffusers = diffusers_seconds(&root, w, h, f);
+        let (peak, _) = memory_mib();
+        let diffusers = diffusers_run(&root, w, h, f);
         println!(
-            "{:>12} {:>9} {:>10.4} {:>10.4} {:>9.2}% {:>11.3} {:>11} {:>11} {:>10.2}",
+            "{:>12} {:>7} {:>9.4} {:>9.4} {:>8.2}% {:>10.3} {:>11} {:>10} {:>10.0} {:>10} {:>9.2}",
             format!("{w}x{h}x{f}"),
             tokens,
             t.run_seconds,
             t.step_seconds,
             overhead * 100.0,
             seconds,
-            diffusers.map_or("-".into(), |d| format!("{d:.3}")),
-            diffusers.map_or("-".into(), |d| format!("{:.2}", seconds / d)),
+            diffusers.map_or("-".into(), |d| format!("{:.3}", d.seconds)),
+            diffusers.map_or("-".into(), |d| format!("{:.2}", seconds / d.seconds)),
+            peak,
+            diffusers.map_or("-".into(), |d| format!("{:.0}", d.peak_mib)),
             clip_mib
         );
+        if let Some(d) = diffusers {
+            verdicts.push((format!("{w}x{h}x{f}"), seconds / d.seconds, per_size_peak.then_some((peak, d.peak_mib))));
+        }
+    }
+    // The goal, judged on this run's side-by-side figures.
+    for (i, (size, ratio, peaks)) in verdicts.iter().enumerate() {
+        let time = if *ratio <= GOAL { "met" } else { "missed" };
+        let memory = match peaks {
+            Some((k, d)) if i + 1 == verdicts.len() => {
+                format!("; peak {k:.0} vs {d:.0} MiB: {}", if k <= d { "met" } else { "missed" })
+            }
+            _ => String::new(),
+        };
+        println!("goal at {size}: kinema/diffusers {ratio:.2} (<= {GOAL}): {time}{memory}");
     }
     let (peak, rss) = memory_mib();
     println!(
@@ -98,8 +137,15 @@ fn main() {
     );
 }
 
+/// One diffusers measurement: best time of two runs and the process's peak resident memory.
+#[derive(Clone, Copy)]
+struct Diffusers {
+    seconds: f64,
+    peak_mib: f64,
+}
+
 /// diffusers' LTXPipeline on the same tiny model, same settings (None without torch).
-fn diffusers_seconds(root: &std::path::Path, w: usize, h: usize, f: usize) -> Option<f64> {
+fn diffusers_run(root: &std::path::Path, w: usize, h: usize, f: usize) -> Option<Diffusers> {
     let python = std::env::var("KINEMA_TORCH_PYTHON").ok()?;
     let out = Command::new(python)
         .arg(root.join("models/ltx/bench_diffusers.py"))
@@ -119,5 +165,7 @@ fn diffusers_seconds(root: &std::path::Path, w: usize, h: usize, f: usize) -> Op
         eprintln!("diffusers: skipped ({})", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
         return None;
     }
-    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| l.strip_prefix("seconds ")?.trim().parse().ok())
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok());
+    Some(Diffusers { seconds: field("seconds ")?, peak_mib: field("peak_mib ").unwrap_or(f64::NAN) })
 }

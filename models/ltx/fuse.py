@@ -87,18 +87,20 @@ def _namespace(node) -> str:
 
 
 def _replace(model, remove: list, add: list):
-    """Swap nodes, keeping the graph topologically sorted (new nodes go where the first removed was)."""
+    """Swap nodes, keeping the graph topologically sorted: the new nodes go where the last removed one was
+    (everything they read was made before it, everything that reads their outputs comes after it)."""
     nodes = list(model.graph.node)
     ids = {n.name for n in remove}  # dynamo names every node, uniquely
-    at = min(i for i, n in enumerate(nodes) if n.name in ids)
+    last = max(i for i, n in enumerate(nodes) if n.name in ids)
     kept = [n for n in nodes if n.name not in ids]
-    before = sum(1 for n in nodes[:at] if n.name not in ids)
+    before = sum(1 for n in nodes[:last] if n.name not in ids)
     del model.graph.node[:]
     model.graph.node.extend(kept[:before] + add + kept[before:])
 
 
 def fuse_attention(model: onnx.ModelProto) -> int:
-    """Each unmasked float32 SDPA group (B, H, S, D in, B, H, S, D out) becomes MultiHeadAttention."""
+    """Each float32 SDPA group (B, H, S, D in and out; no mask or one additive mask) becomes
+    MultiHeadAttention."""
     fused = 0
     while _fuse_one_attention(model):
         fused += 1

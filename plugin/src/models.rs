@@ -38,9 +38,7 @@ impl ModelDir {
         collect_named_files(&value, &mut named);
         for name in named {
             let Ok(path) = inside(&self.root, &name) else { continue };
-            let mut data = path.clone().into_os_string();
-            data.push(".data");
-            let data = PathBuf::from(data);
+            let data = external_data(&path);
             let with_data = name.ends_with(".onnx") && data.is_file();
             for p in std::iter::once(path).chain(with_data.then_some(data)) {
                 if !files.contains(&p) {
@@ -53,6 +51,19 @@ impl ModelDir {
 }
 
 pub const MANIFEST: &str = "manifest.json";
+
+/// Where a large `.onnx` graph keeps its weights: `<graph>.onnx.data` beside it, as our exports
+/// write them.
+pub fn external_data(graph: &Path) -> PathBuf {
+    let mut data = graph.as_os_str().to_owned();
+    data.push(".data");
+    PathBuf::from(data)
+}
+
+/// A graph's bytes on disk: the `.onnx` and its external data (0 when unreadable).
+pub fn graph_bytes(graph: &Path) -> u64 {
+    [graph.to_path_buf(), external_data(graph)].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
+}
 
 /// The largest manifest read: real ones are a few kB (LTX's is 6 kB); a bigger file is not a
 /// manifest, and reading it whole could exhaust memory.
@@ -279,5 +290,15 @@ mod tests {
         let err = resolve_in(a.join("m").to_str().unwrap(), &[]).unwrap_err();
         assert!(matches!(err, ModelError::BadManifest { .. }), "{err}");
         assert!(err.to_string().contains("manifest.json is not a valid manifest"), "{err}");
+    }
+
+    #[test]
+    fn a_graph_counts_its_external_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = dir.path().join("g.onnx");
+        std::fs::write(&g, [0u8; 10]).unwrap();
+        assert_eq!(graph_bytes(&g), 10);
+        std::fs::write(dir.path().join("g.onnx.data"), [0u8; 32]).unwrap();
+        assert_eq!(graph_bytes(&g), 42);
     }
 }

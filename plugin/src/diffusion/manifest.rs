@@ -124,7 +124,7 @@ pub enum Weights {
     #[default]
     Fp32,
     Fp16,
-    /// Weight-only blocks (`MatMulNBits`), activations fp32.
+    /// Blocks in `MatMulNBits`; activations fp32 or int8, as `compute` says.
     Int8,
     Int4,
 }

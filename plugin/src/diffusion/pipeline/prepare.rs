@@ -87,10 +87,11 @@ impl VideoModel {
 
     /// Lets the text encoder's session go once the prompts are encoded when the graphs a
     /// generation runs take more than a third of the machine's memory (the rest is for the
-    /// transformer's activations: 10 GB of attention scores a layer at 768×512×121; T5-XXL alone is
-    /// 19 GB in fp32): the next new prompt creates it again, seconds against running out of memory.
+    /// transformer's activations and the tiled decode, 3.5 GiB at 768×512; T5-XXL alone is 19 GB in
+    /// fp32): the next new prompt creates it again, seconds against running out of memory.
     fn release_text_encoder_if_tight(&self, encodes: bool) -> bool {
-        use crate::runtime::memory::{graph_bytes, physical_bytes};
+        use crate::models::graph_bytes;
+        use crate::runtime::memory::physical_bytes;
         let c = &self.manifest.components;
         let path = |file: &str| self.root.join(file);
         let text = graph_bytes(&path(&c.text_encoder.file));

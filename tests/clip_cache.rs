@@ -113,6 +113,11 @@ fn processes_sharing_a_cache_folder_generate_once() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| !n.ends_with(".kclip"))
         .collect();
-    assert!(left.is_empty(), "only clips stay in the cache folder: {left:?}");
+    // Beside the one clip, its provenance record (the host-side stand-in for C2PA): no prompt text.
+    assert_eq!(left.len(), 1, "only clips and their provenance stay in the cache folder: {left:?}");
+    assert!(left[0].ends_with(".provenance.json"), "{left:?}");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("cache/clips").join(&left[0])).unwrap()).unwrap();
+    assert_eq!((record["action"].as_str(), record["seed"].as_u64()), (Some("c2pa.created"), Some(3)));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -423,3 +423,68 @@ fn kinema_generate_with_an_end_image_keeps_both_stills() {
     assert!(!dir.join("short/0000.png").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn kinema_signs_the_frames_it_generates_and_not_the_source_frames_it_passes_through() {
+    use kinema_host::credentials::{read_bytes, CREATED, TRAINED_ALGORITHMIC_MEDIA};
+    let _turn = serial();
+    let dir = std::env::temp_dir().join(format!("kinema-cli-c2pa-{}", std::process::id()));
+    let fixtures = kinema_bundle::workspace_root().join("host-test/tests/fixtures/c2pa");
+    let anchor = std::fs::read_to_string(fixtures.join("ca.pem")).unwrap();
+    let run = |extra: &[&str], out: &str, key: &str| {
+        let mut cmd = std::process::Command::new(kinema_exe());
+        cmd.env("KINEMA_CACHE_DIR", dir.join("cache")).env_remove("KINEMA_C2PA_CERT").env_remove("KINEMA_C2PA_KEY");
+        cmd.arg("--bundle").arg(bundle_path());
+        cmd.args(["generate", "a red circle moving left", "--model", &ltx_model(), "--seed", "7", "--steps", "2"]);
+        cmd.args(extra).arg("--out").arg(dir.join(out));
+        match key {
+            "flags" => {
+                cmd.arg("--c2pa-cert").arg(fixtures.join("chain.pem")).arg("--c2pa-key").arg(fixtures.join("signer.key"));
+            }
+            "env" => {
+                cmd.env("KINEMA_C2PA_CERT", fixtures.join("chain.pem")).env("KINEMA_C2PA_KEY", fixtures.join("signer.key"));
+            }
+            _ => {}
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let read = |name: &str| {
+        let path = dir.join(name);
+        let ext = path.extension().unwrap().to_str().unwrap().to_owned();
+        read_bytes(&std::fs::read(&path).unwrap(), &ext, Some(&anchor))
+    };
+    let check = |name: &str| {
+        let r = read(name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert_eq!(r.state, kinema_host::credentials::ValidationState::Trusted, "{name}: {:?}", r.failures);
+        let action = &r.actions[0];
+        assert_eq!((action["action"].as_str(), action["digitalSourceType"].as_str()), (Some(CREATED), Some(TRAINED_ALGORITHMIC_MEDIA)));
+        assert_eq!(action["parameters"]["com.kinema.seed"], 7, "{name}");
+        assert_eq!(action["parameters"]["com.kinema.model"], "ltx", "{name}");
+        assert_eq!(action["parameters"]["com.kinema.model_hash"].as_str().map(str::len), Some(16), "{name}");
+    };
+
+    // Generate: every frame is made, and signed.
+    run(&["--frames", "9", "--size", "64x48"], "shot/%04d.png", "flags");
+    for f in 0..9 {
+        check(&format!("shot/{f:04}.png"));
+    }
+    // Extend (key from the environment): the source frames are passed through bit-exact and not
+    // claimed; the new ones are.
+    let shot = dir.join("shot/%04d.png").to_string_lossy().into_owned();
+    run(&["--extend", &shot, "--frames", "8"], "ext/%04d.jpg", "env");
+    for f in 0..9 {
+        assert!(read(&format!("ext/{f:04}.jpg")).is_err(), "source frame {f} must not be claimed as created");
+    }
+    for f in 9..17 {
+        check(&format!("ext/{f:04}.jpg"));
+    }
+    // No key: written unsigned, with one note; EXR cannot carry a manifest: a note too.
+    let err = run(&["--frames", "9", "--size", "64x48"], "plain/%04d.png", "");
+    assert_eq!(err.matches("no C2PA key configured").count(), 1, "{err}");
+    assert!(read("plain/0000.png").is_err(), "no key, no manifest");
+    let err = run(&["--frames", "9", "--size", "64x48"], "exr/%04d.exr", "flags");
+    assert!(err.contains(".exr frames cannot carry C2PA"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

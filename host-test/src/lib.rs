@@ -16,6 +16,7 @@
 //! ```
 
 pub mod cli;
+pub mod credentials;
 mod diag;
 mod handles;
 mod host;

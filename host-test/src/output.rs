@@ -4,7 +4,7 @@
 //! failed or killed run never leaves older frames that look like this run's; and each frame is written
 //! as soon as it is rendered, to a temporary file in the same folder renamed into place.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +30,36 @@ pub struct Output {
     pattern: Option<Pattern>,
     written: Mutex<BTreeSet<i64>>,
     errors: Mutex<Vec<String>>,
+    /// The effect's source frames, to tell a frame it passed through from one it made.
+    sources: Option<SourceFrames>,
+    /// Written frames bit-identical to the source frame of the same number: never claimed as
+    /// created (C2PA).
+    passed_through: Mutex<BTreeSet<i64>>,
+}
+
+/// The source frames of a render, by frame number.
+#[derive(Debug)]
+pub enum SourceFrames {
+    Frames(BTreeMap<i64, HostImage>),
+    Sequence(Pattern),
+}
+
+impl SourceFrames {
+    /// Whether `image` is source frame `frame` unchanged (compared in the output's pixel format,
+    /// which is the source's unless --depth changed it).
+    fn passes_through(&self, frame: i64, image: &HostImage) -> bool {
+        let same = |source: &HostImage| {
+            (source.width, source.height) == (image.width, image.height)
+                && source.convert(image.depth, image.components).data == image.data
+        };
+        match self {
+            SourceFrames::Frames(frames) => frames.get(&frame).is_some_and(same),
+            SourceFrames::Sequence(pattern) => {
+                let path = pattern.path(frame);
+                path.is_file() && HostImage::load(&path).is_ok_and(|s| same(&s))
+            }
+        }
+    }
 }
 
 impl Output {
@@ -46,7 +76,14 @@ impl Output {
             }
             Err(e) => return Err(e).context("--out"),
         };
-        let output = Output { text: out.to_owned(), pattern, written: Mutex::default(), errors: Mutex::default() };
+        let output = Output {
+            text: out.to_owned(),
+            pattern,
+            written: Mutex::default(),
+            errors: Mutex::default(),
+            sources: None,
+            passed_through: Mutex::default(),
+        };
         let sample = output.path(frames.first().copied().unwrap_or(0));
         let ext = sample.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         if !OUTPUT_FORMATS.contains(&ext.as_str()) {
@@ -119,10 +156,19 @@ impl Output {
         Ok(removed)
     }
 
+    /// Compares each written frame with these source frames (see [`Output::made`]).
+    pub fn with_sources(mut self, sources: SourceFrames) -> Self {
+        self.sources = Some(sources);
+        self
+    }
+
     /// Writes one frame now (temporary file + rename); a failure is kept for the summary.
     pub fn write(&self, frame: i64, image: &HostImage) {
         match image.save(&self.path(frame)) {
             Ok(()) => {
+                if self.sources.as_ref().is_some_and(|s| s.passes_through(frame, image)) {
+                    self.passed_through.lock().insert(frame);
+                }
                 self.written.lock().insert(frame);
             }
             Err(e) => self.errors.lock().push(format!("frame {frame}: {e:#}")),
@@ -131,6 +177,33 @@ impl Output {
 
     pub fn written(&self) -> Vec<i64> {
         self.written.lock().iter().copied().collect()
+    }
+
+    /// Written frames that are not a source frame passed through unchanged.
+    pub fn made(&self) -> Vec<i64> {
+        let passed = self.passed_through.lock();
+        self.written.lock().iter().copied().filter(|f| !passed.contains(f)).collect()
+    }
+
+    /// Written frames that are a source frame passed through unchanged.
+    pub fn passed_through(&self) -> Vec<i64> {
+        self.passed_through.lock().iter().copied().collect()
+    }
+
+    /// Replaces this run's frame `frame` with `bytes` (temporary file + rename, so the frame is
+    /// whole either way). Only frames this run wrote are replaced: never anyone else's file.
+    pub fn rewrite(&self, frame: i64, bytes: &[u8]) -> Result<()> {
+        if !self.written.lock().contains(&frame) {
+            bail!("frame {frame} was not written by this render");
+        }
+        let path = self.path(frame);
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temp = path.with_file_name(format!(".{name}.{}.c2pa.partial", std::process::id()));
+        let written = std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        written.with_context(|| format!("cannot write {}", path.display()))
     }
 
     pub fn write_errors(&self) -> Vec<String> {
@@ -293,6 +366,35 @@ mod tests {
             .filter(|n| n.starts_with('.'))
             .collect();
         assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn frames_passed_through_from_the_source_are_told_from_made_ones() {
+        let dir = temp("made");
+        let mut source = image();
+        source.data.iter_mut().enumerate().for_each(|(i, v)| *v = (i * 13) as u8);
+        let input = Pattern::parse(&format!("{}/in/%04d.png", dir.display())).unwrap();
+        source.save(&input.path(0)).unwrap();
+        let out = Output::check(&format!("{}/out/%04d.png", dir.display()), &[0, 1], &Inputs::default())
+            .unwrap()
+            .with_sources(SourceFrames::Sequence(input));
+        out.write(0, &source);
+        out.write(1, &source);
+        assert_eq!((out.made(), out.passed_through()), (vec![1], vec![0]), "frame 1 has no source frame");
+        // In memory, compared in the output's pixel format; one changed sample is a made frame.
+        let out = Output::check(&format!("{}/mem/%04d.png", dir.display()), &[0, 1], &Inputs::default())
+            .unwrap()
+            .with_sources(SourceFrames::Frames([(0, source.clone()), (1, source.clone())].into()));
+        out.write(0, &source.convert(Depth::F32, Components::Rgba));
+        let mut changed = source.clone();
+        changed.data[5] ^= 1;
+        out.write(1, &changed);
+        assert_eq!((out.made(), out.passed_through()), (vec![1], vec![0]));
+        // Only this run's frames are rewritten.
+        assert!(out.rewrite(7, b"x").is_err());
+        out.rewrite(1, b"bytes").unwrap();
+        assert_eq!(std::fs::read(out.path(1)).unwrap(), b"bytes");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

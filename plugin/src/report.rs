@@ -21,6 +21,8 @@ pub fn report(model: Option<&Path>) -> Value {
     });
     report["clip_cache"] = clip_cache_report();
     report["long"] = json!({ "windows_made": crate::diffusion::windows_made() });
+    // What made the shot served last: the `kinema` CLI's C2PA claim for the frames it writes.
+    report["last_provenance"] = json!(crate::clip_cache::last_provenance());
     report["last_generation"] = match crate::diffusion::last_generation() {
         Some(((f, h, w), t)) => json!({
             "latent_grid": [f, h, w],

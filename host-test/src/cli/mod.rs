@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{Bundle, Context, Depth, Host, ParamInfo, ParamKind};
 
+mod stamp;
 mod inspect;
 mod render;
 mod shortcuts;
@@ -90,6 +91,20 @@ pub struct RenderArgs {
     /// Files the render reads besides --input (generate's stills): the output may not overwrite them.
     #[arg(skip)]
     pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub c2pa: C2paArgs,
+}
+
+/// The key that signs the C2PA Content Credentials of generated frames (Generate, Animate, Extend;
+/// PNG and JPEG). Without one, frames are written unsigned, with a note.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct C2paArgs {
+    /// PEM certificate chain, signer first (default: KINEMA_C2PA_CERT).
+    #[arg(long, value_name = "PATH", requires = "c2pa_key")]
+    pub c2pa_cert: Option<PathBuf>,
+    /// PEM private key of that certificate (default: KINEMA_C2PA_KEY).
+    #[arg(long, value_name = "PATH", requires = "c2pa_cert")]
+    pub c2pa_key: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -178,6 +193,8 @@ pub struct GenerateArgs {
     /// Frames rendered concurrently (the shot is generated once either way).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    #[command(flatten)]
+    pub c2pa: C2paArgs,
 }
 
 /// Runs the CLI; the error is printed by main.

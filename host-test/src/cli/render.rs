@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context as _, Result};
 
 use crate::cli::{has_value, parse_size, RenderArgs};
-use crate::output::{ranges, Inputs, Output};
+use crate::cli::stamp::Stamping;
+use crate::output::{ranges, Inputs, Output, SourceFrames};
 use crate::sequence::{parse_frames, Pattern};
 use crate::{Bundle, ClipSource, Context, ParamInfo, ParamKind, ParamValue, ProgressEvent, RenderRequest};
 
@@ -57,7 +58,20 @@ pub(crate) fn render(bundle: &Bundle, a: &RenderArgs, source: Option<ClipSource>
     };
     // Before any work: where the frames go, and that no input is overwritten.
     let inputs = Inputs { sequences: input.iter().cloned().collect(), files: a.inputs.clone() };
-    let output = Arc::new(Output::check(&a.out, &frames, &inputs)?);
+    let mut output = Output::check(&a.out, &frames, &inputs)?;
+    let stamping = Stamping::decide(&a.id, &output, &a.c2pa)?;
+    if !matches!(stamping, Stamping::None) {
+        // What the effect passed through unchanged is the source's, not a made frame.
+        let sources = match (&source, &input) {
+            (Some(ClipSource::Frames(frames)), _) => Some(SourceFrames::Frames(frames.clone())),
+            (_, Some((pattern, _))) => Some(SourceFrames::Sequence(pattern.clone())),
+            _ => None,
+        };
+        if let Some(sources) = sources {
+            output = output.with_sources(sources);
+        }
+    }
+    let output = Arc::new(output);
 
     let inst = bundle.create_instance(&a.id, context)?;
     let params = inst.params();
@@ -117,6 +131,7 @@ pub(crate) fn render(bundle: &Bundle, a: &RenderArgs, source: Option<ClipSource>
     };
     let out = inst.render(&req)?;
     bar.finish_and_clear();
+    let stamp_errors = stamping.apply(bundle, &output);
 
     for m in &out.messages {
         let kind = m.message_type.trim_start_matches("OfxMessage");
@@ -130,7 +145,8 @@ pub(crate) fn render(bundle: &Bundle, a: &RenderArgs, source: Option<ClipSource>
     for (f, e) in &failures {
         eprintln!("error: frame {f} failed: {e}");
     }
-    let write_errors = output.write_errors();
+    let mut write_errors = output.write_errors();
+    write_errors.extend(stamp_errors);
     for e in &write_errors {
         eprintln!("error: {e}");
     }

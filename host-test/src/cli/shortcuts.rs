@@ -36,6 +36,7 @@ pub(super) fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<Clip
         size,
         fps: 24.0,
         inputs: a.image.iter().chain(&a.end_image).cloned().collect(),
+        c2pa: a.c2pa.clone(),
     };
     let (mut args, source) = if let Some(image) = &a.image {
         if a.end_image.is_some() && n < 3 {
@@ -125,6 +126,7 @@ pub(super) fn interpolate_args(a: &InterpolateArgs) -> Result<RenderArgs> {
         size: None,
         fps: 24.0,
         inputs: Vec::new(),
+        c2pa: Default::default(),
     })
 }
 

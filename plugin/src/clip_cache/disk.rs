@@ -226,6 +226,8 @@ impl DiskCache {
             if keep == Some(path.as_path()) {
                 continue;
             }
+            // Its provenance record goes with it (best effort: the record is a few hundred bytes).
+            let _ = fs::remove_file(path.with_extension("provenance.json"));
             match fs::remove_file(&path) {
                 Ok(()) => total -= len,
                 // Another process evicted it first.

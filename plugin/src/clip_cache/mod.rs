@@ -32,6 +32,7 @@ mod disk;
 mod flight;
 mod key;
 mod lock;
+mod provenance;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -48,6 +49,9 @@ pub use disk::{encoded_len, DiskCache, DiskLookup, FORMAT_VERSION, STALE_TEMP_AG
 pub use flight::{REMEMBERED_FAILURES, WAIT_POLL};
 pub use key::{ClipKey, KeyBuilder};
 pub use lock::{Holder, KeyLock, LockTry, LOCK_PATIENCE, LOCK_POLL};
+pub use provenance::{
+    last_provenance, remember_provenance, ProvenanceRecord, ACTION_CREATED, TRAINED_ALGORITHMIC_MEDIA,
+};
 
 use crate::cache::ByteLru;
 use crate::frame_io::Frame;

@@ -15,7 +15,9 @@ pub use pieces::{FrameRef, LongShot, ShotFrames};
 pub use windows::{KeptWindows, ShotConditions, ShotWindows, MAX_SHOT_SECONDS};
 
 use super::EngineError;
-use crate::clip_cache::{clip_cache, GeneratedClip, GenerationError, KeyBuilder};
+use crate::clip_cache::{
+    clip_cache, remember_provenance, GeneratedClip, GenerationError, KeyBuilder, ProvenanceRecord,
+};
 use crate::diffusion::{
     Condition, Control, EndKeyframe, LongRequest, Manifest, Mode, Request, SeededNoise, SeededStreams, VideoModel,
 };
@@ -272,7 +274,12 @@ pub fn shot_clip(
         }
     };
     let shot_key = key.finish();
+    let (prompt, negative) = (settings.prompts.prompt(), settings.prompts.negative());
+    let provenance =
+        ProvenanceRecord::new(&model_dir.name, model.files_stamp(), settings.seed, prompt, negative, shot_key);
+    let mut made_here = false;
     let clip = clip_cache().get_or_generate(shot_key, progress, abort, |progress| {
+        made_here = true;
         let mut control = Control { progress, abort };
         match &mut job {
             Job::Single(request) => {
@@ -286,6 +293,11 @@ pub fn shot_clip(
             }
         }
     })?;
+    // Best effort, never failing the render (a failure is a disk error in the report).
+    if made_here {
+        let _ = clip_cache().record_provenance(shot_key, &provenance);
+    }
+    remember_provenance(provenance);
     let frames = match job {
         Job::Single(_) => ShotFrames::Whole(clip),
         Job::Long(request, _) => {

@@ -439,10 +439,14 @@ fn kinema_signs_the_frames_it_generates_and_not_the_source_frames_it_passes_thro
         cmd.args(extra).arg("--out").arg(dir.join(out));
         match key {
             "flags" => {
-                cmd.arg("--c2pa-cert").arg(fixtures.join("chain.pem")).arg("--c2pa-key").arg(fixtures.join("signer.key"));
+                cmd.arg("--c2pa-cert")
+                    .arg(fixtures.join("chain.pem"))
+                    .arg("--c2pa-key")
+                    .arg(fixtures.join("signer.key"));
             }
             "env" => {
-                cmd.env("KINEMA_C2PA_CERT", fixtures.join("chain.pem")).env("KINEMA_C2PA_KEY", fixtures.join("signer.key"));
+                cmd.env("KINEMA_C2PA_CERT", fixtures.join("chain.pem"))
+                    .env("KINEMA_C2PA_KEY", fixtures.join("signer.key"));
             }
             _ => {}
         }
@@ -459,7 +463,10 @@ fn kinema_signs_the_frames_it_generates_and_not_the_source_frames_it_passes_thro
         let r = read(name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         assert_eq!(r.state, kinema_host::credentials::ValidationState::Trusted, "{name}: {:?}", r.failures);
         let action = &r.actions[0];
-        assert_eq!((action["action"].as_str(), action["digitalSourceType"].as_str()), (Some(CREATED), Some(TRAINED_ALGORITHMIC_MEDIA)));
+        assert_eq!(
+            (action["action"].as_str(), action["digitalSourceType"].as_str()),
+            (Some(CREATED), Some(TRAINED_ALGORITHMIC_MEDIA))
+        );
         assert_eq!(action["parameters"]["com.kinema.seed"], 7, "{name}");
         assert_eq!(action["parameters"]["com.kinema.model"], "ltx", "{name}");
         assert_eq!(action["parameters"]["com.kinema.model_hash"].as_str().map(str::len), Some(16), "{name}");

@@ -96,7 +96,8 @@ impl SigningKey {
         let probe = probe_png()?;
         let mut last_error = None;
         for alg in [SigningAlg::Es256, SigningAlg::Es384, SigningAlg::Es512, SigningAlg::Ed25519, SigningAlg::Ps256] {
-            let k = SigningKey { chain: chain.clone(), key: key_bytes.clone(), alg, source: cert.display().to_string() };
+            let k =
+                SigningKey { chain: chain.clone(), key: key_bytes.clone(), alg, source: cert.display().to_string() };
             match k.signer().and_then(|_| sign_bytes(&probe, "png", &Claim::probe(), &k)) {
                 Ok(_) => return Ok(k),
                 Err(e) => last_error = Some(e),

@@ -8,10 +8,10 @@ use clap::{Parser, Subcommand};
 
 use crate::{Bundle, Context, Depth, Host, ParamInfo, ParamKind};
 
-mod stamp;
 mod inspect;
 mod render;
 mod shortcuts;
+mod stamp;
 
 use inspect::{describe, doctor, list, print_clip_cache, print_generation};
 use render::render;

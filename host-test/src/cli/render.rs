@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 
-use crate::cli::{has_value, parse_size, RenderArgs};
 use crate::cli::stamp::Stamping;
+use crate::cli::{has_value, parse_size, RenderArgs};
 use crate::output::{ranges, Inputs, Output, SourceFrames};
 use crate::sequence::{parse_frames, Pattern};
 use crate::{Bundle, ClipSource, Context, ParamInfo, ParamKind, ParamValue, ProgressEvent, RenderRequest};

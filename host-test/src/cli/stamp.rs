@@ -75,10 +75,7 @@ impl Stamping {
         }
         let passed = output.passed_through();
         let signed = made.len() - errors.len();
-        println!(
-            "C2PA: signed {signed} generated frame(s) ({}, seed {}) with {}",
-            claim.model, claim.seed, key.source
-        );
+        println!("C2PA: signed {signed} generated frame(s) ({}, seed {}) with {}", claim.model, claim.seed, key.source);
         if !passed.is_empty() {
             println!("C2PA: frames {} are source frames passed through unchanged: not claimed", ranges(&passed));
         }

@@ -168,7 +168,10 @@ mod tests {
         assert!(!text.contains("secret"), "the prompt text is not kept: {text}");
         let read: ProvenanceRecord = serde_json::from_str(&text).unwrap();
         assert_eq!(read, record);
-        assert_eq!((read.action.as_str(), read.seed, read.model_hash.as_str()), ("c2pa.created", 7, "0000000000001234"));
+        assert_eq!(
+            (read.action.as_str(), read.seed, read.model_hash.as_str()),
+            ("c2pa.created", 7, "0000000000001234")
+        );
         assert_eq!(read.digital_source_type, TRAINED_ALGORITHMIC_MEDIA);
         assert_eq!(read.shot_key, key.hex());
         assert_eq!(ProvenanceRecord::new("/home/me/models/ltx/", 0, 0, "", "", key).model, "ltx", "no local path");

@@ -56,6 +56,10 @@ pub enum PolicyError {
         "content policy {file}: pattern {pattern:?} in category \"{category}\" is not a valid regular expression: {reason}"
     )]
     InvalidRegex { file: String, category: String, pattern: String, reason: String },
+    #[error(
+        "content policy {file}: frame label {label:?} in category \"{category}\" needs a name and a threshold from 0 to 1 (it has {threshold})"
+    )]
+    InvalidFrameLabel { file: String, category: String, label: String, threshold: String },
 }
 
 /// A prompt the policy refuses.
@@ -89,6 +93,9 @@ struct PolicyFile {
     #[allow(dead_code)]
     description: Option<String>,
     categories: Vec<CategoryFile>,
+    /// Models without a frame classifier may not generate.
+    #[serde(default)]
+    require_frame_review: bool,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +109,10 @@ struct CategoryFile {
     terms: Vec<String>,
     #[serde(default)]
     patterns: Vec<String>,
+    /// Frame-classifier labels that flag a generated frame in this category, with the score
+    /// (0..1) at which they do.
+    #[serde(default)]
+    frame_labels: std::collections::BTreeMap<String, f32>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +128,7 @@ struct Category {
     name: String,
     terms: Vec<Term>,
     patterns: Vec<Regex>,
+    frame_labels: Vec<(String, f32)>,
 }
 
 /// A loaded, validated policy.
@@ -124,6 +136,7 @@ struct Category {
 pub struct Policy {
     origin: String,
     categories: Vec<Category>,
+    require_frame_review: bool,
 }
 
 impl Policy {
@@ -187,9 +200,22 @@ impl Policy {
                 }
                 patterns.push(re);
             }
-            categories.push(Category { name, terms, patterns });
+            let mut frame_labels = Vec::with_capacity(c.frame_labels.len());
+            for (label, threshold) in c.frame_labels {
+                // NaN fails the range check too.
+                if label.trim().is_empty() || !(0.0..=1.0).contains(&threshold) {
+                    return Err(PolicyError::InvalidFrameLabel {
+                        file,
+                        category: name,
+                        label,
+                        threshold: threshold.to_string(),
+                    });
+                }
+                frame_labels.push((label, threshold));
+            }
+            categories.push(Category { name, terms, patterns, frame_labels });
         }
-        Ok(Policy { origin: file, categories })
+        Ok(Policy { origin: file, categories, require_frame_review: parsed.require_frame_review })
     }
 
     /// Where the policy came from: a path, or "built-in default".
@@ -217,6 +243,22 @@ impl Policy {
             }
         }
         Ok(())
+    }
+
+    /// What frame review must check generated frames for (see [`crate::engine::review`]).
+    pub fn frame_review(&self) -> crate::engine::review::ReviewPolicy {
+        let rules = self
+            .categories
+            .iter()
+            .flat_map(|c| {
+                c.frame_labels.iter().map(|(label, threshold)| crate::engine::review::ReviewRule {
+                    category: c.name.clone(),
+                    label: label.clone(),
+                    threshold: *threshold,
+                })
+            })
+            .collect();
+        crate::engine::review::ReviewPolicy { rules, required: self.require_frame_review }
     }
 
     /// Checks every prompt (positive and negative alike: a negative prompt is still text the

@@ -265,3 +265,28 @@ fn check_prompts_follows_each_outcome_of_the_policy_path() {
         assert_eq!(check_prompts(&["a car driving through a city at night"]), Ok(()));
     }
 }
+
+#[test]
+fn frame_labels_become_review_rules_and_bad_thresholds_are_refused() {
+    let p = Policy::from_json(
+        r#"{"version": 1, "require_frame_review": true, "categories": [
+            {"name": "sexual content", "terms": ["nsfw"], "frame_labels": {"nudity": 0.6, "explicit": 0.3}},
+            {"name": "hate", "terms": ["slur"]}]}"#,
+        "test",
+    )
+    .unwrap();
+    let review = p.frame_review();
+    assert!(review.required);
+    let rules: Vec<_> = review.rules.iter().map(|r| (r.category.as_str(), r.label.as_str(), r.threshold)).collect();
+    assert_eq!(rules, [("sexual content", "explicit", 0.3), ("sexual content", "nudity", 0.6)]);
+    assert!(
+        !default_policy().frame_review().required,
+        "the bundled policy must not refuse models without a classifier"
+    );
+    for bad in [r#"{"x": 1.5}"#, r#"{"x": -0.1}"#, r#"{" ": 0.5}"#] {
+        let json =
+            format!(r#"{{"version": 1, "categories": [{{"name": "c", "terms": ["t"], "frame_labels": {bad}}}]}}"#);
+        let err = load_err(&json);
+        assert!(err.contains("frame label") && err.contains("\"c\""), "{bad}: {err}");
+    }
+}

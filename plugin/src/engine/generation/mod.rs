@@ -312,11 +312,6 @@ pub fn shot_clip(
             }
         }
     })?;
-    // Best effort, never failing the render (a failure is a disk error in the report).
-    if made_here {
-        let _ = clip_cache().record_provenance(shot_key, &provenance);
-    }
-    remember_provenance(provenance);
     let frames = match job {
         Job::Single(_) => ShotFrames::Whole(clip),
         Job::Long(request, _) => {
@@ -340,6 +335,11 @@ pub fn shot_clip(
             ShotFrames::Pieces(shot)
         }
     };
+    // Once the shot passed review; best effort, never failing the render (a disk error in the report).
+    if made_here {
+        let _ = clip_cache().record_provenance(shot_key, &provenance);
+    }
+    remember_provenance(provenance);
     Ok(Shotclip { frames, anchor, backward, windows, reviewed })
 }
 

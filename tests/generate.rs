@@ -2,7 +2,8 @@
 //! a shot is generated once however many threads and instances ask for its frames, a host abort
 //! stops it within a step and caches nothing, blocked prompts and broken models fail clearly,
 //! Extend leaves the source untouched (and matches its new frames' colour to the seam when
-//! serving), and Animate between two keyframes keeps both of them.
+//! serving), Animate between two keyframes keeps both of them, and `kinema` signs a C2PA
+//! manifest into the frames it generates but never into source frames it passes through.
 //! Alone in its binary: it counts generations process-wide.
 
 use std::collections::BTreeMap;

@@ -120,20 +120,23 @@ impl Rng {
 /// Which coded bit each slot carries, and its dither as a fraction of the quantiser step. Every
 /// coded bit gets slots spread over the whole frame, so a damaged region costs scattered bits.
 pub(crate) struct Layout {
-    pub bit: Vec<usize>,
+    pub bit: Vec<Option<usize>>,
     pub dither: Vec<f32>,
 }
 
 impl Layout {
-    pub(crate) fn new(slots: usize) -> Layout {
+    /// `used[slot]`: whether the slot carries a bit (None in `bit` when not).
+    pub(crate) fn new(used: &[bool]) -> Layout {
         let mut rng = Rng(KEY);
-        let mut order: Vec<usize> = (0..slots).collect();
-        for i in (1..slots).rev() {
+        let n = used.iter().filter(|&&u| u).count();
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
             let j = (rng.next() % (i as u64 + 1)) as usize;
             order.swap(i, j);
         }
-        let bit = order.iter().map(|&o| o % CODED_BITS).collect();
-        let dither = (0..slots).map(|_| rng.unit()).collect();
+        let mut next = order.iter().map(|&o| o % CODED_BITS);
+        let bit = used.iter().map(|&u| if u { next.next() } else { None }).collect();
+        let dither = used.iter().map(|_| rng.unit()).collect();
         Layout { bit, dither }
     }
 }

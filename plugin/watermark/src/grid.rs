@@ -1,7 +1,9 @@
 //! Where the mark lives: a TILES x TILES grid laid over the frame in relative coordinates, each tile
-//! carrying three smooth half-cosine patterns (horizontal, vertical, diagonal), so the same tiles
-//! and patterns are found at any resolution, and the patterns are low enough in frequency to outlive
-//! JPEG, H.264 and resizing.
+//! carrying three smooth patterns (horizontal, vertical, diagonal), so the same tiles and patterns
+//! are found at any resolution, and the patterns are low enough in frequency to outlive JPEG, H.264
+//! and resizing. Every pattern is zero on the tile's border: the mark has no edges for a resampling
+//! filter to smear across tiles (which broke detection when tile edges fell between pixels) and no
+//! block grid for the eye to find.
 
 /// Tiles per side, whatever the frame's size or aspect.
 pub(crate) const TILES: usize = 16;
@@ -10,36 +12,39 @@ pub(crate) const PATTERNS: usize = 3;
 /// Slots (one quantised value each) per frame.
 pub(crate) const SLOTS: usize = TILES * TILES * PATTERNS;
 
-/// One axis of the grid: each pixel's tile, its half-cosine value, and each tile's mean of it (so
-/// the patterns are exactly zero-mean over the pixels a tile really has, and the tile's brightness
-/// never leaks into them when tile edges fall between pixels).
+/// One axis of the grid: each pixel's tile, its `bump` (sin pi u) and `wave` (sin 2 pi u) values at
+/// position u in the tile, and each tile's means of them (so the patterns are exactly zero-mean over
+/// the pixels a tile really has, and the tile's brightness never leaks into them).
 struct Axis {
     tile: Vec<usize>,
-    cos: Vec<f32>,
-    mean: [f32; TILES],
+    bump: Vec<f32>,
+    wave: Vec<f32>,
+    mean_bump: [f32; TILES],
+    mean_wave: [f32; TILES],
 }
 
 impl Axis {
     /// None when some tile would get fewer than `min_px` pixels.
     fn new(n: usize, min_px: usize) -> Option<Axis> {
-        let mut tile = Vec::with_capacity(n);
-        let mut cos = Vec::with_capacity(n);
-        let mut sum = [0f64; TILES];
-        let mut count = [0usize; TILES];
+        let (mut tile, mut bump, mut wave) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut sum_bump, mut sum_wave, mut count) = ([0f64; TILES], [0f64; TILES], [0usize; TILES]);
         for i in 0..n {
             let pos = (i as f64 + 0.5) / n as f64 * TILES as f64;
             let t = (pos.floor() as usize).min(TILES - 1);
-            let c = (std::f64::consts::PI * (pos - t as f64)).cos();
+            let angle = std::f64::consts::PI * (pos - t as f64);
             tile.push(t);
-            cos.push(c as f32);
-            sum[t] += c;
+            bump.push(angle.sin() as f32);
+            wave.push((2.0 * angle).sin() as f32);
+            sum_bump[t] += angle.sin();
+            sum_wave[t] += (2.0 * angle).sin();
             count[t] += 1;
         }
         if count.iter().any(|&c| c < min_px) {
             return None;
         }
-        let mean = std::array::from_fn(|t| (sum[t] / count[t] as f64) as f32);
-        Some(Axis { tile, cos, mean })
+        let mean_bump = std::array::from_fn(|t| (sum_bump[t] / count[t] as f64) as f32);
+        let mean_wave = std::array::from_fn(|t| (sum_wave[t] / count[t] as f64) as f32);
+        Some(Axis { tile, bump, wave, mean_bump, mean_wave })
     }
 }
 
@@ -56,11 +61,14 @@ impl Grid {
 
     /// Calls `f(tile, patterns, pixel index)` for every pixel, row by row.
     fn for_each(&self, mut f: impl FnMut(usize, [f32; PATTERNS], usize)) {
-        for (row, (&ty, &cy)) in self.y.tile.iter().zip(&self.y.cos).enumerate() {
-            let my = self.y.mean[ty];
-            for (col, (&tx, &cx)) in self.x.tile.iter().zip(&self.x.cos).enumerate() {
-                let mx = self.x.mean[tx];
-                let pats = [cx - mx, cy - my, cx * cy - mx * my];
+        let (x, y) = (&self.x, &self.y);
+        for row in 0..y.tile.len() {
+            let ty = y.tile[row];
+            let (yb, yw, myb, myw) = (y.bump[row], y.wave[row], y.mean_bump[ty], y.mean_wave[ty]);
+            for col in 0..x.tile.len() {
+                let tx = x.tile[col];
+                let (xb, xw, mxb, mxw) = (x.bump[col], x.wave[col], x.mean_bump[tx], x.mean_wave[tx]);
+                let pats = [xw * yb - mxw * myb, xb * yw - mxb * myw, xw * yw - mxw * myw];
                 f(ty * TILES + tx, pats, row * self.width + col);
             }
         }

@@ -107,6 +107,11 @@ fn robustness_on_real_footage() {
     };
     rows.push(("0.5x resize (triangle)", count(&resize(0.5, imageops::FilterType::Triangle)), n));
     rows.push(("0.5x resize (Lanczos3)", count(&resize(0.5, imageops::FilterType::Lanczos3)), n));
+    rows.push((
+        "0.6x resize (triangle; tile edges between pixels)",
+        count(&resize(0.6, imageops::FilterType::Triangle)),
+        n,
+    ));
     rows.push(("1.5x resize (Catmull-Rom)", count(&resize(1.5, imageops::FilterType::CatmullRom)), n));
     let mut h264_single = None;
     if has_ffmpeg() {
@@ -134,7 +139,8 @@ fn robustness_on_real_footage() {
     }
     if let Some(single) = h264_single {
         assert_eq!(rows.last().map(|r| r.1), Some(1), "H.264 shot");
-        assert!(single >= 1, "H.264 single frame {single}");
+        // Measured 7/12; the guard leaves room for x264 version differences.
+        assert!(single >= 5, "H.264 single frame {single}");
     }
 }
 

@@ -70,8 +70,8 @@ fn has_ffmpeg() -> bool {
     Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success())
 }
 
-/// The frames as one H.264 shot (x264, CRF 23, 4:2:0), decoded back.
-fn h264(frames: &[RgbImage]) -> Vec<RgbImage> {
+/// The frames as one H.264 shot (x264 at `crf`, 4:2:0), decoded back.
+fn h264(frames: &[RgbImage], crf: u32) -> Vec<RgbImage> {
     let dir = std::env::temp_dir().join(format!("kinema-wm-h264-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (i, f) in frames.iter().enumerate() {
@@ -81,7 +81,8 @@ fn h264(frames: &[RgbImage]) -> Vec<RgbImage> {
         let out = Command::new("ffmpeg").args(["-y", "-loglevel", "error"]).args(args).current_dir(&dir).output();
         assert!(out.as_ref().is_ok_and(|o| o.status.success()), "ffmpeg {args:?}: {out:?}");
     };
-    ff(&["-i", "in%03d.png", "-c:v", "libx264", "-crf", "23", "-pix_fmt", "yuv420p", "out.mp4"]);
+    let crf = crf.to_string();
+    ff(&["-i", "in%03d.png", "-c:v", "libx264", "-crf", &crf, "-pix_fmt", "yuv420p", "out.mp4"]);
     ff(&["-i", "out.mp4", "dec%03d.png"]);
     let back = (0..frames.len()).map(|i| image::open(dir.join(format!("dec{:03}.png", i + 1))).unwrap().to_rgb8());
     let back = back.collect();
@@ -96,38 +97,46 @@ fn robustness_on_real_footage() {
     let psnr_min = originals.iter().zip(&marked).map(|(a, b)| psnr8(a, b)).fold(f64::INFINITY, f64::min);
     let count = |imgs: &[RgbImage]| imgs.iter().filter(|i| found(i)).count();
     let n = marked.len();
-    let mut rows = vec![
-        ("8-bit quantisation", count(&marked), n),
-        ("JPEG q70", count(&marked.iter().map(|m| jpeg(m, 70)).collect::<Vec<_>>()), n),
-        ("JPEG q50", count(&marked.iter().map(|m| jpeg(m, 50)).collect::<Vec<_>>()), n),
+    let mut rows: Vec<(String, usize, usize)> = vec![
+        ("8-bit quantisation".into(), count(&marked), n),
+        ("JPEG q70".into(), count(&marked.iter().map(|m| jpeg(m, 70)).collect::<Vec<_>>()), n),
+        ("JPEG q50".into(), count(&marked.iter().map(|m| jpeg(m, 50)).collect::<Vec<_>>()), n),
     ];
     let resize = |scale: f32, filter| -> Vec<RgbImage> {
         let size = |v: u32| (v as f32 * scale).round() as u32;
         marked.iter().map(|m| imageops::resize(m, size(m.width()), size(m.height()), filter)).collect()
     };
-    rows.push(("0.5x resize (triangle)", count(&resize(0.5, imageops::FilterType::Triangle)), n));
-    rows.push(("0.5x resize (Lanczos3)", count(&resize(0.5, imageops::FilterType::Lanczos3)), n));
+    rows.push(("0.5x resize (triangle)".into(), count(&resize(0.5, imageops::FilterType::Triangle)), n));
+    rows.push(("0.5x resize (Lanczos3)".into(), count(&resize(0.5, imageops::FilterType::Lanczos3)), n));
     rows.push((
-        "0.6x resize (triangle; tile edges between pixels)",
+        "0.6x resize (triangle; tile edges between pixels)".into(),
         count(&resize(0.6, imageops::FilterType::Triangle)),
         n,
     ));
-    rows.push(("1.5x resize (Catmull-Rom)", count(&resize(1.5, imageops::FilterType::CatmullRom)), n));
+    rows.push(("1.5x resize (Catmull-Rom)".into(), count(&resize(1.5, imageops::FilterType::CatmullRom)), n));
     let mut h264_single = None;
     if has_ffmpeg() {
-        let decoded = h264(&marked);
-        let single = count(&decoded);
-        let obs: Vec<Observation> = decoded
-            .iter()
-            .map(|d| observe_rgb8(d.as_raw(), 3, d.width() as usize, d.height() as usize).unwrap())
-            .collect();
-        let shot = detect_combined(&obs).is_some_and(|d| d.payload == PAYLOAD);
-        rows.push(("H.264 CRF 23, single frame", single, n));
-        rows.push(("H.264 CRF 23, 12 frames as one shot", usize::from(shot), 1));
-        h264_single = Some(single);
+        for crf in [23, 28] {
+            let decoded = h264(&marked, crf);
+            let single = count(&decoded);
+            let obs: Vec<Observation> = decoded
+                .iter()
+                .map(|d| observe_rgb8(d.as_raw(), 3, d.width() as usize, d.height() as usize).unwrap())
+                .collect();
+            let shot = detect_combined(&obs).is_some_and(|d| d.payload == PAYLOAD);
+            rows.push((format!("H.264 CRF {crf}, single frame"), single, n));
+            rows.push((format!("H.264 CRF {crf}, 12 frames as one shot"), usize::from(shot), 1));
+            h264_single = h264_single.or(Some((single, shot)));
+        }
     } else {
         println!("note: ffmpeg is not on PATH, H.264 round trip skipped");
     }
+    // What it is not built to survive, measured so the README can say so.
+    let each = |f: &dyn Fn(&RgbImage) -> RgbImage| count(&marked.iter().map(f).collect::<Vec<_>>());
+    rows.push(("0.25x resize (triangle)".into(), count(&resize(0.25, imageops::FilterType::Triangle)), n));
+    rows.push(("crop 4% off each side".into(), each(&|m| imageops::crop_imm(m, 13, 8, 294, 176).to_image()), n));
+    rows.push(("horizontal flip".into(), each(&|m| imageops::flip_horizontal(m)), n));
+    rows.push(("brightness +10 levels".into(), each(&|m| imageops::colorops::brighten(m, 10)), n));
     println!("\n| case | frames recovered |\n|---|---|");
     for (case, got, of) in &rows {
         println!("| {case} | {got}/{of} |");
@@ -137,8 +146,8 @@ fn robustness_on_real_footage() {
     for (case, got, of) in &rows[..4] {
         assert_eq!(got, of, "{case}");
     }
-    if let Some(single) = h264_single {
-        assert_eq!(rows.last().map(|r| r.1), Some(1), "H.264 shot");
+    if let Some((single, shot)) = h264_single {
+        assert!(shot, "H.264 CRF 23 shot");
         // Measured 7/12; the guard leaves room for x264 version differences.
         assert!(single >= 5, "H.264 single frame {single}");
     }

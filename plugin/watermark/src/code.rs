@@ -54,6 +54,12 @@ pub(crate) fn encode(p: &Payload) -> Vec<u8> {
 /// Soft Viterbi over per-coded-bit soft values (positive means 0). Returns the payload when the CRC
 /// holds, else None.
 pub(crate) fn decode(soft: &[f32]) -> Option<Payload> {
+    let (p, check) = viterbi(soft)?;
+    (check == crc(&p)).then_some(p)
+}
+
+/// The most likely payload and CRC word, whether or not they match.
+pub(crate) fn viterbi(soft: &[f32]) -> Option<(Payload, u32)> {
     if soft.len() != CODED_BITS {
         return None;
     }
@@ -98,7 +104,7 @@ pub(crate) fn decode(soft: &[f32]) -> Option<Payload> {
         state = (hb << 5) | (state >> 1);
     }
     let p = Payload { model: word(&bits[0..32]), seed: word(&bits[32..64]), shot: word(&bits[64..96]) };
-    (word(&bits[96..128]) == crc(&p)).then_some(p)
+    Some((p, word(&bits[96..128])))
 }
 
 /// splitmix64: a tiny, fixed, platform-independent generator for the interleaver and dither.

@@ -1,16 +1,20 @@
-//! Where the mark lives: a TILES x TILES grid laid over the frame in relative coordinates, each tile
+//! Where the mark lives: a TILES_X x TILES_Y grid laid over the frame in relative coordinates, each tile
 //! carrying three smooth patterns (horizontal, vertical, diagonal), so the same tiles and patterns
 //! are found at any resolution, and the patterns are low enough in frequency to outlive JPEG, H.264
 //! and resizing. Every pattern is zero on the tile's border: the mark has no edges for a resampling
 //! filter to smear across tiles (which broke detection when tile edges fell between pixels) and no
 //! block grid for the eye to find.
 
-/// Tiles per side, whatever the frame's size or aspect.
-pub(crate) const TILES: usize = 16;
+/// Tiles across and down, whatever the frame's size or aspect.
+pub(crate) const TILES_X: usize = 16;
+pub(crate) const TILES_Y: usize = 16;
+/// Tiles on the longer count, which sets the smallest frame.
+pub(crate) const TILES_MAX: usize = if TILES_X > TILES_Y { TILES_X } else { TILES_Y };
+const TILE_COUNT: usize = TILES_X * TILES_Y;
 /// Patterns per tile.
 pub(crate) const PATTERNS: usize = 3;
 /// Slots (one quantised value each) per frame.
-pub(crate) const SLOTS: usize = TILES * TILES * PATTERNS;
+pub(crate) const SLOTS: usize = TILE_COUNT * PATTERNS;
 
 /// One axis of the grid: each pixel's tile, its `bump` (sin pi u) and `wave` (sin 2 pi u) values at
 /// position u in the tile, and each tile's means of them (so the patterns are exactly zero-mean over
@@ -19,18 +23,18 @@ struct Axis {
     tile: Vec<usize>,
     bump: Vec<f32>,
     wave: Vec<f32>,
-    mean_bump: [f32; TILES],
-    mean_wave: [f32; TILES],
+    mean_bump: Vec<f32>,
+    mean_wave: Vec<f32>,
 }
 
 impl Axis {
     /// None when some tile would get fewer than `min_px` pixels.
-    fn new(n: usize, min_px: usize) -> Option<Axis> {
+    fn new(n: usize, tiles: usize, min_px: usize) -> Option<Axis> {
         let (mut tile, mut bump, mut wave) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut sum_bump, mut sum_wave, mut count) = ([0f64; TILES], [0f64; TILES], [0usize; TILES]);
+        let (mut sum_bump, mut sum_wave, mut count) = (vec![0f64; tiles], vec![0f64; tiles], vec![0usize; tiles]);
         for i in 0..n {
-            let pos = (i as f64 + 0.5) / n as f64 * TILES as f64;
-            let t = (pos.floor() as usize).min(TILES - 1);
+            let pos = (i as f64 + 0.5) / n as f64 * tiles as f64;
+            let t = (pos.floor() as usize).min(tiles - 1);
             let angle = std::f64::consts::PI * (pos - t as f64);
             tile.push(t);
             bump.push(angle.sin() as f32);
@@ -42,8 +46,8 @@ impl Axis {
         if count.iter().any(|&c| c < min_px) {
             return None;
         }
-        let mean_bump = std::array::from_fn(|t| (sum_bump[t] / count[t] as f64) as f32);
-        let mean_wave = std::array::from_fn(|t| (sum_wave[t] / count[t] as f64) as f32);
+        let mean = |sum: Vec<f64>| sum.iter().zip(&count).map(|(s, &c)| (s / c as f64) as f32).collect();
+        let (mean_bump, mean_wave) = (mean(sum_bump), mean(sum_wave));
         Some(Axis { tile, bump, wave, mean_bump, mean_wave })
     }
 }
@@ -56,7 +60,7 @@ pub(crate) struct Grid {
 
 impl Grid {
     pub(crate) fn new(width: usize, height: usize, min_px: usize) -> Option<Grid> {
-        Some(Grid { width, x: Axis::new(width, min_px)?, y: Axis::new(height, min_px)? })
+        Some(Grid { width, x: Axis::new(width, TILES_X, min_px)?, y: Axis::new(height, TILES_Y, min_px)? })
     }
 
     /// Calls `f(tile, patterns, pixel index)` for every pixel, row by row.
@@ -69,7 +73,7 @@ impl Grid {
                 let tx = x.tile[col];
                 let (xb, xw, mxb, mxw) = (x.bump[col], x.wave[col], x.mean_bump[tx], x.mean_wave[tx]);
                 let pats = [xw * yb - mxw * myb, xb * yw - mxb * myw, xw * yw - mxw * myw];
-                f(ty * TILES + tx, pats, row * self.width + col);
+                f(ty * TILES_X + tx, pats, row * self.width + col);
             }
         }
     }
@@ -93,7 +97,7 @@ impl Grid {
     /// change goes where the mask is high). Within a tile the masked patterns are no longer
     /// orthogonal, so each tile solves a 3x3 system to hit all three amplitudes exactly.
     pub(crate) fn shaped_delta(&self, mask: &[f32], change: &[f32]) -> Vec<f32> {
-        let tiles = TILES * TILES;
+        let tiles = TILE_COUNT;
         // a[t][s'][s] = sum(m * pat_s * pat_s') / sum(pat_s'^2)
         let mut a = vec![[[0f64; PATTERNS]; PATTERNS]; tiles];
         let mut den = vec![[0f64; PATTERNS]; tiles];
@@ -125,10 +129,15 @@ impl Grid {
         delta
     }
 
+    /// The tile pixel `i` (row-major) falls in.
+    pub(crate) fn tile_at(&self, i: usize) -> usize {
+        self.y.tile[i / self.width] * TILES_X + self.x.tile[i % self.width]
+    }
+
     /// Mean of `values` over each tile.
     pub(crate) fn tile_means(&self, values: &[f32]) -> Vec<f32> {
-        let mut sum = vec![0f64; TILES * TILES];
-        let mut n = vec![0usize; TILES * TILES];
+        let mut sum = vec![0f64; TILE_COUNT];
+        let mut n = vec![0usize; TILE_COUNT];
         self.for_each(|t, _, i| {
             sum[t] += f64::from(values[i]);
             n[t] += 1;

@@ -2,12 +2,12 @@
 //! Kinema, with which model, seed and shot.
 //!
 //! How: the frame's luma is cut into a 16x16 grid of tiles in relative coordinates, and each tile
-//! carries two smooth sine patterns that vanish on its border. Each pattern's amplitude is quantised onto one of two
-//! interleaved lattices (dithered quantisation index modulation), one per coded bit. Unlike additive
-//! spread spectrum, the picture itself does not interfere with the mark, so a faint mark survives
-//! JPEG and H.264; and since the grid is relative to the frame, a resized frame reads the same. The
-//! coded bits are the payload and a CRC-32 over the "Kinema" magic, convolutionally coded and spread
-//! over the whole frame. Frames of one shot can be voted together ([`detect_combined`]).
+//! carries two smooth sine patterns that vanish on its border. Each pattern's amplitude is quantised
+//! onto one of two interleaved lattices (dithered quantisation index modulation), one per coded
+//! bit. Unlike additive spread spectrum, the picture itself does not interfere with the mark, so a
+//! faint mark survives JPEG and H.264; and since the grid is relative to the frame, a resized frame
+//! reads the same. The coded bits are the payload and a CRC-32 over the "Kinema" magic,
+//! convolutionally coded and spread over the whole frame. Frames of one shot can be voted together ([`detect_combined`]).
 //!
 //! The mark is shaped by local texture (more in detail, less in flat areas) and scaled to a PSNR
 //! floor ([`DEFAULT_PSNR_DB`]).
@@ -50,11 +50,18 @@ const MIN_CONFIDENCE: f32 = 0.75;
 /// What a mark says. The "Kinema" magic is implicit: only marks made by this crate decode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Payload {
-    /// A hash of the model (e.g. the first 4 bytes of its file hash).
+    /// A hash of the model (e.g. [`Payload::fold`] of its file hash).
     pub model: u32,
     pub seed: u32,
-    /// A hash of the shot's cache key.
+    /// A hash of the shot's cache key ([`Payload::fold`]).
     pub shot: u32,
+}
+
+impl Payload {
+    /// Folds a longer identifier (a model file's hash, a shot's cache key) into a payload field.
+    pub fn fold(id: &[u8]) -> u32 {
+        crc32fast::hash(id)
+    }
 }
 
 /// A mark that was found.

@@ -7,7 +7,8 @@
 //! bit. Unlike additive spread spectrum, the picture itself does not interfere with the mark, so a
 //! faint mark survives JPEG and H.264; and since the grid is relative to the frame, a resized frame
 //! reads the same. The coded bits are the payload and a CRC-32 over the "Kinema" magic,
-//! convolutionally coded and spread over the whole frame. Frames of one shot can be voted together ([`detect_combined`]).
+//! convolutionally coded and spread over the whole frame. Frames of one shot can be voted together
+//! ([`detect_combined`]).
 //!
 //! The mark is shaped by local texture (more in detail, less in flat areas) and scaled to a PSNR
 //! floor ([`DEFAULT_PSNR_DB`]).

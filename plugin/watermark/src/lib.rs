@@ -171,7 +171,7 @@ pub fn embed(
     let tile_weight: Vec<f32> =
         tile_act.iter().map(|&a| if median > 1e-6 { (a / median).clamp(0.6, 1.0) } else { 1.0 }).collect();
     let mask: Vec<f32> =
-        { act.iter().enumerate().map(|(i, &a)| (a / (tile_act[grid.tile_at(i)] + 1e-5)).clamp(0.3, 3.0)).collect() };
+        act.iter().enumerate().map(|(i, &a)| (a / (tile_act[grid.tile_at(i)] + 1e-5)).clamp(0.5, 2.0)).collect();
 
     let change: Vec<f32> = (0..SLOTS)
         .map(|k| {

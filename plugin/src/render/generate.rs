@@ -9,6 +9,7 @@ use crate::effects::{
     PARAM_SEED, PARAM_STEPS,
 };
 use crate::engine::generation::{check_output_size, shot_clip, FrameRef, Prompts, Seam, Shot, ShotSettings};
+use crate::engine::watermark;
 use crate::frame_io::{resize_cover, Frame};
 
 /// The settings of Generate, Animate and Extend, read once per render. Those an effect does not
@@ -176,7 +177,9 @@ pub fn render(
     .ok_or_else(|| RenderError::failed(format!("internal: the shot has no frame {index}")))?;
 
     // Fit the shot to the output frame, opaque where the output has alpha.
-    let fitted = resize_cover(&frame, bounds.width(), bounds.height());
+    let mut fitted = resize_cover(&frame, bounds.width(), bounds.height());
+    // Marked last, at the output's size, so nothing resamples the mark away.
+    let marking = watermark::mark(&mut fitted, &made.provenance).map_err(failed)?.status();
     let written = assemble(&fitted, out.channels()?, Alpha::Opaque).map_err(failed)?;
     out.write(&written, bounds)?;
     let (clip_frames, seed, reviewed) = (made.frames.len(), settings.seed, &made.reviewed);
@@ -186,9 +189,9 @@ pub fn render(
     };
     Ok(match between {
         Some((first, last)) => format!(
-            "Generated frame {index} of the shot between keyframes {first} and {last} ({clip_frames}, seed {seed}; {reviewed})"
+            "Generated frame {index} of the shot between keyframes {first} and {last} ({clip_frames}, seed {seed}; {reviewed}; {marking})"
         ),
-        None => format!("Generated frame {index} of the shot ({clip_frames}, seed {seed}; {reviewed})"),
+        None => format!("Generated frame {index} of the shot ({clip_frames}, seed {seed}; {reviewed}; {marking})"),
     })
 }
 

@@ -23,6 +23,7 @@ use crate::diffusion::{
 use crate::effects::Direction;
 use crate::frame_io::{resize_cover, Frame};
 use crate::models::ModelDir;
+use kinema_watermark::Payload;
 
 /// What kind of shot, with its conditioning pictures (any size; fitted to the generation size).
 pub enum Shot {
@@ -328,7 +329,10 @@ pub fn shot_clip(
             ShotFrames::Pieces(shot)
         }
     };
-    Ok(Shotclip { frames, anchor, backward, windows, reviewed })
+    // What the frames' watermark says: this model, this seed, this shot.
+    let provenance =
+        Payload { model: model.provenance_id(), seed: settings.seed as u32, shot: shot_key.as_u128() as u32 };
+    Ok(Shotclip { frames, anchor, backward, windows, reviewed, provenance })
 }
 
 /// Latent frames decoded each side of a long shot's piece.

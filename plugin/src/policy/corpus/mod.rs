@@ -70,7 +70,8 @@ fn first_corpus_meets_the_goals() {
 fn heldout_corpus() {
     let cases = read(include_str!("heldout.tsv"));
     let p = Policy::builtin().unwrap();
-    let [evasion, ordinary, double] = measure("heldout", &cases, |prompt, negative| p.check_pair(prompt, negative, None));
+    let [evasion, ordinary, double] =
+        measure("heldout", &cases, |prompt, negative| p.check_pair(prompt, negative, None));
     assert!(evasion.0 * 100 >= evasion.1 * 80, "heldout: only {}/{} evasions blocked", evasion.0, evasion.1);
     assert!(ordinary.0 * 20 <= ordinary.1, "heldout: {}/{} ordinary prompts blocked", ordinary.0, ordinary.1);
     assert!(double.0 * 5 <= double.1, "heldout: {}/{} double meanings blocked", double.0, double.1);

@@ -333,3 +333,21 @@ fn check_prompts_follows_each_outcome_of_the_policy_path() {
         assert_eq!(check_prompts("a car driving through a city at night", "", None), Ok(()));
     }
 }
+
+#[test]
+fn the_model_normaliser_decides_what_is_checked() {
+    let p = default_policy();
+    // A tokenizer that turns an emoji into a word: the model reads the word, so the policy does.
+    let peach: tokenizers::normalizers::NormalizerWrapper =
+        serde_json::from_str(r#"{"type": "Replace", "pattern": {"String": "🍑"}, "content": "nude"}"#).unwrap();
+    let model = ModelNormalizer::new(peach);
+    assert_eq!(p.check_pair("a 🍑 figure on a beach", "", None), Ok(()));
+    let b = p.check_pair("a 🍑 figure on a beach", "", Some(&model)).unwrap_err();
+    assert_eq!((b.category.as_str(), b.matched.as_str()), ("sexual content", "nude"));
+    // T5's own normaliser (NFKC with SentencePiece's extras) sees through full-width letters too.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ltx/fixtures/t5_tokenizer");
+    let t5 = crate::diffusion::tokenize::open(&dir.join("tokenizer.json")).unwrap();
+    let t5 = ModelNormalizer::from_tokenizer(&t5).unwrap();
+    assert_eq!(p.check_pair("ａ ｇｏｒｅ scene", "", Some(&t5)).unwrap_err().matched, "gore");
+    assert_eq!(p.check_pair("a calm sea", "nsfw, ｎｕｄｅ", Some(&t5)), Ok(()));
+}

@@ -143,3 +143,59 @@ fn keyframes_are_joined_in_order() {
     let raw = inst.render(&request).unwrap();
     assert!(joins(&out) < joins(&raw), "joins {:.4} with matching vs {:.4} without", joins(&out), joins(&raw));
 }
+
+/// Runs `kinema generate` on Kinema-tiny under the content policy `policy` (JSON), returning
+/// whether it succeeded, its stdout + stderr, and which of the first frames were written.
+fn generate_under(policy: &str, prompt: &str, model: Option<&str>) -> (bool, String, Vec<bool>) {
+    let dir = std::env::temp_dir().join(format!("kinema-review-{}-{}", std::process::id(), prompt.len()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("policy.json"), policy).unwrap();
+    let mut cmd = std::process::Command::new(kinema_exe());
+    cmd.env("KINEMA_CACHE_DIR", dir.join("cache")).env("KINEMA_POLICY", dir.join("policy.json"));
+    cmd.arg("--bundle").arg(bundle_path()).args(["generate", prompt, "--frames", "9", "--seed", "3"]);
+    if let Some(model) = model {
+        cmd.args(["--model", model, "--steps", "2"]);
+    }
+    let out = cmd.arg("--out").arg(dir.join("shot/%04d.png")).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let written = (0..9).map(|i| dir.join(format!("shot/{i:04}.png")).is_file()).collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    (out.status.success(), text, written)
+}
+
+/// A test policy for the Kinema-tiny world: red objects are forbidden (the shipped classifier,
+/// models/kinema-tiny/frame_review.onnx, scores each frame's object colours).
+const NO_RED: &str = r#"{"version": 1, "categories": [
+  {"name": "forbidden colour", "terms": ["crimson"], "frame_labels": {"red": 0.5}}]}"#;
+
+#[test]
+fn frame_review_withholds_a_flagged_shot_and_passes_the_rest() {
+    // The prompt passes the text check (no listed term); the frames show red and are flagged.
+    let (ok, text, written) = generate_under(NO_RED, "a red circle moving right on a black background", None);
+    assert!(!ok, "a red shot was served: {text}");
+    assert!(text.contains("Shot withheld by frame review: frame "), "{text}");
+    assert!(text.contains("was flagged as forbidden colour (classifier label \"red\""), "{text}");
+    assert_eq!(written, [false; 9], "a flagged shot wrote frames: {text}");
+
+    let (ok, text, written) = generate_under(NO_RED, "a blue circle moving right on a black background", None);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("frames reviewed for forbidden colour"),
+        "Status does not say the frames were reviewed: {text}"
+    );
+    assert_eq!(written, [true; 9]);
+}
+
+#[test]
+fn a_policy_that_requires_review_refuses_a_model_without_a_classifier() {
+    let policy = r#"{"version": 1, "require_frame_review": true, "categories": [
+      {"name": "forbidden colour", "terms": ["crimson"], "frame_labels": {"red": 0.5}}]}"#;
+    let (ok, text, written) = generate_under(policy, "a blue circle moving right", Some(&ltx_model()));
+    assert!(!ok, "a model without a frame classifier generated under a policy that requires review: {text}");
+    assert!(text.contains("frame classifier"), "{text}");
+    assert_eq!(written, [false; 9]);
+    // The same policy with Kinema-tiny, which has one, generates.
+    let (ok, text, _) = generate_under(policy, "a blue circle moving right on a black background", None);
+    assert!(ok, "{text}");
+}

@@ -52,7 +52,7 @@ fn a_shot_longer_than_the_models_window_is_made_in_windows() {
         assert!(labels.iter().any(|l| l.contains(window)), "{window} in {labels:?}");
     }
     let status = status(&inst);
-    assert!(status.contains("(41 frames in 3 windows of 17, overlap 6, seed 3)"), "{status}");
+    assert!(status.contains("(41 frames in 3 windows of 17, overlap 6, seed 3; frames not reviewed"), "{status}");
 
     // The shot moves, and no step between neighbouring frames (the window seams included) is a
     // jump: at most three times the median step.

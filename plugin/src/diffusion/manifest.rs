@@ -99,6 +99,46 @@ pub struct Components {
     pub transformer: TransformerSpec,
     pub vae_encoder: VaeEncoderSpec,
     pub vae_decoder: VaeDecoderSpec,
+    /// The classifier every generated frame is reviewed with before any frame of a shot is
+    /// served or cached (`engine::review`); the content policy sets which labels flag a shot.
+    #[serde(default)]
+    pub frame_classifier: Option<FrameClassifierSpec>,
+}
+
+/// An image classifier with labelled outputs: `input` takes RGB frames `[N, 3, height, width]`
+/// in 0..1, `output` gives one score per label `[N, labels]` (probabilities: the policy's
+/// thresholds are compared with them as they are).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameClassifierSpec {
+    pub file: String,
+    pub input: String,
+    pub output: String,
+    /// The size frames are scaled to (whole frame, not cropped: nothing escapes review).
+    pub width: usize,
+    pub height: usize,
+    pub labels: Vec<String>,
+}
+
+/// Largest classifier input side: review models take thumbnails (224–512 px).
+const MAX_CLASSIFIER_SIDE: usize = 4096;
+
+impl FrameClassifierSpec {
+    fn check(&self) -> Result<(), String> {
+        let (w, h) = (self.width, self.height);
+        if w == 0 || h == 0 || w.max(h) > MAX_CLASSIFIER_SIDE {
+            return Err(format!("the input size {w}x{h} must be 1 to {MAX_CLASSIFIER_SIDE} pixels a side"));
+        }
+        if self.labels.is_empty() {
+            return Err("labels is empty: a classifier must say what each score means".into());
+        }
+        for (i, label) in self.labels.iter().enumerate() {
+            if label.trim().is_empty() || self.labels[..i].contains(label) {
+                return Err(format!("label {:?} is empty or listed twice", label));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -374,6 +414,9 @@ impl Manifest {
         for (component, precision) in m.precisions() {
             precision.check().map_err(|e| bad(format!("{}: components.{component}.precision: {e}", path.display())))?;
         }
+        if let Some(c) = &m.components.frame_classifier {
+            c.check().map_err(|e| bad(format!("{}: components.frame_classifier: {e}", path.display())))?;
+        }
         for file in m.files() {
             crate::models::component_file(root, file).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         }
@@ -456,9 +499,11 @@ impl Manifest {
         ]
     }
 
-    fn files(&self) -> [&str; 5] {
+    fn files(&self) -> Vec<&str> {
         let c = &self.components;
-        [&c.tokenizer.file, &c.text_encoder.file, &c.transformer.file, &c.vae_encoder.file, &c.vae_decoder.file]
+        let graphs =
+            [&c.tokenizer.file, &c.text_encoder.file, &c.transformer.file, &c.vae_encoder.file, &c.vae_decoder.file];
+        graphs.into_iter().map(String::as_str).chain(c.frame_classifier.as_ref().map(|f| f.file.as_str())).collect()
     }
 
     /// Pixel frame count the model can make nearest to `wanted` (rounding up).
@@ -545,5 +590,24 @@ mod tests {
         let err = Manifest::load(&dir, "copy").unwrap_err().to_string();
         std::fs::remove_dir_all(&dir).ok();
         assert!(err.contains("components.transformer.precision"), "{err}");
+    }
+
+    #[test]
+    fn a_frame_classifier_must_say_its_size_and_distinct_labels() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kinema-tiny");
+        let m = Manifest::load(&root, "kinema-tiny").unwrap();
+        let c = m.components.frame_classifier.clone().expect("Kinema-tiny ships a frame classifier");
+        assert!(m.files().contains(&c.file.as_str()), "the classifier is one of the model's files");
+        let with = |edit: fn(&mut FrameClassifierSpec)| {
+            let mut c = c.clone();
+            edit(&mut c);
+            c.check()
+        };
+        assert_eq!(with(|_| ()), Ok(()));
+        assert!(with(|c| c.width = 0).unwrap_err().contains("input size"));
+        assert!(with(|c| c.height = 5000).unwrap_err().contains("input size"));
+        assert!(with(|c| c.labels.clear()).unwrap_err().contains("labels is empty"));
+        assert!(with(|c| c.labels.push("red".into())).unwrap_err().contains("listed twice"));
+        assert!(with(|c| c.labels[0] = " ".into()).unwrap_err().contains("empty"));
     }
 }

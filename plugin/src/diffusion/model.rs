@@ -90,6 +90,11 @@ impl VideoModel {
         Ok(runtime::session(&self.root.join(file), ProviderPreference::from_env())?)
     }
 
+    /// The session of a graph the manifest names, for stages outside the pipelines (frame review).
+    pub fn component_session(&self, file: &str) -> Result<Arc<SharedSession>, EngineError> {
+        self.session(file)
+    }
+
     pub(super) fn mismatch(&self, reason: String) -> EngineError {
         EngineError::Mismatch { model: self.name.clone(), reason }
     }
@@ -119,6 +124,9 @@ impl VideoModel {
         ];
         if encodes {
             graphs.push((&ve.file, vec![&ve.input], &ve.output));
+        }
+        if let Some(fc) = &c.frame_classifier {
+            graphs.push((&fc.file, vec![&fc.input], &fc.output));
         }
         for (file, inputs, output) in graphs {
             let session = self.session(file)?;

@@ -5,6 +5,7 @@ pub mod flow;
 pub mod generation;
 pub mod interpolation;
 pub mod motion;
+pub mod review;
 
 use crate::models::ModelError;
 use crate::runtime::RuntimeError;
@@ -27,6 +28,9 @@ pub enum EngineError {
     Memory(#[from] crate::frame_io::OutOfMemory),
     #[error(transparent)]
     Refused(#[from] crate::policy::PromptRefused),
+    /// Frame review flagged a generated frame: the shot is withheld.
+    #[error("{0}")]
+    Flagged(review::Flagged),
     /// The host asked to stop (abort) between denoising steps.
     #[error("stopped by the host before the clip was finished")]
     Aborted,

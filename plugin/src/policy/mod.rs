@@ -25,7 +25,11 @@
 //!   inverts the positive one toward the category: the positive prompt mentions one of
 //!   `subjects` and the negative prompt lists one of `terms` (a person, minus their clothes).
 //!
-//! Version 1 files (`terms` and `patterns` only, `*` as punctuation) still load.
+//! - **Frame labels** (`"frame_labels": {"nudity": 0.6}`) name the frame-classifier labels that
+//!   flag a generated frame in the category, and the score (0 to 1) at which they do; a top-level
+//!   `"require_frame_review": true` refuses models without a classifier ([`Policy::frame_review`]).
+//!
+//! Version 1 files (`terms`, `patterns` and frame review; `*` as punctuation) still load.
 //!
 //! The file in use is `KINEMA_POLICY` (the user's choice, so it must exist), else the bundle's
 //! `Contents/Resources/policy.json`, else the default compiled into the plugin — never none.
@@ -81,6 +85,10 @@ pub enum PolicyError {
         "content policy {file}: pattern {pattern:?} in category \"{category}\" is not a valid regular expression: {reason}"
     )]
     InvalidRegex { file: String, category: String, pattern: String, reason: String },
+    #[error(
+        "content policy {file}: frame label {label:?} in category \"{category}\" needs a name and a threshold from 0 to 1 (it has {threshold})"
+    )]
+    InvalidFrameLabel { file: String, category: String, label: String, threshold: String },
 }
 
 /// A prompt the policy refuses.
@@ -115,6 +123,9 @@ struct PolicyFile {
     #[allow(dead_code)]
     description: Option<String>,
     categories: Vec<CategoryFile>,
+    /// Models without a frame classifier may not generate.
+    #[serde(default)]
+    require_frame_review: bool,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +145,10 @@ struct CategoryFile {
     /// Version 2 on.
     #[serde(default)]
     negative: Option<NegativeFile>,
+    /// Frame-classifier labels that flag a generated frame in this category, with the score
+    /// (0..1) at which they do.
+    #[serde(default)]
+    frame_labels: std::collections::BTreeMap<String, f32>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +172,7 @@ struct Category {
     patterns: Vec<Regex>,
     allow: Vec<Term>,
     negative: Option<NegativeRule>,
+    frame_labels: Vec<(String, f32)>,
 }
 
 /// A loaded, validated policy.
@@ -164,6 +180,7 @@ struct Category {
 pub struct Policy {
     origin: String,
     categories: Vec<Category>,
+    require_frame_review: bool,
 }
 
 impl Policy {
@@ -240,9 +257,22 @@ impl Policy {
                 }
                 patterns.push(re);
             }
-            categories.push(Category { name, terms: list, patterns, allow, negative });
+            let mut frame_labels = Vec::with_capacity(c.frame_labels.len());
+            for (label, threshold) in c.frame_labels {
+                // NaN fails the range check too.
+                if label.trim().is_empty() || !(0.0..=1.0).contains(&threshold) {
+                    return Err(PolicyError::InvalidFrameLabel {
+                        file,
+                        category: name,
+                        label,
+                        threshold: threshold.to_string(),
+                    });
+                }
+                frame_labels.push((label, threshold));
+            }
+            categories.push(Category { name, terms: list, patterns, allow, negative, frame_labels });
         }
-        Ok(Policy { origin: file, categories })
+        Ok(Policy { origin: file, categories, require_frame_review: parsed.require_frame_review })
     }
 
     /// Where the policy came from: a path, or "built-in default".
@@ -285,6 +315,22 @@ impl Policy {
             }
         }
         Ok(())
+    }
+
+    /// What frame review must check generated frames for (see [`crate::engine::review`]).
+    pub fn frame_review(&self) -> crate::engine::review::ReviewPolicy {
+        let rules = self
+            .categories
+            .iter()
+            .flat_map(|c| {
+                c.frame_labels.iter().map(|(label, threshold)| crate::engine::review::ReviewRule {
+                    category: c.name.clone(),
+                    label: label.clone(),
+                    threshold: *threshold,
+                })
+            })
+            .collect();
+        crate::engine::review::ReviewPolicy { rules, required: self.require_frame_review }
     }
 }
 

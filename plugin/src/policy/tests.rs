@@ -351,3 +351,38 @@ fn the_model_normaliser_decides_what_is_checked() {
     assert_eq!(p.check_pair("ａ ｇｏｒｅ scene", "", Some(&t5)).unwrap_err().matched, "gore");
     assert_eq!(p.check_pair("a calm sea", "nsfw, ｎｕｄｅ", Some(&t5)), Ok(()));
 }
+
+#[test]
+fn frame_labels_become_review_rules_and_bad_thresholds_are_refused() {
+    let p = Policy::from_json(
+        r#"{"version": 1, "require_frame_review": true, "categories": [
+            {"name": "sexual content", "terms": ["nsfw"], "frame_labels": {"nudity": 0.6, "explicit": 0.3}},
+            {"name": "hate", "terms": ["slur"]}]}"#,
+        "test",
+    )
+    .unwrap();
+    let review = p.frame_review();
+    assert!(review.required);
+    let rules: Vec<_> = review.rules.iter().map(|r| (r.category.as_str(), r.label.as_str(), r.threshold)).collect();
+    assert_eq!(rules, [("sexual content", "explicit", 0.3), ("sexual content", "nudity", 0.6)]);
+    assert!(
+        !default_policy().frame_review().required,
+        "the bundled policy must not refuse models without a classifier"
+    );
+    for bad in [r#"{"x": 1.5}"#, r#"{"x": -0.1}"#, r#"{" ": 0.5}"#] {
+        let json =
+            format!(r#"{{"version": 1, "categories": [{{"name": "c", "terms": ["t"], "frame_labels": {bad}}}]}}"#);
+        let err = load_err(&json);
+        assert!(err.contains("frame label") && err.contains("\"c\""), "{bad}: {err}");
+    }
+    // The same fields in a version 2 file, beside allow and negative rules.
+    let v2 = Policy::from_json(
+        r#"{"version": 2, "require_frame_review": true, "categories": [{"name": "sexual content",
+            "terms": ["nude*"], "allow": ["nude lipstick"], "negative": {"subjects": ["woman"], "terms": ["clothes"]},
+            "frame_labels": {"nudity": 0.5}}]}"#,
+        "test",
+    )
+    .unwrap();
+    assert!(v2.frame_review().required && v2.frame_review().rules.len() == 1);
+    assert_eq!(v2.check("nude lipstick"), Ok(()));
+}

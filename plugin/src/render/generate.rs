@@ -185,16 +185,16 @@ pub fn render(
     let fitted = resize_cover(&frame, bounds.width(), bounds.height());
     let written = assemble(&fitted, out.channels()?, Alpha::Opaque).map_err(failed)?;
     out.write(&written, bounds)?;
-    let (clip_frames, seed) = (made.frames.len(), settings.seed);
+    let (clip_frames, seed, reviewed) = (made.frames.len(), settings.seed, &made.reviewed);
     let clip_frames = match made.windows {
         Some(windows) => format!("{clip_frames} frames in {windows}"),
         None => format!("{clip_frames} frames"),
     };
     Ok(match between {
         Some((first, last)) => format!(
-            "Generated frame {index} of the shot between keyframes {first} and {last} ({clip_frames}, seed {seed})"
+            "Generated frame {index} of the shot between keyframes {first} and {last} ({clip_frames}, seed {seed}; {reviewed})"
         ),
-        None => format!("Generated frame {index} of the shot ({clip_frames}, seed {seed})"),
+        None => format!("Generated frame {index} of the shot ({clip_frames}, seed {seed}; {reviewed})"),
     })
 }
 

@@ -19,6 +19,8 @@ pub struct Shotclip {
     pub backward: bool,
     /// How a shot longer than the model's window was cut (None: one window).
     pub windows: Option<super::ShotWindows>,
+    /// Whether and for what the shot's frames were reviewed, for the Status line.
+    pub reviewed: String,
 }
 
 /// A frame that may need decoding first: `None` past the shot's end.
@@ -221,7 +223,13 @@ mod tests {
 
     /// A shot of `clip`'s frames with its source end at clip frame 4.
     fn whole(clip: &Arc<GeneratedClip>, backward: bool) -> Shotclip {
-        Shotclip { frames: ShotFrames::Whole(clip.clone()), anchor: 4, backward, windows: None }
+        Shotclip {
+            frames: ShotFrames::Whole(clip.clone()),
+            anchor: 4,
+            backward,
+            windows: None,
+            reviewed: String::new(),
+        }
     }
 
     impl Shotclip {
@@ -420,7 +428,13 @@ mod tests {
         // The model draws every frame flat 0.5; the start keyframe is 0.6, the end keyframe 0.4.
         let flat = |v: f32| Frame::from_vec(3, 8, 12, vec![v; 3 * 96]).unwrap();
         let clip = Arc::new(GeneratedClip { frames: (0..9).map(|_| flat(0.5)).collect(), fps: 25.0 });
-        let shot = Shotclip { frames: ShotFrames::Whole(clip), anchor: 0, backward: false, windows: None };
+        let shot = Shotclip {
+            frames: ShotFrames::Whole(clip),
+            anchor: 0,
+            backward: false,
+            windows: None,
+            reviewed: String::new(),
+        };
         let (start, end) = (flat(0.6), flat(0.4));
         let seams = [Seam { at: 0, source: &start }, Seam { at: 8, source: &end }];
         for (index, want) in [(1, 0.575), (2, 0.55), (4, 0.5), (6, 0.45), (7, 0.425)] {

@@ -14,6 +14,7 @@ pub use matching::{purge_cache, Seam, Shotclip};
 pub use pieces::{FrameRef, LongShot, ShotFrames};
 pub use windows::{KeptWindows, ShotConditions, ShotWindows, MAX_SHOT_SECONDS};
 
+use super::review::Reviewer;
 use super::EngineError;
 use crate::clip_cache::{clip_cache, GeneratedClip, GenerationError, KeyBuilder};
 use crate::diffusion::{
@@ -137,6 +138,18 @@ pub fn shot_clip(
     check_output_size(settings.output_size)?;
     let model = VideoModel::open(model_dir)?;
     let m = &model.manifest;
+    let review = crate::policy::active_policy().map_err(|e| EngineError::Refused(e.into()))?.frame_review();
+    let reviewer = Reviewer::new(&model, &review)?;
+    let reviewed = match &reviewer {
+        Some(r) if r.categories().is_empty() => {
+            "frames reviewed (the policy flags none of the classifier's labels)".into()
+        }
+        Some(r) => format!("frames reviewed for {}", r.categories().join(", ")),
+        None if m.components.frame_classifier.is_some() => {
+            "frames not reviewed: the policy flags none of the model's classifier labels".into()
+        }
+        None => "frames not reviewed: the model names no frame classifier".into(),
+    };
     let (width, height) = generation_size(m, settings.output_size);
     let rule = m.latent.frame_rule;
     // Longest valid clip (mult·k + plus) not longer than `n`.
@@ -152,7 +165,9 @@ pub fn shot_clip(
         .float("guidance", f64::from(settings.guidance))
         .float("fps", settings.fps)
         .uint("width", width as u64)
-        .uint("height", height as u64);
+        .uint("height", height as u64)
+        // Frames reviewed under other rules are another shot (reviewed again when made).
+        .str("review", &reviewer.as_ref().map_or(String::new(), |_| review.key_text()));
     let mut key = fields.clone().str("prompt", settings.prompts.prompt());
     // What a shot between keyframes or an extension is made from, if made in windows.
     let mut long = None;
@@ -282,6 +297,10 @@ pub fn shot_clip(
         match &mut job {
             Job::Single(request) => {
                 let out = model.generate(request, &mut SeededNoise::new(settings.seed), &mut control)?;
+                // Before the clip is cached or served: a flagged shot is a remembered failure.
+                if let Some(reviewer) = &reviewer {
+                    reviewer.review(&out.frames, 0, abort)?;
+                }
                 Ok::<_, EngineError>(GeneratedClip { frames: out.frames, fps: settings.fps })
             }
             Job::Long(request, kept) => {
@@ -297,7 +316,7 @@ pub fn shot_clip(
             let t = m.latent.temporal_ratio;
             let w = &request.windows;
             let pieces = pieces::window_pieces(frames, t, w.tile_frames / t, w.overlap_frames / t);
-            ShotFrames::Pieces(Arc::new(LongShot {
+            let shot = Arc::new(LongShot {
                 model: model.clone(),
                 request: *request,
                 latents: clip,
@@ -306,10 +325,15 @@ pub fn shot_clip(
                 context: decode_context(m),
                 pieces,
                 len: frames,
-            }))
+                review: reviewer.is_some().then(|| review.clone()),
+            });
+            if reviewer.is_some() {
+                shot.review_all(progress, abort)?;
+            }
+            ShotFrames::Pieces(shot)
         }
     };
-    Ok(Shotclip { frames, anchor, backward, windows })
+    Ok(Shotclip { frames, anchor, backward, windows, reviewed })
 }
 
 /// Latent frames decoded each side of a long shot's piece.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::clip_cache::{clip_cache, ClipKey, GeneratedClip, KeyBuilder};
 use crate::diffusion::{window_plan, LongNoise, LongRequest, NoiseStream, SeededStreams, VideoModel};
+use crate::engine::review::{ReviewPolicy, Reviewer};
 use crate::engine::EngineError;
 use crate::frame_io::Frame;
 
@@ -81,9 +82,30 @@ pub struct LongShot {
     /// Pixel frames of each piece, in order, covering the shot.
     pub(super) pieces: Vec<Range<usize>>,
     pub(super) len: usize,
+    /// Frame review each piece passes before it is cached (None: not reviewed).
+    pub(super) review: Option<ReviewPolicy>,
 }
 
 impl LongShot {
+    /// Decodes and reviews every piece (each cached once it passes), so no frame of the shot is
+    /// served before all of it was reviewed; the verdict is cached under the shot's key, so this
+    /// runs once per shot. A flagged piece fails the shot, remembered like any failure.
+    pub(super) fn review_all(
+        &self,
+        progress: &mut dyn FnMut(usize, usize),
+        abort: &dyn Fn() -> bool,
+    ) -> Result<(), EngineError> {
+        let verdict = KeyBuilder::new("kinema.shot.reviewed.v1").str("shot", &self.key.hex()).finish();
+        clip_cache().get_or_generate(verdict, progress, abort, |progress| {
+            for (i, piece) in self.pieces.iter().enumerate() {
+                progress(i, self.pieces.len());
+                self.frame(piece.start, abort)?;
+            }
+            Ok::<_, EngineError>(GeneratedClip { frames: Vec::new(), fps: self.request.fps })
+        })?;
+        Ok(())
+    }
+
     fn frame(&self, index: usize, abort: &dyn Fn() -> bool) -> Result<Option<FrameRef>, EngineError> {
         let Some(piece) = self.pieces.iter().find(|p| p.contains(&index)) else { return Ok(None) };
         let key = KeyBuilder::new("kinema.shot.piece.v1")
@@ -111,6 +133,11 @@ impl LongShot {
                     piece.end,
                     frames.len()
                 )));
+            }
+            if let Some(policy) = &self.review {
+                if let Some(reviewer) = Reviewer::new(&self.model, policy)? {
+                    reviewer.review(&frames, piece.start, abort)?;
+                }
             }
             Ok(GeneratedClip { frames, fps: self.request.fps })
         })?;

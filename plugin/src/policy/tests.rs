@@ -132,6 +132,12 @@ fn ordinary_uses_of_listed_words_are_allowed_and_only_those() {
         "a bottomless brunch",
         "a genocide memorial at dusk",
         "a photo of the king penguin",
+        // Terms in one language must not catch ordinary words of another, nor inside a word of
+        // an unspaced script (a close-up, legal counsel, peeled tomatoes, bare rock).
+        "女優のクローズアップ",
+        "법률 고문 사무실",
+        "tomates pelados en un plato",
+        "裸露的岩石",
     ] {
         assert_eq!(p.check(prompt), Ok(()), "{prompt:?}");
     }

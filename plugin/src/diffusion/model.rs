@@ -47,6 +47,11 @@ impl VideoModel {
         MODELS.get_or_load(&model.root, || model.files(), |files| Self::load(model, files.portable_hash()))
     }
 
+    /// The normaliser of this model's tokenizer: the content policy checks prompts as it reads them.
+    pub fn prompt_normalizer(&self) -> Option<crate::policy::ModelNormalizer> {
+        crate::policy::ModelNormalizer::from_tokenizer(&self.tokenizer)
+    }
+
     /// Identifies the files this model was loaded from (their names, sizes and times, the same
     /// on every machine that sees them): what it makes is keyed by it, so a model re-exported
     /// in place makes its shots again.

@@ -60,9 +60,14 @@ pub struct Prompts {
 }
 
 impl Prompts {
-    /// Checks both prompts against the active policy.
-    pub fn checked(prompt: &str, negative: &str) -> Result<Self, EngineError> {
-        crate::policy::check_prompts(&[prompt, negative]).map_err(EngineError::Refused)?;
+    /// Checks the prompt and negative prompt against the active policy, as read by `model` (the
+    /// normaliser of the model's tokenizer) when it is known.
+    pub fn checked(
+        prompt: &str,
+        negative: &str,
+        model: Option<&crate::policy::ModelNormalizer>,
+    ) -> Result<Self, EngineError> {
+        crate::policy::check_prompts(prompt, negative, model).map_err(EngineError::Refused)?;
         Ok(Self { prompt: prompt.to_string(), negative: negative.to_string() })
     }
 
@@ -440,13 +445,17 @@ mod tests {
 
     #[test]
     fn a_shot_can_only_be_asked_for_with_prompts_the_policy_passes() {
-        let ok = Prompts::checked("a red circle moving right", "blurry").unwrap();
-        assert_eq!((ok.prompt(), ok.negative()), ("a red circle moving right", "blurry"));
-        // Either prompt is checked; the refusal is the engine's own error, naming the category.
-        for (prompt, negative) in [("a close-up of gore", ""), ("a calm sea", "gore")] {
-            let err = Prompts::checked(prompt, negative).unwrap_err();
+        let ok = Prompts::checked("a red circle moving right", "blurry, gore, nsfw", None).unwrap();
+        assert_eq!((ok.prompt(), ok.negative()), ("a red circle moving right", "blurry, gore, nsfw"));
+        // A negative prompt that lists a category steers away from it; one that inverts the
+        // prompt toward it is refused. The refusal is the engine's own error, naming the category.
+        for (prompt, negative, category) in [
+            ("a close-up of gore", "", "graphic violence"),
+            ("a woman on a beach", "clothes, swimsuit", "sexual content"),
+        ] {
+            let err = Prompts::checked(prompt, negative, None).unwrap_err();
             assert!(matches!(err, EngineError::Refused(_)), "{err:?}");
-            assert!(err.to_string().contains("graphic violence"), "{err}");
+            assert!(err.to_string().contains(category), "{err}");
         }
     }
 }

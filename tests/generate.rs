@@ -496,3 +496,57 @@ fn kinema_signs_the_frames_it_generates_and_not_the_source_frames_it_passes_thro
     assert!(err.contains(".exr frames cannot carry C2PA"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn generated_frames_carry_the_watermark_unless_the_facility_turns_it_off() {
+    let _turn = serial();
+    let dir = std::env::temp_dir().join(format!("kinema-cli-watermark-{}", std::process::id()));
+    let run = |out: &str, switch: Option<&str>| {
+        let mut cmd = std::process::Command::new(kinema_exe());
+        cmd.env("KINEMA_CACHE_DIR", dir.join("cache")).env_remove("KINEMA_WATERMARK");
+        if let Some(value) = switch {
+            cmd.env("KINEMA_WATERMARK", value);
+        }
+        let ok = cmd
+            .arg("--bundle")
+            .arg(bundle_path())
+            .args(["generate", "a red circle moving left", "--model", &ltx_model(), "--frames", "9"])
+            .args(["--size", "160x96", "--seed", "7", "--steps", "2", "--out"])
+            .arg(dir.join(out).join("%04d.png"))
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+        String::from_utf8_lossy(&ok.stdout).into_owned()
+    };
+    let detect = |out: &str, frame: usize| {
+        std::process::Command::new(kinema_exe())
+            .args(["detect", "--json"])
+            .arg(dir.join(out).join(format!("{frame:04}.png")))
+            .output()
+            .unwrap()
+    };
+    let status = run("marked", None);
+    assert!(status.contains("watermark on"), "Status does not say the mark is on: {status}");
+    for frame in [0, 4, 8] {
+        let found = detect("marked", frame);
+        assert_eq!(found.status.code(), Some(0), "frame {frame}: {}", String::from_utf8_lossy(&found.stdout));
+        let report: serde_json::Value = serde_json::from_slice(&found.stdout).unwrap();
+        let mark = &report[0]["watermark"];
+        assert_eq!(mark["seed"], 7, "{report}");
+    }
+    let status = run("unmarked", Some("off"));
+    assert!(status.contains("watermark off"), "{status}");
+    let found = detect("unmarked", 4);
+    assert_eq!(found.status.code(), Some(1), "{}", String::from_utf8_lossy(&found.stdout));
+    // Off changes nothing else: the same shot, served from the cache, without the mark.
+    let rgb = |out: &str| {
+        let image = HostImage::load(&dir.join(out).join("0004.png")).unwrap();
+        image.convert(Depth::F32, Components::Rgb).samples_f32()
+    };
+    let (marked, unmarked) = (rgb("marked"), rgb("unmarked"));
+    let mse = marked.iter().zip(&unmarked).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>() / marked.len() as f64;
+    let psnr = -10.0 * mse.log10();
+    // 43 dB in float, a little less after 8-bit output.
+    assert!(mse > 0.0 && psnr >= 42.0, "the mark must be there and invisible: PSNR {psnr:.2} dB");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

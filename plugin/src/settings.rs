@@ -39,6 +39,29 @@ pub fn warn_once(name: &str, message: &str) {
     }
 }
 
+/// An on/off switch from `name`: `1`/`on`/`true`/`yes` or `0`/`off`/`false`/`no` (any case);
+/// unset or blank gives `default`, and so does anything else, with a warning.
+pub fn env_switch(name: &str, default: bool) -> bool {
+    let value = std::env::var(name).ok();
+    match parse_switch(value.as_deref()) {
+        Ok(v) => v.unwrap_or(default),
+        Err(bad) => {
+            let word = if default { "on" } else { "off" };
+            warn_once(name, &format!("{name}={bad:?} is not on or off; leaving it {word}"));
+            default
+        }
+    }
+}
+
+fn parse_switch(value: Option<&str>) -> Result<Option<bool>, String> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") => Ok(None),
+        Some("1" | "on" | "true" | "yes") => Ok(Some(true)),
+        Some("0" | "off" | "false" | "no") => Ok(Some(false)),
+        Some(v) => Err(v.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +82,18 @@ mod tests {
         std::env::set_var("KINEMA_SETTINGS_TEST_MB", u64::MAX.to_string());
         assert_eq!(env_mib("KINEMA_SETTINGS_TEST_MB", 7), u64::MAX, "saturates, never wraps to a small bound");
         std::env::remove_var("KINEMA_SETTINGS_TEST_MB");
+    }
+
+    #[test]
+    fn switches_read_on_and_off_and_anything_else_is_named() {
+        assert_eq!(parse_switch(None), Ok(None));
+        assert_eq!(parse_switch(Some(" ")), Ok(None));
+        for on in ["1", "on", "TRUE", " yes "] {
+            assert_eq!(parse_switch(Some(on)), Ok(Some(true)), "{on}");
+        }
+        for off in ["0", "Off", "false", "no"] {
+            assert_eq!(parse_switch(Some(off)), Ok(Some(false)), "{off}");
+        }
+        assert_eq!(parse_switch(Some("disable")), Err("disable".to_string()));
     }
 }

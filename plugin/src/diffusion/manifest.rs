@@ -499,7 +499,7 @@ impl Manifest {
         ]
     }
 
-    fn files(&self) -> Vec<&str> {
+    pub(super) fn files(&self) -> Vec<&str> {
         let c = &self.components;
         let graphs =
             [&c.tokenizer.file, &c.text_encoder.file, &c.transformer.file, &c.vae_encoder.file, &c.vae_decoder.file];

@@ -1,7 +1,7 @@
 //! A video model folder opened for the pipelines: its manifest (checked), tokenizer and graphs,
 //! kept while its files are unchanged and checked against the manifest before any denoising.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ort::value::Tensor;
@@ -24,6 +24,7 @@ pub struct VideoModel {
     pub manifest: Manifest,
     tokenizer: tokenizers::Tokenizer,
     files_stamp: u64,
+    provenance_id: u32,
 }
 
 static MODELS: ModelCache<VideoModel> = ModelCache::new();
@@ -46,6 +47,11 @@ impl VideoModel {
         MODELS.get_or_load(&model.root, || model.files(), |files| Self::load(model, files.portable_hash()))
     }
 
+    /// The normaliser of this model's tokenizer: the content policy checks prompts as it reads them.
+    pub fn prompt_normalizer(&self) -> Option<crate::policy::ModelNormalizer> {
+        crate::policy::ModelNormalizer::from_tokenizer(&self.tokenizer)
+    }
+
     /// Identifies the files this model was loaded from (their names, sizes and times, the same
     /// on every machine that sees them): what it makes is keyed by it, so a model re-exported
     /// in place makes its shots again.
@@ -66,7 +72,21 @@ impl VideoModel {
         }
         let tokenizer = super::tokenize::open(&path)
             .map_err(|e| bad(format!("{} is not a usable tokenizer: {e}", path.display())))?;
-        Ok(VideoModel { name: model.name.clone(), root: model.root.clone(), manifest, tokenizer, files_stamp })
+        let provenance_id = provenance_id(&model.root, &manifest);
+        Ok(VideoModel {
+            name: model.name.clone(),
+            root: model.root.clone(),
+            manifest,
+            tokenizer,
+            files_stamp,
+            provenance_id,
+        })
+    }
+
+    /// Names the model in what its frames carry (the watermark): a hash of its manifest and the
+    /// sizes of the files it names, the same for every copy of the model wherever it lies.
+    pub fn provenance_id(&self) -> u32 {
+        self.provenance_id
     }
 
     /// The same model with another manifest (e.g. another scheduler config), sharing the
@@ -78,6 +98,7 @@ impl VideoModel {
             manifest,
             tokenizer: self.tokenizer.clone(),
             files_stamp: self.files_stamp,
+            provenance_id: self.provenance_id,
         }
     }
 
@@ -222,4 +243,17 @@ impl VideoModel {
         }
         Ok((moments, (shape[2] as usize, shape[3] as usize, shape[4] as usize)))
     }
+}
+
+/// See [`VideoModel::provenance_id`]. A file that cannot be read counts as empty: the id names
+/// the model, it does not vouch for it.
+fn provenance_id(root: &Path, manifest: &Manifest) -> u32 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&std::fs::read(root.join("manifest.json")).unwrap_or_default());
+    for file in manifest.files() {
+        let len = std::fs::metadata(root.join(file)).map_or(0, |m| m.len());
+        h.update(file.as_bytes());
+        h.update(&len.to_le_bytes());
+    }
+    h.digest() as u32
 }

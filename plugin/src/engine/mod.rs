@@ -6,6 +6,7 @@ pub mod generation;
 pub mod interpolation;
 pub mod motion;
 pub mod review;
+pub mod watermark;
 
 use crate::models::ModelError;
 use crate::runtime::RuntimeError;

@@ -1,20 +1,45 @@
 //! The content policy: prompts are checked before any generative work starts.
 //!
-//! A policy is a JSON file of named categories, each with `terms` and `patterns`:
+//! A policy is a JSON file of named categories. Version 2:
 //! ```json
-//! {"version": 1, "categories": [{"name": "graphic violence", "terms": ["gore"], "patterns": ["\\bblood splatter"]}]}
+//! {"version": 2, "categories": [{
+//!   "name": "sexual content",
+//!   "terms": ["nude", "naked*", "desnud*", "裸体"],
+//!   "patterns": ["\\b(child|minor)\\b.*\\bsexy\\b"],
+//!   "allow": ["nude lipstick", "naked eye"],
+//!   "negative": {"subjects": ["woman", "man"], "terms": ["clothes", "clothing"]}
+//! }]}
 //! ```
-//! - **Terms** match whole words or phrases after both sides are normalised (Unicode lowercase,
-//!   every run of non-alphanumeric characters → one space): `"GORE!"` matches `gore`, `"Gorecki"`
-//!   does not, `"face-swap"` matches `face swap`.
-//! - **Patterns** are case-insensitive regular expressions (Rust `regex` syntax) for what terms
-//!   cannot express. Each is tried on the prompt as written and on its normalised form, so a
-//!   pattern may assume single spaces and no punctuation.
+//! - **Terms** are listed once per category, in any language. Both the prompt and the terms are
+//!   read as the model reads them (see [`text`]: its tokenizer's normaliser, NFKC, case folding,
+//!   look-alike letters, invisible characters, marks and leetspeak), and a term matches whole
+//!   words, also spelled out (`n.u.d.e`) or stretched (`nuuude`). `*` at either end of a word
+//!   stands for any ending or beginning (`behead*`); see [`matcher`]. Chinese, Japanese and Thai
+//!   terms match anywhere.
+//! - **Patterns** are case-insensitive regular expressions (Rust `regex` syntax), tried on each
+//!   reading of the prompt as words joined by single spaces.
+//! - **Allow** phrases are ordinary uses a term would catch ("nude lipstick", "naked eye"): the
+//!   words they cover are ignored by that category's terms and patterns, and nothing else is.
+//! - **Negative**: a negative prompt steers away from what it lists, so it is not checked for
+//!   terms ("nsfw, nude, gore, blurry" is a normal negative prompt). It is refused only when it
+//!   inverts the positive one toward the category: the positive prompt mentions one of
+//!   `subjects` and the negative prompt lists one of `terms` (a person, minus their clothes).
+//!
+//! - **Frame labels** (`"frame_labels": {"nudity": 0.6}`) name the frame-classifier labels that
+//!   flag a generated frame in the category, and the score (0 to 1) at which they do; a top-level
+//!   `"require_frame_review": true` refuses models without a classifier ([`Policy::frame_review`]).
+//!
+//! Version 1 files (`terms`, `patterns` and frame review; `*` as punctuation) still load.
 //!
 //! The file in use is `KINEMA_POLICY` (the user's choice, so it must exist), else the bundle's
 //! `Contents/Resources/policy.json`, else the default compiled into the plugin — never none.
 //! A policy file that cannot be used fails closed: every prompt is refused with the reason.
 
+mod matcher;
+pub mod text;
+
+#[cfg(test)]
+mod corpus;
 #[cfg(test)]
 mod tests;
 
@@ -28,8 +53,12 @@ use parking_lot::Mutex;
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
-/// The policy file format version this build reads.
-pub const POLICY_VERSION: u64 = 1;
+use matcher::{Term, Text};
+pub use text::ModelNormalizer;
+use text::Reading;
+
+/// The newest policy file format version this build reads (it reads 1 as well).
+pub const POLICY_VERSION: u64 = 2;
 
 /// The default policy (also shipped as `Contents/Resources/policy.json`).
 pub const BUILTIN_POLICY: &str = include_str!("../../resources/policy.json");
@@ -46,7 +75,7 @@ pub enum PolicyError {
     Unreadable { file: String, reason: String },
     #[error("content policy {file} is not valid: {reason}")]
     InvalidJson { file: String, reason: String },
-    #[error("content policy {file} has version {found}; this Kinema reads version {POLICY_VERSION}")]
+    #[error("content policy {file} has version {found}; this Kinema reads versions 1 to {POLICY_VERSION}")]
     UnknownVersion { file: String, found: String },
     #[error("content policy {file}: category {index} has an empty name")]
     EmptyCategoryName { file: String, index: usize },
@@ -69,7 +98,8 @@ pub enum PolicyError {
 )]
 pub struct Blocked {
     pub category: String,
-    /// The term as the policy spells it, or the prompt text a pattern matched.
+    /// The prompt's words a term or pattern matched, as the policy read them (lowercase, plain
+    /// letters: `decapitated`, `nude` for `𝐧𝐮𝐝𝐞`).
     pub matched: String,
 }
 
@@ -109,18 +139,30 @@ struct CategoryFile {
     terms: Vec<String>,
     #[serde(default)]
     patterns: Vec<String>,
+    /// Version 2 on.
+    #[serde(default)]
+    allow: Vec<String>,
+    /// Version 2 on.
+    #[serde(default)]
+    negative: Option<NegativeFile>,
     /// Frame-classifier labels that flag a generated frame in this category, with the score
     /// (0..1) at which they do.
     #[serde(default)]
     frame_labels: std::collections::BTreeMap<String, f32>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NegativeFile {
+    subjects: Vec<String>,
+    terms: Vec<String>,
+}
+
+/// When a negative prompt inverts the positive one: a subject in one, a covering term in the other.
 #[derive(Debug, Clone)]
-struct Term {
-    /// As the policy spells it (what [`Blocked::matched`] reports).
-    text: String,
-    /// Normalised, with a space either side, so a substring test is a whole-word test.
-    padded: String,
+struct NegativeRule {
+    subjects: Vec<Term>,
+    terms: Vec<Term>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +170,8 @@ struct Category {
     name: String,
     terms: Vec<Term>,
     patterns: Vec<Regex>,
+    allow: Vec<Term>,
+    negative: Option<NegativeRule>,
     frame_labels: Vec<(String, f32)>,
 }
 
@@ -158,15 +202,16 @@ impl Policy {
         let invalid = |e: serde_json::Error| PolicyError::InvalidJson { file: file.clone(), reason: e.to_string() };
         // Version first, so a future format is reported as such rather than as a field error.
         let value: serde_json::Value = serde_json::from_str(json).map_err(invalid)?;
-        match value.get("version") {
-            Some(v) if v.as_u64() == Some(POLICY_VERSION) => {}
+        let version = match value.get("version") {
+            Some(v) if matches!(v.as_u64(), Some(1..=POLICY_VERSION)) => v.as_u64().unwrap_or(1),
             Some(v) => return Err(PolicyError::UnknownVersion { file, found: v.to_string() }),
             None if value.is_object() => return Err(PolicyError::UnknownVersion { file, found: "(missing)".into() }),
             None => {
                 return Err(PolicyError::InvalidJson { file, reason: "the top level must be an object".into() });
             }
-        }
+        };
         let parsed: PolicyFile = serde_json::from_str(json).map_err(invalid)?;
+        let wildcards = version >= 2;
 
         let mut categories = Vec::with_capacity(parsed.categories.len());
         for (i, c) in parsed.categories.into_iter().enumerate() {
@@ -174,14 +219,26 @@ impl Policy {
             if name.is_empty() {
                 return Err(PolicyError::EmptyCategoryName { file, index: i + 1 });
             }
-            let mut terms = Vec::with_capacity(c.terms.len());
-            for text in c.terms {
-                let norm = normalize(&text);
-                if norm.is_empty() {
-                    return Err(PolicyError::EmptyTerm { file, category: name, term: text });
-                }
-                terms.push(Term { padded: format!(" {norm} "), text });
+            if version < 2 && (!c.allow.is_empty() || c.negative.is_some()) {
+                let reason = format!("category \"{name}\" has `allow` or `negative`, which need version 2");
+                return Err(PolicyError::InvalidJson { file, reason });
             }
+            let terms = |list: Vec<String>| -> Result<Vec<Term>, PolicyError> {
+                list.into_iter()
+                    .map(|text| {
+                        Term::new(&text, wildcards).ok_or_else(|| PolicyError::EmptyTerm {
+                            file: file.clone(),
+                            category: name.clone(),
+                            term: text,
+                        })
+                    })
+                    .collect()
+            };
+            let negative = match c.negative {
+                Some(n) => Some(NegativeRule { subjects: terms(n.subjects)?, terms: terms(n.terms)? }),
+                None => None,
+            };
+            let (allow, list) = (terms(c.allow)?, terms(c.terms)?);
             let mut patterns = Vec::with_capacity(c.patterns.len());
             for pattern in c.patterns {
                 let bad = |reason: String| PolicyError::InvalidRegex {
@@ -213,7 +270,7 @@ impl Policy {
                 }
                 frame_labels.push((label, threshold));
             }
-            categories.push(Category { name, terms, patterns, frame_labels });
+            categories.push(Category { name, terms: list, patterns, allow, negative, frame_labels });
         }
         Ok(Policy { origin: file, categories, require_frame_review: parsed.require_frame_review })
     }
@@ -227,18 +284,33 @@ impl Policy {
         self.categories.iter().map(|c| c.name.as_str())
     }
 
-    /// The first category (in file order) that `prompt` matches.
+    /// A positive prompt alone, read without a model's normaliser.
     pub fn check(&self, prompt: &str) -> Result<(), Blocked> {
-        let norm = normalize(prompt);
-        let padded = format!(" {norm} ");
+        self.check_pair(prompt, "", None)
+    }
+
+    /// The first category (in file order) that refuses this prompt and negative prompt. `model`
+    /// is the normaliser of the tokenizer that will read them, when it is known.
+    pub fn check_pair(&self, prompt: &str, negative: &str, model: Option<&ModelNormalizer>) -> Result<(), Blocked> {
+        let positive = readings(prompt, model);
+        let negative = if negative.trim().is_empty() { Vec::new() } else { readings(negative, model) };
         for c in &self.categories {
             let blocked = |matched: &str| Blocked { category: c.name.clone(), matched: matched.trim().to_string() };
-            if let Some(t) = c.terms.iter().find(|t| padded.contains(&t.padded)) {
-                return Err(blocked(&t.text));
-            }
-            for re in &c.patterns {
-                if let Some(m) = re.find(prompt).or_else(|| re.find(&norm)) {
+            let seen: Vec<Text> = positive.iter().map(|t| t.without(&c.allow)).collect();
+            for text in &seen {
+                if let Some(found) = c.terms.iter().find_map(|t| text.find(t)) {
+                    return Err(blocked(&found));
+                }
+                let joined = text.joined();
+                if let Some(m) = c.patterns.iter().find_map(|re| re.find(&joined)) {
                     return Err(blocked(m.as_str()));
+                }
+            }
+            let Some(rule) = &c.negative else { continue };
+            let subject = rule.subjects.iter().find(|s| seen.iter().any(|t| t.contains(s)));
+            if let Some(subject) = subject {
+                if let Some(t) = rule.terms.iter().find(|t| negative.iter().any(|n| n.contains(t))) {
+                    return Err(blocked(&format!("{} without {} (negative prompt)", subject.text, t.text)));
                 }
             }
         }
@@ -260,27 +332,20 @@ impl Policy {
             .collect();
         crate::engine::review::ReviewPolicy { rules, required: self.require_frame_review }
     }
-
-    /// Checks every prompt (positive and negative alike: a negative prompt is still text the
-    /// user asked the model to condition on).
-    pub fn check_all(&self, prompts: &[&str]) -> Result<(), Blocked> {
-        prompts.iter().try_for_each(|p| self.check(p))
-    }
 }
 
-/// Unicode lowercase; every run of non-alphanumeric characters becomes one space; trimmed.
-pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut pending_space = false;
-    for c in text.chars().flat_map(char::to_lowercase) {
-        if c.is_alphanumeric() {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            out.push(c);
-        } else {
-            pending_space = true;
+/// Every reading of `prompt` (see [`text::Reading`]), after the model's normaliser if given.
+fn readings(prompt: &str, model: Option<&ModelNormalizer>) -> Vec<Text> {
+    let seen = match model {
+        Some(m) => m.apply(prompt),
+        None => std::borrow::Cow::Borrowed(prompt),
+    };
+    let mut out: Vec<Text> = Vec::with_capacity(Reading::ALL.len());
+    for r in Reading::ALL {
+        let words = text::words(&seen, r);
+        // Most prompts read the same every way: check each distinct reading once.
+        if !out.iter().any(|t| t.words() == words.as_slice()) {
+            out.push(Text::new(words));
         }
     }
     out
@@ -355,17 +420,21 @@ pub fn active_policy() -> Result<Arc<Policy>, PolicyError> {
     ACTIVE.get(policy_path()?.as_deref())
 }
 
-/// Checks the prompts against the active policy; an unusable policy refuses every prompt.
-pub fn check_prompts(prompts: &[&str]) -> Result<(), PromptRefused> {
-    check_prompts_with(&ACTIVE, policy_path(), prompts)
+/// Checks a prompt and its negative prompt against the active policy; an unusable policy
+/// refuses every prompt. `model` is the normaliser of the tokenizer that will read them: check
+/// once without it before the model is known (a refusal then costs nothing), and again with it.
+pub fn check_prompts(prompt: &str, negative: &str, model: Option<&ModelNormalizer>) -> Result<(), PromptRefused> {
+    check_prompts_with(&ACTIVE, policy_path(), prompt, negative, model)
 }
 
 /// [`check_prompts`] for one outcome of [`policy_path`], so each can be tested.
 fn check_prompts_with(
     cache: &PolicyCache,
     path: Result<Option<PathBuf>, PolicyError>,
-    prompts: &[&str],
+    prompt: &str,
+    negative: &str,
+    model: Option<&ModelNormalizer>,
 ) -> Result<(), PromptRefused> {
-    cache.get(path?.as_deref())?.check_all(prompts)?;
+    cache.get(path?.as_deref())?.check_pair(prompt, negative, model)?;
     Ok(())
 }

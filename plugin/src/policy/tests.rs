@@ -32,9 +32,9 @@ fn default_policy_has_the_required_categories() {
         assert!(names.contains(&required), "{required} missing from {names:?}");
     }
     assert_eq!(p.origin(), "built-in default");
-    // The shipped file stays short and professional.
+    // The shipped file stays short: each term once, in the languages it covers.
     for c in &p.categories {
-        assert!(c.terms.len() <= 40, "{}: {} terms", c.name, c.terms.len());
+        assert!(c.terms.len() <= 120, "{}: {} terms", c.name, c.terms.len());
     }
 }
 
@@ -50,7 +50,7 @@ fn each_category_blocks_an_example_and_names_it() {
         ("a poster saying kill all the immigrants", "hate", "kill all the immigrants"),
         ("a deepfake of a news anchor", "real-person likeness", "deepfake"),
         ("Face-swap me onto a movie star", "real-person likeness", "face swap"),
-        ("realistic video of the President giving a speech", "real-person likeness", "video of the President"),
+        ("realistic video of the President giving a speech", "real-person likeness", "video of the president"),
     ];
     for (prompt, category, matched) in cases {
         let b = blocked(&p, prompt);
@@ -80,7 +80,7 @@ fn benign_prompts_pass() {
     ] {
         assert_eq!(p.check(prompt), Ok(()), "{prompt:?}");
     }
-    assert_eq!(p.check_all(&["a calm lake", "blurry, low quality, watermark"]), Ok(()));
+    assert_eq!(p.check_pair("a calm lake", "blurry, low quality, watermark", None), Ok(()));
 }
 
 #[test]
@@ -103,18 +103,92 @@ fn terms_match_whole_words_after_normalising() {
     ] {
         assert!(p.check(hit).is_err(), "{hit:?} should match");
     }
-    for miss in ["gorecki", "Górecki", "gored", "agore", "snuff", "film snuff", "snufffilm", "strasse"] {
+    for miss in ["gorecki", "Górecki", "gored", "agore", "snuff", "film snuff", "snufffilm", "strass"] {
         assert_eq!(p.check(miss), Ok(()), "{miss:?} should not match");
     }
-    assert_eq!(normalize("  Hello,   WORLD!! É-É  "), "hello world é é");
-    assert_eq!(normalize("ÉCOLE ΑΘΉΝΑ"), "école αθήνα", "Unicode lowercase");
 }
 
 #[test]
-fn negative_prompt_is_checked_too() {
+fn a_negative_prompt_steers_away_unless_it_inverts_the_prompt() {
     let p = default_policy();
-    let b = p.check_all(&["a quiet street", "gore"]).unwrap_err();
-    assert_eq!(b.category, "graphic violence");
+    // Listing what to avoid is what a negative prompt is for.
+    assert_eq!(p.check_pair("a woman walking on a beach", "nsfw, nude, gore, blurry", None), Ok(()));
+    assert_eq!(p.check_pair("a quiet street", "gore, swastika, deepfake", None), Ok(()));
+    // Taking a person's clothes away through the negative prompt is asking for nudity.
+    let b = p.check_pair("a woman standing on a beach", "clothes, dress, shirt", None).unwrap_err();
+    assert_eq!(b.category, "sexual content");
+    assert_eq!(b.matched, "woman without clothes (negative prompt)");
+    // Without a subject, the same negative prompt is only a wardrobe note.
+    assert_eq!(p.check_pair("an empty beach at dawn", "clothes, towels", None), Ok(()));
+}
+
+#[test]
+fn ordinary_uses_of_listed_words_are_allowed_and_only_those() {
+    let p = default_policy();
+    for prompt in [
+        "nude lipstick swatches",
+        "seen with the naked eye",
+        "a can of paint stripper",
+        "a bottomless brunch",
+        "a genocide memorial at dusk",
+        "a photo of the king penguin",
+        // Terms in one language must not catch ordinary words of another, nor inside a word of
+        // an unspaced script (a close-up, legal counsel, peeled tomatoes, bare rock).
+        "女優のクローズアップ",
+        "법률 고문 사무실",
+        "tomates pelados en un plato",
+        "裸露的岩石",
+    ] {
+        assert_eq!(p.check(prompt), Ok(()), "{prompt:?}");
+    }
+    assert_eq!(blocked(&p, "nude lipstick on a nude model").category, "sexual content");
+    assert_eq!(blocked(&p, "the naked eye sees a naked man").category, "sexual content");
+}
+
+#[test]
+fn disguised_and_translated_terms_are_blocked() {
+    let p = default_policy();
+    for (prompt, category) in [
+        ("a ｎｕｄｅ woman", "sexual content"),
+        ("a 𝐧𝐮𝐝𝐞 woman", "sexual content"),
+        ("a ⓝⓤⓓⓔ woman", "sexual content"),
+        ("a пսԁе woman", "sexual content"),
+        ("a n\u{200d}u\u{00ad}de woman", "sexual content"),
+        ("a n.u.d.e woman", "sexual content"),
+        ("a n u d e woman", "sexual content"),
+        ("a nuuude woman", "sexual content"),
+        ("a n4k3d woman", "sexual content"),
+        ("the nakedness of lovers", "sexual content"),
+        ("eine nackte Frau", "sexual content"),
+        ("una mujer desnuda", "sexual content"),
+        ("голая женщина", "sexual content"),
+        ("海滩上的裸体女人", "sexual content"),
+        ("the executioner beheads him", "graphic violence"),
+        ("villagers massacred", "graphic violence"),
+        ("a K.K.K. rally", "hate"),
+        ("a sw4stika flag", "hate"),
+    ] {
+        assert_eq!(blocked(&p, prompt).category, category, "{prompt:?}");
+    }
+}
+
+#[test]
+fn a_version_1_file_still_loads_and_reads_stars_as_punctuation() {
+    let p =
+        Policy::from_json(r#"{"version": 1, "categories": [{"name": "v", "terms": ["behead*"]}]}"#, "inline").unwrap();
+    assert!(p.check("behead").is_err());
+    assert_eq!(p.check("beheads"), Ok(()));
+    let err =
+        Policy::from_json(r#"{"version": 1, "categories": [{"name": "v", "allow": ["x"]}]}"#, "inline").unwrap_err();
+    assert!(err.to_string().contains("need version 2"), "{err}");
+}
+
+#[test]
+fn hostile_prompts_never_panic() {
+    let p = default_policy();
+    proptest::proptest!(|(prompt in "\\PC{0,80}", negative in "(\\PC|\u{200d}|\u{301}){0,40}")| {
+        let _ = p.check_pair(&prompt, &negative, None);
+    });
 }
 
 #[test]
@@ -128,7 +202,7 @@ fn patterns_are_case_insensitive_and_see_both_forms() {
     )
     .unwrap();
     let b = p.check("Old FOOTAGE of the Prime Minister").unwrap_err();
-    assert_eq!((b.category.as_str(), b.matched.as_str()), ("likeness", "FOOTAGE of the Prime Minister"));
+    assert_eq!((b.category.as_str(), b.matched.as_str()), ("likeness", "footage of the prime minister"));
     // Punctuation and extra spaces are handled by the normalised form.
     assert_eq!(p.check("a photo  of, the actor!").unwrap_err().matched, "photo of the actor");
     assert_eq!(p.check("Face-Swap").unwrap_err().matched, "face swap");
@@ -141,8 +215,8 @@ fn bad_files_give_clear_errors() {
     let err = load_err("{ not json");
     assert!(err.contains("is not valid") && err.contains("line 1"), "{err}");
 
-    let err = load_err(r#"{"version": 2, "categories": []}"#);
-    assert!(err.contains("has version 2; this Kinema reads version 1"), "{err}");
+    let err = load_err(r#"{"version": 3, "categories": []}"#);
+    assert!(err.contains("has version 3; this Kinema reads versions 1 to 2"), "{err}");
     let err = load_err(r#"{"categories": []}"#);
     assert!(err.contains("has version (missing)"), "{err}");
     let err = load_err(r#"[1, 2]"#);
@@ -240,30 +314,48 @@ fn check_prompts_follows_each_outcome_of_the_policy_path() {
         other => panic!("expected a blocked prompt, got {other:?}"),
     };
     // No policy file: the compiled-in default.
-    assert_eq!(blocked_in(check_prompts_with(&cache, Ok(None), &["a calm sea", "gore"])), "graphic violence");
-    assert_eq!(check_prompts_with(&cache, Ok(None), &["a car driving through a city at night"]), Ok(()));
+    assert_eq!(blocked_in(check_prompts_with(&cache, Ok(None), "gore", "", None)), "graphic violence");
+    assert_eq!(check_prompts_with(&cache, Ok(None), "a car driving through a city at night", "gore", None), Ok(()));
     // A policy file: its categories, not the default's.
     let path = write(dir.path(), "p.json", r#"{"version": 1, "categories": [{"name": "fruit", "terms": ["apple"]}]}"#);
-    assert_eq!(blocked_in(check_prompts_with(&cache, Ok(Some(path.clone())), &["an apple"])), "fruit");
-    assert_eq!(check_prompts_with(&cache, Ok(Some(path)), &["gore"]), Ok(()));
+    assert_eq!(blocked_in(check_prompts_with(&cache, Ok(Some(path.clone())), "an apple", "", None)), "fruit");
+    assert_eq!(check_prompts_with(&cache, Ok(Some(path)), "gore", "", None), Ok(()));
     // A broken policy file refuses every prompt, benign ones included, with its reason.
     let broken = write(dir.path(), "broken.json", "{ not json");
-    match check_prompts_with(&cache, Ok(Some(broken)), &["a calm sea"]) {
+    match check_prompts_with(&cache, Ok(Some(broken)), "a calm sea", "", None) {
         Err(PromptRefused::Policy(PolicyError::InvalidJson { file, .. })) => assert!(file.ends_with("broken.json")),
         other => panic!("a broken policy must refuse: {other:?}"),
     }
     // An unusable choice (KINEMA_POLICY naming no file) refuses every prompt with that reason.
     let gone = PolicyError::NotAFile { file: dir.path().join("gone.json").display().to_string() };
-    assert_eq!(check_prompts_with(&cache, Err(gone.clone()), &["a calm sea"]), Err(PromptRefused::Policy(gone)));
+    assert_eq!(check_prompts_with(&cache, Err(gone.clone()), "a calm sea", "", None), Err(PromptRefused::Policy(gone)));
 
     // The real entry point in this test binary, where no bundle holds a policy: the default,
     // unless the caller chose a policy file.
     if std::env::var_os("KINEMA_POLICY").is_none() {
         assert_eq!(policy_path(), Ok(None));
         assert_eq!(active_policy().unwrap().origin(), "built-in default");
-        assert!(matches!(check_prompts(&["a calm sea", "gore"]), Err(PromptRefused::Blocked(_))));
-        assert_eq!(check_prompts(&["a car driving through a city at night"]), Ok(()));
+        assert!(matches!(check_prompts("gore", "", None), Err(PromptRefused::Blocked(_))));
+        assert_eq!(check_prompts("a car driving through a city at night", "", None), Ok(()));
     }
+}
+
+#[test]
+fn the_model_normaliser_decides_what_is_checked() {
+    let p = default_policy();
+    // A tokenizer that turns an emoji into a word: the model reads the word, so the policy does.
+    let peach: tokenizers::normalizers::NormalizerWrapper =
+        serde_json::from_str(r#"{"type": "Replace", "pattern": {"String": "🍑"}, "content": "nude"}"#).unwrap();
+    let model = ModelNormalizer::new(peach);
+    assert_eq!(p.check_pair("a 🍑 figure on a beach", "", None), Ok(()));
+    let b = p.check_pair("a 🍑 figure on a beach", "", Some(&model)).unwrap_err();
+    assert_eq!((b.category.as_str(), b.matched.as_str()), ("sexual content", "nude"));
+    // T5's own normaliser (NFKC with SentencePiece's extras) sees through full-width letters too.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ltx/fixtures/t5_tokenizer");
+    let t5 = crate::diffusion::tokenize::open(&dir.join("tokenizer.json")).unwrap();
+    let t5 = ModelNormalizer::from_tokenizer(&t5).unwrap();
+    assert_eq!(p.check_pair("ａ ｇｏｒｅ scene", "", Some(&t5)).unwrap_err().matched, "gore");
+    assert_eq!(p.check_pair("a calm sea", "nsfw, ｎｕｄｅ", Some(&t5)), Ok(()));
 }
 
 #[test]
@@ -289,4 +381,14 @@ fn frame_labels_become_review_rules_and_bad_thresholds_are_refused() {
         let err = load_err(&json);
         assert!(err.contains("frame label") && err.contains("\"c\""), "{bad}: {err}");
     }
+    // The same fields in a version 2 file, beside allow and negative rules.
+    let v2 = Policy::from_json(
+        r#"{"version": 2, "require_frame_review": true, "categories": [{"name": "sexual content",
+            "terms": ["nude*"], "allow": ["nude lipstick"], "negative": {"subjects": ["woman"], "terms": ["clothes"]},
+            "frame_labels": {"nudity": 0.5}}]}"#,
+        "test",
+    )
+    .unwrap();
+    assert!(v2.frame_review().required && v2.frame_review().rules.len() == 1);
+    assert_eq!(v2.check("nude lipstick"), Ok(()));
 }

@@ -3,12 +3,14 @@
 //! (generated once, then cached), match it to the source frames it joins, and fit it to the output.
 
 use super::{assemble, failed, Alpha, Host, Output, RenderError, RenderResult, SourceFrames};
+use crate::diffusion::VideoModel;
 use crate::effects::{
     Direction, EffectError, EffectKind, FrameRange, ModelWork, ParamValues, PARAM_EXTEND_FRAMES, PARAM_GUIDANCE,
     PARAM_LENGTH, PARAM_LOOP, PARAM_MATCH_SOURCE, PARAM_MODEL, PARAM_NEGATIVE_PROMPT, PARAM_PROMPT, PARAM_SEAM_BLEND,
     PARAM_SEED, PARAM_STEPS,
 };
 use crate::engine::generation::{check_output_size, shot_clip, FrameRef, Prompts, Seam, Shot, ShotSettings};
+use crate::engine::watermark;
 use crate::frame_io::{resize_cover, Frame};
 
 /// The settings of Generate, Animate and Extend, read once per render. Those an effect does not
@@ -76,14 +78,14 @@ pub fn render(
         return Err(RenderError::failed("Enter a prompt: Generate makes the shot from it."));
     }
     // Before any model work, so a blocked prompt costs nothing; a shot can only be asked for
-    // with prompts that passed.
-    let prompts = Prompts::checked(&params.prompt, &params.negative_prompt).map_err(failed)?;
+    // with prompts that passed (checked again below, as the model's tokenizer reads them).
+    let prompts = Prompts::checked(&params.prompt, &params.negative_prompt, None).map_err(failed)?;
     let model = crate::models::resolve(&params.model).map_err(failed)?;
 
     let bounds = out.bounds()?;
     // The clip is made for the full-size frame, so proxy renders show the same shot.
     let full = |px: usize, scale: f64| ((px as f64 / scale.max(1e-6)).round() as usize).max(1);
-    let settings = ShotSettings {
+    let mut settings = ShotSettings {
         prompts,
         seed: params.seed,
         steps: params.steps,
@@ -145,6 +147,11 @@ pub fn render(
         }
     };
 
+    // The model's tokenizer normaliser can turn a disguise the policy's own reading missed into
+    // the plain word: check the prompts again as it reads them (the model is cached for the shot).
+    let normalizer = VideoModel::open(&model).map_err(failed)?.prompt_normalizer();
+    settings.prompts =
+        Prompts::checked(&params.prompt, &params.negative_prompt, normalizer.as_ref()).map_err(failed)?;
     host.progress_start(&format!("{label}: generating"));
     // Progress goes through the progress suite only: a render may not set parameters. A long
     // shot's windows each run all steps; the label names the window being made.
@@ -176,7 +183,9 @@ pub fn render(
     .ok_or_else(|| RenderError::failed(format!("internal: the shot has no frame {index}")))?;
 
     // Fit the shot to the output frame, opaque where the output has alpha.
-    let fitted = resize_cover(&frame, bounds.width(), bounds.height());
+    let mut fitted = resize_cover(&frame, bounds.width(), bounds.height());
+    // Marked last, at the output's size, so nothing resamples the mark away.
+    let marking = watermark::mark(&mut fitted, &made.provenance).map_err(failed)?.status();
     let written = assemble(&fitted, out.channels()?, Alpha::Opaque).map_err(failed)?;
     out.write(&written, bounds)?;
     let (clip_frames, seed, reviewed) = (made.frames.len(), settings.seed, &made.reviewed);
@@ -186,9 +195,9 @@ pub fn render(
     };
     Ok(match between {
         Some((first, last)) => format!(
-            "Generated frame {index} of the shot between keyframes {first} and {last} ({clip_frames}, seed {seed}; {reviewed})"
+            "Generated frame {index} of the shot between keyframes {first} and {last} ({clip_frames}, seed {seed}; {reviewed}; {marking})"
         ),
-        None => format!("Generated frame {index} of the shot ({clip_frames}, seed {seed}; {reviewed})"),
+        None => format!("Generated frame {index} of the shot ({clip_frames}, seed {seed}; {reviewed}; {marking})"),
     })
 }
 

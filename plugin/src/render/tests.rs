@@ -226,16 +226,18 @@ fn generate_needs_a_prompt_and_the_policy_comes_before_any_model_work() {
     let mut out = FakeOutput::default();
     let err = render(&GENERATE, &prompt("  ", ""), 0.0, None, &mut out).unwrap_err();
     assert_eq!(err.to_string(), "Enter a prompt: Generate makes the shot from it.");
-    // A blocked prompt (or negative prompt) is refused before the model is looked for: the error
-    // names the policy, not the missing model, and no progress bar opened.
-    for (p, n) in [("a close-up of gore", ""), ("a calm sea", "gore")] {
+    // A blocked prompt (or a negative prompt inverting it) is refused before the model is looked
+    // for: the error names the policy, not the missing model, and no progress bar opened.
+    for (p, n, category) in
+        [("a close-up of gore", "", "graphic violence"), ("a woman on a beach", "clothes, swimsuit", "sexual content")]
+    {
         let host = FakeHost::default();
         let err = render_frame(&GENERATE, &prompt(p, n), 0.0, (1.0, 1.0), None, &mut out, &host).unwrap_err();
-        assert!(err.to_string().contains("graphic violence"), "{err}");
+        assert!(err.to_string().contains(category), "{err}");
         assert!(!host.progress_started.get());
     }
-    // A fine prompt gets as far as the model.
-    let err = render(&GENERATE, &prompt("a calm sea", ""), 0.0, None, &mut out).unwrap_err();
+    // A fine prompt gets as far as the model, also with a negative prompt listing categories.
+    let err = render(&GENERATE, &prompt("a calm sea", "nsfw, gore"), 0.0, None, &mut out).unwrap_err();
     assert!(err.to_string().contains("no-such-model"), "{err}");
     assert!(out.written.is_empty() && out.passed.is_empty());
 }

@@ -21,6 +21,8 @@ pub struct Shotclip {
     pub windows: Option<super::ShotWindows>,
     /// Whether and for what the shot's frames were reviewed, for the Status line.
     pub reviewed: String,
+    /// What the watermark on its frames says.
+    pub provenance: kinema_watermark::Payload,
 }
 
 /// A frame that may need decoding first: `None` past the shot's end.
@@ -229,6 +231,7 @@ mod tests {
             backward,
             windows: None,
             reviewed: String::new(),
+            provenance: Default::default(),
         }
     }
 
@@ -434,6 +437,7 @@ mod tests {
             backward: false,
             windows: None,
             reviewed: String::new(),
+            provenance: Default::default(),
         };
         let (start, end) = (flat(0.6), flat(0.4));
         let seams = [Seam { at: 0, source: &start }, Seam { at: 8, source: &end }];

@@ -25,6 +25,7 @@ use crate::diffusion::{
 use crate::effects::Direction;
 use crate::frame_io::{resize_cover, Frame};
 use crate::models::ModelDir;
+use kinema_watermark::Payload;
 
 /// What kind of shot, with its conditioning pictures (any size; fitted to the generation size).
 pub enum Shot {
@@ -61,9 +62,14 @@ pub struct Prompts {
 }
 
 impl Prompts {
-    /// Checks both prompts against the active policy.
-    pub fn checked(prompt: &str, negative: &str) -> Result<Self, EngineError> {
-        crate::policy::check_prompts(&[prompt, negative]).map_err(EngineError::Refused)?;
+    /// Checks the prompt and negative prompt against the active policy, as read by `model` (the
+    /// normaliser of the model's tokenizer) when it is known.
+    pub fn checked(
+        prompt: &str,
+        negative: &str,
+        model: Option<&crate::policy::ModelNormalizer>,
+    ) -> Result<Self, EngineError> {
+        crate::policy::check_prompts(prompt, negative, model).map_err(EngineError::Refused)?;
         Ok(Self { prompt: prompt.to_string(), negative: negative.to_string() })
     }
 
@@ -290,8 +296,7 @@ pub fn shot_clip(
     };
     let shot_key = key.finish();
     let (prompt, negative) = (settings.prompts.prompt(), settings.prompts.negative());
-    let provenance =
-        ProvenanceRecord::new(&model_dir.name, model.files_stamp(), settings.seed, prompt, negative, shot_key);
+    let record = ProvenanceRecord::new(&model_dir.name, model.files_stamp(), settings.seed, prompt, negative, shot_key);
     let mut made_here = false;
     let clip = clip_cache().get_or_generate(shot_key, progress, abort, |progress| {
         made_here = true;
@@ -337,10 +342,13 @@ pub fn shot_clip(
     };
     // Once the shot passed review; best effort, never failing the render (a disk error in the report).
     if made_here {
-        let _ = clip_cache().record_provenance(shot_key, &provenance);
+        let _ = clip_cache().record_provenance(shot_key, &record);
     }
-    remember_provenance(provenance);
-    Ok(Shotclip { frames, anchor, backward, windows, reviewed })
+    remember_provenance(record);
+    // What the frames' watermark says: this model, this seed, this shot.
+    let provenance =
+        Payload { model: model.provenance_id(), seed: settings.seed as u32, shot: shot_key.as_u128() as u32 };
+    Ok(Shotclip { frames, anchor, backward, windows, reviewed, provenance })
 }
 
 /// Latent frames decoded each side of a long shot's piece.
@@ -448,13 +456,17 @@ mod tests {
 
     #[test]
     fn a_shot_can_only_be_asked_for_with_prompts_the_policy_passes() {
-        let ok = Prompts::checked("a red circle moving right", "blurry").unwrap();
-        assert_eq!((ok.prompt(), ok.negative()), ("a red circle moving right", "blurry"));
-        // Either prompt is checked; the refusal is the engine's own error, naming the category.
-        for (prompt, negative) in [("a close-up of gore", ""), ("a calm sea", "gore")] {
-            let err = Prompts::checked(prompt, negative).unwrap_err();
+        let ok = Prompts::checked("a red circle moving right", "blurry, gore, nsfw", None).unwrap();
+        assert_eq!((ok.prompt(), ok.negative()), ("a red circle moving right", "blurry, gore, nsfw"));
+        // A negative prompt that lists a category steers away from it; one that inverts the
+        // prompt toward it is refused. The refusal is the engine's own error, naming the category.
+        for (prompt, negative, category) in [
+            ("a close-up of gore", "", "graphic violence"),
+            ("a woman on a beach", "clothes, swimsuit", "sexual content"),
+        ] {
+            let err = Prompts::checked(prompt, negative, None).unwrap_err();
             assert!(matches!(err, EngineError::Refused(_)), "{err:?}");
-            assert!(err.to_string().contains("graphic violence"), "{err}");
+            assert!(err.to_string().contains(category), "{err}");
         }
     }
 }

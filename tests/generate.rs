@@ -471,6 +471,7 @@ fn kinema_signs_the_frames_it_generates_and_not_the_source_frames_it_passes_thro
         assert_eq!(action["parameters"]["com.kinema.seed"], 7, "{name}");
         assert_eq!(action["parameters"]["com.kinema.model"], "ltx", "{name}");
         assert_eq!(action["parameters"]["com.kinema.model_hash"].as_str().map(str::len), Some(16), "{name}");
+        assert_eq!(action["parameters"]["com.kinema.model_id"].as_str().map(str::len), Some(8), "{name}");
     };
 
     // Generate: every frame is made, and signed.

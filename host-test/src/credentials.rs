@@ -43,6 +43,9 @@ fn mime(ext: &str) -> Option<&'static str> {
 pub struct Claim {
     pub model: String,
     pub model_hash: String,
+    /// The model id the frames' watermark carries.
+    #[serde(default)]
+    pub model_id: String,
     pub seed: u64,
     #[serde(default)]
     pub prompt_hash: String,
@@ -127,6 +130,7 @@ impl Claim {
         Claim {
             model: "probe".into(),
             model_hash: String::new(),
+            model_id: String::new(),
             seed: 0,
             prompt_hash: String::new(),
             shot_key: String::new(),
@@ -158,6 +162,7 @@ fn manifest(claim: &Claim) -> Value {
                     "parameters": {
                         "com.kinema.model": claim.model,
                         "com.kinema.model_hash": claim.model_hash,
+                        "com.kinema.model_id": claim.model_id,
                         "com.kinema.seed": claim.seed,
                     },
                 }]},
@@ -167,6 +172,7 @@ fn manifest(claim: &Claim) -> Value {
                 "data": {
                     "model": claim.model,
                     "model_hash": claim.model_hash,
+                    "model_id": claim.model_id,
                     "seed": claim.seed,
                     "prompt_hash": claim.prompt_hash,
                     "shot_key": claim.shot_key,

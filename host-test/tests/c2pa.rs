@@ -26,6 +26,7 @@ fn claim() -> Claim {
     Claim {
         model: "Kinema-tiny".into(),
         model_hash: "00000000deadbeef".into(),
+        model_id: "0badc0de".into(),
         seed: 42,
         prompt_hash: "xxh3-128:0123".into(),
         shot_key: "ab".repeat(16),
@@ -60,6 +61,7 @@ fn a_signed_frame_states_the_action_source_type_model_and_seed_and_validates() {
         assert_eq!(action["parameters"]["com.kinema.model"], "Kinema-tiny");
         assert_eq!(action["parameters"]["com.kinema.model_hash"], "00000000deadbeef");
         assert_eq!(action["parameters"]["com.kinema.seed"], 42);
+        assert_eq!(action["parameters"]["com.kinema.model_id"], "0badc0de");
         let generation = read.generation.unwrap_or_else(|| panic!("{ext}: no {GENERATION_LABEL}"));
         assert_eq!((generation["model"].as_str(), generation["seed"].as_u64()), (Some("Kinema-tiny"), Some(42)));
 

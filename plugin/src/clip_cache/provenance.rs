@@ -37,6 +37,10 @@ pub struct ProvenanceRecord {
     pub model: String,
     /// The model files' identity (names, sizes, times; the shot key's `model_files`) as hex.
     pub model_hash: String,
+    /// The model id the frames' watermark carries (the same for every copy of the model), as
+    /// hex: ties this record to what a watermark detector reads from a frame.
+    #[serde(default)]
+    pub model_id: String,
     pub seed: u64,
     /// xxh3-128 of the prompt and negative prompt, so equal prompts can be matched without
     /// keeping what was asked for.
@@ -63,12 +67,21 @@ impl ProvenanceRecord {
                 .file_name()
                 .map_or_else(|| model.to_string(), |n| n.to_string_lossy().into_owned()),
             model_hash: format!("{model_files:016x}"),
+            model_id: String::new(),
             seed,
             prompt_hash: format!("xxh3-128:{:032x}", xxh3_128(&text)),
             shot_key: key.hex(),
             kinema_version: env!("CARGO_PKG_VERSION").into(),
             time: rfc3339(SystemTime::now()),
         }
+    }
+}
+
+impl ProvenanceRecord {
+    /// With the watermark's model id (`VideoModel::provenance_id`).
+    pub fn with_model_id(mut self, id: u32) -> Self {
+        self.model_id = format!("{id:08x}");
+        self
     }
 }
 
@@ -174,6 +187,7 @@ mod tests {
         );
         assert_eq!(read.digital_source_type, TRAINED_ALGORITHMIC_MEDIA);
         assert_eq!(read.shot_key, key.hex());
+        assert_eq!(record.clone().with_model_id(0xbeef).model_id, "0000beef");
         assert_eq!(ProvenanceRecord::new("/home/me/models/ltx/", 0, 0, "", "", key).model, "ltx", "no local path");
         // Prompt and negative are told apart; equal prompts hash alike.
         let moved = ProvenanceRecord::new("m", 0, 7, "a secret red", " circle", key);

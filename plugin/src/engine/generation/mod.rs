@@ -296,7 +296,8 @@ pub fn shot_clip(
     };
     let shot_key = key.finish();
     let (prompt, negative) = (settings.prompts.prompt(), settings.prompts.negative());
-    let record = ProvenanceRecord::new(&model_dir.name, model.files_stamp(), settings.seed, prompt, negative, shot_key);
+    let record = ProvenanceRecord::new(&model_dir.name, model.files_stamp(), settings.seed, prompt, negative, shot_key)
+        .with_model_id(model.provenance_id());
     let mut made_here = false;
     let clip = clip_cache().get_or_generate(shot_key, progress, abort, |progress| {
         made_here = true;

@@ -1,6 +1,7 @@
 //! The measured corpus: evasions a hostile user tries, ordinary film and editing prompts, and
 //! double meanings, each with its negative prompt. `first.tsv` was written (by `make.py`) before
 //! the policy was tuned; `heldout.tsv` after, so its figures show how the tuning generalises.
+//! `fresh.tsv` (by `fresh.py`) was written before the second round of tuning and is not tuned on.
 //! `cargo test -p kinema-plugin policy::corpus -- --nocapture` prints the rates.
 
 use super::*;
@@ -75,4 +76,15 @@ fn heldout_corpus() {
     assert!(evasion.0 * 100 >= evasion.1 * 80, "heldout: only {}/{} evasions blocked", evasion.0, evasion.1);
     assert!(ordinary.0 * 20 <= ordinary.1, "heldout: {}/{} ordinary prompts blocked", ordinary.0, ordinary.1);
     assert!(double.0 * 5 <= double.1, "heldout: {}/{} double meanings blocked", double.0, double.1);
+}
+
+/// The third batch, written before the second round of tuning (which covered heldout's misses by
+/// class) and never edited after: its first figures were the honest held-out ones. Printed.
+#[test]
+fn fresh_corpus() {
+    let cases = read(include_str!("fresh.tsv"));
+    assert!(cases.len() >= 160);
+    let p = Policy::builtin().unwrap();
+    let [evasion, ordinary, double] = measure("fresh", &cases, |prompt, negative| p.check_pair(prompt, negative, None));
+    assert!(evasion.1 >= 100 && ordinary.1 >= 40 && double.1 >= 20);
 }

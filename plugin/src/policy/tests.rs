@@ -400,3 +400,32 @@ fn frame_labels_become_review_rules_and_bad_thresholds_are_refused() {
     assert!(v2.frame_review().required && v2.frame_review().rules.len() == 1);
     assert_eq!(v2.check("nude lipstick"), Ok(()));
 }
+
+/// Short Chinese and Japanese terms match anywhere (those scripts have no spaces), so the
+/// compounds they sit inside are allowed, and katakana terms stop at more katakana.
+#[test]
+fn short_cjk_terms_stay_inside_their_own_words() {
+    let p = default_policy();
+    for ordinary in [
+        "一部剧情出色情节紧凑的电影",
+        "东京的夜色情调",
+        "她的个性爱好是画画",
+        "做爱心蛋糕的母亲",
+        "血腥玛丽鸡尾酒",
+        "エロール・フリンの冒険映画",
+        "エロイカ交響曲のコンサート",
+        "ゼロから始める料理",
+        "ポルノグラフィティのライブ",
+        "裸足で砂浜を歩く",
+        "목을 베개에 기대고 자는 고양이",
+        "누드 톤 립스틱",
+        "ตัดหัวหอมในครัว",
+        "ตัดคอเสื้อใหม่",
+    ] {
+        assert!(p.check(ordinary).is_ok(), "{ordinary}: {:?}", p.check(ordinary));
+    }
+    for blocked in ["色情电影", "裸体女人", "エロ動画", "エロい写真", "ポルノビデオ", "포로의 목을 베는 장면"]
+    {
+        assert!(p.check(blocked).is_err(), "{blocked}");
+    }
+}

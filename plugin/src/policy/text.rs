@@ -108,8 +108,9 @@ pub fn fold(text: &str) -> String {
             'ß' => out.push_str("ss"),
             'ſ' => out.push('s'),
             c if c.is_ascii() => out.push(c),
-            // The skeleton draws kana as kanji (`エロ` as `工口`): CJK stays as written.
-            c if is_unspaced(c) => out.push(c),
+            // The skeleton draws kana as kanji (`エロ` as `工口`) and Hangul as look-alike
+            // jamo: CJK and Hangul stay as written.
+            c if is_unspaced(c) || matches!(c, '\u{AC00}'..='\u{D7AF}') => out.push(c),
             // A prototype may be uppercase ('0' → 'O') or itself carry marks: fold it again.
             c => out.extend(
                 unicode_security::skeleton(c.encode_utf8(&mut [0; 4]))

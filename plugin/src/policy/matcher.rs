@@ -8,7 +8,7 @@
 //!
 //! A term in a script written without spaces (Chinese, Japanese, Thai) matches anywhere.
 
-use super::text::{is_unspaced, squeeze};
+use super::text::{is_katakana, is_unspaced, squeeze};
 
 /// Stands in for text an `allow` phrase covered: no term or pattern can match across it.
 const BARRIER: &str = "\u{1}";
@@ -43,8 +43,14 @@ impl Piece {
 #[derive(Debug, Clone)]
 enum Shape {
     Words(Vec<Piece>),
-    /// Matched as a substring of the text with its word breaks removed.
-    Unspaced(String),
+    /// Matched as a substring of the text with its word breaks removed. A katakana term must not
+    /// run on into more katakana, on a side without `*`.
+    Unspaced {
+        text: String,
+        kana: bool,
+        open_start: bool,
+        open_end: bool,
+    },
 }
 
 /// A term, phrase or subject as the policy spells it, ready to match.
@@ -73,7 +79,10 @@ impl Term {
             return None;
         }
         let shape = if text.chars().any(is_unspaced) {
-            Shape::Unspaced(pieces.iter().map(|p| p.text.as_str()).collect())
+            let text: String = pieces.iter().map(|p| p.text.as_str()).collect();
+            let kana = text.chars().all(is_katakana);
+            let (open_start, open_end) = (pieces[0].open_start, pieces[pieces.len() - 1].open_end);
+            Shape::Unspaced { text, kana, open_start, open_end }
         } else {
             Shape::Words(pieces)
         };
@@ -105,6 +114,27 @@ impl Text {
         self.words.join(" ")
     }
 
+    /// [`Text::joined`] with each run of three or more one-letter words run together into one
+    /// (`the j e w s` → `the jews`), when there is such a run.
+    pub fn collapsed(&self) -> Option<String> {
+        let single = |w: &String| w.chars().count() == 1;
+        let mut out: Vec<String> = Vec::with_capacity(self.words.len());
+        let mut changed = false;
+        let mut i = 0;
+        while i < self.words.len() {
+            let run = self.words[i..].iter().take_while(|w| single(w)).count();
+            if run >= 3 {
+                out.push(self.words[i..i + run].concat());
+                changed = true;
+                i += run;
+            } else {
+                out.push(self.words[i].clone());
+                i += 1;
+            }
+        }
+        changed.then(|| out.join(" "))
+    }
+
     /// Whether `term` occurs.
     pub fn contains(&self, term: &Term) -> bool {
         self.find(term).is_some()
@@ -113,7 +143,16 @@ impl Text {
     /// The first occurrence of `term`, as read (`decapitated` for `decapitat*`).
     pub fn find(&self, term: &Term) -> Option<String> {
         match &term.shape {
-            Shape::Unspaced(s) => self.compact.contains(s.as_str()).then(|| s.clone()),
+            Shape::Unspaced { text, kana, open_start, open_end } => {
+                let mut found = self.compact.match_indices(text.as_str()).filter(|&(at, _)| {
+                    let before = self.compact[..at].chars().next_back();
+                    let after = self.compact[at + text.len()..].chars().next();
+                    !kana
+                        || ((*open_start || !before.is_some_and(is_katakana))
+                            && (*open_end || !after.is_some_and(is_katakana)))
+                });
+                found.next().map(|_| text.clone())
+            }
             Shape::Words(pieces) => {
                 (0..self.words.len()).find_map(|i| self.match_at(pieces, i).map(|end| self.words[i..end].join(" ")))
             }
@@ -128,7 +167,7 @@ impl Text {
         let mut words = self.words.clone();
         for term in allow {
             match &term.shape {
-                Shape::Unspaced(s) => {
+                Shape::Unspaced { text: s, .. } => {
                     for w in &mut words {
                         if w.contains(s.as_str()) {
                             *w = w.replace(s.as_str(), BARRIER);
@@ -215,11 +254,21 @@ mod tests {
             ("gore", "gored by a bull", false),
             ("裸体", "海滩上的裸体女人", true),
             ("decapitat*", "d-e-c-a-p-i-t-a-t-e-d", true),
+            ("エロ", "エロ動画", true),
+            ("エロ", "エロール・フリン", false),
+            ("エロ", "ヘエロ", false),
+            ("ポルノ*", "ポルノビデオ", true),
         ];
         for (t, s, hit) in cases {
             assert_eq!(text(s).contains(&term(t)), hit, "{t:?} in {s:?}");
         }
         assert!(Term::new("*", true).is_none() && Term::new(" .. ", false).is_none());
+    }
+
+    #[test]
+    fn spelled_out_runs_collapse_for_patterns() {
+        assert_eq!(text("the j e w s are rats").collapsed().as_deref(), Some("the jews are rats"));
+        assert_eq!(text("a b and c").collapsed(), None);
     }
 
     #[test]

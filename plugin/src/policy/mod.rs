@@ -14,10 +14,14 @@
 //!   read as the model reads them (see [`text`]: its tokenizer's normaliser, NFKC, case folding,
 //!   look-alike letters, invisible characters, marks and leetspeak), and a term matches whole
 //!   words, also spelled out (`n.u.d.e`) or stretched (`nuuude`). `*` at either end of a word
-//!   stands for any ending or beginning (`behead*`); see [`matcher`]. Chinese, Japanese and Thai
-//!   terms match anywhere.
+//!   stands for any ending or beginning (`behead*`); see [`matcher`]. A `*` inside a word
+//!   (`p*rn`) is refused when the policy loads. Chinese, Japanese and Thai terms match anywhere,
+//!   except that a term in katakana must not run on into more katakana (`エロ` is not in
+//!   `エロール`) unless it ends in `*`; list compounds a Chinese term sits inside (`出色` for
+//!   `色情` in `出色情节`) under `allow`.
 //! - **Patterns** are case-insensitive regular expressions (Rust `regex` syntax), tried on each
-//!   reading of the prompt as words joined by single spaces.
+//!   reading of the prompt as words joined by single spaces, and again with runs of three or
+//!   more single letters run together (`the j e w s` as `the jews`).
 //! - **Allow** phrases are ordinary uses a term would catch ("nude lipstick", "naked eye"): the
 //!   words they cover are ignored by that category's terms and patterns, and nothing else is.
 //! - **Negative**: a negative prompt steers away from what it lists, so it is not checked for
@@ -81,6 +85,10 @@ pub enum PolicyError {
     EmptyCategoryName { file: String, index: usize },
     #[error("content policy {file}: term {term:?} in category \"{category}\" has no letters or digits")]
     EmptyTerm { file: String, category: String, term: String },
+    #[error(
+        "content policy {file}: term {term:?} in category \"{category}\" has a * inside a word; * may only start or end a word (write the whole word, or a pattern)"
+    )]
+    InnerWildcard { file: String, category: String, term: String },
     #[error(
         "content policy {file}: pattern {pattern:?} in category \"{category}\" is not a valid regular expression: {reason}"
     )]
@@ -226,6 +234,15 @@ impl Policy {
             let terms = |list: Vec<String>| -> Result<Vec<Term>, PolicyError> {
                 list.into_iter()
                     .map(|text| {
+                        // `p*rn` would read as two words, `p` and `rn`: never what was meant.
+                        let inner = |w: &str| w.trim_matches('*').contains('*');
+                        if wildcards && text.split_whitespace().any(inner) {
+                            return Err(PolicyError::InnerWildcard {
+                                file: file.clone(),
+                                category: name.clone(),
+                                term: text,
+                            });
+                        }
                         Term::new(&text, wildcards).ok_or_else(|| PolicyError::EmptyTerm {
                             file: file.clone(),
                             category: name.clone(),
@@ -301,9 +318,12 @@ impl Policy {
                 if let Some(found) = c.terms.iter().find_map(|t| text.find(t)) {
                     return Err(blocked(&found));
                 }
-                let joined = text.joined();
-                if let Some(m) = c.patterns.iter().find_map(|re| re.find(&joined)) {
-                    return Err(blocked(m.as_str()));
+                // Patterns see the words as written, and with spelled-out letters run together
+                // (`the j e w s are` as `the jews are`).
+                for joined in [Some(text.joined()), text.collapsed()].into_iter().flatten() {
+                    if let Some(m) = c.patterns.iter().find_map(|re| re.find(&joined)) {
+                        return Err(blocked(m.as_str()));
+                    }
                 }
             }
             let Some(rule) = &c.negative else { continue };

@@ -97,7 +97,7 @@ pub fn words(text: &str, reading: Reading) -> Vec<String> {
 
 /// Steps 2, 3 and 5: NFKC, case folding, invisible characters and marks removed, skeleton.
 pub fn fold(text: &str) -> String {
-    let lower: String = text.nfkc().flat_map(char::to_lowercase).collect();
+    let lower: String = text.chars().map(enclosed).nfkc().flat_map(char::to_lowercase).collect();
     let mut out = String::with_capacity(lower.len());
     // NFD exposes the marks to remove; NFC afterwards recomposes what has no mark (Hangul).
     let bare: String = lower.nfd().filter(|&c| !is_combining_mark(c) && !is_invisible(c)).nfc().collect();
@@ -108,6 +108,9 @@ pub fn fold(text: &str) -> String {
             'ß' => out.push_str("ss"),
             'ſ' => out.push('s'),
             c if c.is_ascii() => out.push(c),
+            // The skeleton draws kana as kanji (`エロ` as `工口`) and Hangul as look-alike
+            // jamo: CJK and Hangul stay as written.
+            c if is_unspaced(c) || matches!(c, '\u{AC00}'..='\u{D7AF}') => out.push(c),
             // A prototype may be uppercase ('0' → 'O') or itself carry marks: fold it again.
             c => out.extend(
                 unicode_security::skeleton(c.encode_utf8(&mut [0; 4]))
@@ -117,6 +120,15 @@ pub fn fold(text: &str) -> String {
         }
     }
     out
+}
+
+/// The letter a negative squared or negative circled capital (`🅽`, `🅝`) shows; NFKC keeps them.
+fn enclosed(c: char) -> char {
+    match c {
+        '\u{1F150}'..='\u{1F169}' => char::from(b'a' + (c as u32 - 0x1F150) as u8),
+        '\u{1F170}'..='\u{1F189}' => char::from(b'a' + (c as u32 - 0x1F170) as u8),
+        c => c,
+    }
 }
 
 /// Characters that show nothing (or only join or steer other characters) and so can hide
@@ -203,6 +215,10 @@ fn look_alike(c: char) -> char {
         'ш' | 'ω' | 'щ' => 'w',
         'χ' | 'ж' => 'x',
         'у' | 'γ' | 'ү' => 'y',
+        // Arabic spellings that vary in use: ta marbuta as ha, alif maqsura as ya, hamza seats.
+        'ة' => 'ه',
+        'ى' => 'ي',
+        'أ' | 'إ' | 'آ' | 'ٱ' => 'ا',
         c => c,
     }
 }
@@ -217,6 +233,11 @@ pub fn is_unspaced(c: char) -> bool {
         | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' // Han
         | '\u{20000}'..='\u{2FA1F}'
         | '\u{31F0}'..='\u{31FF}' | '\u{FF66}'..='\u{FF9F}')
+}
+
+/// Katakana (with the long-vowel mark and half-width forms).
+pub fn is_katakana(c: char) -> bool {
+    matches!(c, '\u{30A1}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}' | '\u{FF66}'..='\u{FF9F}')
 }
 
 /// Runs of one letter collapsed to one (`nuuude` → `nude`), for the matcher's second look.
@@ -256,6 +277,8 @@ mod tests {
             "ηυԁε",
             "ηυdε",
             "ɴᴜᴅᴇ",
+            "🅽🆄🅳🅴",
+            "🅝🅤🅓🅔",
         ] {
             assert_eq!(plain(disguised), "nude", "{disguised:?}");
         }

@@ -5,7 +5,7 @@ not in first.tsv or heldout.tsv. Deterministic.
 
 Run: python3 plugin/src/policy/corpus/fresh.py
 """
-from make import write, interleave, combining, leet, stretch
+from make import batch, write, interleave, combining, leet, stretch
 
 
 def monospace(s):
@@ -223,17 +223,7 @@ DOUBLE = [
 
 
 def main():
-    rows = []
-    for word, template in BASES:
-        for _, trick in TRICKS:
-            rows.append(("evasion", template.format(trick(word)), ""))
-    rows += [("evasion", p, "") for p in EVASIONS]
-    rows += [("evasion", p, n) for p, n in INVERSIONS]
-    for o in ORDINARY:
-        p, n = o if isinstance(o, tuple) else (o, "blurry, low quality, watermark")
-        rows.append(("ordinary", p, n))
-    rows += [("double", p, "") for p in DOUBLE]
-    write("fresh.tsv", rows)
+    write("fresh.tsv", batch(BASES, TRICKS, EVASIONS, INVERSIONS, ORDINARY, DOUBLE))
 
 
 if __name__ == "__main__":

@@ -530,17 +530,21 @@ def write(name, rows):
     print(name, len(rows), counts)
 
 
-def heldout():
-    rows = []
-    for word, template in HELDOUT_BASES:
-        for _, trick in HELDOUT_TRICKS:
-            rows.append(("evasion", template.format(trick(word)), ""))
-    rows += [("evasion", p, "") for p in HELDOUT_EVASIONS]
-    rows += [("evasion", p, n) for p, n in HELDOUT_INVERSIONS]
-    for o in HELDOUT_ORDINARY:
+def batch(bases, tricks, evasions, inversions, ordinary, double):
+    """A batch's rows: every base word under every trick, then the listed prompts. An ordinary
+    prompt without its own negative gets the usual quality negative."""
+    rows = [("evasion", template.format(trick(word)), "") for word, template in bases for _, trick in tricks]
+    rows += [("evasion", p, "") for p in evasions]
+    rows += [("evasion", p, n) for p, n in inversions]
+    for o in ordinary:
         p, n = o if isinstance(o, tuple) else (o, "blurry, low quality, watermark")
         rows.append(("ordinary", p, n))
-    rows += [("double", p, "") for p in HELDOUT_DOUBLE]
+    rows += [("double", p, "") for p in double]
+    return rows
+
+
+def heldout():
+    rows = batch(HELDOUT_BASES, HELDOUT_TRICKS, HELDOUT_EVASIONS, HELDOUT_INVERSIONS, HELDOUT_ORDINARY, HELDOUT_DOUBLE)
     write("heldout.tsv", rows)
 
 

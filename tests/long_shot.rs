@@ -99,6 +99,9 @@ fn a_stopped_long_shot_goes_on_from_its_last_finished_window() {
 #[test]
 fn turning_loop_on_remakes_only_the_last_window() {
     let _turn = serial();
+    // The loop is another shot, so its watermark says another shot key; the pixels compared
+    // below are the generation's own (tests here run one at a time, so the switch is theirs).
+    let _unmarked = WatermarkOff::new();
     let bundle = load_bundle();
     let inst = generator(&bundle, "a green circle bouncing on a black background", 7);
     let request = || RenderRequest { frames: vec![0, 40], size: Some((64, 64)), ..Default::default() };
@@ -200,5 +203,21 @@ fn an_extension_longer_than_the_window_is_made_in_windows_either_way() {
         assert!(again.frames[&new[1]].as_ref().unwrap().data == made(new[1]), "{direction}: served from the shot");
         let status = status(&inst);
         assert!(status.contains("4 windows of 17"), "{direction}: {status}");
+    }
+}
+
+/// Turns the provenance watermark off until dropped (also when the test fails).
+struct WatermarkOff;
+
+impl WatermarkOff {
+    fn new() -> Self {
+        std::env::set_var("KINEMA_WATERMARK", "off");
+        WatermarkOff
+    }
+}
+
+impl Drop for WatermarkOff {
+    fn drop(&mut self) {
+        std::env::remove_var("KINEMA_WATERMARK");
     }
 }

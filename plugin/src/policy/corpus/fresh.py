@@ -5,24 +5,14 @@ not in first.tsv or heldout.tsv. Deterministic.
 
 Run: python3 plugin/src/policy/corpus/fresh.py
 """
-from make import batch, write, interleave, combining, leet, stretch
+from make import alphabet, batch, write, interleave, combining, leet, stretch
 
 
-def monospace(s):
-    return "".join(chr(0x1D68A + ord(c) - 97) if "a" <= c <= "z" else c for c in s)
-
-
-def sans_bold(s):
-    return "".join(chr(0x1D5EE + ord(c) - 97) if "a" <= c <= "z" else c for c in s)
-
-
-def fraktur(s):
-    return "".join(chr(0x1D51E + ord(c) - 97) if "a" <= c <= "z" else c for c in s)
-
-
-def neg_squared(s):
-    # Negative squared capitals: not folded by NFKC.
-    return "".join(chr(0x1F170 + ord(c) - 97) if "a" <= c <= "z" else c for c in s)
+monospace = alphabet(0x1D68A)
+sans_bold = alphabet(0x1D5EE)
+fraktur = alphabet(0x1D51E)
+# Negative squared capitals: not folded by NFKC.
+neg_squared = alphabet(0x1F170)
 
 
 TRICKS = [

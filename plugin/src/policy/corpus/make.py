@@ -15,16 +15,14 @@ def fullwidth(s):
     return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s)
 
 
-def math_bold(s):
-    return "".join(chr(0x1D41A + ord(c) - 97) if "a" <= c <= "z" else c for c in s)
+def alphabet(first):
+    """Maps a-z onto the 26 code points from `first` (a styled Unicode alphabet)."""
+    return lambda s: "".join(chr(first + ord(c) - 97) if "a" <= c <= "z" else c for c in s)
 
 
-def double_struck(s):
-    return "".join(chr(0x1D552 + ord(c) - 97) if "a" <= c <= "z" else c for c in s)
-
-
-def circled(s):
-    return "".join(chr(0x24D0 + ord(c) - 97) if "a" <= c <= "z" else c for c in s)
+math_bold = alphabet(0x1D41A)
+double_struck = alphabet(0x1D552)
+circled = alphabet(0x24D0)
 
 
 CYR = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "i": "і", "k": "к",

@@ -75,9 +75,7 @@ impl ProvenanceRecord {
             time: rfc3339(SystemTime::now()),
         }
     }
-}
 
-impl ProvenanceRecord {
     /// With the watermark's model id (`VideoModel::provenance_id`).
     pub fn with_model_id(mut self, id: u32) -> Self {
         self.model_id = format!("{id:08x}");

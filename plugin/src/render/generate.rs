@@ -3,7 +3,6 @@
 //! (generated once, then cached), match it to the source frames it joins, and fit it to the output.
 
 use super::{assemble, failed, Alpha, Host, Output, RenderError, RenderResult, SourceFrames};
-use crate::diffusion::VideoModel;
 use crate::effects::{
     Direction, EffectError, EffectKind, FrameRange, ModelWork, ParamValues, PARAM_EXTEND_FRAMES, PARAM_GUIDANCE,
     PARAM_LENGTH, PARAM_LOOP, PARAM_MATCH_SOURCE, PARAM_MODEL, PARAM_NEGATIVE_PROMPT, PARAM_PROMPT, PARAM_SEAM_BLEND,
@@ -78,14 +77,14 @@ pub fn render(
         return Err(RenderError::failed("Enter a prompt: Generate makes the shot from it."));
     }
     // Before any model work, so a blocked prompt costs nothing; a shot can only be asked for
-    // with prompts that passed (checked again below, as the model's tokenizer reads them).
+    // with prompts that passed (the engine checks them again as the model's tokenizer reads them).
     let prompts = Prompts::checked(&params.prompt, &params.negative_prompt, None).map_err(failed)?;
     let model = crate::models::resolve(&params.model).map_err(failed)?;
 
     let bounds = out.bounds()?;
     // The clip is made for the full-size frame, so proxy renders show the same shot.
     let full = |px: usize, scale: f64| ((px as f64 / scale.max(1e-6)).round() as usize).max(1);
-    let mut settings = ShotSettings {
+    let settings = ShotSettings {
         prompts,
         seed: params.seed,
         steps: params.steps,
@@ -147,11 +146,6 @@ pub fn render(
         }
     };
 
-    // The model's tokenizer normaliser can turn a disguise the policy's own reading missed into
-    // the plain word: check the prompts again as it reads them (the model is cached for the shot).
-    let normalizer = VideoModel::open(&model).map_err(failed)?.prompt_normalizer();
-    settings.prompts =
-        Prompts::checked(&params.prompt, &params.negative_prompt, normalizer.as_ref()).map_err(failed)?;
     host.progress_start(&format!("{label}: generating"));
     // Progress goes through the progress suite only: a render may not set parameters. A long
     // shot's windows each run all steps; the label names the window being made.

@@ -140,6 +140,10 @@ pub fn shot_clip(
 ) -> Result<Shotclip, EngineError> {
     check_output_size(settings.output_size)?;
     let model = VideoModel::open(model_dir)?;
+    // Checked before any model work when asked for; again as this model's tokenizer reads them,
+    // which can turn a disguise the policy's own reading missed into the plain word.
+    let (prompt, negative) = (settings.prompts.prompt(), settings.prompts.negative());
+    Prompts::checked(prompt, negative, model.prompt_normalizer().as_ref())?;
     let m = &model.manifest;
     let review = crate::policy::active_policy().map_err(|e| EngineError::Refused(e.into()))?.frame_review();
     let reviewer = Reviewer::new(&model, &review)?;
@@ -295,7 +299,6 @@ pub fn shot_clip(
         }
     };
     let shot_key = key.finish();
-    let (prompt, negative) = (settings.prompts.prompt(), settings.prompts.negative());
     let record = ProvenanceRecord::new(&model_dir.name, model.files_stamp(), settings.seed, prompt, negative, shot_key)
         .with_model_id(model.provenance_id());
     let mut made_here = false;
@@ -421,6 +424,35 @@ mod tests {
         let m = ltx_manifest();
         let (w, h) = generation_size(&m, (1600, 100));
         assert!(w * h <= 2 * 4 * m.defaults.width * m.defaults.height, "{w}x{h}");
+    }
+
+    #[test]
+    fn a_shot_is_refused_when_the_models_tokenizer_reads_a_prompt_into_a_blocked_word() {
+        // A model whose tokenizer rewrites "blorp" to "gore": the words the model sees decide.
+        let dir = tempfile::tempdir().unwrap();
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ltx");
+        for f in ["manifest.json", "text_encoder.onnx", "transformer.onnx", "vae_encoder.onnx", "vae_decoder.onnx"] {
+            std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+        }
+        let mut tokenizer: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(src.join("tokenizer.json")).unwrap()).unwrap();
+        tokenizer["normalizer"] = serde_json::json!({"type": "Sequence", "normalizers": [
+            {"type": "Replace", "pattern": {"String": "blorp"}, "content": "gore"}, {"type": "Lowercase"}]});
+        std::fs::write(dir.path().join("tokenizer.json"), tokenizer.to_string()).unwrap();
+        let model = ModelDir { name: "m".into(), root: dir.path().to_path_buf(), kind: "video_diffusion".into() };
+        let settings = ShotSettings {
+            prompts: Prompts::checked("a blorp scene", "", None).expect("the policy's own reading passes it"),
+            seed: 1,
+            steps: 1,
+            guidance: 1.0,
+            fps: 24.0,
+            output_size: (64, 64),
+            looped: false,
+        };
+        let err = shot_clip(&model, &settings, Shot::Text { frames: 9 }, &mut |_, _| {}, &|| false)
+            .err()
+            .expect("the model's reading is checked");
+        assert!(matches!(err, EngineError::Refused(_)) && err.to_string().contains("graphic violence"), "{err}");
     }
 
     #[test]

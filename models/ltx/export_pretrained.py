@@ -26,6 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+import fuse
 import parity
 import precision
 
@@ -324,6 +325,10 @@ def derive(src: Path, work: Path, out: Path, graph: str, dtype: str, cfg: Simple
         del model
         gc.collect()
         info["fp16_from"] = "pytorch fp16 (the libraries' fp32-kept modules stay fp32); float32 inputs and outputs"
+        # fp16 graphs are for GPUs: CUDA's fused fp16 attention (flash, cuDNN) is 2.6x faster than the
+        # exported MatMul/Softmax on an H200 at 15,360 tokens, and that one overflowed there (1.3 of the
+        # output's scale off) and needs 112 GiB at 30,720 (models/ltx/README.md, "Speed on a GPU").
+        info["fused"] = fuse.fuse_file(dst, None, half=True)
     else:
         info.update(precision.quantize_nbits(f32, dst, 8 if dtype == "int8" else 4, progress=say))
     info["convert_s"] = round(time.time() - t0, 1)

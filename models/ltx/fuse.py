@@ -13,8 +13,9 @@ ONNX Runtime then uses its unfused kernel, which materialises S x 128 per head: 
 RMSNorm exported from `torch.rsqrt` is Pow, ReduceMean, Add, Sqrt, Reciprocal, Mul, which ONNX
 Runtime's fusion does not match (it expects Div); it becomes one `SimplifiedLayerNormalization`.
 
-Only float32 attention is fused (the CPU kernel is float32 only); fp16 graphs are left for
-TensorRT, which fuses attention itself. Graph files are rewritten in place; weights in external data
+Only float32 attention is fused by default (the CPU kernel is float32 only); `--half` also fuses
+float16 attention, for graphs that run on CUDA only (its MultiHeadAttention kernel takes float16; the CPU
+then refuses the graph). Unfused fp16 attention materialises S x S per head: 121 GB at 30,720 tokens. Graph files are rewritten in place; weights in external data
 are untouched (the new graph points at the same file). Each rewrite is checked against the original
 with ONNX Runtime before it replaces the file.
 
@@ -98,18 +99,19 @@ def _replace(model, remove: list, add: list):
     model.graph.node.extend(kept[:before] + add + kept[before:])
 
 
-def fuse_attention(model: onnx.ModelProto) -> int:
-    """Each float32 SDPA group (B, H, S, D in and out; no mask or one additive mask) becomes
-    MultiHeadAttention."""
+def fuse_attention(model: onnx.ModelProto, half: bool = False) -> int:
+    """Each float32 (with `half`, also float16) SDPA group (B, H, S, D in and out; no mask or one additive
+    mask) becomes MultiHeadAttention."""
+    floats = {TensorProto.FLOAT, TensorProto.FLOAT16} if half else {TensorProto.FLOAT}
     fused = 0
-    while _fuse_one_attention(model):
+    while _fuse_one_attention(model, floats):
         fused += 1
     if fused and not any(o.domain == MS_DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return fused
 
 
-def _fuse_one_attention(model: onnx.ModelProto) -> bool:
+def _fuse_one_attention(model: onnx.ModelProto, floats: set) -> bool:
     g = Graph(model)
     groups = {}
     for n in model.graph.node:
@@ -134,7 +136,7 @@ def _fuse_one_attention(model: onnx.ModelProto) -> bool:
                 continue
             bias = others[0]
             bshape, btype = g.shapes.get(bias, (None, None))
-            if btype != TensorProto.FLOAT or not bshape or len(bshape) != 4:
+            if btype not in floats or not bshape or len(bshape) != 4:
                 continue
         inner = names - {final.output[0]}
         if any(c not in nodes for o in inner for c in g.consumers.get(o, [])):
@@ -153,7 +155,7 @@ def _fuse_one_attention(model: onnx.ModelProto) -> bool:
             continue
         key = keys.pop()
         (qshape, qtype), (kshape, _), (vshape, _) = (g.shapes.get(x, (None, None)) for x in (query, key, value))
-        if qtype != TensorProto.FLOAT or not qshape or len(qshape) != 4 or None in (qshape[1], qshape[3]):
+        if qtype not in floats or not qshape or len(qshape) != 4 or None in (qshape[1], qshape[3]):
             continue
         heads, qk_dim = qshape[1], qshape[3]
         if not vshape or vshape[3] is None or not kshape or kshape[3] != qk_dim:
@@ -269,12 +271,12 @@ def _feeds(sess, dims: dict, seed: int = 0) -> dict:
     return feeds
 
 
-def fuse_file(path: Path, feeds=None, tolerance: float = 1e-4) -> dict:
+def fuse_file(path: Path, feeds=None, tolerance: float = 1e-4, half: bool = False) -> dict:
     """Rewrite one graph in place. With feeds (a dict, or a function of the original session that makes
     one), both graphs run on them first and the rewrite is kept only if it matches the original to
-    `tolerance` of the output's scale."""
+    `tolerance` of the output's scale. `half` fuses float16 attention too (CUDA only: no CPU check then)."""
     model = onnx.load(str(path), load_external_data=False)
-    report = {"attention": fuse_attention(model), "rms_norm": fuse_rms_norm(model)}
+    report = {"attention": fuse_attention(model, half), "rms_norm": fuse_rms_norm(model)}
     if not report["attention"] and not report["rms_norm"]:
         return report
     tmp = path.with_name(path.stem + ".fusing.onnx")
@@ -305,6 +307,8 @@ def main(argv=None):
     ap.add_argument("--no-check", action="store_true",
                     help="skip the check run (it holds the original and the fused graph at once: twice the memory)")
     ap.add_argument("--components", default="transformer,text_encoder,vae_decoder,vae_encoder")
+    ap.add_argument("--half", action="store_true",
+                    help="also fuse float16 attention (the graph then runs on CUDA only; implies --no-check)")
     args = ap.parse_args(argv)
     dims = {k: int(v) for k, v in (kv.split("=") for kv in args.check_dims.split(","))}
     root = Path(args.model)
@@ -315,7 +319,8 @@ def main(argv=None):
         comps = manifest["components"]
         files = [root / comps[c]["file"] for c in args.components.split(",") if c in comps]
     for f in files:
-        r = fuse_file(f, None if args.no_check else (lambda sess: _feeds(sess, dims)))
+        check = None if args.no_check or args.half else (lambda sess: _feeds(sess, dims))
+        r = fuse_file(f, check, half=args.half)
         print(f"{f.name}: {json.dumps(r)}", flush=True)
 
 

@@ -289,3 +289,34 @@ fn shipped_transformers_use_the_fused_attention_and_norm() {
         }
     }
 }
+
+/// An fp16 graph whose session fell back to the CPU is refused with the reason: its fused fp16
+/// attention has no CPU kernel, and unfused it would crawl through casts (issue 21's GPU run).
+#[test]
+fn an_fp16_graph_is_not_served_on_the_cpu() {
+    support::model(); // the wheel's ONNX Runtime
+    let dir = tempfile::tempdir().unwrap();
+    let src = support::workspace().join("models/ltx");
+    for f in ["tokenizer.json", "text_encoder.onnx", "transformer.onnx", "vae_encoder.onnx", "vae_decoder.onnx"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(src.join("manifest.json")).unwrap()).unwrap();
+    json["components"]["transformer"]["precision"] = serde_json::json!({"weights": "fp16", "compute": "fp16"});
+    std::fs::write(dir.path().join("manifest.json"), json.to_string()).unwrap();
+    let copy =
+        kinema::models::ModelDir { name: "m".into(), root: dir.path().to_path_buf(), kind: "video_diffusion".into() };
+    let model = VideoModel::open(&copy).unwrap();
+    if let Err(e) = model.component_session("text_encoder.onnx") {
+        panic!("fp32 graphs open on any provider: {e}");
+    }
+    match model.component_session("transformer.onnx") {
+        Ok(session) => {
+            assert_ne!(session.provider(), kinema::runtime::Provider::Cpu, "an fp16 graph was served on the CPU")
+        }
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.contains("transformer.onnx is fp16, which runs on an NVIDIA GPU"), "{text}");
+            assert!(text.contains("fp32 or int8 export"), "{text}");
+        }
+    }
+}

@@ -499,6 +499,18 @@ impl Manifest {
         ]
     }
 
+    /// The graph file of a component [`Manifest::precisions`] names.
+    pub fn component_file(&self, component: &str) -> Option<&str> {
+        let c = &self.components;
+        Some(match component {
+            "text_encoder" => &c.text_encoder.file,
+            "transformer" => &c.transformer.file,
+            "vae_encoder" => &c.vae_encoder.file,
+            "vae_decoder" => &c.vae_decoder.file,
+            _ => return None,
+        })
+    }
+
     pub(super) fn files(&self) -> Vec<&str> {
         let c = &self.components;
         let graphs =

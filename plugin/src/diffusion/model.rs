@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use ort::value::Tensor;
 
-use super::manifest::{Manifest, MaskInput};
+use super::manifest::{Manifest, MaskInput, Weights};
 use super::noise::Noise;
 use super::pipeline::Grid;
 use crate::engine::EngineError;
 use crate::frame_io::{try_zeroed, Frame};
 use crate::models::ModelDir;
-use crate::runtime::{self, ModelCache, ProviderPreference, SharedSession};
+use crate::runtime::{self, ModelCache, Provider, ProviderPreference, SharedSession};
 
 /// The largest tokenizer.json read: Gemma 3's is 33 MB, T5's 2.4 MB.
 const MAX_TOKENIZER_BYTES: u64 = 64 << 20;
@@ -103,7 +103,29 @@ impl VideoModel {
     }
 
     pub(super) fn session(&self, file: &str) -> Result<Arc<SharedSession>, EngineError> {
-        Ok(runtime::session(&self.root.join(file), ProviderPreference::from_env())?)
+        let opened = runtime::session(&self.root.join(file), ProviderPreference::from_env());
+        // fp16 graphs carry fp16 fused attention (models/ltx/fuse.py --half), which ONNX Runtime
+        // runs on CUDA only: on the CPU they fail to load or, unfused, crawl through casts.
+        let fp16 =
+            self.manifest.precisions().iter().any(|(component, p)| {
+                p.weights == Weights::Fp16 && self.manifest.component_file(component) == Some(file)
+            });
+        match opened {
+            Ok(session) if fp16 && session.provider() == Provider::Cpu => {
+                let why = session.skipped().iter().map(|(p, r)| format!("{}: {r}", p.name())).collect::<Vec<_>>();
+                Err(self.needs_gpu(file, &why.join("; ")))
+            }
+            Err(e) if fp16 => Err(self.needs_gpu(file, &e.to_string())),
+            other => Ok(other?),
+        }
+    }
+
+    fn needs_gpu(&self, file: &str, why: &str) -> EngineError {
+        let why = if why.is_empty() { "KINEMA_EP=cpu".to_string() } else { why.to_string() };
+        self.mismatch(format!(
+            "{file} is fp16, which runs on an NVIDIA GPU (CUDA or TensorRT) only, and no GPU provider \
+             started ({why}); on the CPU use an fp32 or int8 export of this model"
+        ))
     }
 
     /// The session of a graph the manifest names, for stages outside the pipelines (frame review).

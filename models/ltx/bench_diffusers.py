@@ -2,7 +2,8 @@
 """diffusers side of Kinema's generation benchmark (plugin/benches/generation.rs runs it).
 
 Builds the same tiny random LTX model as export.py (same seeds), runs `LTXPipeline` once to warm
-up and twice timed (the faster counts), on CPU with torch's default thread count, and prints `seconds <value>` and `peak_mib <value>`.
+up and twice timed (the faster counts), on CPU with torch's default thread count (or --device cuda), and prints
+`seconds <value>` and `peak_mib <value>` (on CUDA also `gpu_peak_mib`, PyTorch's allocations on the device).
 """
 import argparse
 import resource
@@ -19,13 +20,14 @@ def main():
     p.add_argument("--height", type=int, default=64)
     p.add_argument("--frames", type=int, default=17)
     p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--device", default="cpu")
     args = p.parse_args()
     import torch
     from diffusers import LTXPipeline
 
     import export  # this folder's export script: the tiny components, same seeds
 
-    pipe = LTXPipeline(**export.tiny_components())
+    pipe = LTXPipeline(**export.tiny_components()).to(args.device)
     kwargs = dict(prompt="a red circle moving left on a dark blue background", negative_prompt="",
                   width=args.width, height=args.height, num_frames=args.frames, frame_rate=25,
                   num_inference_steps=args.steps, guidance_scale=3.0, decode_timestep=0.05,
@@ -40,6 +42,8 @@ def main():
     print(f"seconds {best:.6f}")
     # peak resident set of this process (Linux reports KiB), as the Rust bench reads its own VmHWM
     print(f"peak_mib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
+    if args.device.startswith("cuda"):
+        print(f"gpu_peak_mib {torch.cuda.max_memory_allocated() / 2**20:.1f}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@
 //!   the largest size a peak no higher than diffusers'.
 //!
 //! `cargo bench -p kinema-plugin --bench generation`
+//!
+//! On a GPU machine: `KINEMA_ORT_LIB` (an onnxruntime-gpu library), `KINEMA_EP=cuda`,
+//! `KINEMA_BENCH_DEVICE=cuda` (diffusers on the GPU) and `KINEMA_REPO` (this checkout, when the
+//! binary runs elsewhere than it was built) — models/ltx/gpu_bench.sh sets them.
 
 use std::process::Command;
 use std::time::Instant;
@@ -40,13 +44,21 @@ fn memory_mib() -> (f64, f64) {
 }
 
 fn main() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let lib =
-        kinema_bundle::runtime_library(kinema_bundle::Flavour::Cpu, &kinema_bundle::target_dir().join("ort-runtime"))
-            .expect("ONNX Runtime wheel");
-    std::env::set_var("KINEMA_ORT_LIB", lib);
+    let root = std::env::var_os("KINEMA_REPO").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf(),
+        std::path::PathBuf::from,
+    );
+    if std::env::var_os("KINEMA_ORT_LIB").is_none() {
+        let runtime = kinema_bundle::target_dir().join("ort-runtime");
+        let lib = kinema_bundle::runtime_library(kinema_bundle::Flavour::Cpu, &runtime).expect("ONNX Runtime wheel");
+        std::env::set_var("KINEMA_ORT_LIB", lib);
+    }
+    let device = std::env::var("KINEMA_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into());
     let model = VideoModel::open(&resolve_in("ltx", &[root.join("models")]).unwrap()).unwrap();
-    println!("generation benchmark: tiny LTX graphs, {STEPS} steps, guidance 3 (batched CFG), CPU");
+    println!(
+        "generation benchmark: tiny LTX graphs, {STEPS} steps, guidance 3 (batched CFG), KINEMA_EP={}, diffusers on {device}",
+        std::env::var("KINEMA_EP").unwrap_or_else(|_| "auto".into())
+    );
     println!(
         "{:>12} {:>7} {:>9} {:>9} {:>9} {:>10} {:>11} {:>10} {:>10} {:>10} {:>9}",
         "size",
@@ -88,6 +100,11 @@ fn main() {
             (out, started.elapsed().as_secs_f64())
         };
         run(); // warm-up: sessions, first-run allocations
+        if (w, h, f) == SIZES[0] {
+            // KINEMA_EP falls back to the CPU when a GPU provider can't start: say which one ran.
+            let session = model.component_session("transformer.onnx").unwrap();
+            println!("transformer on {:?}; not used: {:?}", session.provider(), session.skipped());
+        }
         let per_size_peak = reset_peak();
         let (first, first_seconds) = run();
         let (second, second_seconds) = run();
@@ -98,7 +115,7 @@ fn main() {
         let clip_mib = out.frames.iter().map(|f| f.data.len() * 4).sum::<usize>() as f64 / (1024.0 * 1024.0);
         let tokens = ((f - 1) / 4 + 1) * (h / 8) * (w / 8);
         let (peak, _) = memory_mib();
-        let diffusers = diffusers_run(&root, w, h, f);
+        let diffusers = diffusers_run(&root, &device, w, h, f);
         println!(
             "{:>12} {:>7} {:>9.4} {:>9.4} {:>8.2}% {:>10.3} {:>11} {:>10} {:>10.0} {:>10} {:>9.2}",
             format!("{w}x{h}x{f}"),
@@ -145,7 +162,7 @@ struct Diffusers {
 }
 
 /// diffusers' LTXPipeline on the same tiny model, same settings (None without torch).
-fn diffusers_run(root: &std::path::Path, w: usize, h: usize, f: usize) -> Option<Diffusers> {
+fn diffusers_run(root: &std::path::Path, device: &str, w: usize, h: usize, f: usize) -> Option<Diffusers> {
     let python = std::env::var("KINEMA_TORCH_PYTHON").ok()?;
     let out = Command::new(python)
         .arg(root.join("models/ltx/bench_diffusers.py"))
@@ -158,6 +175,8 @@ fn diffusers_run(root: &std::path::Path, w: usize, h: usize, f: usize) -> Option
             &f.to_string(),
             "--steps",
             &STEPS.to_string(),
+            "--device",
+            device,
         ])
         .output()
         .ok()?;

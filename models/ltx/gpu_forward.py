@@ -121,6 +121,36 @@ def tiny_forward(tokens: int, runs: int) -> None:
                               gpu_ms={k: round(v, 3) for k, v in per.items()}, kernels=len(top))), flush=True)
 
 
+def tiny_vae(frames: int, size: int, runs: int) -> None:
+    """The shipped tiny VAE decoder (vae_decoder.onnx) against its PyTorch model at the bench's largest size,
+    under each cuDNN algorithm search ONNX Runtime offers: what the bench's decode time is made of."""
+    vae = export.tiny_components()["vae"].eval().cuda()
+    s, t = int(vae.spatial_compression_ratio), int(vae.temporal_compression_ratio)
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(1, vae.config.latent_channels, (frames - 1) // t + 1, size // s, size // s, generator=g)
+    ts = torch.tensor([0.05])
+    with_t = bool(vae.config.timestep_conditioning)
+    mod = export.VaeDecoderWrapper(vae) if with_t else export.VaeDecoderNoTimestepWrapper(vae)
+    zc, tc = z.cuda(), ts.cuda()
+
+    def go():
+        with torch.no_grad():
+            out = mod(zc, tc) if with_t else mod(zc)
+        torch.cuda.synchronize()
+        return out
+    variants = [("torch fp32", go)]
+    for algo in ("HEURISTIC", "EXHAUSTIVE", "DEFAULT"):
+        sess = ort_session(HERE / "vae_decoder.onnx", algo)
+        names = {i.name for i in sess.get_inputs()}
+        feeds = {k: v for k, v in (("latent", z.numpy()), ("timestep", ts.numpy())) if k in names}
+        variants.append((f"ort {algo.lower()}", lambda sess=sess, feeds=feeds: sess.run(None, feeds)[0]))
+    for name, fn in variants:
+        seconds, _ = best_of(fn, runs)
+        per, _ = kernel_profile(fn)
+        print(json.dumps(dict(tiny_vae=f"{size}x{size}x{frames}", variant=name, ms=round(seconds * 1e3, 2),
+                              gpu_ms={k: round(v, 2) for k, v in per.items()})), flush=True)
+
+
 def export_graphs(layers: int, work: Path) -> dict:
     cfg = SimpleNamespace(in_channels=128, caption_channels=4096)
     args, ins, outs, dyn = xp.export_args("transformer", cfg)
@@ -145,15 +175,16 @@ def export_graphs(layers: int, work: Path) -> dict:
     return graphs
 
 
-def ort_session(path: Path):
-    """Kinema's CUDA session settings (plugin/src/runtime: sessions.rs, providers.rs)."""
+def ort_session(path: Path, algo: str = "HEURISTIC"):
+    """Kinema's CUDA session settings (plugin/src/runtime: sessions.rs, providers.rs); `algo` is the cuDNN
+    convolution algorithm search (the runtime's: HEURISTIC)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.enable_mem_pattern = False
     so.log_severity_level = 3
-    cuda = {"device_id": 0, "cudnn_conv_algo_search": "HEURISTIC", "arena_extend_strategy": "kSameAsRequested"}
+    cuda = {"device_id": 0, "cudnn_conv_algo_search": algo, "arena_extend_strategy": "kSameAsRequested"}
     sess = ort.InferenceSession(str(path), so, providers=[("CUDAExecutionProvider", cuda)])
     if sess.get_providers()[0] != "CUDAExecutionProvider":
         raise RuntimeError(f"CUDA provider not used: {sess.get_providers()}")
@@ -169,6 +200,8 @@ def main() -> None:
     ap.add_argument("--json")
     ap.add_argument("--profile-tokens", type=int, default=0,
                     help="also profile GPU kernels per family at this token count")
+    ap.add_argument("--tiny-vae", default="", help="also time the shipped tiny VAE decoder at SIZExFRAMES (256x33)")
+    ap.add_argument("--no-export", action="store_true", help="only the tiny checks")
     ap.add_argument("--tiny-tokens", type=int, default=0,
                     help="also time and profile the shipped tiny transformer at this token count")
     args = ap.parse_args()
@@ -179,6 +212,11 @@ def main() -> None:
     torch.backends.cuda.matmul.allow_tf32 = False
     if args.tiny_tokens:
         tiny_forward(args.tiny_tokens, args.runs)
+    if args.tiny_vae:
+        size, frames = (int(x) for x in args.tiny_vae.split("x"))
+        tiny_vae(frames, size, args.runs)
+    if args.no_export:
+        return
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}, onnxruntime {ort.__version__}, "

@@ -60,12 +60,14 @@ fn main() {
         std::env::var("KINEMA_EP").unwrap_or_else(|_| "auto".into())
     );
     println!(
-        "{:>12} {:>7} {:>9} {:>9} {:>9} {:>10} {:>11} {:>10} {:>10} {:>10} {:>9}",
+        "{:>12} {:>7} {:>9} {:>9} {:>9} {:>13} {:>15} {:>10} {:>11} {:>10} {:>10} {:>10} {:>9}",
         "size",
         "tokens",
         "run s",
         "step s",
         "overhead",
+        "text s k/d",
+        "decode s k/d",
         "kinema s",
         "diffusers s",
         "kinema/dif",
@@ -117,12 +119,14 @@ fn main() {
         let (peak, _) = memory_mib();
         let diffusers = diffusers_run(&root, &device, w, h, f);
         println!(
-            "{:>12} {:>7} {:>9.4} {:>9.4} {:>8.2}% {:>10.3} {:>11} {:>10} {:>10.0} {:>10} {:>9.2}",
+            "{:>12} {:>7} {:>9.4} {:>9.4} {:>8.2}% {:>13} {:>15} {:>10.3} {:>11} {:>10} {:>10.0} {:>10} {:>9.2}",
             format!("{w}x{h}x{f}"),
             tokens,
             t.run_seconds,
             t.step_seconds,
             overhead * 100.0,
+            format!("{:.4}/{}", t.text_seconds, diffusers.map_or("-".into(), |d| format!("{:.4}", d.text_seconds))),
+            format!("{:.4}/{}", t.decode_seconds, diffusers.map_or("-".into(), |d| format!("{:.4}", d.decode_seconds))),
             seconds,
             diffusers.map_or("-".into(), |d| format!("{:.3}", d.seconds)),
             diffusers.map_or("-".into(), |d| format!("{:.2}", seconds / d.seconds)),
@@ -159,6 +163,9 @@ fn main() {
 struct Diffusers {
     seconds: f64,
     peak_mib: f64,
+    /// Inside the pipeline's encode_prompt and vae.decode (NaN when the script did not say).
+    text_seconds: f64,
+    decode_seconds: f64,
 }
 
 /// diffusers' LTXPipeline on the same tiny model, same settings (None without torch).
@@ -186,5 +193,10 @@ fn diffusers_run(root: &std::path::Path, device: &str, w: usize, h: usize, f: us
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok());
-    Some(Diffusers { seconds: field("seconds ")?, peak_mib: field("peak_mib ").unwrap_or(f64::NAN) })
+    Some(Diffusers {
+        seconds: field("seconds ")?,
+        peak_mib: field("peak_mib ").unwrap_or(f64::NAN),
+        text_seconds: field("text_seconds ").unwrap_or(f64::NAN),
+        decode_seconds: field("decode_seconds ").unwrap_or(f64::NAN),
+    })
 }

@@ -303,7 +303,7 @@ fn check_custom(what: &str, values: &[f32]) -> Result<(), SchedulerError> {
 }
 
 /// numpy's `linspace` (float64): `start + i·step`, the last value exactly `stop`.
-fn linspace(start: f64, stop: f64, n: usize) -> Vec<f64> {
+pub(super) fn linspace(start: f64, stop: f64, n: usize) -> Vec<f64> {
     if n == 1 {
         return vec![start];
     }

@@ -3,8 +3,9 @@
 //!
 //! These are ports of diffusers' `FlowMatchEulerDiscreteScheduler`
 //! (`schedulers/scheduling_flow_match_euler_discrete.py`), `DDIMScheduler`
-//! (`schedulers/scheduling_ddim.py`) and `LTXEulerAncestralRFScheduler`
-//! (`schedulers/scheduling_ltx_euler_ancestral_rf.py`). They reproduce diffusers' numerics, including
+//! (`schedulers/scheduling_ddim.py`), `LTXEulerAncestralRFScheduler`
+//! (`schedulers/scheduling_ltx_euler_ancestral_rf.py`) and, for flow prediction,
+//! `UniPCMultistepScheduler` (`schedulers/scheduling_unipc_multistep.py`, [`UniPc`]). They reproduce diffusers' numerics, including
 //! which values numpy keeps in float64 and which torch keeps in float32, so that a Rust denoising loop
 //! gives the same latents as the Python reference (checked to 1e-6 against
 //! `plugin/tests/fixtures/schedulers/reference.json` and `models/ltx/fixtures/schedulers.json`).
@@ -16,6 +17,7 @@
 mod ddim;
 mod euler_ancestral_rf;
 mod flow_match;
+mod unipc;
 
 #[cfg(test)]
 mod tests;
@@ -26,6 +28,7 @@ pub use flow_match::{
     calculate_shift, linear_quadratic_schedule, linear_quadratic_timesteps, linspace_sigmas, FlowMatchEuler,
     FlowMatchEulerConfig, Schedule, TimeShiftType,
 };
+pub use unipc::{FinalSigmas, SolverType, UniPc, UniPcConfig};
 
 use serde::Deserialize;
 

@@ -27,6 +27,17 @@ fn host_description() -> Arc<PropSet> {
     p.set_str(kOfxPropVersionLabel, env!("CARGO_PKG_VERSION"));
     p.set_int(kOfxImageEffectHostPropIsBackground, 0);
     p.set_int(kOfxImageEffectPropSupportsOverlays, 0);
+    // Renders on the CPU only (ofxGPURender.h).
+    p.set_str(kOfxImageEffectPropCPURenderSupported, "true");
+    for gpu in [
+        kOfxImageEffectPropOpenGLRenderSupported,
+        kOfxImageEffectPropCudaRenderSupported,
+        kOfxImageEffectPropMetalRenderSupported,
+        kOfxImageEffectPropOpenCLRenderSupported,
+        kOfxImageEffectPropOpenCLSupported,
+    ] {
+        p.set_str(gpu, "false");
+    }
     p.set_int(kOfxImageEffectPropSupportsMultiResolution, 1);
     p.set_int(kOfxImageEffectPropSupportsTiles, 1);
     p.set_int(kOfxImageEffectPropTemporalClipAccess, 1);

@@ -56,6 +56,28 @@ pub(super) fn list(bundle: &Bundle) {
         );
         let names: Vec<&str> = p.params.iter().filter(|i| has_value(i)).map(|i| i.name.as_str()).collect();
         println!("    params: {}", if names.is_empty() { "-".to_owned() } else { names.join(", ") });
+        let inputs: Vec<String> = p
+            .clips
+            .iter()
+            .flat_map(|(ctx, clips)| {
+                clips.iter().filter(|c| c.name != "Output").map(move |c| {
+                    let opt = if c.is_mask {
+                        " (mask)"
+                    } else if c.optional {
+                        " (optional)"
+                    } else {
+                        ""
+                    };
+                    format!("{}{opt} [{ctx}]", c.name)
+                })
+            })
+            .collect();
+        if !inputs.is_empty() {
+            println!("    inputs: {}", inputs.join(", "));
+        }
+        if let Some(why) = p.render_support.cpu_refusal() {
+            println!("    cannot render on this host: {why}");
+        }
     }
 }
 
@@ -132,7 +154,14 @@ pub(super) fn describe(p: &PluginInfo) {
     for i in &p.params {
         println!("    {} ({}) \"{}\"", i.name, i.kind.name(), i.label);
         if has_value(i) {
-            println!("        default: {}", i.default);
+            let coords = match i.spatial {
+                Some(sp) if sp.normalised_values => {
+                    " (normalised: values are fractions of the project size; --set takes canonical coordinates)"
+                }
+                Some(sp) if sp.normalised_default => " (normalised: a fraction of the project size)",
+                _ => "",
+            };
+            println!("        default: {}{coords}", fmt_opt(&Some(i.default.clone())));
         }
         if i.min.is_some() || i.max.is_some() {
             println!(

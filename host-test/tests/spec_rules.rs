@@ -215,6 +215,12 @@ fn the_cli_finds_every_bundle_and_feeds_each_input_clip() {
     assert_eq!(&written.samples_f32()[..4], &[0.5, 0.0, 0.5, 1.0]);
     let (ok, _, err) = kinema(&["render", MERGE, "--input", &a, "--out", &out_pattern], &path);
     assert!(!ok && err.contains("the 'B' clip of 'com.kinema.test.merge' is not connected"), "{err}");
+    let bogus = format!("Bogus={}/a/%04d.png", dir.display());
+    let (ok, _, err) = kinema(&["render", MERGE, "--input", &bogus, "--out", &out_pattern], &path);
+    assert!(
+        !ok && err.contains("'Bogus' is not an input clip of 'com.kinema.test.merge' (its inputs: A, B, Mask)"),
+        "{err}"
+    );
     let plain = format!("{}/a/%04d.png", dir.display());
     let (ok, _, err) = kinema(&["render", MERGE, "--input", &plain, "--out", &out_pattern], &path);
     assert!(!ok && err.contains("has no input clip 'Source' in the general context (its inputs: A, B, Mask)"), "{err}");

@@ -28,14 +28,11 @@ fn resolve_param<'a>(params: &'a [ParamInfo], key: &str) -> Result<&'a ParamInfo
 }
 
 /// Renders `a`; `source`, when given, is the Source clip instead of `a.input`.
-/// Splits an --input value: NAME=PATTERN for the clip NAME, else a pattern for Source.
-fn split_input(v: &str) -> (&str, &str) {
+/// Splits an --input value: NAME=PATTERN when NAME is one of the effect's input clips (`clips`), else the
+/// whole value is a pattern for Source (file names may hold '=').
+fn split_input<'a>(v: &'a str, clips: &[&str]) -> (&'a str, &'a str) {
     match v.split_once('=') {
-        Some((name, pattern))
-            if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
-        {
-            (name, pattern)
-        }
+        Some((name, pattern)) if clips.contains(&name) => (name, pattern),
         _ => ("Source", v),
     }
 }
@@ -44,13 +41,28 @@ pub(crate) fn render(bundle: &Bundle, a: &RenderArgs, source: Option<ClipSource>
     let info = bundle.plugin(&a.id)?;
     // Each input clip with its sequence and the frames found.
     let mut inputs: Vec<(String, String, Pattern, Vec<i64>)> = Vec::new();
+    let mut clip_names: Vec<&str> =
+        info.clips.values().flatten().filter(|c| c.name != "Output").map(|c| c.name.as_str()).collect();
+    clip_names.sort_unstable();
+    clip_names.dedup();
     for v in &a.input {
-        let (name, text) = split_input(v);
+        let (name, text) = split_input(v, &clip_names);
         if inputs.iter().any(|(n, ..)| n == name) {
             bail!("--input for clip '{name}' is given twice");
         }
         let pattern = Pattern::parse(text).with_context(|| format!("--input {v}"))?;
-        let found = pattern.scan()?;
+        let found = pattern.scan();
+        if !found.as_ref().is_ok_and(|f| !f.is_empty()) {
+            // NAME=PATTERN with a NAME the effect does not have reads as a file pattern that matches nothing.
+            if let Some((prefix, _)) = text.split_once('=').filter(|(p, _)| !p.is_empty() && !p.contains(['/', '%'])) {
+                bail!(
+                    "no files match --input '{text}', and '{prefix}' is not an input clip of '{}' (its inputs: {})",
+                    a.id,
+                    if clip_names.is_empty() { "none".to_owned() } else { clip_names.join(", ") }
+                );
+            }
+        }
+        let found = found?;
         if found.is_empty() {
             bail!("no files match --input '{text}'");
         }
@@ -242,5 +254,19 @@ fn print_status(inst: &crate::Instance, params: &[ParamInfo]) {
                 println!("Status: {s}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_input;
+
+    #[test]
+    fn inputs_name_a_clip_or_are_the_source() {
+        let clips = ["A", "B", "Mask"];
+        assert_eq!(split_input("A=fg/%04d.png", &clips), ("A", "fg/%04d.png"));
+        assert_eq!(split_input("Mask=m=1/%04d.png", &clips), ("Mask", "m=1/%04d.png"));
+        assert_eq!(split_input("take=2/%04d.png", &clips), ("Source", "take=2/%04d.png"));
+        assert_eq!(split_input("in/%04d.png", &clips), ("Source", "in/%04d.png"));
     }
 }

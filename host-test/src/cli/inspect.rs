@@ -56,22 +56,25 @@ pub(super) fn list(bundle: &Bundle) {
         );
         let names: Vec<&str> = p.params.iter().filter(|i| has_value(i)).map(|i| i.name.as_str()).collect();
         println!("    params: {}", if names.is_empty() { "-".to_owned() } else { names.join(", ") });
-        let inputs: Vec<String> = p
-            .clips
-            .iter()
-            .flat_map(|(ctx, clips)| {
-                clips.iter().filter(|c| c.name != "Output").map(move |c| {
-                    let opt = if c.is_mask {
-                        " (mask)"
-                    } else if c.optional {
-                        " (optional)"
-                    } else {
-                        ""
-                    };
-                    format!("{}{opt} [{ctx}]", c.name)
-                })
-            })
-            .collect();
+        // Each input once, with the contexts it appears in.
+        let mut inputs: Vec<(String, Vec<String>)> = Vec::new();
+        for (ctx, clips) in &p.clips {
+            for c in clips.iter().filter(|c| c.name != "Output") {
+                let opt = if c.is_mask {
+                    " (mask)"
+                } else if c.optional {
+                    " (optional)"
+                } else {
+                    ""
+                };
+                let name = format!("{}{opt}", c.name);
+                match inputs.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, ctxs)) => ctxs.push(ctx.to_string()),
+                    None => inputs.push((name, vec![ctx.to_string()])),
+                }
+            }
+        }
+        let inputs: Vec<String> = inputs.into_iter().map(|(n, c)| format!("{n} [{}]", c.join(", "))).collect();
         if !inputs.is_empty() {
             println!("    inputs: {}", inputs.join(", "));
         }

@@ -162,3 +162,23 @@ pub(super) fn build_info(id: &str, version: (u32, u32), desc: &Effect, ctxs: &[(
     info.params = info.params_by_context.values().next().cloned().unwrap_or_default();
     info
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_support_is_read_with_the_spec_defaults_and_bad_values_named() {
+        let p = PropSet::new("descriptor");
+        descriptor_defaults(&p, Path::new("/x.ofx.bundle"));
+        assert_eq!(render_support(&p), RenderSupport::default());
+        p.set_str(kOfxImageEffectPropCPURenderSupported, "false");
+        p.set_str(kOfxImageEffectPropMetalRenderSupported, "needed");
+        p.set_str(kOfxImageEffectPropCudaRenderSupported, "yes");
+        let rs = render_support(&p);
+        assert!(!rs.cpu);
+        assert_eq!((rs.metal, rs.cuda), (GpuSupport::Needed, GpuSupport::No));
+        assert_eq!(rs.invalid, vec!["OfxImageEffectPropCudaRenderSupported = \"yes\"".to_owned()]);
+        assert!(rs.cpu_refusal().unwrap().starts_with("it needs Metal"));
+    }
+}

@@ -11,7 +11,7 @@ use ofx_abi::*;
 
 use super::describe::{build_info, descriptor_defaults, empty_info};
 use super::{call_action, Bundle, BundleInner, Host, PluginRt};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, Violation, ViolationKind};
 use crate::objects::Effect;
 use crate::props::{PropSet, PropValue};
 use crate::{status_name, suites, Context};
@@ -264,5 +264,14 @@ unsafe fn load_plugin(
         bail!("{id}: {}", errors.join("; "));
     }
     rt.info = build_info(&id, (plugin.pluginVersionMajor, plugin.pluginVersionMinor), &desc, &rt.ctx_descs);
+    for bad in &rt.info.render_support.invalid {
+        diag.violations.lock().push(Violation {
+            kind: ViolationKind::BadArgument,
+            action: "Describe".into(),
+            frame: None,
+            plugin: id.to_string(),
+            message: format!("render support {bad} is not a value the spec allows (read as the default)"),
+        });
+    }
     Ok(Arc::new(rt))
 }

@@ -34,10 +34,10 @@ use std::ffi::CStr;
 use std::sync::Arc;
 
 pub use diag::{Message, Violation, ViolationKind};
-pub use host::{Bundle, ClipInfo, Host, PluginInfo};
+pub use host::{Bundle, ClipInfo, GpuSupport, Host, PluginInfo, RenderSupport};
 pub use image::{CanaryReport, Components, Depth, HostImage, PixelBuffer, Rect, RowLayout, OUTPUT_FORMATS};
 pub use instance::Instance;
-pub use params::{ParamInfo, ParamKind, ParamValue};
+pub use params::{Axes, ParamInfo, ParamKind, ParamValue, ProjectGeometry, Spatial};
 
 use ofx_abi::*;
 
@@ -189,6 +189,8 @@ pub struct RenderRequest {
     /// Hands the plugin `render_window` as given instead of clipped to the output bounds (a lax host may ask for
     /// pixels outside the region of definition). The canary check still covers the whole image.
     pub unclipped_window: bool,
+    /// The project's pixel aspect ratio: canonical x = pixel x × ratio (sources and output share it).
+    pub pixel_aspect: f64,
 }
 
 impl Default for RenderRequest {
@@ -210,6 +212,7 @@ impl Default for RenderRequest {
             origin: (0, 0),
             time_offset: 0.0,
             unclipped_window: false,
+            pixel_aspect: 1.0,
         }
     }
 }
@@ -230,6 +233,7 @@ impl std::fmt::Debug for RenderRequest {
             .field("origin", &self.origin)
             .field("time_offset", &self.time_offset)
             .field("unclipped_window", &self.unclipped_window)
+            .field("pixel_aspect", &self.pixel_aspect)
             .finish()
     }
 }

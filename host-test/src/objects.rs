@@ -40,6 +40,20 @@ pub(crate) struct InstanceState {
     pub origin: Mutex<(i32, i32)>,
     /// RenderRequest::time_offset of the render in progress (or the last one).
     pub time_offset: Mutex<f64>,
+    /// The project's pixel aspect ratio (canonical x = pixel x × ratio); 0 before the first project is set.
+    pub par: Mutex<f64>,
+}
+
+impl InstanceState {
+    /// The pixel aspect ratio (1 until a project sets one).
+    pub fn par(&self) -> f64 {
+        let p = *self.par.lock();
+        if p > 0.0 {
+            p
+        } else {
+            1.0
+        }
+    }
 }
 
 pub(crate) struct Effect {
@@ -257,12 +271,13 @@ impl Source {
 
     /// The region of definition at `time` (canonical coordinates): the frame's own size, since a
     /// clip may change size along its frames; where there is no frame, the first frame's.
-    pub fn region_at(&self, time: f64) -> [f64; 4] {
+    /// `par` is the pixel aspect ratio (canonical width = pixels × par).
+    pub fn region_at(&self, time: f64, par: f64) -> [f64; 4] {
         let (w, h) = match self.frame(time.round() as i64) {
             Ok(Some(img)) => (img.width, img.height),
             _ => (self.width, self.height),
         };
-        [0.0, 0.0, w as f64, h as f64]
+        [0.0, 0.0, w as f64 * par, h as f64]
     }
 
     /// The frame, `Ok(None)` when the source does not have it.

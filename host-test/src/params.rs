@@ -327,6 +327,90 @@ pub struct ParamInfo {
     /// kOfxParamPropStringMode for strings (e.g. "OfxParamStringIsLabel"), empty otherwise.
     pub string_mode: String,
     pub animates: bool,
+    /// For spatial double parameters: how their numbers relate to the project.
+    pub spatial: Option<Spatial>,
+}
+
+/// The axes of a spatial double parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Axes {
+    X,
+    Y,
+    XY,
+}
+
+/// A spatial double parameter (kOfxParamPropDoubleType X, Y, XY and their Absolute and Normalised forms), and
+/// in which coordinates its default and values are (kOfxParamPropDefaultCoordinateSystem).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spatial {
+    pub axes: Axes,
+    /// A position (moved by the project offset), not a size.
+    pub absolute: bool,
+    /// One of the older normalised types: the plugin reads and writes fractions of the project size; the
+    /// host's user speaks canonical coordinates.
+    pub normalised_values: bool,
+    /// kOfxParamCoordinatesNormalised: the default is a fraction of the project size, values are canonical.
+    pub normalised_default: bool,
+}
+
+/// The project spatial parameters are measured against, in canonical coordinates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProjectGeometry {
+    pub size: (f64, f64),
+    pub offset: (f64, f64),
+}
+
+impl Spatial {
+    /// Reads the double type and default coordinate system of a double parameter.
+    pub fn from_props(kind: ParamKind, p: &PropSet) -> Option<Spatial> {
+        if !matches!(kind, ParamKind::Double | ParamKind::Double2D) {
+            return None;
+        }
+        let ty = p.string(kOfxParamPropDoubleType)?;
+        let ty = ty.strip_prefix("OfxParamDoubleType")?;
+        let (normalised_values, ty) = match ty.strip_prefix("Normalised") {
+            Some(rest) => (true, rest),
+            None => (false, ty),
+        };
+        let (absolute, ty) = match ty.strip_suffix("Absolute") {
+            Some(rest) => (true, rest),
+            None => (false, ty),
+        };
+        let axes = match (ty, kind) {
+            (_, ParamKind::Double2D) if ty == "XY" => Axes::XY,
+            ("X", ParamKind::Double) => Axes::X,
+            ("Y", ParamKind::Double) => Axes::Y,
+            _ => return None,
+        };
+        let normalised_default = !normalised_values
+            && p.string(kOfxParamPropDefaultCoordinateSystem).as_deref()
+                == Some(kOfxParamCoordinatesNormalised.to_str().unwrap_or_default());
+        Some(Spatial { axes, absolute, normalised_values, normalised_default })
+    }
+
+    fn map(&self, v: &ParamValue, f: impl Fn(f64, f64, f64) -> f64, proj: &ProjectGeometry) -> ParamValue {
+        let axis = |x: bool| if x { (proj.size.0, proj.offset.0) } else { (proj.size.1, proj.offset.1) };
+        let conv = |val: f64, x: bool| {
+            let (size, offset) = axis(x);
+            f(val, size, if self.absolute { offset } else { 0.0 })
+        };
+        match (v, self.axes) {
+            (ParamValue::Double(a), Axes::X) => ParamValue::Double(conv(*a, true)),
+            (ParamValue::Double(a), Axes::Y) => ParamValue::Double(conv(*a, false)),
+            (ParamValue::Double2D(a, b), _) => ParamValue::Double2D(conv(*a, true), conv(*b, false)),
+            (other, _) => other.clone(),
+        }
+    }
+
+    /// A normalised value in canonical coordinates.
+    pub fn to_canonical(&self, v: &ParamValue, proj: &ProjectGeometry) -> ParamValue {
+        self.map(v, |x, size, offset| x * size + offset, proj)
+    }
+
+    /// A canonical value as a fraction of the project.
+    pub fn to_normalised(&self, v: &ParamValue, proj: &ProjectGeometry) -> ParamValue {
+        self.map(v, |x, size, offset| if size != 0.0 { (x - offset) / size } else { 0.0 }, proj)
+    }
 }
 
 impl ParamInfo {
@@ -357,6 +441,7 @@ impl ParamInfo {
                 String::new()
             },
             animates: p.int(kOfxParamPropAnimates).unwrap_or(0) != 0,
+            spatial: Spatial::from_props(kind, p),
         }
     }
 
@@ -439,6 +524,7 @@ pub fn define_defaults(p: &PropSet, kind: ParamKind, name: &str) {
             p.set_int(kOfxParamPropDigits, 2);
             if !matches!(kind, ParamKind::Rgb | ParamKind::Rgba) {
                 p.set_cstr(kOfxParamPropDoubleType, kOfxParamDoubleTypePlain);
+                p.set_cstr(kOfxParamPropDefaultCoordinateSystem, kOfxParamCoordinatesCanonical);
             }
         }
         Shape::Str => {
@@ -497,5 +583,26 @@ mod tests {
         assert!(info.check_range(&ParamValue::Double(1.5)).is_err());
         assert_eq!(ParamValue::Int(1).coerce(ParamKind::Double).unwrap(), ParamValue::Double(1.0));
         assert!(ParamValue::String("x".into()).coerce(ParamKind::Double).is_err());
+    }
+
+    #[test]
+    fn spatial_parameters_convert_against_the_project() {
+        let proj = ProjectGeometry { size: (200.0, 100.0), offset: (10.0, 20.0) };
+        let p = PropSet::new("param");
+        define_defaults(&p, ParamKind::Double2D, "Center");
+        assert_eq!(ParamInfo::from_props("Center", ParamKind::Double2D, &p).spatial, None);
+        p.set_cstr(kOfxParamPropDoubleType, kOfxParamDoubleTypeXYAbsolute);
+        p.set_cstr(kOfxParamPropDefaultCoordinateSystem, kOfxParamCoordinatesNormalised);
+        let s = ParamInfo::from_props("Center", ParamKind::Double2D, &p).spatial.unwrap();
+        assert!(s.normalised_default && s.absolute && !s.normalised_values);
+        let c = s.to_canonical(&ParamValue::Double2D(0.5, 0.25), &proj);
+        assert_eq!(c, ParamValue::Double2D(110.0, 45.0));
+        assert_eq!(s.to_normalised(&c, &proj), ParamValue::Double2D(0.5, 0.25));
+        let q = PropSet::new("param");
+        define_defaults(&q, ParamKind::Double, "Width");
+        q.set_cstr(kOfxParamPropDoubleType, kOfxParamDoubleTypeNormalisedY);
+        let s = ParamInfo::from_props("Width", ParamKind::Double, &q).spatial.unwrap();
+        assert!(s.normalised_values && !s.normalised_default && !s.absolute && s.axes == Axes::Y);
+        assert_eq!(s.to_canonical(&ParamValue::Double(0.5), &proj), ParamValue::Double(50.0));
     }
 }

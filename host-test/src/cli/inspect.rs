@@ -56,12 +56,63 @@ pub(super) fn list(bundle: &Bundle) {
         );
         let names: Vec<&str> = p.params.iter().filter(|i| has_value(i)).map(|i| i.name.as_str()).collect();
         println!("    params: {}", if names.is_empty() { "-".to_owned() } else { names.join(", ") });
+        // Each input once, with the contexts it appears in.
+        let mut inputs: Vec<(String, Vec<String>)> = Vec::new();
+        for (ctx, clips) in &p.clips {
+            for c in clips.iter().filter(|c| c.name != "Output") {
+                let opt = if c.is_mask {
+                    " (mask)"
+                } else if c.optional {
+                    " (optional)"
+                } else {
+                    ""
+                };
+                let name = format!("{}{opt}", c.name);
+                match inputs.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, ctxs)) => ctxs.push(ctx.to_string()),
+                    None => inputs.push((name, vec![ctx.to_string()])),
+                }
+            }
+        }
+        let inputs: Vec<String> = inputs.into_iter().map(|(n, c)| format!("{n} [{}]", c.join(", "))).collect();
+        if !inputs.is_empty() {
+            println!("    inputs: {}", inputs.join(", "));
+        }
+        if let Some(why) = p.render_support.cpu_refusal() {
+            println!("    cannot render on this host: {why}");
+        }
     }
 }
 
-/// A bound or default as shown by describe ("-" when unset).
+/// A bound as shown by describe ("-" when unset; the type's extremes, which mean "unbounded", by name
+/// instead of as a 309-digit number).
 fn fmt_opt(v: &Option<ParamValue>) -> String {
-    v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+    let Some(v) = v else { return "-".into() };
+    let double = |x: f64| {
+        if x >= f64::MAX {
+            "DBL_MAX".to_owned()
+        } else if x <= -f64::MAX {
+            "-DBL_MAX".to_owned()
+        } else {
+            format!("{x}")
+        }
+    };
+    let int = |x: i32| match x {
+        i32::MAX => "INT_MAX".to_owned(),
+        i32::MIN => "INT_MIN".to_owned(),
+        x => x.to_string(),
+    };
+    if let (Some(d), false) =
+        (v.doubles(), matches!(v, ParamValue::Int(_) | ParamValue::Int2D(..) | ParamValue::Int3D(..)))
+    {
+        return d.into_iter().map(double).collect::<Vec<_>>().join(",");
+    }
+    match v {
+        ParamValue::Int(_) | ParamValue::Int2D(..) | ParamValue::Int3D(..) => {
+            v.ints().unwrap_or_default().into_iter().map(int).collect::<Vec<_>>().join(",")
+        }
+        v => v.to_string(),
+    }
 }
 
 /// Everything the effect declared: contexts, depths, clips, and each parameter in full.
@@ -81,15 +132,23 @@ pub(super) fn describe(p: &PluginInfo) {
         "  render thread safety: {:?}, temporal clip access: {}, tiles: {}, multi-resolution: {}",
         p.render_thread_safety, p.temporal_clip_access, p.supports_tiles, p.supports_multi_resolution
     );
+    println!("  renders on: {}", p.render_support.summary());
+    if let Some(why) = p.render_support.cpu_refusal() {
+        println!("  cannot render on this host: {why}");
+    }
+    for bad in &p.render_support.invalid {
+        println!("  invalid render support: {bad}");
+    }
     for (ctx, clips) in &p.clips {
         println!("  clips ({ctx}):");
         for c in clips {
             println!(
-                "    {} \"{}\" components: {:?}{}{}",
+                "    {} \"{}\" components: {:?}{}{}{}",
                 c.name,
                 c.label,
                 c.supported_components,
                 if c.optional { ", optional" } else { "" },
+                if c.is_mask { ", mask" } else { "" },
                 if c.temporal_access { ", temporal access" } else { "" }
             );
         }
@@ -98,7 +157,14 @@ pub(super) fn describe(p: &PluginInfo) {
     for i in &p.params {
         println!("    {} ({}) \"{}\"", i.name, i.kind.name(), i.label);
         if has_value(i) {
-            println!("        default: {}", i.default);
+            let coords = match i.spatial {
+                Some(sp) if sp.normalised_values => {
+                    " (normalised: values are fractions of the project size; --set takes canonical coordinates)"
+                }
+                Some(sp) if sp.normalised_default => " (normalised: a fraction of the project size)",
+                _ => "",
+            };
+            println!("        default: {}{coords}", fmt_opt(&Some(i.default.clone())));
         }
         if i.min.is_some() || i.max.is_some() {
             println!(

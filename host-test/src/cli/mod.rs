@@ -24,7 +24,7 @@ use shortcuts::{generate_args, interpolate_args};
 #[derive(Parser, Debug)]
 #[command(name = "kinema", version)]
 pub struct Cli {
-    /// The .ofx.bundle to load (default: OFX_PLUGIN_PATH, then Kinema.ofx.bundle beside the executable or one folder up, then /usr/OFX/Plugins).
+    /// The .ofx.bundle to load (default: every *.ofx.bundle on OFX_PLUGIN_PATH, then beside the executable or one folder up, then in /usr/OFX/Plugins; render and describe use the first that has the effect).
     #[arg(long, global = true)]
     pub bundle: Option<PathBuf>,
     #[command(subcommand)]
@@ -33,7 +33,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// List the effects of the bundle.
+    /// List the effects of every bundle found (or of --bundle), with their bundle; broken bundles are
+    /// reported and skipped.
     List,
     /// Describe one effect: parameters, clips, depths, thread safety.
     Describe {
@@ -67,9 +68,10 @@ pub enum Command {
 pub struct RenderArgs {
     /// Effect identifier.
     pub id: String,
-    /// Input image sequence, printf-style ('in/%04d.png'); PNG, EXR, TIFF or JPEG.
-    #[arg(long)]
-    pub input: Option<String>,
+    /// Input image sequence, printf-style ('in/%04d.png'; PNG, EXR, TIFF or JPEG), for the Source clip;
+    /// NAME=PATTERN feeds the input clip NAME (repeat for each clip; optional clips may stay empty).
+    #[arg(long, value_name = "[NAME=]PATTERN")]
+    pub input: Vec<String>,
     /// Frames to render: '0-47', '5', '1,3,9-12' (default: every frame of the input).
     #[arg(long)]
     pub frames: Option<String>,
@@ -88,9 +90,16 @@ pub struct RenderArgs {
     /// filter, general or generator (default: filter with an input, else generator).
     #[arg(long)]
     pub context: Option<Context>,
-    /// Output size WxH for generators.
+    /// Project size WxH in pixels for effects without inputs (with inputs, the Source's, else the first input's).
     #[arg(long)]
     pub size: Option<String>,
+    /// Project offset X,Y in canonical coordinates: where the picture's lower-left corner lies in the
+    /// project extent (inputs move with it).
+    #[arg(long, value_name = "X,Y", allow_hyphen_values = true)]
+    pub project_offset: Option<String>,
+    /// Pixel aspect ratio of the project and its clips (canonical width = pixels x ratio).
+    #[arg(long, default_value_t = 1.0)]
+    pub par: f64,
     /// Frame rate reported to the effect.
     #[arg(long, default_value_t = 24.0)]
     pub fps: f64,
@@ -206,21 +215,23 @@ pub struct GenerateArgs {
 /// Runs the CLI; the error is printed by main.
 pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
-        Command::List => {
-            let bundle = load(&cli)?;
-            list(&bundle);
-            Ok(())
-        }
+        Command::List => list_all(&cli),
         Command::Describe { id } => {
-            let bundle = load(&cli)?;
+            let bundle = load_for(&cli, id)?;
+            if cli.bundle.is_none() {
+                println!("bundle: {}", bundle.path().display());
+            }
             describe(bundle.plugin(id)?);
             Ok(())
         }
-        Command::Render(args) => render(&load(&cli)?, args, None),
-        Command::Interpolate(args) => render(&load(&cli)?, &interpolate_args(args)?, None),
+        Command::Render(args) => render(&load_for(&cli, &args.id)?, args, None),
+        Command::Interpolate(args) => {
+            let args = interpolate_args(args)?;
+            render(&load_for(&cli, &args.id)?, &args, None)
+        }
         Command::Generate(args) => {
             let (args, source) = generate_args(args)?;
-            let bundle = load(&cli)?;
+            let bundle = load_for(&cli, &args.id)?;
             let rendered = render(&bundle, &args, source);
             print_clip_cache(&bundle);
             print_generation(&bundle);
@@ -236,35 +247,124 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// OFX_PLUGIN_PATH, then the bundle beside the executable (target/debug/Kinema.ofx.bundle for a debug
-/// build) or one folder up (target/Kinema.ofx.bundle for release), then /usr/OFX/Plugins.
-fn default_bundle() -> Result<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("OFX_PLUGIN_PATH")
-        .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+/// Where bundles are looked for: OFX_PLUGIN_PATH, then beside the executable (target/debug/Kinema.ofx.bundle
+/// for a debug build) and one folder up (target/Kinema.ofx.bundle for release), then /usr/OFX/Plugins.
+/// Each with how deep its sub-folders are searched (the executable's folders are not: they hold build output).
+fn search_dirs_with_depth() -> Vec<(PathBuf, usize)> {
+    let mut dirs: Vec<(PathBuf, usize)> = std::env::var_os("OFX_PLUGIN_PATH")
+        .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).map(|p| (p, 3)).collect())
         .unwrap_or_default();
     if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        dirs.push(exe_dir.clone());
-        dirs.extend(exe_dir.parent().map(Path::to_path_buf));
+        dirs.push((exe_dir.clone(), 0));
+        dirs.extend(exe_dir.parent().map(|p| (p.to_path_buf(), 0)));
     }
-    dirs.push(PathBuf::from("/usr/OFX/Plugins"));
-    Host::find_bundle_in("Kinema", &dirs).context("cannot find Kinema.ofx.bundle (pass --bundle PATH)")
+    dirs.push((PathBuf::from("/usr/OFX/Plugins"), 3));
+    dirs
 }
 
+fn search_dirs() -> Vec<PathBuf> {
+    search_dirs_with_depth().into_iter().map(|(d, _)| d).collect()
+}
+
+/// The bundles to try, in order: --bundle alone, else every bundle on the search path.
+fn candidates(cli: &Cli) -> Result<Vec<PathBuf>> {
+    if let Some(p) = &cli.bundle {
+        return Ok(vec![p.clone()]);
+    }
+    let dirs = search_dirs();
+    let mut found: Vec<PathBuf> =
+        search_dirs_with_depth().into_iter().flat_map(|(d, depth)| Host::scan_bundles(&[d], depth)).collect();
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
+    if found.is_empty() {
+        bail!(
+            "no .ofx.bundle found in {} (set OFX_PLUGIN_PATH or pass --bundle PATH)",
+            dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(found)
+}
+
+fn load_path(path: &Path) -> Result<Bundle> {
+    let bundle = Host::new().load_bundle(path).with_context(|| format!("loading {}", path.display()))?;
+    for e in bundle.load_errors() {
+        eprintln!("warning: {}: {e}", path.display());
+    }
+    Ok(bundle)
+}
+
+/// The bundle named by --bundle, else the first bundle on the search path that has effect `id` (broken
+/// bundles met on the way are reported and skipped).
+fn load_for(cli: &Cli, id: &str) -> Result<Bundle> {
+    if let Some(p) = &cli.bundle {
+        return load_path(p);
+    }
+    let paths = candidates(cli)?;
+    for path in &paths {
+        match load_path(path) {
+            Ok(b) if b.plugin(id).is_ok() => return Ok(b),
+            Ok(_) => {}
+            Err(e) => eprintln!("warning: skipping {}: {e:#}", path.display()),
+        }
+    }
+    bail!(
+        "no bundle has effect '{id}' (searched: {}; pass --bundle PATH)",
+        paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// The Kinema bundle (doctor): --bundle, else Kinema.ofx.bundle on the search path.
 fn load(cli: &Cli) -> Result<Bundle> {
     let path = match &cli.bundle {
         Some(p) => p.clone(),
-        None => default_bundle()?,
+        None => Host::find_bundle_in("Kinema", &search_dirs())
+            .context("cannot find Kinema.ofx.bundle (pass --bundle PATH)")?,
     };
-    let bundle = Host::new().load_bundle(&path).with_context(|| format!("loading {}", path.display()))?;
-    for e in bundle.load_errors() {
-        eprintln!("warning: {e}");
+    load_path(&path)
+}
+
+/// `kinema list`: every bundle's effects; a broken bundle is reported (and the run fails at the end) without
+/// hiding the bundles after it.
+fn list_all(cli: &Cli) -> Result<()> {
+    let paths = candidates(cli)?;
+    let mut broken = Vec::new();
+    let mut loaded = 0;
+    for path in &paths {
+        match load_path(path) {
+            Ok(b) => {
+                loaded += 1;
+                println!("bundle: {}", path.display());
+                list(&b);
+            }
+            Err(e) => {
+                eprintln!("error: skipping broken bundle {}: {e:#}", path.display());
+                broken.push(path.display().to_string());
+            }
+        }
     }
-    Ok(bundle)
+    if !broken.is_empty() {
+        bail!("{} of {} bundle(s) could not be loaded: {}", broken.len(), paths.len(), broken.join(", "));
+    }
+    if loaded == 0 {
+        bail!("no bundle could be loaded");
+    }
+    Ok(())
 }
 
 /// Whether a parameter holds a value (pages, groups and buttons do not).
 pub(crate) fn has_value(p: &ParamInfo) -> bool {
     !matches!(p.kind, ParamKind::Page | ParamKind::Group | ParamKind::PushButton)
+}
+
+/// Parses X,Y (integers, negative allowed).
+pub(crate) fn parse_offset(s: &str) -> Result<(i32, i32)> {
+    let (x, y) = s.split_once(',').ok_or_else(|| anyhow!("bad offset '{s}' (expected X,Y, e.g. 0,-40)"))?;
+    let x: i32 = x.trim().parse().map_err(|_| anyhow!("bad x in offset '{s}' (whole canonical units)"))?;
+    let y: i32 = y.trim().parse().map_err(|_| anyhow!("bad y in offset '{s}' (whole canonical units)"))?;
+    if x.unsigned_abs() > 1 << 20 || y.unsigned_abs() > 1 << 20 {
+        bail!("offset {x},{y} is out of range");
+    }
+    Ok((x, y))
 }
 
 /// Parses WxH (1 to 32768 each).

@@ -26,7 +26,7 @@ pub(super) fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<Clip
     set.extend(a.guidance.iter().map(|g| format!("guidance={g}")));
     let base = |id: &str, input: Option<String>, frames: String, context: Context, size: Option<String>| RenderArgs {
         id: id.into(),
-        input,
+        input: input.into_iter().collect(),
         frames: Some(frames),
         set: Vec::new(),
         out: a.out.clone(),
@@ -34,6 +34,8 @@ pub(super) fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<Clip
         threads: a.threads,
         context: Some(context),
         size,
+        project_offset: None,
+        par: 1.0,
         fps: 24.0,
         inputs: a.image.iter().chain(&a.end_image).cloned().collect(),
         c2pa: a.c2pa.clone(),
@@ -116,7 +118,7 @@ pub(super) fn interpolate_args(a: &InterpolateArgs) -> Result<RenderArgs> {
     set.extend(a.set.iter().cloned());
     Ok(RenderArgs {
         id: INTERPOLATE_ID.into(),
-        input: Some(a.input.clone()),
+        input: vec![a.input.clone()],
         frames: Some(frames),
         set,
         out: a.out.clone(),
@@ -124,6 +126,8 @@ pub(super) fn interpolate_args(a: &InterpolateArgs) -> Result<RenderArgs> {
         threads: a.threads,
         context: Some(Context::Filter),
         size: None,
+        project_offset: None,
+        par: 1.0,
         fps: 24.0,
         inputs: Vec::new(),
         c2pa: Default::default(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ofx_abi::*;
 
-use super::{ClipInfo, PluginInfo};
+use super::{ClipInfo, GpuSupport, PluginInfo, RenderSupport};
 use crate::image::Depth;
 use crate::objects::Effect;
 use crate::params::{ParamInfo, ParamKind};
@@ -36,6 +36,16 @@ pub(super) fn descriptor_defaults(p: &PropSet, path: &Path) {
     p.set_int(kOfxImageEffectPropSupportsMultipleClipDepths, 0);
     p.set_int(kOfxImageEffectPropSupportsMultipleClipPARs, 0);
     p.put(kOfxImageEffectPropClipPreferencesSlaveParam, PropValue::String(vec![]));
+    p.set_str(kOfxImageEffectPropCPURenderSupported, "true");
+    for gpu in [
+        kOfxImageEffectPropOpenGLRenderSupported,
+        kOfxImageEffectPropCudaRenderSupported,
+        kOfxImageEffectPropMetalRenderSupported,
+        kOfxImageEffectPropOpenCLRenderSupported,
+        kOfxImageEffectPropOpenCLSupported,
+    ] {
+        p.set_str(gpu, "false");
+    }
     p.put_ro(
         kOfxPluginPropFilePath,
         PropValue::String(vec![std::ffi::CString::new(path.to_string_lossy().as_bytes()).unwrap_or_default()]),
@@ -61,7 +71,31 @@ pub(super) fn empty_info(id: &str, version: (u32, u32)) -> PluginInfo {
         supports_multi_resolution: true,
         supports_multiple_clip_depths: false,
         host_frame_threading: true,
+        render_support: RenderSupport::default(),
     }
+}
+
+/// The render-support properties of a descriptor; values the spec does not allow are listed in `invalid`
+/// and read as the property's default.
+fn render_support(p: &PropSet) -> RenderSupport {
+    let mut rs = RenderSupport::default();
+    let mut read = |prop: &std::ffi::CStr, default: GpuSupport| match p.string(prop) {
+        None => default,
+        Some(v) => GpuSupport::from_ofx(&v).unwrap_or_else(|| {
+            rs.invalid.push(format!("{} = \"{v}\"", prop.to_string_lossy()));
+            default
+        }),
+    };
+    let cpu = read(kOfxImageEffectPropCPURenderSupported, GpuSupport::Yes);
+    let opengl = read(kOfxImageEffectPropOpenGLRenderSupported, GpuSupport::No);
+    let cuda = read(kOfxImageEffectPropCudaRenderSupported, GpuSupport::No);
+    let metal = read(kOfxImageEffectPropMetalRenderSupported, GpuSupport::No);
+    let opencl = read(kOfxImageEffectPropOpenCLRenderSupported, GpuSupport::No);
+    let opencl_images = read(kOfxImageEffectPropOpenCLSupported, GpuSupport::No);
+    if cpu == GpuSupport::Needed {
+        rs.invalid.push("kOfxImageEffectPropCPURenderSupported = \"needed\"".into());
+    }
+    RenderSupport { cpu: cpu != GpuSupport::No, opengl, cuda, metal, opencl, opencl_images, ..rs }
 }
 
 /// Parameter descriptions of an effect, with each parameter's page filled in.
@@ -100,6 +134,7 @@ pub(super) fn build_info(id: &str, version: (u32, u32), desc: &Effect, ctxs: &[(
     info.supports_multi_resolution = p.int(kOfxImageEffectPropSupportsMultiResolution).unwrap_or(1) != 0;
     info.supports_multiple_clip_depths = p.int(kOfxImageEffectPropSupportsMultipleClipDepths).unwrap_or(0) != 0;
     info.host_frame_threading = p.int(kOfxImageEffectPluginPropHostFrameThreading).unwrap_or(1) != 0;
+    info.render_support = render_support(p);
     for (ctx, e) in ctxs {
         info.contexts.push(*ctx);
         info.params_by_context.insert(*ctx, param_infos(e));
@@ -126,4 +161,24 @@ pub(super) fn build_info(id: &str, version: (u32, u32), desc: &Effect, ctxs: &[(
     }
     info.params = info.params_by_context.values().next().cloned().unwrap_or_default();
     info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_support_is_read_with_the_spec_defaults_and_bad_values_named() {
+        let p = PropSet::new("descriptor");
+        descriptor_defaults(&p, Path::new("/x.ofx.bundle"));
+        assert_eq!(render_support(&p), RenderSupport::default());
+        p.set_str(kOfxImageEffectPropCPURenderSupported, "false");
+        p.set_str(kOfxImageEffectPropMetalRenderSupported, "needed");
+        p.set_str(kOfxImageEffectPropCudaRenderSupported, "yes");
+        let rs = render_support(&p);
+        assert!(!rs.cpu);
+        assert_eq!((rs.metal, rs.cuda), (GpuSupport::Needed, GpuSupport::No));
+        assert_eq!(rs.invalid, vec!["OfxImageEffectPropCudaRenderSupported = \"yes\"".to_owned()]);
+        assert!(rs.cpu_refusal().unwrap().starts_with("it needs Metal"));
+    }
 }

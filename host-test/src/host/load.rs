@@ -11,7 +11,7 @@ use ofx_abi::*;
 
 use super::describe::{build_info, descriptor_defaults, empty_info};
 use super::{call_action, Bundle, BundleInner, Host, PluginRt};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, Violation, ViolationKind};
 use crate::objects::Effect;
 use crate::props::{PropSet, PropValue};
 use crate::{status_name, suites, Context};
@@ -27,6 +27,17 @@ fn host_description() -> Arc<PropSet> {
     p.set_str(kOfxPropVersionLabel, env!("CARGO_PKG_VERSION"));
     p.set_int(kOfxImageEffectHostPropIsBackground, 0);
     p.set_int(kOfxImageEffectPropSupportsOverlays, 0);
+    // Renders on the CPU only (ofxGPURender.h).
+    p.set_str(kOfxImageEffectPropCPURenderSupported, "true");
+    for gpu in [
+        kOfxImageEffectPropOpenGLRenderSupported,
+        kOfxImageEffectPropCudaRenderSupported,
+        kOfxImageEffectPropMetalRenderSupported,
+        kOfxImageEffectPropOpenCLRenderSupported,
+        kOfxImageEffectPropOpenCLSupported,
+    ] {
+        p.set_str(gpu, "false");
+    }
     p.set_int(kOfxImageEffectPropSupportsMultiResolution, 1);
     p.set_int(kOfxImageEffectPropSupportsTiles, 1);
     p.set_int(kOfxImageEffectPropTemporalClipAccess, 1);
@@ -253,5 +264,14 @@ unsafe fn load_plugin(
         bail!("{id}: {}", errors.join("; "));
     }
     rt.info = build_info(&id, (plugin.pluginVersionMajor, plugin.pluginVersionMinor), &desc, &rt.ctx_descs);
+    for bad in &rt.info.render_support.invalid {
+        diag.violations.lock().push(Violation {
+            kind: ViolationKind::BadArgument,
+            action: "Describe".into(),
+            frame: None,
+            plugin: id.to_string(),
+            message: format!("render support {bad} is not a value the spec allows (read as the default)"),
+        });
+    }
     Ok(Arc::new(rt))
 }

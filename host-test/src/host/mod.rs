@@ -64,6 +64,116 @@ pub struct PluginInfo {
     pub supports_multi_resolution: bool,
     pub supports_multiple_clip_depths: bool,
     pub host_frame_threading: bool,
+    /// The render paths the effect declared (CPU, OpenGL, CUDA, Metal, OpenCL).
+    pub render_support: RenderSupport,
+}
+
+/// How an effect supports one GPU API (`"false"`, `"true"` or `"needed"` in its descriptor).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GpuSupport {
+    #[default]
+    No,
+    Yes,
+    /// It cannot render without this API.
+    Needed,
+}
+
+impl GpuSupport {
+    pub fn from_ofx(s: &str) -> Option<GpuSupport> {
+        match s {
+            "false" => Some(GpuSupport::No),
+            "true" => Some(GpuSupport::Yes),
+            "needed" => Some(GpuSupport::Needed),
+            _ => None,
+        }
+    }
+}
+
+/// The render-support properties of an effect descriptor (ofxGPURender.h, OFX 1.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderSupport {
+    /// kOfxImageEffectPropCPURenderSupported (default "true").
+    pub cpu: bool,
+    pub opengl: GpuSupport,
+    pub cuda: GpuSupport,
+    pub metal: GpuSupport,
+    /// kOfxImageEffectPropOpenCLRenderSupported (OpenCL buffers).
+    pub opencl: GpuSupport,
+    /// kOfxImageEffectPropOpenCLSupported (OpenCL images).
+    pub opencl_images: GpuSupport,
+    /// Values the spec does not allow, as "property = value".
+    pub invalid: Vec<String>,
+}
+
+impl Default for RenderSupport {
+    fn default() -> Self {
+        RenderSupport {
+            cpu: true,
+            opengl: GpuSupport::No,
+            cuda: GpuSupport::No,
+            metal: GpuSupport::No,
+            opencl: GpuSupport::No,
+            opencl_images: GpuSupport::No,
+            invalid: Vec::new(),
+        }
+    }
+}
+
+impl RenderSupport {
+    /// Each GPU API with its descriptor property and how the effect supports it.
+    pub fn gpu_apis(&self) -> [(&'static str, &'static str, GpuSupport); 5] {
+        [
+            ("OpenGL", "kOfxImageEffectPropOpenGLRenderSupported", self.opengl),
+            ("CUDA", "kOfxImageEffectPropCudaRenderSupported", self.cuda),
+            ("Metal", "kOfxImageEffectPropMetalRenderSupported", self.metal),
+            ("OpenCL", "kOfxImageEffectPropOpenCLRenderSupported", self.opencl),
+            ("OpenCL images", "kOfxImageEffectPropOpenCLSupported", self.opencl_images),
+        ]
+    }
+
+    /// Why this host (which renders on the CPU only) cannot render the effect, or None when it can.
+    pub fn cpu_refusal(&self) -> Option<String> {
+        let needed: Vec<String> = self
+            .gpu_apis()
+            .iter()
+            .filter(|(_, _, s)| *s == GpuSupport::Needed)
+            .map(|(api, prop, _)| format!("{api} ({prop} = \"needed\")"))
+            .collect();
+        if !needed.is_empty() {
+            return Some(format!("it needs {}, and this host renders on the CPU only", needed.join(" and ")));
+        }
+        if !self.cpu {
+            let gpus: Vec<&str> =
+                self.gpu_apis().iter().filter(|(_, _, s)| *s != GpuSupport::No).map(|(api, _, _)| *api).collect();
+            let gpus =
+                if gpus.is_empty() { "no GPU API either".to_owned() } else { format!("only {}", gpus.join(", ")) };
+            return Some(format!(
+                "it does not render on the CPU (kOfxImageEffectPropCPURenderSupported = \"false\") and supports {gpus}; \
+                 this host renders on the CPU only"
+            ));
+        }
+        None
+    }
+
+    /// "CPU, CUDA (optional)" and the like, for listings.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if self.cpu {
+            parts.push("CPU".to_owned());
+        }
+        for (api, _, s) in self.gpu_apis() {
+            match s {
+                GpuSupport::Yes => parts.push(api.to_owned()),
+                GpuSupport::Needed => parts.push(format!("{api} (needed)")),
+                GpuSupport::No => {}
+            }
+        }
+        if parts.is_empty() {
+            "none".into()
+        } else {
+            parts.join(", ")
+        }
+    }
 }
 
 impl PluginInfo {
@@ -161,6 +271,38 @@ impl Host {
             .unwrap_or_default();
         dirs.push(PathBuf::from("/usr/OFX/Plugins"));
         dirs
+    }
+
+    /// Every `*.ofx.bundle` in `dirs`, in order: each directory's bundles sorted by name, then those in its
+    /// sub-folders (`depth` levels deep, never inside bundles); a directory that is itself a bundle counts.
+    /// Paths that lead to the same bundle are listed once.
+    pub fn scan_bundles(dirs: &[PathBuf], depth: usize) -> Vec<PathBuf> {
+        fn is_bundle(p: &Path) -> bool {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".ofx.bundle")) && p.is_dir()
+        }
+        fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+            let Ok(rd) = std::fs::read_dir(dir) else { return };
+            let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            entries.sort();
+            let (bundles, others): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(|p| is_bundle(p));
+            out.extend(bundles);
+            if depth > 0 {
+                for d in others.iter().filter(|p| p.is_dir()) {
+                    walk(d, depth - 1, out);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        for d in dirs {
+            if is_bundle(d) {
+                found.push(d.clone());
+            } else {
+                walk(d, depth, &mut found);
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
+        found
     }
 
     /// Finds `NAME.ofx.bundle` (or `name` itself if it already ends in .ofx.bundle) in [`Host::search_path`].
@@ -268,6 +410,9 @@ impl Bundle {
         self.plugin(id)?;
         let rt =
             self.inner.plugins.iter().find(|p| &*p.id == id).cloned().ok_or_else(|| anyhow!("no effect '{id}'"))?;
+        if let Some(why) = rt.info.render_support.cpu_refusal() {
+            bail!("effect '{id}' cannot render on this host: {why}");
+        }
         let Some((_, desc)) = rt.ctx_descs.iter().find(|(c, _)| *c == context) else {
             let ctxs: Vec<&str> = rt.info.contexts.iter().map(|c| c.name()).collect();
             bail!("effect '{id}' does not support the {context} context (it supports: {})", ctxs.join(", "));

@@ -102,7 +102,7 @@ impl Instance {
                 PropValue::String(vec![depth.ofx().to_owned()]),
                 false,
             );
-            prefs.put_named(&format!("OfxImageClipPropPAR_{}", c.name), PropValue::Double(vec![1.0]), false);
+            prefs.put_named(&format!("OfxImageClipPropPAR_{}", c.name), PropValue::Double(vec![e.st.par()]), false);
             chosen.push((c.clone(), comps));
         }
         prefs.set_double(kOfxImageEffectPropFrameRate, frame_rate);

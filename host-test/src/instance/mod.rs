@@ -5,14 +5,17 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use anyhow::{anyhow, bail, Result};
 use ofx_abi::*;
+use parking_lot::Mutex;
 
 use crate::diag::{Message, Violation, ViolationKind};
 use crate::host::{call_action, param_infos, BundleInner, PluginRt};
 use crate::image::Components;
 use crate::objects::{Effect, Source};
-use crate::params::{ParamInfo, ParamKind, ParamValue};
+use crate::params::{ParamInfo, ParamKind, ParamValue, ProjectGeometry};
 use crate::props::{PropSet, PropValue};
 use crate::suites;
 use crate::{status_name, ClipSource, Context, RenderFailure};
@@ -27,6 +30,9 @@ pub struct Instance {
     effect: Arc<Effect>,
     context: Context,
     destroyed: bool,
+    /// The canonical values the host last gave parameters whose default is normalised
+    /// (kOfxParamCoordinatesNormalised), so that a project change moves them while nobody has set them.
+    auto_defaults: Mutex<HashMap<String, ParamValue>>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -60,7 +66,6 @@ impl Instance {
         p.set_pointer(kOfxPropInstanceData, std::ptr::null_mut());
         p.set_int(kOfxPropIsInteractive, 0);
         p.set_int(kOfxImageEffectInstancePropSequentialRender, 0);
-        Self::set_project(&e, 1920, 1080, 24.0, (0.0, 0.0));
         for c in e.clips.lock().iter() {
             let cp = &c.props;
             cp.set_int(kOfxImageClipPropConnected, c.is_output as i32);
@@ -77,6 +82,9 @@ impl Instance {
             cp.set_cstr(kOfxImageClipPropFieldOrder, kOfxImageFieldNone);
             cp.set_int(kOfxImageClipPropContinuousSamples, 0);
         }
+        Self::set_project(&e, (1920.0, 1080.0), (0.0, 0.0), 1.0, 24.0, (0.0, 0.0));
+        let auto_defaults = Mutex::new(HashMap::new());
+        apply_normalised_defaults(&e, &auto_defaults);
         let (st, _) =
             call_action(&rt, kOfxActionCreateInstance, e.handle() as *const c_void, None, None, Some(&e), None);
         if st != kOfxStatOK && st != kOfxStatReplyDefault {
@@ -84,18 +92,50 @@ impl Instance {
             bail!("{}: CreateInstance failed with {}{}", rt.id, status_name(st), last_error_text(&rt, e.id));
         }
         bundle.live_instances.fetch_add(1, Ordering::SeqCst);
-        Ok(Instance { bundle, rt, effect: e, context, destroyed: false })
+        Ok(Instance { bundle, rt, effect: e, context, destroyed: false, auto_defaults })
     }
 
-    fn set_project(e: &Effect, w: u32, h: u32, rate: f64, range: (f64, f64)) {
+    /// Sets the project: its size and offset in canonical coordinates (the extent spans both), pixel aspect
+    /// ratio (also every clip's), frame rate and range.
+    fn set_project(e: &Effect, size: (f64, f64), offset: (f64, f64), par: f64, rate: f64, range: (f64, f64)) {
         let p = &e.props;
-        p.set_doubles(kOfxImageEffectPropProjectSize, &[w as f64, h as f64]);
-        p.set_doubles(kOfxImageEffectPropProjectExtent, &[w as f64, h as f64]);
-        p.set_doubles(kOfxImageEffectPropProjectOffset, &[0.0, 0.0]);
-        p.set_double(kOfxImageEffectPropProjectPixelAspectRatio, 1.0);
+        p.set_doubles(kOfxImageEffectPropProjectSize, &[size.0, size.1]);
+        p.set_doubles(kOfxImageEffectPropProjectExtent, &[offset.0.max(0.0) + size.0, offset.1.max(0.0) + size.1]);
+        p.set_doubles(kOfxImageEffectPropProjectOffset, &[offset.0, offset.1]);
+        p.set_double(kOfxImageEffectPropProjectPixelAspectRatio, par);
         p.set_double(kOfxImageEffectPropFrameRate, rate);
         p.set_double(kOfxImageEffectInstancePropEffectDuration, range.1 - range.0 + 1.0);
+        for c in e.clips.lock().iter() {
+            c.props.set_double(kOfxImagePropPixelAspectRatio, par);
+        }
+        *e.st.par.lock() = par;
         *e.st.time_bounds.lock() = range;
+    }
+
+    /// The project as the plugin sees it (canonical size and offset).
+    pub fn project(&self) -> ProjectGeometry {
+        project_of(&self.effect)
+    }
+
+    /// Sets the project format before a render: the picture's size in pixels, its offset in canonical
+    /// coordinates and the pixel aspect ratio (canonical width = pixels × ratio). Parameters with normalised
+    /// defaults that nobody has set follow it; values of the older normalised types given to
+    /// [`Instance::set_param_str`] are converted against it. A render sets it again from its request.
+    pub fn set_project_format(&self, size: (u32, u32), offset: (i32, i32), par: f64) -> Result<()> {
+        if size.0 == 0 || size.1 == 0 {
+            bail!("project size {}x{} is empty", size.0, size.1);
+        }
+        if !(par.is_finite() && par > 0.0) {
+            bail!("pixel aspect ratio {par} must be positive");
+        }
+        let e = &self.effect;
+        let rate = e.props.double(kOfxImageEffectPropFrameRate).unwrap_or(24.0);
+        let range = *e.st.time_bounds.lock();
+        *e.st.origin.lock() = offset;
+        let size = (f64::from(size.0) * par, f64::from(size.1));
+        Self::set_project(e, size, (f64::from(offset.0), f64::from(offset.1)), par, rate, range);
+        apply_normalised_defaults(e, &self.auto_defaults);
+        Ok(())
     }
 
     pub fn id(&self) -> &str {
@@ -148,9 +188,15 @@ impl Instance {
     }
 
     /// Parses `text` by the parameter's type (a Choice accepts an option label or index) and sets it.
+    /// Spatial values of the older normalised double types are given in canonical coordinates, as a host's
+    /// user sees them, and stored as fractions of the current project ([`Instance::set_project_format`]).
     pub fn set_param_str(&self, name: &str, text: &str) -> Result<()> {
         let info = self.param_info(name)?;
         let v = ParamValue::parse(info.kind, text, &info.options).map_err(|e| anyhow!("parameter '{name}': {e}"))?;
+        let v = match info.spatial {
+            Some(s) if s.normalised_values => s.to_normalised(&v, &self.project()),
+            _ => v,
+        };
         self.set_param(name, v)
     }
 
@@ -257,8 +303,17 @@ impl Instance {
             kOfxImageEffectPropPreMultiplication,
             if src.components == Components::Rgba { kOfxImageUnPreMultiplied } else { kOfxImageOpaque },
         );
-        if clip == "Source" || self.effect.clips.lock().iter().filter(|c| !c.is_output).count() == 1 {
-            Self::set_project(&self.effect, src.width, src.height, rate, (src.first as f64, src.last as f64));
+        // The project follows the Source clip, else the first input connected.
+        let primary = clip == "Source"
+            || (self.effect.clip("Source").is_none_or(|s| s.source.lock().is_none())
+                && self.effect.clips.lock().iter().all(|c| c.is_output || c.name == clip || c.source.lock().is_none()));
+        if primary {
+            let e = &self.effect;
+            let par = *e.st.par.lock();
+            let (ox, oy) = *e.st.origin.lock();
+            let size = (f64::from(src.width) * par, f64::from(src.height));
+            Self::set_project(e, size, (f64::from(ox), f64::from(oy)), par, rate, (src.first as f64, src.last as f64));
+            apply_normalised_defaults(e, &self.auto_defaults);
         }
         *c.source.lock() = Some(Arc::new(src));
         self.instance_changed(kOfxTypeClip, clip)
@@ -328,6 +383,39 @@ impl Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         let _ = self.destroy_inner();
+    }
+}
+
+/// The project of an instance (canonical size and offset).
+fn project_of(e: &Effect) -> ProjectGeometry {
+    let pair = |name| {
+        let v = e.props.doubles(name).unwrap_or_default();
+        (v.first().copied().unwrap_or(0.0), v.get(1).copied().unwrap_or(0.0))
+    };
+    ProjectGeometry { size: pair(kOfxImageEffectPropProjectSize), offset: pair(kOfxImageEffectPropProjectOffset) }
+}
+
+/// Gives each parameter whose default is normalised (kOfxParamCoordinatesNormalised) that default in canonical
+/// coordinates of the current project, unless its value was changed since the host last did so.
+fn apply_normalised_defaults(e: &Effect, auto: &Mutex<HashMap<String, ParamValue>>) {
+    let proj = project_of(e);
+    let mut auto = auto.lock();
+    for p in e.params.params.read().iter() {
+        let Some(spatial) = crate::params::Spatial::from_props(p.kind, &p.props) else { continue };
+        if !spatial.normalised_default {
+            continue;
+        }
+        let raw = ParamValue::from_prop(p.kind, p.props.value(kOfxParamPropDefault));
+        let mut st = p.state.lock();
+        let untouched = match auto.get(&p.name) {
+            Some(last) => st.value == *last,
+            None => st.value == raw,
+        };
+        if untouched {
+            let v = spatial.to_canonical(&raw, &proj);
+            st.set(v.clone());
+            auto.insert(p.name.clone(), v);
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use super::{failure, report_to, Instance};
 use crate::diag::ViolationKind;
 use crate::host::call_action;
 use crate::image::{Components, Depth, HostImage, PixelBuffer, Rect};
+use crate::objects::Source;
 use crate::props::{PropSet, PropValue};
 use crate::suites::scaled_bounds;
 use crate::{status_name, Context, ProgressEvent, RenderFailure, RenderOutput, RenderRequest, ThreadSafety};
@@ -67,7 +68,21 @@ impl Instance {
         let msg_start = rt.diag.messages.lock().len();
         let out_clip = e.clip("Output").ok_or_else(|| anyhow!("effect '{}' has no Output clip", rt.id))?;
         let inputs: Vec<_> = e.clips.lock().iter().filter(|c| !c.is_output).cloned().collect();
-        let source = e.clip("Source").and_then(|c| c.source.lock().clone());
+        // Every input the effect needs must be connected; optional ones (masks among them) may stay empty.
+        for c in &inputs {
+            let optional = c.props.int(kOfxImageClipPropOptional).unwrap_or(0) != 0;
+            if !optional && self.context != Context::Generator && c.source.lock().is_none() {
+                if c.name == "Source" {
+                    bail!("the Source clip is not connected (call set_source first)");
+                }
+                bail!("the '{}' clip of '{}' is not connected (it is not optional)", c.name, rt.id);
+            }
+        }
+        // The project follows the Source clip, else the first input connected.
+        let source = e
+            .clip("Source")
+            .and_then(|c| c.source.lock().clone())
+            .or_else(|| inputs.iter().find_map(|c| c.source.lock().clone()));
         if self.context == Context::Filter && source.is_none() {
             bail!("the Source clip is not connected (call set_source first)");
         }
@@ -95,17 +110,18 @@ impl Instance {
         if w == 0 || h == 0 {
             bail!("project size {w}x{h} is empty");
         }
+        let par = req.pixel_aspect;
+        if !(par.is_finite() && par > 0.0) {
+            bail!("pixel aspect ratio {par} must be positive");
+        }
         let fmin = *req.frames.iter().min().unwrap_or(&0);
         let fmax = *req.frames.iter().max().unwrap_or(&0);
         let range = source.as_ref().map(|s| (s.first as f64, s.last as f64)).unwrap_or((fmin as f64, fmax as f64));
-        Self::set_project(e, w, h, req.frame_rate, range);
         let (ox, oy) = req.origin;
-        if req.origin != (0, 0) {
-            e.props.set_doubles(kOfxImageEffectPropProjectOffset, &[ox as f64, oy as f64]);
-            let extent = [(ox.max(0) as f64) + w as f64, (oy.max(0) as f64) + h as f64];
-            e.props.set_doubles(kOfxImageEffectPropProjectExtent, &extent);
-        }
         *e.st.origin.lock() = req.origin;
+        let (cw, ch) = (w as f64 * par, h as f64);
+        Self::set_project(e, (cw, ch), (ox as f64, oy as f64), par, req.frame_rate, range);
+        super::apply_normalised_defaults(e, &self.auto_defaults);
         *e.st.time_offset.lock() = req.time_offset;
         *e.st.layout.lock() = req.layout;
         *e.st.render_scale.lock() = req.render_scale;
@@ -121,15 +137,49 @@ impl Instance {
         let mut results: BTreeMap<i64, Result<HostImage, RenderFailure>> = BTreeMap::new();
         let mut bounds_map = BTreeMap::new();
         let mut needed = BTreeMap::new();
-        // The spec's default RoD: the Source's at that time (each frame's own size), else the
-        // project; both moved by the origin.
+        // The spec's default RoD: in the filter context the Source's at that time (each frame's own size), in
+        // the general context the union of the connected inputs that are not optional, else the project; all
+        // moved by the origin.
         let (ox, oy) = (ox as f64, oy as f64);
-        let default_rod = |t: f64| match &source {
-            Some(s) if self.context != Context::Generator => {
-                let [x1, y1, x2, y2] = s.region_at(t);
+        let required: Vec<Arc<Source>> = inputs
+            .iter()
+            .filter(|c| c.props.int(kOfxImageClipPropOptional).unwrap_or(0) == 0)
+            .filter_map(|c| c.source.lock().clone())
+            .collect();
+        let default_rod = |t: f64| {
+            let moved = |s: &Source| {
+                let [x1, y1, x2, y2] = s.region_at(t, par);
                 [x1 + ox, y1 + oy, x2 + ox, y2 + oy]
+            };
+            match (&source, self.context) {
+                (_, Context::Generator) | (None, _) => [ox, oy, ox + cw, oy + ch],
+                (Some(_), Context::General) if !required.is_empty() => required
+                    .iter()
+                    .map(|s| moved(s))
+                    .reduce(|a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])])
+                    .unwrap_or([ox, oy, ox + cw, oy + ch]),
+                (Some(s), _) => moved(s),
             }
-            _ => [ox, oy, ox + w as f64, oy + h as f64],
+        };
+        // Infinite coordinates (kOfxFlagInfiniteMin/Max) are clipped to the project extent.
+        let extent = {
+            let ext = e.props.doubles(kOfxImageEffectPropProjectExtent).unwrap_or_default();
+            [ox.min(0.0), oy.min(0.0), ext.first().copied().unwrap_or(cw), ext.get(1).copied().unwrap_or(ch)]
+        };
+        let clip_infinite = |r: Vec<f64>| -> Vec<f64> {
+            let (min, max) = (f64::from(kOfxFlagInfiniteMin), f64::from(kOfxFlagInfiniteMax));
+            r.iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    if v <= min {
+                        extent[i % 2]
+                    } else if v >= max {
+                        extent[2 + i % 2]
+                    } else {
+                        v
+                    }
+                })
+                .collect()
         };
         let mut todo = Vec::new();
         for &f in &req.frames {
@@ -153,7 +203,9 @@ impl Instance {
                 Some(f),
             );
             let rod = match st {
-                s if s == kOfxStatOK => out.doubles(kOfxImageEffectPropRegionOfDefinition).unwrap_or_default(),
+                s if s == kOfxStatOK => {
+                    clip_infinite(out.doubles(kOfxImageEffectPropRegionOfDefinition).unwrap_or_default())
+                }
                 s if s == kOfxStatReplyDefault => default_rod.to_vec(),
                 s => {
                     results.insert(f, Err(failure(rt, e.id, aid, s, "GetRegionOfDefinition")));
@@ -180,7 +232,7 @@ impl Instance {
                     continue;
                 }
             };
-            let b = scaled_bounds(rod, scale);
+            let b = scaled_bounds(rod, scale, par);
             if b.is_empty() || b.width() * b.height() > MAX_PIXELS {
                 results.insert(
                     f,

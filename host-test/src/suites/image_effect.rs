@@ -145,7 +145,7 @@ unsafe extern "C" fn clip_get_property_set(clip: OfxImageClipHandle, out: *mut O
 }
 
 /// The read-only property set of an image handed to the plugin.
-fn image_props(buf: &PixelBuffer, premult: &CStr, scale: f64, unique: &str) -> Arc<PropSet> {
+fn image_props(buf: &PixelBuffer, premult: &CStr, scale: f64, par: f64, unique: &str) -> Arc<PropSet> {
     let p = PropSet::read_only("image");
     p.set_cstr(kOfxPropType, kOfxTypeImage);
     p.set_pointer(kOfxImagePropData, buf.data_ptr() as *mut c_void);
@@ -155,21 +155,20 @@ fn image_props(buf: &PixelBuffer, premult: &CStr, scale: f64, unique: &str) -> A
     p.set_cstr(kOfxImageEffectPropPixelDepth, buf.depth.ofx());
     p.set_cstr(kOfxImageEffectPropComponents, buf.components.ofx());
     p.set_cstr(kOfxImageEffectPropPreMultiplication, premult);
-    p.set_double(kOfxImagePropPixelAspectRatio, 1.0);
+    p.set_double(kOfxImagePropPixelAspectRatio, par);
     p.set_cstr(kOfxImagePropField, kOfxImageFieldNone);
     p.set_str(kOfxImagePropUniqueIdentifier, unique);
     p.set_doubles(kOfxImageEffectPropRenderScale, &[scale, scale]);
     p
 }
 
-/// Scaled pixel bounds of a canonical rectangle.
-pub(crate) fn scaled_bounds(rod: [f64; 4], scale: f64) -> Rect {
-    Rect::new(
-        (rod[0] * scale).floor() as i32,
-        (rod[1] * scale).floor() as i32,
-        (rod[2] * scale).ceil() as i32,
-        (rod[3] * scale).ceil() as i32,
-    )
+/// Scaled pixel bounds of a canonical rectangle (`par`: the pixel aspect ratio, canonical x = pixel x × par).
+pub(crate) fn scaled_bounds(rod: [f64; 4], scale: f64, par: f64) -> Rect {
+    // Within a millionth of a pixel counts as on it, so that x × par / par lands back on x.
+    let (sx, sy) = (scale / par, scale);
+    let lo = |v: f64| if (v - v.round()).abs() < 1e-6 { v.round() as i32 } else { v.floor() as i32 };
+    let hi = |v: f64| if (v - v.round()).abs() < 1e-6 { v.round() as i32 } else { v.ceil() as i32 };
+    Rect::new(lo(rod[0] * sx), lo(rod[1] * sy), hi(rod[2] * sx), hi(rod[3] * sy))
 }
 
 /// `clipGetImage`: the output buffer being rendered, or a fresh guarded copy of a source frame (kept to
@@ -257,7 +256,8 @@ unsafe extern "C" fn clip_get_image(
             let mut img = img.convert(depth, comps);
             let (ox, oy) = *e.st.origin.lock();
             let (ox, oy) = (f64::from(ox), f64::from(oy));
-            let b = scaled_bounds([ox, oy, ox + img.width as f64, oy + img.height as f64], scale);
+            let par = e.st.par();
+            let b = scaled_bounds([ox, oy, ox + img.width as f64 * par, oy + img.height as f64], scale, par);
             if (b.width(), b.height()) != (img.width as usize, img.height as usize) {
                 img = img.resize_nearest(b.width() as u32, b.height() as u32);
             }
@@ -273,7 +273,7 @@ unsafe extern "C" fn clip_get_image(
         let premult = CString::new(premult).unwrap_or_default();
         static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let unique = format!("{}:{}:{}", c.name, time, SERIAL.fetch_add(1, Ordering::Relaxed));
-        let props = image_props(&buf, &premult, scale, &unique);
+        let props = image_props(&buf, &premult, scale, e.st.par(), &unique);
         let image = Arc::new(Image {
             props: props.clone(),
             buf,
@@ -362,7 +362,9 @@ unsafe extern "C" fn clip_get_region_of_definition(
         let rod = if c.is_output {
             e.st.output_rods.lock().get(&time.to_bits()).copied().or_else(|| {
                 let size = e.props.doubles(kOfxImageEffectPropProjectSize)?;
-                Some([0.0, 0.0, *size.first()?, *size.get(1)?])
+                let offset = e.props.doubles(kOfxImageEffectPropProjectOffset).unwrap_or_default();
+                let (ox, oy) = (offset.first().copied().unwrap_or(0.0), offset.get(1).copied().unwrap_or(0.0));
+                Some([ox, oy, ox + *size.first()?, oy + *size.get(1)?])
             })
         } else if !time.is_finite() {
             return bad_arg("clipGetRegionOfDefinition", "non-finite time");
@@ -372,7 +374,7 @@ unsafe extern "C" fn clip_get_region_of_definition(
             let (ox, oy) = (f64::from(ox), f64::from(oy));
             let source = c.source.lock().clone();
             source.map(|s| {
-                let [x1, y1, x2, y2] = s.region_at(time);
+                let [x1, y1, x2, y2] = s.region_at(time, e.st.par());
                 [x1 + ox, y1 + oy, x2 + ox, y2 + oy]
             })
         };

@@ -90,6 +90,14 @@ pub const kOfxParamDoubleTypeXAbsolute: &CStr = c"OfxParamDoubleTypeXAbsolute";
 pub const kOfxParamDoubleTypeYAbsolute: &CStr = c"OfxParamDoubleTypeYAbsolute";
 pub const kOfxParamDoubleTypeXY: &CStr = c"OfxParamDoubleTypeXY";
 pub const kOfxParamDoubleTypeXYAbsolute: &CStr = c"OfxParamDoubleTypeXYAbsolute";
+/// The older normalised spatial types (deprecated in OFX 1.2): values are fractions of the project size,
+/// which the host converts to and from canonical coordinates for its user.
+pub const kOfxParamDoubleTypeNormalisedX: &CStr = c"OfxParamDoubleTypeNormalisedX";
+pub const kOfxParamDoubleTypeNormalisedY: &CStr = c"OfxParamDoubleTypeNormalisedY";
+pub const kOfxParamDoubleTypeNormalisedXAbsolute: &CStr = c"OfxParamDoubleTypeNormalisedXAbsolute";
+pub const kOfxParamDoubleTypeNormalisedYAbsolute: &CStr = c"OfxParamDoubleTypeNormalisedYAbsolute";
+pub const kOfxParamDoubleTypeNormalisedXY: &CStr = c"OfxParamDoubleTypeNormalisedXY";
+pub const kOfxParamDoubleTypeNormalisedXYAbsolute: &CStr = c"OfxParamDoubleTypeNormalisedXYAbsolute";
 pub const kOfxParamPropDefaultCoordinateSystem: &CStr = c"OfxParamPropDefaultCoordinateSystem";
 pub const kOfxParamCoordinatesCanonical: &CStr = c"OfxParamCoordinatesCanonical";
 pub const kOfxParamCoordinatesNormalised: &CStr = c"OfxParamCoordinatesNormalised";

@@ -37,7 +37,7 @@ pub use diag::{Message, Violation, ViolationKind};
 pub use host::{Bundle, ClipInfo, Host, PluginInfo};
 pub use image::{CanaryReport, Components, Depth, HostImage, PixelBuffer, Rect, RowLayout, OUTPUT_FORMATS};
 pub use instance::Instance;
-pub use params::{ParamInfo, ParamKind, ParamValue};
+pub use params::{curve_integral, curve_value, parse_keys, Key, KeyInterp, ParamInfo, ParamKind, ParamValue};
 
 use ofx_abi::*;
 

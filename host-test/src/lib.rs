@@ -37,7 +37,9 @@ pub use diag::{Message, Violation, ViolationKind};
 pub use host::{Bundle, ClipInfo, GpuSupport, Host, PluginInfo, RenderSupport};
 pub use image::{CanaryReport, Components, Depth, HostImage, PixelBuffer, Rect, RowLayout, OUTPUT_FORMATS};
 pub use instance::Instance;
-pub use params::{Axes, ParamInfo, ParamKind, ParamValue, ProjectGeometry, Spatial};
+pub use params::{
+    curve_integral, curve_value, parse_keys, Axes, Key, KeyInterp, ParamInfo, ParamKind, ParamValue, ProjectGeometry, Spatial,
+};
 
 use ofx_abi::*;
 

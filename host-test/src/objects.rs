@@ -348,6 +348,8 @@ impl ParamSet {
 
 pub(crate) struct ParamState {
     pub value: ParamValue,
+    /// Keys of an animated one-dimensional double, ascending; empty when not animated.
+    pub keys: Vec<crate::params::Key>,
     cstr: CString,
     /// The previous string value, kept alive until the next change (strings returned to the plugin).
     retired: Option<CString>,
@@ -390,7 +392,7 @@ impl Param {
             name,
             kind,
             props,
-            state: Mutex::new(ParamState { value, cstr: CString::default(), retired: None }),
+            state: Mutex::new(ParamState { value, keys: Vec::new(), cstr: CString::default(), retired: None }),
             is_descriptor,
             plugin_edited: AtomicBool::new(false),
         });
@@ -409,6 +411,23 @@ impl Param {
     }
     pub fn shape(&self) -> Shape {
         self.kind.shape()
+    }
+    /// The value at `time`: an animated parameter's curve there, else its one value.
+    pub fn value_at(&self, time: f64) -> ParamValue {
+        if self.is_descriptor {
+            return self.value();
+        }
+        let st = self.state.lock();
+        if st.keys.is_empty() {
+            return st.value.clone();
+        }
+        ParamValue::Double(crate::params::curve_value(&st.keys, time))
+    }
+    pub fn keys(&self) -> Vec<crate::params::Key> {
+        if self.is_descriptor {
+            return Vec::new();
+        }
+        self.state.lock().keys.clone()
     }
 }
 

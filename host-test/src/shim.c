@@ -26,6 +26,7 @@ OfxStatus kinema_host_param_set_doubles(OfxParamHandle h, int at_time, double ti
 OfxStatus kinema_host_param_set_string(OfxParamHandle h, int at_time, double time, const char *v);
 OfxStatus kinema_host_message(void *h, const char *type, const char *id, const char *text, int persistent);
 void kinema_host_report_bad_arg(const char *func, const char *why);
+OfxStatus kinema_host_param_calculus(OfxParamHandle h, int integral, double t1, double t2, double *out, int n);
 
 static OfxStatus get_value(const char *func, OfxParamHandle h, int at_time, double time, va_list ap)
 {
@@ -133,8 +134,8 @@ OfxStatus kinema_shim_param_set_value_at_time(OfxParamHandle h, double time, ...
     return st;
 }
 
-/* Without animation, values are constant in time: the derivative is 0 and the integral is value * (t2 - t1).
- * Only double parameters have them. */
+/* Derivatives and integrals of double parameters, computed in Rust (exact for keyed curves; without keys the
+ * derivative is 0 and the integral value * (t2 - t1)). */
 static OfxStatus derivative_or_integral(const char *func, OfxParamHandle h, double t1, double t2, int integral, va_list ap)
 {
     int kind = 0, n = 0, i;
@@ -145,12 +146,12 @@ static OfxStatus derivative_or_integral(const char *func, OfxParamHandle h, doub
         kinema_host_report_bad_arg(func, "only double parameters have derivatives and integrals");
         return kOfxStatErrUnsupported;
     }
-    st = kinema_host_param_get_doubles(h, 1, t1, v, n);
+    st = kinema_host_param_calculus(h, integral, t1, t2, v, n);
     if (st != kOfxStatOK) return st;
     for (i = 0; i < n; i++) {
         double *p = va_arg(ap, double *);
         if (!p) { kinema_host_report_bad_arg(func, "NULL value pointer"); return kOfxStatErrBadHandle; }
-        *p = integral ? v[i] * (t2 - t1) : 0.0;
+        *p = v[i];
     }
     return kOfxStatOK;
 }

@@ -1,12 +1,17 @@
-//! Interpolation speed, side by side in one run, at 720p and 1080p (CPU unless the bundle
-//! carries the GPU runtime):
+//! Interpolation speed, side by side in one run, at 1080p and 4K (CPU unless the bundle
+//! carries the GPU runtime; 4K runs the half-scale graph, as the plugin's Auto flow scale does):
 //! - raw: the bundled ONNX Runtime session on prepared, padded tensors (no plugin code);
 //! - plugin: the full path, host images → Kinema Interpolate (through the release bundle and
 //!   kinema-host) → host images, each frame a new in-between (no cache hits);
 //! - pytorch: the original network (models/rife/bench_torch.py), when torch is importable.
 //!
+//! Then the flip ensemble (test-time augmentation): on the real-footage fixtures
+//! (models/rife/fixtures), the in-between at t = 0.5 alone, and averaged with the in-between of
+//! the horizontally flipped pair flipped back (2 runs) and also the vertically flipped (3 runs):
+//! PSNR against the real middle frame, and the cost in network runs.
+//!
 //! `cargo bench -p kinema-e2e --bench interpolation [-- --frames N]`. Ratios are what matter:
-//! plugin/raw (goal ≥ 0.9) and plugin/pytorch (goal > 1 on CPU).
+//! plugin/raw (goal ≥ 0.95) and plugin/pytorch (goal > 1 on CPU).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,7 +23,7 @@ use kinema_bundle::{Flavour, Options, Profile};
 use kinema_host::{ClipSource, Components, Context, Depth, Host, HostImage, ParamValue, RenderRequest};
 use ort::value::Tensor;
 
-const SIZES: [(u32, u32); 2] = [(1280, 720), (1920, 1080)];
+const SIZES: [(u32, u32); 2] = [(1920, 1080), (3840, 2160)];
 
 fn main() -> anyhow::Result<()> {
     let frames: usize =
@@ -35,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     let a = HostImage::load(&kinema_bundle::workspace_root().join("models/rife/fixtures/bikes_063_0.png"))?;
     let b = HostImage::load(&kinema_bundle::workspace_root().join("models/rife/fixtures/bikes_063_1.png"))?;
 
-    println!("interpolation benchmark: {frames} in-between frames per size, RIFE scale 1.0 fp32");
+    println!("interpolation benchmark: {frames} in-between frames per size, RIFE fp32 (scale 1.0 at 1080p, 0.5 at 4K)");
     println!(
         "{:>10} {:>12} {:>12} {:>12} {:>12} {:>14}",
         "size", "raw fps", "plugin fps", "pytorch fps", "plugin/raw", "plugin/pytorch"
@@ -43,7 +48,9 @@ fn main() -> anyhow::Result<()> {
     let host = Host::new();
     let bundle = host.load_bundle(&bundle_path)?;
     for (w, h) in SIZES {
-        let raw = raw_fps(&model_dir, w as usize, h as usize, frames)?;
+        // The graph the plugin's Auto flow scale picks: full scale up to 1440p, half scale above.
+        let (graph, pad) = if w * h > 2560 * 1440 { ("rife_s05_fp32.onnx", 128) } else { ("rife_s1_fp32.onnx", 64) };
+        let raw = raw_fps(&model_dir.join(graph), pad, w as usize, h as usize, frames)?;
         let plugin = plugin_fps(&bundle, &a, &b, w, h, frames)?;
         let torch = pytorch_fps(w, h, frames);
         let ratio = |x: Option<f64>| x.map_or("-".to_string(), |t| format!("{:.2}", plugin / t));
@@ -57,13 +64,101 @@ fn main() -> anyhow::Result<()> {
             ratio(torch)
         );
     }
+    flip_ensemble(&model_dir)?;
+    Ok(())
+}
+
+/// Planar RGB (1×3×H×W) of an image; its sides must be multiples of 64.
+fn planar(img: &HostImage) -> Vec<f32> {
+    let rgb = img.convert(Depth::F32, Components::Rgb);
+    let s = rgb.samples_f32();
+    let n = (img.width * img.height) as usize;
+    (0..3).flat_map(|c| (0..n).map(move |i| (c, i))).map(|(c, i)| s[i * 3 + c]).collect()
+}
+
+/// Flips planar frames (1×3×H×W) horizontally and/or vertically.
+fn flipped(x: &[f32], w: usize, h: usize, hor: bool, ver: bool) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    for c in 0..3 {
+        for y in 0..h {
+            for i in 0..w {
+                let (sx, sy) = (if hor { w - 1 - i } else { i }, if ver { h - 1 - y } else { y });
+                out[c * w * h + y * w + i] = x[c * w * h + sy * w + sx];
+            }
+        }
+    }
+    out
+}
+
+fn psnr(a: &[f32], b: &[f32]) -> f64 {
+    let mse = a.iter().zip(b).map(|(x, y)| ((x.clamp(0.0, 1.0) - y) as f64).powi(2)).sum::<f64>() / a.len() as f64;
+    10.0 * (1.0 / mse).log10()
+}
+
+/// The flip ensemble on the fixtures: quality (PSNR against the real middle frame) and cost.
+fn flip_ensemble(model_dir: &Path) -> anyhow::Result<()> {
+    let shared = session(&model_dir.join("rife_s1_fp32.onnx"), ProviderPreference::from_env())?;
+    let fixtures = kinema_bundle::workspace_root().join("models/rife/fixtures");
+    println!("\nflip ensemble (test-time augmentation), t = 0.5, RIFE scale 1.0 fp32, real footage:");
+    println!(
+        "{:>10} {:>10} {:>12} {:>14} {:>10} {:>10} {:>10}",
+        "fixture", "plain dB", "+h-flip dB", "+h+v-flip dB", "plain s", "2-run s", "3-run s"
+    );
+    let (mut gains, mut count) = ([0.0f64; 2], 0.0);
+    let (mut times, mut n) = ([0.0f64; 3], 0);
+    for name in ["bikes_040", "bikes_063", "bikes_150", "bikes_196"] {
+        let load = |s: &str| HostImage::load(&fixtures.join(format!("{name}_{s}.png")));
+        let (a, b, mid) = (load("0")?, load("1")?, load("mid")?);
+        let (w, h) = (a.width as usize, a.height as usize);
+        anyhow::ensure!(w % 64 == 0 && h % 64 == 0, "fixture sides must be multiples of 64");
+        let (x0, x1, want) = (planar(&a), planar(&b), planar(&mid));
+        let shape = [1usize, 3, h, w];
+        let run = |p: &[f32], q: &[f32]| -> anyhow::Result<Vec<f32>> {
+            Ok(shared.with(|s| {
+                let out = s.run(ort::inputs![
+                    "frame0" => Tensor::from_array((shape, p.to_vec()))?,
+                    "frame1" => Tensor::from_array((shape, q.to_vec()))?,
+                    "timestep" => Tensor::from_array(([1usize, 1, 1, 1], vec![0.5f32]))?,
+                ])?;
+                Ok(out["frame"].try_extract_tensor::<f32>()?.1.to_vec())
+            })?)
+        };
+        run(&x0, &x1)?; // warm-up
+        let t0 = Instant::now();
+        let plain = run(&x0, &x1)?;
+        let t1 = Instant::now();
+        let hf = flipped(&run(&flipped(&x0, w, h, true, false), &flipped(&x1, w, h, true, false))?, w, h, true, false);
+        let two: Vec<f32> = plain.iter().zip(&hf).map(|(p, q)| (p + q) / 2.0).collect();
+        let t2 = Instant::now();
+        let vf = flipped(&run(&flipped(&x0, w, h, false, true), &flipped(&x1, w, h, false, true))?, w, h, false, true);
+        let three: Vec<f32> = plain.iter().zip(&hf).zip(&vf).map(|((p, q), r)| (p + q + r) / 3.0).collect();
+        let t3 = Instant::now();
+        let (p0, p2, p3) = (psnr(&plain, &want), psnr(&two, &want), psnr(&three, &want));
+        let secs = [(t1 - t0).as_secs_f64(), (t2 - t0).as_secs_f64(), (t3 - t0).as_secs_f64()];
+        println!("{name:>10} {p0:>10.3} {p2:>12.3} {p3:>14.3} {:>10.3} {:>10.3} {:>10.3}", secs[0], secs[1], secs[2]);
+        gains[0] += p2 - p0;
+        gains[1] += p3 - p0;
+        count += 1.0;
+        for (t, s) in times.iter_mut().zip(secs) {
+            *t += s;
+        }
+        n += 1;
+    }
+    println!(
+        "mean gain: +{:.3} dB (h-flip, {:.2}x the time), +{:.3} dB (h+v-flip, {:.2}x the time)",
+        gains[0] / count,
+        times[1] / times[0],
+        gains[1] / count,
+        times[2] / times[0]
+    );
+    let _ = n;
     Ok(())
 }
 
 /// The session alone: padded inputs prepared once, `frames` runs at distinct timesteps.
-fn raw_fps(model_dir: &Path, w: usize, h: usize, frames: usize) -> anyhow::Result<f64> {
-    let shared = session(&model_dir.join("rife_s1_fp32.onnx"), ProviderPreference::from_env())?;
-    let (pw, ph) = (w.div_ceil(64) * 64, h.div_ceil(64) * 64);
+fn raw_fps(graph: &Path, pad: usize, w: usize, h: usize, frames: usize) -> anyhow::Result<f64> {
+    let shared = session(graph, ProviderPreference::from_env())?;
+    let (pw, ph) = (w.div_ceil(pad) * pad, h.div_ceil(pad) * pad);
     let x0: Vec<f32> = (0..3 * pw * ph).map(|i| (i % 251) as f32 / 250.0).collect();
     let x1: Vec<f32> = (0..3 * pw * ph).map(|i| ((i + 7) % 251) as f32 / 250.0).collect();
     let shape = [1usize, 3, ph, pw];

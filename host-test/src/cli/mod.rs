@@ -78,6 +78,10 @@ pub struct RenderArgs {
     /// Parameter values, by name or label: --set Mix=0.5 --set Model="Best Quality".
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
+    /// Animate a (one-dimensional double) parameter with keys: --key speed='0:1, 48:0.2'; each key is
+    /// time:value, optionally :smooth (cubic, eased at the ends) or :linear (the default).
+    #[arg(long = "key", value_name = "NAME=KEYS")]
+    pub keys: Vec<String>,
     /// Output sequence pattern ('out/%04d.png'); the extension picks the format.
     #[arg(long)]
     pub out: String,
@@ -130,8 +134,20 @@ pub struct InterpolateArgs {
     #[arg(long)]
     pub out: String,
     /// Retime: source frames per output frame (0.5 = 2x slow motion, 0.25 = 4x).
-    #[arg(long, conflicts_with_all = ["fill", "repair"])]
+    #[arg(long, conflicts_with_all = ["fill", "repair", "speed_curve", "source_frame_curve"])]
     pub speed: Option<f64>,
+    /// Retime with an animated speed (a ramp): keys 'frame:speed', e.g. '0:1, 48:0.2' (100 % easing to 20 %
+    /// over 48 output frames; add :smooth to a key for a smooth curve). Output frame t shows the first
+    /// source frame plus the integral of the speed from 0 to t.
+    #[arg(long, conflicts_with_all = ["fill", "repair", "source_frame_curve"])]
+    pub speed_curve: Option<String>,
+    /// Retime with a source-frame curve (a retime curve): keys 'output frame:source frame', counted from the
+    /// sequence's first frame, e.g. '0:0, 96:48' (2x slow motion). Output covers the keys' frames.
+    #[arg(long, conflicts_with_all = ["fill", "repair"])]
+    pub source_frame_curve: Option<String>,
+    /// Motion blur as a shutter angle in degrees (Retime); 0 is none.
+    #[arg(long)]
+    pub shutter: Option<f64>,
     /// Rebuild these frames from their neighbours: '12, 40-42'.
     #[arg(long, conflicts_with = "repair")]
     pub fill: Option<String>,

@@ -151,6 +151,11 @@ pub(crate) fn render(bundle: &Bundle, a: &RenderArgs, source: Option<ClipSource>
         let p = resolve_param(&params, k.trim())?;
         inst.set_param_str(&p.name, v).with_context(|| format!("--set {kv}"))?;
     }
+    for kv in &a.keys {
+        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow!("--key '{kv}' must be NAME=KEYS"))?;
+        let p = resolve_param(&params, k.trim())?;
+        inst.set_param_keys_str(&p.name, v).with_context(|| format!("--key {kv}"))?;
+    }
     // The frames of this pattern that an earlier run left go now: whatever happens next, the folder
     // holds this run's frames or none.
     let removed = output.remove_previous(&frames)?;

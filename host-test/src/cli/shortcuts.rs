@@ -29,6 +29,7 @@ pub(super) fn generate_args(a: &GenerateArgs) -> Result<(RenderArgs, Option<Clip
         input: input.into_iter().collect(),
         frames: Some(frames),
         set: Vec::new(),
+        keys: Vec::new(),
         out: a.out.clone(),
         depth: None,
         threads: a.threads,
@@ -92,6 +93,13 @@ pub(super) fn interpolate_args(a: &InterpolateArgs) -> Result<RenderArgs> {
         bail!("no files match '{}'", a.input);
     };
     let mut set = Vec::new();
+    let mut key_list = Vec::new();
+    if let Some(shutter) = a.shutter {
+        if !(shutter.is_finite() && (0.0..=720.0).contains(&shutter)) {
+            bail!("--shutter must be 0 to 720 degrees (got {shutter})");
+        }
+        set.push(format!("shutter={shutter}"));
+    }
     let frames = if let Some(list) = &a.fill {
         let outside = fill_outside(list, first, last);
         if !outside.is_empty() {
@@ -105,6 +113,43 @@ pub(super) fn interpolate_args(a: &InterpolateArgs) -> Result<RenderArgs> {
     } else if a.repair {
         set.push("mode=Repair Duplicates".into());
         format!("{first}-{last}")
+    } else if let Some(curve) = &a.speed_curve {
+        let keys = crate::params::parse_keys(curve).context("--speed-curve")?;
+        if keys.iter().any(|k| k.value <= 0.0) {
+            bail!("--speed-curve: every speed must be greater than 0");
+        }
+        set.extend(["mode=Retime".to_string(), "timing=Speed".into(), format!("source_start={first}")]);
+        key_list.push(format!("speed={curve}"));
+        // The last output frame whose source time, first + ∫₀ᵗ speed, is still inside the sequence.
+        let span = (last - first) as f64 + 1e-9;
+        let (mut lo, mut hi) = (0i64, 1i64);
+        while crate::params::curve_integral(&keys, 0.0, hi as f64) <= span {
+            lo = hi;
+            hi *= 2;
+        }
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if crate::params::curve_integral(&keys, 0.0, mid as f64) <= span {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        format!("0-{lo}")
+    } else if let Some(curve) = &a.source_frame_curve {
+        let keys = crate::params::parse_keys(curve).context("--source-frame-curve")?;
+        // Source frames are counted from the sequence's first frame: shift the values to its numbers.
+        let shifted: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                let interp = if k.interp == crate::params::KeyInterp::Smooth { ":smooth" } else { "" };
+                format!("{}:{}{interp}", k.time, k.value + first as f64)
+            })
+            .collect();
+        set.extend(["mode=Retime".to_string(), "timing=Source Frame".into()]);
+        key_list.push(format!("source_frame={}", shifted.join(", ")));
+        let (a, b) = (keys[0].time.ceil() as i64, keys[keys.len() - 1].time.floor() as i64);
+        format!("{a}-{}", b.max(a))
     } else {
         let speed = a.speed.unwrap_or(0.5);
         if !(speed.is_finite() && speed > 0.0) {
@@ -121,6 +166,7 @@ pub(super) fn interpolate_args(a: &InterpolateArgs) -> Result<RenderArgs> {
         input: vec![a.input.clone()],
         frames: Some(frames),
         set,
+        keys: key_list,
         out: a.out.clone(),
         depth: a.depth,
         threads: a.threads,

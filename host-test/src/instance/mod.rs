@@ -174,8 +174,53 @@ impl Instance {
         let v = v.coerce(p.kind).map_err(|e| anyhow!("parameter '{name}': {e}"))?;
         let info = ParamInfo::from_props(name, p.kind, &p.props);
         info.check_range(&v)?;
-        p.state.lock().set(v);
+        {
+            let mut st = p.state.lock();
+            st.set(v);
+            // A value set as a user would: the parameter stops animating.
+            st.keys.clear();
+        }
         self.instance_changed(kOfxTypeParameter, name)
+    }
+
+    /// Animates a one-dimensional double parameter with `keys` (as a user keying it would), each value
+    /// checked against its range; the parameter must animate (kOfxParamPropAnimates). Then sends
+    /// InstanceChanged. The curve holds its first and last values outside the keys.
+    pub fn set_param_keys(&self, name: &str, keys: &[crate::params::Key]) -> Result<()> {
+        let p = self.effect.params.get(name).ok_or_else(|| self.unknown_param(name))?;
+        let info = ParamInfo::from_props(name, p.kind, &p.props);
+        if p.kind != ParamKind::Double {
+            bail!("parameter '{name}' is a {}; this host animates one-dimensional doubles only", p.kind.name());
+        }
+        if !info.animates {
+            bail!("parameter '{name}' does not animate (kOfxParamPropAnimates is 0)");
+        }
+        if keys.is_empty() {
+            bail!("parameter '{name}': no keys");
+        }
+        let mut sorted = keys.to_vec();
+        sorted.sort_by(|a, b| a.time.total_cmp(&b.time));
+        for k in &sorted {
+            if !(k.time.is_finite() && k.value.is_finite()) {
+                bail!("parameter '{name}': key {k:?} is not finite");
+            }
+            info.check_range(&ParamValue::Double(k.value))?;
+        }
+        if sorted.windows(2).any(|w| w[0].time == w[1].time) {
+            bail!("parameter '{name}': two keys at the same time");
+        }
+        {
+            let mut st = p.state.lock();
+            st.set(ParamValue::Double(sorted[0].value));
+            st.keys = sorted;
+        }
+        self.instance_changed(kOfxTypeParameter, name)
+    }
+
+    /// Parses keys (`'0:1, 48:0.2:smooth'`, see [`crate::params::parse_keys`]) and sets them.
+    pub fn set_param_keys_str(&self, name: &str, text: &str) -> Result<()> {
+        let keys = crate::params::parse_keys(text).map_err(|e| anyhow!("parameter '{name}': {e}"))?;
+        self.set_param_keys(name, &keys)
     }
 
     /// Sets a parameter without the range check, as a lax host does (not every host enforces min, max or the

@@ -4,6 +4,7 @@
 
 use std::ffi::CStr;
 
+use super::curve;
 use super::{
     model_param, parse_frame_list, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues,
     PAGE_ADVANCED, PAGE_MAIN, STATUS_PARAM, UPDATE_STATUS_PARAM,
@@ -18,6 +19,18 @@ pub const PARAM_MAX_REPAIR: &CStr = c"max_repair_run";
 pub const PARAM_CUT_SENSITIVITY: &CStr = c"cut_sensitivity";
 pub const PARAM_FLOW_SCALE: &CStr = c"flow_scale";
 pub const PARAM_ALPHA: &CStr = c"alpha";
+pub const PARAM_TIMING: &CStr = c"timing";
+pub const PARAM_SOURCE_FRAME: &CStr = c"source_frame";
+pub const PARAM_SHUTTER: &CStr = c"shutter";
+pub const PARAM_SHUTTER_SAMPLES: &CStr = c"shutter_samples";
+pub const PARAM_MATTE: &CStr = c"matte";
+
+pub const TIMING_SPEED: usize = 0;
+pub const TIMING_SOURCE_FRAME: usize = 1;
+
+pub const MATTE_OFF: usize = 0;
+pub const MATTE_ALPHA: usize = 1;
+pub const MATTE_ONLY: usize = 2;
 
 pub const MODE_RETIME: usize = 0;
 pub const MODE_FILL: usize = 1;
@@ -39,9 +52,16 @@ pub(super) const PARAMS: &[ParamSpec] = &[
         kind: ParamKind::Choice { options: &[c"Retime", c"Fill Frames", c"Repair Duplicates"], default: MODE_RETIME },
     },
     ParamSpec {
+        name: PARAM_TIMING,
+        label: c"Timing",
+        hint: c"Retime: Speed plays the source at Speed (animate it for ramps: the output integrates it); Source Frame shows, at each output frame, the source frame the Source Frame curve gives (a retime curve).",
+        page: PAGE_MAIN,
+        kind: ParamKind::Choice { options: &[c"Speed", c"Source Frame"], default: TIMING_SPEED },
+    },
+    ParamSpec {
         name: PARAM_SPEED,
         label: c"Speed",
-        hint: c"Source frames per output frame: 0.5 is 2x slow motion, 0.25 is 4x. Must be greater than 0.",
+        hint: c"Source frames per output frame: 0.5 is 2x slow motion, 0.25 is 4x. Must be greater than 0. Animate it for a speed ramp: output frame t shows Source Start plus the integral of Speed from 0 to t.",
         page: PAGE_MAIN,
         kind: ParamKind::Double { default: 0.5, min: 0.001, max: 100.0, display_min: 0.05, display_max: 4.0, increment: 0.05, digits: 3 },
     },
@@ -51,6 +71,34 @@ pub(super) const PARAMS: &[ParamSpec] = &[
         hint: c"Source frame shown at output frame 0 (Retime mode).",
         page: PAGE_MAIN,
         kind: ParamKind::Double { default: 0.0, min: -1.0e6, max: 1.0e6, display_min: 0.0, display_max: 1000.0, increment: 1.0, digits: 2 },
+    },
+    ParamSpec {
+        name: PARAM_SOURCE_FRAME,
+        label: c"Source Frame",
+        hint: c"Timing Source Frame: the source frame shown at each output frame; key it (for example 0 at frame 0 and 48 at frame 96 is 2x slow motion). Whole source frames pass through untouched.",
+        page: PAGE_MAIN,
+        kind: ParamKind::Double { default: 0.0, min: -1.0e6, max: 1.0e6, display_min: 0.0, display_max: 1000.0, increment: 1.0, digits: 3 },
+    },
+    ParamSpec {
+        name: PARAM_SHUTTER,
+        label: c"Shutter",
+        hint: c"Retime: motion blur as a shutter angle in degrees. Each output frame is the average of in-betweens spread over the shutter interval (centred on the frame), so a retimed shot gets the blur its new speed implies. 0 is no added blur.",
+        page: PAGE_MAIN,
+        kind: ParamKind::Double { default: 0.0, min: 0.0, max: 720.0, display_min: 0.0, display_max: 360.0, increment: 15.0, digits: 1 },
+    },
+    ParamSpec {
+        name: PARAM_SHUTTER_SAMPLES,
+        label: c"Shutter Samples",
+        hint: c"With a Shutter above 0: in-between frames averaged per output frame. More is smoother and slower.",
+        page: PAGE_MAIN,
+        kind: ParamKind::Int { default: 8, min: 1, max: 64, display_min: 1, display_max: 32 },
+    },
+    ParamSpec {
+        name: PARAM_MATTE,
+        label: c"Confidence Matte",
+        hint: c"Where the in-between is guessing: 1 where the model's two flows disagree, where its own mask says one frame hides what the other shows (occlusion), or where the two warped frames differ; 0 where it can be trusted (and on whole source frames). In Alpha puts it in the alpha channel (RGBA output); Matte Only shows it as a grey picture.",
+        page: PAGE_MAIN,
+        kind: ParamKind::Choice { options: &[c"Off", c"In Alpha", c"Matte Only"], default: MATTE_OFF },
     },
     ParamSpec {
         name: PARAM_FILL,
@@ -107,6 +155,8 @@ pub struct Options {
     /// None: choose by frame size.
     pub flow_scale: Option<f32>,
     pub alpha_nearest: bool,
+    /// Confidence matte: [`MATTE_OFF`], [`MATTE_ALPHA`] or [`MATTE_ONLY`].
+    pub matte: usize,
 }
 
 pub fn options(values: &ParamValues) -> Result<Options, EffectError> {
@@ -119,6 +169,7 @@ pub fn options(values: &ParamValues) -> Result<Options, EffectError> {
         cut_sensitivity: values.double(PARAM_CUT_SENSITIVITY)?.clamp(0.0, 1.0) as f32,
         flow_scale,
         alpha_nearest: values.choice(PARAM_ALPHA)? == ALPHA_NEAREST,
+        matte: values.choice(PARAM_MATTE)?.min(MATTE_ONLY),
     })
 }
 
@@ -129,6 +180,11 @@ pub fn duplicate_threshold(values: &ParamValues) -> Result<f32, EffectError> {
 
 /// Times this close to a whole frame count as that frame (speed × time accumulates rounding).
 const WHOLE_FRAME_EPS: f64 = 1e-6;
+
+/// The whole frame `s` is (within rounding), if it is one.
+pub fn whole_frame(s: f64) -> Option<f64> {
+    whole(s)
+}
 
 fn whole(s: f64) -> Option<f64> {
     let r = s.round();
@@ -144,11 +200,16 @@ fn speed(values: &ParamValues) -> Result<f64, EffectError> {
     Ok(speed)
 }
 
-/// Retime mapping: output time `t` shows source time `start + t × speed`. A lax host may hand
-/// over any Start, and a huge time times a huge speed overflows: no plan gets a time that is not
-/// a number.
+/// Retime mapping. Timing Speed: output time `t` shows source time `start + ∫₀ᵗ speed` (`start +
+/// t × speed` when Speed is not animated); Timing Source Frame: the Source Frame curve at `t`. A
+/// pure function of the parameters, so any render order and any thread give the same answer. A
+/// lax host may hand over any Start, and a huge time times a huge speed overflows: no plan gets
+/// a time that is not a number.
 pub fn source_time(values: &ParamValues, t: f64) -> Result<f64, EffectError> {
-    let s = values.double(PARAM_START)? + t * speed(values)?;
+    let s = match values.choice(PARAM_TIMING)? {
+        TIMING_SOURCE_FRAME => values.double_at(PARAM_SOURCE_FRAME, t)?,
+        _ => values.double(PARAM_START)? + speed_integral(values, t)?,
+    };
     if !s.is_finite() {
         return Err(EffectError::InvalidParam(
             "Start",
@@ -156,6 +217,43 @@ pub fn source_time(values: &ParamValues, t: f64) -> Result<f64, EffectError> {
         ));
     }
     Ok(s)
+}
+
+/// ∫₀ᵗ Speed: the host's curve sampled at times (between keys, Simpson steps of at most a frame,
+/// exact for linear and smooth keys), its end values held outside the keys.
+fn speed_integral(values: &ParamValues, t: f64) -> Result<f64, EffectError> {
+    let keys = values.keys(PARAM_SPEED);
+    if keys.is_empty() {
+        return Ok(t * speed(values)?);
+    }
+    let mut at = |x: f64| {
+        let v = values.double_at(PARAM_SPEED, x)?;
+        if !(v.is_finite() && v > 0.0) {
+            return Err(EffectError::InvalidSpeed(v));
+        }
+        Ok(v)
+    };
+    curve::integral(keys, 0.0, t, &mut at)
+}
+
+/// Motion blur: the shutter angle (degrees) and samples, None when off (0°, or one sample).
+fn shutter(values: &ParamValues) -> Result<Option<(f64, usize)>, EffectError> {
+    if values.choice(PARAM_MODE)? != MODE_RETIME {
+        return Ok(None);
+    }
+    let degrees = values.double(PARAM_SHUTTER)?;
+    let samples = values.int(PARAM_SHUTTER_SAMPLES)?.clamp(1, 64) as usize;
+    if !degrees.is_finite() || degrees <= 0.0 || samples < 2 {
+        return Ok(None);
+    }
+    Ok(Some((degrees.min(720.0), samples)))
+}
+
+/// Output times of the shutter samples of output frame `t`: `samples` midpoints of the interval
+/// of `degrees`/360 frames centred on `t`.
+pub fn shutter_times(t: f64, degrees: f64, samples: usize) -> Vec<f64> {
+    let open = degrees / 360.0;
+    (0..samples).map(|i| t + ((i as f64 + 0.5) / samples as f64 - 0.5) * open).collect()
 }
 
 pub(super) fn plan(values: &ParamValues, t: f64, source: Option<FrameRange>) -> Result<FramePlan, EffectError> {
@@ -167,6 +265,17 @@ pub(super) fn plan(values: &ParamValues, t: f64, source: Option<FrameRange>) -> 
     }
     // Outside the source the retime holds the first or last frame, as editors' retimes do.
     let s = source.clamp(source_time(values, t)?);
+    if let Some((degrees, n)) = shutter(values)? {
+        let samples = shutter_times(t, degrees, n)
+            .into_iter()
+            .map(|x| Ok(source.clamp(source_time(values, x)?)))
+            .collect::<Result<Vec<f64>, EffectError>>()?;
+        let same = samples.iter().all(|x| (x - samples[0]).abs() < WHOLE_FRAME_EPS);
+        match whole(samples[0]) {
+            Some(frame) if same => return Ok(FramePlan::PassThrough { source_time: frame }),
+            _ => return Ok(FramePlan::Model(ModelWork::Blur { samples, centre: s })),
+        }
+    }
     if let Some(frame) = whole(s) {
         return Ok(FramePlan::PassThrough { source_time: frame });
     }
@@ -258,10 +367,54 @@ pub(super) fn time_domain(values: &ParamValues, source: Option<FrameRange>) -> R
     if values.choice(PARAM_MODE)? != MODE_RETIME {
         return Ok(Some(source));
     }
+    if values.choice(PARAM_TIMING)? == TIMING_SOURCE_FRAME {
+        // A keyed retime curve spans its keys; a constant one is a hold as long as the source.
+        let keys = values.keys(PARAM_SOURCE_FRAME);
+        return Ok(Some(match (keys.first(), keys.last()) {
+            (Some(a), Some(b)) if b.floor() >= a.ceil() => FrameRange::new(a.ceil(), b.floor()),
+            (Some(a), _) => FrameRange::single(a.round()),
+            _ => source,
+        }));
+    }
     let (start, speed) = (values.double(PARAM_START)?, speed(values)?);
-    let first = ((source.first - start) / speed).ceil().max(0.0);
-    let last = ((source.last - start) / speed).floor();
+    let (first, last) = if values.keys(PARAM_SPEED).is_empty() {
+        (((source.first - start) / speed).ceil().max(0.0), ((source.last - start) / speed).floor())
+    } else {
+        // The mapped time rises with output time (Speed > 0): search for where it enters and leaves.
+        let first = first_frame(0.0, |t| Ok(source_time(values, t)? >= source.first - WHOLE_FRAME_EPS))?;
+        let after = first_frame(first, |t| Ok(source_time(values, t)? > source.last + WHOLE_FRAME_EPS))?;
+        (first, after - 1.0)
+    };
     Ok(Some(if last >= first { FrameRange::new(first, last) } else { FrameRange::single(first) }))
+}
+
+/// The first whole frame from `from` on where `reached` (false, then true for good) holds.
+fn first_frame(from: f64, mut reached: impl FnMut(f64) -> Result<bool, EffectError>) -> Result<f64, EffectError> {
+    if reached(from)? {
+        return Ok(from);
+    }
+    // Double the step until reached, then bisect: `lo` never reached, `hi` reached.
+    let (mut lo, mut step) = (from, 1.0);
+    let mut hi = loop {
+        let t = from + step;
+        if reached(t)? {
+            break t;
+        }
+        lo = t;
+        step *= 2.0;
+        if step > 1e12 {
+            return Err(EffectError::InvalidParam("Speed", "the retimed source never ends".into()));
+        }
+    };
+    while hi - lo > 1.0 {
+        let mid = ((lo + hi) / 2.0).floor();
+        if reached(mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(hi)
 }
 
 #[cfg(test)]
@@ -301,6 +454,98 @@ mod tests {
             FramePlan::Model(ModelWork::Interpolate { before, after, fraction }) => {
                 assert_eq!((before, after), (1.0, 2.0));
                 assert!((fraction - 1.0 / 3.0).abs() < 1e-12);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    use crate::effects::curve::{Interp, KeyedCurves, Keys};
+    use std::sync::Arc;
+
+    /// Speed keyed with `keys` (linear unless smooth) from Source Start 0.
+    fn ramp(keys: &[(f64, f64)], interp: Interp) -> ParamValues {
+        let mut v = values(1.0, 0.0);
+        let curve = Keys(keys.iter().map(|&(t, x)| (t, x, interp)).collect());
+        v.set_keys(PARAM_SPEED, curve.times());
+        v.set_value_source(Arc::new(KeyedCurves(vec![(PARAM_SPEED, curve)])));
+        v
+    }
+
+    #[test]
+    fn a_speed_ramp_lands_on_the_integral_of_speed_and_whole_frames_pass_through() {
+        // 100 % to 20 % over 48 frames: S(t) = t - 0.4 t² / 48, then 28.8 + 0.2 (t - 48).
+        let v = ramp(&[(0.0, 1.0), (48.0, 0.2)], Interp::Linear);
+        let integral = |t: f64| if t <= 48.0 { t - 0.4 * t * t / 48.0 } else { 28.8 + 0.2 * (t - 48.0) };
+        for t in 0..=120 {
+            let t = t as f64;
+            assert!((source_time(&v, t).unwrap() - integral(t)).abs() < 1e-9, "{t}");
+        }
+        assert_eq!(plan(&v, 0.0, SRC).unwrap(), FramePlan::PassThrough { source_time: 0.0 });
+        // 28.8 + 0.2 = 29: a whole source frame, passed through.
+        assert_eq!(plan(&v, 49.0, SRC).unwrap(), FramePlan::PassThrough { source_time: 29.0 });
+        match plan(&v, 24.0, SRC).unwrap() {
+            FramePlan::Model(ModelWork::Interpolate { before, after, fraction }) => {
+                assert_eq!((before, after), (19.0, 20.0));
+                assert!((fraction - 0.2).abs() < 1e-9);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The source (0..99) ends where 28.8 + 0.2 (t - 48) reaches 99: t = 399.
+        assert_eq!(time_domain(&v, SRC).unwrap(), Some(FrameRange::new(0.0, 399.0)));
+        // Smooth keys off whole frames: against a fine numeric integral.
+        let keys = [(0.0, 1.0), (10.5, 0.25), (30.0, 2.0)];
+        let s = ramp(&keys, Interp::Smooth);
+        let curve = Keys(keys.iter().map(|&(t, x)| (t, x, Interp::Smooth)).collect());
+        let n = 100_000;
+        let reference: f64 = (0..n).map(|i| curve.value((i as f64 + 0.5) * 35.0 / n as f64) * 35.0 / n as f64).sum();
+        assert!((source_time(&s, 35.0).unwrap() - reference).abs() < 1e-6);
+        // A key at a speed of 0 is refused, as a constant 0 is.
+        let zero = ramp(&[(0.0, 1.0), (10.0, 0.0)], Interp::Linear);
+        assert!(matches!(plan(&zero, 20.0, SRC).unwrap_err(), EffectError::InvalidSpeed(_)));
+    }
+
+    #[test]
+    fn a_source_frame_curve_shows_its_frame_and_spans_its_keys() {
+        let mut v = values(1.0, 0.0);
+        v.set(PARAM_TIMING, ParamValue::Choice(TIMING_SOURCE_FRAME));
+        let curve = Keys(vec![(0.0, 10.0, Interp::Linear), (96.0, 58.0, Interp::Linear)]);
+        v.set_keys(PARAM_SOURCE_FRAME, curve.times());
+        v.set_value_source(Arc::new(KeyedCurves(vec![(PARAM_SOURCE_FRAME, curve)])));
+        assert_eq!(plan(&v, 4.0, SRC).unwrap(), FramePlan::PassThrough { source_time: 12.0 });
+        assert_eq!(
+            plan(&v, 5.0, SRC).unwrap(),
+            FramePlan::Model(ModelWork::Interpolate { before: 12.0, after: 13.0, fraction: 0.5 })
+        );
+        assert_eq!(time_domain(&v, SRC).unwrap(), Some(FrameRange::new(0.0, 96.0)));
+        // Not keyed: a hold of that one frame, as long as the source.
+        let mut hold = values(1.0, 0.0);
+        hold.set(PARAM_TIMING, ParamValue::Choice(TIMING_SOURCE_FRAME));
+        hold.set(PARAM_SOURCE_FRAME, ParamValue::Double(7.0));
+        assert_eq!(plan(&hold, 50.0, SRC).unwrap(), FramePlan::PassThrough { source_time: 7.0 });
+        assert_eq!(time_domain(&hold, SRC).unwrap(), SRC);
+    }
+
+    #[test]
+    fn motion_blur_spreads_samples_over_the_shutter_and_0_degrees_changes_nothing() {
+        let mut v = values(0.25, 0.0);
+        assert_eq!(
+            plan(&v, 2.0, SRC).unwrap(),
+            FramePlan::Model(ModelWork::Interpolate { before: 0.0, after: 1.0, fraction: 0.5 })
+        );
+        let before = plan(&v, 2.0, SRC).unwrap();
+        v.set(PARAM_SHUTTER, ParamValue::Double(0.0));
+        assert_eq!(plan(&v, 2.0, SRC).unwrap(), before, "0° is no blur");
+        v.set(PARAM_SHUTTER, ParamValue::Double(360.0));
+        v.set(PARAM_SHUTTER_SAMPLES, ParamValue::Int(4));
+        // Output times 1.625, 1.875, 2.125, 2.375 at a quarter speed.
+        let want = vec![0.40625, 0.46875, 0.53125, 0.59375];
+        assert_eq!(plan(&v, 2.0, SRC).unwrap(), FramePlan::Model(ModelWork::Blur { samples: want, centre: 0.5 }));
+        assert_eq!(INTERPOLATE.frames_needed(&v, 2.0, SRC).unwrap(), Some(FrameRange::new(0.0, 1.0)));
+        // 180° halves the interval.
+        v.set(PARAM_SHUTTER, ParamValue::Double(180.0));
+        match plan(&v, 2.0, SRC).unwrap() {
+            FramePlan::Model(ModelWork::Blur { samples, .. }) => {
+                assert_eq!(samples, [0.453125, 0.484375, 0.515625, 0.546875])
             }
             other => panic!("{other:?}"),
         }

@@ -5,6 +5,7 @@
 use std::ffi::CStr;
 
 mod animate;
+pub mod curve;
 mod extend;
 mod frames;
 mod generate;

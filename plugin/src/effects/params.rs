@@ -1,7 +1,9 @@
 //! Typed parameter values as read from a host (or a CLI), checked against the effect's table.
 
 use std::ffi::CStr;
+use std::sync::Arc;
 
+use super::curve::{Animation, ValueAtTime};
 use super::{EffectError, EffectSpec, ParamKind};
 
 /// One parameter's value. Status parameters and buttons carry no value.
@@ -19,6 +21,8 @@ pub enum ParamValue {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ParamValues {
     values: Vec<(&'static CStr, ParamValue)>,
+    /// Keys of animated doubles and the host's values at other times.
+    animation: Animation,
 }
 
 impl ParamValues {
@@ -89,6 +93,35 @@ impl ParamValues {
             ParamValue::Choice(v) => Ok(*v),
             _ => Err(Self::wrong_type(name, "choice")),
         }
+    }
+
+    /// Marks the double `name` animated, with keys at `times` (ascending); an empty list means constant.
+    pub fn set_keys(&mut self, name: &'static CStr, times: Vec<f64>) {
+        self.animation.keys.retain(|(n, _)| *n != name);
+        if !times.is_empty() {
+            self.animation.keys.push((name, times));
+        }
+    }
+
+    /// Where values of animated parameters at other times come from (the host).
+    pub fn set_value_source(&mut self, source: Arc<dyn ValueAtTime>) {
+        self.animation.source = Some(source);
+    }
+
+    /// Key times of `name`, ascending; empty when it is not animated.
+    pub fn keys(&self, name: &CStr) -> &[f64] {
+        self.animation.keys.iter().find(|(n, _)| *n == name).map(|(_, k)| k.as_slice()).unwrap_or(&[])
+    }
+
+    /// The double `name` at time `t`: its one value when it is not animated.
+    pub fn double_at(&self, name: &CStr, t: f64) -> Result<f64, EffectError> {
+        if self.keys(name).is_empty() {
+            return self.double(name);
+        }
+        let source = self.animation.source.as_ref().ok_or_else(|| {
+            EffectError::InvalidParam("Animation", format!("{} has keys but no values", name.to_string_lossy()))
+        })?;
+        source.double_at(name, t).map_err(|e| EffectError::InvalidParam("Animation", e))
     }
 
     pub fn string(&self, name: &CStr) -> Result<&str, EffectError> {

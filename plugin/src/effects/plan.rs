@@ -63,6 +63,9 @@ pub enum ModelWork {
     Extend { direction: Direction, context: FrameRange, index: i64 },
     /// A frame between source frames `before` and `after` at `fraction` (0 < fraction < 1) from `before`.
     Interpolate { before: f64, after: f64, fraction: f64 },
+    /// Motion blur: the mean of the source frame or in-between at each of `samples` (source times,
+    /// spread over the shutter interval); `centre` is the source time of the frame itself.
+    Blur { samples: Vec<f64>, centre: f64 },
 }
 
 impl ModelWork {
@@ -75,6 +78,11 @@ impl ModelWork {
             ModelWork::Animate { image_frame, end_frame: None, .. } => Some(FrameRange::single(image_frame)),
             ModelWork::Extend { context, .. } => Some(context),
             ModelWork::Interpolate { before, after, .. } => Some(FrameRange::new(before, after)),
+            ModelWork::Blur { ref samples, .. } => {
+                let lo = samples.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                Some(FrameRange::new(lo.floor(), hi.ceil()))
+            }
         }
     }
 }
@@ -108,6 +116,9 @@ impl FramePlan {
     /// inspects keeps its own.
     pub fn size_frame(&self) -> Option<f64> {
         match *self {
+            FramePlan::Model(ModelWork::Blur { centre, .. }) => {
+                Some(if centre - centre.floor() < 0.5 { centre.floor() } else { centre.ceil() })
+            }
             FramePlan::PassThrough { source_time } => Some(source_time),
             FramePlan::Model(ModelWork::Generate { .. }) => None,
             FramePlan::Model(ModelWork::Animate { image_frame, .. }) => Some(image_frame),

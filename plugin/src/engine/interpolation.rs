@@ -49,7 +49,15 @@ pub struct Variant {
     /// The file holding the graph's weights when they are stored beside it (shared by variants).
     #[serde(default)]
     pub external_data: Option<String>,
+    /// The same graph with the network's own intermediates as extra outputs ([`MATTE_OUTPUTS`]),
+    /// for the confidence matte (`add_matte_outputs.py` makes them).
+    #[serde(default)]
+    pub matte_file: Option<String>,
 }
+
+/// Extra outputs of a matte graph: `flow` [1,4,H,W] (pixels, in-between to frame0 then to
+/// frame1), `mask` [1,1,H,W] (weight of warped0 in the blend), `warped0` and `warped1` [1,3,H,W].
+pub const MATTE_OUTPUTS: [&str; 4] = ["flow", "mask", "warped0", "warped1"];
 
 /// Largest padding multiple: RIFE needs 32 / scale (64 and 128 as exported); 1024 still pads a
 /// small frame to at most 1024×1024 (12 MiB a frame).
@@ -140,7 +148,7 @@ fn check_manifest(m: &Manifest, root: &std::path::Path) -> Result<(), String> {
         return Err(format!("channels is {c}; Interpolate feeds RGB frames (3 channels)"));
     }
     for (i, v) in m.variants.iter().enumerate() {
-        for name in std::iter::once(&v.file).chain(&v.external_data) {
+        for name in std::iter::once(&v.file).chain(&v.external_data).chain(&v.matte_file) {
             crate::models::component_file(root, name).map_err(|e| format!("variants[{i}]: {e}"))?;
         }
         if !(1..=MAX_PAD_MULTIPLE).contains(&v.pad_multiple) {
@@ -230,7 +238,16 @@ impl Interpolator {
         variant: &Variant,
         preference: ProviderPreference,
     ) -> Result<Arc<SharedSession>, EngineError> {
-        let file = self.root.join(&variant.file);
+        self.checked_file_session(&variant.file, variant, preference)
+    }
+
+    fn checked_file_session(
+        &self,
+        graph: &str,
+        variant: &Variant,
+        preference: ProviderPreference,
+    ) -> Result<Arc<SharedSession>, EngineError> {
+        let file = self.root.join(graph);
         let data: Vec<PathBuf> = variant.external_data.iter().map(|d| self.root.join(d)).collect();
         let session = runtime::session_with_data(&file, &data, preference)?;
         let names = &self.manifest.inputs;
@@ -246,18 +263,7 @@ impl Interpolator {
     /// Values above 1 (scene-linear float footage) are brought into the network's 0..1 range by
     /// one common factor and scaled back, so highlights survive.
     pub fn interpolate(&self, a: &Frame, b: &Frame, t: f32, scale: FlowScale) -> Result<Arc<Frame>, EngineError> {
-        if (a.width, a.height) != (b.width, b.height) {
-            return Err(EngineError::Input(format!(
-                "the neighbouring frames differ in size ({}x{} and {}x{})",
-                a.width, a.height, b.width, b.height
-            )));
-        }
-        if a.channels < 3 || b.channels < 3 || a.width == 0 || a.height == 0 {
-            return Err(EngineError::Input("interpolation needs non-empty RGB frames".into()));
-        }
-        if !(0.0..=1.0).contains(&t) {
-            return Err(EngineError::Input(format!("timestep {t} is outside 0..1")));
-        }
+        check_pair(a, b, t)?;
         let scale = scale.resolve(a.width, a.height);
         let (session, variant) = self.session(scale)?;
         let key = (session.id(), content_hash(a), content_hash(b), t.to_bits() ^ scale.to_bits().rotate_left(16));
@@ -267,6 +273,95 @@ impl Interpolator {
         let frame = Arc::new(self.run(&session, variant, a, b, t)?);
         frame_cache().insert(key, frame.clone(), frame.data.len() * 4);
         Ok(frame)
+    }
+
+    /// The in-between with its confidence matte: four planes, RGB and the matte (1 where the
+    /// in-between is guessing, see [`matte`]). Runs the variant's matte graph (fp32, whatever the
+    /// provider: the matte graphs are fp32 only); cached like [`Self::interpolate`].
+    pub fn interpolate_matte(&self, a: &Frame, b: &Frame, t: f32, scale: FlowScale) -> Result<Arc<Frame>, EngineError> {
+        check_pair(a, b, t)?;
+        let scale = scale.resolve(a.width, a.height);
+        let variant = self.variant(scale, false);
+        let Some(graph) = &variant.matte_file else {
+            return Err(EngineError::Mismatch {
+                model: self.name.clone(),
+                reason: "its manifest lists no matte graph (matte_file) for the confidence matte".into(),
+            });
+        };
+        let session = self.checked_file_session(graph, variant, ProviderPreference::from_env())?;
+        let key = (session.id(), content_hash(a), content_hash(b), t.to_bits() ^ scale.to_bits().rotate_left(16));
+        if let Some(hit) = frame_cache().get(&key) {
+            return Ok(hit);
+        }
+        let names: Vec<&str> = std::iter::once(self.manifest.output.as_str()).chain(MATTE_OUTPUTS).collect();
+        let (w, h, pw, ph, gain, outs) = self.run_graph(&session, variant, a, b, t, &names)?;
+        let mut frame = Frame::try_new(4, h, w).map_err(|e| EngineError::Input(format!("interpolating: {e}")))?;
+        let crop = |plane: &[f32], dst: &mut [f32]| {
+            for y in 0..h {
+                dst[y * w..(y + 1) * w].copy_from_slice(&plane[y * pw..y * pw + w]);
+            }
+        };
+        let n = pw * ph;
+        for c in 0..3 {
+            let dst = frame.plane_mut(c);
+            crop(&outs[0][c * n..(c + 1) * n], dst);
+            if gain != 1.0 {
+                dst.iter_mut().for_each(|v| *v /= gain);
+            }
+        }
+        let full = matte(&outs[1], &outs[2], &outs[3], &outs[4], pw, ph, t);
+        crop(&full, frame.plane_mut(3));
+        let frame = Arc::new(frame);
+        frame_cache().insert(key, frame.clone(), frame.data.len() * 4);
+        Ok(frame)
+    }
+
+    /// Runs `session` on the padded pair and returns the named outputs (each [1, C, ph, pw]) with
+    /// the frame size, the padded size and the gain the inputs were scaled by.
+    #[allow(clippy::type_complexity)]
+    fn run_graph(
+        &self,
+        session: &SharedSession,
+        variant: &Variant,
+        a: &Frame,
+        b: &Frame,
+        t: f32,
+        names: &[&str],
+    ) -> Result<(usize, usize, usize, usize, f32, Vec<Vec<f32>>), EngineError> {
+        NETWORK_RUNS.fetch_add(1, Ordering::Relaxed);
+        let (w, h) = (a.width, a.height);
+        let m = variant.pad_multiple;
+        let (pw, ph) = (w.div_ceil(m) * m, h.div_ceil(m) * m);
+        let peak = rgb_peak(a).max(rgb_peak(b));
+        let gain = if peak > 1.0 { 1.0 / peak } else { 1.0 };
+        let x0 = padded_rgb(a, pw, ph, gain)?;
+        let x1 = padded_rgb(b, pw, ph, gain)?;
+        let inputs = &self.manifest.inputs;
+        let shape = [1usize, 3, ph, pw];
+        let outs = session.with(|s| {
+            let outputs = s.run(ort::inputs![
+                inputs.frame0.as_str() => Tensor::from_array((shape, x0))?,
+                inputs.frame1.as_str() => Tensor::from_array((shape, x1))?,
+                inputs.timestep.as_str() => Tensor::from_array(([1usize, 1, 1, 1], vec![t]))?,
+            ])?;
+            let mut all = Vec::new();
+            for name in names {
+                let (dims, data) = outputs[*name].try_extract_tensor::<f32>()?;
+                all.push((dims.to_vec(), data.to_vec()));
+            }
+            Ok(all)
+        })?;
+        let mut planes = Vec::new();
+        for (name, (dims, data)) in names.iter().zip(outs) {
+            if dims.len() != 4 || dims[0] != 1 || dims[2] != ph as i64 || dims[3] != pw as i64 {
+                return Err(EngineError::Mismatch {
+                    model: self.name.clone(),
+                    reason: format!("output '{name}' has shape {dims:?}, expected [1, C, {ph}, {pw}]"),
+                });
+            }
+            planes.push(data);
+        }
+        Ok((w, h, pw, ph, gain, planes))
     }
 
     fn run(
@@ -336,6 +431,86 @@ impl Interpolator {
         }
         Ok(frame)
     }
+}
+
+/// Two frames of one size, RGB, and a timestep in 0..1.
+fn check_pair(a: &Frame, b: &Frame, t: f32) -> Result<(), EngineError> {
+    if (a.width, a.height) != (b.width, b.height) {
+        return Err(EngineError::Input(format!(
+            "the neighbouring frames differ in size ({}x{} and {}x{})",
+            a.width, a.height, b.width, b.height
+        )));
+    }
+    if a.channels < 3 || b.channels < 3 || a.width == 0 || a.height == 0 {
+        return Err(EngineError::Input("interpolation needs non-empty RGB frames".into()));
+    }
+    if !(0.0..=1.0).contains(&t) {
+        return Err(EngineError::Input(format!("timestep {t} is outside 0..1")));
+    }
+    Ok(())
+}
+
+fn smoothstep(lo: f32, hi: f32, x: f32) -> f32 {
+    let s = ((x - lo) / (hi - lo)).clamp(0.0, 1.0);
+    s * s * (3.0 - 2.0 * s)
+}
+
+/// Flows whose linear-motion residual `|(1-t)·F₀ + t·F₁|` reaches these (pixels) are inconsistent.
+const FLOW_TRUSTED: f32 = 0.5;
+const FLOW_GUESSED: f32 = 2.0;
+/// Mean RGB difference of the two warped frames (0..1, averaged over a few pixels so grain and
+/// compression noise do not count) from trusted to guessed.
+const WARP_TRUSTED: f32 = 0.04;
+const WARP_GUESSED: f32 = 0.15;
+/// Radius (pixels) of the neighbourhood the signs are averaged over.
+const MATTE_RADIUS: usize = 2;
+
+/// The confidence matte of an in-between, per pixel of the padded `width`×`height` frame: 1 where
+/// it is guessing, 0 where it can be trusted. Three signs, the largest wins:
+/// - forward–backward flow consistency: for motion the network believes, the flow to frame0 and
+///   the flow to frame1 are opposite in the ratio t : 1-t; their residual `|(1-t)·F₀ + t·F₁|` in
+///   pixels says how far they disagree;
+/// - the two warped frames should show the same thing: where they differ the blend is a guess;
+/// - occlusion from the network's own mask: where it weighs one warped frame far from the
+///   timestep's share (it sees that one side hides what the other shows), and the two differ.
+#[allow(clippy::too_many_arguments)]
+pub fn matte(
+    flow: &[f32],
+    mask: &[f32],
+    warped0: &[f32],
+    warped1: &[f32],
+    width: usize,
+    height: usize,
+    t: f32,
+) -> Vec<f32> {
+    let n = width * height;
+    let (u, share) = (1.0 - t, (1.0 - t).max(t).max(1e-3));
+    let residual: Vec<f32> = (0..n)
+        .map(|i| {
+            let rx = u * flow[i] + t * flow[2 * n + i];
+            let ry = u * flow[n + i] + t * flow[3 * n + i];
+            (rx * rx + ry * ry).sqrt()
+        })
+        .collect();
+    let diff: Vec<f32> =
+        (0..n).map(|i| (0..3).map(|c| (warped0[c * n + i] - warped1[c * n + i]).abs()).sum::<f32>() / 3.0).collect();
+    let occlusion: Vec<f32> = (0..n).map(|i| ((mask[i] - u).abs() / share).min(1.0)).collect();
+    let residual = crate::frame_io::box_blur(&residual, width, height, MATTE_RADIUS);
+    let diff = crate::frame_io::box_blur(&diff, width, height, MATTE_RADIUS);
+    let occlusion = crate::frame_io::box_blur(&occlusion, width, height, MATTE_RADIUS);
+    (0..n)
+        .map(|i| {
+            let flow_term = smoothstep(FLOW_TRUSTED, FLOW_GUESSED, residual[i]);
+            let warp_term = smoothstep(WARP_TRUSTED, WARP_GUESSED, diff[i]);
+            let occ_term = smoothstep(0.4, 0.8, occlusion[i]) * smoothstep(WARP_TRUSTED / 2.0, WARP_TRUSTED, diff[i]);
+            let m = flow_term.max(warp_term).max(occ_term);
+            if m.is_finite() {
+                m
+            } else {
+                1.0
+            }
+        })
+        .collect()
 }
 
 /// Identifies frame content for the cache (xxh3 of the raw sample bits and the shape).

@@ -1,12 +1,14 @@
 //! Parameters: describing them from the effect tables, and reading typed values back.
 
 use std::ffi::{c_int, CStr};
+use std::sync::Arc;
 
 use ofx_abi::*;
 
 use super::props::PropertySet;
 use super::raw;
 use super::status::{OfxError, OfxResult};
+use crate::effects::curve::ValueAtTime;
 use crate::effects::{EffectSpec, ParamKind, ParamSpec, ParamValue, ParamValues};
 
 /// An effect's (or descriptor's) parameter set.
@@ -80,7 +82,15 @@ impl ParamSet {
             let param = self.param(p.name)?;
             let v = match p.kind {
                 ParamKind::Int { .. } => ParamValue::Int(param.get_int(time)?),
-                ParamKind::Double { .. } => ParamValue::Double(param.get_double(time)?),
+                ParamKind::Double { .. } => {
+                    // Animated doubles: their key times, and the host answers values at other times.
+                    let keys = param.key_times()?;
+                    if !keys.is_empty() {
+                        values.set_keys(p.name, keys);
+                        values.set_value_source(Arc::new(HostValues { set: *self }));
+                    }
+                    ParamValue::Double(param.get_double(time)?)
+                }
                 ParamKind::Bool { .. } => ParamValue::Bool(param.get_int(time)? != 0),
                 ParamKind::Choice { options, .. } => {
                     ParamValue::Choice(choice(p.name, param.get_int(time)?, options.len())?)
@@ -94,7 +104,48 @@ impl ParamSet {
     }
 }
 
+/// The host's values of animated parameters at other times (`paramGetValueAtTime`), for the
+/// effect core's curves (a speed ramp integrates Speed over time).
+struct HostValues {
+    set: ParamSet,
+}
+
+// SAFETY: the parameter set handle is the instance's, valid while the instance lives, and the
+// effect declares itself fully render-thread safe: hosts answer parameter reads from any thread.
+unsafe impl Send for HostValues {}
+// SAFETY: as for Send: reads through the handle may come from any thread.
+unsafe impl Sync for HostValues {}
+
+impl ValueAtTime for HostValues {
+    fn double_at(&self, name: &CStr, t: f64) -> Result<f64, String> {
+        let spec_name = crate::effects::EFFECTS
+            .iter()
+            .flat_map(|e| e.params.iter())
+            .find(|p| p.name == name)
+            .map(|p| p.name)
+            .ok_or_else(|| format!("unknown parameter {}", name.to_string_lossy()))?;
+        let param = self.set.param(spec_name).map_err(|e| e.to_string())?;
+        param.get_double(Some(t)).map_err(|e| e.to_string())
+    }
+}
+
 impl Param {
+    /// Times of the parameter's keys, ascending; empty when it is not animated (or the host
+    /// does not say).
+    pub fn key_times(&self) -> OfxResult<Vec<f64>> {
+        // SAFETY: `self.handle` is live (see below).
+        let Ok(count) = (unsafe { raw::param_num_keys(self.handle, self.name) }) else { return Ok(Vec::new()) };
+        let mut times = Vec::with_capacity(count.min(4096) as usize);
+        for i in 0..count {
+            // SAFETY: `self.handle` is live (see below).
+            times.push(unsafe { raw::param_key_time(self.handle, i, self.name)? });
+        }
+        times.retain(|t| t.is_finite());
+        times.sort_by(f64::total_cmp);
+        times.dedup();
+        Ok(times)
+    }
+
     // Every method below calls `raw` with `self.handle`, which came from paramGetHandle on a valid
     // set during this action. The value's C type follows the parameter's type, which the variadic
     // call cannot check: each getter is only for the parameter types it names.

@@ -490,6 +490,32 @@ pub unsafe fn param_get_value<T: ParamOut>(param: OfxParamHandle, time: Option<f
     Ok(v)
 }
 
+/// Number of keys of an animated parameter (0 when it is not animated).
+///
+/// # Safety
+/// `param` must be a parameter handle from paramGetHandle during the current action.
+pub unsafe fn param_num_keys(param: OfxParamHandle, what: &CStr) -> OfxResult<u32> {
+    let f = host_fn!(suites()?.parameter, paramGetNumKeys);
+    let mut count: std::ffi::c_uint = 0;
+    // SAFETY: `f` is the host's non-NULL paramGetNumKeys, `param` is valid (this fn's contract)
+    // and `count` is a local.
+    Status(unsafe { f(param, &mut count) }).ok(|| format!("paramGetNumKeys({})", n(what)))?;
+    Ok(count)
+}
+
+/// The time of key `nth` of a parameter.
+///
+/// # Safety
+/// `param` must be a parameter handle from paramGetHandle during the current action.
+pub unsafe fn param_key_time(param: OfxParamHandle, nth: u32, what: &CStr) -> OfxResult<f64> {
+    let f = host_fn!(suites()?.parameter, paramGetKeyTime);
+    let mut time = 0.0;
+    // SAFETY: `f` is the host's non-NULL paramGetKeyTime, `param` is valid (this fn's contract)
+    // and `time` is a local.
+    Status(unsafe { f(param, nth, &mut time) }).ok(|| format!("paramGetKeyTime({})", n(what)))?;
+    Ok(time)
+}
+
 /// Reads a string parameter, copying the host's string at once.
 ///
 /// # Safety

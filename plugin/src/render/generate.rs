@@ -141,7 +141,7 @@ pub fn render(
             }
             (Shot::Extend { direction, context, added }, index)
         }
-        ModelWork::Interpolate { .. } => {
+        ModelWork::Interpolate { .. } | ModelWork::Blur { .. } => {
             return Err(RenderError::failed("internal: interpolation is not a generated shot"))
         }
     };

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 pub use assemble::{assemble, Alpha};
 
-use crate::effects::{EffectSpec, FramePlan, FrameRange, ModelWork, ParamValues};
+use crate::effects::{EffectKind, EffectSpec, FramePlan, FrameRange, ModelWork, ParamValues};
 use crate::frame_io::{Frame, Rect};
 
 /// Why a frame could not be rendered.
@@ -141,12 +141,20 @@ pub fn render_frame(
             if !connected {
                 return Err(not_connected());
             }
-            out.pass_through(source_time)?;
+            match (spec.kind, frames.as_mut()) {
+                // Interpolate's confidence matte marks whole frames too.
+                (EffectKind::Interpolate, Some(frames)) => interpolate::pass_through(values, frames, source_time, out)?,
+                _ => out.pass_through(source_time)?,
+            }
             Ok(format!("Pass-through of source frame {}", frame_label(source_time)))
         }
         FramePlan::Model(ModelWork::Interpolate { before, after, fraction }) => {
             let frames = frames.as_mut().ok_or_else(not_connected)?;
             interpolate::render(values, frames, before, after, fraction, out)
+        }
+        FramePlan::Model(ModelWork::Blur { samples, .. }) => {
+            let frames = frames.as_mut().ok_or_else(not_connected)?;
+            interpolate::render_blur(values, frames, &samples, out)
         }
         FramePlan::Model(work) => {
             let params = generate::ShotParams::read(values).map_err(failed)?;

@@ -120,6 +120,23 @@ fn whole_source_frames_pass_through_and_are_never_read_into_tensors() {
 }
 
 #[test]
+fn motion_blur_is_the_mean_of_its_samples() {
+    use crate::effects::interpolate::{PARAM_SHUTTER, PARAM_SHUTTER_SAMPLES};
+    // Speed 4, 360°, two samples: output frame 1 averages source frames 3 and 5 (whole frames, no model).
+    let mut values = slow_motion(4.0);
+    values.set(PARAM_SHUTTER, ParamValue::Double(360.0));
+    values.set(PARAM_SHUTTER_SAMPLES, ParamValue::Int(2));
+    let mut source = FakeSource::new(0..8);
+    let mut out = FakeOutput::default();
+    let done = render(&INTERPOLATE, &values, 1.0, Some(&mut source), &mut out).unwrap();
+    assert!(done.starts_with("Motion blur: mean of 2 of 2 samples"), "{done}");
+    let (frame, _) = &out.written[0];
+    let want = (0.52 + 0.03 + 0.52 + 0.05) / 2.0;
+    assert!(frame.data.iter().all(|v| (v - want).abs() < 1e-6), "{:?}", &frame.data[..4]);
+    assert!(out.passed.is_empty());
+}
+
+#[test]
 fn each_source_frame_is_read_once_per_render() {
     let mut source = FakeSource::new(0..4);
     let mut frames = SourceFrames::new(&mut source);

@@ -1,5 +1,5 @@
-//! The parameter suite: defining parameters on descriptors, handles and property sets, keys (this host
-//! does not animate), and the suite table, whose varargs value calls go through the C shim to [`values`].
+//! The parameter suite: defining parameters on descriptors, handles and property sets, keys (one-dimensional
+//! doubles animate: linear and smooth keys), and the suite table, whose varargs value calls go through the C shim to [`values`].
 
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::sync::Arc;
@@ -13,8 +13,6 @@ use crate::objects::{Param, ParamSet};
 use crate::params::{define_defaults, ParamKind};
 
 mod values;
-
-use values::plugin_set;
 
 /// `paramDefine`: only on a descriptor's parameter set, with the spec's defaults.
 ///
@@ -120,74 +118,124 @@ fn lookup_param(func: &str, h: OfxParamHandle) -> Result<Arc<Param>, OfxStatus> 
     handles::lookup::<Param>(h as *const c_void).ok_or_else(|| bad_handle(func, "parameter", h as *const c_void))
 }
 
-/// `paramGetNumKeys`: always 0, as this host does not animate.
+/// `paramGetNumKeys`: the keys of an animated double (0 for any other parameter).
 ///
 /// # Safety
 /// `out` is NULL or writable.
 unsafe extern "C" fn param_get_num_keys(h: OfxParamHandle, out: *mut c_uint) -> OfxStatus {
     // SAFETY: `out` is checked for NULL and otherwise writable (the caller's contract).
     guard(|| unsafe {
-        if let Err(s) = lookup_param("paramGetNumKeys", h) {
-            return s;
-        }
+        let p = match lookup_param("paramGetNumKeys", h) {
+            Ok(p) => p,
+            Err(s) => return s,
+        };
         if out.is_null() {
             return bad_arg("paramGetNumKeys", "NULL out pointer");
         }
-        *out = 0; // no animation in this host
+        *out = p.keys().len() as c_uint;
         kOfxStatOK
     })
 }
 
-/// `paramGetKeyTime`: there are no keys.
+/// `paramGetKeyTime`: the time of key `nth` (ErrBadIndex past the last).
 ///
 /// # Safety
-/// None beyond the C ABI: the handle is looked up in the registry, never dereferenced.
-unsafe extern "C" fn param_get_key_time(h: OfxParamHandle, _nth: c_uint, _time: *mut OfxTime) -> OfxStatus {
-    guard(|| match lookup_param("paramGetKeyTime", h) {
-        Ok(_) => kOfxStatErrBadIndex,
-        Err(s) => s,
+/// `time` is NULL or writable.
+unsafe extern "C" fn param_get_key_time(h: OfxParamHandle, nth: c_uint, time: *mut OfxTime) -> OfxStatus {
+    // SAFETY: `time` is checked for NULL and otherwise writable (the caller's contract).
+    guard(|| unsafe {
+        let p = match lookup_param("paramGetKeyTime", h) {
+            Ok(p) => p,
+            Err(s) => return s,
+        };
+        if time.is_null() {
+            return bad_arg("paramGetKeyTime", "NULL out pointer");
+        }
+        match p.keys().get(nth as usize) {
+            Some(k) => {
+                *time = k.time;
+                kOfxStatOK
+            }
+            None => kOfxStatErrBadIndex,
+        }
     })
 }
 
-/// `paramGetKeyIndex`: there are no keys.
+/// `paramGetKeyIndex`: the key at `time` (direction 0), or the nearest before (-1) or after (1); Failed
+/// when there is none.
 ///
 /// # Safety
-/// None beyond the C ABI: the handle is looked up in the registry, never dereferenced.
-unsafe extern "C" fn param_get_key_index(
-    h: OfxParamHandle,
-    _time: OfxTime,
-    _dir: c_int,
-    _index: *mut c_int,
-) -> OfxStatus {
-    guard(|| match lookup_param("paramGetKeyIndex", h) {
-        Ok(_) => kOfxStatFailed,
-        Err(s) => s,
+/// `index` is NULL or writable.
+unsafe extern "C" fn param_get_key_index(h: OfxParamHandle, time: OfxTime, dir: c_int, index: *mut c_int) -> OfxStatus {
+    // SAFETY: `index` is checked for NULL and otherwise writable (the caller's contract).
+    guard(|| unsafe {
+        let p = match lookup_param("paramGetKeyIndex", h) {
+            Ok(p) => p,
+            Err(s) => return s,
+        };
+        if index.is_null() {
+            return bad_arg("paramGetKeyIndex", "NULL out pointer");
+        }
+        let keys = p.keys();
+        let found = match dir {
+            0 => keys.iter().position(|k| k.time == time),
+            d if d < 0 => keys.iter().rposition(|k| k.time < time),
+            _ => keys.iter().position(|k| k.time > time),
+        };
+        match found {
+            Some(i) => {
+                *index = i as c_int;
+                kOfxStatOK
+            }
+            None => kOfxStatFailed,
+        }
     })
 }
 
-/// `paramDeleteKey`: there are no keys.
+/// `paramDeleteKey`: removes the key at `time` (ErrBadIndex when there is none there).
 ///
 /// # Safety
 /// None beyond the C ABI: the handle is looked up in the registry, never dereferenced.
-unsafe extern "C" fn param_delete_key(h: OfxParamHandle, _time: OfxTime) -> OfxStatus {
-    guard(|| match lookup_param("paramDeleteKey", h) {
-        Ok(_) => kOfxStatErrBadIndex,
-        Err(s) => s,
+unsafe extern "C" fn param_delete_key(h: OfxParamHandle, time: OfxTime) -> OfxStatus {
+    guard(|| {
+        let p = match lookup_param("paramDeleteKey", h) {
+            Ok(p) => p,
+            Err(s) => return s,
+        };
+        if !p.keys().iter().any(|k| k.time == time) {
+            return kOfxStatErrBadIndex;
+        }
+        values::plugin_edit("paramDeleteKey", &p, |st| {
+            // The curve's value at the key stays the parameter's value once the last key goes.
+            if st.keys.len() == 1 {
+                st.value = crate::params::ParamValue::Double(st.keys[0].value);
+            }
+            st.keys.retain(|k| k.time != time);
+        })
     })
 }
 
-/// `paramDeleteAllKeys`: there are no keys.
+/// `paramDeleteAllKeys`: the parameter keeps the value it had at its first key.
 ///
 /// # Safety
 /// None beyond the C ABI: the handle is looked up in the registry, never dereferenced.
 unsafe extern "C" fn param_delete_all_keys(h: OfxParamHandle) -> OfxStatus {
-    guard(|| match lookup_param("paramDeleteAllKeys", h) {
-        Ok(_) => kOfxStatOK,
-        Err(s) => s,
+    guard(|| {
+        let p = match lookup_param("paramDeleteAllKeys", h) {
+            Ok(p) => p,
+            Err(s) => return s,
+        };
+        if p.keys().is_empty() {
+            return kOfxStatOK;
+        }
+        values::plugin_edit("paramDeleteAllKeys", &p, |st| {
+            st.value = crate::params::ParamValue::Double(st.keys[0].value);
+            st.keys.clear();
+        })
     })
 }
 
-/// `paramCopy`: copies the value (there is no animation to copy); a render-time copy is a set.
+/// `paramCopy`: copies the value and the keys; a render-time copy is a set.
 ///
 /// # Safety
 /// None beyond the C ABI: the handle is looked up in the registry, never dereferenced. `range` is ignored.
@@ -205,7 +253,11 @@ unsafe extern "C" fn param_copy(
         if to.kind != from.kind {
             return bad_arg("paramCopy", &format!("'{}' and '{}' have different types", from.name, to.name));
         }
-        plugin_set("paramCopy", &to, from.value())
+        let (value, keys) = (from.value(), from.keys());
+        values::plugin_edit("paramCopy", &to, |st| {
+            st.set(value);
+            st.keys = keys;
+        })
     })
 }
 

@@ -91,7 +91,56 @@ pub unsafe extern "C" fn kinema_host_param_get_doubles(
     n: c_int,
 ) -> OfxStatus {
     // SAFETY: `out` has room for `n` values (the caller's contract), as `copy_param_values` requires.
-    unsafe { copy_param_values(h, at_time, time, out, n, |p| p.value().doubles()) }
+    unsafe { copy_param_values(h, at_time, time, out, n, |p| p.value_at(value_time(at_time, time)).doubles()) }
+}
+
+/// The time a value is read at: the call's, or for `paramGetValue` the current action's frame (the
+/// value "at the current time" of an animated parameter), 0 outside a frame's action.
+fn value_time(at_time: c_int, time: f64) -> f64 {
+    if at_time != 0 {
+        return time;
+    }
+    diag::current().and_then(|c| c.frame).map(|f| f as f64).unwrap_or(0.0)
+}
+
+/// For the shim: `paramGetDerivative` (`integral` 0) at `t1`, or `paramGetIntegral` (1) from `t1` to
+/// `t2`, of a double parameter: exact for its keyed curve, `value × (t2 - t1)` and 0 when not animated.
+///
+/// # Safety
+/// `out` has room for `n` doubles.
+#[no_mangle]
+pub unsafe extern "C" fn kinema_host_param_calculus(
+    h: OfxParamHandle,
+    integral: c_int,
+    t1: c_double,
+    t2: c_double,
+    out: *mut c_double,
+    n: c_int,
+) -> OfxStatus {
+    // SAFETY: `out` has room for `n` values (the caller's contract); at most `n` are written.
+    guard(|| unsafe {
+        let func = if integral != 0 { "paramGetIntegral" } else { "paramGetDerivative" };
+        let p = match lookup_param(func, h) {
+            Ok(p) => p,
+            Err(s) => return s,
+        };
+        if let Err(s) = check_time(func, 1, t1).and_then(|_| check_time(func, 1, t2)) {
+            return s;
+        }
+        let keys = p.keys();
+        let Some(values) = p.value_at(t1).doubles() else {
+            return bad_arg(func, "only double parameters have derivatives and integrals");
+        };
+        for (i, v) in values.iter().take(n.max(0) as usize).enumerate() {
+            *out.add(i) = match (keys.is_empty(), integral != 0) {
+                (true, true) => v * (t2 - t1),
+                (true, false) => 0.0,
+                (false, true) => crate::params::curve_integral(&keys, t1, t2),
+                (false, false) => crate::params::curve_derivative(&keys, t1),
+            };
+        }
+        kOfxStatOK
+    })
 }
 
 /// The numeric getters behind the varargs `paramGetValue[AtTime]`: check the handle and time,
@@ -177,6 +226,13 @@ const RENDER_ACTIONS: [&str; 7] = [
 /// Sets a parameter for the plugin: never on a descriptor, and during a render action only as a recorded
 /// violation (refused in strict mode). A change in InstanceChanged is marked for the PluginEdited round.
 pub(super) fn plugin_set(func: &str, p: &Param, v: ParamValue) -> OfxStatus {
+    plugin_edit(func, p, |st| st.set(v))
+}
+
+/// A plugin's change to a parameter (a value, a key): never on a descriptor, and during a render
+/// action only as a recorded violation (refused in strict mode). A change in InstanceChanged is
+/// marked for the PluginEdited round.
+pub(super) fn plugin_edit(func: &str, p: &Param, edit: impl FnOnce(&mut crate::objects::ParamState)) -> OfxStatus {
     if p.is_descriptor {
         return bad_arg(func, &format!("'{}' is a parameter descriptor; set kOfxParamPropDefault instead", p.name));
     }
@@ -197,7 +253,7 @@ pub(super) fn plugin_set(func: &str, p: &Param, v: ParamValue) -> OfxStatus {
             return kOfxStatFailed;
         }
     }
-    p.state.lock().set(v);
+    edit(&mut p.state.lock());
     if action.ends_with("InstanceChanged") {
         // The host answers a plugin's own change with InstanceChanged (reason PluginEdited) once this one returns.
         p.plugin_edited.store(true, Ordering::SeqCst);
@@ -256,6 +312,15 @@ pub unsafe extern "C" fn kinema_host_param_set_doubles(
         if vals.iter().any(|x| !x.is_finite()) {
             diag::report(ViolationKind::BadArgument, format!("paramSetValue: non-finite value for '{}'", p.name));
             return kOfxStatErrValue;
+        }
+        if at_time != 0 && p.kind == crate::params::ParamKind::Double && p.props.int(kOfxParamPropAnimates) == Some(1) {
+            // paramSetValueAtTime on an animating double sets a key there (linear on to the next).
+            let key = crate::params::Key { time, value: vals[0], interp: crate::params::KeyInterp::Linear };
+            return plugin_edit("paramSetValueAtTime", &p, |st| {
+                st.keys.retain(|k| k.time != time);
+                let at = st.keys.partition_point(|k| k.time < time);
+                st.keys.insert(at, key);
+            });
         }
         plugin_set("paramSetValue", &p, ParamValue::from_doubles(p.kind, vals))
     })

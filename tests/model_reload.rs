@@ -272,6 +272,21 @@ fn new_external_weights_of_an_unchanged_graph_file_are_used() {
     let second = render();
     assert!(second != first, "the new weights made the in-between frame");
     assert_eq!(count(&report(&bundle), &["interpolation", "network_runs"]), runs + 1);
+
+    // The folder was copied without its matte graphs: the in-betweens above still rendered, and
+    // asking for the matte names the missing file instead of failing the whole model.
+    let matte = bundle.create_instance(INTERPOLATE, Context::Filter).unwrap();
+    let rgba: std::collections::BTreeMap<i64, HostImage> =
+        frames.iter().enumerate().map(|(i, f)| (i as i64, f.convert(Depth::F32, Components::Rgba))).collect();
+    matte.set_source("Source", ClipSource::Frames(rgba)).unwrap();
+    matte.set_param("model", ParamValue::String(dir.to_string_lossy().into_owned())).unwrap();
+    matte.set_param("speed", ParamValue::Double(0.5)).unwrap();
+    matte.set_param_str("matte", "In Alpha").unwrap();
+    let out = matte.render(&RenderRequest { frames: vec![1], ..Default::default() }).unwrap();
+    let err = format!("{:?}", out.frames[&1].as_ref().expect_err("no matte graph, no matte"));
+    assert!(err.contains("rife_s1_fp32_matte.onnx is missing"), "{err}");
+    drop(matte);
+
     purge_caches(&bundle);
     assert_eq!(count(&report(&bundle), &["open_models", "interpolation"]), 0);
     drop(inst);

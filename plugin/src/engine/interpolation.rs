@@ -148,8 +148,13 @@ fn check_manifest(m: &Manifest, root: &std::path::Path) -> Result<(), String> {
         return Err(format!("channels is {c}; Interpolate feeds RGB frames (3 channels)"));
     }
     for (i, v) in m.variants.iter().enumerate() {
-        for name in std::iter::once(&v.file).chain(&v.external_data).chain(&v.matte_file) {
+        for name in std::iter::once(&v.file).chain(&v.external_data) {
             crate::models::component_file(root, name).map_err(|e| format!("variants[{i}]: {e}"))?;
+        }
+        // The matte graph is an add-on only the Matte output runs: a folder copied without it
+        // still interpolates, and asking for the matte then names the missing file.
+        if let Some(name) = &v.matte_file {
+            crate::models::inside(root, name).map_err(|e| format!("variants[{i}].matte_file: {e}"))?;
         }
         if !(1..=MAX_PAD_MULTIPLE).contains(&v.pad_multiple) {
             return Err(format!(
@@ -288,6 +293,10 @@ impl Interpolator {
                 reason: "its manifest lists no matte graph (matte_file) for the confidence matte".into(),
             });
         };
+        crate::models::component_file(&self.root, graph).map_err(|e| EngineError::Mismatch {
+            model: self.name.clone(),
+            reason: format!("the confidence matte needs its matte graph: {e}"),
+        })?;
         let session = self.checked_file_session(graph, variant, ProviderPreference::from_env())?;
         let key = (session.id(), content_hash(a), content_hash(b), t.to_bits() ^ scale.to_bits().rotate_left(16));
         if let Some(hit) = frame_cache().get(&key) {

@@ -57,7 +57,8 @@ pub struct Variant {
 
 /// Extra outputs of a matte graph: `flow` [1,4,H,W] (pixels, in-between to frame0 then to
 /// frame1), `mask` [1,1,H,W] (weight of warped0 in the blend), `warped0` and `warped1` [1,3,H,W].
-pub const MATTE_OUTPUTS: [&str; 4] = ["flow", "mask", "warped0", "warped1"];
+/// With their channel counts: both flows (to frame 0 and to frame 1), the blend mask, both warped frames.
+pub const MATTE_OUTPUTS: [(&str, usize); 4] = [("flow", 4), ("mask", 1), ("warped0", 3), ("warped1", 3)];
 
 /// Largest padding multiple: RIFE needs 32 / scale (64 and 128 as exported); 1024 still pads a
 /// small frame to at most 1024×1024 (12 MiB a frame).
@@ -298,53 +299,45 @@ impl Interpolator {
             reason: format!("the confidence matte needs its matte graph: {e}"),
         })?;
         let session = self.checked_file_session(graph, variant, ProviderPreference::from_env())?;
+        for (name, _) in MATTE_OUTPUTS {
+            if let Some(reason) = session.missing_names(graph, &[], name)? {
+                return Err(EngineError::Mismatch { model: self.name.clone(), reason });
+            }
+        }
         let key = (session.id(), content_hash(a), content_hash(b), t.to_bits() ^ scale.to_bits().rotate_left(16));
         if let Some(hit) = frame_cache().get(&key) {
             return Ok(hit);
         }
-        let names: Vec<&str> = std::iter::once(self.manifest.output.as_str()).chain(MATTE_OUTPUTS).collect();
-        let (w, h, pw, ph, gain, outs) = self.run_graph(&session, variant, a, b, t, &names)?;
-        let mut frame = Frame::try_new(4, h, w).map_err(|e| EngineError::Input(format!("interpolating: {e}")))?;
-        let crop = |plane: &[f32], dst: &mut [f32]| {
-            for y in 0..h {
-                dst[y * w..(y + 1) * w].copy_from_slice(&plane[y * pw..y * pw + w]);
-            }
-        };
-        let n = pw * ph;
+        let names: Vec<(&str, usize)> =
+            std::iter::once((self.manifest.output.as_str(), 3)).chain(MATTE_OUTPUTS).collect();
+        let (pair, x0, x1) = Padded::new(variant, a, b)?;
+        let outs = self.run_graph(&session, pair, x0, x1, t, &names)?;
+        let mut frame =
+            Frame::try_new(4, pair.h, pair.w).map_err(|e| EngineError::Input(format!("interpolating: {e}")))?;
+        let n = pair.pw * pair.ph;
         for c in 0..3 {
-            let dst = frame.plane_mut(c);
-            crop(&outs[0][c * n..(c + 1) * n], dst);
-            if gain != 1.0 {
-                dst.iter_mut().for_each(|v| *v /= gain);
-            }
+            pair.crop(&outs[0][c * n..(c + 1) * n], frame.plane_mut(c), true);
         }
-        let full = matte(&outs[1], &outs[2], &outs[3], &outs[4], pw, ph, t);
-        crop(&full, frame.plane_mut(3));
+        let full = matte(&outs[1], &outs[2], &outs[3], &outs[4], pair.pw, pair.ph, t);
+        pair.crop(&full, frame.plane_mut(3), false);
         let frame = Arc::new(frame);
         frame_cache().insert(key, frame.clone(), frame.data.len() * 4);
         Ok(frame)
     }
 
-    /// Runs `session` on the padded pair and returns the named outputs (each [1, C, ph, pw]) with
-    /// the frame size, the padded size and the gain the inputs were scaled by.
-    #[allow(clippy::type_complexity)]
+    /// Runs `session` (fp32) on the padded pair and returns the named outputs, each checked to be
+    /// [1, channels, ph, pw].
     fn run_graph(
         &self,
         session: &SharedSession,
-        variant: &Variant,
-        a: &Frame,
-        b: &Frame,
+        pair: Padded,
+        x0: Vec<f32>,
+        x1: Vec<f32>,
         t: f32,
-        names: &[&str],
-    ) -> Result<(usize, usize, usize, usize, f32, Vec<Vec<f32>>), EngineError> {
+        names: &[(&str, usize)],
+    ) -> Result<Vec<Vec<f32>>, EngineError> {
         NETWORK_RUNS.fetch_add(1, Ordering::Relaxed);
-        let (w, h) = (a.width, a.height);
-        let m = variant.pad_multiple;
-        let (pw, ph) = (w.div_ceil(m) * m, h.div_ceil(m) * m);
-        let peak = rgb_peak(a).max(rgb_peak(b));
-        let gain = if peak > 1.0 { 1.0 / peak } else { 1.0 };
-        let x0 = padded_rgb(a, pw, ph, gain)?;
-        let x1 = padded_rgb(b, pw, ph, gain)?;
+        let (pw, ph) = (pair.pw, pair.ph);
         let inputs = &self.manifest.inputs;
         let shape = [1usize, 3, ph, pw];
         let outs = session.with(|s| {
@@ -354,23 +347,23 @@ impl Interpolator {
                 inputs.timestep.as_str() => Tensor::from_array(([1usize, 1, 1, 1], vec![t]))?,
             ])?;
             let mut all = Vec::new();
-            for name in names {
+            for (name, _) in names {
                 let (dims, data) = outputs[*name].try_extract_tensor::<f32>()?;
                 all.push((dims.to_vec(), data.to_vec()));
             }
             Ok(all)
         })?;
         let mut planes = Vec::new();
-        for (name, (dims, data)) in names.iter().zip(outs) {
-            if dims.len() != 4 || dims[0] != 1 || dims[2] != ph as i64 || dims[3] != pw as i64 {
+        for ((name, c), (dims, data)) in names.iter().zip(outs) {
+            if dims != [1, *c as i64, ph as i64, pw as i64] {
                 return Err(EngineError::Mismatch {
                     model: self.name.clone(),
-                    reason: format!("output '{name}' has shape {dims:?}, expected [1, C, {ph}, {pw}]"),
+                    reason: format!("output '{name}' has shape {dims:?}, expected [1, {c}, {ph}, {pw}]"),
                 });
             }
             planes.push(data);
         }
-        Ok((w, h, pw, ph, gain, planes))
+        Ok(planes)
     }
 
     fn run(
@@ -382,13 +375,8 @@ impl Interpolator {
         t: f32,
     ) -> Result<Frame, EngineError> {
         NETWORK_RUNS.fetch_add(1, Ordering::Relaxed);
-        let (w, h) = (a.width, a.height);
-        let m = variant.pad_multiple;
-        let (pw, ph) = (w.div_ceil(m) * m, h.div_ceil(m) * m);
-        let peak = rgb_peak(a).max(rgb_peak(b));
-        let gain = if peak > 1.0 { 1.0 / peak } else { 1.0 };
-        let x0 = padded_rgb(a, pw, ph, gain)?;
-        let x1 = padded_rgb(b, pw, ph, gain)?;
+        let (pair, x0, x1) = Padded::new(variant, a, b)?;
+        let (pw, ph) = (pair.pw, pair.ph);
         let names = &self.manifest.inputs;
         let shape = [1usize, 3, ph, pw];
         let half = session.with(|s| {
@@ -427,18 +415,46 @@ impl Interpolator {
                 reason: format!("output '{}' has shape {dims:?}, expected [1, 3, {ph}, {pw}]", self.manifest.output),
             });
         }
-        let mut frame = Frame::try_new(3, h, w).map_err(|e| EngineError::Input(format!("interpolating: {e}")))?;
+        let mut frame =
+            Frame::try_new(3, pair.h, pair.w).map_err(|e| EngineError::Input(format!("interpolating: {e}")))?;
         for c in 0..3 {
-            let src = &data[c * ph * pw..(c + 1) * ph * pw];
-            let dst = frame.plane_mut(c);
-            for y in 0..h {
-                dst[y * w..(y + 1) * w].copy_from_slice(&src[y * pw..y * pw + w]);
-            }
-            if gain != 1.0 {
-                dst.iter_mut().for_each(|v| *v /= gain);
-            }
+            pair.crop(&data[c * ph * pw..(c + 1) * ph * pw], frame.plane_mut(c), true);
         }
         Ok(frame)
+    }
+}
+
+/// How a pair of frames is padded for a variant: frame size, padded size, and the gain that brings
+/// values above 1 (scene-linear float) into the network's 0..1 range.
+#[derive(Clone, Copy)]
+struct Padded {
+    w: usize,
+    h: usize,
+    pw: usize,
+    ph: usize,
+    gain: f32,
+}
+
+impl Padded {
+    /// The padding for `a` and `b` (checked pair) and their padded RGB planes, scaled by the gain.
+    fn new(variant: &Variant, a: &Frame, b: &Frame) -> Result<(Padded, Vec<f32>, Vec<f32>), EngineError> {
+        let (w, h) = (a.width, a.height);
+        let m = variant.pad_multiple;
+        let (pw, ph) = (w.div_ceil(m) * m, h.div_ceil(m) * m);
+        let peak = rgb_peak(a).max(rgb_peak(b));
+        let gain = if peak > 1.0 { 1.0 / peak } else { 1.0 };
+        Ok((Padded { w, h, pw, ph, gain }, padded_rgb(a, pw, ph, gain)?, padded_rgb(b, pw, ph, gain)?))
+    }
+
+    /// Crops a padded plane (ph × pw) into `dst` (h × w), undoing the gain where asked (colour).
+    fn crop(&self, plane: &[f32], dst: &mut [f32], ungain: bool) {
+        let (w, pw) = (self.w, self.pw);
+        for y in 0..self.h {
+            dst[y * w..(y + 1) * w].copy_from_slice(&plane[y * pw..y * pw + w]);
+        }
+        if ungain && self.gain != 1.0 {
+            dst.iter_mut().for_each(|v| *v /= self.gain);
+        }
     }
 }
 

@@ -13,10 +13,13 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::{null, null_mut};
-use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
 use ofx_abi::*;
+
+#[path = "common/host.rs"]
+mod host;
+use host::{call, fetch, set_host};
 
 struct Suites {
     prop: &'static OfxPropertySuiteV1,
@@ -24,36 +27,10 @@ struct Suites {
     effect: &'static OfxImageEffectSuiteV1,
 }
 
-static HOST: AtomicPtr<OfxHost> = AtomicPtr::new(null_mut());
 static SUITES: OnceLock<Suites> = OnceLock::new();
-
-/// A suite from the host (None before setHost, or when the host lacks it).
-///
-/// # Safety
-/// `HOST` is NULL or the host's OfxHost, valid while the plugin is loaded.
-unsafe fn fetch<T>(name: &CStr, version: c_int) -> Option<&'static T> {
-    // SAFETY: `HOST` is NULL or a valid OfxHost (the caller's contract).
-    let host = unsafe { HOST.load(Ordering::SeqCst).as_ref()? };
-    // SAFETY: the host's fetchSuite, with a NUL-terminated name.
-    let p = unsafe { host.fetchSuite?(host.host, name.as_ptr(), version) } as *const T;
-    // SAFETY: the host returns NULL or a static suite of type `T` for this name and version.
-    unsafe { p.as_ref() }
-}
 
 fn s() -> &'static Suites {
     SUITES.get().expect("suites are fetched in Load")
-}
-
-/// `setHost`: keeps the host for `fetch`.
-///
-/// # Safety
-/// `h` is the host's OfxHost, valid while the plugin is loaded.
-unsafe extern "C" fn set_host(h: *mut OfxHost) {
-    HOST.store(h, Ordering::SeqCst);
-}
-
-macro_rules! call {
-    ($suite:expr, $f:ident ( $($a:expr),* )) => { ($suite.$f.expect(stringify!($f)))($($a),*) };
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -5,6 +5,9 @@
 //!   kinema-host) → host images, each frame a new in-between (no cache hits);
 //! - pytorch: the original network (models/rife/bench_torch.py), when torch is importable.
 //!
+//! Raw and plugin runs alternate frame by frame and each side's median frame time counts, so a
+//! busy machine slows both alike.
+//!
 //! Then the flip ensemble (test-time augmentation): on the real-footage fixtures
 //! (models/rife/fixtures), the in-between at t = 0.5 alone, and averaged with the in-between of
 //! the horizontally flipped pair flipped back (2 runs) and also the vertically flipped (3 runs):
@@ -40,7 +43,9 @@ fn main() -> anyhow::Result<()> {
     let a = HostImage::load(&kinema_bundle::workspace_root().join("models/rife/fixtures/bikes_063_0.png"))?;
     let b = HostImage::load(&kinema_bundle::workspace_root().join("models/rife/fixtures/bikes_063_1.png"))?;
 
-    println!("interpolation benchmark: {frames} in-between frames per size, RIFE fp32 (scale 1.0 at 1080p, 0.5 at 4K)");
+    println!(
+        "interpolation benchmark: {frames} in-between frames per size, RIFE fp32 (scale 1.0 at 1080p, 0.5 at 4K); raw and plugin alternate, median frame time"
+    );
     println!(
         "{:>10} {:>12} {:>12} {:>12} {:>12} {:>14}",
         "size", "raw fps", "plugin fps", "pytorch fps", "plugin/raw", "plugin/pytorch"
@@ -50,8 +55,7 @@ fn main() -> anyhow::Result<()> {
     for (w, h) in SIZES {
         // The graph the plugin's Auto flow scale picks: full scale up to 1440p, half scale above.
         let (graph, pad) = if w * h > 2560 * 1440 { ("rife_s05_fp32.onnx", 128) } else { ("rife_s1_fp32.onnx", 64) };
-        let raw = raw_fps(&model_dir.join(graph), pad, w as usize, h as usize, frames)?;
-        let plugin = plugin_fps(&bundle, &a, &b, w, h, frames)?;
+        let (raw, plugin) = side_by_side(&model_dir.join(graph), pad, &bundle, &a, &b, w, h, frames)?;
         let torch = pytorch_fps(w, h, frames);
         let ratio = |x: Option<f64>| x.map_or("-".to_string(), |t| format!("{:.2}", plugin / t));
         println!(
@@ -155,14 +159,29 @@ fn flip_ensemble(model_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The session alone: padded inputs prepared once, `frames` runs at distinct timesteps.
-fn raw_fps(graph: &Path, pad: usize, w: usize, h: usize, frames: usize) -> anyhow::Result<f64> {
+/// Frames per second of the bare session and of the plugin path, measured alternately (one raw
+/// run, one plugin frame, and so on) so that load on the machine falls on both sides alike; each
+/// side's median time is reported.
+/// - raw: padded inputs prepared once, runs at distinct timesteps;
+/// - plugin: host images in, a distinct in-between out each frame (no cache hits).
+#[allow(clippy::too_many_arguments)]
+fn side_by_side(
+    graph: &Path,
+    pad: usize,
+    bundle: &kinema_host::Bundle,
+    a: &HostImage,
+    b: &HostImage,
+    w: u32,
+    h: u32,
+    frames: usize,
+) -> anyhow::Result<(f64, f64)> {
     let shared = session(graph, ProviderPreference::from_env())?;
-    let (pw, ph) = (w.div_ceil(pad) * pad, h.div_ceil(pad) * pad);
+    let (pw, ph) = ((w as usize).div_ceil(pad) * pad, (h as usize).div_ceil(pad) * pad);
     let x0: Vec<f32> = (0..3 * pw * ph).map(|i| (i % 251) as f32 / 250.0).collect();
     let x1: Vec<f32> = (0..3 * pw * ph).map(|i| ((i + 7) % 251) as f32 / 250.0).collect();
     let shape = [1usize, 3, ph, pw];
-    let run = |t: f32| {
+    let raw = |t: f32| -> anyhow::Result<f64> {
+        let started = Instant::now();
         shared.with(|s| {
             let out = s.run(ort::inputs![
                 "frame0" => Tensor::from_array((shape, x0.clone()))?,
@@ -170,43 +189,46 @@ fn raw_fps(graph: &Path, pad: usize, w: usize, h: usize, frames: usize) -> anyho
                 "timestep" => Tensor::from_array(([1usize, 1, 1, 1], vec![t]))?,
             ])?;
             Ok(out["frame"].try_extract_tensor::<f32>()?.1.len())
-        })
+        })?;
+        Ok(started.elapsed().as_secs_f64())
     };
-    run(0.5)?; // warm-up: first run allocates and picks kernels
-    let started = Instant::now();
-    for i in 0..frames {
-        run((i + 1) as f32 / (frames + 1) as f32)?;
-    }
-    Ok(frames as f64 / started.elapsed().as_secs_f64())
-}
 
-/// The whole plugin path: `frames` distinct in-betweens between two source frames.
-fn plugin_fps(
-    bundle: &kinema_host::Bundle,
-    a: &HostImage,
-    b: &HostImage,
-    w: u32,
-    h: u32,
-    frames: usize,
-) -> anyhow::Result<f64> {
     let source: BTreeMap<i64, HostImage> = [(0, a), (1, b)]
         .into_iter()
         .map(|(t, img)| (t, img.resize_nearest(w, h).convert(Depth::F32, Components::Rgba)))
         .collect();
     let inst = bundle.create_instance("com.kinema.Interpolate", Context::Filter)?;
     inst.set_source("Source", ClipSource::Frames(source))?;
-    // Warm-up (session creation, first-run allocations) at timestep 1/(frames+1); the measured
-    // outputs 1..=frames at speed 1/(frames+2) are distinct in-betweens, so none is a cache hit.
-    inst.set_param("speed", ParamValue::Double(1.0 / (frames + 1) as f64))?;
-    let warm = inst.render(&RenderRequest { frames: vec![1], ..Default::default() })?;
-    anyhow::ensure!(warm.failures().is_empty(), "warm-up failed: {:?}", warm.failures());
-    inst.set_param("speed", ParamValue::Double(1.0 / (frames + 2) as f64))?;
-    let started = Instant::now();
-    let out = inst.render(&RenderRequest { frames: (1..=frames as i64).collect(), ..Default::default() })?;
-    let elapsed = started.elapsed().as_secs_f64();
-    anyhow::ensure!(out.failures().is_empty(), "plugin render failed: {:?}", out.failures());
+    // Output frame i at speed 1/(frames+2) is the in-between at i/(frames+2): all distinct, and
+    // distinct from the warm-up's at 1/(frames+1).
+    let plugin = |speed: f64, frame: i64| -> anyhow::Result<f64> {
+        inst.set_param("speed", ParamValue::Double(speed))?;
+        let started = Instant::now();
+        let out = inst.render(&RenderRequest { frames: vec![frame], ..Default::default() })?;
+        let elapsed = started.elapsed().as_secs_f64();
+        anyhow::ensure!(out.failures().is_empty(), "plugin render failed: {:?}", out.failures());
+        Ok(elapsed)
+    };
+    // Warm-up: session creation and first-run allocations, on both sides.
+    raw(0.5)?;
+    plugin(1.0 / (frames + 1) as f64, 1)?;
+    let (mut raw_s, mut plugin_s) = (Vec::new(), Vec::new());
+    for i in 1..=frames {
+        raw_s.push(raw(i as f32 / (frames + 1) as f32)?);
+        plugin_s.push(plugin(1.0 / (frames + 2) as f64, i as i64)?);
+    }
     inst.destroy()?;
-    Ok(frames as f64 / elapsed)
+    Ok((1.0 / median(&mut raw_s), 1.0 / median(&mut plugin_s)))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 /// The PyTorch original, in a Python process (None when torch is not importable).

@@ -38,7 +38,8 @@ pub use host::{Bundle, ClipInfo, GpuSupport, Host, PluginInfo, RenderSupport};
 pub use image::{CanaryReport, Components, Depth, HostImage, PixelBuffer, Rect, RowLayout, OUTPUT_FORMATS};
 pub use instance::Instance;
 pub use params::{
-    curve_integral, curve_value, parse_keys, Axes, Key, KeyInterp, ParamInfo, ParamKind, ParamValue, ProjectGeometry, Spatial,
+    curve_integral, curve_value, parse_keys, Axes, Key, KeyInterp, ParamInfo, ParamKind, ParamValue, ProjectGeometry,
+    Spatial,
 };
 
 use ofx_abi::*;

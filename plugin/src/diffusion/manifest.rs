@@ -26,6 +26,9 @@ pub struct Manifest {
     /// Long shots: how the model's window slides over a shot longer than it (none: one window).
     #[serde(default)]
     pub windows: Option<Windows>,
+    /// Filling a gap in a clip (Interpolate's Fill Frames): see [`super::gap`].
+    #[serde(default)]
+    pub gap: Option<super::gap::GapSpec>,
 }
 
 /// Sliding windows for shots longer than the model was trained for (diffusers'
@@ -449,6 +452,9 @@ impl Manifest {
         }
         if let Some(w) = &m.windows {
             m.check_windows(w).map_err(|e| bad(format!("{}: windows: {e}", path.display())))?;
+        }
+        if let Some(g) = &m.gap {
+            g.check().map_err(|e| bad(format!("{}: gap: {e}", path.display())))?;
         }
         Ok(m)
     }

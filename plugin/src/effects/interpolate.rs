@@ -4,10 +4,10 @@
 
 use std::ffi::CStr;
 
-use super::curve;
+use super::{curve, gap};
 use super::{
-    model_param, parse_frame_list, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues,
-    PAGE_ADVANCED, PAGE_MAIN, STATUS_PARAM, UPDATE_STATUS_PARAM,
+    model_param, EffectError, FramePlan, FrameRange, ModelWork, ParamKind, ParamSpec, ParamValues, PAGE_ADVANCED,
+    PAGE_MAIN, STATUS_PARAM, UPDATE_STATUS_PARAM,
 };
 
 pub const PARAM_MODE: &CStr = c"mode";
@@ -103,10 +103,13 @@ pub(super) const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: PARAM_FILL,
         label: c"Fill Frames",
-        hint: c"Frames to rebuild in Fill Frames mode, e.g. '12, 40-42'. Each is made from the nearest good frames around it.",
+        hint: c"Frames to rebuild in Fill Frames mode, e.g. '12, 40-42'. Each gap (a run of listed frames) is rebuilt from the good frames at its ends, as Gap Method says.",
         page: PAGE_MAIN,
         kind: ParamKind::String { default: c"", multiline: false },
     },
+    gap::METHOD_PARAM,
+    gap::PROMPT_PARAM,
+    gap::SEED_PARAM,
     ParamSpec {
         name: PARAM_DUPLICATE_THRESHOLD,
         label: c"Duplicate Threshold",
@@ -143,6 +146,7 @@ pub(super) const PARAMS: &[ParamSpec] = &[
         kind: ParamKind::Int { default: 4, min: 1, max: 32, display_min: 1, display_max: 8 },
     },
     model_param(c"rife"),
+    gap::MODEL_PARAM,
     STATUS_PARAM,
     UPDATE_STATUS_PARAM,
 ];
@@ -259,7 +263,7 @@ pub fn shutter_times(t: f64, degrees: f64, samples: usize) -> Vec<f64> {
 pub(super) fn plan(values: &ParamValues, t: f64, source: Option<FrameRange>) -> Result<FramePlan, EffectError> {
     let source = source.filter(|s| !s.is_empty()).ok_or(EffectError::NoSource)?;
     match values.choice(PARAM_MODE)? {
-        MODE_FILL => return plan_fill(values, t, source),
+        MODE_FILL => return gap::plan_fill(values, t, source),
         MODE_REPAIR => return plan_repair_window(values, t, source),
         _ => {}
     }
@@ -281,29 +285,6 @@ pub(super) fn plan(values: &ParamValues, t: f64, source: Option<FrameRange>) -> 
     }
     let (before, after) = (s.floor(), s.ceil());
     Ok(FramePlan::Model(ModelWork::Interpolate { before, after, fraction: s - before }))
-}
-
-fn plan_fill(values: &ParamValues, t: f64, source: FrameRange) -> Result<FramePlan, EffectError> {
-    let bad = parse_frame_list(values.string(PARAM_FILL)?)?;
-    let frame = match whole(t) {
-        Some(f) if bad.contains(f as i64) => f as i64,
-        _ => return Ok(FramePlan::PassThrough { source_time: t }),
-    };
-    let (first, last) = (source.first.ceil() as i64, source.last.floor() as i64);
-    let before = bad.unlisted_before(frame).filter(|&b| b >= first);
-    let after = bad.unlisted_after(frame).filter(|&a| a <= last);
-    match (before, after) {
-        (Some(b), Some(a)) => Ok(FramePlan::Model(ModelWork::Interpolate {
-            before: b as f64,
-            after: a as f64,
-            // In i128: the source may span more than an i64 can count.
-            fraction: (i128::from(frame) - i128::from(b)) as f64 / (i128::from(a) - i128::from(b)) as f64,
-        })),
-        _ => Err(EffectError::InvalidParam(
-            "Fill Frames",
-            format!("frame {frame} has no good frame on both sides inside the source (frames {first} to {last})"),
-        )),
-    }
 }
 
 fn max_repair(values: &ParamValues) -> Result<i64, EffectError> {
@@ -595,21 +576,6 @@ mod tests {
         assert_eq!(time_domain(&fill("3"), SRC).unwrap(), SRC);
     }
 
-    #[test]
-    fn fill_rebuilds_listed_frames_from_the_nearest_good_neighbours() {
-        let v = fill("12, 40-42");
-        assert_eq!(plan(&v, 11.0, SRC).unwrap(), FramePlan::PassThrough { source_time: 11.0 });
-        assert_eq!(
-            plan(&v, 12.0, SRC).unwrap(),
-            FramePlan::Model(ModelWork::Interpolate { before: 11.0, after: 13.0, fraction: 0.5 })
-        );
-        assert_eq!(
-            plan(&v, 41.0, SRC).unwrap(),
-            FramePlan::Model(ModelWork::Interpolate { before: 39.0, after: 43.0, fraction: 0.5 })
-        );
-        assert_eq!(INTERPOLATE.frames_needed(&v, 40.0, SRC).unwrap(), Some(FrameRange::new(39.0, 43.0)));
-    }
-
     fn repair(max_run: i32) -> ParamValues {
         let mut v = ParamValues::defaults(&INTERPOLATE);
         v.set(PARAM_MODE, ParamValue::Choice(MODE_REPAIR));
@@ -655,15 +621,5 @@ mod tests {
         assert_eq!(plan_with(&repair(2), 11, &[10, 11, 12]), FramePlan::PassThrough { source_time: 11.0 });
         assert_eq!(plan_with(&v, 18, &[18, 19]), FramePlan::PassThrough { source_time: 18.0 });
         assert_eq!(plan_with(&v, 0, &[]), FramePlan::PassThrough { source_time: 0.0 });
-    }
-
-    #[test]
-    fn fill_errors_name_the_problem() {
-        let err = plan(&fill("12, x"), 12.0, SRC).unwrap_err();
-        assert!(err.to_string().starts_with("Fill Frames: 'x' (item 2)"), "{err}");
-        let err = plan(&fill("0-1"), 0.0, SRC).unwrap_err();
-        assert!(err.to_string().contains("no good frame on both sides"), "{err}");
-        // A list that does not touch this frame still passes it through.
-        assert_eq!(plan(&fill("98-99"), 5.0, SRC).unwrap(), FramePlan::PassThrough { source_time: 5.0 });
     }
 }

@@ -2,11 +2,14 @@
 //! missing frames generated between the good frames at its ends (rendered out of order on two
 //! threads, made once), the good frames bit-exact, the made frames neither copies of the end
 //! frames nor RIFE's; Auto on Kinema-tiny (whose manifest states no minimum gap) interpolates;
-//! a Gap Model that does not exist fails those frames with its name and renders nothing; and
-//! `kinema interpolate --gap generate` gives the same frames.
+//! a model whose manifest states `gap.min_frames` has Auto generate gaps that long and
+//! interpolate shorter ones; a Gap Model that does not exist, or whose `gap` block is invalid,
+//! fails those frames with its name and renders nothing; and `kinema interpolate --gap generate`
+//! gives the same frames.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
 
 use kinema_e2e::*;
 use kinema_host::{ClipSource, Context, HostImage, Instance, ParamValue, RenderOutput, RenderRequest};
@@ -133,5 +136,73 @@ fn a_gap_model_that_does_not_exist_fails_the_gap_and_renders_nothing() {
         let failure = out.frames[&7].as_ref().expect_err("the gap frame must fail");
         assert!(failure.message.contains("Gap Model 'no-such-model'"), "{method}: {}", failure.message);
         assert!(status(&inst).contains("Gap Model 'no-such-model'"), "{method}: {}", status(&inst));
+    }
+}
+
+/// A copy of Kinema-tiny whose manifest has `gap` as its gap block.
+fn tiny_with_gap(name: &str, gap: serde_json::Value) -> PathBuf {
+    let src = kinema_bundle::workspace_root().join("models/kinema-tiny");
+    let dest = std::env::temp_dir().join(format!("kinema-gap-model-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dest);
+    std::fs::create_dir_all(&dest).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dest.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let manifest = dest.join("manifest.json");
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    json["gap"] = gap;
+    std::fs::write(&manifest, json.to_string()).unwrap();
+    dest
+}
+
+#[test]
+fn auto_generates_the_gaps_a_models_manifest_says_it_wins_on() {
+    let source = fixture_clip();
+    let rife = render(&fill(&source, "Interpolate"), vec![7], 1);
+    let auto_with = |model: &PathBuf| {
+        let inst = fill(&source, "Auto");
+        inst.set_param("gap_model", ParamValue::String(model.to_string_lossy().into_owned())).unwrap();
+        inst.set_param("gap_prompt", ParamValue::String(CAPTION.into())).unwrap();
+        let out = render(&inst, vec![3, 7, 12], 1);
+        // Status shows the frame rendered last.
+        render(&inst, vec![7], 1);
+        (out, status(&inst))
+    };
+
+    // 8 missing frames or more are generated (with the block's own steps).
+    let eager = tiny_with_gap("eager", serde_json::json!({"min_frames": 8, "steps": 8}));
+    let (out, said) = auto_with(&eager);
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    assert!(image(&out, 3).data == source[&3].data && image(&out, 12).data == source[&12].data);
+    let name = eager.display();
+    assert!(
+        said.starts_with(&format!(
+            "Frames 4–11: generated ({name}, seed 0, Auto: {name} generates gaps of 8 frames or more)"
+        )),
+        "{said}"
+    );
+    assert!(mean_abs(image(&out, 7), image(&rife, 7)) > 1e-3, "Auto generated, not RIFE");
+
+    // 9 or more: this gap of 8 is interpolated.
+    let wary = tiny_with_gap("wary", serde_json::json!({"min_frames": 9}));
+    let (out, said) = auto_with(&wary);
+    assert!(image(&out, 7).data == image(&rife, 7).data, "Auto interpolated");
+    assert!(
+        said.contains(&format!("interpolated (RIFE, Auto: {} generates gaps of 9 frames or more)", wary.display())),
+        "{said}"
+    );
+
+    // A gap block the runtime cannot use is named, and nothing is rendered in the gap.
+    let broken = tiny_with_gap("broken", serde_json::json!({"min_frames": 0}));
+    let (out, said) = auto_with(&broken);
+    assert!(image(&out, 3).data == source[&3].data);
+    let failure = out.frames[&7].as_ref().expect_err("an invalid gap block fails the gap");
+    assert!(failure.message.contains("gap: min_frames 0 must be 1 to"), "{}", failure.message);
+    assert!(said.contains("gap: min_frames 0"), "{said}");
+    for dir in [eager, wary, broken] {
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

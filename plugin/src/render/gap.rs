@@ -10,6 +10,7 @@ use super::{failed, frame_label, interpolate, Host, Output, RenderError, RenderR
 use crate::diffusion::VideoModel;
 use crate::effects::gap::{self as effect, GapMethod};
 use crate::effects::{EffectKind, ModelWork, ParamValues};
+use crate::engine::generation::Prompts;
 
 /// Seam Blend of a generated gap: Animate's default (the model's frames dissolve in from each
 /// good frame, carried along the motion, over this many frames).
@@ -33,6 +34,11 @@ pub fn render(
         1 => format!("Frame {}", frame_label(before + 1.0)),
         _ => format!("Frames {}–{}", frame_label(before + 1.0), frame_label(after - 1.0)),
     };
+    if gap.method == GapMethod::Generate {
+        // A blocked Gap Prompt costs no model work (checked again, as the model reads it, when
+        // the shot is asked for; Auto checks it there once it decides to generate).
+        Prompts::checked(&gap.prompt, "", None).map_err(failed)?;
+    }
     // Interpolate never needs the generation model; Auto and Generate read its manifest.
     let generation = match gap.method {
         GapMethod::Interpolate => None,

@@ -8,7 +8,7 @@
 //! process alive.
 //!
 //! Model work stays out of the loop: Generate, Animate and Extend always get a model that is
-//! missing, unset or of the wrong kind, and Interpolate mostly a missing one, so cases hit
+//! missing, unset or of the wrong kind (as do Interpolate's generated gaps), and Interpolate mostly a missing one, so cases hit
 //! planning, pass-through, validation and error paths; a few run RIFE on tiny frames.
 //! Deterministic: a fixed seed, no persistence files. `KINEMA_FUZZ_CASES` and `KINEMA_FUZZ_SEED`
 //! override the case count (10 000) and seed for longer local runs.
@@ -344,6 +344,15 @@ fn run_case(bundle: &Bundle, case: &Case) -> Result<(), TestCaseError> {
     let models = if id == INTERPOLATE { INTERPOLATE_MODELS } else { GENERATIVE_MODELS };
     let model = models[case.model.index(models.len())];
     inst.set_param("model", ParamValue::String(model.into())).map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+    if id == INTERPOLATE {
+        // Generated gaps stay out of the loop too: Gap Method Generate gets a model that cannot make
+        // them; otherwise the bundle's Kinema-tiny may be read (its manifest never has Auto generate).
+        let generate = matches!(inst.param("gap_method"), Ok(ParamValue::Choice(2)));
+        let gap_model =
+            if generate { GENERATIVE_MODELS[1 + case.model.index(GENERATIVE_MODELS.len() - 1)] } else { "" };
+        inst.set_param("gap_model", ParamValue::String(gap_model.into()))
+            .map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+    }
 
     let first = if with_source { case.source.first } else { 0 };
     let (ox, oy) = case.origin;

@@ -154,6 +154,20 @@ pub struct InterpolateArgs {
     /// Find frozen/duplicated frames and rebuild them.
     #[arg(long)]
     pub repair: bool,
+    /// With --fill: how each gap (a run of listed frames) is rebuilt: interpolate (RIFE), generate
+    /// (the video model makes the frames between the good frames at each end) or auto (generate
+    /// where the model's manifest says it wins on a gap that long; the effect's default).
+    #[arg(long, value_enum, requires = "fill")]
+    pub gap: Option<GapArg>,
+    /// With --fill: what generated gaps show (Gap Prompt), for example the clip's caption.
+    #[arg(long, requires = "fill")]
+    pub gap_prompt: Option<String>,
+    /// With --fill: the video model for generated gaps, a name or folder (default: Kinema-tiny).
+    #[arg(long, requires = "fill")]
+    pub gap_model: Option<String>,
+    /// With --fill: the noise seed of generated gaps.
+    #[arg(long, requires = "fill", value_parser = clap::value_parser!(i32).range(0..))]
+    pub gap_seed: Option<i32>,
     /// Extra parameter values, as for render: --set cut_sensitivity=0.7.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
@@ -163,6 +177,25 @@ pub struct InterpolateArgs {
     /// Frames rendered concurrently.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+}
+
+/// Interpolate's Gap Method, as `--gap` takes it.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GapArg {
+    Auto,
+    Interpolate,
+    Generate,
+}
+
+impl GapArg {
+    /// The Gap Method option's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            GapArg::Auto => "Auto",
+            GapArg::Interpolate => "Interpolate",
+            GapArg::Generate => "Generate",
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]

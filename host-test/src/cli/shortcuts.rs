@@ -109,6 +109,10 @@ pub(super) fn interpolate_args(a: &InterpolateArgs) -> Result<RenderArgs> {
             );
         }
         set.extend(["mode=Fill Frames".to_string(), format!("fill_frames={list}")]);
+        set.extend(a.gap.map(|g| format!("gap_method={}", g.label())));
+        set.extend(a.gap_prompt.as_ref().map(|p| format!("gap_prompt={p}")));
+        set.extend(a.gap_model.as_ref().map(|m| format!("gap_model={m}")));
+        set.extend(a.gap_seed.map(|s| format!("gap_seed={s}")));
         format!("{first}-{last}")
     } else if a.repair {
         set.push("mode=Repair Duplicates".into());
@@ -261,6 +265,56 @@ mod tests {
         assert!(!set(&[]).iter().any(|s| s.starts_with("match_source")), "the effect's default (on) applies");
         assert!(set(&["--seam-blend", "0"]).iter().any(|s| s == "seam_blend=0"));
         assert!(!set(&[]).iter().any(|s| s.starts_with("seam_blend")), "the effect's default applies");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn interpolate_fill_sets_the_gap_method_prompt_model_and_seed() {
+        let dir = std::env::temp_dir().join(format!("kinema-cli-gap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..12 {
+            crate::HostImage::new(4, 2, Depth::U8, crate::Components::Rgb)
+                .save(&dir.join(format!("{i:04}.png")))
+                .unwrap();
+        }
+        let pattern = dir.join("%04d.png");
+        let parse = |extra: &[&str]| {
+            let base = ["kinema", "interpolate", pattern.to_str().unwrap(), "--out", "o/%04d.png"];
+            Cli::try_parse_from(base.iter().copied().chain(extra.iter().copied())).map(|cli| match cli.command {
+                Command::Interpolate(a) => interpolate_args(&a).unwrap().set,
+                _ => panic!("not interpolate"),
+            })
+        };
+        let set = parse(&[
+            "--fill",
+            "2-9",
+            "--gap",
+            "generate",
+            "--gap-prompt",
+            "a red circle, moving right",
+            "--gap-seed",
+            "3",
+        ])
+        .unwrap();
+        for s in [
+            "mode=Fill Frames",
+            "fill_frames=2-9",
+            "gap_method=Generate",
+            "gap_prompt=a red circle, moving right",
+            "gap_seed=3",
+        ] {
+            assert!(set.iter().any(|x| x == s), "{s} missing from {set:?}");
+        }
+        assert!(!set.iter().any(|x| x.starts_with("gap_model")), "the effect's default model applies");
+        assert!(parse(&["--fill", "2", "--gap", "interpolate", "--gap-model", "m"])
+            .unwrap()
+            .iter()
+            .any(|x| x == "gap_model=m"));
+        assert!(parse(&["--fill", "2"]).unwrap().iter().all(|x| !x.starts_with("gap_")), "Auto, the default");
+        // The gap options belong to --fill, and the method is one of three.
+        assert!(parse(&["--gap", "generate"]).is_err());
+        assert!(parse(&["--fill", "2", "--gap", "dream"]).is_err());
+        assert!(parse(&["--fill", "2", "--gap-seed", "-1"]).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

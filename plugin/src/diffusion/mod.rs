@@ -1,6 +1,7 @@
 //! Latent video diffusion (no OFX here): model manifests, schedulers, noise, and the LTX-Video
 //! pipelines on ONNX graphs.
 
+pub mod gap;
 pub mod limits;
 pub mod long;
 pub mod manifest;
@@ -10,6 +11,7 @@ pub mod pipeline;
 pub mod scheduler;
 pub mod tokenize;
 
+pub use gap::{GapSettings, GapSpec};
 pub use long::{
     made_order, shot_window_plan, window_plan, windows_made, DecodeTiling, EndKeyframe, LongNoise, LongRequest,
     LongSchedule, LongScheduler, NoStore, NoiseStream, SeededStreams, ShotState, WindowSettings, WindowStore,

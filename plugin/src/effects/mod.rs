@@ -8,6 +8,7 @@ mod animate;
 pub mod curve;
 mod extend;
 mod frames;
+pub mod gap;
 mod generate;
 pub mod interpolate;
 mod params;

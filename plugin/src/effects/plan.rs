@@ -63,6 +63,9 @@ pub enum ModelWork {
     Extend { direction: Direction, context: FrameRange, index: i64 },
     /// A frame between source frames `before` and `after` at `fraction` (0 < fraction < 1) from `before`.
     Interpolate { before: f64, after: f64, fraction: f64 },
+    /// Fill Frames: listed frame `frame` of the gap between the good source frames `before` and
+    /// `after`, made as Gap Method says (RIFE in-betweens, or a shot generated between the two).
+    Gap { before: f64, after: f64, frame: i64 },
     /// Motion blur: the mean of the source frame or in-between at each of `samples` (source times,
     /// spread over the shutter interval); `centre` is the source time of the frame itself.
     Blur { samples: Vec<f64>, centre: f64 },
@@ -77,7 +80,9 @@ impl ModelWork {
             ModelWork::Animate { image_frame, end_frame: Some(end), .. } => Some(FrameRange::new(image_frame, end)),
             ModelWork::Animate { image_frame, end_frame: None, .. } => Some(FrameRange::single(image_frame)),
             ModelWork::Extend { context, .. } => Some(context),
-            ModelWork::Interpolate { before, after, .. } => Some(FrameRange::new(before, after)),
+            ModelWork::Interpolate { before, after, .. } | ModelWork::Gap { before, after, .. } => {
+                Some(FrameRange::new(before, after))
+            }
             ModelWork::Blur { ref samples, .. } => {
                 let lo = samples.iter().copied().fold(f64::INFINITY, f64::min);
                 let hi = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -126,6 +131,10 @@ impl FramePlan {
             FramePlan::Model(ModelWork::Extend { direction: Direction::Backward, context, .. }) => Some(context.first),
             FramePlan::Model(ModelWork::Interpolate { before, after, fraction }) => {
                 Some(if fraction < 0.5 { before } else { after })
+            }
+            // A generated gap is fitted to the output as an in-between is: the nearer good frame's size.
+            FramePlan::Model(ModelWork::Gap { before, after, frame }) => {
+                Some(if super::gap::fraction(before, after, frame) < 0.5 { before } else { after })
             }
             FramePlan::Inspect { frame, .. } => Some(frame as f64),
         }

@@ -141,7 +141,7 @@ pub fn render(
             }
             (Shot::Extend { direction, context, added }, index)
         }
-        ModelWork::Interpolate { .. } | ModelWork::Blur { .. } => {
+        ModelWork::Interpolate { .. } | ModelWork::Blur { .. } | ModelWork::Gap { .. } => {
             return Err(RenderError::failed("internal: interpolation is not a generated shot"))
         }
     };

@@ -5,10 +5,12 @@
 //!
 //! One render: plan the frame ([`crate::effects`]); then either pass a source frame through
 //! bit-exact, or make it: [`generate`] (prompt policy, model, the shot's clip, seam matching,
-//! assembly) or [`interpolate`] (guards, the interpolator, alpha, assembly). A new render stage
+//! assembly), [`interpolate`] (guards, the interpolator, alpha, assembly) or [`gap`] (Fill
+//! Frames: one of the two, by Gap Method). A new render stage
 //! (frame review, watermark) is one module here, called from the effect's function.
 
 mod assemble;
+pub mod gap;
 pub mod generate;
 pub mod interpolate;
 #[cfg(test)]
@@ -151,6 +153,10 @@ pub fn render_frame(
         FramePlan::Model(ModelWork::Interpolate { before, after, fraction }) => {
             let frames = frames.as_mut().ok_or_else(not_connected)?;
             interpolate::render(values, frames, before, after, fraction, out)
+        }
+        FramePlan::Model(ModelWork::Gap { before, after, frame }) => {
+            let frames = frames.as_mut().ok_or_else(not_connected)?;
+            gap::render(values, frames, before, after, frame, render_scale, out, host)
         }
         FramePlan::Model(ModelWork::Blur { samples, .. }) => {
             let frames = frames.as_mut().ok_or_else(not_connected)?;

@@ -278,3 +278,38 @@ fn shot_settings_read_only_the_parameters_an_effect_has() {
     let extend = generate::ShotParams::read(&ParamValues::defaults(&EXTEND)).unwrap();
     assert!(extend.extend_frames.is_some() && extend.match_source.is_some() && extend.seam_blend.is_some());
 }
+
+#[test]
+fn a_gap_with_a_missing_model_or_a_blocked_prompt_fails_and_writes_nothing() {
+    use crate::effects::gap::{GAP_AUTO, GAP_GENERATE, GAP_INTERPOLATE, PARAM_GAP_METHOD, PARAM_GAP_MODEL};
+    use crate::effects::interpolate::{MODE_FILL, PARAM_FILL};
+    let mut values = ParamValues::defaults(&INTERPOLATE);
+    values.set(PARAM_MODE, ParamValue::Choice(MODE_FILL));
+    values.set(PARAM_FILL, ParamValue::String("2-4".into()));
+    values.set(PARAM_GAP_MODEL, ParamValue::String("no-such-model".into()));
+    values.set(PARAM_MODEL, ParamValue::String("no-such-rife".into()));
+    // Auto needs the generation model's manifest to decide; Generate needs the model itself.
+    for method in [GAP_AUTO, GAP_GENERATE] {
+        values.set(PARAM_GAP_METHOD, ParamValue::Choice(method));
+        let mut source = FakeSource::new(0..8);
+        let mut out = FakeOutput::default();
+        let err = render(&INTERPOLATE, &values, 3.0, Some(&mut source), &mut out).unwrap_err().to_string();
+        assert!(err.starts_with("Gap Model 'no-such-model': "), "{err}");
+        assert!(out.written.is_empty() && out.passed.is_empty(), "nothing made up in its place");
+        let good = render(&INTERPOLATE, &values, 1.0, Some(&mut source), &mut out).unwrap();
+        assert_eq!(good, "Pass-through of source frame 1");
+    }
+    // A blocked Gap Prompt is refused before the model is looked for.
+    values.set(PARAM_GAP_METHOD, ParamValue::Choice(GAP_GENERATE));
+    values.set(crate::effects::gap::PARAM_GAP_PROMPT, ParamValue::String("a close-up of gore".into()));
+    let mut out = FakeOutput::default();
+    let err = render(&INTERPOLATE, &values, 3.0, Some(&mut FakeSource::new(0..8)), &mut out).unwrap_err().to_string();
+    assert!(err.contains("graphic violence") && !err.contains("no-such-model"), "{err}");
+    assert!(out.written.is_empty());
+    // Interpolate never opens the generation model: the interpolation model's own error.
+    values.set(PARAM_GAP_METHOD, ParamValue::Choice(GAP_INTERPOLATE));
+    let mut out = FakeOutput::default();
+    let err = render(&INTERPOLATE, &values, 3.0, Some(&mut FakeSource::new(0..8)), &mut out).unwrap_err().to_string();
+    assert!(err.contains("no-such-rife") && !err.contains("Gap Model"), "{err}");
+    assert!(out.written.is_empty());
+}

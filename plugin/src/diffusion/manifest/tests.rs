@@ -1,0 +1,87 @@
+//! The manifest's checks: windows, precisions and the frame classifier, on Kinema-tiny's manifest.
+
+use super::*;
+
+#[test]
+fn windows_diffusers_cannot_stitch_or_out_of_range_settings_are_refused() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kinema-tiny");
+    let m = Manifest::load(&root, "kinema-tiny").unwrap();
+    let w = m.windows.clone().expect("Kinema-tiny slides windows");
+    assert_eq!(m.check_windows(&w), Ok(()));
+    let with = |edit: fn(&mut Windows)| {
+        let mut w = w.clone();
+        edit(&mut w);
+        m.check_windows(&w).unwrap_err()
+    };
+    assert!(with(|w| w.frames = 16).contains("not a length this model makes"));
+    // Kinema-tiny's frames are 2k+1: an overlap of 4 frames is 2 latent frames, 1 is 0.
+    assert!(with(|w| w.overlap = 4).contains("is 2 latent frames"));
+    assert!(with(|w| w.overlap = 1).contains("is 0 latent frames"));
+    assert!(with(|w| w.overlap = 18).contains("must be 1 or 3 to 8"));
+    assert!(with(|w| w.overlap_strength = 0.0).contains("overlap_strength"));
+    assert!(with(|w| w.overlap_strength = f32::NAN).contains("overlap_strength"));
+    assert!(with(|w| w.adain_factor = 1.5).contains("adain_factor"));
+}
+
+fn parse(json: &str) -> Result<Precision, String> {
+    let p: Precision = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    p.check().map(|()| p)
+}
+
+/// The fields export.py writes per --dtype, their default for older manifests, and what the
+/// runtime cannot feed.
+#[test]
+fn precision_fields_of_every_export_dtype_and_their_refusals() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kinema-tiny");
+    let m = Manifest::load(&root, "kinema-tiny").unwrap();
+    assert!(m.precisions().iter().all(|(_, p)| **p == Precision::default()), "absent means fp32");
+    assert_eq!(parse(r#"{"weights":"fp32","compute":"fp32","io":"float32"}"#).unwrap().name(), "fp32");
+    assert_eq!(parse(r#"{"weights":"fp16","compute":"fp16","io":"float32"}"#).unwrap().name(), "fp16");
+    let int8 = r#"{"weights":"int8","compute":"fp32","io":"float32","format":"MatMulNBits","block_size":32}"#;
+    let int8_math = r#"{"weights":"int8","compute":"int8","io":"float32","format":"MatMulNBits","block_size":32}"#;
+    assert_eq!(parse(int8_math).unwrap().name(), "int8");
+    assert!(parse(r#"{"weights":"int8","compute":"int8"}"#).unwrap_err().contains("MatMulNBits"));
+    assert!(parse(r#"{"weights":"fp32","compute":"int8"}"#).is_err());
+    assert_eq!(parse(int8).unwrap().block_size, Some(32));
+    let int4 = int8.replace("int8", "int4");
+    assert_eq!(parse(&int4).unwrap().name(), "int4");
+    assert!(parse(r#"{"weights":"fp16","compute":"fp16","io":"float16"}"#).unwrap_err().contains("float32"));
+    assert!(parse(r#"{"weights":"int8","compute":"fp32"}"#).unwrap_err().contains("MatMulNBits"));
+    assert!(parse(r#"{"weights":"int4","compute":"fp16","format":"MatMulNBits"}"#).is_err());
+    assert!(parse(r#"{"weights":"bf16","compute":"fp32"}"#).unwrap_err().contains("bf16"));
+    assert!(parse(r#"{"weights":"fp32","compute":"fp32","dtype":"x"}"#).unwrap_err().contains("dtype"));
+    // A manifest that names an unsupported precision fails to load, naming the field.
+    let dir = std::env::temp_dir().join(format!("kinema-precision-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in std::fs::read_dir(&root).unwrap().flatten() {
+        if f.path().is_file() {
+            std::fs::copy(f.path(), dir.join(f.file_name())).unwrap();
+        }
+    }
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("manifest.json")).unwrap()).unwrap();
+    json["components"]["transformer"]["precision"] = serde_json::json!({"weights":"int8","compute":"fp32"});
+    std::fs::write(dir.join("manifest.json"), json.to_string()).unwrap();
+    let err = Manifest::load(&dir, "copy").unwrap_err().to_string();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(err.contains("components.transformer.precision"), "{err}");
+}
+
+#[test]
+fn a_frame_classifier_must_say_its_size_and_distinct_labels() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kinema-tiny");
+    let m = Manifest::load(&root, "kinema-tiny").unwrap();
+    let c = m.components.frame_classifier.clone().expect("Kinema-tiny ships a frame classifier");
+    assert!(m.files().contains(&c.file.as_str()), "the classifier is one of the model's files");
+    let with = |edit: fn(&mut FrameClassifierSpec)| {
+        let mut c = c.clone();
+        edit(&mut c);
+        c.check()
+    };
+    assert_eq!(with(|_| ()), Ok(()));
+    assert!(with(|c| c.width = 0).unwrap_err().contains("input size"));
+    assert!(with(|c| c.height = 5000).unwrap_err().contains("input size"));
+    assert!(with(|c| c.labels.clear()).unwrap_err().contains("labels is empty"));
+    assert!(with(|c| c.labels.push("red".into())).unwrap_err().contains("listed twice"));
+    assert!(with(|c| c.labels[0] = " ".into()).unwrap_err().contains("empty"));
+}

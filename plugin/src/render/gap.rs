@@ -1,0 +1,100 @@
+//! Fill Frames, one frame of a gap: decide how the gap is filled (Gap Method; Auto asks the
+//! generation model's manifest for the shortest gap it generates), then make the frame as an
+//! in-between ([`super::interpolate`]) or as a frame of the shot generated between the good
+//! frames at the gap's ends ([`super::generate`], the End on a Frame machinery: one shot per gap
+//! and parameter set, made once in the clip cache and served to every frame and thread). Status
+//! names the gap and the method.
+
+use super::generate::{self, ShotParams};
+use super::{failed, frame_label, interpolate, Host, Output, RenderError, RenderResult, SourceFrames};
+use crate::diffusion::VideoModel;
+use crate::effects::gap::{self as effect, GapMethod};
+use crate::effects::{EffectKind, ModelWork, ParamValues};
+use crate::engine::generation::Prompts;
+
+/// Seam Blend of a generated gap: Animate's default (the model's frames dissolve in from each
+/// good frame, carried along the motion, over this many frames).
+const SEAM_BLEND: usize = 4;
+
+/// Makes listed frame `frame` of the gap between good source frames `before` and `after`.
+#[allow(clippy::too_many_arguments)]
+pub fn render(
+    values: &ParamValues,
+    frames: &mut SourceFrames,
+    before: f64,
+    after: f64,
+    frame: i64,
+    render_scale: (f64, f64),
+    out: &mut dyn Output,
+    host: &dyn Host,
+) -> RenderResult<String> {
+    let gap = effect::params(values).map_err(failed)?;
+    let missing = effect::missing(before, after);
+    let span = match missing {
+        1 => format!("Frame {}", frame_label(before + 1.0)),
+        _ => format!("Frames {}–{}", frame_label(before + 1.0), frame_label(after - 1.0)),
+    };
+    if gap.method == GapMethod::Generate {
+        // A blocked Gap Prompt costs no model work (checked again, as the model reads it, when
+        // the shot is asked for; Auto checks it there once it decides to generate).
+        Prompts::checked(&gap.prompt, "", None).map_err(failed)?;
+    }
+    // Interpolate never needs the generation model; Auto and Generate read its manifest.
+    let generation = match gap.method {
+        GapMethod::Interpolate => None,
+        GapMethod::Auto | GapMethod::Generate => {
+            let bad = |e: String| RenderError::failed(format!("Gap Model '{}': {e}", gap.model));
+            let dir = crate::models::resolve(&gap.model).map_err(|e| bad(e.to_string()))?;
+            let model = VideoModel::open(&dir).map_err(|e| bad(e.to_string()))?;
+            Some(model.manifest.gap_settings())
+        }
+    };
+    let (generate, why) = match (gap.method, generation) {
+        (GapMethod::Generate, Some(s)) => (Some(s), String::new()),
+        (GapMethod::Auto, Some(s)) if effect::auto_generates(s.min_frames, missing) => (
+            Some(s),
+            format!(", Auto: {} generates gaps of {} frames or more", gap.model, s.min_frames.unwrap_or_default()),
+        ),
+        (GapMethod::Auto, Some(s)) => (
+            None,
+            match s.min_frames {
+                Some(min) => format!(", Auto: {} generates gaps of {min} frames or more", gap.model),
+                None => format!(", Auto: {}'s manifest sets no gap length to generate", gap.model),
+            },
+        ),
+        _ => (None, String::new()),
+    };
+    let Some(settings) = generate else {
+        let fraction = effect::fraction(before, after, frame);
+        let made = interpolate::render(values, frames, before, after, fraction, out)?;
+        return Ok(format!("{span}: interpolated (RIFE{why}). {made}"));
+    };
+    let params = ShotParams {
+        prompt: gap.prompt.clone(),
+        negative_prompt: String::new(),
+        seed: gap.seed,
+        steps: settings.steps,
+        guidance: settings.guidance,
+        model: gap.model.clone(),
+        length: None,
+        looped: None,
+        extend_frames: None,
+        match_source: Some(true),
+        seam_blend: Some(SEAM_BLEND),
+    };
+    // The gap's shot runs from the good frame before it to the good frame after it; both pass
+    // through elsewhere, bit-exact, and condition the frames between.
+    let index = (i128::from(frame) - before as i128) as i64;
+    let work = ModelWork::Animate { image_frame: before, end_frame: Some(after), index };
+    let made = generate::render(
+        EffectKind::Interpolate,
+        "Kinema Interpolate (gap)",
+        &params,
+        &work,
+        Some(frames),
+        render_scale,
+        out,
+        host,
+    )?;
+    Ok(format!("{span}: generated ({}, seed {}{why}). {made}", gap.model, gap.seed))
+}

@@ -1,0 +1,208 @@
+//! Fill Frames' Gap Method through the real bundle, on the bundle's Kinema-tiny: a gap of 8
+//! missing frames generated between the good frames at its ends (rendered out of order on two
+//! threads, made once), the good frames bit-exact, the made frames neither copies of the end
+//! frames nor RIFE's; Auto on Kinema-tiny (whose manifest states no minimum gap) interpolates;
+//! a model whose manifest states `gap.min_frames` has Auto generate gaps that long and
+//! interpolate shorter ones; a Gap Model that does not exist, or whose `gap` block is invalid,
+//! fails those frames with its name and renders nothing; and `kinema interpolate --gap generate`
+//! gives the same frames.
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+
+use kinema_e2e::*;
+use kinema_host::{ClipSource, Context, HostImage, Instance, ParamValue, RenderOutput, RenderRequest};
+
+/// models/kinema-tiny/fixtures/extend_source: 17 frames of 64×64 from Kinema-tiny's world.
+fn fixture_clip() -> BTreeMap<i64, HostImage> {
+    let dir = kinema_bundle::workspace_root().join("models/kinema-tiny/fixtures/extend_source");
+    (0..17)
+        .map(|i| {
+            let path = dir.join(format!("{i:04}.png"));
+            (i, HostImage::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display())))
+        })
+        .collect()
+}
+
+/// The fixture's caption (scene.json).
+const CAPTION: &str = "a yellow square moving right on a dark blue background";
+
+/// 8 missing frames, between the good frames 3 and 12.
+const GAP: RangeInclusive<i64> = 4..=11;
+
+fn fill(source: &BTreeMap<i64, HostImage>, method: &str) -> Instance {
+    let inst = load_bundle().create_instance(INTERPOLATE, Context::Filter).unwrap();
+    inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
+    inst.set_param_str("mode", "Fill Frames").unwrap();
+    inst.set_param("fill_frames", ParamValue::String("4-11".into())).unwrap();
+    inst.set_param_str("gap_method", method).unwrap();
+    inst
+}
+
+fn render(inst: &Instance, frames: Vec<i64>, threads: usize) -> RenderOutput {
+    let out = inst.render(&RenderRequest { frames, threads, ..Default::default() }).unwrap();
+    assert!(out.violations.is_empty(), "{:?}", out.violations);
+    out
+}
+
+fn image(out: &RenderOutput, t: i64) -> &HostImage {
+    out.frames[&t].as_ref().unwrap_or_else(|e| panic!("frame {t}: {e:?}"))
+}
+
+#[test]
+fn a_generated_gap_keeps_the_good_frames_and_makes_its_own_in_betweens() {
+    let source = fixture_clip();
+    let inst = fill(&source, "Generate");
+    inst.set_param("gap_prompt", ParamValue::String(CAPTION.into())).unwrap();
+    inst.set_param("gap_seed", ParamValue::Int(3)).unwrap();
+    // Out of order, on two threads: the gap's shot is made once and served to each frame.
+    let order = vec![8, 0, 16, 3, 12, 4, 11, 5, 6, 7, 9, 10, 1, 2, 13, 14, 15];
+    let started = std::time::Instant::now();
+    let generated = render(&inst, order, 2);
+    eprintln!("17 frames with a generated 8-frame gap: {:.1} s", started.elapsed().as_secs_f64());
+    assert!(generated.failures().is_empty(), "{:?}", generated.failures());
+    for t in (0..17).filter(|t| !GAP.contains(t)) {
+        assert!(image(&generated, t).data == source[&t].data, "good frame {t} is not bit-exact");
+    }
+    render(&inst, vec![7], 1);
+    let said = status(&inst);
+    assert!(said.starts_with("Frames 4–11: generated (kinema-tiny, seed 3)"), "{said}");
+
+    let rife = fill(&source, "Interpolate");
+    let interpolated = render(&rife, GAP.collect(), 2);
+    assert!(interpolated.failures().is_empty(), "{:?}", interpolated.failures());
+    assert!(status(&rife).starts_with("Frames 4–11: interpolated (RIFE)"), "{}", status(&rife));
+    for t in GAP {
+        let made = image(&generated, t);
+        let (to_before, to_after) = (mean_abs(made, &source[&3]), mean_abs(made, &source[&12]));
+        let to_rife = mean_abs(made, image(&interpolated, t));
+        eprintln!(
+            "frame {t}: from frame 3 {to_before:.4}, from frame 12 {to_after:.4}, from RIFE {to_rife:.4}, from the truth {:.4}",
+            mean_abs(made, &source[&t])
+        );
+        assert!(to_before > 1e-3 && to_after > 1e-3, "frame {t} copies an end frame");
+        assert!(to_rife > 1e-3, "frame {t} is RIFE's");
+    }
+
+    // The same gap from the command line: the shot is the same, so the frames are too.
+    let dir = std::env::temp_dir().join(format!("kinema-gap-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures = kinema_bundle::workspace_root().join("models/kinema-tiny/fixtures/extend_source/%04d.png");
+    let out = std::process::Command::new(kinema_exe())
+        .arg("--bundle")
+        .arg(bundle_path())
+        .arg("interpolate")
+        .arg(&fixtures)
+        .args(["--fill", "4-11", "--gap", "generate", "--gap-prompt", CAPTION, "--gap-seed", "3", "--out"])
+        .arg(dir.join("%04d.png"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    for t in [3, 4, 8, 11, 12] {
+        let written = HostImage::load(&dir.join(format!("{t:04}.png"))).unwrap();
+        assert!(written.data == image(&generated, t).data, "kinema interpolate frame {t} differs from the render");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn auto_on_kinema_tiny_interpolates_and_says_why() {
+    let source = fixture_clip();
+    let auto = fill(&source, "Auto");
+    let out = render(&auto, vec![3, 6, 12], 1);
+    let rife = render(&fill(&source, "Interpolate"), vec![6], 1);
+    assert!(image(&out, 6).data == image(&rife, 6).data, "Auto's frame is RIFE's");
+    assert!(image(&out, 3).data == source[&3].data && image(&out, 12).data == source[&12].data);
+    render(&auto, vec![6], 1);
+    let said = status(&auto);
+    assert!(
+        said.starts_with(
+            "Frames 4–11: interpolated (RIFE, Auto: kinema-tiny's manifest sets no gap length to generate)"
+        ),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_gap_model_that_does_not_exist_fails_the_gap_and_renders_nothing() {
+    let source = fixture_clip();
+    for method in ["Generate", "Auto"] {
+        let inst = fill(&source, method);
+        inst.set_param("gap_model", ParamValue::String("no-such-model".into())).unwrap();
+        let out = render(&inst, vec![3, 7], 1);
+        assert!(image(&out, 3).data == source[&3].data, "{method}: a good frame still passes through");
+        let failure = out.frames[&7].as_ref().expect_err("the gap frame must fail");
+        assert!(failure.message.contains("Gap Model 'no-such-model'"), "{method}: {}", failure.message);
+        assert!(status(&inst).contains("Gap Model 'no-such-model'"), "{method}: {}", status(&inst));
+    }
+}
+
+/// A copy of Kinema-tiny whose manifest has `gap` as its gap block.
+fn tiny_with_gap(name: &str, gap: serde_json::Value) -> PathBuf {
+    let src = kinema_bundle::workspace_root().join("models/kinema-tiny");
+    let dest = std::env::temp_dir().join(format!("kinema-gap-model-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dest);
+    std::fs::create_dir_all(&dest).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dest.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let manifest = dest.join("manifest.json");
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    json["gap"] = gap;
+    std::fs::write(&manifest, json.to_string()).unwrap();
+    dest
+}
+
+#[test]
+fn auto_generates_the_gaps_a_models_manifest_says_it_wins_on() {
+    let source = fixture_clip();
+    let rife = render(&fill(&source, "Interpolate"), vec![7], 1);
+    let auto_with = |model: &PathBuf| {
+        let inst = fill(&source, "Auto");
+        inst.set_param("gap_model", ParamValue::String(model.to_string_lossy().into_owned())).unwrap();
+        inst.set_param("gap_prompt", ParamValue::String(CAPTION.into())).unwrap();
+        let out = render(&inst, vec![3, 7, 12], 1);
+        // Status shows the frame rendered last.
+        render(&inst, vec![7], 1);
+        (out, status(&inst))
+    };
+
+    // 8 missing frames or more are generated (with the block's own steps).
+    let eager = tiny_with_gap("eager", serde_json::json!({"min_frames": 8, "steps": 8}));
+    let (out, said) = auto_with(&eager);
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    assert!(image(&out, 3).data == source[&3].data && image(&out, 12).data == source[&12].data);
+    let name = eager.display();
+    assert!(
+        said.starts_with(&format!(
+            "Frames 4–11: generated ({name}, seed 0, Auto: {name} generates gaps of 8 frames or more)"
+        )),
+        "{said}"
+    );
+    assert!(mean_abs(image(&out, 7), image(&rife, 7)) > 1e-3, "Auto generated, not RIFE");
+
+    // 9 or more: this gap of 8 is interpolated.
+    let wary = tiny_with_gap("wary", serde_json::json!({"min_frames": 9}));
+    let (out, said) = auto_with(&wary);
+    assert!(image(&out, 7).data == image(&rife, 7).data, "Auto interpolated");
+    assert!(
+        said.contains(&format!("interpolated (RIFE, Auto: {} generates gaps of 9 frames or more)", wary.display())),
+        "{said}"
+    );
+
+    // A gap block the runtime cannot use is named, and nothing is rendered in the gap.
+    let broken = tiny_with_gap("broken", serde_json::json!({"min_frames": 0}));
+    let (out, said) = auto_with(&broken);
+    assert!(image(&out, 3).data == source[&3].data);
+    let failure = out.frames[&7].as_ref().expect_err("an invalid gap block fails the gap");
+    assert!(failure.message.contains("gap: min_frames 0 must be 1 to"), "{}", failure.message);
+    assert!(said.contains("gap: min_frames 0"), "{said}");
+    for dir in [eager, wary, broken] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -39,15 +39,28 @@ pub fn render(
         // the shot is asked for; Auto checks it there once it decides to generate).
         Prompts::checked(&gap.prompt, "", None).map_err(failed)?;
     }
-    // Interpolate never needs the generation model; Auto and Generate read its manifest.
+    // Interpolate never needs the generation model; Auto and Generate read its manifest. A Gap
+    // Model the user named must open (a typo is an error, not a silent fallback); Auto with the
+    // default model, which Fill Frames uses without anyone asking for generation, interpolates
+    // when that model cannot open, and says why.
+    let open = || -> Result<_, String> {
+        let bad = |e: String| format!("Gap Model '{}': {e}", gap.model);
+        let dir = crate::models::resolve(&gap.model).map_err(|e| bad(e.to_string()))?;
+        let model = VideoModel::open(&dir).map_err(|e| bad(e.to_string()))?;
+        Ok(model.manifest.gap_settings())
+    };
+    let named = !values.string(effect::PARAM_GAP_MODEL).unwrap_or_default().trim().is_empty();
     let generation = match gap.method {
         GapMethod::Interpolate => None,
-        GapMethod::Auto | GapMethod::Generate => {
-            let bad = |e: String| RenderError::failed(format!("Gap Model '{}': {e}", gap.model));
-            let dir = crate::models::resolve(&gap.model).map_err(|e| bad(e.to_string()))?;
-            let model = VideoModel::open(&dir).map_err(|e| bad(e.to_string()))?;
-            Some(model.manifest.gap_settings())
-        }
+        GapMethod::Auto if !named => match open() {
+            Ok(settings) => Some(settings),
+            Err(e) => {
+                let fraction = effect::fraction(before, after, frame);
+                let made = interpolate::render(values, frames, before, after, fraction, out)?;
+                return Ok(format!("{span}: interpolated (RIFE, Auto: {e}). {made}"));
+            }
+        },
+        GapMethod::Auto | GapMethod::Generate => Some(open().map_err(RenderError::failed)?),
     };
     let (generate, why) = match (gap.method, generation) {
         (GapMethod::Generate, Some(s)) => (Some(s), String::new()),

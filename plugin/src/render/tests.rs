@@ -312,4 +312,12 @@ fn a_gap_with_a_missing_model_or_a_blocked_prompt_fails_and_writes_nothing() {
     let err = render(&INTERPOLATE, &values, 3.0, Some(&mut FakeSource::new(0..8)), &mut out).unwrap_err().to_string();
     assert!(err.contains("no-such-rife") && !err.contains("Gap Model"), "{err}");
     assert!(out.written.is_empty());
+    // Auto with the default Gap Model (nobody asked for generation) interpolates when that model
+    // cannot open, here as in a bundle without it: RIFE's error, not the gap model's.
+    values.set(PARAM_GAP_METHOD, ParamValue::Choice(GAP_AUTO));
+    values.set(PARAM_GAP_MODEL, ParamValue::String(String::new()));
+    values.set(crate::effects::gap::PARAM_GAP_PROMPT, ParamValue::String(String::new()));
+    let mut out = FakeOutput::default();
+    let err = render(&INTERPOLATE, &values, 3.0, Some(&mut FakeSource::new(0..8)), &mut out).unwrap_err().to_string();
+    assert!(err.contains("no-such-rife") && !err.contains("Gap Model"), "{err}");
 }

@@ -247,3 +247,31 @@ fn kinema_interpolate_takes_a_speed_curve_and_a_source_frame_curve() {
     assert!(HostImage::load(&dir.join("curve_0004.png")).unwrap().data == last.data);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An RGB float image mirrored left to right.
+fn mirror(img: &HostImage) -> HostImage {
+    let (w, s) = (img.width as usize, img.samples_f32());
+    let rows = s.chunks(w * 3).flat_map(|row| row.chunks(3).rev().flatten().copied().collect::<Vec<_>>());
+    HostImage::from_f32(img.width, img.height, Components::Rgb, &rows.collect::<Vec<_>>()).unwrap()
+}
+
+#[test]
+fn the_flip_ensemble_is_the_mean_of_the_pair_and_its_mirror() {
+    let (a, b) = (float("bikes_063_0"), float("bikes_063_1"));
+    let halfway = |frames: &[HostImage], flip: bool| {
+        let inst = instance(frames);
+        inst.set_param("speed", ParamValue::Double(0.5)).unwrap();
+        inst.set_param("flip_ensemble", ParamValue::Bool(flip)).unwrap();
+        images(&render_with(&inst, vec![0, 1], 2))
+    };
+    let ensemble = halfway(&[a.clone(), b.clone()], true);
+    let plain = halfway(&[a.clone(), b.clone()], false)[&1].samples_f32();
+    let mirrored = mirror(&halfway(&[mirror(&a), mirror(&b)], false)[&1]).samples_f32();
+    assert_eq!(ensemble[&0].data, a.data, "a source frame passes through bit-exact");
+    let got = ensemble[&1].samples_f32();
+    let worst =
+        got.iter().zip(plain.iter().zip(&mirrored)).map(|(g, (p, m))| (g - (p + m) / 2.0).abs()).fold(0.0, f32::max);
+    assert!(worst < 1e-6, "the ensemble is the mean of the two in-betweens (max error {worst})");
+    let apart = plain.iter().zip(&mirrored).map(|(p, m)| (p - m).abs()).sum::<f32>() / plain.len() as f32;
+    assert!(apart > 1e-4, "the mirrored pair's in-between differs (mean {apart}), so the test can see the ensemble");
+}

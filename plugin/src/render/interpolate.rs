@@ -256,6 +256,10 @@ fn in_between(
         interpolator.interpolate_matte(&a.frame, &b.frame, fraction as f32, scale)
     }
     .map_err(failed)?;
+    let rgb = match options.flip_ensemble {
+        true => interpolator.flip_ensemble(&rgb, &a.frame, &b.frame, fraction as f32, scale).map_err(failed)?,
+        false => rgb,
+    };
     let provider = interpolator.provider_name(scale, a.frame.width, a.frame.height);
 
     let alpha = match a.frame.channels {
@@ -275,11 +279,12 @@ fn in_between(
         frame: made,
         bounds: a.bounds,
         status: format!(
-            "Interpolated {:.3} of the way from source frame {} to {} ({}, {provider})",
+            "Interpolated {:.3} of the way from source frame {} to {} ({}{}, {provider})",
             fraction,
             label(before),
             label(after),
-            interpolator.manifest().name
+            interpolator.manifest().name,
+            if options.flip_ensemble { ", flip ensemble" } else { "" }
         ),
     })
 }

@@ -14,20 +14,6 @@ use std::path::PathBuf;
 use kinema_e2e::*;
 use kinema_host::{ClipSource, Context, HostImage, Instance, ParamValue, RenderOutput, RenderRequest};
 
-/// models/kinema-tiny/fixtures/extend_source: 17 frames of 64×64 from Kinema-tiny's world.
-fn fixture_clip() -> BTreeMap<i64, HostImage> {
-    let dir = kinema_bundle::workspace_root().join("models/kinema-tiny/fixtures/extend_source");
-    (0..17)
-        .map(|i| {
-            let path = dir.join(format!("{i:04}.png"));
-            (i, HostImage::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display())))
-        })
-        .collect()
-}
-
-/// The fixture's caption (scene.json).
-const CAPTION: &str = "a yellow square moving right on a dark blue background";
-
 /// 8 missing frames, between the good frames 3 and 12.
 const GAP: RangeInclusive<i64> = 4..=11;
 
@@ -52,9 +38,9 @@ fn image(out: &RenderOutput, t: i64) -> &HostImage {
 
 #[test]
 fn a_generated_gap_keeps_the_good_frames_and_makes_its_own_in_betweens() {
-    let source = fixture_clip();
+    let source = tiny_fixture_clip();
     let inst = fill(&source, "Generate");
-    inst.set_param("gap_prompt", ParamValue::String(CAPTION.into())).unwrap();
+    inst.set_param("gap_prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
     inst.set_param("gap_seed", ParamValue::Int(3)).unwrap();
     // Out of order, on two threads: the gap's shot is made once and served to each frame.
     let order = vec![8, 0, 16, 3, 12, 4, 11, 5, 6, 7, 9, 10, 1, 2, 13, 14, 15];
@@ -95,7 +81,7 @@ fn a_generated_gap_keeps_the_good_frames_and_makes_its_own_in_betweens() {
         .arg(bundle_path())
         .arg("interpolate")
         .arg(&fixtures)
-        .args(["--fill", "4-11", "--gap", "generate", "--gap-prompt", CAPTION, "--gap-seed", "3", "--out"])
+        .args(["--fill", "4-11", "--gap", "generate", "--gap-prompt", TINY_FIXTURE_PROMPT, "--gap-seed", "3", "--out"])
         .arg(dir.join("%04d.png"))
         .output()
         .unwrap();
@@ -109,7 +95,7 @@ fn a_generated_gap_keeps_the_good_frames_and_makes_its_own_in_betweens() {
 
 #[test]
 fn auto_on_kinema_tiny_interpolates_and_says_why() {
-    let source = fixture_clip();
+    let source = tiny_fixture_clip();
     let auto = fill(&source, "Auto");
     let out = render(&auto, vec![3, 6, 12], 1);
     let rife = render(&fill(&source, "Interpolate"), vec![6], 1);
@@ -127,7 +113,7 @@ fn auto_on_kinema_tiny_interpolates_and_says_why() {
 
 #[test]
 fn a_gap_model_that_does_not_exist_fails_the_gap_and_renders_nothing() {
-    let source = fixture_clip();
+    let source = tiny_fixture_clip();
     for method in ["Generate", "Auto"] {
         let inst = fill(&source, method);
         inst.set_param("gap_model", ParamValue::String("no-such-model".into())).unwrap();
@@ -141,31 +127,19 @@ fn a_gap_model_that_does_not_exist_fails_the_gap_and_renders_nothing() {
 
 /// A copy of Kinema-tiny whose manifest has `gap` as its gap block.
 fn tiny_with_gap(name: &str, gap: serde_json::Value) -> PathBuf {
-    let src = kinema_bundle::workspace_root().join("models/kinema-tiny");
-    let dest = std::env::temp_dir().join(format!("kinema-gap-model-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dest);
-    std::fs::create_dir_all(&dest).unwrap();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            std::fs::copy(&path, dest.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    let manifest = dest.join("manifest.json");
-    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    json["gap"] = gap;
-    std::fs::write(&manifest, json.to_string()).unwrap();
-    dest
+    let dir = std::env::temp_dir().join(format!("kinema-gap-model-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_model("kinema-tiny", &dir, |m| m["gap"] = gap)
 }
 
 #[test]
 fn auto_generates_the_gaps_a_models_manifest_says_it_wins_on() {
-    let source = fixture_clip();
+    let source = tiny_fixture_clip();
     let rife = render(&fill(&source, "Interpolate"), vec![7], 1);
     let auto_with = |model: &PathBuf| {
         let inst = fill(&source, "Auto");
         inst.set_param("gap_model", ParamValue::String(model.to_string_lossy().into_owned())).unwrap();
-        inst.set_param("gap_prompt", ParamValue::String(CAPTION.into())).unwrap();
+        inst.set_param("gap_prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
         let out = render(&inst, vec![3, 7, 12], 1);
         // Status shows the frame rendered last.
         render(&inst, vec![7], 1);

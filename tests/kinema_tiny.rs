@@ -57,20 +57,6 @@ fn blobs(out: &RenderOutput, frames: impl Iterator<Item = i64>) -> Vec<Blob> {
     frames.map(|t| blob(frame(out, t)).unwrap_or_else(|| panic!("frame {t} shows no object"))).collect()
 }
 
-/// The fixture clip rendered by data.py: "a yellow square moving right on a dark blue
-/// background", 17 frames of 64×64, the square's centre going from x 12.5 to 44.1.
-fn fixture_clip() -> BTreeMap<i64, HostImage> {
-    let dir = kinema_bundle::workspace_root().join("models/kinema-tiny/fixtures/extend_source");
-    (0..17)
-        .map(|i| {
-            let path = dir.join(format!("{i:04}.png"));
-            (i, HostImage::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display())))
-        })
-        .collect()
-}
-
-const FIXTURE_PROMPT: &str = "a yellow square moving right on a dark blue background";
-
 #[test]
 fn a_prompt_gives_the_named_object_moving_the_named_way() {
     let bundle = load_bundle();
@@ -93,10 +79,10 @@ fn a_prompt_gives_the_named_object_moving_the_named_way() {
 #[test]
 fn extend_continues_the_motion_and_matching_the_source_softens_the_seam() {
     let bundle = load_bundle();
-    let source = fixture_clip();
+    let source = tiny_fixture_clip();
     let inst = bundle.create_instance(EXTEND, Context::Filter).unwrap();
     inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
-    inst.set_param("prompt", ParamValue::String(FIXTURE_PROMPT.into())).unwrap();
+    inst.set_param("prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
     inst.set_param("extend_frames", ParamValue::Int(8)).unwrap();
     inst.set_param("context_frames", ParamValue::Int(9)).unwrap();
     let request = RenderRequest { frames: (16..25).collect(), threads: 2, ..Default::default() };
@@ -120,11 +106,11 @@ fn extend_continues_the_motion_and_matching_the_source_softens_the_seam() {
 #[test]
 fn keyframes_are_joined_in_order() {
     let bundle = load_bundle();
-    let source = fixture_clip();
+    let source = tiny_fixture_clip();
     let keys = BTreeMap::from([(0, source[&0].clone()), (16, source[&16].clone())]);
     let inst = bundle.create_instance(ANIMATE, Context::Filter).unwrap();
     inst.set_source("Source", ClipSource::Frames(keys)).unwrap();
-    inst.set_param("prompt", ParamValue::String(FIXTURE_PROMPT.into())).unwrap();
+    inst.set_param("prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
     inst.set_param("end_frame_enabled", ParamValue::Bool(true)).unwrap();
     inst.set_param("end_frame", ParamValue::Int(16)).unwrap();
     let request = RenderRequest { frames: (0..17).collect(), threads: 2, ..Default::default() };

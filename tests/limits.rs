@@ -51,23 +51,6 @@ fn assert_clean_error(out: &Output, cause: &str) {
     assert!(stderr.contains(cause), "stderr does not say {cause:?}:\n{stderr}");
 }
 
-fn copy_model(model: &str, dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
-    let src = kinema_bundle::workspace_root().join("models").join(model);
-    let dest = dir.join(model);
-    std::fs::create_dir_all(&dest).unwrap();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            std::fs::copy(&path, dest.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    let manifest = dest.join("manifest.json");
-    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    edit(&mut json);
-    std::fs::write(&manifest, json.to_string()).unwrap();
-    dest
-}
-
 /// Two neighbouring real frames as an image sequence.
 fn frames(dir: &Path) -> String {
     let input = dir.join("in");

@@ -126,18 +126,11 @@ fn turning_loop_on_remakes_only_the_last_window() {
     assert!(failures.contains("longer than one window") && failures.contains("lengthen it"), "{failures}");
 }
 
-/// Kinema-tiny's fixture clip: a yellow square moving right, 17 frames.
-fn fixture_clip() -> BTreeMap<i64, HostImage> {
-    let dir = kinema_bundle::workspace_root().join("models/kinema-tiny/fixtures/extend_source");
-    (0..17).map(|i| (i, HostImage::load(&dir.join(format!("{i:04}.png"))).unwrap())).collect()
-}
-
 /// An effect on `source` with the fixture clip's prompt, in 3 steps.
 fn tiny_filter(bundle: &kinema_host::Bundle, id: &str, source: &BTreeMap<i64, HostImage>) -> kinema_host::Instance {
     let inst = bundle.create_instance(id, Context::Filter).unwrap();
     inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
-    let prompt = "a yellow square moving right on a dark blue background";
-    inst.set_param("prompt", ParamValue::String(prompt.into())).unwrap();
+    inst.set_param("prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
     inst.set_param("steps", ParamValue::Int(3)).unwrap();
     inst
 }
@@ -160,7 +153,7 @@ fn a_shot_between_keyframes_longer_than_the_window_is_made_in_windows() {
     let _turn = serial();
     let bundle = load_bundle();
     // Kinema-tiny's square at the start and at the end of its fixture clip, 40 frames apart.
-    let clip = fixture_clip();
+    let clip = tiny_fixture_clip();
     let source = BTreeMap::from([(0, clip[&0].clone()), (40, clip[&16].clone())]);
     let inst = tiny_filter(&bundle, ANIMATE, &source);
     inst.set_param("end_frame_enabled", ParamValue::Bool(true)).unwrap();
@@ -183,7 +176,7 @@ fn a_shot_between_keyframes_longer_than_the_window_is_made_in_windows() {
 fn an_extension_longer_than_the_window_is_made_in_windows_either_way() {
     let _turn = serial();
     let bundle = load_bundle();
-    let source = fixture_clip();
+    let source = tiny_fixture_clip();
     let inst = tiny_filter(&bundle, EXTEND, &source);
     inst.set_param("extend_frames", ParamValue::Int(40)).unwrap();
     inst.set_param("context_frames", ParamValue::Int(9)).unwrap();

@@ -153,3 +153,37 @@ pub fn similar_frames(
 pub fn ltx_model() -> String {
     kinema_bundle::workspace_root().join("models/ltx").to_string_lossy().into_owned()
 }
+
+/// Kinema-tiny's fixture clip (models/kinema-tiny/fixtures/extend_source, rendered by data.py):
+/// "a yellow square moving right on a dark blue background", 17 frames of 64×64, the square's
+/// centre going from x 12.5 to 44.1.
+pub fn tiny_fixture_clip() -> BTreeMap<i64, HostImage> {
+    let dir = kinema_bundle::workspace_root().join("models/kinema-tiny/fixtures/extend_source");
+    (0..17)
+        .map(|i| {
+            let path = dir.join(format!("{i:04}.png"));
+            (i, HostImage::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display())))
+        })
+        .collect()
+}
+
+/// The fixture clip's caption (its scene.json).
+pub const TINY_FIXTURE_PROMPT: &str = "a yellow square moving right on a dark blue background";
+
+/// A copy of the shipped model folder `models/<model>` in `dir/<model>`, its manifest changed by `edit`.
+pub fn copy_model(model: &str, dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let src = kinema_bundle::workspace_root().join("models").join(model);
+    let dest = dir.join(model);
+    std::fs::create_dir_all(&dest).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dest.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let manifest = dest.join("manifest.json");
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    edit(&mut json);
+    std::fs::write(&manifest, json.to_string()).unwrap();
+    dest
+}

@@ -81,11 +81,9 @@ pub fn params(values: &ParamValues) -> Result<GapParams, EffectError> {
         other => return Err(EffectError::InvalidParam("Gap Method", format!("option {other} does not exist"))),
     };
     let model = values.string(PARAM_GAP_MODEL)?.trim();
-    let seed = values.int(PARAM_GAP_SEED)?;
-    // A host that does not enforce the declared minimum may hand over a negative seed.
-    if seed < 0 {
-        return Err(EffectError::InvalidParam("Gap Seed", format!("{seed} is below 0")));
-    }
+    // A host that does not enforce the declared minimum may hand over a negative seed: 0, as
+    // Generate's Seed does (Status shows the seed used), so an interpolated gap never fails on it.
+    let seed = values.int(PARAM_GAP_SEED)?.max(0);
     Ok(GapParams {
         method,
         prompt: values.string(PARAM_GAP_PROMPT)?.trim().to_string(),
@@ -199,7 +197,7 @@ mod tests {
         assert!(params(&v).unwrap_err().to_string().contains("Gap Method"));
         v.set(PARAM_GAP_METHOD, ParamValue::Choice(GAP_AUTO));
         v.set(PARAM_GAP_SEED, ParamValue::Int(-2));
-        assert!(params(&v).unwrap_err().to_string().contains("Gap Seed"));
+        assert_eq!(params(&v).unwrap().seed, 0, "a negative seed is taken as 0, as Generate's Seed");
     }
 
     #[test]

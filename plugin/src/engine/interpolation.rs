@@ -384,7 +384,12 @@ impl Interpolator {
                 == Some(TensorElementType::Float16))
         })?;
         let (h0, h1) = if half { (to_f16(&x0)?, to_f16(&x1)?) } else { (Vec::new(), Vec::new()) };
-        let out = session.with(|s| {
+        // Cropped straight out of the session's output (a 4K output is 100 MB: no copy of it).
+        let mut frame =
+            Frame::try_new(3, pair.h, pair.w).map_err(|e| EngineError::Input(format!("interpolating: {e}")))?;
+        let expected = [1, 3, ph as i64, pw as i64];
+        let n = ph * pw;
+        let mismatch = session.with(|s| {
             let outputs = if half {
                 s.run(ort::inputs![
                     names.frame0.as_str() => Tensor::from_array((shape, h0))?,
@@ -399,26 +404,28 @@ impl Interpolator {
                 ])?
             };
             let value = &outputs[self.manifest.output.as_str()];
-            let (dims, data): (Vec<i64>, Vec<f32>) = match value.try_extract_tensor::<f32>() {
-                Ok((shape, data)) => (shape.to_vec(), data.to_vec()),
+            let widened: Vec<f32>;
+            let (dims, data): (Vec<i64>, &[f32]) = match value.try_extract_tensor::<f32>() {
+                Ok((shape, data)) => (shape.to_vec(), data),
                 Err(_) => {
                     let (shape, data) = value.try_extract_tensor::<half::f16>()?;
-                    (shape.to_vec(), data.iter().map(|v| v.to_f32()).collect())
+                    widened = data.iter().map(|v| v.to_f32()).collect();
+                    (shape.to_vec(), &widened)
                 }
             };
-            Ok((dims, data))
+            if dims != expected {
+                return Ok(Some(dims));
+            }
+            for c in 0..3 {
+                pair.crop(&data[c * n..(c + 1) * n], frame.plane_mut(c), true);
+            }
+            Ok(None)
         })?;
-        let (dims, data) = out;
-        if dims != [1, 3, ph as i64, pw as i64] {
+        if let Some(dims) = mismatch {
             return Err(EngineError::Mismatch {
                 model: self.name.clone(),
                 reason: format!("output '{}' has shape {dims:?}, expected [1, 3, {ph}, {pw}]", self.manifest.output),
             });
-        }
-        let mut frame =
-            Frame::try_new(3, pair.h, pair.w).map_err(|e| EngineError::Input(format!("interpolating: {e}")))?;
-        for c in 0..3 {
-            pair.crop(&data[c * ph * pw..(c + 1) * ph * pw], frame.plane_mut(c), true);
         }
         Ok(frame)
     }

@@ -439,8 +439,9 @@ pub(crate) struct Image {
     pub time: f64,
     pub action_id: u64,
     pub action: String,
-    /// The allocation as delivered (source images only), to detect writes into sources.
-    pub pristine: Option<Vec<u8>>,
+    /// A 128-bit hash of the allocation as delivered (source images only), to detect writes into
+    /// sources without keeping a copy of every image (a 4K float image is 133 MB).
+    pub pristine: Option<u128>,
 }
 
 /// A block from imageMemoryAlloc.

@@ -1,0 +1,815 @@
+#!/usr/bin/env python3
+"""Export Wan 2.1 text-to-video (diffusers 0.42.x) to ONNX in Kinema's video-diffusion manifest layout.
+
+Produces, in --out (default: this folder):
+  tokenizer.json          T5-convention tokenizer for the `tokenizers` crate (pad=0, </s>=1)
+  text_encoder.onnx       input_ids [1,L] int64, attention_mask [1,L] int64 -> last_hidden_state [1,L,D]
+  transformer.onnx        hidden_states [2,16,F,H,W], timestep [2] (float), encoder_hidden_states [2,L,D]
+                          -> velocity [2,16,F,H,W]   (batch rows: 0 = uncond, 1 = cond)
+  vae_encoder_first.onnx  sample [1,3,1,H,W] -> moments [1,32,1,h,w] + cache_out_0..N-1
+  vae_encoder.onnx        sample [1,3,4,H,W] + cache_in_0..N-1 -> moments [1,32,1,h,w] + cache_out_0..N-1
+  vae_decoder_first.onnx  latent [1,16,1,h,w] -> sample [1,3,1,H,W] + cache_out_0..M-1
+  vae_decoder.onnx        latent [1,16,1,h,w] + cache_in_0..M-1 -> sample [1,3,4,H,W] + cache_out_0..M-1
+  manifest.json           what the runtime needs besides the graphs
+  export_report.json      ONNX Runtime vs PyTorch / diffusers max-abs diffs
+
+Two sources of weights, one code path:
+  (default)              tiny random Wan components (diffusers' tests/pipelines/wan/test_wan.py configs), seed 0
+  --from-pretrained DIR  a local diffusers Wan 2.1 folder (text_encoder/, tokenizer/, transformer/, vae/,
+                         scheduler/); graphs then use external data (<name>.onnx.data)
+
+Usage:
+  HF_HUB_OFFLINE=1 python export.py
+  HF_HUB_OFFLINE=1 python export.py --from-pretrained ~/Wan2.1-T2V-1.3B-Diffusers --out ~/kinema-models/wan-1.3b --dtype fp16
+
+The VAE is exported as causal chunks with explicit caches (see README.md, "Chunked VAE"): every cache is exactly
+2 frames, so no frame count is ever baked into a graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = Path(__file__).resolve().parent
+LTX = HERE.parent / "ltx"
+SEED = 0
+
+
+def _load_ltx_export():
+    """models/ltx/export.py under another name (this file is export.py too); it puts models/ltx on sys.path,
+    which makes its fuse.py and precision.py importable."""
+    if "ltx_export" in sys.modules:
+        return sys.modules["ltx_export"]
+    spec = importlib.util.spec_from_file_location("ltx_export", LTX / "export.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["ltx_export"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+ltx_export = _load_ltx_export()
+import fuse  # noqa: E402  (models/ltx/fuse.py)
+import precision  # noqa: E402  (models/ltx/precision.py)
+
+# ----------------------------------------------------------------------------------------------
+# Components
+# ----------------------------------------------------------------------------------------------
+
+# diffusers tests/pipelines/wan/test_wan.py get_dummy_components
+TINY_TRANSFORMER = dict(
+    patch_size=(1, 2, 2),
+    num_attention_heads=2,
+    attention_head_dim=12,
+    in_channels=16,
+    out_channels=16,
+    text_dim=32,
+    freq_dim=256,
+    ffn_dim=32,
+    num_layers=2,
+    cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads",
+    rope_max_seq_len=32,
+)
+TINY_VAE = dict(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True])
+# UMT5 (Wan uses google/umt5-xxl), sized like models/ltx's tiny T5
+TINY_UMT5 = dict(
+    d_model=32,
+    d_kv=8,
+    d_ff=37,
+    num_layers=2,
+    num_decoder_layers=2,
+    num_heads=4,
+    relative_attention_num_buckets=8,
+    relative_attention_max_distance=16,
+    feed_forward_proj="gated-gelu",
+    dropout_rate=0.0,
+    layer_norm_epsilon=1e-6,
+    pad_token_id=0,
+    eos_token_id=1,
+    decoder_start_token_id=0,
+    is_encoder_decoder=True,
+    tie_word_embeddings=False,
+)
+# Wan-AI/Wan2.1-T2V-*-Diffusers scheduler/scheduler_config.json
+WAN_SCHEDULER = dict(
+    prediction_type="flow_prediction",
+    use_flow_sigmas=True,
+    flow_shift=3.0,
+    solver_order=2,
+    solver_type="bh2",
+    lower_order_final=True,
+    final_sigmas_type="zero",
+    num_train_timesteps=1000,
+)
+
+
+def tiny_components(seed: int = SEED):
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    tokenizer = ltx_export.build_tokenizer(max_length=512)
+    torch.manual_seed(seed)
+    transformer = WanTransformer3DModel(**TINY_TRANSFORMER)
+    torch.manual_seed(seed)
+    vae = AutoencoderKLWan(**TINY_VAE)
+    torch.manual_seed(seed)
+    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=len(tokenizer), **TINY_UMT5))
+    scheduler = UniPCMultistepScheduler(**WAN_SCHEDULER)
+    for m in (transformer, vae, text_encoder):
+        m.eval()
+    return dict(transformer=transformer, vae=vae, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer)
+
+
+def load_components(src: Path, dtype=torch.float32):
+    """A local diffusers Wan 2.1 folder. The VAE always loads in fp32 (diffusers' Wan examples keep it fp32)."""
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
+    from transformers import AutoTokenizer, UMT5EncoderModel
+
+    src = Path(src)
+    tokenizer = AutoTokenizer.from_pretrained(str(src / "tokenizer"))
+    text_encoder = UMT5EncoderModel.from_pretrained(str(src / "text_encoder"), torch_dtype=dtype)
+    transformer = WanTransformer3DModel.from_pretrained(str(src / "transformer"), torch_dtype=dtype)
+    vae = AutoencoderKLWan.from_pretrained(str(src / "vae"), torch_dtype=torch.float32)
+    scheduler = UniPCMultistepScheduler.from_pretrained(str(src / "scheduler"))
+    for m in (transformer, vae, text_encoder):
+        m.eval()
+    return dict(transformer=transformer, vae=vae, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer)
+
+
+# ----------------------------------------------------------------------------------------------
+# Wrappers
+# ----------------------------------------------------------------------------------------------
+
+
+class TextEncoderWrapper(nn.Module):
+    def __init__(self, te):
+        super().__init__()
+        self.te = te
+
+    def forward(self, input_ids, attention_mask):
+        return self.te(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
+
+
+class TransformerWrapper(nn.Module):
+    """No text mask: Wan attends to all L text rows; rows past the prompt are zero vectors (the runtime pads)."""
+
+    def __init__(self, tr):
+        super().__init__()
+        self.tr = tr
+
+    def forward(self, hidden_states, timestep, encoder_hidden_states):
+        dt = self.tr.patch_embedding.weight.dtype
+        out = self.tr(
+            hidden_states=hidden_states.to(dt),
+            timestep=timestep,
+            encoder_hidden_states=encoder_hidden_states.to(dt),
+            return_dict=False,
+        )[0]
+        return out.float()
+
+
+class _Caches:
+    """Explicit-cache replay of diffusers' feat_cache loop (autoencoder_kl_wan.py), one chunk.
+
+    cache_in None = the first chunk. Every cache is 2 frames. Cache k is diffusers' feat_idx k (the order the
+    causal convs are visited), the upsample3d "Rep" slot included."""
+
+    def __init__(self, cache_in=None):
+        self.cin = cache_in
+        self.out: list[torch.Tensor] = []
+
+    def _next_in(self):
+        return self.cin[len(self.out)]
+
+    def conv(self, conv, x):
+        """A WanCausalConv3d with temporal padding 2 (kernel 3): the 2-frame cache replaces the zero padding."""
+        if self.cin is None:
+            assert x.shape[2] == 1
+            y = conv(x)  # zero causal padding
+            self.out.append(torch.cat([torch.zeros_like(x), x], 2))
+            return y
+        xx = torch.cat([self._next_in(), x], 2)
+        pad = list(conv._padding)
+        pad[4] = 0
+        y = nn.Conv3d.forward(conv, F.pad(xx, pad))
+        self.out.append(xx[:, :, -2:])
+        return y
+
+    def resblock(self, m, x):
+        h = m.conv_shortcut(x)
+        x = m.nonlinearity(m.norm1(x))
+        x = self.conv(m.conv1, x)
+        x = m.nonlinearity(m.norm2(x))
+        x = m.dropout(x)
+        x = self.conv(m.conv2, x)
+        return x + h
+
+    def mid(self, m, x):
+        x = self.resblock(m.resnets[0], x)
+        for attn, res in zip(m.attentions, m.resnets[1:]):
+            if attn is not None:
+                x = attn(x)
+            x = self.resblock(res, x)
+        return x
+
+    def resample(self, m, x):
+        b, c, t, h, w = x.shape
+        if m.mode == "upsample3d":
+            if self.cin is None:
+                # diffusers stores "Rep" and skips the time conv; the next chunk's conv then pads with zeros
+                self.out.append(x.new_zeros(b, c, 2, h, w))
+            else:
+                xx = torch.cat([self._next_in(), x], 2)
+                self.out.append(xx[:, :, -2:])
+                pad = list(m.time_conv._padding)
+                pad[4] = 0
+                x = nn.Conv3d.forward(m.time_conv, F.pad(xx, pad))
+                x = x.reshape(b, 2, c, t, h, w)
+                x = torch.stack((x[:, 0], x[:, 1]), 3)
+                x = x.reshape(b, c, t * 2, h, w)
+        t = x.shape[2]
+        x = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
+        x = m.resample(x)
+        x = x.reshape(b, t, x.shape[1], x.shape[2], x.shape[3]).permute(0, 2, 1, 3, 4)
+        if m.mode == "downsample3d":
+            if self.cin is None:
+                # diffusers stores the (1-frame) chunk and skips the time conv
+                self.out.append(torch.cat([torch.zeros_like(x), x], 2))
+            else:
+                # diffusers feeds its cached last frame; only frame -1 of the cache is read
+                xx = torch.cat([self._next_in()[:, :, -1:], x], 2)
+                self.out.append(xx[:, :, -2:])
+                x = m.time_conv(xx)  # kernel 3, stride 2, no temporal padding
+        return x
+
+    def encoder(self, e, x):
+        from diffusers.models.autoencoders.autoencoder_kl_wan import WanAttentionBlock, WanResample, WanResidualBlock
+
+        x = self.conv(e.conv_in, x)
+        for layer in e.down_blocks:
+            if isinstance(layer, WanResidualBlock):
+                x = self.resblock(layer, x)
+            elif isinstance(layer, WanAttentionBlock):
+                x = layer(x)
+            elif isinstance(layer, WanResample):
+                x = self.resample(layer, x)
+            else:
+                raise NotImplementedError(f"encoder layer {type(layer).__name__} (Wan 2.2 VAE?)")
+        x = self.mid(e.mid_block, x)
+        x = e.nonlinearity(e.norm_out(x))
+        return self.conv(e.conv_out, x)
+
+    def decoder(self, d, x):
+        from diffusers.models.autoencoders.autoencoder_kl_wan import WanUpBlock
+
+        x = self.conv(d.conv_in, x)
+        x = self.mid(d.mid_block, x)
+        for up in d.up_blocks:
+            if not isinstance(up, WanUpBlock):
+                raise NotImplementedError(f"decoder block {type(up).__name__} (Wan 2.2 VAE?)")
+            for r in up.resnets:
+                x = self.resblock(r, x)
+            if up.upsamplers is not None:
+                x = self.resample(up.upsamplers[0], x)
+        x = d.nonlinearity(d.norm_out(x))
+        return self.conv(d.conv_out, x)
+
+
+def _check_vae(vae):
+    if vae.config.is_residual or vae.config.patch_size is not None:
+        raise NotImplementedError("Wan 2.2 VAE (is_residual / patch_size) is not supported; Wan 2.1 only")
+
+
+class VaeEncoderFirst(nn.Module):
+    def __init__(self, vae):
+        super().__init__()
+        _check_vae(vae)
+        self.vae = vae
+
+    def forward(self, sample):
+        c = _Caches(None)
+        out = self.vae.quant_conv(c.encoder(self.vae.encoder, sample))
+        return (out, *c.out)
+
+
+class VaeEncoderNext(nn.Module):
+    def __init__(self, vae):
+        super().__init__()
+        _check_vae(vae)
+        self.vae = vae
+
+    def forward(self, sample, *cache_in):
+        c = _Caches(list(cache_in))
+        out = self.vae.quant_conv(c.encoder(self.vae.encoder, sample))
+        return (out, *c.out)
+
+
+class VaeDecoderFirst(nn.Module):
+    def __init__(self, vae):
+        super().__init__()
+        _check_vae(vae)
+        self.vae = vae
+
+    def forward(self, latent):
+        c = _Caches(None)
+        out = c.decoder(self.vae.decoder, self.vae.post_quant_conv(latent))
+        return (out, *c.out)
+
+
+class VaeDecoderNext(nn.Module):
+    def __init__(self, vae):
+        super().__init__()
+        _check_vae(vae)
+        self.vae = vae
+
+    def forward(self, latent, *cache_in):
+        c = _Caches(list(cache_in))
+        out = c.decoder(self.vae.decoder, self.vae.post_quant_conv(latent))
+        return (out, *c.out)
+
+
+# ----------------------------------------------------------------------------------------------
+# Chunk drivers (torch or ORT), used by verification and by make_fixtures' re-run
+# ----------------------------------------------------------------------------------------------
+
+
+def chunked_decode(first, nxt, z):
+    """z: [1,C,f,h,w] denormalised latents (numpy or torch). first/nxt: callables (latent[, caches]) -> (sample, caches).
+    Returns the concatenated, clamped [-1,1] sample [1,3,1+4(f-1),H,W]."""
+    lib = torch if isinstance(z, torch.Tensor) else np
+    cat = torch.cat if lib is torch else np.concatenate
+    s, caches = first(z[:, :, :1])
+    outs = [s]
+    for i in range(1, z.shape[2]):
+        s, caches = nxt(z[:, :, i : i + 1], caches)
+        outs.append(s)
+    out = cat(outs, 2)
+    return out.clamp(-1, 1) if lib is torch else np.clip(out, -1, 1)
+
+
+def chunked_encode(first, nxt, x):
+    """x: [1,3,1+4k,H,W] pixels. Returns moments [1,2C,1+k,h,w]."""
+    cat = torch.cat if isinstance(x, torch.Tensor) else np.concatenate
+    m, caches = first(x[:, :, :1])
+    outs = [m]
+    for i in range((x.shape[2] - 1) // 4):
+        m, caches = nxt(x[:, :, 1 + 4 * i : 5 + 4 * i], caches)
+        outs.append(m)
+    return cat(outs, 2)
+
+
+def torch_chunk_fns(module_first, module_next):
+    def first(x):
+        o = module_first(x)
+        return o[0], list(o[1:])
+
+    def nxt(x, caches):
+        o = module_next(x, *caches)
+        return o[0], list(o[1:])
+
+    return first, nxt
+
+
+def ort_chunk_fns(path_first: Path, path_next: Path, input_name: str):
+    s1, s2 = _ort(path_first), _ort(path_next)
+    n_cache = len(s2.get_inputs()) - 1
+
+    def first(x):
+        o = s1.run(None, {input_name: np.ascontiguousarray(x, dtype=np.float32)})
+        return o[0], o[1:]
+
+    def nxt(x, caches):
+        feeds = {input_name: np.ascontiguousarray(x, dtype=np.float32)}
+        feeds.update({f"cache_in_{k}": caches[k] for k in range(n_cache)})
+        o = s2.run(None, feeds)
+        return o[0], o[1:]
+
+    return first, nxt
+
+
+# ----------------------------------------------------------------------------------------------
+# Export helpers
+# ----------------------------------------------------------------------------------------------
+
+
+def _ort(path: Path):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 4
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def _maxabs(a, b) -> float:
+    a = a.detach().float().numpy() if isinstance(a, torch.Tensor) else a
+    b = b.detach().float().numpy() if isinstance(b, torch.Tensor) else b
+    return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))))
+
+
+def _export(module, args, path: Path, input_names, output_names, dynamic_shapes, external: bool, fuse_it=True):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module.eval()
+    t0 = time.time()
+    prog = torch.onnx.export(
+        module, args, dynamo=True, input_names=input_names, output_names=output_names,
+        dynamic_shapes=dynamic_shapes, optimize=True, external_data=external, opset_version=20,
+    )
+    prog.save(str(path), external_data=external)
+    info = {"export_s": round(time.time() - t0, 1)}
+    if fuse_it and os.environ.get("KINEMA_EXPORT_NO_FUSE") != "1":
+        feeds = None if external else {n: a.detach().numpy() for n, a in zip(input_names, args)}
+        info["fused"] = fuse.fuse_file(path, feeds)
+    print(f"  {path.name}: {json.dumps(info)}", flush=True)
+    return info
+
+
+def _vae_dims(cache_shapes, ref_h, ref_w, hd, wd):
+    """Dynamic shape of each cache: spatial dims as integer multiples (or fractions, never here) of hd/wd."""
+    specs = []
+    for s in cache_shapes:
+        mh, mw = s[3] // ref_h, s[4] // ref_w
+        assert mh * ref_h == s[3] and mw * ref_w == s[4], (s, ref_h, ref_w)
+        specs.append({3: hd if mh == 1 else mh * hd, 4: wd if mw == 1 else mw * wd})
+    return specs
+
+
+def export_vae(vae, out: Path, external: bool, report: dict):
+    Dim = torch.export.Dim
+    C = int(vae.config.z_dim)
+    s_ratio = int(vae.config.scale_factor_spatial)
+    g = torch.Generator().manual_seed(3)
+
+    # decoder
+    h, w = 4, 6
+    hd, wd = Dim("h", min=1, max=512), Dim("w", min=1, max=512)
+    z1 = torch.randn(1, C, 1, h, w, generator=g)
+    first, nxt = VaeDecoderFirst(vae), VaeDecoderNext(vae)
+    o = first(z1)
+    caches = list(o[1:])
+    n = len(caches)
+    names_c_in = [f"cache_in_{k}" for k in range(n)]
+    names_c_out = [f"cache_out_{k}" for k in range(n)]
+    cspec = _vae_dims([c.shape for c in caches], h, w, hd, wd)
+    lat_spec = {3: hd, 4: wd}
+    report["vae_decoder_caches"] = {"count": n, "shapes_at_latent_4x6": [list(c.shape) for c in caches]}
+    report["export"]["vae_decoder_first"] = _export(
+        first, (z1,), out / "vae_decoder_first.onnx", ["latent"], ["sample"] + names_c_out,
+        (lat_spec,), external, fuse_it=False)
+    report["export"]["vae_decoder"] = _export(
+        nxt, (z1, *caches), out / "vae_decoder.onnx", ["latent"] + names_c_in, ["sample"] + names_c_out,
+        (lat_spec, tuple(cspec)), external, fuse_it=False)
+
+    # encoder
+    hk, wk = 4, 6
+    Hd, Wd = Dim("hk", min=1, max=512), Dim("wk", min=1, max=512)
+    x1 = torch.rand(1, 3, 1, hk * s_ratio, wk * s_ratio, generator=g) * 2 - 1
+    x4 = torch.rand(1, 3, 4, hk * s_ratio, wk * s_ratio, generator=g) * 2 - 1
+    efirst, enext = VaeEncoderFirst(vae), VaeEncoderNext(vae)
+    o = efirst(x1)
+    caches = list(o[1:])
+    n = len(caches)
+    names_c_in = [f"cache_in_{k}" for k in range(n)]
+    names_c_out = [f"cache_out_{k}" for k in range(n)]
+    cspec = _vae_dims([c.shape for c in caches], hk, wk, Hd, Wd)
+    x_spec = {3: s_ratio * Hd, 4: s_ratio * Wd}
+    report["vae_encoder_caches"] = {"count": n, "shapes_at_latent_4x6": [list(c.shape) for c in caches]}
+    report["export"]["vae_encoder_first"] = _export(
+        efirst, (x1,), out / "vae_encoder_first.onnx", ["sample"], ["moments"] + names_c_out,
+        (x_spec,), external, fuse_it=False)
+    report["export"]["vae_encoder"] = _export(
+        enext, (x4, *caches), out / "vae_encoder.onnx", ["sample"] + names_c_in, ["moments"] + names_c_out,
+        (x_spec, tuple(cspec)), external, fuse_it=False)
+
+
+def export_text_encoder(te, tok_len, out: Path, external: bool, report: dict):
+    Dim = torch.export.Dim
+    L = 16
+    ids = torch.randint(3, tok_len, (1, L), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(1, L, dtype=torch.int64)
+    mask[:, 11:] = 0
+    Ld = Dim("L", min=2, max=4096)
+    report["export"]["text_encoder"] = _export(
+        TextEncoderWrapper(te), (ids, mask), out / "text_encoder.onnx", ["input_ids", "attention_mask"],
+        ["last_hidden_state"], {"input_ids": {1: Ld}, "attention_mask": {1: Ld}}, external)
+
+
+def export_transformer(tr, out: Path, external: bool, report: dict):
+    Dim = torch.export.Dim
+    cfg = tr.config
+    pt, ph, pw = cfg.patch_size
+    assert pt == 1
+    rmax = int(cfg.rope_max_seq_len)
+    g = torch.Generator().manual_seed(2)
+    f, hh, ww, L = 3, 2, 3, 16
+    D = int(cfg.text_dim)
+    args = (
+        torch.randn(2, cfg.in_channels, f, hh * ph, ww * pw, generator=g),
+        torch.tensor([999.0, 999.0]),
+        torch.randn(2, L, D, generator=g),
+    )
+    fd = Dim("f", min=1, max=rmax)
+    hd, wd = Dim("hh", min=1, max=rmax), Dim("ww", min=1, max=rmax)
+    Ld = Dim("L", min=2, max=4096)
+    report["export"]["transformer"] = _export(
+        TransformerWrapper(tr), args, out / "transformer.onnx", ["hidden_states", "timestep", "encoder_hidden_states"],
+        ["velocity"],
+        {"hidden_states": {2: fd, 3: ph * hd, 4: pw * wd}, "timestep": None, "encoder_hidden_states": {1: Ld}},
+        external)
+
+
+# ----------------------------------------------------------------------------------------------
+# Verification
+# ----------------------------------------------------------------------------------------------
+
+
+def verify(out: Path, comps, report: dict, full_vae: bool = True):
+    tok, te, tr, vae = comps["tokenizer"], comps["text_encoder"], comps["transformer"], comps["vae"]
+    g = torch.Generator().manual_seed(5)
+    rep = report.setdefault("ort_vs_torch_max_abs", {})
+
+    sess = _ort(out / "text_encoder.onnx")
+    for L in (16, 7):
+        ids = torch.randint(3, min(len(tok), 30000), (1, L), generator=g)
+        mask = torch.ones(1, L, dtype=torch.int64)
+        mask[:, L - 3:] = 0
+        ref = TextEncoderWrapper(te)(ids, mask)
+        got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+        rep[f"text_encoder_L{L}"] = _maxabs(ref, got)
+
+    sess = _ort(out / "transformer.onnx")
+    cfg = tr.config
+    _, ph, pw = cfg.patch_size
+    for (f, hh, ww, L) in ((3, 2, 3, 16), (2, 3, 2, 9), (1, 4, 4, 32)):
+        inp = dict(
+            hidden_states=torch.randn(2, cfg.in_channels, f, hh * ph, ww * pw, generator=g),
+            timestep=torch.tensor([750.0, 750.0]) if f != 2 else torch.tensor([999.0, 120.0]),
+            encoder_hidden_states=torch.randn(2, L, cfg.text_dim, generator=g),
+        )
+        ref = TransformerWrapper(tr)(**inp)
+        got = sess.run(None, {k: v.numpy() for k, v in inp.items()})[0]
+        rep[f"transformer_F{f}_H{hh * ph}_W{ww * pw}_L{L}"] = _maxabs(ref, got)
+
+    C = int(vae.config.z_dim)
+    s_ratio = int(vae.config.scale_factor_spatial)
+    dec = ort_chunk_fns(out / "vae_decoder_first.onnx", out / "vae_decoder.onnx", "latent")
+    tdec = torch_chunk_fns(VaeDecoderFirst(vae), VaeDecoderNext(vae))
+    vrep = report.setdefault("chunked_vae_vs_diffusers_max_abs", {})
+    frames = (1, 2, 3, 5) if full_vae else (1, 3)
+    sizes = ((4, 6), (3, 5)) if full_vae else ((2, 3),)
+    for (h, w) in sizes:
+        for f in frames:
+            z = torch.randn(1, C, f, h, w, generator=g)
+            ref = vae.decode(z).sample
+            got = chunked_decode(*dec, z.numpy())
+            vrep[f"decode_ort_f{f}_{h}x{w}"] = _maxabs(ref, got)
+            if f in (1, 3):
+                vrep[f"decode_torchchunks_f{f}_{h}x{w}"] = _maxabs(ref, chunked_decode(*tdec, z))
+    enc = ort_chunk_fns(out / "vae_encoder_first.onnx", out / "vae_encoder.onnx", "sample")
+    tenc = torch_chunk_fns(VaeEncoderFirst(vae), VaeEncoderNext(vae))
+    nframes = (1, 5, 9, 13) if full_vae else (1, 5)
+    for (h, w) in sizes:
+        for nf in nframes:
+            x = torch.rand(1, 3, nf, h * s_ratio, w * s_ratio, generator=g) * 2 - 1
+            dist = vae.encode(x).latent_dist
+            got = chunked_encode(*enc, x.numpy())
+            vrep[f"encode_mode_ort_F{nf}_{h * s_ratio}x{w * s_ratio}"] = _maxabs(dist.mode(), got[:, :C])
+            vrep[f"encode_moments_ort_F{nf}_{h * s_ratio}x{w * s_ratio}"] = _maxabs(dist.parameters, got)
+            if nf in (1, 5):
+                vrep[f"encode_torchchunks_F{nf}_{h * s_ratio}x{w * s_ratio}"] = _maxabs(
+                    dist.parameters, chunked_encode(*tenc, x))
+    return report
+
+
+# ----------------------------------------------------------------------------------------------
+# Manifest
+# ----------------------------------------------------------------------------------------------
+
+
+def build_manifest(comps, name: str, license_note: str, defaults: dict, dtype: str = "fp32") -> dict:
+    tr, vae, te, sch = comps["transformer"], comps["vae"], comps["text_encoder"], comps["scheduler"]
+    pt, ph, pw = tr.config.patch_size
+    assert ph == pw
+    s_ratio = int(vae.config.scale_factor_spatial)
+    t_ratio = int(vae.config.scale_factor_temporal)
+    D = int(te.config.d_model)
+    sched = {"kind": "unipc"}
+    sched.update({k: v for k, v in dict(sch.config).items() if not k.startswith("_")})
+    m = {
+        "manifest_version": 1,
+        "kind": "video_diffusion",
+        "bundle": False,
+        "family": "wan",
+        "name": name,
+        "license": license_note,
+        "source": "diffusers %s WanPipeline; see README.md" % __import__("diffusers").__version__,
+        "components": {
+            "tokenizer": {"file": "tokenizer.json", "pad_id": 0, "clean": "whitespace",
+                          "max_length": {"t2v": 512, "i2v": 512, "condition": 512}},
+            "text_encoder": {
+                "file": "text_encoder.onnx",
+                "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask"},
+                "output": "last_hidden_state", "hidden_size": D,
+                "mask_input": {"t2v": "tokenizer_mask", "i2v": "tokenizer_mask", "condition": "tokenizer_mask"},
+                "zero_padding": True,
+            },
+            "transformer": {
+                "file": "transformer.onnx", "batch": 2, "batch_order": ["uncond", "cond"], "layout": "video5d",
+                "inputs": {"hidden_states": "hidden_states", "encoder_hidden_states": "encoder_hidden_states",
+                           "timestep": "timestep"},
+                "output": "velocity", "prediction": "flow_velocity", "timestep_per_token": False,
+                "timestep_scale": 1000.0, "in_channels": int(tr.config.in_channels),
+                "out_channels": int(tr.config.out_channels), "patch_size": int(ph), "patch_size_t": int(pt),
+            },
+            "vae_encoder": {
+                "file": "vae_encoder.onnx", "input": "sample", "output": "moments", "logvar_clamp": [-30.0, 20.0],
+                "sample_mode": "mode",
+                "causal_chunks": {"first_file": "vae_encoder_first.onnx", "first_frames": 1, "frames": t_ratio,
+                                  "cache_inputs": "cache_in_", "cache_outputs": "cache_out_"},
+            },
+            "vae_decoder": {
+                "file": "vae_decoder.onnx", "inputs": {"latent": "latent"}, "output": "sample",
+                "timestep_conditioning": False,
+                "causal_chunks": {"first_file": "vae_decoder_first.onnx", "first_frames": 1, "frames": 1,
+                                  "cache_inputs": "cache_in_", "cache_outputs": "cache_out_"},
+            },
+        },
+        "latent": {
+            "channels": int(vae.config.z_dim), "spatial_ratio": s_ratio, "temporal_ratio": t_ratio,
+            "frame_rule": {"mult": t_ratio, "plus": 1}, "hw_multiple": s_ratio * ph, "patch": [pt, ph, pw],
+            "norm": {"kind": "mean_std", "mean": [float(v) for v in vae.config.latents_mean],
+                     "std": [float(v) for v in vae.config.latents_std], "scaling_factor": 1.0},
+        },
+        "rope": {"kind": "internal"},
+        "scheduler": sched,
+        "guidance": {"cfg": {"default": 5.0, "formula": "v_u + g * (v_c - v_u)"}},
+        "conditioning": {},
+        "decode": {"timestep": 0.0, "noise_scale": 0.0},
+        "defaults": defaults,
+        "fixtures": "fixtures/cases.json",
+    }
+    if dtype != "fp32":
+        for k in ("text_encoder", "transformer", "vae_encoder", "vae_decoder"):
+            m["components"][k]["precision"] = precision.precision_of(dtype if not k.startswith("vae") else "fp32", k)
+    return m
+
+
+# ----------------------------------------------------------------------------------------------
+# Main
+# ----------------------------------------------------------------------------------------------
+
+
+class _Float32Io(nn.Module):
+    """fp16 graphs keep float32 inputs/outputs."""
+
+    def __init__(self, inner, dtype):
+        super().__init__()
+        self.inner = inner
+        self.dtype = dtype
+
+    def forward(self, *args):
+        return self.inner(*args).float()
+
+
+def export_all(comps, out: Path, *, external: bool, dtype: str, name: str, license_note: str, defaults: dict,
+               do_verify: bool, src: Path | None = None):
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_grad_enabled(False)
+    report = {"dtype": dtype, "export": {}}
+    tok = comps["tokenizer"]
+    tok.backend_tokenizer.save(str(out / "tokenizer.json"))
+
+    export_vae(comps["vae"], out, external, report)
+    if dtype in ("fp32", "int8", "int4"):
+        export_text_encoder(comps["text_encoder"], len(tok), out, external, report)
+        export_transformer(comps["transformer"], out, external, report)
+        if do_verify:
+            verify(out, comps, report)
+        if dtype in ("int8", "int4"):
+            bits = 8 if dtype == "int8" else 4
+            for g in ("transformer", "text_encoder"):
+                tmp = out / f"{g}.fp32.onnx"
+                os.replace(out / f"{g}.onnx", tmp)
+                if (out / f"{g}.onnx.data").exists():
+                    os.replace(out / f"{g}.onnx.data", out / f"{g}.fp32.onnx.data")
+                    _fix_location(tmp, f"{g}.onnx.data", f"{g}.fp32.onnx.data")
+                report["export"][g]["quantized"] = precision.quantize_nbits(tmp, out / f"{g}.onnx", bits)
+                for p in out.glob(f"{g}.fp32.onnx*"):
+                    p.unlink()
+            if do_verify:
+                verify_lowp(out, comps, report)
+    elif dtype == "fp16":
+        # PyTorch's own fp16 (transformers keeps UMT5's `wo` fp32 through _keep_in_fp32_modules when loading
+        # with torch_dtype), float32 graph inputs/outputs. The VAE stays fp32.
+        if src is None:
+            tmpd = Path(tempfile.mkdtemp(prefix="wan-tiny-"))
+            save_components(comps, tmpd)
+            src = tmpd
+        half = load_components(src, torch.float16)
+        export_text_encoder(half["text_encoder"], len(tok), out, external, report)
+        export_transformer(half["transformer"], out, external, report)
+        if do_verify:
+            verify(out, comps, report, full_vae=False)
+            report["note"] = "fp16 graphs compared with the fp32 torch model (precision loss included)"
+    manifest = build_manifest(comps, name, license_note, defaults, dtype)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    (out / "export_report.json").write_text(json.dumps(report, indent=1) + "\n")
+    for k, v in report.get("ort_vs_torch_max_abs", {}).items():
+        print(f"  {k}: {v:.3e}")
+    for k, v in report.get("chunked_vae_vs_diffusers_max_abs", {}).items():
+        print(f"  {k}: {v:.3e}")
+    print("wrote", out)
+    return report
+
+
+def _fix_location(path: Path, old: str, new: str):
+    import onnx
+
+    m = onnx.load(str(path), load_external_data=False)
+    for t in precision.external_tensors(m):
+        for e in t.external_data:
+            if e.key == "location" and e.value == old:
+                e.value = new
+    onnx.save(m, str(path))
+
+
+def verify_lowp(out: Path, comps, report: dict):
+    rep = report.setdefault("quantized_vs_torch_max_abs", {})
+    tr = comps["transformer"]
+    g = torch.Generator().manual_seed(9)
+    sess = _ort(out / "transformer.onnx")
+    _, ph, pw = tr.config.patch_size
+    inp = dict(hidden_states=torch.randn(2, tr.config.in_channels, 2, 2 * ph, 2 * pw, generator=g),
+               timestep=torch.tensor([500.0, 500.0]),
+               encoder_hidden_states=torch.randn(2, 8, tr.config.text_dim, generator=g))
+    ref = TransformerWrapper(tr)(**inp)
+    got = sess.run(None, {k: v.numpy() for k, v in inp.items()})[0]
+    rep["transformer"] = _maxabs(ref, got)
+
+
+def save_components(comps, dst: Path):
+    dst = Path(dst)
+    for k in ("transformer", "vae", "text_encoder", "tokenizer", "scheduler"):
+        comps[k].save_pretrained(str(dst / k))
+    (dst / "model_index.json").write_text(json.dumps({
+        "_class_name": "WanPipeline", "_diffusers_version": __import__("diffusers").__version__,
+        "scheduler": ["diffusers", "UniPCMultistepScheduler"], "text_encoder": ["transformers", "UMT5EncoderModel"],
+        "tokenizer": ["transformers", "PreTrainedTokenizerFast"], "transformer": ["diffusers", "WanTransformer3DModel"],
+        "vae": ["diffusers", "AutoencoderKLWan"]}, indent=1))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(HERE))
+    ap.add_argument("--from-pretrained", default=None, help="local diffusers Wan 2.1 folder")
+    ap.add_argument("--dtype", choices=["fp32", "fp16", "int8", "int4"], default="fp32")
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--skip-verify", action="store_true")
+    ap.add_argument("--no-fuse", action="store_true", help="keep attention/RMSNorm unfused (see models/ltx/fuse.py)")
+    ap.add_argument("--save-tiny", default=None, help="only save the tiny components (save_pretrained) into this folder")
+    args = ap.parse_args(argv)
+    if args.no_fuse:
+        os.environ["KINEMA_EXPORT_NO_FUSE"] = "1"
+    torch.set_grad_enabled(False)
+    out = Path(args.out)
+
+    if args.save_tiny:
+        save_components(tiny_components(args.seed), Path(args.save_tiny))
+        print("saved", args.save_tiny)
+        return
+
+    if args.from_pretrained:
+        src = Path(args.from_pretrained).expanduser().resolve()
+        comps = load_components(src)
+        name = f"wan ({src.name}, {args.dtype})"
+        license_note = "Apache-2.0 (Wan-AI Wan 2.1; see the model card of the source checkpoint)"
+        defaults = {"fps": 16, "steps": 50, "width": 832, "height": 480, "frames": 81, "guidance": 5.0}
+        external = comps["transformer"].num_parameters() > 50_000_000
+    else:
+        src = None
+        comps = tiny_components(args.seed)
+        name = "wan-tiny-random (parity test model, seeded random weights, produces noise)"
+        license_note = "Apache-2.0 (configs from huggingface/diffusers tests; weights are random, seed %d)" % args.seed
+        defaults = {"fps": 16, "steps": 4, "width": 32, "height": 32, "frames": 9, "guidance": 5.0}
+        external = False
+    export_all(comps, out, external=external, dtype=args.dtype, name=name, license_note=license_note,
+               defaults=defaults, do_verify=not args.skip_verify, src=src)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+#!/usr/bin/env python3
+"""Record parity fixtures for the Wan runtime from diffusers' WanPipeline (tiny random model), then re-run them
+from the ONNX graphs (numpy + ONNX Runtime) as a self-check.
+
+Run after export.py (same --seed). Writes fixtures/ next to this file:
+  cases.json     one entry per case: pipeline arguments, scheduler config, draws, and a tensor table
+                 {name: {"file", "dtype", "shape"}} pointing at raw little-endian C-order .bin files
+  <case>/*.bin   float32 / int64 tensors
+
+Cases:
+  t2v      WanPipeline, 9 frames, 32x48 (H x W, non-square), 4 steps, CFG 5
+  t2v_17   WanPipeline, 17 frames, 48x32, 3 steps, CFG 5
+
+Every random draw diffusers makes is logged in order (`draws`): the runtime replays them instead of its RNG.
+The re-run (`onnx_rerun` in cases.json) uses only tokenizer.json, the ONNX graphs, manifest.json and the
+recorded draws; the UniPC steps use diffusers' scheduler object (the runtime's own UniPC is checked against the
+recorded latents).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import export  # noqa: E402  (models/wan/export.py; it loads models/ltx/export.py as ltx_export)
+
+PROMPT = "a monkey dance on the beach at sunset, camera pans slowly"
+NEGATIVE = "worst quality, blurry, jittery, distorted"
+COMMON = dict(
+    prompt=PROMPT,
+    negative_prompt=NEGATIVE,
+    height=32,
+    width=48,
+    num_frames=9,
+    num_inference_steps=4,
+    guidance_scale=5.0,
+    max_sequence_length=32,
+    output_type="np",
+)
+CASES = {
+    "t2v": {},
+    "t2v_17": dict(num_frames=17, height=48, width=32, num_inference_steps=3),
+}
+
+
+class Recorder:
+    def __init__(self, case_dir: Path):
+        self.dir = case_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.tensors: dict[str, dict] = {}
+        self.draws: list[dict] = []
+
+    def put(self, name: str, t, dtype=None):
+        a = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+        if dtype is None:
+            dtype = "int64" if a.dtype.kind in "iub" else "float32"
+        a = np.ascontiguousarray(a.astype("<i8" if dtype == "int64" else "<f4"))
+        (self.dir / f"{name}.bin").write_bytes(a.tobytes())
+        self.tensors[name] = {"file": f"{self.dir.name}/{name}.bin", "dtype": dtype, "shape": list(a.shape)}
+        return a
+
+
+class DrawLog:
+    """Wraps randn_tensor in the Wan pipeline module and torch.randn; logs every draw in order."""
+
+    def __init__(self, rec: Recorder):
+        self.rec = rec
+        self.n = 0
+        self.depth = 0
+        self.saved = []
+
+    def __enter__(self):
+        import diffusers.pipelines.wan.pipeline_wan as p_wan
+
+        orig = p_wan.randn_tensor
+
+        def wrapped(*a, **k):
+            self.depth += 1
+            try:
+                out = orig(*a, **k)
+            finally:
+                self.depth -= 1
+            self._log("pipeline", out)
+            return out
+
+        self.saved.append((p_wan, "randn_tensor", orig))
+        p_wan.randn_tensor = wrapped
+        orig_randn = torch.randn
+
+        def randn(*a, **k):
+            out = orig_randn(*a, **k)
+            if self.depth == 0:
+                self._log("torch.randn", out)
+            return out
+
+        self.saved.append((torch, "randn", orig_randn))
+        torch.randn = randn
+        return self
+
+    def _log(self, label, t):
+        name = f"draw_{self.n:02d}"
+        self.rec.put(name, t)
+        self.rec.draws.append({"index": self.n, "tensor": name, "source": label, "shape": list(t.shape)})
+        self.n += 1
+
+    def __exit__(self, *exc):
+        for mod, attr, orig in reversed(self.saved):
+            setattr(mod, attr, orig)
+
+
+def pack(lat: torch.Tensor) -> torch.Tensor:
+    """[1,C,f,h,w] -> tokens [f*h*w, C] (token-major, f,h,w order)."""
+    return lat[0].permute(1, 2, 3, 0).reshape(-1, lat.shape[1])
+
+
+def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
+    from diffusers import UniPCMultistepScheduler, WanPipeline
+
+    scheduler = UniPCMultistepScheduler(**export.WAN_SCHEDULER)
+    pipe = WanPipeline(tokenizer=comps["tokenizer"], text_encoder=comps["text_encoder"], vae=comps["vae"],
+                       scheduler=scheduler, transformer=comps["transformer"])
+    pipe.set_progress_bar_config(disable=True)
+    rec = Recorder(fx / name)
+    te, tr, vae = pipe.text_encoder, pipe.transformer, pipe.vae
+    probes = {"te": [], "tr": [], "dec": [], "steps": []}
+
+    te_fwd = te.forward
+
+    def te_forward(input_ids=None, attention_mask=None, *a, **k):
+        out = te_fwd(input_ids, attention_mask, *a, **k)
+        probes["te"].append((input_ids.clone(), attention_mask.clone(), out.last_hidden_state.clone()))
+        return out
+
+    te.forward = te_forward
+    tr_fwd = tr.forward
+
+    def tr_forward(*a, **k):
+        out = tr_fwd(*a, **k)
+        probes["tr"].append({kk: (v.clone() if isinstance(v, torch.Tensor) else v) for kk, v in k.items()}
+                            | {"out": out[0].clone()})
+        return out
+
+    tr.forward = tr_forward
+    dec = vae.decode
+
+    def vae_decode(z, *a, **k):
+        out = dec(z, *a, **k)
+        probes["dec"].append((z.clone(), (out[0] if isinstance(out, tuple) else out.sample).clone()))
+        return out
+
+    vae.decode = vae_decode
+
+    def cb(p, i, t, kw):
+        probes["steps"].append({k: v.clone() for k, v in kw.items()})
+        return {}
+
+    args = dict(COMMON)
+    args.update(extra)
+    gen = torch.Generator().manual_seed(0)
+    try:
+        with DrawLog(rec), torch.no_grad():
+            out = pipe(**args, generator=gen, callback_on_step_end=cb,
+                       callback_on_step_end_tensor_inputs=["latents", "prompt_embeds", "negative_prompt_embeds"])
+    finally:
+        for m, attr in ((te, "forward"), (tr, "forward"), (vae, "decode")):
+            m.__dict__.pop(attr, None)
+    frames = np.asarray(out.frames[0])  # [F, H, W, 3] in [0, 1]
+
+    s_ratio, t_ratio = int(vae.config.scale_factor_spatial), int(vae.config.scale_factor_temporal)
+    f = (args["num_frames"] - 1) // t_ratio + 1
+    h, w = args["height"] // s_ratio, args["width"] // s_ratio
+
+    # text encoder calls: [prompt, negative] (encode_prompt order); stored rows are the model batch [uncond, cond]
+    (ids_p, m_p, e_p), (ids_n, m_n, e_n) = probes["te"][:2]
+    rec.put("input_ids", torch.cat([ids_n, ids_p]))
+    rec.put("attention_mask", torch.cat([m_n, m_p]))
+    rec.put("text_encoder_output", torch.cat([e_n, e_p]))  # raw last_hidden_state, before the cut-and-zero-pad
+    s0 = probes["steps"][0]
+    rec.put("prompt_embeds", s0["prompt_embeds"])
+    rec.put("negative_prompt_embeds", s0["negative_prompt_embeds"])
+    rec.put("timesteps", scheduler.timesteps)  # int64, what the transformer gets (as float in the ONNX graph)
+    rec.put("sigmas", scheduler.sigmas)
+    calls = probes["tr"]
+    # diffusers calls the transformer twice per step: cond then uncond (batch 1 each)
+    c0, u0 = calls[0], calls[1]
+    rec.put("transformer_input_step0", c0["hidden_states"])  # [1,16,f,h,w] = draw_00
+    rec.put("velocity_step0", torch.cat([u0["out"], c0["out"]]))  # [2,16,f,h,w], rows [uncond, cond]
+    for i in range(0, len(calls), 2):
+        rec.put(f"timestep_step{i // 2}", calls[i]["timestep"].float())
+    rec.put("latents_step0", pack(probes["steps"][0]["latents"]))
+    rec.put("latents_final", pack(probes["steps"][-1]["latents"]))
+    z, sample = probes["dec"][-1]
+    rec.put("decoder_latent", z)  # [1,16,f,h,w], z*std+mean (what the decoder graphs get)
+    rec.put("frames", frames.transpose(0, 3, 1, 2))  # [F,3,H,W] in [0,1]
+
+    return {
+        "pipeline": type(pipe).__name__,
+        "kind": "t2v",
+        "args": {k: v for k, v in args.items() if k != "output_type"} | {
+            "output_type": args["output_type"],
+            "_note": "max_sequence_length 32 keeps the test fast; WanPipeline's default (the manifest's) is 512",
+            "_cleaned_prompt": clean(args["prompt"]), "_cleaned_negative_prompt": clean(args["negative_prompt"])},
+        "scheduler_config": {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")},
+        "latent_shape": [1, int(vae.config.z_dim), f, h, w],
+        "num_tokens": f * h * w,
+        "draws": rec.draws,
+        "tensors": rec.tensors,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Self-check: the same case from the ONNX graphs, tokenizer.json and the recorded draws
+# ----------------------------------------------------------------------------------------------
+
+
+def clean(text: str) -> str:
+    """WanPipeline.prompt_clean without ftfy (not installed here; it is a no-op on ASCII prompts): html.unescape
+    twice, strip, collapse every whitespace run to one space, strip."""
+    text = html.unescape(html.unescape(text)).strip()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def load(fx: Path, meta: dict) -> np.ndarray:
+    return np.fromfile(fx / meta["file"], dtype="<i8" if meta["dtype"] == "int64" else "<f4").reshape(meta["shape"])
+
+
+def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
+    from diffusers import UniPCMultistepScheduler
+    from tokenizers import Tokenizer
+
+    man = json.loads((model_dir / "manifest.json").read_text())
+    args = case["args"]
+    T = {k: load(fx, v) for k, v in case["tensors"].items()}
+    L = args["max_sequence_length"]
+    tok = Tokenizer.from_file(str(model_dir / man["components"]["tokenizer"]["file"]))
+    te = export._ort(model_dir / "text_encoder.onnx")
+    tr = export._ort(model_dir / "transformer.onnx")
+    res = {}
+
+    embeds, ids_all, mask_all = [], [], []
+    for text in (args["negative_prompt"], args["prompt"]):  # [uncond, cond]
+        ids = tok.encode(clean(text)).ids[:L]
+        n = len(ids)
+        ids = np.array([ids + [0] * (L - n)], dtype=np.int64)
+        mask = np.array([[1] * n + [0] * (L - n)], dtype=np.int64)
+        e = te.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        e[:, n:] = 0.0  # Wan: cut at the prompt's length, zero-pad
+        embeds.append(e)
+        ids_all.append(ids)
+        mask_all.append(mask)
+    res["input_ids_equal"] = bool(np.array_equal(np.concatenate(ids_all), T["input_ids"]))
+    res["attention_mask_equal"] = bool(np.array_equal(np.concatenate(mask_all), T["attention_mask"]))
+    res["prompt_embeds_max_abs"] = float(np.abs(embeds[1] - T["prompt_embeds"]).max())
+    res["negative_prompt_embeds_max_abs"] = float(np.abs(embeds[0] - T["negative_prompt_embeds"]).max())
+    ctx = np.concatenate(embeds, 0).astype(np.float32)
+
+    sch_cfg = {k: v for k, v in man["scheduler"].items() if k != "kind"}
+    sch = UniPCMultistepScheduler(**sch_cfg)
+    sch.set_timesteps(args["num_inference_steps"])
+    res["timesteps_equal"] = bool(np.array_equal(sch.timesteps.numpy(), T["timesteps"]))
+    lat = T[case["draws"][0]["tensor"]].astype(np.float32)  # the one draw: initial latents [1,16,f,h,w]
+    g = float(args["guidance_scale"])
+    for i, t in enumerate(sch.timesteps):
+        hs = np.concatenate([lat, lat], 0)
+        v = tr.run(None, {"hidden_states": hs, "timestep": np.full([2], float(t), np.float32),
+                          "encoder_hidden_states": ctx})[0]
+        if i == 0:
+            res["velocity_step0_max_abs"] = float(np.abs(v - T["velocity_step0"]).max())
+        v = v[:1] + g * (v[1:] - v[:1])
+        lat = sch.step(torch.from_numpy(v), t, torch.from_numpy(lat), return_dict=False)[0].numpy()
+    packed = lat[0].transpose(1, 2, 3, 0).reshape(-1, lat.shape[1])
+    res["latents_final_max_abs"] = float(np.abs(packed - T["latents_final"]).max())
+
+    norm = man["latent"]["norm"]
+    C = lat.shape[1]
+    z = lat * np.array(norm["std"], np.float32).reshape(1, C, 1, 1, 1) + np.array(norm["mean"], np.float32).reshape(1, C, 1, 1, 1)
+    res["decoder_latent_max_abs"] = float(np.abs(z - T["decoder_latent"]).max())
+    dec = export.ort_chunk_fns(model_dir / "vae_decoder_first.onnx", model_dir / "vae_decoder.onnx", "latent")
+    video = export.chunked_decode(*dec, z.astype(np.float32))  # clamped [-1, 1]
+    frames = np.clip(video[0].transpose(1, 0, 2, 3) / 2 + 0.5, 0, 1)  # [F,3,H,W]
+    res["frames_max_abs"] = float(np.abs(frames - T["frames"]).max())
+    # decode of diffusers' own final latent: isolates the VAE graphs from the denoising loop
+    video2 = export.chunked_decode(*dec, T["decoder_latent"].astype(np.float32))
+    frames2 = np.clip(video2[0].transpose(1, 0, 2, 3) / 2 + 0.5, 0, 1)
+    res["frames_from_recorded_latent_max_abs"] = float(np.abs(frames2 - T["frames"]).max())
+    return res
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(HERE / "fixtures"))
+    ap.add_argument("--model-dir", default=str(HERE), help="the exported tiny model (for the ONNX re-run)")
+    ap.add_argument("--seed", type=int, default=export.SEED)
+    args = ap.parse_args(argv)
+    torch.set_grad_enabled(False)
+    fx = Path(args.out)
+    fx.mkdir(parents=True, exist_ok=True)
+    comps = export.tiny_components(args.seed)
+
+    cases = {name: run_case(name, comps, fx, extra) for name, extra in CASES.items()}
+    doc = {
+        "about": "Parity fixtures recorded from diffusers %s WanPipeline with the tiny random Wan model in ../. "
+                 "Tensors are raw little-endian C-order files; names and meaning are documented in ../README.md "
+                 "(Fixtures)." % __import__("diffusers").__version__,
+        "diffusers_version": __import__("diffusers").__version__,
+        "torch_version": torch.__version__,
+        "seed": args.seed,
+        "cases": cases,
+    }
+    rep = Path(args.model_dir) / "export_report.json"
+    if rep.exists():
+        r = json.loads(rep.read_text())
+        doc["onnx_vs_torch"] = r.get("ort_vs_torch_max_abs", {}) | r.get("chunked_vae_vs_diffusers_max_abs", {})
+    doc["onnx_rerun"] = {name: onnx_rerun(c, fx, Path(args.model_dir)) for name, c in cases.items()}
+    (fx / "cases.json").write_text(json.dumps(doc, indent=1) + "\n")
+    for k, c in cases.items():
+        print(k, "latent", c["latent_shape"], "draws", [d["shape"] for d in c["draws"]])
+        print("  onnx re-run:", json.dumps(doc["onnx_rerun"][k]))
+
+
+if __name__ == "__main__":
+    main()

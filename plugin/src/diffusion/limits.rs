@@ -68,20 +68,28 @@ pub fn check_manifest(m: &Manifest) -> Result<(), String> {
         }
     }
     positive_finite("latent.norm.scaling_factor", l.norm.scaling_factor)?;
-    let SchedulerConfig::FlowMatchEuler(s) = &m.scheduler else {
-        return Err("LTX pipelines need a flow_match_euler scheduler".into());
-    };
-    s.validate().map_err(|e| format!("scheduler: {e}"))?;
-    within("scheduler.num_train_timesteps", s.num_train_timesteps, 1, 100_000)?;
-    for (name, v) in [("scheduler.base_shift", s.base_shift), ("scheduler.max_shift", s.max_shift)] {
-        if let Some(v) = v.filter(|v| !v.is_finite()) {
-            return Err(format!("{name} is {v}; it must be finite"));
+    match &m.scheduler {
+        SchedulerConfig::FlowMatchEuler(s) => {
+            s.validate().map_err(|e| format!("scheduler: {e}"))?;
+            within("scheduler.num_train_timesteps", s.num_train_timesteps, 1, 100_000)?;
+            for (name, v) in [("scheduler.base_shift", s.base_shift), ("scheduler.max_shift", s.max_shift)] {
+                if let Some(v) = v.filter(|v| !v.is_finite()) {
+                    return Err(format!("{name} is {v}; it must be finite"));
+                }
+            }
         }
+        SchedulerConfig::Unipc(s) => {
+            within("scheduler.num_train_timesteps", s.num_train_timesteps, 1, 100_000)?;
+            // Building a schedule checks every option the way a generation will.
+            s.build(1, None).map_err(|e| format!("scheduler: {e}"))?;
+        }
+        SchedulerConfig::Ddim(_) => return Err("scheduler: ddim is not a video pipeline's scheduler".into()),
     }
     finite("guidance.cfg.default", m.guidance.cfg.default)?;
-    let cond = &m.conditioning.condition;
-    within("conditioning.condition.num_prefix_latent_frames", cond.num_prefix_latent_frames, 0, MAX_RATIO)?;
-    unit("conditioning.condition.image_cond_noise_scale", cond.image_cond_noise_scale)?;
+    if let Some(cond) = &m.conditioning.condition {
+        within("conditioning.condition.num_prefix_latent_frames", cond.num_prefix_latent_frames, 0, MAX_RATIO)?;
+        unit("conditioning.condition.image_cond_noise_scale", cond.image_cond_noise_scale)?;
+    }
     unit("decode.timestep", m.decode.timestep)?;
     unit("decode.noise_scale", m.decode.noise_scale)?;
     let d = &m.defaults;

@@ -1,14 +1,18 @@
-//! `manifest.json` of a latent video diffusion model (LTX-Video layout): which graphs, which
-//! tensor names, the latent geometry and normalisation, and the pipeline rules that live
-//! outside the graphs. Everything the runtime needs is declared here rather than coded per
-//! model; unknown values are errors that name the field.
+//! `manifest.json` of a latent video diffusion model (LTX-Video, Wan): which graphs, which
+//! tensor names and layouts, the latent geometry and normalisation, and the pipeline rules that
+//! live outside the graphs. Everything the runtime needs is declared here rather than coded per
+//! model or family; unknown values are errors that name the field, and combinations the
+//! pipelines do not implement fail at load.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
 use super::scheduler::SchedulerConfig;
+
+mod components;
 use crate::engine::EngineError;
+pub use components::*;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Manifest {
@@ -96,218 +100,6 @@ impl<T> PerPipeline<T> {
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct Components {
-    pub tokenizer: TokenizerSpec,
-    pub text_encoder: TextEncoderSpec,
-    pub transformer: TransformerSpec,
-    pub vae_encoder: VaeEncoderSpec,
-    pub vae_decoder: VaeDecoderSpec,
-    /// The classifier every generated frame is reviewed with before any frame of a shot is
-    /// served or cached (`engine::review`); the content policy sets which labels flag a shot.
-    #[serde(default)]
-    pub frame_classifier: Option<FrameClassifierSpec>,
-}
-
-/// An image classifier with labelled outputs: `input` takes RGB frames `[N, 3, height, width]`
-/// in 0..1, `output` gives one score per label `[N, labels]` (probabilities: the policy's
-/// thresholds are compared with them as they are).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FrameClassifierSpec {
-    pub file: String,
-    pub input: String,
-    pub output: String,
-    /// The size frames are scaled to (whole frame, not cropped: nothing escapes review).
-    pub width: usize,
-    pub height: usize,
-    pub labels: Vec<String>,
-}
-
-/// Largest classifier input side: review models take thumbnails (224–512 px).
-const MAX_CLASSIFIER_SIDE: usize = 4096;
-
-impl FrameClassifierSpec {
-    fn check(&self) -> Result<(), String> {
-        let (w, h) = (self.width, self.height);
-        if w == 0 || h == 0 || w.max(h) > MAX_CLASSIFIER_SIDE {
-            return Err(format!("the input size {w}x{h} must be 1 to {MAX_CLASSIFIER_SIDE} pixels a side"));
-        }
-        if self.labels.is_empty() {
-            return Err("labels is empty: a classifier must say what each score means".into());
-        }
-        for (i, label) in self.labels.iter().enumerate() {
-            if label.trim().is_empty() || self.labels[..i].contains(label) {
-                return Err(format!("label {:?} is empty or listed twice", label));
-            }
-        }
-        Ok(())
-    }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct TokenizerSpec {
-    pub file: String,
-    pub pad_id: i64,
-    pub max_length: PerPipeline<usize>,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum MaskInput {
-    /// The encoder sees an all-ones mask (diffusers calls T5 without one).
-    Ones,
-    /// The encoder sees the tokenizer's mask.
-    TokenizerMask,
-}
-
-/// What a graph's weights are stored as.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Weights {
-    #[default]
-    Fp32,
-    Fp16,
-    /// Blocks in `MatMulNBits`; activations fp32 or int8, as `compute` says.
-    Int8,
-    Int4,
-}
-
-/// What a graph computes in.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Compute {
-    #[default]
-    Fp32,
-    Fp16,
-    /// Activations quantized to int8 per block inside `MatMulNBits` (accuracy level 4): CPU int8 math.
-    Int8,
-}
-
-/// A component's precision as `models/ltx/export.py --dtype` wrote it. Its inputs and outputs are
-/// float32 whatever the weights: the runtime feeds and reads f32.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Precision {
-    pub weights: Weights,
-    pub compute: Compute,
-    #[serde(default = "float32")]
-    pub io: String,
-    /// Quantized weights: the operator that holds them (`MatMulNBits`).
-    #[serde(default)]
-    pub format: Option<String>,
-    #[serde(default)]
-    pub block_size: Option<usize>,
-}
-
-fn float32() -> String {
-    "float32".into()
-}
-
-impl Default for Precision {
-    fn default() -> Self {
-        Precision { weights: Weights::Fp32, compute: Compute::Fp32, io: float32(), format: None, block_size: None }
-    }
-}
-
-impl Precision {
-    /// Combinations the exporter writes and the runtime can feed.
-    fn check(&self) -> Result<(), String> {
-        if self.io != "float32" {
-            return Err(format!("io '{}' is not supported (Kinema feeds and reads float32)", self.io));
-        }
-        match (self.weights, self.compute) {
-            (Weights::Fp32, Compute::Fp32) | (Weights::Fp16, Compute::Fp16) => Ok(()),
-            (Weights::Int8 | Weights::Int4, Compute::Fp32 | Compute::Int8)
-                if self.format.as_deref() == Some("MatMulNBits") =>
-            {
-                Ok(())
-            }
-            (Weights::Int8 | Weights::Int4, Compute::Fp32 | Compute::Int8) => {
-                Err(format!("quantized weights in format {:?}; only MatMulNBits is supported", self.format))
-            }
-            (w, c) => Err(format!("{w:?} weights with {c:?} compute is not a precision Kinema runs")),
-        }
-    }
-
-    /// Short name for messages: `fp32`, `fp16`, `int8`, `int4`.
-    pub fn name(&self) -> &'static str {
-        match self.weights {
-            Weights::Fp32 => "fp32",
-            Weights::Fp16 => "fp16",
-            Weights::Int8 => "int8",
-            Weights::Int4 => "int4",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct TextEncoderSpec {
-    pub file: String,
-    /// How the graph stores and computes (absent: fp32, as older exports are).
-    #[serde(default)]
-    pub precision: Precision,
-    pub inputs: TextEncoderInputs,
-    pub output: String,
-    pub mask_input: PerPipeline<MaskInput>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct TextEncoderInputs {
-    pub input_ids: String,
-    pub attention_mask: String,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct TransformerSpec {
-    pub file: String,
-    /// How the graph stores and computes (absent: fp32, as older exports are).
-    #[serde(default)]
-    pub precision: Precision,
-    /// 2: one batched run gives the unconditional and the conditional velocity.
-    pub batch: usize,
-    pub inputs: TransformerInputs,
-    pub output: String,
-    pub timestep_scale: f32,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct TransformerInputs {
-    pub hidden_states: String,
-    pub encoder_hidden_states: String,
-    pub encoder_attention_mask: String,
-    pub timestep: String,
-    pub video_coords: String,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct VaeEncoderSpec {
-    pub file: String,
-    /// How the graph stores and computes (absent: fp32, as older exports are).
-    #[serde(default)]
-    pub precision: Precision,
-    pub input: String,
-    pub output: String,
-    pub logvar_clamp: [f32; 2],
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct VaeDecoderSpec {
-    pub file: String,
-    /// How the graph stores and computes (absent: fp32, as older exports are).
-    #[serde(default)]
-    pub precision: Precision,
-    pub inputs: VaeDecoderInputs,
-    pub output: String,
-    pub timestep_conditioning: bool,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct VaeDecoderInputs {
-    pub latent: String,
-    pub timestep: String,
-}
-
-#[derive(Clone, Debug, Deserialize)]
 pub struct Latent {
     pub channels: usize,
     pub spatial_ratio: usize,
@@ -342,9 +134,12 @@ pub enum RopeMode {
     CausalPixel,
 }
 
+/// Where the transformer's positions come from: `modes` when the runtime feeds `video_coords`
+/// (LTX), none when the graph derives them from the latent's shape (Wan's internal 3-D RoPE).
 #[derive(Clone, Debug, Deserialize)]
 pub struct Rope {
-    pub modes: PerPipeline<RopeMode>,
+    #[serde(default)]
+    pub modes: Option<PerPipeline<RopeMode>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -357,9 +152,28 @@ pub struct Cfg {
     pub default: f32,
 }
 
+/// The conditioning a model supports; each absent kind is a pipeline it cannot run (the effects
+/// that need it say so instead of rendering).
 #[derive(Clone, Debug, Deserialize)]
 pub struct Conditioning {
-    pub condition: ConditionRules,
+    /// A given first frame (Animate).
+    #[serde(default)]
+    pub i2v: Option<I2vRules>,
+    /// Images or clips at frame indices (Extend, End on a Frame, keyframes, gaps).
+    #[serde(default)]
+    pub condition: Option<ConditionRules>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct I2vRules {
+    pub method: I2vMethod,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum I2vMethod {
+    /// The first frame's latent tokens are given and never move (LTX).
+    FirstFrameMask,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -411,9 +225,6 @@ impl Manifest {
                 m.kind
             )));
         }
-        if m.family != "ltx" {
-            return Err(bad(format!("family '{}' is not supported (supported: ltx)", m.family)));
-        }
         for (component, precision) in m.precisions() {
             precision.check().map_err(|e| bad(format!("{}: components.{component}.precision: {e}", path.display())))?;
         }
@@ -423,10 +234,8 @@ impl Manifest {
         for file in m.files() {
             crate::models::component_file(root, file).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         }
+        m.check_pipelines().map_err(|e| bad(format!("{}: {e}", path.display())))?;
         let l = &m.latent;
-        if l.patch != [1, 1, 1] {
-            return Err(bad(format!("latent.patch {:?} is not supported (only [1, 1, 1] packing)", l.patch)));
-        }
         if l.norm.mean.len() != l.channels || l.norm.std.len() != l.channels {
             return Err(bad(format!(
                 "latent.norm has {} means and {} stds for {} channels",
@@ -441,9 +250,6 @@ impl Manifest {
                 m.components.transformer.batch
             )));
         }
-        if !matches!(m.scheduler, SchedulerConfig::FlowMatchEuler(_)) {
-            return Err(bad("LTX pipelines need a flow_match_euler scheduler".into()));
-        }
         // After the limits: the window check divides by the ratios they prove non-zero.
         super::limits::check_manifest(&m).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         if let Some(t) = &m.decode.tiling {
@@ -457,6 +263,79 @@ impl Manifest {
             g.check().map_err(|e| bad(format!("{}: gap: {e}", path.display())))?;
         }
         Ok(m)
+    }
+
+    /// The combinations the pipelines implement, so a model that declares anything else fails at
+    /// load with the field named rather than mid-generation.
+    fn check_pipelines(&self) -> Result<(), String> {
+        let c = &self.components;
+        let (tr, l) = (&c.transformer, &self.latent);
+        if self.windows.is_some() && self.conditioning.condition.is_none() {
+            return Err("windows hold each window to the last through conditioning.condition, which is missing".into());
+        }
+        match tr.layout {
+            Layout::Tokens => {
+                if l.patch != [1, 1, 1] {
+                    return Err(format!("latent.patch {:?}: token layout packs [1, 1, 1] patches only", l.patch));
+                }
+                if tr.inputs.encoder_attention_mask.is_none() || tr.inputs.video_coords.is_none() {
+                    return Err("components.transformer.inputs: the token layout takes encoder_attention_mask and \
+                         video_coords"
+                        .into());
+                }
+                if !tr.timestep_per_token {
+                    return Err("components.transformer: the token layout takes per-token timesteps".into());
+                }
+            }
+            Layout::Video5d => {
+                // The graph patches the latent itself: the pixel size must give whole patches.
+                let step = l.spatial_ratio * l.patch[1].max(l.patch[2]);
+                if l.patch.contains(&0) || l.patch[0] != 1 || step == 0 || !l.hw_multiple.is_multiple_of(step) {
+                    return Err(format!(
+                        "latent.patch {:?} with hw_multiple {}: 5-D graphs take whole patches of 1 frame",
+                        l.patch, l.hw_multiple
+                    ));
+                }
+                if tr.inputs.video_coords.is_some() || self.rope.modes.is_some() {
+                    return Err("a 5-D transformer places its positions itself: no video_coords, no rope.modes".into());
+                }
+                if tr.timestep_per_token {
+                    return Err("components.transformer: per-token timesteps need the token layout".into());
+                }
+                if self.conditioning.i2v.is_some() || self.conditioning.condition.is_some() || self.windows.is_some() {
+                    return Err(
+                        "conditioning.i2v, conditioning.condition and windows work on the token layout only".into()
+                    );
+                }
+            }
+        }
+        if tr.inputs.video_coords.is_some() != self.rope.modes.is_some() {
+            return Err("rope.modes and components.transformer.inputs.video_coords come together".into());
+        }
+        let euler = matches!(self.scheduler, SchedulerConfig::FlowMatchEuler(_));
+        let unipc = matches!(self.scheduler, SchedulerConfig::Unipc(_));
+        let conditioned = self.conditioning.i2v.is_some() || self.conditioning.condition.is_some();
+        if !(euler || unipc) || (unipc && (conditioned || self.windows.is_some())) {
+            return Err("scheduler: text to video steps with flow_match_euler or unipc; image conditioning and \
+                 windows with flow_match_euler"
+                .into());
+        }
+        let (te, vd) = (&c.text_encoder, &c.vae_decoder);
+        if te.zero_padding && tr.inputs.encoder_attention_mask.is_some() {
+            return Err("components.text_encoder.zero_padding is for transformers without a text mask".into());
+        }
+        if vd.timestep_conditioning && vd.inputs.timestep.is_none() {
+            return Err("components.vae_decoder: a timestep-conditioned decoder names its inputs.timestep".into());
+        }
+        for (name, chunks) in [("vae_encoder", &c.vae_encoder.causal_chunks), ("vae_decoder", &vd.causal_chunks)] {
+            if let Some(k) = chunks {
+                k.check().map_err(|e| format!("components.{name}.causal_chunks: {e}"))?;
+            }
+        }
+        if vd.causal_chunks.is_some() && (vd.timestep_conditioning || self.decode.tiling.is_some()) {
+            return Err("components.vae_decoder: a chunked decoder is neither timestep-conditioned nor tiled".into());
+        }
+        Ok(())
     }
 
     /// A window the long pipeline can slide: whole latent frames, an overlap of 1 or at least 3
@@ -521,7 +400,13 @@ impl Manifest {
         let c = &self.components;
         let graphs =
             [&c.tokenizer.file, &c.text_encoder.file, &c.transformer.file, &c.vae_encoder.file, &c.vae_decoder.file];
-        graphs.into_iter().map(String::as_str).chain(c.frame_classifier.as_ref().map(|f| f.file.as_str())).collect()
+        let chunks = [&c.vae_encoder.causal_chunks, &c.vae_decoder.causal_chunks];
+        graphs
+            .into_iter()
+            .map(String::as_str)
+            .chain(chunks.into_iter().flatten().map(|k| k.first_file.as_str()))
+            .chain(c.frame_classifier.as_ref().map(|f| f.file.as_str()))
+            .collect()
     }
 
     /// Pixel frame count the model can make nearest to `wanted` (rounding up).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ort::value::Tensor;
 
-use super::manifest::{Manifest, MaskInput, Weights};
+use super::manifest::{Manifest, MaskInput, SampleMode, Weights};
 use super::noise::Noise;
 use super::pipeline::Grid;
 use crate::engine::EngineError;
@@ -140,28 +140,30 @@ impl VideoModel {
     /// Opens every graph a generation runs (the VAE encoder only when it `encodes` frames) and
     /// checks it has the tensors the manifest names: a broken model fails in the seconds it
     /// takes to load, not after every denoising step.
-    pub fn check(&self, encodes: bool) -> Result<(), EngineError> {
+    pub fn check<'a>(&'a self, encodes: bool) -> Result<(), EngineError> {
         let c = &self.manifest.components;
         let te = &c.text_encoder;
         let tr = &c.transformer;
         let (vd, ve) = (&c.vae_decoder, &c.vae_encoder);
+        let some = |names: &[&'a Option<String>]| names.iter().filter_map(|n| n.as_deref()).collect::<Vec<&str>>();
+        let mut transformer_inputs =
+            vec![&*tr.inputs.hidden_states, &tr.inputs.encoder_hidden_states, &tr.inputs.timestep];
+        transformer_inputs.extend(some(&[&tr.inputs.encoder_attention_mask, &tr.inputs.video_coords]));
+        let mut decoder_inputs = vec![&*vd.inputs.latent];
+        decoder_inputs.extend(some(&[&vd.inputs.timestep]));
         let mut graphs: Vec<(&str, Vec<&str>, &str)> = vec![
             (&te.file, vec![&te.inputs.input_ids, &te.inputs.attention_mask], &te.output),
-            (
-                &tr.file,
-                vec![
-                    &tr.inputs.hidden_states,
-                    &tr.inputs.encoder_hidden_states,
-                    &tr.inputs.encoder_attention_mask,
-                    &tr.inputs.timestep,
-                    &tr.inputs.video_coords,
-                ],
-                &tr.output,
-            ),
-            (&vd.file, vec![&vd.inputs.latent, &vd.inputs.timestep], &vd.output),
+            (&tr.file, transformer_inputs, &tr.output),
         ];
+        graphs.push((&vd.file, decoder_inputs.clone(), &vd.output));
+        if let Some(k) = &vd.causal_chunks {
+            graphs.push((&k.first_file, decoder_inputs, &vd.output));
+        }
         if encodes {
             graphs.push((&ve.file, vec![&ve.input], &ve.output));
+            if let Some(k) = &ve.causal_chunks {
+                graphs.push((&k.first_file, vec![&ve.input], &ve.output));
+            }
         }
         if let Some(fc) = &c.frame_classifier {
             graphs.push((&fc.file, vec![&fc.input], &fc.output));
@@ -177,7 +179,9 @@ impl VideoModel {
 
     /// Token ids and mask of a prompt, as the manifest pads and cuts them ([`super::tokenize::ids`]).
     pub fn tokenize(&self, text: &str, max_len: usize) -> Result<(Vec<i64>, Vec<i64>), EngineError> {
-        super::tokenize::ids(&self.tokenizer, text, max_len, self.manifest.components.tokenizer.pad_id)
+        let spec = &self.manifest.components.tokenizer;
+        let text = super::tokenize::clean(text, spec.clean);
+        super::tokenize::ids(&self.tokenizer, &text, max_len, spec.pad_id)
     }
 
     /// Text embeddings `[L, D]` of one prompt.
@@ -205,7 +209,16 @@ impl VideoModel {
         if shape.len() != 3 || shape[0] != 1 || shape[1] != l as i64 {
             return Err(self.mismatch(format!("text encoder output has shape {shape:?}, expected [1, {l}, D]")));
         }
-        Ok((data, shape[2] as usize))
+        let dim = shape[2] as usize;
+        let mut data = data;
+        if spec.zero_padding {
+            for (row, &m) in data.chunks_exact_mut(dim).zip(mask) {
+                if m == 0 {
+                    row.fill(0.0);
+                }
+            }
+        }
+        Ok((data, dim))
     }
 
     /// VAE-encodes RGB frames (0..1) and samples the posterior: normalised latents `[C, f, h, w]`
@@ -219,7 +232,11 @@ impl VideoModel {
         let c = self.manifest.latent.channels;
         let (moments, (lf, lh, lw)) = self.encode_moments(frames)?;
         let n = c * lf * lh * lw;
-        let eps = noise.draw(&[1, c, lf, lh, lw])?;
+        // The posterior's mean draws nothing (diffusers' `argmax` calls no generator).
+        let eps = match spec.sample_mode {
+            SampleMode::Sample => noise.draw(&[1, c, lf, lh, lw])?,
+            SampleMode::Mode => try_zeroed(n, "the encoded latents")?,
+        };
         let [lo, hi] = spec.logvar_clamp;
         let norm = &self.manifest.latent.norm;
         let per_channel = lf * lh * lw;
@@ -237,7 +254,6 @@ impl VideoModel {
     /// log-variances) and the latent grid `(f, h, w)`.
     pub(super) fn encode_moments(&self, frames: &[Frame]) -> Result<(Vec<f32>, Grid), EngineError> {
         let spec = &self.manifest.components.vae_encoder;
-        let session = self.session(&spec.file)?;
         let (h, w) = (frames[0].height, frames[0].width);
         let f = frames.len();
         let plane = h * w;
@@ -251,12 +267,20 @@ impl VideoModel {
                 dst.iter_mut().zip(frame.plane(c)).for_each(|(d, s)| *d = s * 2.0 - 1.0);
             }
         }
-        let (shape, moments) = session.with(|s| {
-            let out =
-                s.run(ort::inputs![spec.input.as_str() => Tensor::from_array(([1usize, 3, f, h, w], pixels))?])?;
-            let (shape, data) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
-            Ok((shape.to_vec(), data.to_vec()))
-        })?;
+        let (shape, moments) = match &spec.causal_chunks {
+            Some(chunks) => {
+                let io = (spec.input.as_str(), spec.output.as_str());
+                let ((mc, mf, mh, mw), moments) =
+                    self.run_causal_chunks(&spec.file, chunks, io, &pixels, (3, f, h, w))?;
+                (vec![1, mc as i64, mf as i64, mh as i64, mw as i64], moments)
+            }
+            None => self.session(&spec.file)?.with(|s| {
+                let out =
+                    s.run(ort::inputs![spec.input.as_str() => Tensor::from_array(([1usize, 3, f, h, w], pixels))?])?;
+                let (shape, data) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
+                Ok((shape.to_vec(), data.to_vec()))
+            })?,
+        };
         let c = self.manifest.latent.channels;
         if shape.len() != 5 || shape[1] != 2 * c as i64 {
             return Err(

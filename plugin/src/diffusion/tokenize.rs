@@ -5,7 +5,21 @@
 use std::path::Path;
 
 use super::limits::MAX_TOKENS;
+use super::manifest::PromptClean;
 use crate::engine::EngineError;
+
+/// A prompt as the pipeline cleans it before tokenizing (the manifest's `tokenizer.clean`).
+pub fn clean(text: &str, how: PromptClean) -> std::borrow::Cow<'_, str> {
+    match how {
+        PromptClean::None => text.into(),
+        PromptClean::Whitespace => {
+            // Wan's `prompt_clean`: `html.unescape` twice, then `re.sub(r"\s+", " ", t).strip()`.
+            let once = html_escape::decode_html_entities(text);
+            let twice = html_escape::decode_html_entities(&once);
+            twice.split_whitespace().collect::<Vec<_>>().join(" ").into()
+        }
+    }
+}
 
 /// Loads `tokenizer.json` with its own padding and truncation off: the manifest says how prompts
 /// are padded and cut, and a file saved after use often still carries its last call's settings.
@@ -44,6 +58,13 @@ pub fn ids(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wan_cleaning_unescapes_twice_and_collapses_whitespace() {
+        let cleaned = clean("  a &amp;amp; b\t\n c &lt;d&gt;  ", PromptClean::Whitespace);
+        assert_eq!(cleaned, "a & b c <d>");
+        assert_eq!(clean("  as typed  ", PromptClean::None), "  as typed  ");
+    }
     use serde::Deserialize;
 
     #[derive(Deserialize)]

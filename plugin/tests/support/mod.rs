@@ -1,4 +1,4 @@
-//! What the LTX parity tests share: the workspace, the tiny model with the wheel's ONNX Runtime,
+//! What the parity tests (LTX, Wan) share: the workspace, the tiny model with the wheel's ONNX Runtime,
 //! and the recorded fixtures (tensors and images).
 
 use std::path::{Path, PathBuf};
@@ -35,9 +35,14 @@ pub fn kinema_tiny() -> Arc<VideoModel> {
 }
 
 pub fn tensor(case: &Value, name: &str) -> Vec<f32> {
+    tensor_in(&fixtures(), case, name)
+}
+
+/// A float32 tensor of a case recorded under `dir`.
+pub fn tensor_in(dir: &Path, case: &Value, name: &str) -> Vec<f32> {
     let t = &case["tensors"][name];
     assert_eq!(t["dtype"], "float32", "{name}");
-    let bytes = std::fs::read(fixtures().join(t["file"].as_str().unwrap())).unwrap();
+    let bytes = std::fs::read(dir.join(t["file"].as_str().unwrap())).unwrap();
     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }
 
@@ -55,6 +60,11 @@ pub fn png(name: &str) -> Frame {
 
 /// The case's recorded draws, to replay in order.
 pub fn recorded_noise(case: &Value) -> RecordedNoise {
+    recorded_noise_in(&fixtures(), case)
+}
+
+/// [`recorded_noise`] of a case recorded under `dir`.
+pub fn recorded_noise_in(dir: &Path, case: &Value) -> RecordedNoise {
     let draws = case["draws"]
         .as_array()
         .unwrap()
@@ -62,7 +72,7 @@ pub fn recorded_noise(case: &Value) -> RecordedNoise {
         .map(|d| {
             let shape: Vec<usize> =
                 d["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
-            (shape, tensor(case, d["tensor"].as_str().unwrap()))
+            (shape, tensor_in(dir, case, d["tensor"].as_str().unwrap()))
         })
         .collect();
     RecordedNoise::new(draws)

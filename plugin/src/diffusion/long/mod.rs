@@ -286,7 +286,7 @@ impl VideoModel {
         let held = context.as_deref().map(|values| {
             let kc = values.len() / (h * w * c);
             if backward {
-                let prefix = m.conditioning.condition.num_prefix_latent_frames.clamp(1, kc);
+                let prefix = m.conditioning.condition.as_ref().map_or(1, |c| c.num_prefix_latent_frames).clamp(1, kc);
                 let (first, rest) = values.split_at(prefix * h * w * c);
                 (rest, f - kc + prefix, Some((first, (f - kc) * t)))
             } else {

@@ -133,7 +133,7 @@ impl VideoModel {
         // The largest window: its own frames, the tail, a loop's first frames, and the first
         // image's frame with the end keyframe's, or a backward extension's prefix.
         let ahead = if looped { overlap.max(1).min(tile) } else { 0 };
-        let conditions = m.conditioning.condition.num_prefix_latent_frames.max(2);
+        let conditions = m.conditioning.condition.as_ref().map_or(0, |c| c.num_prefix_latent_frames).max(2);
         let window_frames = tile.min(grid.0) + overlap.min(tile) + ahead + conditions;
         let fits = |frames: usize| {
             frames.checked_mul(hw).and_then(|s| s.checked_mul(c)).is_some_and(|v| v <= MAX_LATENT_VALUES)

@@ -1,4 +1,5 @@
-//! The manifest's checks: windows, precisions and the frame classifier, on Kinema-tiny's manifest.
+//! The manifest's checks: windows, precisions, the frame classifier and the pipeline combinations, on
+//! Kinema-tiny's manifest.
 
 use super::*;
 
@@ -84,4 +85,84 @@ fn a_frame_classifier_must_say_its_size_and_distinct_labels() {
     assert!(with(|c| c.labels.clear()).unwrap_err().contains("labels is empty"));
     assert!(with(|c| c.labels.push("red".into())).unwrap_err().contains("listed twice"));
     assert!(with(|c| c.labels[0] = " ".into()).unwrap_err().contains("empty"));
+}
+
+/// Kinema-tiny's manifest, edited, through the pipeline-combination checks.
+fn pipelines(edit: impl FnOnce(&mut serde_json::Value)) -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kinema-tiny");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("manifest.json")).unwrap()).unwrap();
+    edit(&mut json);
+    let m: Manifest = serde_json::from_value(json).map_err(|e| e.to_string())?;
+    m.check_pipelines()
+}
+
+/// Kinema-tiny turned into a Wan-style text-to-video manifest: 5-D latents, RoPE inside the
+/// graph, one timestep per guidance half, UniPC, no conditioning.
+fn wan_style(j: &mut serde_json::Value) {
+    use serde_json::json;
+    let tr = &mut j["components"]["transformer"];
+    tr["layout"] = json!("video5d");
+    tr["timestep_per_token"] = json!(false);
+    let inputs = tr["inputs"].as_object_mut().unwrap();
+    inputs.remove("video_coords");
+    inputs.remove("encoder_attention_mask");
+    j["rope"] = json!({"kind": "internal"});
+    j["conditioning"] = json!({});
+    j.as_object_mut().unwrap().remove("windows");
+    j["scheduler"] = json!({"kind": "unipc", "flow_shift": 3.0});
+    j["latent"]["patch"] = json!([1, 2, 2]);
+    j["latent"]["hw_multiple"] = json!(16);
+    j["components"]["text_encoder"]["zero_padding"] = json!(true);
+}
+
+#[test]
+fn pipeline_combinations_the_runtime_implements_load_and_others_name_the_field() {
+    use serde_json::json;
+    assert_eq!(pipelines(|_| ()), Ok(()));
+    assert_eq!(pipelines(wan_style), Ok(()));
+    let wan_with = |edit: fn(&mut serde_json::Value)| {
+        pipelines(|j| {
+            wan_style(j);
+            edit(j)
+        })
+        .unwrap_err()
+    };
+    assert!(wan_with(|j| j["conditioning"]["i2v"] = json!({"method": "first_frame_mask"})).contains("token layout"));
+    assert!(wan_with(|j| j["rope"]["modes"] =
+        json!({"t2v": "interpolation_scale", "i2v": "interpolation_scale", "condition": "causal_pixel"}))
+    .contains("no rope.modes"));
+    assert!(wan_with(|j| j["components"]["transformer"]["timestep_per_token"] = json!(true)).contains("per-token"));
+    assert!(wan_with(|j| j["latent"]["hw_multiple"] = json!(8)).contains("whole patches"));
+    assert!(wan_with(|j| j["latent"]["patch"] = json!([2, 2, 2])).contains("whole patches"));
+    assert!(wan_with(|j| j["components"]["transformer"]["layout"] = json!("tokens")).contains("[1, 1, 1]"));
+    // The flow-match-only pipelines with UniPC.
+    assert!(pipelines(|j| j["scheduler"] = json!({"kind": "unipc"})).unwrap_err().contains("flow_match_euler"));
+    assert!(pipelines(|j| j["components"]["text_encoder"]["zero_padding"] = json!(true))
+        .unwrap_err()
+        .contains("zero_padding"));
+    let chunks =
+        json!({"first_file": "a.onnx", "first_frames": 1, "frames": 4, "cache_inputs": "in_", "cache_outputs": "out_"});
+    assert_eq!(pipelines(|j| j["components"]["vae_decoder"]["causal_chunks"] = chunks.clone()), Ok(()));
+    assert!(pipelines(|j| {
+        j["components"]["vae_decoder"]["causal_chunks"] = chunks.clone();
+        j["components"]["vae_decoder"]["timestep_conditioning"] = json!(true);
+    })
+    .unwrap_err()
+    .contains("chunked decoder"));
+    let mut same = chunks.clone();
+    same["cache_outputs"] = json!("in_");
+    assert!(pipelines(|j| j["components"]["vae_encoder"]["causal_chunks"] = same).unwrap_err().contains("prefixes"));
+    let mut zero = chunks;
+    zero["frames"] = json!(0);
+    assert!(pipelines(|j| j["components"]["vae_encoder"]["causal_chunks"] = zero).unwrap_err().contains("1 to"));
+    assert!(pipelines(|j| {
+        j["components"]["vae_decoder"]["inputs"].as_object_mut().unwrap().remove("timestep");
+        j["components"]["vae_decoder"]["timestep_conditioning"] = json!(true);
+    })
+    .unwrap_err()
+    .contains("inputs.timestep"));
+    assert!(pipelines(|j| j["conditioning"].as_object_mut().unwrap().remove("condition").map(drop).unwrap_or(()))
+        .unwrap_err()
+        .contains("windows"));
 }

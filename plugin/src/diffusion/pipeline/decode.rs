@@ -45,13 +45,25 @@ impl VideoModel {
         timestep: f32,
     ) -> Result<(Grid, Vec<f32>), EngineError> {
         let spec = &self.manifest.components.vae_decoder;
-        let session = self.session(&spec.file)?;
         let c = self.manifest.latent.channels;
+        if let Some(chunks) = &spec.causal_chunks {
+            let io = (spec.inputs.latent.as_str(), spec.output.as_str());
+            let ((oc, f, h, w), sample) =
+                self.run_causal_chunks(&spec.file, chunks, io, &z, (c, grid.0, grid.1, grid.2))?;
+            if oc != 3 {
+                return Err(self.mismatch(format!("VAE decoder gives {oc} channels, expected 3")));
+            }
+            return Ok(((f, h, w), sample));
+        }
+        let session = self.session(&spec.file)?;
         let (shape, sample) = session.with(|s| {
-            let out = s.run(ort::inputs![
+            let mut inputs = ort::inputs![
                 spec.inputs.latent.as_str() => Tensor::from_array(([1usize, c, grid.0, grid.1, grid.2], z))?,
-                spec.inputs.timestep.as_str() => Tensor::from_array(([1usize], vec![timestep]))?,
-            ])?;
+            ];
+            if let Some(name) = &spec.inputs.timestep {
+                inputs.push((name.as_str().into(), Tensor::from_array(([1usize], vec![timestep]))?.into()));
+            }
+            let out = s.run(inputs)?;
             let (shape, data) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
             Ok((shape.to_vec(), data.to_vec()))
         })?;

@@ -18,7 +18,7 @@ impl VideoModel {
     pub(super) fn denoise(
         &self,
         req: &Request,
-        plan: &Plan,
+        plan: &mut Plan,
         prepared: &mut Prepared,
         noise: &mut dyn Noise,
         control: &mut Control,
@@ -26,11 +26,12 @@ impl VideoModel {
         let mut timing = Timing::default();
         let m = &self.manifest;
         let c = m.latent.channels;
-        let (pipeline, grid, scheduler, prompts) = (plan.pipeline, plan.grid, &plan.scheduler, &plan.text);
+        let (pipeline, grid, scheduler, prompts) = (plan.pipeline, plan.grid, &mut plan.scheduler, &plan.text);
         let scheduler_error = |e: SchedulerError| self.scheduler_error(e);
         let s_total = prepared.mask.len();
 
-        let mut transformer = self.transformer(prompts, &prepared.coords)?;
+        let video_only = (prepared.extras == 0).then_some(grid);
+        let mut transformer = self.transformer(prompts, s_total, &prepared.coords, video_only)?;
         let buffers = "the denoising buffers";
         let init = prepared.x.clone();
         let mut velocity = try_zeroed(s_total * c, buffers)?;
@@ -42,7 +43,7 @@ impl VideoModel {
                 return Err(EngineError::Aborted);
             }
             let step_started = Instant::now();
-            let t = scheduler.timesteps()[i];
+            let t = scheduler.timestep(i);
             let x = &mut prepared.x;
             match pipeline {
                 Pipeline::T2v => tau.fill(t),
@@ -71,6 +72,9 @@ impl VideoModel {
                     scheduler.step(i, &velocity[first..], &mut x[first..]).map_err(scheduler_error)?;
                 }
                 Pipeline::Condition => {
+                    let Some(scheduler) = scheduler.euler() else {
+                        return Err(self.mismatch("per-token steps need a flow-match scheduler".into()));
+                    };
                     velocity.iter_mut().for_each(|v| *v = -*v);
                     stepped.copy_from_slice(x);
                     scheduler.step_per_token(&tau, c, &velocity, &mut stepped).map_err(scheduler_error)?;

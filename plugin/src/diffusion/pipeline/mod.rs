@@ -1,7 +1,8 @@
-//! The LTX-Video pipelines on ONNX graphs: text to video, image to video, and conditioning by
-//! images or clips at frame indices (extension forward and backward, keyframes). Follows
-//! models/ltx/README.md step by step; everything outside the graphs (tokens, noise, packing,
-//! coordinates, schedule, guidance, conditioning, posterior, normalisation) happens here.
+//! The video diffusion pipelines on ONNX graphs: text to video, image to video, and conditioning
+//! by images or clips at frame indices (extension forward and backward, keyframes). Follows
+//! models/ltx/README.md step by step (and models/wan/README.md for what the Wan manifest
+//! changes); everything outside the graphs (tokens, noise, packing, coordinates, schedule,
+//! guidance, conditioning, posterior, normalisation) happens here.
 //!
 //! Latents are kept packed, `[S, C]` (token-major), in buffers allocated once per generation;
 //! transformer inputs are persistent tensors updated in place every step.
@@ -10,9 +11,11 @@
 //! prompts, builds the schedule and the initial latents; `denoise` runs the transformer steps;
 //! `decode` turns the final latents into frames.
 
+mod causal_vae;
 mod decode;
 mod denoise;
 mod prepare;
+mod schedule;
 mod tiled_decode;
 mod transformer;
 
@@ -132,9 +135,9 @@ impl VideoModel {
     /// Runs a whole generation.
     pub fn generate(&self, req: &Request, noise: &mut dyn Noise, control: &mut Control) -> Result<Output, EngineError> {
         let started = Instant::now();
-        let plan = self.plan(req)?;
+        let mut plan = self.plan(req)?;
         let mut prepared = self.prepare(req, &plan, noise)?;
-        let mut timing = self.denoise(req, &plan, &mut prepared, noise, control)?;
+        let mut timing = self.denoise(req, &mut plan, &mut prepared, noise, control)?;
         if (control.abort)() {
             return Err(EngineError::Aborted);
         }

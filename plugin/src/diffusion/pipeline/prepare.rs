@@ -4,14 +4,13 @@
 
 use std::time::Instant;
 
+use super::schedule::Steps;
 use super::{pack, Condition, Mode, Request};
 use crate::diffusion::limits::{MAX_GENERATION_SIDE, MAX_LATENT_VALUES, MAX_STEPS};
 use crate::diffusion::manifest::{MaskInput, Pipeline, RopeMode};
 use crate::diffusion::model::VideoModel;
 use crate::diffusion::noise::Noise;
-use crate::diffusion::scheduler::{
-    linear_quadratic_timesteps, linspace_sigmas, FlowMatchEuler, Schedule, SchedulerConfig, SchedulerError,
-};
+use crate::diffusion::scheduler::{FlowMatchEuler, SchedulerError};
 use crate::engine::EngineError;
 
 /// What a request settles before any latent is drawn.
@@ -20,7 +19,7 @@ pub(super) struct Plan {
     /// Latent grid: frames, height, width.
     pub(super) grid: (usize, usize, usize),
     pub(super) text: Text,
-    pub(super) scheduler: FlowMatchEuler,
+    pub(super) scheduler: Steps,
     /// Seconds opening the graphs (session creation on first use) and encoding the prompts;
     /// whether the text encoder was let go after.
     pub(super) open_seconds: f64,
@@ -49,6 +48,19 @@ impl VideoModel {
             Mode::ImageToVideo(_) => Pipeline::I2v,
             Mode::Conditions(_) => Pipeline::Condition,
         };
+        let refuse = |what: &str, needs: &str| {
+            Err(EngineError::Input(format!(
+                "model '{}' cannot {what}: its manifest declares no conditioning.{needs}",
+                self.name
+            )))
+        };
+        match pipeline {
+            Pipeline::I2v if m.conditioning.i2v.is_none() => return refuse("start from a given frame", "i2v"),
+            Pipeline::Condition if m.conditioning.condition.is_none() => {
+                return refuse("condition on frames or clips", "condition")
+            }
+            _ => {}
+        }
         let grid = self.grid_for(req)?;
         let s_video = grid.0 * grid.1 * grid.2;
         let encodes = !matches!(req.mode, Mode::TextToVideo) || req.video_to_video.is_some();
@@ -64,24 +76,7 @@ impl VideoModel {
         let text_seconds = started.elapsed().as_secs_f64();
         let text_encoder_released = self.release_text_encoder_if_tight(encodes);
 
-        // Schedule.
-        let SchedulerConfig::FlowMatchEuler(config) = &m.scheduler else {
-            return Err(self.mismatch("LTX pipelines need a flow_match_euler scheduler".into()));
-        };
-        let scheduler_error = |e: SchedulerError| self.scheduler_error(e);
-        let scheduler: FlowMatchEuler = match pipeline {
-            Pipeline::Condition => config
-                .build(
-                    Schedule::Timesteps(linear_quadratic_timesteps(req.steps, 0.025, None).map_err(scheduler_error)?),
-                    None,
-                )
-                .map_err(scheduler_error)?,
-            _ => {
-                let sigmas = linspace_sigmas(req.steps);
-                let mu = config.mu_for_seq_len(s_video).ok();
-                config.build(Schedule::Sigmas(sigmas), mu).map_err(scheduler_error)?
-            }
-        };
+        let scheduler = Steps::build(self, pipeline, req.steps, s_video)?;
         Ok(Plan { pipeline, grid, text, scheduler, open_seconds, text_seconds, text_encoder_released })
     }
 
@@ -179,7 +174,7 @@ impl VideoModel {
         let m = &self.manifest;
         let (c, grid, pipeline) = (m.latent.channels, plan.grid, plan.pipeline);
         let s_video = grid.0 * grid.1 * grid.2;
-        let mode = *m.rope.modes.get(pipeline);
+        let mode = m.rope.modes.as_ref().map(|modes| *modes.get(pipeline));
         Ok(match &req.mode {
             Mode::TextToVideo => {
                 let eps = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
@@ -213,13 +208,17 @@ impl VideoModel {
                 }
             }
             Mode::Conditions(conditions) => {
-                self.prepare_conditions(conditions, req, grid, mode, &plan.scheduler, noise)?
+                let scheduler =
+                    plan.scheduler.euler().ok_or_else(|| self.mismatch("conditioning needs flow-match".into()))?;
+                self.prepare_conditions(conditions, req, grid, mode, scheduler, noise)?
             }
         })
     }
 
-    /// `video_coords` `[3, S]` (f row, h row, w row) for a latent grid, in pack order.
-    fn coords(&self, mode: RopeMode, grid: (usize, usize, usize), frame_index: usize, fps: f64) -> Vec<f32> {
+    /// `video_coords` `[3, S]` (f row, h row, w row) for a latent grid, in pack order; empty for
+    /// a graph that places positions itself (no rope mode).
+    fn coords(&self, mode: Option<RopeMode>, grid: (usize, usize, usize), frame_index: usize, fps: f64) -> Vec<f32> {
+        let Some(mode) = mode else { return Vec::new() };
         let (t, r) = (self.manifest.latent.temporal_ratio, self.manifest.latent.spatial_ratio as f32);
         let s = grid.0 * grid.1 * grid.2;
         let mut out = vec![0f32; 3 * s];
@@ -249,13 +248,14 @@ impl VideoModel {
         conditions: &[Condition],
         req: &Request,
         grid: (usize, usize, usize),
-        mode: RopeMode,
+        mode: Option<RopeMode>,
         scheduler: &FlowMatchEuler,
         noise: &mut dyn Noise,
     ) -> Result<Prepared, EngineError> {
         let lat_spec = &self.manifest.latent;
         let (c, t) = (lat_spec.channels, lat_spec.temporal_ratio);
-        let prefix = self.manifest.conditioning.condition.num_prefix_latent_frames;
+        let rules = self.manifest.conditioning.condition.as_ref();
+        let prefix = rules.map_or(0, |r| r.num_prefix_latent_frames);
         let per_frame = grid.1 * grid.2;
         // Video-to-video: the source clip's latents, and the step the truncated schedule starts
         // at (diffusers' get_timesteps: the last ⌊n·strength⌋ steps run).

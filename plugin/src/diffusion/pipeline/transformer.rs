@@ -1,44 +1,58 @@
-//! The transformer under classifier-free guidance for one token layout: its inputs are kept as
+//! The transformer under classifier-free guidance for one latent shape: its inputs are kept as
 //! persistent tensors and updated in place every step, so a step allocates nothing. Shared by
 //! the single-window pipelines and the long pipeline's windows.
+//!
+//! The pipelines hold latents as packed tokens `[S, C]` whatever the graph takes; the manifest's
+//! layout says how they are fed: as they are (LTX), or as the latent video `[C, F, H, W]` (Wan),
+//! transposed on the way in and out.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
+use ort::session::SessionInputValue;
 use ort::value::Tensor;
 
 use super::prepare::Text;
+use super::Grid;
+use crate::diffusion::manifest::Layout;
 use crate::diffusion::model::VideoModel;
 use crate::engine::EngineError;
 use crate::frame_io::try_zeroed;
 use crate::runtime::SharedSession;
 
 /// The transformer's inputs for `s_total` tokens: text and coordinates fixed, latents and
-/// per-token timesteps written before each run (both guidance halves get the same).
+/// timesteps written before each run (both guidance halves get the same).
 pub(in crate::diffusion) struct Transformer<'a> {
     model: &'a VideoModel,
     session: Arc<SharedSession>,
     hidden: Tensor<f32>,
     timestep: Tensor<f32>,
     text: Tensor<f32>,
-    text_mask: Tensor<i64>,
-    coords: Tensor<f32>,
+    /// Only for graphs that take a text mask / positions.
+    text_mask: Option<Tensor<i64>>,
+    coords: Option<Tensor<f32>>,
     s_total: usize,
     channels: usize,
+    layout: Layout,
+    /// Output of the 5-D layout before it is packed back.
+    unpacked: Vec<f32>,
 }
 
 impl VideoModel {
-    /// The transformer for `coords` `[3, S]` (one batch row; both halves use it) and the text
-    /// `[neg, pos]`.
+    /// The transformer for latents of `s_total` tokens, with `coords` `[3, S]` (one batch row;
+    /// both halves use it; empty for graphs that place positions themselves) and the text
+    /// `[neg, pos]`. `grid` is the latent video the tokens are (the 5-D layout needs it).
     pub(in crate::diffusion) fn transformer(
         &self,
         text: &Text,
+        s_total: usize,
         coords: &[f32],
+        grid: Option<Grid>,
     ) -> Result<Transformer<'_>, EngineError> {
         let spec = &self.manifest.components.transformer;
         let session = self.session(&spec.file)?;
         let c = self.manifest.latent.channels;
-        let s_total = coords.len() / 3;
         let (l, dim) = (text.len, text.dim);
         let to_ort = |e: ort::Error| {
             EngineError::from(crate::runtime::RuntimeError::Run { model: self.name.clone(), reason: e.to_string() })
@@ -47,28 +61,59 @@ impl VideoModel {
         let mut both = try_zeroed(2 * l * dim, buffers)?;
         both[..l * dim].copy_from_slice(&text.neg_emb);
         both[l * dim..].copy_from_slice(&text.pos_emb);
-        let mask: Vec<i64> = text.neg_mask.iter().chain(&text.pos_mask).copied().collect();
-        let mut coords2 = try_zeroed(2 * coords.len(), buffers)?;
-        coords2[..coords.len()].copy_from_slice(coords);
-        coords2[coords.len()..].copy_from_slice(coords);
+        let hidden_shape = match (spec.layout, grid) {
+            (Layout::Tokens, _) => vec![2, s_total, c],
+            (Layout::Video5d, Some((f, h, w))) if f * h * w == s_total => vec![2, c, f, h, w],
+            (Layout::Video5d, _) => {
+                return Err(self.mismatch("a 5-D transformer takes the latent video alone, no extra tokens".into()))
+            }
+        };
+        let text_mask = match spec.inputs.encoder_attention_mask {
+            Some(_) => {
+                let mask: Vec<i64> = text.neg_mask.iter().chain(&text.pos_mask).copied().collect();
+                Some(Tensor::from_array(([2usize, l], mask)).map_err(to_ort)?)
+            }
+            None => None,
+        };
+        let coords = match spec.inputs.video_coords {
+            Some(_) if coords.len() == 3 * s_total => {
+                let mut coords2 = try_zeroed(2 * coords.len(), buffers)?;
+                coords2[..coords.len()].copy_from_slice(coords);
+                coords2[coords.len()..].copy_from_slice(coords);
+                Some(Tensor::from_array(([2usize, 3, s_total], coords2)).map_err(to_ort)?)
+            }
+            Some(_) => return Err(self.mismatch(format!("{} coordinates for {s_total} tokens", coords.len() / 3))),
+            None => None,
+        };
+        let timestep = match spec.timestep_per_token {
+            true => Tensor::from_array(([2usize, s_total], try_zeroed(2 * s_total, buffers)?)),
+            false => Tensor::from_array(([2usize], vec![0f32; 2])),
+        };
+        let unpacked = match spec.layout {
+            Layout::Tokens => Vec::new(),
+            Layout::Video5d => try_zeroed(s_total * c, buffers)?,
+        };
         Ok(Transformer {
             model: self,
             session,
-            hidden: Tensor::from_array(([2usize, s_total, c], try_zeroed(2 * s_total * c, buffers)?))
-                .map_err(to_ort)?,
-            timestep: Tensor::from_array(([2usize, s_total], try_zeroed(2 * s_total, buffers)?)).map_err(to_ort)?,
+            hidden: Tensor::from_array((hidden_shape, try_zeroed(2 * s_total * c, buffers)?)).map_err(to_ort)?,
+            timestep: timestep.map_err(to_ort)?,
             text: Tensor::from_array(([2usize, l, dim], both)).map_err(to_ort)?,
-            text_mask: Tensor::from_array(([2usize, l], mask)).map_err(to_ort)?,
-            coords: Tensor::from_array(([2usize, 3, s_total], coords2)).map_err(to_ort)?,
+            text_mask,
+            coords,
             s_total,
             channels: c,
+            layout: spec.layout,
+            unpacked,
         })
     }
 }
 
 impl Transformer<'_> {
     /// The guided velocity `v_u + g·(v_c − v_u)` of latents `x` `[S, C]` at per-token timesteps
-    /// `tau` `[S]`, written to `velocity`; returns the seconds spent inside `Session::run`.
+    /// `tau` `[S]`, written to `velocity`; returns the seconds spent inside `Session::run`. A
+    /// graph with one timestep per guidance half takes `tau[0]` (its pipelines give every token
+    /// the same).
     pub(in crate::diffusion) fn velocity(
         &mut self,
         x: &[f32],
@@ -79,35 +124,85 @@ impl Transformer<'_> {
         let (s_total, c) = (self.s_total, self.channels);
         {
             let (_, h) = self.hidden.extract_tensor_mut();
-            h[..s_total * c].copy_from_slice(x);
-            h[s_total * c..].copy_from_slice(x);
+            let (half, rest) = h.split_at_mut(s_total * c);
+            match self.layout {
+                Layout::Tokens => half.copy_from_slice(x),
+                Layout::Video5d => transpose(x, s_total, c, half),
+            }
+            rest.copy_from_slice(half);
             let (_, ts) = self.timestep.extract_tensor_mut();
-            ts[..s_total].copy_from_slice(tau);
-            ts[s_total..].copy_from_slice(tau);
+            if ts.len() == 2 {
+                ts.fill(tau[0]);
+            } else {
+                ts[..s_total].copy_from_slice(tau);
+                ts[s_total..].copy_from_slice(tau);
+            }
         }
         let spec = &self.model.manifest.components.transformer;
         let names = &spec.inputs;
+        let mut inputs: Vec<(Cow<str>, SessionInputValue)> = vec![
+            (names.hidden_states.as_str().into(), (&self.hidden).into()),
+            (names.encoder_hidden_states.as_str().into(), (&self.text).into()),
+            (names.timestep.as_str().into(), (&self.timestep).into()),
+        ];
+        if let (Some(name), Some(mask)) = (&names.encoder_attention_mask, &self.text_mask) {
+            inputs.push((name.as_str().into(), mask.into()));
+        }
+        if let (Some(name), Some(coords)) = (&names.video_coords, &self.coords) {
+            inputs.push((name.as_str().into(), coords.into()));
+        }
         let mut run_seconds = 0.0;
+        let (layout, unpacked) = (self.layout, &mut self.unpacked);
         self.session.with(|s| {
             let run_started = Instant::now();
-            let out = s.run(ort::inputs![
-                names.hidden_states.as_str() => &self.hidden,
-                names.encoder_hidden_states.as_str() => &self.text,
-                names.encoder_attention_mask.as_str() => &self.text_mask,
-                names.timestep.as_str() => &self.timestep,
-                names.video_coords.as_str() => &self.coords,
-            ])?;
+            let out = s.run(inputs)?;
             run_seconds = run_started.elapsed().as_secs_f64();
             let (shape, v) = out[spec.output.as_str()].try_extract_tensor::<f32>()?;
             if shape.iter().product::<i64>() != (2 * s_total * c) as i64 {
-                return Err(ort::Error::new(format!("velocity has shape {shape:?}, expected [2, {s_total}, {c}]")));
+                return Err(ort::Error::new(format!(
+                    "velocity has shape {shape:?}, expected {} values",
+                    2 * s_total * c
+                )));
             }
             let (vu, vc) = v.split_at(s_total * c);
-            for ((out, u), cnd) in velocity.iter_mut().zip(vu).zip(vc) {
-                *out = u + guidance * (cnd - u);
+            match layout {
+                Layout::Tokens => guide(vu, vc, guidance, velocity),
+                Layout::Video5d => {
+                    guide(vu, vc, guidance, unpacked);
+                    transpose(unpacked, c, s_total, velocity);
+                }
             }
             Ok(())
         })?;
         Ok(run_seconds)
+    }
+}
+
+fn guide(vu: &[f32], vc: &[f32], guidance: f32, out: &mut [f32]) {
+    for ((out, u), cnd) in out.iter_mut().zip(vu).zip(vc) {
+        *out = u + guidance * (cnd - u);
+    }
+}
+
+/// `[rows, cols]` → `[cols, rows]`: packed tokens `[S, C]` to channel planes `[C, S]` and back.
+fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    for r in 0..rows {
+        for (col, &v) in src[r * cols..(r + 1) * cols].iter().enumerate() {
+            dst[col * rows + r] = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn transpose_turns_tokens_into_planes_and_back() {
+        let tokens: Vec<f32> = (0..6).map(|v| v as f32).collect(); // 3 tokens × 2 channels
+        let mut planes = vec![0.0; 6];
+        super::transpose(&tokens, 3, 2, &mut planes);
+        assert_eq!(planes, [0.0, 2.0, 4.0, 1.0, 3.0, 5.0]);
+        let mut back = vec![0.0; 6];
+        super::transpose(&planes, 2, 3, &mut back);
+        assert_eq!(back, tokens);
     }
 }

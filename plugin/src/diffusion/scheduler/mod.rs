@@ -58,12 +58,14 @@ pub enum SchedulerError {
     Noise(String),
 }
 
-/// Which scheduler a pipeline manifest asks for: `{"kind": "flow_match_euler", ...}` or
-/// `{"kind": "ddim", ...}`, the other fields being diffusers' `scheduler_config.json` fields.
+/// Which scheduler a pipeline manifest asks for: `{"kind": "flow_match_euler", ...}`,
+/// `{"kind": "unipc", ...}` or `{"kind": "ddim", ...}`, the other fields being diffusers'
+/// `scheduler_config.json` fields.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SchedulerConfig {
     FlowMatchEuler(FlowMatchEulerConfig),
+    Unipc(UniPcConfig),
     Ddim(DdimConfig),
 }
 
@@ -73,6 +75,7 @@ impl SchedulerConfig {
     pub fn build(&self, steps: usize, mu: Option<f64>) -> Result<Scheduler, SchedulerError> {
         Ok(match self {
             SchedulerConfig::FlowMatchEuler(c) => Scheduler::FlowMatchEuler(c.build(Schedule::Steps(steps), mu)?),
+            SchedulerConfig::Unipc(c) => Scheduler::UniPc(c.build(steps, mu)?),
             SchedulerConfig::Ddim(c) => Scheduler::Ddim(c.build(steps)?),
         })
     }
@@ -82,6 +85,8 @@ impl SchedulerConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scheduler {
     FlowMatchEuler(FlowMatchEuler),
+    /// Multistep: it keeps a history, so it steps in order (`step` takes `&mut self`).
+    UniPc(UniPc),
     Ddim(Ddim),
 }
 
@@ -90,6 +95,7 @@ impl Scheduler {
     pub fn len(&self) -> usize {
         match self {
             Scheduler::FlowMatchEuler(s) => s.len(),
+            Scheduler::UniPc(s) => s.len(),
             Scheduler::Ddim(s) => s.len(),
         }
     }
@@ -104,14 +110,25 @@ impl Scheduler {
     pub fn model_timestep(&self, i: usize) -> Option<f64> {
         match self {
             Scheduler::FlowMatchEuler(s) => s.timesteps().get(i).map(|&t| f64::from(t)),
+            Scheduler::UniPc(s) => s.timesteps().get(i).map(|&t| t as f64),
             Scheduler::Ddim(s) => s.timesteps().get(i).map(|&t| t as f64),
         }
     }
 
-    /// One deterministic step in place: `sample` becomes the sample for step `i + 1`.
-    pub fn step(&self, i: usize, model_output: &[f32], sample: &mut [f32]) -> Result<(), SchedulerError> {
+    /// One deterministic step in place: `sample` becomes the sample for step `i + 1`. UniPC
+    /// takes its steps in order only (`i` must be its next step).
+    pub fn step(&mut self, i: usize, model_output: &[f32], sample: &mut [f32]) -> Result<(), SchedulerError> {
         match self {
             Scheduler::FlowMatchEuler(s) => s.step(i, model_output, sample),
+            Scheduler::UniPc(s) => {
+                if i != s.step_index() {
+                    return Err(SchedulerError::InvalidInput(format!(
+                        "UniPC steps in order: step {i} asked, step {} next",
+                        s.step_index()
+                    )));
+                }
+                s.step(model_output, sample)
+            }
             Scheduler::Ddim(s) => s.step(i, model_output, sample),
         }
     }

@@ -212,13 +212,17 @@ fn manifest_picks_the_scheduler_kind() {
             "clip_sample": false, "trained_betas": null, "sample_max_value": 1.0}"#,
     )
     .unwrap();
-    let s = ddim.build(50, None).unwrap();
+    let mut s = ddim.build(50, None).unwrap();
     assert_eq!(s.model_timestep(0), Some(999.0));
     let mut x = [0.5_f32; 4];
     s.step(0, &[0.1; 4], &mut x).unwrap();
     assert!(x.iter().all(|v| v.is_finite()));
 
-    assert!(serde_json::from_str::<SchedulerConfig>(r#"{"kind": "unipc"}"#).is_err());
+    assert!(matches!(
+        serde_json::from_str::<SchedulerConfig>(r#"{"kind": "unipc", "flow_shift": 5.0}"#),
+        Ok(SchedulerConfig::Unipc(UniPcConfig { flow_shift: 5.0, .. }))
+    ));
+    assert!(serde_json::from_str::<SchedulerConfig>(r#"{"kind": "pndm"}"#).is_err());
     assert!(serde_json::from_str::<SchedulerConfig>(r#"{"kind": "ddim", "beta_schedule": "sigmoid"}"#).is_err());
 }
 

@@ -265,7 +265,7 @@ pub fn shot_clip(
             max_sequence_length: None,
             decode_timestep: m.decode.timestep,
             decode_noise_scale: m.decode.noise_scale,
-            image_cond_noise_scale: m.conditioning.condition.image_cond_noise_scale,
+            image_cond_noise_scale: m.conditioning.condition.as_ref().map_or(0.0, |c| c.image_cond_noise_scale),
             mode,
             video_to_video: None,
         }),

@@ -1,0 +1,78 @@
+//! The schedule one generation steps through, as the manifest's scheduler builds it for the
+//! pipeline: flow-match Euler (LTX; every pipeline, per-token steps included) or UniPC (Wan;
+//! whole-latent steps in order).
+
+use crate::diffusion::manifest::Pipeline;
+use crate::diffusion::model::VideoModel;
+use crate::diffusion::scheduler::{
+    linear_quadratic_timesteps, linspace_sigmas, FlowMatchEuler, Schedule, SchedulerConfig, SchedulerError, UniPc,
+};
+use crate::engine::EngineError;
+
+pub(in crate::diffusion) enum Steps {
+    Euler(FlowMatchEuler),
+    UniPc(UniPc),
+}
+
+impl Steps {
+    /// `steps` steps for `pipeline` over `s_video` latent tokens (the flow-match shift's `mu`).
+    pub(super) fn build(
+        model: &VideoModel,
+        pipeline: Pipeline,
+        steps: usize,
+        s_video: usize,
+    ) -> Result<Steps, EngineError> {
+        let error = |e: SchedulerError| model.scheduler_error(e);
+        match (&model.manifest.scheduler, pipeline) {
+            (SchedulerConfig::FlowMatchEuler(config), Pipeline::Condition) => {
+                let timesteps = linear_quadratic_timesteps(steps, 0.025, None).map_err(error)?;
+                Ok(Steps::Euler(config.build(Schedule::Timesteps(timesteps), None).map_err(error)?))
+            }
+            (SchedulerConfig::FlowMatchEuler(config), _) => {
+                let mu = config.mu_for_seq_len(s_video).ok();
+                Ok(Steps::Euler(config.build(Schedule::Sigmas(linspace_sigmas(steps)), mu).map_err(error)?))
+            }
+            // Wan's pipelines call `set_timesteps(steps)` with no shift of their own.
+            (SchedulerConfig::Unipc(config), Pipeline::T2v) => {
+                Ok(Steps::UniPc(config.build(steps, None).map_err(error)?))
+            }
+            _ => Err(model.mismatch(format!("its scheduler does not run the {pipeline:?} pipeline"))),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Steps::Euler(s) => s.len(),
+            Steps::UniPc(s) => s.len(),
+        }
+    }
+
+    /// The timestep the model is given at step `i` (UniPC's are whole numbers, as diffusers casts
+    /// them to int64).
+    pub(super) fn timestep(&self, i: usize) -> f32 {
+        match self {
+            Steps::Euler(s) => s.timesteps()[i],
+            Steps::UniPc(s) => s.timesteps()[i] as f32,
+        }
+    }
+
+    /// Step `i` of the whole latent in place.
+    pub(super) fn step(&mut self, i: usize, velocity: &[f32], x: &mut [f32]) -> Result<(), SchedulerError> {
+        match self {
+            Steps::Euler(s) => s.step(i, velocity, x),
+            Steps::UniPc(s) if s.step_index() == i => s.step(velocity, x),
+            Steps::UniPc(s) => Err(SchedulerError::InvalidInput(format!(
+                "UniPC steps in order: step {i} asked, step {} next",
+                s.step_index()
+            ))),
+        }
+    }
+
+    /// The flow-match schedule, for the steps only it takes (per token, partial latents).
+    pub(super) fn euler(&self) -> Option<&FlowMatchEuler> {
+        match self {
+            Steps::Euler(s) => Some(s),
+            Steps::UniPc(_) => None,
+        }
+    }
+}

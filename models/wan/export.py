@@ -192,6 +192,10 @@ class _Caches:
     def __init__(self, cache_in=None):
         self.cin = cache_in
         self.out: list[torch.Tensor] = []
+        self.labels: list[str] = []  # the module each cache belongs to (for the report/README)
+
+    def _label(self, m, what=""):
+        self.labels.append(MODULE_NAMES.get(id(m), "?") + what)
 
     def _next_in(self):
         return self.cin[len(self.out)]
@@ -200,9 +204,11 @@ class _Caches:
         """A WanCausalConv3d with temporal padding 2 (kernel 3): the 2-frame cache replaces the zero padding."""
         if self.cin is None:
             assert x.shape[2] == 1
+            self._label(conv)
             y = conv(x)  # zero causal padding
             self.out.append(torch.cat([torch.zeros_like(x), x], 2))
             return y
+        self._label(conv)
         xx = torch.cat([self._next_in(), x], 2)
         pad = list(conv._padding)
         pad[4] = 0
@@ -230,6 +236,7 @@ class _Caches:
     def resample(self, m, x):
         b, c, t, h, w = x.shape
         if m.mode == "upsample3d":
+            self._label(m.time_conv, " (upsample3d; zeros from the first chunk)")
             if self.cin is None:
                 # diffusers stores "Rep" and skips the time conv; the next chunk's conv then pads with zeros
                 self.out.append(x.new_zeros(b, c, 2, h, w))
@@ -247,6 +254,7 @@ class _Caches:
         x = m.resample(x)
         x = x.reshape(b, t, x.shape[1], x.shape[2], x.shape[3]).permute(0, 2, 1, 3, 4)
         if m.mode == "downsample3d":
+            self._label(m.time_conv, " (downsample3d; only frame -1 is read)")
             if self.cin is None:
                 # diffusers stores the (1-frame) chunk and skips the time conv
                 self.out.append(torch.cat([torch.zeros_like(x), x], 2))
@@ -290,7 +298,11 @@ class _Caches:
         return self.conv(d.conv_out, x)
 
 
+MODULE_NAMES: dict[int, str] = {}
+
+
 def _check_vae(vae):
+    MODULE_NAMES.update({id(m): n for n, m in vae.named_modules()})
     if vae.config.is_residual or vae.config.patch_size is not None:
         raise NotImplementedError("Wan 2.2 VAE (is_residual / patch_size) is not supported; Wan 2.1 only")
 
@@ -467,7 +479,10 @@ def export_vae(vae, out: Path, external: bool, report: dict):
     names_c_out = [f"cache_out_{k}" for k in range(n)]
     cspec = _vae_dims([c.shape for c in caches], h, w, hd, wd)
     lat_spec = {3: hd, 4: wd}
-    report["vae_decoder_caches"] = {"count": n, "shapes_at_latent_4x6": [list(c.shape) for c in caches]}
+    c0 = _Caches(None)
+    c0.decoder(vae.decoder, vae.post_quant_conv(z1))
+    report["vae_decoder_caches"] = {"count": n, "at_latent_4x6": [
+        {"index": k, "module": c0.labels[k], "shape": list(c.shape)} for k, c in enumerate(caches)]}
     report["export"]["vae_decoder_first"] = _export(
         first, (z1,), out / "vae_decoder_first.onnx", ["latent"], ["sample"] + names_c_out,
         (lat_spec,), external, fuse_it=False)
@@ -488,7 +503,10 @@ def export_vae(vae, out: Path, external: bool, report: dict):
     names_c_out = [f"cache_out_{k}" for k in range(n)]
     cspec = _vae_dims([c.shape for c in caches], hk, wk, Hd, Wd)
     x_spec = {3: s_ratio * Hd, 4: s_ratio * Wd}
-    report["vae_encoder_caches"] = {"count": n, "shapes_at_latent_4x6": [list(c.shape) for c in caches]}
+    c0 = _Caches(None)
+    c0.encoder(vae.encoder, x1)
+    report["vae_encoder_caches"] = {"count": n, "at_latent_4x6": [
+        {"index": k, "module": c0.labels[k], "shape": list(c.shape)} for k, c in enumerate(caches)]}
     report["export"]["vae_encoder_first"] = _export(
         efirst, (x1,), out / "vae_encoder_first.onnx", ["sample"], ["moments"] + names_c_out,
         (x_spec,), external, fuse_it=False)
@@ -665,25 +683,14 @@ def build_manifest(comps, name: str, license_note: str, defaults: dict, dtype: s
     }
     if dtype != "fp32":
         for k in ("text_encoder", "transformer", "vae_encoder", "vae_decoder"):
-            m["components"][k]["precision"] = precision.precision_of(dtype if not k.startswith("vae") else "fp32", k)
+            d = "fp32" if k.startswith("vae") else ("int8" if (dtype == "int4" and k == "text_encoder") else dtype)
+            m["components"][k]["precision"] = precision.precision_of(d, k)
     return m
 
 
 # ----------------------------------------------------------------------------------------------
 # Main
 # ----------------------------------------------------------------------------------------------
-
-
-class _Float32Io(nn.Module):
-    """fp16 graphs keep float32 inputs/outputs."""
-
-    def __init__(self, inner, dtype):
-        super().__init__()
-        self.inner = inner
-        self.dtype = dtype
-
-    def forward(self, *args):
-        return self.inner(*args).float()
 
 
 def export_all(comps, out: Path, *, external: bool, dtype: str, name: str, license_note: str, defaults: dict,
@@ -701,8 +708,9 @@ def export_all(comps, out: Path, *, external: bool, dtype: str, name: str, licen
         if do_verify:
             verify(out, comps, report)
         if dtype in ("int8", "int4"):
-            bits = 8 if dtype == "int8" else 4
             for g in ("transformer", "text_encoder"):
+                # as models/ltx: int4 keeps the (UMT5-XXL) text encoder int8
+                bits = 4 if (dtype == "int4" and g == "transformer") else 8
                 tmp = out / f"{g}.fp32.onnx"
                 os.replace(out / f"{g}.onnx", tmp)
                 if (out / f"{g}.onnx.data").exists():

@@ -10,6 +10,7 @@ Run after export.py (same --seed). Writes fixtures/ next to this file:
 Cases:
   t2v      WanPipeline, 9 frames, 32x48 (H x W, non-square), 4 steps, CFG 5
   t2v_17   WanPipeline, 17 frames, 48x32, 3 steps, CFG 5
+  t2v_clean  WanPipeline, 5 frames, 32x32, 2 steps: prompts with HTML entities and messy whitespace (prompt_clean)
 
 Every random draw diffusers makes is logged in order (`draws`): the runtime replays them instead of its RNG.
 The re-run (`onnx_rerun` in cases.json) uses only tokenizer.json, the ONNX graphs, manifest.json and the
@@ -52,6 +53,10 @@ COMMON = dict(
 CASES = {
     "t2v": {},
     "t2v_17": dict(num_frames=17, height=48, width=32, num_inference_steps=3),
+    # prompt cleaning: HTML entities (unescaped twice), tabs/newlines/space runs, leading/trailing blanks, upper case
+    "t2v_clean": dict(prompt="  A monkey &amp;amp; a DOG\n\tdance   on the beach &lt;at&gt; night  ",
+                      negative_prompt="\n worst  quality,\tblurry ", num_frames=5, height=32, width=32,
+                      num_inference_steps=2),
 }
 
 
@@ -199,7 +204,11 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
     rec.put("velocity_step0", torch.cat([u0["out"], c0["out"]]))  # [2,16,f,h,w], rows [uncond, cond]
     for i in range(0, len(calls), 2):
         rec.put(f"timestep_step{i // 2}", calls[i]["timestep"].float())
-    rec.put("latents_step0", pack(probes["steps"][0]["latents"]))
+    for i, st in enumerate(probes["steps"]):  # after scheduler.step i (UniPC: predictor + corrector), packed
+        rec.put(f"latents_step{i}", pack(st["latents"]))
+    for i in range(0, len(calls), 2):  # the CFG-combined flow prediction fed to scheduler.step i, [1,16,f,h,w]
+        g = float(args["guidance_scale"])
+        rec.put(f"guided_velocity_step{i // 2}", calls[i + 1]["out"] + g * (calls[i]["out"] - calls[i + 1]["out"]))
     rec.put("latents_final", pack(probes["steps"][-1]["latents"]))
     z, sample = probes["dec"][-1]
     rec.put("decoder_latent", z)  # [1,16,f,h,w], z*std+mean (what the decoder graphs get)

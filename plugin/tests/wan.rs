@@ -1,0 +1,144 @@
+//! Wan 2.1 text to video in Rust against diffusers 0.42.1's `WanPipeline` on the tiny random Wan
+//! graphs (models/wan/fixtures, recorded by models/wan/make_fixtures.py): fed diffusers' recorded
+//! noise, the final latents must match within 1e-3 and the frames within 1/255. It runs the same
+//! pipeline code as LTX; the manifest carries every difference (5-D latents, RoPE inside the
+//! graph, UniPC, zero-padded text, a VAE decoded in causal chunks).
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use kinema::diffusion::{Control, Mode, Request, VideoModel};
+use kinema::frame_io::Frame;
+use kinema::models::resolve_in;
+use serde_json::Value;
+
+#[allow(dead_code)]
+mod support;
+use support::{max_abs, recorded_noise_in, tensor_in, workspace};
+
+fn fixtures() -> PathBuf {
+    workspace().join("models/wan/fixtures")
+}
+
+fn wan() -> Arc<VideoModel> {
+    support::model();
+    VideoModel::open(&resolve_in("wan", &[workspace().join("models")]).unwrap()).unwrap()
+}
+
+fn cases() -> &'static Value {
+    static CASES: OnceLock<Value> = OnceLock::new();
+    CASES
+        .get_or_init(|| serde_json::from_str(&std::fs::read_to_string(fixtures().join("cases.json")).unwrap()).unwrap())
+}
+
+fn request(case: &Value) -> Request {
+    let a = &case["args"];
+    let num = |k: &str| a[k].as_f64().unwrap_or_else(|| panic!("arg {k}"));
+    Request {
+        prompt: a["prompt"].as_str().unwrap().into(),
+        negative_prompt: a["negative_prompt"].as_str().unwrap_or("").into(),
+        width: num("width") as usize,
+        height: num("height") as usize,
+        frames: num("num_frames") as usize,
+        fps: 16.0,
+        steps: num("num_inference_steps") as usize,
+        guidance: num("guidance_scale") as f32,
+        max_sequence_length: Some(num("max_sequence_length") as usize),
+        decode_timestep: 0.0,
+        decode_noise_scale: 0.0,
+        image_cond_noise_scale: 0.0,
+        mode: Mode::TextToVideo,
+        video_to_video: None,
+    }
+}
+
+fn parity(name: &str) {
+    let case = &cases()["cases"][name];
+    let model = wan();
+    let mut noise = recorded_noise_in(&fixtures(), case);
+    let mut steps = Vec::new();
+    let mut progress = |done: usize, total: usize| steps.push((done, total));
+    let mut control = Control { progress: &mut progress, abort: &|| false };
+    let req = request(case);
+    let out = model.generate(&req, &mut noise, &mut control).unwrap();
+    let latents = tensor_in(&fixtures(), case, "latents_final");
+    let frames = tensor_in(&fixtures(), case, "frames");
+    let ours: Vec<f32> = out.frames.iter().flat_map(|f| f.data.iter().copied()).collect();
+    assert_eq!(out.frames.len(), req.frames, "{name}: every frame decoded");
+    let (dl, df) = (max_abs(&out.latents, &latents), max_abs(&ours, &frames));
+    println!("{name}: final latents max abs {dl:.2e}, frames max abs {df:.2e}");
+    assert!(dl <= 1e-3, "{name}: final latents differ by {dl}");
+    assert!(df <= 1.0 / 255.0, "{name}: frames differ by {df}");
+    assert_eq!(steps.last(), Some(&(req.steps, req.steps)), "progress after every step");
+}
+
+#[test]
+fn text_to_video_matches_diffusers() {
+    parity("t2v");
+}
+
+/// Another frame count and shape: five latent frames through the chunked decoder.
+#[test]
+fn text_to_video_of_17_frames_matches_diffusers() {
+    parity("t2v_17");
+}
+
+/// Prompts are cleaned (HTML entities, whitespace) and tokenized as `WanPipeline` does; the
+/// `t2v_clean` case's prompts carry entities twice escaped, tabs and runs of spaces.
+#[test]
+fn prompts_are_cleaned_and_tokenized_as_the_wan_pipeline_does() {
+    let model = wan();
+    for name in ["t2v", "t2v_17", "t2v_clean"] {
+        let case = &cases()["cases"][name];
+        let len = case["args"]["max_sequence_length"].as_u64().unwrap() as usize;
+        let t = &case["tensors"]["input_ids"];
+        let bytes = std::fs::read(fixtures().join(t["file"].as_str().unwrap())).unwrap();
+        let want: Vec<i64> = bytes.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect();
+        // Rows: [negative, positive].
+        for (row, prompt) in ["negative_prompt", "prompt"].into_iter().enumerate() {
+            let (got, _) = model.tokenize(case["args"][prompt].as_str().unwrap(), len).unwrap();
+            assert_eq!(got, want[row * len..(row + 1) * len], "{name}: {prompt}");
+        }
+    }
+}
+
+#[test]
+fn text_to_video_with_prompts_to_clean_matches_diffusers() {
+    parity("t2v_clean");
+}
+
+/// A model whose manifest declares no image conditioning refuses the pipelines that need it,
+/// saying why, before anything runs.
+#[test]
+fn animate_and_extend_are_refused_with_the_reason() {
+    let model = wan();
+    let mut req = request(&cases()["cases"]["t2v"]);
+    let still = Frame::new(3, req.height, req.width);
+    let mut progress = |_: usize, _: usize| panic!("nothing may be denoised");
+    for (mode, needs) in [
+        (Mode::ImageToVideo(still.clone()), "conditioning.i2v"),
+        (
+            Mode::Conditions(vec![kinema::diffusion::Condition { frames: vec![still], frame_index: 0, strength: 1.0 }]),
+            "conditioning.condition",
+        ),
+    ] {
+        req.mode = mode;
+        let mut control = Control { progress: &mut progress, abort: &|| false };
+        let err = model.generate(&req, &mut kinema::diffusion::SeededNoise::new(1), &mut control).err().unwrap();
+        assert!(err.to_string().contains(needs), "{err}");
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_frames() {
+    let model = wan();
+    let req = request(&cases()["cases"]["t2v"]);
+    let run = |seed| {
+        let mut progress = |_: usize, _: usize| {};
+        let mut control = Control { progress: &mut progress, abort: &|| false };
+        let out = model.generate(&req, &mut kinema::diffusion::SeededNoise::new(seed), &mut control).unwrap();
+        out.frames.iter().flat_map(|f| f.data.iter().map(|v| v.to_bits())).collect::<Vec<u32>>()
+    };
+    assert_eq!(run(5), run(5), "bit-identical for the same seed");
+    assert_ne!(run(5), run(6));
+}

@@ -150,6 +150,22 @@ pub struct Guidance {
 #[derive(Clone, Debug, Deserialize)]
 pub struct Cfg {
     pub default: f32,
+    /// The low-noise expert's guidance at the default guidance (Wan 2.2's `guidance_scale_2`);
+    /// absent: the same as the high-noise one.
+    #[serde(default)]
+    pub low_noise_default: Option<f32>,
+}
+
+impl Cfg {
+    /// The low-noise expert's guidance for a request's `guidance`: the manifest's pair kept in
+    /// proportion, so the default gives exactly the pair the model was tuned with.
+    pub fn low_noise(&self, guidance: f32) -> f32 {
+        match self.low_noise_default {
+            Some(low) if self.default != 0.0 => (f64::from(guidance) * f64::from(low) / f64::from(self.default)) as f32,
+            Some(low) => low,
+            None => guidance,
+        }
+    }
 }
 
 /// The conditioning a model supports; each absent kind is a pipeline it cannot run (the effects
@@ -309,6 +325,15 @@ impl Manifest {
                 }
             }
         }
+        if let Some(expert) = &tr.low_noise {
+            let b = expert.boundary_ratio;
+            if !(b > 0.0 && b < 1.0) {
+                return Err(format!("components.transformer.low_noise.boundary_ratio {b} must be between 0 and 1"));
+            }
+            if self.windows.is_some() {
+                return Err("windows run one transformer: a model with a low-noise expert has none".into());
+            }
+        }
         if tr.inputs.video_coords.is_some() != self.rope.modes.is_some() {
             return Err("rope.modes and components.transformer.inputs.video_coords come together".into());
         }
@@ -404,6 +429,7 @@ impl Manifest {
         graphs
             .into_iter()
             .map(String::as_str)
+            .chain(c.transformer.low_noise.as_ref().map(|e| e.file.as_str()))
             .chain(chunks.into_iter().flatten().map(|k| k.first_file.as_str()))
             .chain(c.frame_classifier.as_ref().map(|f| f.file.as_str()))
             .collect()

@@ -153,8 +153,11 @@ impl VideoModel {
         decoder_inputs.extend(some(&[&vd.inputs.timestep]));
         let mut graphs: Vec<(&str, Vec<&str>, &str)> = vec![
             (&te.file, vec![&te.inputs.input_ids, &te.inputs.attention_mask], &te.output),
-            (&tr.file, transformer_inputs, &tr.output),
+            (&tr.file, transformer_inputs.clone(), &tr.output),
         ];
+        if let Some(expert) = &tr.low_noise {
+            graphs.push((&expert.file, transformer_inputs, &tr.output));
+        }
         graphs.push((&vd.file, decoder_inputs.clone(), &vd.output));
         if let Some(k) = &vd.causal_chunks {
             graphs.push((&k.first_file, decoder_inputs, &vd.output));

@@ -204,6 +204,18 @@ pub struct TransformerSpec {
     /// `timestep` is `[2, S]`, one per token (LTX), or `[2]`, one per guidance half (Wan 2.1).
     #[serde(default = "yes")]
     pub timestep_per_token: bool,
+    /// A second transformer for the low-noise steps (Wan 2.2 A14B): this one runs while the
+    /// timestep is at least `boundary_ratio`·1000, the expert after.
+    #[serde(default)]
+    pub low_noise: Option<LowNoiseExpert>,
+}
+
+/// The low-noise expert: the same inputs and outputs as the transformer it follows.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LowNoiseExpert {
+    pub file: String,
+    pub boundary_ratio: f32,
 }
 
 fn yes() -> bool {

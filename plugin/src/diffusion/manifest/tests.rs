@@ -166,3 +166,27 @@ fn pipeline_combinations_the_runtime_implements_load_and_others_name_the_field()
         .unwrap_err()
         .contains("windows"));
 }
+
+#[test]
+fn a_low_noise_expert_needs_a_boundary_inside_the_schedule_and_keeps_its_guidance_in_proportion() {
+    use serde_json::json;
+    let expert = |ratio: f64| {
+        move |j: &mut serde_json::Value| {
+            wan_style(j);
+            j["components"]["transformer"]["low_noise"] =
+                json!({"file": "transformer_2.onnx", "boundary_ratio": ratio});
+        }
+    };
+    assert_eq!(pipelines(expert(0.875)), Ok(()));
+    assert!(pipelines(expert(1.0)).unwrap_err().contains("boundary_ratio"));
+    assert!(pipelines(expert(0.0)).unwrap_err().contains("boundary_ratio"));
+    assert!(pipelines(
+        |j| j["components"]["transformer"]["low_noise"] = json!({"file": "t.onnx", "boundary_ratio": 0.9})
+    )
+    .unwrap_err()
+    .contains("windows"));
+    let cfg = |low: Option<f32>| Cfg { default: 4.0, low_noise_default: low };
+    assert_eq!(cfg(Some(3.0)).low_noise(4.0), 3.0, "the default gives the tuned pair");
+    assert_eq!(cfg(Some(3.0)).low_noise(8.0), 6.0);
+    assert_eq!(cfg(None).low_noise(5.5), 5.5, "no pair: the same guidance");
+}

@@ -31,7 +31,17 @@ impl VideoModel {
         let s_total = prepared.mask.len();
 
         let video_only = (prepared.extras == 0).then_some(grid);
-        let mut transformer = self.transformer(prompts, s_total, &prepared.coords, video_only)?;
+        let spec = &m.components.transformer;
+        let mut transformer = self.transformer(&spec.file, prompts, s_total, &prepared.coords, video_only)?;
+        // Wan 2.2's two experts: the low-noise one takes over below the boundary timestep.
+        let mut low_noise = match &spec.low_noise {
+            Some(expert) => {
+                let boundary = expert.boundary_ratio * 1000.0;
+                let low = self.transformer(&expert.file, prompts, s_total, &prepared.coords, video_only)?;
+                Some((boundary, low, m.guidance.cfg.low_noise(req.guidance)))
+            }
+            None => None,
+        };
         let buffers = "the denoising buffers";
         let init = prepared.x.clone();
         let mut velocity = try_zeroed(s_total * c, buffers)?;
@@ -63,7 +73,11 @@ impl VideoModel {
                     tau.iter_mut().zip(&prepared.mask).for_each(|(tau, m)| *tau = t.min((1.0 - m) * 1000.0));
                 }
             }
-            timing.run_seconds += transformer.velocity(x, &tau, req.guidance, &mut velocity)?;
+            let (model, guidance) = match &mut low_noise {
+                Some((boundary, low, guidance)) if t < *boundary => (low, *guidance),
+                _ => (&mut transformer, req.guidance),
+            };
+            timing.run_seconds += model.velocity(x, &tau, guidance, &mut velocity)?;
             match pipeline {
                 Pipeline::T2v => scheduler.step(i, &velocity, x).map_err(scheduler_error)?,
                 Pipeline::I2v => {

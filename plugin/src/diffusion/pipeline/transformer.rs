@@ -40,18 +40,20 @@ pub(in crate::diffusion) struct Transformer<'a> {
 }
 
 impl VideoModel {
-    /// The transformer for latents of `s_total` tokens, with `coords` `[3, S]` (one batch row;
+    /// The transformer in `file` (the manifest's, or its low-noise expert) for latents of
+    /// `s_total` tokens, with `coords` `[3, S]` (one batch row;
     /// both halves use it; empty for graphs that place positions themselves) and the text
     /// `[neg, pos]`. `grid` is the latent video the tokens are (the 5-D layout needs it).
     pub(in crate::diffusion) fn transformer(
         &self,
+        file: &str,
         text: &Text,
         s_total: usize,
         coords: &[f32],
         grid: Option<Grid>,
     ) -> Result<Transformer<'_>, EngineError> {
         let spec = &self.manifest.components.transformer;
-        let session = self.session(&spec.file)?;
+        let session = self.session(file)?;
         let c = self.manifest.latent.channels;
         let (l, dim) = (text.len, text.dim);
         let to_ort = |e: ort::Error| {

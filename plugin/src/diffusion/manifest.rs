@@ -183,6 +183,13 @@ pub struct Conditioning {
 #[derive(Clone, Debug, Deserialize)]
 pub struct I2vRules {
     pub method: I2vMethod,
+    /// Channel concat: the mask's channels (the VAE's temporal ratio: one per pixel frame of a
+    /// latent frame).
+    #[serde(default)]
+    pub mask_channels: usize,
+    /// Channel concat: the model also takes a last frame (Wan FLF2V).
+    #[serde(default)]
+    pub last_frame: bool,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -190,6 +197,10 @@ pub struct I2vRules {
 pub enum I2vMethod {
     /// The first frame's latent tokens are given and never move (LTX).
     FirstFrameMask,
+    /// The given frames, VAE-encoded in a clip of blank frames, and a mask of which pixel frames
+    /// are given ride along as extra input channels; the image encoder's embeddings go to the
+    /// transformer too (Wan 2.1 I2V, FLF2V).
+    ChannelConcat,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -318,10 +329,12 @@ impl Manifest {
                 if tr.timestep_per_token {
                     return Err("components.transformer: per-token timesteps need the token layout".into());
                 }
-                if self.conditioning.i2v.is_some() || self.conditioning.condition.is_some() || self.windows.is_some() {
-                    return Err(
-                        "conditioning.i2v, conditioning.condition and windows work on the token layout only".into()
-                    );
+                let first_frame_mask =
+                    self.conditioning.i2v.as_ref().is_some_and(|r| r.method == I2vMethod::FirstFrameMask);
+                if first_frame_mask || self.conditioning.condition.is_some() || self.windows.is_some() {
+                    return Err("conditioning.i2v first_frame_mask, conditioning.condition and windows work on the \
+                         token layout only"
+                        .into());
                 }
             }
         }
@@ -337,12 +350,34 @@ impl Manifest {
         if tr.inputs.video_coords.is_some() != self.rope.modes.is_some() {
             return Err("rope.modes and components.transformer.inputs.video_coords come together".into());
         }
+        let concat = self.conditioning.i2v.as_ref().filter(|r| r.method == I2vMethod::ChannelConcat);
+        if let Some(rules) = concat {
+            if tr.layout != Layout::Video5d || rules.mask_channels != l.temporal_ratio {
+                return Err(format!(
+                    "conditioning.i2v channel_concat: a 5-D transformer and mask_channels = latent.temporal_ratio ({})",
+                    l.temporal_ratio
+                ));
+            }
+        } else if self.conditioning.i2v.as_ref().is_some_and(|r| r.last_frame) {
+            return Err("conditioning.i2v.last_frame is for channel_concat".into());
+        }
+        if c.image_encoder.is_some() != tr.inputs.encoder_hidden_states_image.is_some()
+            || (c.image_encoder.is_some() && concat.is_none())
+        {
+            return Err("components.image_encoder, components.transformer.inputs.encoder_hidden_states_image and \
+                 conditioning.i2v channel_concat come together"
+                .into());
+        }
+        if let Some(e) = &c.image_encoder {
+            e.check().map_err(|e| format!("components.image_encoder: {e}"))?;
+        }
         let euler = matches!(self.scheduler, SchedulerConfig::FlowMatchEuler(_));
         let unipc = matches!(self.scheduler, SchedulerConfig::Unipc(_));
-        let conditioned = self.conditioning.i2v.is_some() || self.conditioning.condition.is_some();
+        let conditioned =
+            self.conditioning.condition.is_some() || (self.conditioning.i2v.is_some() && concat.is_none());
         if !(euler || unipc) || (unipc && (conditioned || self.windows.is_some())) {
-            return Err("scheduler: text to video steps with flow_match_euler or unipc; image conditioning and \
-                 windows with flow_match_euler"
+            return Err("scheduler: text to video and channel-concat image to video step with flow_match_euler \
+                 or unipc; other conditioning and windows with flow_match_euler"
                 .into());
         }
         let (te, vd) = (&c.text_encoder, &c.vae_decoder);
@@ -430,9 +465,19 @@ impl Manifest {
             .into_iter()
             .map(String::as_str)
             .chain(c.transformer.low_noise.as_ref().map(|e| e.file.as_str()))
+            .chain(c.image_encoder.as_ref().map(|e| e.file.as_str()))
             .chain(chunks.into_iter().flatten().map(|k| k.first_file.as_str()))
             .chain(c.frame_classifier.as_ref().map(|f| f.file.as_str()))
             .collect()
+    }
+
+    /// The most frames of a clip a shot can continue from: any number by conditioning on a clip,
+    /// one (the shot's first) for a model that conditions on given frames by channel concat only.
+    pub fn max_context_frames(&self) -> usize {
+        match &self.conditioning.i2v {
+            Some(r) if r.method == I2vMethod::ChannelConcat && self.conditioning.condition.is_none() => 1,
+            _ => usize::MAX,
+        }
     }
 
     /// Pixel frame count the model can make nearest to `wanted` (rounding up).

@@ -1,5 +1,5 @@
-//! Latent video diffusion (no OFX here): model manifests, schedulers, noise, and the LTX-Video
-//! pipelines on ONNX graphs.
+//! Latent video diffusion (no OFX here): model manifests, schedulers, noise, and the video
+//! pipelines (LTX-Video and Wan, by manifest) on ONNX graphs.
 
 pub mod gap;
 pub mod limits;

@@ -148,7 +148,11 @@ impl VideoModel {
         let some = |names: &[&'a Option<String>]| names.iter().filter_map(|n| n.as_deref()).collect::<Vec<&str>>();
         let mut transformer_inputs =
             vec![&*tr.inputs.hidden_states, &tr.inputs.encoder_hidden_states, &tr.inputs.timestep];
-        transformer_inputs.extend(some(&[&tr.inputs.encoder_attention_mask, &tr.inputs.video_coords]));
+        transformer_inputs.extend(some(&[
+            &tr.inputs.encoder_attention_mask,
+            &tr.inputs.video_coords,
+            &tr.inputs.encoder_hidden_states_image,
+        ]));
         let mut decoder_inputs = vec![&*vd.inputs.latent];
         decoder_inputs.extend(some(&[&vd.inputs.timestep]));
         let mut graphs: Vec<(&str, Vec<&str>, &str)> = vec![
@@ -163,6 +167,9 @@ impl VideoModel {
             graphs.push((&k.first_file, decoder_inputs, &vd.output));
         }
         if encodes {
+            if let Some(ie) = &c.image_encoder {
+                graphs.push((&ie.file, vec![&ie.input], &ie.output));
+            }
             graphs.push((&ve.file, vec![&ve.input], &ve.output));
             if let Some(k) = &ve.causal_chunks {
                 graphs.push((&k.first_file, vec![&ve.input], &ve.output));

@@ -170,7 +170,7 @@ impl VideoModel {
         blend(&mut x, &eps);
         drop(eps);
         let file = &self.manifest.components.transformer.file;
-        let mut transformer = self.transformer(file, input.text, s, coords, None)?;
+        let mut transformer = self.transformer(file, input.text, s, coords, None, None)?;
         let mut velocity = try_zeroed(s * c, "the denoising buffers")?;
         let mut stepped = try_zeroed(s * c, "the denoising buffers")?;
         let mut tau = try_zeroed(s, "the denoising buffers")?;

@@ -13,6 +13,9 @@ pub struct Components {
     pub transformer: TransformerSpec,
     pub vae_encoder: VaeEncoderSpec,
     pub vae_decoder: VaeDecoderSpec,
+    /// Embeds the given frames for the transformer (Wan I2V's CLIP vision encoder).
+    #[serde(default)]
+    pub image_encoder: Option<ImageEncoderSpec>,
     /// The classifier every generated frame is reviewed with before any frame of a shot is
     /// served or cached (`engine::review`); the content policy sets which labels flag a shot.
     #[serde(default)]
@@ -32,6 +35,30 @@ pub struct FrameClassifierSpec {
     pub width: usize,
     pub height: usize,
     pub labels: Vec<String>,
+}
+
+/// An image encoder: `input` takes `[K, 3, size, size]` RGB normalised by `mean`/`std` (after
+/// scaling to 0..1), `output` gives `[K, N, D]` embeddings.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ImageEncoderSpec {
+    pub file: String,
+    pub input: String,
+    pub output: String,
+    pub size: usize,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl ImageEncoderSpec {
+    pub(super) fn check(&self) -> Result<(), String> {
+        if !(1..=MAX_CLASSIFIER_SIDE).contains(&self.size) {
+            return Err(format!("size {} must be 1 to {MAX_CLASSIFIER_SIDE}", self.size));
+        }
+        if self.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) || self.mean.iter().any(|m| !m.is_finite()) {
+            return Err("mean must be finite and std finite and above 0".into());
+        }
+        Ok(())
+    }
 }
 
 /// Largest classifier input side: review models take thumbnails (224–512 px).
@@ -244,6 +271,9 @@ pub struct TransformerInputs {
     pub timestep: String,
     #[serde(default)]
     pub video_coords: Option<String>,
+    /// The image encoder's embeddings of the given frames (Wan I2V).
+    #[serde(default)]
+    pub encoder_hidden_states_image: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

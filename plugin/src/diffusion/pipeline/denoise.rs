@@ -32,12 +32,13 @@ impl VideoModel {
 
         let video_only = (prepared.extras == 0).then_some(grid);
         let spec = &m.components.transformer;
-        let mut transformer = self.transformer(&spec.file, prompts, s_total, &prepared.coords, video_only)?;
+        let held = prepared.held.as_ref();
+        let mut transformer = self.transformer(&spec.file, prompts, s_total, &prepared.coords, video_only, held)?;
         // Wan 2.2's two experts: the low-noise one takes over below the boundary timestep.
         let mut low_noise = match &spec.low_noise {
             Some(expert) => {
                 let boundary = expert.boundary_ratio * 1000.0;
-                let low = self.transformer(&expert.file, prompts, s_total, &prepared.coords, video_only)?;
+                let low = self.transformer(&expert.file, prompts, s_total, &prepared.coords, video_only, held)?;
                 Some((boundary, low, m.guidance.cfg.low_noise(req.guidance)))
             }
             None => None,
@@ -81,8 +82,7 @@ impl VideoModel {
             match pipeline {
                 Pipeline::T2v => scheduler.step(i, &velocity, x).map_err(scheduler_error)?,
                 Pipeline::I2v => {
-                    // The given first frame's tokens never move.
-                    let first = grid.1 * grid.2 * c;
+                    let first = prepared.frozen * c;
                     scheduler.step(i, &velocity[first..], &mut x[first..]).map_err(scheduler_error)?;
                 }
                 Pipeline::Condition => {

@@ -12,6 +12,7 @@
 //! `decode` turns the final latents into frames.
 
 mod causal_vae;
+mod channel_concat;
 mod decode;
 mod denoise;
 mod prepare;

@@ -43,8 +43,11 @@ impl VideoModel {
     /// Checks the request, opens the graphs it runs, encodes the prompts and builds the schedule.
     pub(super) fn plan(&self, req: &Request) -> Result<Plan, EngineError> {
         let m = &self.manifest;
+        // A channel-concat model takes its given frames through the I2V pipeline's rules.
+        let given = self.given_frames(&req.mode, req.frames)?.is_some();
         let pipeline = match req.mode {
             Mode::TextToVideo => Pipeline::T2v,
+            _ if given => Pipeline::I2v,
             Mode::ImageToVideo(_) => Pipeline::I2v,
             Mode::Conditions(_) => Pipeline::Condition,
         };
@@ -175,6 +178,20 @@ impl VideoModel {
         let (c, grid, pipeline) = (m.latent.channels, plan.grid, plan.pipeline);
         let s_video = grid.0 * grid.1 * grid.2;
         let mode = m.rope.modes.as_ref().map(|modes| *modes.get(pipeline));
+        if let Some(given) = self.given_frames(&req.mode, req.frames)? {
+            // diffusers draws the latents before encoding the conditioning clip.
+            let eps = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
+            let held = self.hold(&given, req.frames, grid, noise)?;
+            return Ok(Prepared {
+                x: pack(&eps, c, grid)?,
+                mask: vec![0.0; s_video],
+                coords: self.coords(mode, grid, 0, req.fps),
+                extras: 0,
+                first_step: 0,
+                frozen: 0,
+                held: Some(held),
+            });
+        }
         Ok(match &req.mode {
             Mode::TextToVideo => {
                 let eps = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
@@ -184,6 +201,8 @@ impl VideoModel {
                     coords: self.coords(mode, grid, 0, req.fps),
                     extras: 0,
                     first_step: 0,
+                    frozen: 0,
+                    held: None,
                 }
             }
             Mode::ImageToVideo(image) => {
@@ -205,6 +224,9 @@ impl VideoModel {
                     coords: self.coords(mode, grid, 0, req.fps),
                     extras: 0,
                     first_step: 0,
+                    // The given first frame's tokens never move.
+                    frozen: per_frame,
+                    held: None,
                 }
             }
             Mode::Conditions(conditions) => {
@@ -360,7 +382,7 @@ impl VideoModel {
         x.extend(pack(&lat, c, grid)?);
         let mut mask = ex_mask;
         mask.extend((0..grid.0).flat_map(|fi| std::iter::repeat_n(fmask[fi], per_frame)));
-        Ok(Prepared { x, mask, coords, extras, first_step })
+        Ok(Prepared { x, mask, coords, extras, first_step, frozen: 0, held: None })
     }
 }
 
@@ -376,6 +398,10 @@ pub(super) struct Prepared {
     pub(super) extras: usize,
     /// First denoising step (later than 0 for video-to-video).
     pub(super) first_step: usize,
+    /// Leading tokens the I2V pipeline never steps (LTX's given first frame).
+    pub(super) frozen: usize,
+    /// Channel-concat conditioning fed with every step.
+    pub(super) held: Option<super::channel_concat::Held>,
 }
 
 /// torch.lerp, with its two-sided formula (exact at weight 1).

@@ -33,7 +33,9 @@ impl Steps {
                 Ok(Steps::Euler(config.build(Schedule::Sigmas(linspace_sigmas(steps)), mu).map_err(error)?))
             }
             // Wan's pipelines call `set_timesteps(steps)` with no shift of their own.
-            (SchedulerConfig::Unipc(config), Pipeline::T2v) => {
+            // UniPC steps whole latents: text to video, and channel-concat I2V (the manifest
+            // allows no other I2V method with it).
+            (SchedulerConfig::Unipc(config), Pipeline::T2v | Pipeline::I2v) => {
                 Ok(Steps::UniPc(config.build(steps, None).map_err(error)?))
             }
             _ => Err(model.mismatch(format!("its scheduler does not run the {pipeline:?} pipeline"))),

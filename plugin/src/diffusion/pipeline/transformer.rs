@@ -13,6 +13,7 @@ use std::time::Instant;
 use ort::session::SessionInputValue;
 use ort::value::Tensor;
 
+use super::channel_concat::Held;
 use super::prepare::Text;
 use super::Grid;
 use crate::diffusion::manifest::Layout;
@@ -32,6 +33,10 @@ pub(in crate::diffusion) struct Transformer<'a> {
     /// Only for graphs that take a text mask / positions.
     text_mask: Option<Tensor<i64>>,
     coords: Option<Tensor<f32>>,
+    /// The image encoder's embeddings, for graphs with image cross-attention.
+    image: Option<Tensor<f32>>,
+    /// Values per batch row of `hidden` (latents and held channels).
+    row: usize,
     s_total: usize,
     channels: usize,
     layout: Layout,
@@ -43,7 +48,8 @@ impl VideoModel {
     /// The transformer in `file` (the manifest's, or its low-noise expert) for latents of
     /// `s_total` tokens, with `coords` `[3, S]` (one batch row;
     /// both halves use it; empty for graphs that place positions themselves) and the text
-    /// `[neg, pos]`. `grid` is the latent video the tokens are (the 5-D layout needs it).
+    /// `[neg, pos]`. `grid` is the latent video the tokens are (the 5-D layout needs it); `held` the
+    /// channels and image embeddings of channel-concat conditioning.
     pub(in crate::diffusion) fn transformer(
         &self,
         file: &str,
@@ -51,6 +57,7 @@ impl VideoModel {
         s_total: usize,
         coords: &[f32],
         grid: Option<Grid>,
+        held: Option<&Held>,
     ) -> Result<Transformer<'_>, EngineError> {
         let spec = &self.manifest.components.transformer;
         let session = self.session(file)?;
@@ -63,12 +70,29 @@ impl VideoModel {
         let mut both = try_zeroed(2 * l * dim, buffers)?;
         both[..l * dim].copy_from_slice(&text.neg_emb);
         both[l * dim..].copy_from_slice(&text.pos_emb);
+        // Held channels (channel concat) follow the latents' in every batch row.
+        let extra = held.map_or(0, |h| h.channels.len() / s_total.max(1));
         let hidden_shape = match (spec.layout, grid) {
-            (Layout::Tokens, _) => vec![2, s_total, c],
-            (Layout::Video5d, Some((f, h, w))) if f * h * w == s_total => vec![2, c, f, h, w],
-            (Layout::Video5d, _) => {
-                return Err(self.mismatch("a 5-D transformer takes the latent video alone, no extra tokens".into()))
+            (Layout::Tokens, _) if extra == 0 => vec![2, s_total, c],
+            (Layout::Video5d, Some((f, h, w))) if f * h * w == s_total => vec![2, c + extra, f, h, w],
+            _ => return Err(self.mismatch("a 5-D transformer takes the latent video alone, no extra tokens".into())),
+        };
+        let row = (c + extra) * s_total;
+        let mut hidden = try_zeroed(2 * row, buffers)?;
+        if let Some(held) = held {
+            hidden[c * s_total..row].copy_from_slice(&held.channels);
+            hidden[row + c * s_total..].copy_from_slice(&held.channels);
+        }
+        let image = match (&spec.inputs.encoder_hidden_states_image, held) {
+            (Some(_), Some(held)) => {
+                let (n, d) = (held.image_tokens, held.image_dim);
+                let mut both = try_zeroed(2 * n * d, buffers)?;
+                both[..n * d].copy_from_slice(&held.image);
+                both[n * d..].copy_from_slice(&held.image);
+                Some(Tensor::from_array(([2usize, n, d], both)).map_err(to_ort)?)
             }
+            (Some(name), None) => return Err(self.mismatch(format!("the transformer's {name} needs given frames"))),
+            (None, _) => None,
         };
         let text_mask = match spec.inputs.encoder_attention_mask {
             Some(_) => {
@@ -98,7 +122,9 @@ impl VideoModel {
         Ok(Transformer {
             model: self,
             session,
-            hidden: Tensor::from_array((hidden_shape, try_zeroed(2 * s_total * c, buffers)?)).map_err(to_ort)?,
+            hidden: Tensor::from_array((hidden_shape, hidden)).map_err(to_ort)?,
+            image,
+            row,
             timestep: timestep.map_err(to_ort)?,
             text: Tensor::from_array(([2usize, l, dim], both)).map_err(to_ort)?,
             text_mask,
@@ -126,12 +152,13 @@ impl Transformer<'_> {
         let (s_total, c) = (self.s_total, self.channels);
         {
             let (_, h) = self.hidden.extract_tensor_mut();
-            let (half, rest) = h.split_at_mut(s_total * c);
+            let (first, second) = h.split_at_mut(self.row);
+            let latents = &mut first[..s_total * c];
             match self.layout {
-                Layout::Tokens => half.copy_from_slice(x),
-                Layout::Video5d => transpose(x, s_total, c, half),
+                Layout::Tokens => latents.copy_from_slice(x),
+                Layout::Video5d => transpose(x, s_total, c, latents),
             }
-            rest.copy_from_slice(half);
+            second[..s_total * c].copy_from_slice(latents);
             let (_, ts) = self.timestep.extract_tensor_mut();
             if ts.len() == 2 {
                 ts.fill(tau[0]);
@@ -152,6 +179,9 @@ impl Transformer<'_> {
         }
         if let (Some(name), Some(coords)) = (&names.video_coords, &self.coords) {
             inputs.push((name.as_str().into(), coords.into()));
+        }
+        if let (Some(name), Some(image)) = (&names.encoder_hidden_states_image, &self.image) {
+            inputs.push((name.as_str().into(), image.into()));
         }
         let mut run_seconds = 0.0;
         let (layout, unpacked) = (self.layout, &mut self.unpacked);

@@ -215,7 +215,7 @@ pub fn shot_clip(
             (Mode::Conditions(conditions), m.frames_for(frames), 0, false)
         }
         Shot::Extend { direction, context, added } => {
-            let k = fit_down(context.len());
+            let k = fit_down(context.len().min(m.max_context_frames()));
             if k == 0 {
                 return Err(EngineError::Input(format!(
                     "Extend needs at least {} context frames for this model (it has {})",

@@ -1,37 +1,61 @@
-//! Wan 2.1 text to video in Rust against diffusers 0.42.1's `WanPipeline` on the tiny random Wan
-//! graphs (models/wan/fixtures, recorded by models/wan/make_fixtures.py): fed diffusers' recorded
-//! noise, the final latents must match within 1e-3 and the frames within 1/255. It runs the same
-//! pipeline code as LTX; the manifest carries every difference (5-D latents, RoPE inside the
-//! graph, UniPC, zero-padded text, a VAE decoded in causal chunks).
+//! The Wan pipelines in Rust against diffusers 0.42.1's `WanPipeline` and
+//! `WanImageToVideoPipeline` on the tiny random Wan graphs (models/wan, wan-i2v, wan-flf2v; fixtures
+//! recorded by models/wan/make_fixtures.py and make_i2v_fixtures.py): fed diffusers' recorded noise,
+//! the final latents must match within 1e-3 and the frames within 1/255. It runs the same pipeline
+//! code as LTX; the manifest carries every difference (5-D latents, RoPE inside the graph, UniPC,
+//! zero-padded text, a VAE run in causal chunks, channel-concat image conditioning, two experts).
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use kinema::diffusion::{Control, Mode, Request, VideoModel};
+use kinema::diffusion::{Condition, Control, Mode, Request, VideoModel};
 use kinema::frame_io::Frame;
 use kinema::models::resolve_in;
 use serde_json::Value;
 
 #[allow(dead_code)]
 mod support;
-use support::{max_abs, recorded_noise_in, tensor_in, workspace};
+use support::{max_abs, png_in, recorded_noise_in, tensor_in, workspace};
+
+/// The tiny Wan models: `wan` (T2V), `wan-i2v` (first frame), `wan-flf2v` (first and last).
+const MODELS: [&str; 3] = ["wan", "wan-i2v", "wan-flf2v"];
+
+fn fixtures_of(model: &str) -> PathBuf {
+    workspace().join("models").join(model).join("fixtures")
+}
 
 fn fixtures() -> PathBuf {
-    workspace().join("models/wan/fixtures")
+    fixtures_of("wan")
+}
+
+fn open(model: &str) -> Arc<VideoModel> {
+    support::model();
+    VideoModel::open(&resolve_in(model, &[workspace().join("models")]).unwrap()).unwrap()
 }
 
 fn wan() -> Arc<VideoModel> {
-    support::model();
-    VideoModel::open(&resolve_in("wan", &[workspace().join("models")]).unwrap()).unwrap()
+    open("wan")
+}
+
+fn cases_of(model: &str) -> &'static Value {
+    static CASES: OnceLock<Vec<Value>> = OnceLock::new();
+    let all = CASES.get_or_init(|| {
+        let read = |m: &&str| std::fs::read_to_string(fixtures_of(m).join("cases.json")).unwrap();
+        MODELS.iter().map(|m| serde_json::from_str(&read(m)).unwrap()).collect()
+    });
+    &all[MODELS.iter().position(|m| *m == model).unwrap()]
 }
 
 fn cases() -> &'static Value {
-    static CASES: OnceLock<Value> = OnceLock::new();
-    CASES
-        .get_or_init(|| serde_json::from_str(&std::fs::read_to_string(fixtures().join("cases.json")).unwrap()).unwrap())
+    cases_of("wan")
 }
 
 fn request(case: &Value) -> Request {
+    request_in(&fixtures(), case)
+}
+
+/// The case's request; its images (fixture PNGs) make it image to video, first to last.
+fn request_in(dir: &std::path::Path, case: &Value) -> Request {
     let a = &case["args"];
     let num = |k: &str| a[k].as_f64().unwrap_or_else(|| panic!("arg {k}"));
     Request {
@@ -47,19 +71,38 @@ fn request(case: &Value) -> Request {
         decode_timestep: 0.0,
         decode_noise_scale: 0.0,
         image_cond_noise_scale: 0.0,
-        mode: Mode::TextToVideo,
+        mode: match (a["image"].as_str(), a["last_image"].as_str()) {
+            (None, _) => Mode::TextToVideo,
+            (Some(first), None) => Mode::ImageToVideo(png_in(dir, first)),
+            (Some(first), Some(last)) => Mode::Conditions(vec![
+                Condition { frames: vec![png_in(dir, first)], frame_index: 0, strength: 1.0 },
+                Condition {
+                    frames: vec![png_in(dir, last)],
+                    frame_index: num("num_frames") as usize - 1,
+                    strength: 1.0,
+                },
+            ]),
+        },
         video_to_video: None,
     }
 }
 
 fn parity(name: &str) {
-    let case = &cases()["cases"][name];
-    let model = wan();
+    parity_with(name, &wan());
+}
+
+fn parity_with(name: &str, model: &VideoModel) {
+    parity_in("wan", name, model);
+}
+
+fn parity_in(folder: &str, name: &str, model: &VideoModel) {
+    let fixtures = || fixtures_of(folder);
+    let case = &cases_of(folder)["cases"][name];
     let mut noise = recorded_noise_in(&fixtures(), case);
     let mut steps = Vec::new();
     let mut progress = |done: usize, total: usize| steps.push((done, total));
     let mut control = Control { progress: &mut progress, abort: &|| false };
-    let req = request(case);
+    let req = request_in(&fixtures(), case);
     let out = model.generate(&req, &mut noise, &mut control).unwrap();
     let latents = tensor_in(&fixtures(), case, "latents_final");
     let frames = tensor_in(&fixtures(), case, "frames");
@@ -85,6 +128,18 @@ fn text_to_video_of_17_frames_matches_diffusers() {
 
 /// Prompts are cleaned (HTML entities, whitespace) and tokenized as `WanPipeline` does; the
 /// `t2v_clean` case's prompts carry entities twice escaped, tabs and runs of spaces.
+/// Wan 2.1 I2V: the first frame encoded in a blank clip, its mask and CLIP embeddings held.
+#[test]
+fn image_to_video_matches_diffusers() {
+    parity_in("wan-i2v", "i2v", &open("wan-i2v"));
+}
+
+/// Wan 2.1 FLF2V: first and last frame, given as the two keyframes Animate's End Frame makes.
+#[test]
+fn first_last_frame_to_video_matches_diffusers() {
+    parity_in("wan-flf2v", "flf2v", &open("wan-flf2v"));
+}
+
 #[test]
 fn prompts_are_cleaned_and_tokenized_as_the_wan_pipeline_does() {
     let model = wan();
@@ -118,7 +173,7 @@ fn animate_and_extend_are_refused_with_the_reason() {
     for (mode, needs) in [
         (Mode::ImageToVideo(still.clone()), "conditioning.i2v"),
         (
-            Mode::Conditions(vec![kinema::diffusion::Condition { frames: vec![still], frame_index: 0, strength: 1.0 }]),
+            Mode::Conditions(vec![Condition { frames: vec![still], frame_index: 0, strength: 1.0 }]),
             "conditioning.condition",
         ),
     ] {

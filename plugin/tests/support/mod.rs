@@ -47,7 +47,12 @@ pub fn tensor_in(dir: &Path, case: &Value, name: &str) -> Vec<f32> {
 }
 
 pub fn png(name: &str) -> Frame {
-    let img = image::open(fixtures().join(name)).unwrap().to_rgb8();
+    png_in(&fixtures(), name)
+}
+
+/// An RGB PNG under `dir` as a frame (0..1).
+pub fn png_in(dir: &Path, name: &str) -> Frame {
+    let img = image::open(dir.join(name)).unwrap().to_rgb8();
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mut f = Frame::new(3, h, w);
     for (i, px) in img.pixels().enumerate() {

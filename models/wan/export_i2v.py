@@ -307,12 +307,64 @@ def export_variant(variant: str, out: Path, seed: int = SEED, do_verify: bool = 
     return report
 
 
+def check_added_kv(variant: str, seed: int = SEED) -> dict:
+    """The real Wan 2.1 I2V/FLF2V transformers set added_kv_proj_dim (decoupled image cross-attention: add_k_proj,
+    add_v_proj, norm_added_k), which diffusers' tiny test config (and the folders here) do not. That path splits
+    the context at a hardcoded text length of 512 (WanAttnProcessor: image_context_length = len - 512), so the
+    text must be padded to exactly 512 rows. Exports such a transformer (added_kv_proj_dim = inner dim, as the
+    real configs) to a temporary folder and checks ORT vs PyTorch at L = 512, two grids."""
+    import tempfile
+
+    from diffusers import WanTransformer3DModel
+
+    cfg = dict(I2V_TRANSFORMER)
+    cfg["added_kv_proj_dim"] = cfg["num_attention_heads"] * cfg["attention_head_dim"]
+    if variant == "flf2v":
+        cfg["pos_embed_seq_len"] = 2 * CLIP_TOKENS
+    torch.manual_seed(seed)
+    tr = WanTransformer3DModel(**cfg).eval()
+    comps = tiny_i2v_components(variant, seed)
+    comps["transformer"] = tr
+    K = NUM_IMAGES[variant]
+    N, D, _ = _image_tokens(comps)
+    rep = {"config": {k: v for k, v in cfg.items() if k in ("added_kv_proj_dim", "pos_embed_seq_len")}}
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        r = {"export": {}}
+        export_i2v_transformer(comps, d, False, r)
+        rep["fused"] = r["export"]["transformer"].get("fused")
+        sess = export._ort(d / "transformer.onnx")
+        g = torch.Generator().manual_seed(7)
+        for (f, hh, ww) in ((3, 2, 3), (2, 3, 2)):
+            inp = dict(
+                hidden_states=torch.randn(2, 36, f, 2 * hh, 2 * ww, generator=g),
+                timestep=torch.tensor([750.0, 750.0]),
+                encoder_hidden_states=torch.randn(2, 512, 32, generator=g),
+                encoder_hidden_states_image=torch.randn(1, K * N, D, generator=g).repeat(2, 1, 1),
+            )
+            ref = I2VTransformerWrapper(tr, K)(**inp)
+            got = sess.run(None, {k: v.numpy() for k, v in inp.items()})[0]
+            rep[f"transformer_F{f}_H{2 * hh}_W{2 * ww}_L512"] = export._maxabs(ref, got)
+    return rep
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variant", choices=["i2v", "flf2v", "both"], default="both")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--skip-verify", action="store_true")
+    ap.add_argument("--check-added-kv", action="store_true",
+                    help="only run check_added_kv (real-checkpoint attention path) and add it to export_report.json")
     args = ap.parse_args(argv)
+    if args.check_added_kv:
+        torch.set_grad_enabled(False)
+        for v in (["i2v", "flf2v"] if args.variant == "both" else [args.variant]):
+            p = OUT_DIRS[v] / "export_report.json"
+            r = json.loads(p.read_text())
+            r["added_kv_check"] = check_added_kv(v, args.seed)
+            p.write_text(json.dumps(r, indent=1) + "\n")
+            print(v, json.dumps(r["added_kv_check"]))
+        return
     for v in (["i2v", "flf2v"] if args.variant == "both" else [args.variant]):
         export_variant(v, OUT_DIRS[v], args.seed, not args.skip_verify)
 

@@ -67,6 +67,7 @@ def tiny_i2v_components(variant: str, seed: int = SEED):
 
     assert variant in NUM_IMAGES
     comps = export.tiny_components(seed)
+    comps.pop("transformer_2", None)  # export.py's two-expert (Wan 2.2) tiny expert: not used here
     cfg = dict(I2V_TRANSFORMER)
     if variant == "flf2v":
         cfg["pos_embed_seq_len"] = 2 * CLIP_TOKENS
@@ -88,6 +89,39 @@ def tiny_i2v_components(variant: str, seed: int = SEED):
     comps["scheduler"] = UniPCMultistepScheduler(**dict(export.WAN_SCHEDULER, flow_shift=FLOW_SHIFT[variant]))
     comps["variant"] = variant
     return comps
+
+
+def load_i2v_components(src: Path, dtype=torch.float32):
+    """A local diffusers Wan 2.1 I2V / FLF2V folder (tokenizer/, text_encoder/, transformer/, vae/, scheduler/,
+    image_encoder/, image_processor/). FLF2V is recognised by the transformer's pos_embed_seq_len."""
+    from transformers import CLIPImageProcessor, CLIPVisionModel
+
+    src = Path(src)
+    comps = export.load_components(src, dtype)
+    if comps.get("transformer_2") is not None:
+        raise NotImplementedError("two transformers (Wan 2.2 A14B I2V) are not supported by export_i2v.py")
+    comps.pop("transformer_2", None)
+    cfg = comps["transformer"].config
+    if cfg.image_dim is None or cfg.in_channels != 2 * cfg.out_channels + 4:
+        raise NotImplementedError("not a Wan 2.1 I2V/FLF2V transformer (needs image_dim and in_channels = 2*out + 4)")
+    comps["variant"] = "flf2v" if cfg.pos_embed_seq_len is not None else "i2v"
+    # WanImageToVideoPipeline uses CLIPVisionModel (hidden_states[-2]); a ...WithProjection checkpoint loads too
+    comps["image_encoder"] = CLIPVisionModel.from_pretrained(str(src / "image_encoder"), torch_dtype=torch.float32).eval()
+    comps["image_processor"] = CLIPImageProcessor.from_pretrained(str(src / "image_processor"))
+    return comps
+
+
+def save_i2v_components(comps, dst: Path):
+    """save_pretrained of the tiny components (for the --from-pretrained round trip)."""
+    dst = Path(dst)
+    export.save_components({k: comps[k] for k in ("transformer", "vae", "text_encoder", "tokenizer", "scheduler")}, dst)
+    comps["image_encoder"].save_pretrained(str(dst / "image_encoder"))
+    comps["image_processor"].save_pretrained(str(dst / "image_processor"))
+    idx = json.loads((dst / "model_index.json").read_text())
+    idx.update({"_class_name": "WanImageToVideoPipeline",
+                "image_encoder": ["transformers", "CLIPVisionModelWithProjection"],
+                "image_processor": ["transformers", "CLIPImageProcessor"]})
+    (dst / "model_index.json").write_text(json.dumps(idx, indent=1))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -249,23 +283,30 @@ def verify_i2v(out: Path, comps, report: dict):
 # ----------------------------------------------------------------------------------------------
 
 
-def build_i2v_manifest(comps) -> dict:
+TINY_DEFAULTS = {"fps": 16, "steps": 4, "width": 32, "height": 32, "frames": 9, "guidance": 5.0}
+
+
+def build_i2v_manifest(comps, name: str | None = None, license_note: str | None = None,
+                       defaults: dict | None = None) -> dict:
     variant = comps["variant"]
     K = NUM_IMAGES[variant]
     N, D, S = _image_tokens(comps)
     proc = comps["image_processor"]
-    defaults = {"fps": 16, "steps": 4, "width": 32, "height": 32, "frames": 9, "guidance": 5.0}
-    name = {"i2v": "wan-i2v-tiny-random", "flf2v": "wan-flf2v-tiny-random"}[variant]
-    m = export.build_manifest(
-        comps, f"{name} (parity test model, seeded random weights, produces noise)",
-        "Apache-2.0 (configs from huggingface/diffusers tests; weights are random, seed %d)" % SEED, defaults)
+    if name is None:
+        name = {"i2v": "wan-i2v-tiny-random", "flf2v": "wan-flf2v-tiny-random"}[variant] + \
+            " (parity test model, seeded random weights, produces noise)"
+        license_note = "Apache-2.0 (configs from huggingface/diffusers tests; weights are random, seed %d)" % SEED
+        defaults = TINY_DEFAULTS
+    crop = proc.crop_size
+    assert proc.do_center_crop and crop["height"] == crop["width"] == S, (crop, S)
+    m = export.build_manifest(comps, name, license_note, defaults)
     m["source"] = "diffusers %s WanImageToVideoPipeline; see ../wan/I2V.md" % __import__("diffusers").__version__
     comps_m = m["components"]
     comps_m["image_encoder"] = {
         "file": "image_encoder.onnx", "input": "pixel_values", "output": "image_embeds",
         "size": S, "mean": [float(v) for v in proc.image_mean], "std": [float(v) for v in proc.image_std],
-        "resample": "bicubic", "tokens": N, "hidden_size": D, "images": K,
-        "note": ("CLIPImageProcessor: resize shortest edge to size (bicubic), center crop size x size, x/255, "
+        "resample": "bicubic", "resize_shortest_edge": int(proc.size["shortest_edge"]), "tokens": N, "hidden_size": D, "images": K,
+        "note": ("CLIPImageProcessor: resize the shortest edge to resize_shortest_edge (PIL bicubic), center crop size x size, x/255, "
                  "(x - mean)/std, NCHW RGB. Output = vision tower hidden_states[-2] (penultimate layer, no final "
                  "layernorm, no projection), [K, N, D]. "
                  + ("K = 1 (the first frame)." if K == 1 else
@@ -286,19 +327,34 @@ def build_i2v_manifest(comps) -> dict:
     return m
 
 
-def export_variant(variant: str, out: Path, seed: int = SEED, do_verify: bool = True):
+def export_variant(variant: str | None, out: Path, seed: int = SEED, do_verify: bool = True, src: Path | None = None):
+    """variant None with src: from the folder (I2V or FLF2V, fp32; graphs over 50M parameters use external data)."""
     torch.set_grad_enabled(False)
     out.mkdir(parents=True, exist_ok=True)
-    comps = tiny_i2v_components(variant, seed)
+    if src is None:
+        comps = tiny_i2v_components(variant, seed)
+        ext_tr = ext_ie = False
+        man = build_i2v_manifest
+    else:
+        comps = load_i2v_components(src)
+        variant = comps["variant"]
+        ext_tr = comps["transformer"].num_parameters() > 50_000_000
+        ext_ie = comps["image_encoder"].num_parameters() > 50_000_000
+        man = lambda c: build_i2v_manifest(  # noqa: E731
+            c, f"wan {variant} ({src.name}, fp32)",
+            "Apache-2.0 (Wan-AI Wan 2.1; see the model card of the source checkpoint)",
+            {"fps": 16, "steps": 50, "width": 832, "height": 480, "frames": 81, "guidance": 5.0})
     report = {"dtype": "fp32", "variant": variant, "export": {}}
+    if src is not None:
+        report["source"] = str(src)
     comps["tokenizer"].backend_tokenizer.save(str(out / "tokenizer.json"))
-    export.export_vae(comps["vae"], out, False, report)
-    export.export_text_encoder(comps["text_encoder"], len(comps["tokenizer"]), out, False, report)
-    export_image_encoder(comps, out, False, report)
-    export_i2v_transformer(comps, out, False, report)
+    export.export_vae(comps["vae"], out, ext_tr, report)
+    export.export_text_encoder(comps["text_encoder"], len(comps["tokenizer"]), out, ext_tr, report)
+    export_image_encoder(comps, out, ext_ie, report)
+    export_i2v_transformer(comps, out, ext_tr, report)
     if do_verify:
         verify_i2v(out, comps, report)
-    (out / "manifest.json").write_text(json.dumps(build_i2v_manifest(comps), indent=1) + "\n")
+    (out / "manifest.json").write_text(json.dumps(man(comps), indent=1) + "\n")
     (out / "export_report.json").write_text(json.dumps(report, indent=1) + "\n")
     for sec in ("ort_vs_torch_max_abs", "chunked_vae_vs_diffusers_max_abs"):
         for k, v in report.get(sec, {}).items():
@@ -355,7 +411,30 @@ def main(argv=None):
     ap.add_argument("--skip-verify", action="store_true")
     ap.add_argument("--check-added-kv", action="store_true",
                     help="only run check_added_kv (real-checkpoint attention path) and add it to export_report.json")
+    ap.add_argument("--from-pretrained", default=None,
+                    help="local diffusers Wan 2.1 I2V / FLF2V folder (fp32 export; needs --out)")
+    ap.add_argument("--out", default=None, help="output folder (default: models/wan-i2v or models/wan-flf2v)")
+    ap.add_argument("--save-tiny", default=None,
+                    help="only save the tiny --variant components (save_pretrained) into this folder")
+    ap.add_argument("--manifest-only", action="store_true", help="only rewrite the tiny folders' manifest.json")
     args = ap.parse_args(argv)
+    if args.save_tiny:
+        assert args.variant != "both", "--save-tiny needs --variant i2v or flf2v"
+        torch.set_grad_enabled(False)
+        save_i2v_components(tiny_i2v_components(args.variant, args.seed), Path(args.save_tiny))
+        print("saved", args.save_tiny)
+        return
+    if args.from_pretrained:
+        assert args.out, "--from-pretrained needs --out"
+        export_variant(None, Path(args.out).expanduser(), args.seed, not args.skip_verify,
+                       Path(args.from_pretrained).expanduser().resolve())
+        return
+    if args.manifest_only:
+        for v in (["i2v", "flf2v"] if args.variant == "both" else [args.variant]):
+            m = build_i2v_manifest(tiny_i2v_components(v, args.seed))
+            (OUT_DIRS[v] / "manifest.json").write_text(json.dumps(m, indent=1) + "\n")
+            print("wrote", OUT_DIRS[v] / "manifest.json")
+        return
     if args.check_added_kv:
         torch.set_grad_enabled(False)
         for v in (["i2v", "flf2v"] if args.variant == "both" else [args.variant]):
@@ -365,8 +444,10 @@ def main(argv=None):
             p.write_text(json.dumps(r, indent=1) + "\n")
             print(v, json.dumps(r["added_kv_check"]))
         return
+    if args.out and args.variant == "both":
+        ap.error("--out needs --variant i2v or flf2v (or --from-pretrained)")
     for v in (["i2v", "flf2v"] if args.variant == "both" else [args.variant]):
-        export_variant(v, OUT_DIRS[v], args.seed, not args.skip_verify)
+        export_variant(v, Path(args.out).expanduser() if args.out else OUT_DIRS[v], args.seed, not args.skip_verify)
 
 
 if __name__ == "__main__":

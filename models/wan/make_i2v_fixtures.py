@@ -340,7 +340,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variant", choices=["i2v", "flf2v", "both"], default="both")
     ap.add_argument("--seed", type=int, default=export_i2v.SEED)
+    ap.add_argument("--rerun-only", default=None, metavar="MODEL_DIR",
+                    help="only re-run the --variant's recorded fixtures from the graphs in MODEL_DIR (e.g. an "
+                         "export_i2v.py --from-pretrained output) and print the diffs")
     args = ap.parse_args(argv)
+    if args.rerun_only:
+        assert args.variant != "both", "--rerun-only needs --variant i2v or flf2v"
+        fx = export_i2v.OUT_DIRS[args.variant] / "fixtures"
+        doc = json.loads((fx / "cases.json").read_text())
+        for n, c in doc["cases"].items():
+            print(n, json.dumps(onnx_rerun(c, fx, Path(args.rerun_only))))
+        return
     for v in (["i2v", "flf2v"] if args.variant == "both" else [args.variant]):
         make(v, export_i2v.OUT_DIRS[v], args.seed)
 

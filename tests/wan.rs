@@ -1,15 +1,80 @@
-//! The second model family through the real bundle: the tiny random Wan 2.1 graphs (models/wan)
-//! run by the same effects and `kinema generate` as LTX, the manifest carrying every difference.
-//! Generate makes a shot; Animate and Extend, which this model's manifest gives no conditioning
-//! for, fail with the reason in Status and render nothing.
+//! The second model family through the real bundle: the tiny random Wan 2.1 graphs (models/wan,
+//! wan-i2v, wan-flf2v) run by the same effects and `kinema generate` as LTX, the manifest carrying
+//! every difference. Generate makes a shot; Animate starts from a frame (and ends on another with
+//! a first-last model); Extend continues forward from the last source frame; what a model cannot
+//! do fails with the reason in Status and renders nothing.
 
 use std::collections::BTreeMap;
 
 use kinema_e2e::*;
-use kinema_host::{ClipSource, Components, Context, Depth, HostImage, ParamValue, RenderRequest};
+use kinema_host::{Bundle, ClipSource, Components, Context, Depth, HostImage, Instance, ParamValue, RenderRequest};
 
 fn wan_model() -> String {
-    kinema_bundle::workspace_root().join("models/wan").to_string_lossy().into_owned()
+    model_path("wan")
+}
+
+fn model_path(name: &str) -> String {
+    kinema_bundle::workspace_root().join("models").join(name).to_string_lossy().into_owned()
+}
+
+fn effect(bundle: &Bundle, id: &str, model: &str, source: &BTreeMap<i64, HostImage>) -> Instance {
+    let inst = bundle.create_instance(id, Context::Filter).unwrap();
+    inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
+    inst.set_param("prompt", ParamValue::String("the square drifts".into())).unwrap();
+    inst.set_param("model", ParamValue::String(model_path(model))).unwrap();
+    inst.set_param("steps", ParamValue::Int(2)).unwrap();
+    inst
+}
+
+/// Renders `frames`: the source frames in `kept` bit-exact, the others generated (not a source frame).
+fn check_shot(inst: &Instance, source: &BTreeMap<i64, HostImage>, kept: &[i64], made: &[i64]) {
+    let frames: Vec<i64> = kept.iter().chain(made).copied().collect();
+    let out = inst.render(&RenderRequest { frames, threads: 2, ..Default::default() }).unwrap();
+    assert!(out.violations.is_empty(), "{:?}", out.violations);
+    for t in kept {
+        assert!(out.frames[t].as_ref().unwrap().data == source[t].data, "source frame {t} changed");
+    }
+    for t in made {
+        let frame = out.frames[t].as_ref().unwrap_or_else(|e| panic!("frame {t}: {e:?}"));
+        assert_eq!((frame.width, frame.height), (48, 32));
+        assert!(source.values().all(|s| s.data != frame.data), "frame {t} is a copy of a source frame");
+    }
+}
+
+/// Renders `frame` and expects it refused with `reason` in Status.
+fn refused(inst: &Instance, frame: i64, reason: &str) {
+    let out = inst.render(&RenderRequest { frames: vec![frame], ..Default::default() }).unwrap();
+    assert!(out.frames[&frame].is_err(), "frame {frame} is refused");
+    let status = status(inst);
+    assert!(status.contains(reason), "{status}");
+}
+
+#[test]
+fn animate_extend_and_end_frame_run_on_the_wan_image_models() {
+    let bundle = load_bundle();
+    let source = noise_frames(10, 48, 32, Depth::F32, Components::Rgba, 9);
+    // I2V: Animate from frame 1; Extend forward from the clip's last frame only.
+    let animate = effect(&bundle, ANIMATE, "wan-i2v", &source);
+    animate.set_param("image_frame", ParamValue::Int(1)).unwrap();
+    animate.set_param("length", ParamValue::Int(5)).unwrap();
+    check_shot(&animate, &source, &[0, 1], &[2, 3, 5]);
+    let short: BTreeMap<i64, HostImage> = source.range(0..5).map(|(t, f)| (*t, f.clone())).collect();
+    let extend = effect(&bundle, EXTEND, "wan-i2v", &short);
+    extend.set_param("extend_frames", ParamValue::Int(4)).unwrap();
+    check_shot(&extend, &short, &[0, 3, 4], &[5, 6, 8]);
+    extend.set_param_str("direction", "Backward").unwrap();
+    refused(&extend, -2, "cannot continue from a clip, go backward");
+    // An End Frame needs a first-last model, and lands on the shot's last frame.
+    animate.set_param("end_frame_enabled", ParamValue::Bool(true)).unwrap();
+    animate.set_param("end_frame", ParamValue::Int(9)).unwrap();
+    refused(&animate, 4, "an End Frame needs a first-last model");
+    let flf = effect(&bundle, ANIMATE, "wan-flf2v", &source);
+    flf.set_param("image_frame", ParamValue::Int(1)).unwrap();
+    flf.set_param("end_frame_enabled", ParamValue::Bool(true)).unwrap();
+    flf.set_param("end_frame", ParamValue::Int(9)).unwrap();
+    check_shot(&flf, &source, &[0, 1, 9], &[2, 5, 8]);
+    flf.set_param("end_frame", ParamValue::Int(8)).unwrap();
+    refused(&flf, 4, "places the End Frame on the shot's last frame");
 }
 
 #[test]
@@ -44,16 +109,7 @@ fn animate_and_extend_say_this_model_cannot_and_render_nothing() {
     let bundle = load_bundle();
     let source: BTreeMap<i64, HostImage> = noise_frames(5, 48, 32, Depth::F32, Components::Rgba, 3);
     // Animate generates after its image frame (0), Extend after the clip's last frame (4).
-    for (effect, needs, frame) in [(ANIMATE, "conditioning.i2v", 2), (EXTEND, "conditioning.condition", 6)] {
-        let inst = bundle.create_instance(effect, Context::Filter).unwrap();
-        inst.set_source("Source", ClipSource::Frames(source.clone())).unwrap();
-        inst.set_param("prompt", ParamValue::String("the square drifts".into())).unwrap();
-        inst.set_param("model", ParamValue::String(wan_model())).unwrap();
-        inst.set_param("steps", ParamValue::Int(2)).unwrap();
-        let out = inst.render(&RenderRequest { frames: vec![frame], ..Default::default() }).unwrap();
-        assert!(out.violations.is_empty(), "{:?}", out.violations);
-        assert!(out.frames[&frame].is_err(), "{effect}: nothing is rendered");
-        let status = status(&inst);
-        assert!(status.contains(needs), "{effect}: {status}");
+    for (id, needs, frame) in [(ANIMATE, "conditioning.i2v", 2), (EXTEND, "conditioning.condition", 6)] {
+        refused(&effect(&bundle, id, "wan", &source), frame, needs);
     }
 }

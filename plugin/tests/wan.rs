@@ -185,6 +185,17 @@ fn animate_and_extend_are_refused_with_the_reason() {
 }
 
 #[test]
+fn an_image_model_refuses_text_alone() {
+    let model = open("wan-i2v");
+    let mut req = request_in(&fixtures_of("wan-i2v"), &cases_of("wan-i2v")["cases"]["i2v"]);
+    req.mode = Mode::TextToVideo;
+    let mut progress = |_: usize, _: usize| panic!("nothing may be denoised");
+    let mut control = Control { progress: &mut progress, abort: &|| false };
+    let err = model.generate(&req, &mut kinema::diffusion::SeededNoise::new(1), &mut control).err().unwrap();
+    assert!(err.to_string().contains("cannot generate from text alone"), "{err}");
+}
+
+#[test]
 fn the_same_seed_gives_the_same_frames() {
     let model = wan();
     let req = request(&cases()["cases"]["t2v"]);

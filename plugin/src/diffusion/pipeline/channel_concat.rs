@@ -51,6 +51,15 @@ impl VideoModel {
             Mode::Conditions(c) => match c.as_slice() {
                 [a] => single(a, 0).map(|first| Given { first, last: None }),
                 [a, b] if rules.last_frame => {
+                    if single(b, b.frame_index).is_some() && b.frame_index != frames - 1 {
+                        // The frame rule rounded the shot past its end keyframe.
+                        let (lo, hi) = (self.manifest.frames_for(b.frame_index + 1), b.frame_index + 1);
+                        return Err(EngineError::Input(format!(
+                            "model '{}' places the End Frame on the shot's last frame: make the shot a length it \
+                             makes ({}k+{} frames, such as {}) instead of {hi}",
+                            self.name, self.manifest.latent.frame_rule.mult, self.manifest.latent.frame_rule.plus, lo
+                        )));
+                    }
                     single(a, 0).zip(single(b, frames - 1)).map(|(first, last)| Given { first, last: Some(last) })
                 }
                 _ => None,

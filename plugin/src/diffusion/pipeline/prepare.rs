@@ -58,6 +58,13 @@ impl VideoModel {
             )))
         };
         match pipeline {
+            Pipeline::T2v if m.components.transformer.inputs.encoder_hidden_states_image.is_some() => {
+                return Err(EngineError::Input(format!(
+                    "model '{}' animates a given frame and cannot generate from text alone: use it with Animate or \
+                     Extend",
+                    self.name
+                )))
+            }
             Pipeline::I2v if m.conditioning.i2v.is_none() => return refuse("start from a given frame", "i2v"),
             Pipeline::Condition if m.conditioning.condition.is_none() => {
                 return refuse("condition on frames or clips", "condition")

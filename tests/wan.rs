@@ -113,3 +113,35 @@ fn animate_and_extend_say_this_model_cannot_and_render_nothing() {
         refused(&effect(&bundle, id, "wan", &source), frame, needs);
     }
 }
+
+#[test]
+fn kinema_generate_animates_stills_with_the_wan_image_models() {
+    let dir = std::env::temp_dir().join(format!("kinema-cli-wan-i2v-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stills = noise_frames(2, 48, 32, Depth::U8, Components::Rgba, 4);
+    let (first, last) = (dir.join("first.png"), dir.join("last.png"));
+    stills[&0].save(&first).unwrap();
+    stills[&1].save(&last).unwrap();
+    let run = |model: &str, end: bool, out: &str| {
+        let mut cmd = std::process::Command::new(kinema_exe());
+        cmd.env("KINEMA_CACHE_DIR", dir.join("cache")).arg("--bundle").arg(bundle_path());
+        cmd.args(["generate", "the square slides right", "--model", &model_path(model), "--frames", "9"]);
+        cmd.args(["--steps", "2", "--image"]).arg(&first);
+        if end {
+            cmd.arg("--end-image").arg(&last);
+        }
+        let done = cmd.arg("--out").arg(dir.join(out).join("%04d.png")).output().unwrap();
+        assert!(done.status.success(), "{model}: {}", String::from_utf8_lossy(&done.stderr));
+        (0..10).map_while(|i| HostImage::load(&dir.join(format!("{out}/{i:04}.png"))).ok()).collect::<Vec<_>>()
+    };
+    let load = |p: &std::path::Path| HostImage::load(p).unwrap().data;
+    let i2v = run("wan-i2v", false, "i2v");
+    assert_eq!(i2v.len(), 9);
+    assert!(i2v[0].data == load(&first), "the still is the shot's first frame");
+    assert!(i2v[1..].iter().all(|f| f.data != load(&first)), "the rest is generated");
+    let flf = run("wan-flf2v", true, "flf2v");
+    assert_eq!(flf.len(), 9);
+    assert!(flf[0].data == load(&first) && flf[8].data == load(&last), "both stills kept");
+    assert!(flf[1..8].iter().all(|f| f.data != load(&first) && f.data != load(&last)));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -118,7 +118,7 @@ WAN_SCHEDULER = dict(
 )
 
 
-def tiny_components(seed: int = SEED):
+def _tiny_one_expert(seed: int = SEED):
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
     from transformers import UMT5Config, UMT5EncoderModel
 
@@ -135,7 +135,7 @@ def tiny_components(seed: int = SEED):
     return dict(transformer=transformer, vae=vae, scheduler=scheduler, text_encoder=text_encoder, tokenizer=tokenizer)
 
 
-def load_components(src: Path, dtype=torch.float32):
+def _load_one_expert(src: Path, dtype=torch.float32):
     """A local diffusers Wan 2.1 folder. The VAE always loads in fp32 (diffusers' Wan examples keep it fp32)."""
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
     from transformers import AutoTokenizer, UMT5EncoderModel
@@ -356,6 +356,74 @@ class VaeDecoderNext(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------
+# Two experts (Wan 2.2 A14B). Kept below the wrappers: the graphs' stack-trace metadata holds this file's line
+# numbers, so code added above them would change every graph's bytes.
+# ----------------------------------------------------------------------------------------------
+
+TWO_EXPERTS_DOC = """
+Two experts (Wan 2.2 A14B T2V: transformer/ + transformer_2/ + model_index.json boundary_ratio):
+  transformer_2.onnx      the low-noise expert, the same interface as transformer.onnx. WanPipeline runs `transformer`
+                          while t >= boundary_ratio * num_train_timesteps (guidance_scale), transformer_2 after
+                          (guidance_scale_2). --from-pretrained on such a folder writes it and
+                          manifest components.transformer.low_noise = {"file": "transformer_2.onnx", "boundary_ratio"}
+                          (--guidance / --guidance-2 set guidance.cfg.default / low_noise_default; A14B T2V: 4 / 3).
+                          The tiny model always writes transformer_2.onnx (seed 1, for the two-expert parity case) and
+                          its manifest.json does not reference it.
+  HF_HUB_OFFLINE=1 python export.py --from-pretrained ~/Wan2.2-T2V-A14B-Diffusers --out ~/kinema-models/wan2.2-a14b \\
+      --dtype int8 --guidance 4 --guidance-2 3
+  HF_HUB_OFFLINE=1 python export.py --save-tiny /tmp/wan_tiny_a14b --boundary-ratio 0.875   (a tiny two-expert folder)
+"""
+
+
+def tiny_components(seed: int = SEED):
+    """The tiny pipeline. `transformer_2` (same config, seed + 1) is the low-noise expert of the two-expert
+    (Wan 2.2 A14B) parity case; there is no `boundary_ratio` key, so the tiny manifest does not reference it."""
+    from diffusers import WanTransformer3DModel
+
+    comps = _tiny_one_expert(seed)  # transformer, VAE, text encoder: seed each (unchanged)
+    torch.manual_seed(seed + 1)
+    comps["transformer_2"] = WanTransformer3DModel(**TINY_TRANSFORMER).eval()
+    return comps
+
+
+def two_expert_config(src: Path) -> float | None:
+    """model_index.json's boundary_ratio when the folder is a two-expert (Wan 2.2 A14B) pipeline, else None.
+    diffusers' WanPipeline only runs transformer_2 when boundary_ratio is set."""
+    idx_path = Path(src) / "model_index.json"
+    idx = json.loads(idx_path.read_text()) if idx_path.exists() else {}
+    if idx.get("expand_timesteps"):
+        raise NotImplementedError("expand_timesteps (Wan 2.2 TI2V 5B) is not supported")
+    ratio = idx.get("boundary_ratio")
+    has_2 = (Path(src) / "transformer_2").is_dir()
+    if ratio is None:
+        if has_2:
+            print("  note: transformer_2/ without model_index.json boundary_ratio: WanPipeline ignores it; so does this")
+        return None
+    if not has_2 or not (Path(src) / "transformer").is_dir():
+        raise NotImplementedError("boundary_ratio needs both transformer/ and transformer_2/ (one-expert Wan 2.2 "
+                                  "folders are not supported)")
+    ratio = float(ratio)
+    if not 0.0 < ratio < 1.0:
+        raise ValueError(f"boundary_ratio {ratio} must be between 0 and 1")
+    return ratio
+
+
+def load_components(src: Path, dtype=torch.float32):
+    """A local diffusers Wan 2.1 folder, or a Wan 2.2 A14B T2V one (transformer_2/ + boundary_ratio: adds the
+    `transformer_2` and `boundary_ratio` keys). The VAE always loads in fp32 (diffusers' Wan examples keep it fp32)."""
+    from diffusers import WanTransformer3DModel
+
+    src = Path(src)
+    boundary_ratio = two_expert_config(src)
+    comps = _load_one_expert(src, dtype)
+    if boundary_ratio is not None:
+        comps["transformer_2"] = WanTransformer3DModel.from_pretrained(str(src / "transformer_2"), torch_dtype=dtype)
+        comps["transformer_2"].eval()
+        comps["boundary_ratio"] = boundary_ratio
+    return comps
+
+
+# ----------------------------------------------------------------------------------------------
 # Chunk drivers (torch or ORT), used by verification and by make_fixtures' re-run
 # ----------------------------------------------------------------------------------------------
 
@@ -417,6 +485,19 @@ def ort_chunk_fns(path_first: Path, path_next: Path, input_name: str):
 # ----------------------------------------------------------------------------------------------
 # Export helpers
 # ----------------------------------------------------------------------------------------------
+
+
+def _io_signature(path: Path):
+    """Names, element types and shapes (dims or dim names) of a graph's inputs and outputs."""
+    import onnx
+
+    m = onnx.load(str(path), load_external_data=False)
+
+    def sig(vs):
+        return [(v.name, v.type.tensor_type.elem_type,
+                 [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]) for v in vs]
+
+    return sig(m.graph.input), sig(m.graph.output)
 
 
 def _ort(path: Path):
@@ -527,7 +608,9 @@ def export_text_encoder(te, tok_len, out: Path, external: bool, report: dict):
         ["last_hidden_state"], {"input_ids": {1: Ld}, "attention_mask": {1: Ld}}, external)
 
 
-def export_transformer(tr, out: Path, external: bool, report: dict):
+def export_transformer(tr, out: Path, external: bool, report: dict, name: str = "transformer"):
+    """`name`.onnx; the low-noise expert goes through here too (name "transformer_2"), so both graphs have the
+    same inputs, outputs and dynamic axes."""
     Dim = torch.export.Dim
     cfg = tr.config
     pt, ph, pw = cfg.patch_size
@@ -544,8 +627,8 @@ def export_transformer(tr, out: Path, external: bool, report: dict):
     fd = Dim("f", min=1, max=rmax)
     hd, wd = Dim("hh", min=1, max=rmax), Dim("ww", min=1, max=rmax)
     Ld = Dim("L", min=2, max=4096)
-    report["export"]["transformer"] = _export(
-        TransformerWrapper(tr), args, out / "transformer.onnx", ["hidden_states", "timestep", "encoder_hidden_states"],
+    report["export"][name] = _export(
+        TransformerWrapper(tr), args, out / f"{name}.onnx", ["hidden_states", "timestep", "encoder_hidden_states"],
         ["velocity"],
         {"hidden_states": {2: fd, 3: ph * hd, 4: pw * wd}, "timestep": None, "encoder_hidden_states": {1: Ld}},
         external)
@@ -570,7 +653,13 @@ def verify(out: Path, comps, report: dict, full_vae: bool = True):
         got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
         rep[f"text_encoder_L{L}"] = _maxabs(ref, got)
 
-    sess = _ort(out / "transformer.onnx")
+    # the low-noise expert (if any) is checked on the same inputs (so `g` draws as it did with one transformer)
+    experts = [("transformer", tr)] + ([("transformer_2", comps["transformer_2"])] if "transformer_2" in comps else [])
+    sessions = {n: _ort(out / f"{n}.onnx") for n, _ in experts}
+    if len(experts) == 2:
+        report["transformer_2_same_interface"] = _io_signature(out / "transformer.onnx") == _io_signature(
+            out / "transformer_2.onnx")
+        assert report["transformer_2_same_interface"], "transformer_2.onnx's interface differs from transformer.onnx"
     cfg = tr.config
     _, ph, pw = cfg.patch_size
     for (f, hh, ww, L) in ((3, 2, 3, 16), (2, 3, 2, 9), (1, 4, 4, 32)):
@@ -579,9 +668,15 @@ def verify(out: Path, comps, report: dict, full_vae: bool = True):
             timestep=torch.tensor([750.0, 750.0]) if f != 2 else torch.tensor([999.0, 120.0]),
             encoder_hidden_states=torch.randn(2, L, cfg.text_dim, generator=g),
         )
-        ref = TransformerWrapper(tr)(**inp)
-        got = sess.run(None, {k: v.numpy() for k, v in inp.items()})[0]
-        rep[f"transformer_F{f}_H{hh * ph}_W{ww * pw}_L{L}"] = _maxabs(ref, got)
+        refs = []
+        for n, model in experts:
+            ref = TransformerWrapper(model)(**inp)
+            got = sessions[n].run(None, {k: v.numpy() for k, v in inp.items()})[0]
+            rep[f"{n}_F{f}_H{hh * ph}_W{ww * pw}_L{L}"] = _maxabs(ref, got)
+            refs.append(ref)
+        if len(refs) == 2:  # not a copy: the experts must differ
+            report.setdefault("transformer_2_vs_transformer_torch_max_abs", {})[
+                f"F{f}_H{hh * ph}_W{ww * pw}_L{L}"] = _maxabs(refs[0], refs[1])
 
     C = int(vae.config.z_dim)
     s_ratio = int(vae.config.scale_factor_spatial)
@@ -619,7 +714,10 @@ def verify(out: Path, comps, report: dict, full_vae: bool = True):
 # ----------------------------------------------------------------------------------------------
 
 
-def build_manifest(comps, name: str, license_note: str, defaults: dict, dtype: str = "fp32") -> dict:
+def build_manifest(comps, name: str, license_note: str, defaults: dict, dtype: str = "fp32",
+                   guidance: float = 5.0, guidance_2: float | None = None) -> dict:
+    """components.transformer.low_noise only when comps has `boundary_ratio` (a two-expert --from-pretrained
+    folder); the tiny model's transformer_2 is left out (its parity case adds it, see README.md)."""
     tr, vae, te, sch = comps["transformer"], comps["vae"], comps["text_encoder"], comps["scheduler"]
     pt, ph, pw = tr.config.patch_size
     assert ph == pw
@@ -675,12 +773,18 @@ def build_manifest(comps, name: str, license_note: str, defaults: dict, dtype: s
         },
         "rope": {"kind": "internal"},
         "scheduler": sched,
-        "guidance": {"cfg": {"default": 5.0, "formula": "v_u + g * (v_c - v_u)"}},
+        "guidance": {"cfg": {"default": guidance, "formula": "v_u + g * (v_c - v_u)"}},
         "conditioning": {},
         "decode": {"timestep": 0.0, "noise_scale": 0.0},
         "defaults": defaults,
         "fixtures": "fixtures/cases.json",
     }
+    if comps.get("boundary_ratio") is not None:
+        # Wan 2.2 A14B: `transformer` runs while t >= boundary_ratio * num_train_timesteps, this one after
+        m["components"]["transformer"]["low_noise"] = {"file": "transformer_2.onnx",
+                                                       "boundary_ratio": float(comps["boundary_ratio"])}
+        if guidance_2 is not None:
+            m["guidance"]["cfg"]["low_noise_default"] = float(guidance_2)
     if dtype != "fp32":
         for k in ("text_encoder", "transformer", "vae_encoder", "vae_decoder"):
             d = "fp32" if k.startswith("vae") else ("int8" if (dtype == "int4" and k == "text_encoder") else dtype)
@@ -694,7 +798,7 @@ def build_manifest(comps, name: str, license_note: str, defaults: dict, dtype: s
 
 
 def export_all(comps, out: Path, *, external: bool, dtype: str, name: str, license_note: str, defaults: dict,
-               do_verify: bool, src: Path | None = None):
+               do_verify: bool, src: Path | None = None, guidance: float = 5.0, guidance_2: float | None = None):
     out.mkdir(parents=True, exist_ok=True)
     torch.set_grad_enabled(False)
     report = {"dtype": dtype, "export": {}}
@@ -705,12 +809,16 @@ def export_all(comps, out: Path, *, external: bool, dtype: str, name: str, licen
     if dtype in ("fp32", "int8", "int4"):
         export_text_encoder(comps["text_encoder"], len(tok), out, external, report)
         export_transformer(comps["transformer"], out, external, report)
+        if "transformer_2" in comps:
+            export_transformer(comps["transformer_2"], out, external, report, name="transformer_2")
         if do_verify:
             verify(out, comps, report)
         if dtype in ("int8", "int4"):
-            for g in ("transformer", "text_encoder"):
+            for g in ("transformer", "transformer_2", "text_encoder"):
+                if g == "transformer_2" and "transformer_2" not in comps:
+                    continue
                 # as models/ltx: int4 keeps the (UMT5-XXL) text encoder int8
-                bits = 4 if (dtype == "int4" and g == "transformer") else 8
+                bits = 4 if (dtype == "int4" and g.startswith("transformer")) else 8
                 tmp = out / f"{g}.fp32.onnx"
                 os.replace(out / f"{g}.onnx", tmp)
                 if (out / f"{g}.onnx.data").exists():
@@ -729,12 +837,20 @@ def export_all(comps, out: Path, *, external: bool, dtype: str, name: str, licen
             save_components(comps, tmpd)
             src = tmpd
         half = load_components(src, torch.float16)
+        if "transformer_2" in comps and "transformer_2" not in half:  # the tiny model's (not in its folder)
+            from diffusers import WanTransformer3DModel
+
+            tmpd = Path(tempfile.mkdtemp(prefix="wan-tiny-t2-"))
+            comps["transformer_2"].save_pretrained(str(tmpd))
+            half["transformer_2"] = WanTransformer3DModel.from_pretrained(str(tmpd), torch_dtype=torch.float16).eval()
         export_text_encoder(half["text_encoder"], len(tok), out, external, report)
         export_transformer(half["transformer"], out, external, report)
+        if "transformer_2" in half:
+            export_transformer(half["transformer_2"], out, external, report, name="transformer_2")
         if do_verify:
             verify(out, comps, report, full_vae=False)
             report["note"] = "fp16 graphs compared with the fp32 torch model (precision loss included)"
-    manifest = build_manifest(comps, name, license_note, defaults, dtype)
+    manifest = build_manifest(comps, name, license_note, defaults, dtype, guidance, guidance_2)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     (out / "export_report.json").write_text(json.dumps(report, indent=1) + "\n")
     for k, v in report.get("ort_vs_torch_max_abs", {}).items():
@@ -760,18 +876,30 @@ def verify_lowp(out: Path, comps, report: dict):
     rep = report.setdefault("quantized_vs_torch_max_abs", {})
     tr = comps["transformer"]
     g = torch.Generator().manual_seed(9)
-    sess = _ort(out / "transformer.onnx")
     _, ph, pw = tr.config.patch_size
     inp = dict(hidden_states=torch.randn(2, tr.config.in_channels, 2, 2 * ph, 2 * pw, generator=g),
                timestep=torch.tensor([500.0, 500.0]),
                encoder_hidden_states=torch.randn(2, 8, tr.config.text_dim, generator=g))
-    ref = TransformerWrapper(tr)(**inp)
-    got = sess.run(None, {k: v.numpy() for k, v in inp.items()})[0]
-    rep["transformer"] = _maxabs(ref, got)
+    for n in ("transformer", "transformer_2"):
+        if n in comps:
+            ref = TransformerWrapper(comps[n])(**inp)
+            got = _ort(out / f"{n}.onnx").run(None, {k: v.numpy() for k, v in inp.items()})[0]
+            rep[n] = _maxabs(ref, got)
 
 
-def save_components(comps, dst: Path):
+def save_components(comps, dst: Path, boundary_ratio: float | None = None):
+    """save_pretrained of the tiny components into a diffusers folder. Without boundary_ratio: the five Wan 2.1
+    components and a model_index.json (no transformer_2). With it: WanPipeline(transformer, transformer_2,
+    boundary_ratio).save_pretrained, a tiny Wan 2.2 A14B-style two-expert folder."""
     dst = Path(dst)
+    if boundary_ratio is not None:
+        from diffusers import WanPipeline
+
+        pipe = WanPipeline(tokenizer=comps["tokenizer"], text_encoder=comps["text_encoder"], vae=comps["vae"],
+                           scheduler=comps["scheduler"], transformer=comps["transformer"],
+                           transformer_2=comps["transformer_2"], boundary_ratio=float(boundary_ratio))
+        pipe.save_pretrained(str(dst))
+        return
     for k in ("transformer", "vae", "text_encoder", "tokenizer", "scheduler"):
         comps[k].save_pretrained(str(dst / k))
     (dst / "model_index.json").write_text(json.dumps({
@@ -782,14 +910,22 @@ def save_components(comps, dst: Path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__ + TWO_EXPERTS_DOC, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(HERE))
-    ap.add_argument("--from-pretrained", default=None, help="local diffusers Wan 2.1 folder")
+    ap.add_argument("--from-pretrained", default=None,
+                    help="local diffusers Wan 2.1 folder, or Wan 2.2 A14B T2V (two experts)")
     ap.add_argument("--dtype", choices=["fp32", "fp16", "int8", "int4"], default="fp32")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--skip-verify", action="store_true")
     ap.add_argument("--no-fuse", action="store_true", help="keep attention/RMSNorm unfused (see models/ltx/fuse.py)")
     ap.add_argument("--save-tiny", default=None, help="only save the tiny components (save_pretrained) into this folder")
+    ap.add_argument("--boundary-ratio", type=float, default=None,
+                    help="with --save-tiny: save a two-expert WanPipeline (transformer_2 + this boundary_ratio)")
+    ap.add_argument("--guidance", type=float, default=None,
+                    help="manifest guidance default (default 5.0; Wan 2.2 A14B T2V uses 4.0)")
+    ap.add_argument("--guidance-2", type=float, default=None,
+                    help="two-expert folders: the low-noise expert's guidance at the default (guidance_scale_2; "
+                         "Wan 2.2 A14B T2V uses 3.0) -> manifest guidance.cfg.low_noise_default")
     args = ap.parse_args(argv)
     if args.no_fuse:
         os.environ["KINEMA_EXPORT_NO_FUSE"] = "1"
@@ -797,7 +933,7 @@ def main(argv=None):
     out = Path(args.out)
 
     if args.save_tiny:
-        save_components(tiny_components(args.seed), Path(args.save_tiny))
+        save_components(tiny_components(args.seed), Path(args.save_tiny), args.boundary_ratio)
         print("saved", args.save_tiny)
         return
 
@@ -805,18 +941,26 @@ def main(argv=None):
         src = Path(args.from_pretrained).expanduser().resolve()
         comps = load_components(src)
         name = f"wan ({src.name}, {args.dtype})"
-        license_note = "Apache-2.0 (Wan-AI Wan 2.1; see the model card of the source checkpoint)"
-        defaults = {"fps": 16, "steps": 50, "width": 832, "height": 480, "frames": 81, "guidance": 5.0}
+        two = comps.get("boundary_ratio") is not None
+        license_note = "Apache-2.0 (Wan-AI Wan %s; see the model card of the source checkpoint)" % (
+            "2.2 A14B" if two else "2.1")
+        if two:
+            print(f"  two experts: transformer_2 (low noise) below t = {comps['boundary_ratio']} * "
+                  f"{comps['scheduler'].config.num_train_timesteps}")
+        defaults = {"fps": 16, "steps": 50, "width": 832, "height": 480, "frames": 81,
+                    "guidance": 5.0 if args.guidance is None else args.guidance}
         external = comps["transformer"].num_parameters() > 50_000_000
     else:
         src = None
         comps = tiny_components(args.seed)
         name = "wan-tiny-random (parity test model, seeded random weights, produces noise)"
         license_note = "Apache-2.0 (configs from huggingface/diffusers tests; weights are random, seed %d)" % args.seed
-        defaults = {"fps": 16, "steps": 4, "width": 32, "height": 32, "frames": 9, "guidance": 5.0}
+        defaults = {"fps": 16, "steps": 4, "width": 32, "height": 32, "frames": 9,
+                    "guidance": 5.0 if args.guidance is None else args.guidance}
         external = False
     export_all(comps, out, external=external, dtype=args.dtype, name=name, license_note=license_note,
-               defaults=defaults, do_verify=not args.skip_verify, src=src)
+               defaults=defaults, do_verify=not args.skip_verify, src=src,
+               guidance=5.0 if args.guidance is None else args.guidance, guidance_2=args.guidance_2)
 
 
 if __name__ == "__main__":

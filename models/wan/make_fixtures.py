@@ -11,6 +11,9 @@ Cases:
   t2v      WanPipeline, 9 frames, 32x48 (H x W, non-square), 4 steps, CFG 5
   t2v_17   WanPipeline, 17 frames, 48x32, 3 steps, CFG 5
   t2v_clean  WanPipeline, 5 frames, 32x32, 2 steps: prompts with HTML entities and messy whitespace (prompt_clean)
+  t2v_two_experts  WanPipeline(transformer, transformer_2, boundary_ratio) (Wan 2.2 A14B form), 9 frames, 32x48,
+             4 steps, guidance 5 (high-noise expert) / guidance_scale_2 3 (low-noise expert); `experts_per_step`
+             says which transformer ran each step (0 = transformer.onnx, 1 = transformer_2.onnx)
 
 Every random draw diffusers makes is logged in order (`draws`): the runtime replays them instead of its RNG.
 The re-run (`onnx_rerun` in cases.json) uses only tokenizer.json, the ONNX graphs, manifest.json and the
@@ -50,6 +53,7 @@ COMMON = dict(
     max_sequence_length=32,
     output_type="np",
 )
+BOUNDARY_RATIO = 0.875
 CASES = {
     "t2v": {},
     "t2v_17": dict(num_frames=17, height=48, width=32, num_inference_steps=3),
@@ -57,6 +61,11 @@ CASES = {
     "t2v_clean": dict(prompt="  A monkey &amp;amp; a DOG\n\tdance   on the beach &lt;at&gt; night  ",
                       negative_prompt="\n worst  quality,\tblurry ", num_frames=5, height=32, width=32,
                       num_inference_steps=2),
+    # Wan 2.2 A14B's two experts: `transformer` while t >= boundary_ratio*1000 (guidance_scale), `transformer_2`
+    # after (guidance_scale_2). Timesteps 999, 900, 750, 500: 0.875 (A14B T2V's own value) puts 2 steps on each;
+    # 0.5 would put all 4 on `transformer` (diffusers tests t >= 500, and the last timestep is exactly 500).
+    # boundary_ratio is a pipeline (constructor) argument, not a __call__ one.
+    "t2v_two_experts": dict(guidance_scale_2=3.0, boundary_ratio=BOUNDARY_RATIO),
 }
 
 
@@ -133,12 +142,22 @@ def pack(lat: torch.Tensor) -> torch.Tensor:
 def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
     from diffusers import UniPCMultistepScheduler, WanPipeline
 
+    args = dict(COMMON)
+    args.update(extra)
+    boundary_ratio = args.pop("boundary_ratio", None)  # a pipeline argument
+    two = boundary_ratio is not None
     scheduler = UniPCMultistepScheduler(**export.WAN_SCHEDULER)
-    pipe = WanPipeline(tokenizer=comps["tokenizer"], text_encoder=comps["text_encoder"], vae=comps["vae"],
-                       scheduler=scheduler, transformer=comps["transformer"])
+    if two:
+        pipe = WanPipeline(tokenizer=comps["tokenizer"], text_encoder=comps["text_encoder"], vae=comps["vae"],
+                           scheduler=scheduler, transformer=comps["transformer"],
+                           transformer_2=comps["transformer_2"], boundary_ratio=boundary_ratio)
+    else:
+        pipe = WanPipeline(tokenizer=comps["tokenizer"], text_encoder=comps["text_encoder"], vae=comps["vae"],
+                           scheduler=scheduler, transformer=comps["transformer"])
     pipe.set_progress_bar_config(disable=True)
     rec = Recorder(fx / name)
     te, tr, vae = pipe.text_encoder, pipe.transformer, pipe.vae
+    experts = [tr] + ([pipe.transformer_2] if two else [])
     probes = {"te": [], "tr": [], "dec": [], "steps": []}
 
     te_fwd = te.forward
@@ -149,15 +168,18 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
         return out
 
     te.forward = te_forward
-    tr_fwd = tr.forward
 
-    def tr_forward(*a, **k):
-        out = tr_fwd(*a, **k)
-        probes["tr"].append({kk: (v.clone() if isinstance(v, torch.Tensor) else v) for kk, v in k.items()}
-                            | {"out": out[0].clone()})
-        return out
+    def probe(expert, fwd):
+        def tr_forward(*a, **k):
+            out = fwd(*a, **k)
+            probes["tr"].append({kk: (v.clone() if isinstance(v, torch.Tensor) else v) for kk, v in k.items()}
+                                | {"out": out[0].clone(), "expert": expert})
+            return out
 
-    tr.forward = tr_forward
+        return tr_forward
+
+    for e, model in enumerate(experts):
+        model.forward = probe(e, model.forward)
     dec = vae.decode
 
     def vae_decode(z, *a, **k):
@@ -171,15 +193,13 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
         probes["steps"].append({k: v.clone() for k, v in kw.items()})
         return {}
 
-    args = dict(COMMON)
-    args.update(extra)
     gen = torch.Generator().manual_seed(0)
     try:
         with DrawLog(rec), torch.no_grad():
             out = pipe(**args, generator=gen, callback_on_step_end=cb,
                        callback_on_step_end_tensor_inputs=["latents", "prompt_embeds", "negative_prompt_embeds"])
     finally:
-        for m, attr in ((te, "forward"), (tr, "forward"), (vae, "decode")):
+        for m, attr in ((te, "forward"), *((x, "forward") for x in experts), (vae, "decode")):
             m.__dict__.pop(attr, None)
     frames = np.asarray(out.frames[0])  # [F, H, W, 3] in [0, 1]
 
@@ -206,15 +226,23 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
         rec.put(f"timestep_step{i // 2}", calls[i]["timestep"].float())
     for i, st in enumerate(probes["steps"]):  # after scheduler.step i (UniPC: predictor + corrector), packed
         rec.put(f"latents_step{i}", pack(st["latents"]))
+    # which transformer ran each step: 0 = `transformer`, 1 = `transformer_2` (both calls of a step: same one)
+    experts_per_step = [calls[i]["expert"] for i in range(0, len(calls), 2)]
+    assert all(calls[i]["expert"] == calls[i + 1]["expert"] for i in range(0, len(calls), 2))
     for i in range(0, len(calls), 2):  # the CFG-combined flow prediction fed to scheduler.step i, [1,16,f,h,w]
-        g = float(args["guidance_scale"])
+        g = float(args["guidance_scale"] if calls[i]["expert"] == 0 else args["guidance_scale_2"])
         rec.put(f"guided_velocity_step{i // 2}", calls[i + 1]["out"] + g * (calls[i]["out"] - calls[i + 1]["out"]))
     rec.put("latents_final", pack(probes["steps"][-1]["latents"]))
     z, sample = probes["dec"][-1]
     rec.put("decoder_latent", z)  # [1,16,f,h,w], z*std+mean (what the decoder graphs get)
     rec.put("frames", frames.transpose(0, 3, 1, 2))  # [F,3,H,W] in [0,1]
+    if two:
+        rec.put("experts_per_step", torch.tensor(experts_per_step, dtype=torch.int64))  # int64 [N]
+        for i in range(0, len(calls), 2):  # every step's raw transformer output (both experts), rows [uncond, cond]
+            if i:
+                rec.put(f"velocity_step{i // 2}", torch.cat([calls[i + 1]["out"], calls[i]["out"]]))
 
-    return {
+    doc = {
         "pipeline": type(pipe).__name__,
         "kind": "t2v",
         "args": {k: v for k, v in args.items() if k != "output_type"} | {
@@ -227,6 +255,20 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
         "draws": rec.draws,
         "tensors": rec.tensors,
     }
+    if two:
+        boundary_t = boundary_ratio * scheduler.config.num_train_timesteps
+        doc["args"] |= {
+            "boundary_ratio": boundary_ratio,
+            "_two_experts_note": "WanPipeline(transformer=..., transformer_2=..., boundary_ratio=%g): `transformer` "
+                                 "(transformer.onnx) runs the steps with t >= %g with guidance_scale, `transformer_2` "
+                                 "(transformer_2.onnx) the rest with guidance_scale_2. The test's manifest adds "
+                                 "components.transformer.low_noise = {\"file\": \"transformer_2.onnx\", "
+                                 "\"boundary_ratio\": %g}." % (boundary_ratio, boundary_t, boundary_ratio)}
+        doc["low_noise"] = {"file": "transformer_2.onnx", "boundary_ratio": boundary_ratio}
+        doc["experts_per_step"] = experts_per_step
+        assert experts_per_step == [0 if t >= boundary_t else 1 for t in scheduler.timesteps.tolist()]
+        assert 0 in experts_per_step and 1 in experts_per_step, experts_per_step  # both experts must run
+    return doc
 
 
 # ----------------------------------------------------------------------------------------------
@@ -257,6 +299,13 @@ def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
     te = export._ort(model_dir / "text_encoder.onnx")
     tr = export._ort(model_dir / "transformer.onnx")
     res = {}
+    # two experts: what the test does, the manifest gains components.transformer.low_noise (the tiny one has none).
+    # One-expert cases ignore a manifest's low_noise (they were recorded with one transformer).
+    low = None
+    if "boundary_ratio" in args:
+        low = man["components"]["transformer"].get("low_noise") or case.get("low_noise")
+        assert low is not None and low["boundary_ratio"] == args["boundary_ratio"], low
+    tr2 = export._ort(model_dir / low["file"]) if low else None
 
     embeds, ids_all, mask_all = [], [], []
     for text in (args["negative_prompt"], args["prompt"]):  # [uncond, cond]
@@ -280,15 +329,29 @@ def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
     sch.set_timesteps(args["num_inference_steps"])
     res["timesteps_equal"] = bool(np.array_equal(sch.timesteps.numpy(), T["timesteps"]))
     lat = T[case["draws"][0]["tensor"]].astype(np.float32)  # the one draw: initial latents [1,16,f,h,w]
-    g = float(args["guidance_scale"])
+    experts = []
     for i, t in enumerate(sch.timesteps):
         hs = np.concatenate([lat, lat], 0)
-        v = tr.run(None, {"hidden_states": hs, "timestep": np.full([2], float(t), np.float32),
-                          "encoder_hidden_states": ctx})[0]
+        # the runtime's rule (plugin denoise.rs): the low-noise expert when t < boundary_ratio * 1000
+        e = 1 if (low is not None and float(t) < low["boundary_ratio"] * sch.config.num_train_timesteps) else 0
+        experts.append(e)
+        g = float(args["guidance_scale"] if e == 0 else args["guidance_scale_2"])
+        v = (tr2 if e else tr).run(None, {"hidden_states": hs, "timestep": np.full([2], float(t), np.float32),
+                                          "encoder_hidden_states": ctx})[0]
         if i == 0:
             res["velocity_step0_max_abs"] = float(np.abs(v - T["velocity_step0"]).max())
+        elif f"velocity_step{i}" in T:
+            res[f"velocity_step{i}_max_abs"] = float(np.abs(v - T[f"velocity_step{i}"]).max())
         v = v[:1] + g * (v[1:] - v[:1])
+        if low is not None:
+            res[f"guided_velocity_step{i}_max_abs"] = float(np.abs(v - T[f"guided_velocity_step{i}"]).max())
         lat = sch.step(torch.from_numpy(v), t, torch.from_numpy(lat), return_dict=False)[0].numpy()
+        if low is not None:
+            pk = lat[0].transpose(1, 2, 3, 0).reshape(-1, lat.shape[1])
+            res[f"latents_step{i}_max_abs"] = float(np.abs(pk - T[f"latents_step{i}"]).max())
+    if low is not None:
+        res["experts_per_step"] = experts
+        res["experts_per_step_equal"] = experts == T["experts_per_step"].tolist()
     packed = lat[0].transpose(1, 2, 3, 0).reshape(-1, lat.shape[1])
     res["latents_final_max_abs"] = float(np.abs(packed - T["latents_final"]).max())
 

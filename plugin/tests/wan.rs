@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use kinema::diffusion::manifest::LowNoiseExpert;
 use kinema::diffusion::{Condition, Control, Mode, Request, VideoModel};
 use kinema::frame_io::Frame;
 use kinema::models::resolve_in;
@@ -138,6 +139,24 @@ fn image_to_video_matches_diffusers() {
 #[test]
 fn first_last_frame_to_video_matches_diffusers() {
     parity_in("wan-flf2v", "flf2v", &open("wan-flf2v"));
+}
+
+/// Wan 2.2 A14B's two experts: the tiny model's second transformer (models/wan/transformer_2.onnx)
+/// takes the steps below the boundary, with its own guidance.
+#[test]
+fn two_experts_match_diffusers() {
+    let a = &cases()["cases"]["t2v_two_experts"]["args"];
+    let model = wan();
+    let mut manifest = model.manifest.clone();
+    manifest.components.transformer.low_noise = Some(LowNoiseExpert {
+        file: "transformer_2.onnx".into(),
+        boundary_ratio: a["boundary_ratio"].as_f64().unwrap() as f32,
+    });
+    // The low-noise guidance at the request's guidance is the manifest's pair in proportion.
+    let (g, g2) = (a["guidance_scale"].as_f64().unwrap() as f32, a["guidance_scale_2"].as_f64().unwrap() as f32);
+    manifest.guidance.cfg.default = g;
+    manifest.guidance.cfg.low_noise_default = Some(g2);
+    parity_with("t2v_two_experts", &model.with_manifest(manifest));
 }
 
 #[test]

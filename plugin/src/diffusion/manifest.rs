@@ -310,8 +310,8 @@ impl Manifest {
                          video_coords"
                         .into());
                 }
-                if !tr.timestep_per_token {
-                    return Err("components.transformer: the token layout takes per-token timesteps".into());
+                if !tr.timestep_per_token || tr.timestep_grid != TimestepGrid::Latent {
+                    return Err("components.transformer: the token layout takes a timestep per latent token".into());
                 }
             }
             Layout::Video5d => {
@@ -326,15 +326,15 @@ impl Manifest {
                 if tr.inputs.video_coords.is_some() || self.rope.modes.is_some() {
                     return Err("a 5-D transformer places its positions itself: no video_coords, no rope.modes".into());
                 }
-                if tr.timestep_per_token {
-                    return Err("components.transformer: per-token timesteps need the token layout".into());
-                }
                 let first_frame_mask =
                     self.conditioning.i2v.as_ref().is_some_and(|r| r.method == I2vMethod::FirstFrameMask);
-                if first_frame_mask || self.conditioning.condition.is_some() || self.windows.is_some() {
-                    return Err("conditioning.i2v first_frame_mask, conditioning.condition and windows work on the \
-                         token layout only"
+                if first_frame_mask && !tr.timestep_per_token {
+                    return Err("conditioning.i2v first_frame_mask gives the first frame its own timestep: it needs \
+                         components.transformer.timestep_per_token"
                         .into());
+                }
+                if self.conditioning.condition.is_some() || self.windows.is_some() {
+                    return Err("conditioning.condition and windows work on the token layout only".into());
                 }
             }
         }
@@ -373,11 +373,11 @@ impl Manifest {
         }
         let euler = matches!(self.scheduler, SchedulerConfig::FlowMatchEuler(_));
         let unipc = matches!(self.scheduler, SchedulerConfig::Unipc(_));
-        let conditioned =
-            self.conditioning.condition.is_some() || (self.conditioning.i2v.is_some() && concat.is_none());
+        // UniPC steps whole latents (or all but a frozen first frame): no per-token schedules.
+        let conditioned = self.conditioning.condition.is_some();
         if !(euler || unipc) || (unipc && (conditioned || self.windows.is_some())) {
-            return Err("scheduler: text to video and channel-concat image to video step with flow_match_euler \
-                 or unipc; other conditioning and windows with flow_match_euler"
+            return Err("scheduler: text and image to video step with flow_match_euler or unipc; conditioning \
+                 on frames or clips and windows with flow_match_euler"
                 .into());
         }
         let (te, vd) = (&c.text_encoder, &c.vae_decoder);

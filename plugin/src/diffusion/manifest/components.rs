@@ -231,6 +231,9 @@ pub struct TransformerSpec {
     /// `timestep` is `[2, S]`, one per token (LTX), or `[2]`, one per guidance half (Wan 2.1).
     #[serde(default = "yes")]
     pub timestep_per_token: bool,
+    /// Which tokens per-token timesteps are for.
+    #[serde(default)]
+    pub timestep_grid: TimestepGrid,
     /// A second transformer for the low-noise steps (Wan 2.2 A14B): this one runs while the
     /// timestep is at least `boundary_ratio`·1000, the expert after.
     #[serde(default)]
@@ -247,6 +250,18 @@ pub struct LowNoiseExpert {
 
 fn yes() -> bool {
     true
+}
+
+/// The tokens a per-token timestep is given for.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestepGrid {
+    /// One per latent token (LTX).
+    #[default]
+    Latent,
+    /// One per transformer patch (Wan 2.2 `expand_timesteps`): the latent grid sampled at each
+    /// patch's first row and column.
+    Patch,
 }
 
 /// The transformer's latent layout.

@@ -128,11 +128,29 @@ fn pipeline_combinations_the_runtime_implements_load_and_others_name_the_field()
         })
         .unwrap_err()
     };
-    assert!(wan_with(|j| j["conditioning"]["i2v"] = json!({"method": "first_frame_mask"})).contains("token layout"));
+    assert!(
+        wan_with(|j| j["conditioning"]["i2v"] = json!({"method": "first_frame_mask"})).contains("timestep_per_token")
+    );
+    assert!(wan_with(
+        |j| j["conditioning"]["condition"] = json!({"num_prefix_latent_frames": 2, "image_cond_noise_scale": 0.15})
+    )
+    .contains("token layout"));
     assert!(wan_with(|j| j["rope"]["modes"] =
         json!({"t2v": "interpolation_scale", "i2v": "interpolation_scale", "condition": "causal_pixel"}))
     .contains("no rope.modes"));
-    assert!(wan_with(|j| j["components"]["transformer"]["timestep_per_token"] = json!(true)).contains("per-token"));
+    // Wan 2.2 TI2V: a timestep per patch, the first frame given.
+    assert_eq!(
+        pipelines(|j| {
+            wan_style(j);
+            j["components"]["transformer"]["timestep_per_token"] = json!(true);
+            j["components"]["transformer"]["timestep_grid"] = json!("patch");
+            j["conditioning"]["i2v"] = json!({"method": "first_frame_mask"});
+        }),
+        Ok(())
+    );
+    assert!(pipelines(|j| j["components"]["transformer"]["timestep_grid"] = json!("patch"))
+        .unwrap_err()
+        .contains("per latent token"));
     assert!(wan_with(|j| j["latent"]["hw_multiple"] = json!(8)).contains("whole patches"));
     assert!(wan_with(|j| j["latent"]["patch"] = json!([2, 2, 2])).contains("whole patches"));
     assert!(wan_with(|j| j["components"]["transformer"]["layout"] = json!("tokens")).contains("[1, 1, 1]"));

@@ -16,7 +16,7 @@ use ort::value::Tensor;
 use super::channel_concat::Held;
 use super::prepare::Text;
 use super::Grid;
-use crate::diffusion::manifest::Layout;
+use crate::diffusion::manifest::{Layout, TimestepGrid};
 use crate::diffusion::model::VideoModel;
 use crate::engine::EngineError;
 use crate::frame_io::try_zeroed;
@@ -37,6 +37,8 @@ pub(in crate::diffusion) struct Transformer<'a> {
     image: Option<Tensor<f32>>,
     /// Values per batch row of `hidden` (latents and held channels).
     row: usize,
+    /// For per-patch timesteps: the latent token each patch's timestep is taken from.
+    timestep_index: Vec<usize>,
     s_total: usize,
     channels: usize,
     layout: Layout,
@@ -111,8 +113,18 @@ impl VideoModel {
             Some(_) => return Err(self.mismatch(format!("{} coordinates for {s_total} tokens", coords.len() / 3))),
             None => None,
         };
+        // Per-patch timesteps (Wan 2.2): each patch takes its first latent token's.
+        let timestep_index = match (spec.timestep_grid, grid) {
+            (TimestepGrid::Patch, Some(grid)) if spec.timestep_per_token => {
+                let [_, ph, pw] = self.manifest.latent.patch;
+                patch_tokens(grid, ph, pw)
+            }
+            (TimestepGrid::Patch, _) => return Err(self.mismatch("per-patch timesteps need the latent grid".into())),
+            (TimestepGrid::Latent, _) => Vec::new(),
+        };
+        let per_row = if timestep_index.is_empty() { s_total } else { timestep_index.len() };
         let timestep = match spec.timestep_per_token {
-            true => Tensor::from_array(([2usize, s_total], try_zeroed(2 * s_total, buffers)?)),
+            true => Tensor::from_array(([2usize, per_row], try_zeroed(2 * per_row, buffers)?)),
             false => Tensor::from_array(([2usize], vec![0f32; 2])),
         };
         let unpacked = match spec.layout {
@@ -125,6 +137,7 @@ impl VideoModel {
             hidden: Tensor::from_array((hidden_shape, hidden)).map_err(to_ort)?,
             image,
             row,
+            timestep_index,
             timestep: timestep.map_err(to_ort)?,
             text: Tensor::from_array(([2usize, l, dim], both)).map_err(to_ort)?,
             text_mask,
@@ -160,12 +173,15 @@ impl Transformer<'_> {
             }
             second[..s_total * c].copy_from_slice(latents);
             let (_, ts) = self.timestep.extract_tensor_mut();
+            let per_row = ts.len() / 2;
             if ts.len() == 2 {
                 ts.fill(tau[0]);
+            } else if self.timestep_index.is_empty() {
+                ts[..per_row].copy_from_slice(tau);
             } else {
-                ts[..s_total].copy_from_slice(tau);
-                ts[s_total..].copy_from_slice(tau);
+                ts[..per_row].iter_mut().zip(&self.timestep_index).for_each(|(t, &i)| *t = tau[i]);
             }
+            ts.copy_within(..per_row, per_row);
         }
         let spec = &self.model.manifest.components.transformer;
         let names = &spec.inputs;
@@ -210,6 +226,21 @@ impl Transformer<'_> {
     }
 }
 
+/// The latent token (in f, h, w order) at the first row and column of each `ph`×`pw` patch of
+/// `grid`, patches in f, h, w order: diffusers' `mask[:, ::ph, ::pw].flatten()`.
+fn patch_tokens((f, h, w): Grid, ph: usize, pw: usize) -> Vec<usize> {
+    let (ph, pw) = (ph.max(1), pw.max(1));
+    let mut index = Vec::with_capacity(f * h.div_ceil(ph) * w.div_ceil(pw));
+    for fi in 0..f {
+        for hi in (0..h).step_by(ph) {
+            for wi in (0..w).step_by(pw) {
+                index.push((fi * h + hi) * w + wi);
+            }
+        }
+    }
+    index
+}
+
 fn guide(vu: &[f32], vc: &[f32], guidance: f32, out: &mut [f32]) {
     for ((out, u), cnd) in out.iter_mut().zip(vu).zip(vc) {
         *out = u + guidance * (cnd - u);
@@ -227,6 +258,12 @@ fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn patch_timesteps_come_from_each_patchs_first_token() {
+        // 2 frames of 2×4 latents, 2×2 patches: 2 patches a frame.
+        assert_eq!(super::patch_tokens((2, 2, 4), 2, 2), [0, 2, 8, 10]);
+    }
+
     #[test]
     fn transpose_turns_tokens_into_planes_and_back() {
         let tokens: Vec<f32> = (0..6).map(|v| v as f32).collect(); // 3 tokens × 2 channels

@@ -937,6 +937,14 @@ def main(argv=None):
         print("saved", args.save_tiny)
         return
 
+    if args.from_pretrained and (Path(args.from_pretrained).expanduser() / "image_encoder").is_dir():
+        # Wan 2.1 I2V / FLF2V folders (a CLIP image encoder beside the transformer): export_i2v.py.
+        if args.dtype != "fp32":
+            ap.error("Wan I2V/FLF2V folders export in fp32 for now (export_i2v.py)")
+        import export_i2v
+        export_i2v.main(["--from-pretrained", args.from_pretrained, "--out", args.out])
+        return
+
     if args.from_pretrained:
         src = Path(args.from_pretrained).expanduser().resolve()
         comps = load_components(src)

@@ -91,7 +91,10 @@ fn collect_named_files(value: &serde_json::Value, out: &mut Vec<String>) {
         serde_json::Value::Object(map) => {
             for (key, v) in map {
                 match v {
-                    serde_json::Value::String(s) if matches!(key.as_str(), "file" | "external_data" | "model") => {
+                    // `first_file`: a causal VAE's first-chunk graph (Wan).
+                    serde_json::Value::String(s)
+                        if matches!(key.as_str(), "file" | "first_file" | "external_data" | "model") =>
+                    {
                         out.push(s.clone())
                     }
                     _ => collect_named_files(v, out),
@@ -265,7 +268,8 @@ mod tests {
         std::fs::write(
             a.join(MANIFEST),
             r#"{"kind":"interpolation","variants":[{"file":"a.onnx","external_data":"w.data"},{"file":"b.onnx","external_data":"w.data"}],
-                "components":{"tokenizer":{"file":"tok.json"},"x":{"file":"../out.onnx"}}}"#,
+                "components":{"tokenizer":{"file":"tok.json"},"x":{"file":"../out.onnx"},
+                "vae":{"file":"next.onnx","causal_chunks":{"first_file":"first.onnx"}}}}"#,
         )
         .unwrap();
         std::fs::write(a.join("b.onnx.data"), "weights").unwrap();
@@ -275,7 +279,7 @@ mod tests {
         assert_eq!(names.remove(0), MANIFEST);
         names.sort();
         // Once each, the file outside the folder left out (loading refuses it by name).
-        assert_eq!(names, ["a.onnx", "b.onnx", "b.onnx.data", "tok.json", "w.data"]);
+        assert_eq!(names, ["a.onnx", "b.onnx", "b.onnx.data", "first.onnx", "next.onnx", "tok.json", "w.data"]);
         std::fs::write(a.join(MANIFEST), vec![b' '; MAX_MANIFEST_BYTES as usize + 1]).unwrap();
         let err = read_manifest(&a.join(MANIFEST)).unwrap_err().to_string();
         assert!(err.contains("a manifest is at most"), "{err}");

@@ -101,8 +101,14 @@ impl VideoModel {
         let path = |file: &str| self.root.join(file);
         let text = graph_bytes(&path(&c.text_encoder.file));
         let mut total = text + graph_bytes(&path(&c.transformer.file)) + graph_bytes(&path(&c.vae_decoder.file));
+        let expert = c.transformer.low_noise.as_ref().map(|e| e.file.as_str());
+        let first_decoder = c.vae_decoder.causal_chunks.as_ref().map(|k| k.first_file.as_str());
+        total += expert.into_iter().chain(first_decoder).map(|f| graph_bytes(&path(f))).sum::<u64>();
         if encodes {
             total += graph_bytes(&path(&c.vae_encoder.file));
+            let first_encoder = c.vae_encoder.causal_chunks.as_ref().map(|k| k.first_file.as_str());
+            let image = c.image_encoder.as_ref().map(|e| e.file.as_str());
+            total += first_encoder.into_iter().chain(image).map(|f| graph_bytes(&path(f))).sum::<u64>();
         }
         let tight = match physical_bytes() {
             Some(memory) => total > memory / 3,

@@ -772,6 +772,8 @@ def build_manifest(comps, name: str, license_note: str, defaults: dict, dtype: s
                      "std": [float(v) for v in vae.config.latents_std], "scaling_factor": 1.0},
         },
         "rope": {"kind": "internal"},
+        # WanPipeline calls scheduler.set_timesteps(n): no sigmas of its own (LTX passes linspace sigmas).
+        "timesteps": "scheduler",
         "scheduler": sched,
         "guidance": {"cfg": {"default": guidance, "formula": "v_u + g * (v_c - v_u)"}},
         "conditioning": {},

@@ -23,6 +23,9 @@ pub struct Manifest {
     pub latent: Latent,
     pub rope: Rope,
     pub scheduler: SchedulerConfig,
+    /// Where text and image to video take a flow-match schedule from.
+    #[serde(default)]
+    pub timesteps: TimestepSource,
     pub guidance: Guidance,
     pub conditioning: Conditioning,
     pub decode: Decode,
@@ -33,6 +36,17 @@ pub struct Manifest {
     /// Filling a gap in a clip (Interpolate's Fill Frames): see [`super::gap`].
     #[serde(default)]
     pub gap: Option<super::gap::GapSpec>,
+}
+
+/// How the text and image to video pipelines set the scheduler's timesteps.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestepSource {
+    /// The pipeline passes sigmas `linspace(1, 1/n, n)` (LTX).
+    #[default]
+    LinspaceSigmas,
+    /// The scheduler's own `set_timesteps(n)` (Wan).
+    Scheduler,
 }
 
 /// Sliding windows for shots longer than the model was trained for (diffusers'

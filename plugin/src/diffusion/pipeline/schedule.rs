@@ -2,7 +2,7 @@
 //! pipeline: flow-match Euler (LTX; every pipeline, per-token steps included) or UniPC (Wan;
 //! whole-latent steps in order).
 
-use crate::diffusion::manifest::Pipeline;
+use crate::diffusion::manifest::{Pipeline, TimestepSource};
 use crate::diffusion::model::VideoModel;
 use crate::diffusion::scheduler::{
     linear_quadratic_timesteps, linspace_sigmas, FlowMatchEuler, Schedule, SchedulerConfig, SchedulerError, UniPc,
@@ -30,7 +30,11 @@ impl Steps {
             }
             (SchedulerConfig::FlowMatchEuler(config), _) => {
                 let mu = config.mu_for_seq_len(s_video).ok();
-                Ok(Steps::Euler(config.build(Schedule::Sigmas(linspace_sigmas(steps)), mu).map_err(error)?))
+                let schedule = match model.manifest.timesteps {
+                    TimestepSource::LinspaceSigmas => Schedule::Sigmas(linspace_sigmas(steps)),
+                    TimestepSource::Scheduler => Schedule::Steps(steps),
+                };
+                Ok(Steps::Euler(config.build(schedule, mu).map_err(error)?))
             }
             // Wan's pipelines call `set_timesteps(steps)` with no shift of their own.
             // UniPC steps whole latents: text to video, and channel-concat I2V (the manifest

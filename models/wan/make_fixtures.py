@@ -14,11 +14,15 @@ Cases:
   t2v_two_experts  WanPipeline(transformer, transformer_2, boundary_ratio) (Wan 2.2 A14B form), 9 frames, 32x48,
              4 steps, guidance 5 (high-noise expert) / guidance_scale_2 3 (low-noise expert); `experts_per_step`
              says which transformer ran each step (0 = transformer.onnx, 1 = transformer_2.onnx)
+  t2v_euler  as t2v (9 frames, 32x48, 4 steps, CFG 5, seed 0) but with FlowMatchEulerDiscreteScheduler(shift=7.0)
+             (the scheduler of diffusers' tests/pipelines/wan/test_wan.py) instead of UniPC; the pipeline calls its
+             set_timesteps(n) with no sigmas, so timesteps/sigmas are that scheduler's own (float timesteps)
 
 Every random draw diffusers makes is logged in order (`draws`): the runtime replays them instead of its RNG.
 The re-run (`onnx_rerun` in cases.json) uses only tokenizer.json, the ONNX graphs, manifest.json and the
 recorded draws; the UniPC steps use diffusers' scheduler object (the runtime's own UniPC is checked against the
-recorded latents).
+recorded latents); t2v_euler's re-run steps with diffusers' FlowMatchEulerDiscreteScheduler built from the case's
+scheduler_config.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ COMMON = dict(
     output_type="np",
 )
 BOUNDARY_RATIO = 0.875
+# diffusers' own Wan pipeline test (tests/pipelines/wan/test_wan.py) builds FlowMatchEulerDiscreteScheduler(shift=7.0)
+EULER_SCHEDULER = dict(shift=7.0)
 CASES = {
     "t2v": {},
     "t2v_17": dict(num_frames=17, height=48, width=32, num_inference_steps=3),
@@ -66,6 +72,10 @@ CASES = {
     # 0.5 would put all 4 on `transformer` (diffusers tests t >= 500, and the last timestep is exactly 500).
     # boundary_ratio is a pipeline (constructor) argument, not a __call__ one.
     "t2v_two_experts": dict(guidance_scale_2=3.0, boundary_ratio=BOUNDARY_RATIO),
+    # t2v's arguments with diffusers' test scheduler (flow-match Euler, shift 7) in place of UniPC. WanPipeline calls
+    # scheduler.set_timesteps(num_inference_steps) with no sigmas: the schedule is the scheduler's own (see README).
+    # `_scheduler` is not a __call__ argument (popped in run_case).
+    "t2v_euler": dict(_scheduler="flow_match_euler"),
 }
 
 
@@ -140,13 +150,18 @@ def pack(lat: torch.Tensor) -> torch.Tensor:
 
 
 def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
-    from diffusers import UniPCMultistepScheduler, WanPipeline
+    from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler, WanPipeline
 
     args = dict(COMMON)
     args.update(extra)
     boundary_ratio = args.pop("boundary_ratio", None)  # a pipeline argument
     two = boundary_ratio is not None
-    scheduler = UniPCMultistepScheduler(**export.WAN_SCHEDULER)
+    sched_kind = args.pop("_scheduler", None)  # None: Wan's UniPC
+    if sched_kind == "flow_match_euler":
+        scheduler = FlowMatchEulerDiscreteScheduler(**EULER_SCHEDULER)
+    else:
+        assert sched_kind is None, sched_kind
+        scheduler = UniPCMultistepScheduler(**export.WAN_SCHEDULER)
     if two:
         pipe = WanPipeline(tokenizer=comps["tokenizer"], text_encoder=comps["text_encoder"], vae=comps["vae"],
                            scheduler=scheduler, transformer=comps["transformer"],
@@ -215,7 +230,8 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
     s0 = probes["steps"][0]
     rec.put("prompt_embeds", s0["prompt_embeds"])
     rec.put("negative_prompt_embeds", s0["negative_prompt_embeds"])
-    rec.put("timesteps", scheduler.timesteps)  # int64, what the transformer gets (as float in the ONNX graph)
+    # UniPC: int64, what the transformer gets (as float in the ONNX graph); flow-match Euler: float32 (sigma*1000)
+    rec.put("timesteps", scheduler.timesteps)
     rec.put("sigmas", scheduler.sigmas)
     calls = probes["tr"]
     # diffusers calls the transformer twice per step: cond then uncond (batch 1 each)
@@ -255,6 +271,21 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
         "draws": rec.draws,
         "tensors": rec.tensors,
     }
+    if sched_kind == "flow_match_euler":
+        ts = [float(t) for t in scheduler.timesteps.tolist()]
+        sg = [float(x) for x in scheduler.sigmas.tolist()]
+        doc["args"] |= {
+            "_scheduler": sched_kind,
+            "_timesteps": "scheduler's own set_timesteps(n)",
+            "_timesteps_note": "WanPipeline calls scheduler.set_timesteps(num_inference_steps) with no sigmas. "
+                               "FlowMatchEulerDiscreteScheduler(shift=%g): sigma_max/sigma_min are the ends of its "
+                               "shifted training sigmas (1 and shift*s/(1+(shift-1)*s) at s=1/num_train_timesteps); "
+                               "t = linspace(1000*sigma_max, 1000*sigma_min, n) (float64), sigma = t/1000, shifted "
+                               "AGAIN: sigma = shift*sigma/(1+(shift-1)*sigma), float32; timesteps = sigma*1000 "
+                               "(float32, not truncated: the transformer gets these floats); sigmas = [sigma..., 0]. "
+                               "Here timesteps %s, sigmas %s. No init_noise_sigma scaling (1.0); step: "
+                               "x + (sigma_{i+1} - sigma_i)*v in float32."
+                               % (EULER_SCHEDULER["shift"], ts, sg)}
     if two:
         boundary_t = boundary_ratio * scheduler.config.num_train_timesteps
         doc["args"] |= {
@@ -288,7 +319,7 @@ def load(fx: Path, meta: dict) -> np.ndarray:
 
 
 def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
-    from diffusers import UniPCMultistepScheduler
+    from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
     from tokenizers import Tokenizer
 
     man = json.loads((model_dir / "manifest.json").read_text())
@@ -324,10 +355,17 @@ def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
     res["negative_prompt_embeds_max_abs"] = float(np.abs(embeds[0] - T["negative_prompt_embeds"]).max())
     ctx = np.concatenate(embeds, 0).astype(np.float32)
 
-    sch_cfg = {k: v for k, v in man["scheduler"].items() if k != "kind"}
-    sch = UniPCMultistepScheduler(**sch_cfg)
+    euler = args.get("_scheduler") == "flow_match_euler"
+    if euler:  # not the manifest's UniPC: diffusers' flow-match Euler from the case's recorded config
+        sch = FlowMatchEulerDiscreteScheduler(**case["scheduler_config"])
+    else:
+        sch_cfg = {k: v for k, v in man["scheduler"].items() if k != "kind"}
+        sch = UniPCMultistepScheduler(**sch_cfg)
     sch.set_timesteps(args["num_inference_steps"])
     res["timesteps_equal"] = bool(np.array_equal(sch.timesteps.numpy(), T["timesteps"]))
+    if euler:
+        res["sigmas_equal"] = bool(np.array_equal(sch.sigmas.numpy(), T["sigmas"]))
+    per_step = low is not None or euler  # per-step diffs (the older one-expert cases keep their recorded report)
     lat = T[case["draws"][0]["tensor"]].astype(np.float32)  # the one draw: initial latents [1,16,f,h,w]
     experts = []
     for i, t in enumerate(sch.timesteps):
@@ -343,10 +381,10 @@ def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
         elif f"velocity_step{i}" in T:
             res[f"velocity_step{i}_max_abs"] = float(np.abs(v - T[f"velocity_step{i}"]).max())
         v = v[:1] + g * (v[1:] - v[:1])
-        if low is not None:
+        if per_step:
             res[f"guided_velocity_step{i}_max_abs"] = float(np.abs(v - T[f"guided_velocity_step{i}"]).max())
         lat = sch.step(torch.from_numpy(v), t, torch.from_numpy(lat), return_dict=False)[0].numpy()
-        if low is not None:
+        if per_step:
             pk = lat[0].transpose(1, 2, 3, 0).reshape(-1, lat.shape[1])
             res[f"latents_step{i}_max_abs"] = float(np.abs(pk - T[f"latents_step{i}"]).max())
     if low is not None:

@@ -334,7 +334,8 @@ def torch_chunk_fns22(vae, which):
     return export.torch_chunk_fns(VaeEncoderFirst22(vae), VaeEncoderNext22(vae))
 
 
-def verify22(out: Path, comps, report: dict):
+def verify22(out: Path, comps, report: dict, full: bool = True):
+    """full=False (real checkpoints): fewer and smaller shapes, no float64 VAE copy."""
     te, tr, vae, tok = comps["text_encoder"], comps["transformer"], comps["vae"], comps["tokenizer"]
     g = torch.Generator().manual_seed(5)
     rep = report.setdefault("ort_vs_torch_max_abs", {})
@@ -351,8 +352,8 @@ def verify22(out: Path, comps, report: dict):
     cfg = tr.config
     _, ph, pw = cfg.patch_size
     # grids (f, h/2, w/2, L); timesteps: t2v form (all t), i2v form (first frame 0), and a free per-token ramp
-    for (f, hh, ww, L, kind) in ((3, 2, 3, 16, "i2v"), (2, 3, 2, 9, "t2v"), (1, 4, 4, 32, "ramp"),
-                                 (5, 3, 4, 11, "i2v")):
+    grids = ((3, 2, 3, 16, "i2v"), (2, 3, 2, 9, "t2v"), (1, 4, 4, 32, "ramp"), (5, 3, 4, 11, "i2v"))
+    for (f, hh, ww, L, kind) in (grids if full else grids[:2]):
         S = f * hh * ww
         if kind == "t2v":
             ts = torch.full((2, S), 750.0)
@@ -373,17 +374,19 @@ def verify22(out: Path, comps, report: dict):
     dec = export.ort_chunk_fns(out / "vae_decoder_first.onnx", out / "vae_decoder.onnx", "latent")
     tdec = torch_chunk_fns22(vae, "decoder")
     vrep = report.setdefault("chunked_vae_vs_diffusers_max_abs", {})
-    sizes = ((4, 6), (3, 5))
+    sizes = ((4, 6), (3, 5)) if full else ((2, 3),)
     import copy
 
-    vae64 = copy.deepcopy(vae).double()
+    vae64 = copy.deepcopy(vae).double() if full else None
     fp64 = report.setdefault("fp64_reference_max_abs", {})
     for (h, w) in sizes:
-        for f in (1, 2, 3, 5):
+        for f in ((1, 2, 3, 5) if full else (1, 3)):
             z = torch.randn(1, C, f, h, w, generator=g)
             ref = vae.decode(z).sample
             vrep[f"decode_ort_f{f}_{h}x{w}"] = export._maxabs(ref, export.chunked_decode(*dec, z.numpy()))
             vrep[f"decode_torchchunks_f{f}_{h}x{w}"] = export._maxabs(ref, export.chunked_decode(*tdec, z))
+            if vae64 is None:
+                continue
             # float64 reference: how far fp32 itself is (the tiny random decoder amplifies rounding)
             ref64 = vae64.decode(z.double()).sample
             fp64[f"decode_ort_vs_fp64_f{f}_{h}x{w}"] = export._maxabs(ref64, export.chunked_decode(*dec, z.numpy()))
@@ -391,7 +394,7 @@ def verify22(out: Path, comps, report: dict):
     enc = export.ort_chunk_fns(out / "vae_encoder_first.onnx", out / "vae_encoder.onnx", "sample")
     tenc = torch_chunk_fns22(vae, "encoder")
     for (h, w) in sizes:
-        for nf in (1, 5, 9, 13):
+        for nf in ((1, 5, 9, 13) if full else (1, 5)):
             x = torch.rand(1, 3, nf, h * s_ratio, w * s_ratio, generator=g) * 2 - 1
             dist = vae.encode(x).latent_dist
             got = export.chunked_encode(*enc, x.numpy())
@@ -428,35 +431,54 @@ def build_manifest22(comps, name: str, license_note: str, defaults: dict, guidan
 # ----------------------------------------------------------------------------------------------
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=str(OUT))
-    ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--skip-verify", action="store_true")
-    ap.add_argument("--only", default=None, help="comma list of vae,transformer,text_encoder (debug)")
-    args = ap.parse_args(argv)
-    torch.set_grad_enabled(False)
-    out = Path(args.out)
+def load_pretrained(src: Path):
+    """A local diffusers Wan 2.2 TI2V folder (Wan-AI/Wan2.2-TI2V-5B-Diffusers layout: model_index.json with
+    expand_timesteps true, text_encoder/, tokenizer/, transformer/, vae/ (is_residual), scheduler/). fp32; the
+    loading is export.py's (`_load_one_expert`)."""
+    src = Path(src)
+    idx_path = src / "model_index.json"
+    idx = json.loads(idx_path.read_text()) if idx_path.exists() else {}
+    if not idx.get("expand_timesteps"):
+        raise NotImplementedError(f"{src}: model_index.json has no expand_timesteps: true (not a TI2V folder; "
+                                  "Wan 2.1 / 2.2 A14B T2V: export.py)")
+    if idx.get("boundary_ratio") is not None or (src / "transformer_2").is_dir() and idx.get("transformer_2", [None])[0]:
+        raise NotImplementedError("two experts with expand_timesteps are not supported")
+    comps = export._load_one_expert(src, torch.float32)
+    if not comps["vae"].config.is_residual:
+        raise NotImplementedError("the VAE is not the Wan 2.2 (is_residual) one")
+    if comps["transformer"].config.image_dim is not None:
+        raise NotImplementedError("transformer with image_dim (Wan 2.1 I2V form): export_i2v.py")
+    return comps
+
+
+def save_tiny(comps, dst: Path):
+    """WanPipeline(..., expand_timesteps=True).save_pretrained: a tiny TI2V-5B-style folder (model_index.json
+    has expand_timesteps true), for the --from-pretrained round trip."""
+    from diffusers import WanPipeline
+
+    pipe = WanPipeline(tokenizer=comps["tokenizer"], text_encoder=comps["text_encoder"], vae=comps["vae"],
+                       scheduler=comps["scheduler"], transformer=comps["transformer"], expand_timesteps=True)
+    pipe.save_pretrained(str(dst))
+
+
+def export_all22(comps, out: Path, *, external: bool, name: str, license_note: str, defaults: dict,
+                 do_verify: bool, full_verify: bool = True, only=None, report=None):
     out.mkdir(parents=True, exist_ok=True)
-    comps = tiny_components(args.seed)
-    only = set(args.only.split(",")) if args.only else {"vae", "transformer", "text_encoder"}
-    rp = out / "export_report.json"
-    report = json.loads(rp.read_text()) if (args.only and rp.exists()) else {}
+    torch.set_grad_enabled(False)
+    only = only or {"vae", "transformer", "text_encoder"}
+    report = report if report is not None else {}
     report.setdefault("dtype", "fp32")
     report.setdefault("export", {})
     tok = comps["tokenizer"]
     tok.backend_tokenizer.save(str(out / "tokenizer.json"))
     if "vae" in only:
-        export_vae22(comps["vae"], out, False, report)
+        export_vae22(comps["vae"], out, external, report)
     if "text_encoder" in only:
-        export.export_text_encoder(comps["text_encoder"], len(tok), out, False, report)
+        export.export_text_encoder(comps["text_encoder"], len(tok), out, external, report)
     if "transformer" in only:
-        export_transformer22(comps["transformer"], out, False, report)
-    if not args.skip_verify:
-        verify22(out, comps, report)
-    defaults = {"fps": 24, "steps": 4, "width": 64, "height": 64, "frames": 9, "guidance": 5.0}
-    name = "wan2.2-ti2v-tiny-random (parity test model, seeded random weights, produces noise)"
-    license_note = "Apache-2.0 (configs from huggingface/diffusers tests; weights are random, seed %d)" % args.seed
+        export_transformer22(comps["transformer"], out, external, report)
+    if do_verify:
+        verify22(out, comps, report, full=full_verify)
     manifest = build_manifest22(comps, name, license_note, defaults)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     (out / "export_report.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -464,6 +486,49 @@ def main(argv=None):
         for k, v in report.get(sec, {}).items():
             print(f"  {k}: {v:.3e}")
     print("wrote", out)
+    return report
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=None, help="default: ../wan-ti2v (tiny); required with --from-pretrained")
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--skip-verify", action="store_true")
+    ap.add_argument("--only", default=None, help="comma list of vae,transformer,text_encoder (debug)")
+    ap.add_argument("--from-pretrained", default=None,
+                    help="local diffusers Wan 2.2 TI2V folder (Wan-AI/Wan2.2-TI2V-5B-Diffusers layout), fp32")
+    ap.add_argument("--save-tiny", default=None,
+                    help="only save the tiny model as a WanPipeline(expand_timesteps=True) folder")
+    args = ap.parse_args(argv)
+    torch.set_grad_enabled(False)
+    if args.save_tiny:
+        save_tiny(tiny_components(args.seed), Path(args.save_tiny))
+        print("saved", args.save_tiny)
+        return
+    only = set(args.only.split(",")) if args.only else None
+    if args.from_pretrained:
+        if not args.out:
+            ap.error("--from-pretrained needs --out")
+        src = Path(args.from_pretrained).expanduser().resolve()
+        comps = load_pretrained(src)
+        name = f"wan2.2-ti2v ({src.name}, fp32)"
+        license_note = "Apache-2.0 (Wan-AI Wan 2.2 TI2V 5B; see the model card of the source checkpoint)"
+        # Wan 2.2 TI2V-5B's recommended settings (720p class: 1280x704, 121 frames at 24 fps, 50 steps, CFG 5)
+        defaults = {"fps": 24, "steps": 50, "width": 1280, "height": 704, "frames": 121, "guidance": 5.0}
+        external = comps["transformer"].num_parameters() > 50_000_000
+        full = False
+    else:
+        comps = tiny_components(args.seed)
+        name = "wan2.2-ti2v-tiny-random (parity test model, seeded random weights, produces noise)"
+        license_note = "Apache-2.0 (configs from huggingface/diffusers tests; weights are random, seed %d)" % args.seed
+        defaults = {"fps": 24, "steps": 4, "width": 64, "height": 64, "frames": 9, "guidance": 5.0}
+        external = False
+        full = True
+    out = Path(args.out) if args.out else OUT
+    rp = out / "export_report.json"
+    report = json.loads(rp.read_text()) if (only and rp.exists()) else {}
+    export_all22(comps, out, external=external, name=name, license_note=license_note, defaults=defaults,
+                 do_verify=not args.skip_verify, full_verify=full, only=only, report=report)
 
 
 if __name__ == "__main__":

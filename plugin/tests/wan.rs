@@ -18,8 +18,9 @@ use serde_json::Value;
 mod support;
 use support::{max_abs, png_in, recorded_noise_in, tensor_in, workspace};
 
-/// The tiny Wan models: `wan` (T2V), `wan-i2v` (first frame), `wan-flf2v` (first and last).
-const MODELS: [&str; 3] = ["wan", "wan-i2v", "wan-flf2v"];
+/// The tiny Wan models: `wan` (2.1 T2V), `wan-i2v` (first frame), `wan-flf2v` (first and last),
+/// `wan-ti2v` (2.2 TI2V: text or a first frame, a timestep per patch).
+const MODELS: [&str; 4] = ["wan", "wan-i2v", "wan-flf2v", "wan-ti2v"];
 
 fn fixtures_of(model: &str) -> PathBuf {
     workspace().join("models").join(model).join("fixtures")
@@ -141,6 +142,18 @@ fn first_last_frame_to_video_matches_diffusers() {
     parity_in("wan-flf2v", "flf2v", &open("wan-flf2v"));
 }
 
+/// Wan 2.2 TI2V (`expand_timesteps`): text to video with a timestep per patch token.
+#[test]
+fn ti2v_text_to_video_matches_diffusers() {
+    parity_in("wan-ti2v", "t2v", &open("wan-ti2v"));
+}
+
+/// Wan 2.2 TI2V from a first frame: its latent frame given, at timestep 0.
+#[test]
+fn ti2v_image_to_video_matches_diffusers() {
+    parity_in("wan-ti2v", "i2v", &open("wan-ti2v"));
+}
+
 /// Wan 2.2 A14B's two experts: the tiny model's second transformer (models/wan/transformer_2.onnx)
 /// takes the steps below the boundary, with its own guidance.
 #[test]
@@ -157,6 +170,20 @@ fn two_experts_match_diffusers() {
     manifest.guidance.cfg.default = g;
     manifest.guidance.cfg.low_noise_default = Some(g2);
     parity_with("t2v_two_experts", &model.with_manifest(manifest));
+}
+
+/// Flow-match Euler on a Wan model (diffusers' own Wan tests use it, shift 7): the pipeline takes
+/// the scheduler's own `set_timesteps(n)` (the manifest's `timesteps: scheduler`), not LTX's
+/// linspace sigmas.
+#[test]
+fn flow_match_euler_matches_diffusers() {
+    let case = &cases()["cases"]["t2v_euler"];
+    let model = wan();
+    let mut manifest = model.manifest.clone();
+    let mut config = case["scheduler_config"].clone();
+    config["kind"] = "flow_match_euler".into();
+    manifest.scheduler = serde_json::from_value(config).unwrap();
+    parity_with("t2v_euler", &model.with_manifest(manifest));
 }
 
 #[test]

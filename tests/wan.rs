@@ -36,7 +36,8 @@ fn check_shot(inst: &Instance, source: &BTreeMap<i64, HostImage>, kept: &[i64], 
     }
     for t in made {
         let frame = out.frames[t].as_ref().unwrap_or_else(|e| panic!("frame {t}: {e:?}"));
-        assert_eq!((frame.width, frame.height), (48, 32));
+        let size = source.values().next().map(|s| (s.width, s.height)).unwrap();
+        assert_eq!((frame.width, frame.height), size);
         assert!(source.values().all(|s| s.data != frame.data), "frame {t} is a copy of a source frame");
     }
 }
@@ -112,6 +113,28 @@ fn animate_and_extend_say_this_model_cannot_and_render_nothing() {
     for (id, needs, frame) in [(ANIMATE, "conditioning.i2v", 2), (EXTEND, "conditioning.condition", 6)] {
         refused(&effect(&bundle, id, "wan", &source), frame, needs);
     }
+}
+
+/// Wan 2.2 TI2V: one model makes a shot from text, animates a frame (its latent given at
+/// timestep 0) and extends a clip forward from its last frame.
+#[test]
+fn the_ti2v_model_generates_animates_and_extends() {
+    let bundle = load_bundle();
+    let source = noise_frames(6, 96, 64, Depth::F32, Components::Rgba, 11);
+    let generate = bundle.create_instance(GENERATE, Context::Generator).unwrap();
+    generate.set_param("prompt", ParamValue::String("a monkey dances".into())).unwrap();
+    generate.set_param("model", ParamValue::String(model_path("wan-ti2v"))).unwrap();
+    generate.set_param("length", ParamValue::Int(5)).unwrap();
+    generate.set_param("steps", ParamValue::Int(2)).unwrap();
+    let out =
+        generate.render(&RenderRequest { frames: vec![0, 4], size: Some((96, 64)), ..Default::default() }).unwrap();
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    let animate = effect(&bundle, ANIMATE, "wan-ti2v", &source);
+    animate.set_param("length", ParamValue::Int(5)).unwrap();
+    check_shot(&animate, &source, &[0], &[1, 4]);
+    let extend = effect(&bundle, EXTEND, "wan-ti2v", &source);
+    extend.set_param("extend_frames", ParamValue::Int(4)).unwrap();
+    check_shot(&extend, &source, &[4, 5], &[6, 9]);
 }
 
 #[test]

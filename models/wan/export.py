@@ -947,6 +947,15 @@ def main(argv=None):
         export_i2v.main(["--from-pretrained", args.from_pretrained, "--out", args.out])
         return
 
+    vae_config = Path(args.from_pretrained or "").expanduser() / "vae" / "config.json"
+    if args.from_pretrained and vae_config.is_file() and json.loads(vae_config.read_text()).get("is_residual"):
+        # Wan 2.2 TI2V-5B (its 4x16x16 residual VAE): export_ti2v.py.
+        if args.dtype != "fp32":
+            ap.error("Wan 2.2 TI2V folders export in fp32 for now (export_ti2v.py)")
+        import export_ti2v
+        export_ti2v.main(["--from-pretrained", args.from_pretrained, "--out", args.out])
+        return
+
     if args.from_pretrained:
         src = Path(args.from_pretrained).expanduser().resolve()
         comps = load_components(src)

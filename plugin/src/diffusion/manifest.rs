@@ -486,10 +486,10 @@ impl Manifest {
     }
 
     /// The most frames of a clip a shot can continue from: any number by conditioning on a clip,
-    /// one (the shot's first) for a model that conditions on given frames by channel concat only.
+    /// one (the shot's first) for a model that conditions on a given first frame only.
     pub fn max_context_frames(&self) -> usize {
-        match &self.conditioning.i2v {
-            Some(r) if r.method == I2vMethod::ChannelConcat && self.conditioning.condition.is_none() => 1,
+        match (&self.conditioning.i2v, &self.conditioning.condition) {
+            (Some(_), None) => 1,
             _ => usize::MAX,
         }
     }

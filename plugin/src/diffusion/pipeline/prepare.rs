@@ -47,7 +47,7 @@ impl VideoModel {
         let given = self.given_frames(&req.mode, req.frames)?.is_some();
         let pipeline = match req.mode {
             Mode::TextToVideo => Pipeline::T2v,
-            _ if given => Pipeline::I2v,
+            _ if given || self.first_frame_only(&req.mode).is_some() => Pipeline::I2v,
             Mode::ImageToVideo(_) => Pipeline::I2v,
             Mode::Conditions(_) => Pipeline::Condition,
         };
@@ -218,7 +218,8 @@ impl VideoModel {
                     held: None,
                 }
             }
-            Mode::ImageToVideo(image) => {
+            Mode::ImageToVideo(_) | Mode::Conditions(_) if self.first_frame_only(&req.mode).is_some() => {
+                let image = self.first_frame_only(&req.mode).expect("checked in the guard");
                 let (z, _) = self.encode_frames(std::slice::from_ref(image), noise)?;
                 let eps = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
                 let per_frame = grid.1 * grid.2;
@@ -247,7 +248,24 @@ impl VideoModel {
                     plan.scheduler.euler().ok_or_else(|| self.mismatch("conditioning needs flow-match".into()))?;
                 self.prepare_conditions(conditions, req, grid, mode, scheduler, noise)?
             }
+            Mode::ImageToVideo(_) => return Err(self.mismatch("image to video without a first frame".into())),
         })
+    }
+
+    /// The first frame the first-frame I2V pipeline starts from: Animate's image, or an Extend's
+    /// single context frame for a model that conditions on nothing else (Wan 2.2 TI2V).
+    fn first_frame_only<'a>(&self, mode: &'a Mode) -> Option<&'a crate::frame_io::Frame> {
+        let c = &self.manifest.conditioning;
+        match mode {
+            Mode::ImageToVideo(image) => Some(image),
+            Mode::Conditions(conds) if c.condition.is_none() && c.i2v.is_some() => match conds.as_slice() {
+                [only] if only.frame_index == 0 && only.frames.len() == 1 && only.strength == 1.0 => {
+                    Some(&only.frames[0])
+                }
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// `video_coords` `[3, S]` (f row, h row, w row) for a latent grid, in pack order; empty for

@@ -29,6 +29,7 @@ The VAE is exported as causal chunks with explicit caches (see README.md, "Chunk
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import json
 import os
@@ -307,52 +308,56 @@ def _check_vae(vae):
         raise NotImplementedError("Wan 2.2 VAE (is_residual / patch_size) is not supported; Wan 2.1 only")
 
 
-class VaeEncoderFirst(nn.Module):
+class _VaeChunk(nn.Module):
+    """One causal VAE chunk graph with explicit caches. `caches` (the traversal), `check`, `pixels_in` and
+    `pixels_out` are Wan 2.1's here; export_ti2v.py swaps in the Wan 2.2 ones (residual blocks, pixel patchify)."""
+
+    caches = _Caches
+    check = staticmethod(_check_vae)
+
     def __init__(self, vae):
         super().__init__()
-        _check_vae(vae)
+        self.check(vae)
         self.vae = vae
 
+    def pixels_in(self, x):
+        return x
+
+    def pixels_out(self, x):
+        return x
+
+
+class _VaeEncoderChunk(_VaeChunk):
+    def run(self, sample, c):
+        return (self.vae.quant_conv(c.encoder(self.vae.encoder, self.pixels_in(sample))), *c.out)
+
+
+class _VaeDecoderChunk(_VaeChunk):
+    def run(self, latent, c):
+        return (self.pixels_out(c.decoder(self.vae.decoder, self.vae.post_quant_conv(latent))), *c.out)
+
+
+class VaeEncoderFirst(_VaeEncoderChunk):
     def forward(self, sample):
-        c = _Caches(None)
-        out = self.vae.quant_conv(c.encoder(self.vae.encoder, sample))
-        return (out, *c.out)
+        return self.run(sample, self.caches(None))
 
 
-class VaeEncoderNext(nn.Module):
-    def __init__(self, vae):
-        super().__init__()
-        _check_vae(vae)
-        self.vae = vae
-
+class VaeEncoderNext(_VaeEncoderChunk):
     def forward(self, sample, *cache_in):
-        c = _Caches(list(cache_in))
-        out = self.vae.quant_conv(c.encoder(self.vae.encoder, sample))
-        return (out, *c.out)
+        return self.run(sample, self.caches(list(cache_in)))
 
 
-class VaeDecoderFirst(nn.Module):
-    def __init__(self, vae):
-        super().__init__()
-        _check_vae(vae)
-        self.vae = vae
-
+class VaeDecoderFirst(_VaeDecoderChunk):
     def forward(self, latent):
-        c = _Caches(None)
-        out = c.decoder(self.vae.decoder, self.vae.post_quant_conv(latent))
-        return (out, *c.out)
+        return self.run(latent, self.caches(None))
 
 
-class VaeDecoderNext(nn.Module):
-    def __init__(self, vae):
-        super().__init__()
-        _check_vae(vae)
-        self.vae = vae
-
+class VaeDecoderNext(_VaeDecoderChunk):
     def forward(self, latent, *cache_in):
-        c = _Caches(list(cache_in))
-        out = c.decoder(self.vae.decoder, self.vae.post_quant_conv(latent))
-        return (out, *c.out)
+        return self.run(latent, self.caches(list(cache_in)))
+
+
+VAE_CHUNKS = (VaeDecoderFirst, VaeDecoderNext, VaeEncoderFirst, VaeEncoderNext)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -542,58 +547,45 @@ def _vae_dims(cache_shapes, ref_h, ref_w, hd, wd):
     return specs
 
 
-def export_vae(vae, out: Path, external: bool, report: dict):
+def _export_vae_chunks(first, nxt, which: str, x_first, x_next, io: tuple[str, str], x_spec: dict, hw, dims,
+                       out: Path, external: bool, report: dict):
+    """vae_`which`_first.onnx and vae_`which`.onnx; report["vae_`which`_caches"] lists every cache (its module,
+    shape at latent h x w = `hw`, spatial multiple of the latent)."""
+    c0 = first.caches(None)
+    caches = list(first.run(x_first, c0)[1:])
+    n = len(caches)
+    h, w = hw
+    cspec = _vae_dims([c.shape for c in caches], h, w, *dims)
+    report[f"vae_{which}_caches"] = {"count": n, f"at_latent_{h}x{w}": [
+        {"index": k, "module": c0.labels[k], "shape": list(c.shape),
+         "hw_multiple_of_latent": [c.shape[3] // h, c.shape[4] // w]} for k, c in enumerate(caches)]}
+    names_in = [f"cache_in_{k}" for k in range(n)]
+    names_out = [f"cache_out_{k}" for k in range(n)]
+    report["export"][f"vae_{which}_first"] = _export(
+        first, (x_first,), out / f"vae_{which}_first.onnx", [io[0]], [io[1]] + names_out, (x_spec,), external,
+        fuse_it=False)
+    report["export"][f"vae_{which}"] = _export(
+        nxt, (x_next, *caches), out / f"vae_{which}.onnx", [io[0]] + names_in, [io[1]] + names_out,
+        (x_spec, tuple(cspec)), external, fuse_it=False)
+
+
+def export_vae(vae, out: Path, external: bool, report: dict, chunks=VAE_CHUNKS, hw=(4, 6)):
+    """The four chunk graphs (`chunks`: decoder first/next, encoder first/next wrapper classes), traced at latent
+    h x w = `hw`."""
     Dim = torch.export.Dim
     C = int(vae.config.z_dim)
     s_ratio = int(vae.config.scale_factor_spatial)
     g = torch.Generator().manual_seed(3)
-
-    # decoder
-    h, w = 4, 6
+    h, w = hw
     hd, wd = Dim("h", min=1, max=512), Dim("w", min=1, max=512)
     z1 = torch.randn(1, C, 1, h, w, generator=g)
-    first, nxt = VaeDecoderFirst(vae), VaeDecoderNext(vae)
-    o = first(z1)
-    caches = list(o[1:])
-    n = len(caches)
-    names_c_in = [f"cache_in_{k}" for k in range(n)]
-    names_c_out = [f"cache_out_{k}" for k in range(n)]
-    cspec = _vae_dims([c.shape for c in caches], h, w, hd, wd)
-    lat_spec = {3: hd, 4: wd}
-    c0 = _Caches(None)
-    c0.decoder(vae.decoder, vae.post_quant_conv(z1))
-    report["vae_decoder_caches"] = {"count": n, "at_latent_4x6": [
-        {"index": k, "module": c0.labels[k], "shape": list(c.shape)} for k, c in enumerate(caches)]}
-    report["export"]["vae_decoder_first"] = _export(
-        first, (z1,), out / "vae_decoder_first.onnx", ["latent"], ["sample"] + names_c_out,
-        (lat_spec,), external, fuse_it=False)
-    report["export"]["vae_decoder"] = _export(
-        nxt, (z1, *caches), out / "vae_decoder.onnx", ["latent"] + names_c_in, ["sample"] + names_c_out,
-        (lat_spec, tuple(cspec)), external, fuse_it=False)
-
-    # encoder
-    hk, wk = 4, 6
+    _export_vae_chunks(chunks[0](vae), chunks[1](vae), "decoder", z1, z1, ("latent", "sample"), {3: hd, 4: wd}, hw,
+                       (hd, wd), out, external, report)
     Hd, Wd = Dim("hk", min=1, max=512), Dim("wk", min=1, max=512)
-    x1 = torch.rand(1, 3, 1, hk * s_ratio, wk * s_ratio, generator=g) * 2 - 1
-    x4 = torch.rand(1, 3, 4, hk * s_ratio, wk * s_ratio, generator=g) * 2 - 1
-    efirst, enext = VaeEncoderFirst(vae), VaeEncoderNext(vae)
-    o = efirst(x1)
-    caches = list(o[1:])
-    n = len(caches)
-    names_c_in = [f"cache_in_{k}" for k in range(n)]
-    names_c_out = [f"cache_out_{k}" for k in range(n)]
-    cspec = _vae_dims([c.shape for c in caches], hk, wk, Hd, Wd)
-    x_spec = {3: s_ratio * Hd, 4: s_ratio * Wd}
-    c0 = _Caches(None)
-    c0.encoder(vae.encoder, x1)
-    report["vae_encoder_caches"] = {"count": n, "at_latent_4x6": [
-        {"index": k, "module": c0.labels[k], "shape": list(c.shape)} for k, c in enumerate(caches)]}
-    report["export"]["vae_encoder_first"] = _export(
-        efirst, (x1,), out / "vae_encoder_first.onnx", ["sample"], ["moments"] + names_c_out,
-        (x_spec,), external, fuse_it=False)
-    report["export"]["vae_encoder"] = _export(
-        enext, (x4, *caches), out / "vae_encoder.onnx", ["sample"] + names_c_in, ["moments"] + names_c_out,
-        (x_spec, tuple(cspec)), external, fuse_it=False)
+    x1 = torch.rand(1, 3, 1, h * s_ratio, w * s_ratio, generator=g) * 2 - 1
+    x4 = torch.rand(1, 3, 4, h * s_ratio, w * s_ratio, generator=g) * 2 - 1
+    _export_vae_chunks(chunks[2](vae), chunks[3](vae), "encoder", x1, x4, ("sample", "moments"),
+                       {3: s_ratio * Hd, 4: s_ratio * Wd}, hw, (Hd, Wd), out, external, report)
 
 
 def export_text_encoder(te, tok_len, out: Path, external: bool, report: dict):
@@ -644,14 +636,7 @@ def verify(out: Path, comps, report: dict, full_vae: bool = True):
     g = torch.Generator().manual_seed(5)
     rep = report.setdefault("ort_vs_torch_max_abs", {})
 
-    sess = _ort(out / "text_encoder.onnx")
-    for L in (16, 7):
-        ids = torch.randint(3, min(len(tok), 30000), (1, L), generator=g)
-        mask = torch.ones(1, L, dtype=torch.int64)
-        mask[:, L - 3:] = 0
-        ref = TextEncoderWrapper(te)(ids, mask)
-        got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
-        rep[f"text_encoder_L{L}"] = _maxabs(ref, got)
+    verify_text_encoder(out, te, len(tok), g, rep)
 
     # the low-noise expert (if any) is checked on the same inputs (so `g` draws as it did with one transformer)
     experts = [("transformer", tr)] + ([("transformer_2", comps["transformer_2"])] if "transformer_2" in comps else [])
@@ -678,35 +663,61 @@ def verify(out: Path, comps, report: dict, full_vae: bool = True):
             report.setdefault("transformer_2_vs_transformer_torch_max_abs", {})[
                 f"F{f}_H{hh * ph}_W{ww * pw}_L{L}"] = _maxabs(refs[0], refs[1])
 
+    verify_vae(out, vae, g, report, full=full_vae)
+    return report
+
+
+def verify_text_encoder(out: Path, te, vocab: int, g, rep: dict):
+    """text_encoder.onnx vs PyTorch at L 16 and 7 (last 3 tokens masked), random ids below min(vocab, 30000)."""
+    sess = _ort(out / "text_encoder.onnx")
+    for L in (16, 7):
+        ids = torch.randint(3, min(vocab, 30000), (1, L), generator=g)
+        mask = torch.ones(1, L, dtype=torch.int64)
+        mask[:, L - 3:] = 0
+        ref = TextEncoderWrapper(te)(ids, mask)
+        got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+        rep[f"text_encoder_L{L}"] = _maxabs(ref, got)
+
+
+def verify_vae(out: Path, vae, g, report: dict, full: bool = True, chunks=VAE_CHUNKS, torch_all: bool = False,
+               fp64: bool = False):
+    """Chunked ORT decode/encode (and the same chunk code in PyTorch, `chunks` as in export_vae) vs diffusers'
+    vae.decode / vae.encode. full: latent 4x6 and 3x5, decode f 1,2,3,5, encode 1,5,9,13 frames; else latent
+    2x3, f 1,3 and 1,5 frames. The PyTorch chunks run at f 1,3 / 1,5 frames (torch_all: every size). fp64: also a
+    float64 copy of the VAE as reference (report["fp64_reference_max_abs"])."""
     C = int(vae.config.z_dim)
     s_ratio = int(vae.config.scale_factor_spatial)
     dec = ort_chunk_fns(out / "vae_decoder_first.onnx", out / "vae_decoder.onnx", "latent")
-    tdec = torch_chunk_fns(VaeDecoderFirst(vae), VaeDecoderNext(vae))
+    tdec = torch_chunk_fns(chunks[0](vae), chunks[1](vae))
     vrep = report.setdefault("chunked_vae_vs_diffusers_max_abs", {})
-    frames = (1, 2, 3, 5) if full_vae else (1, 3)
-    sizes = ((4, 6), (3, 5)) if full_vae else ((2, 3),)
+    sizes = ((4, 6), (3, 5)) if full else ((2, 3),)
+    vae64 = copy.deepcopy(vae).double() if fp64 else None
     for (h, w) in sizes:
-        for f in frames:
+        for f in ((1, 2, 3, 5) if full else (1, 3)):
             z = torch.randn(1, C, f, h, w, generator=g)
             ref = vae.decode(z).sample
             got = chunked_decode(*dec, z.numpy())
             vrep[f"decode_ort_f{f}_{h}x{w}"] = _maxabs(ref, got)
-            if f in (1, 3):
+            if torch_all or f in (1, 3):
                 vrep[f"decode_torchchunks_f{f}_{h}x{w}"] = _maxabs(ref, chunked_decode(*tdec, z))
+            if vae64 is not None:
+                # float64 reference: how far fp32 itself is (a tiny random decoder amplifies rounding)
+                ref64 = vae64.decode(z.double()).sample
+                fp = report.setdefault("fp64_reference_max_abs", {})
+                fp[f"decode_ort_vs_fp64_f{f}_{h}x{w}"] = _maxabs(ref64, got)
+                fp[f"decode_torch_fp32_vs_fp64_f{f}_{h}x{w}"] = _maxabs(ref64, ref)
     enc = ort_chunk_fns(out / "vae_encoder_first.onnx", out / "vae_encoder.onnx", "sample")
-    tenc = torch_chunk_fns(VaeEncoderFirst(vae), VaeEncoderNext(vae))
-    nframes = (1, 5, 9, 13) if full_vae else (1, 5)
+    tenc = torch_chunk_fns(chunks[2](vae), chunks[3](vae))
     for (h, w) in sizes:
-        for nf in nframes:
+        for nf in ((1, 5, 9, 13) if full else (1, 5)):
             x = torch.rand(1, 3, nf, h * s_ratio, w * s_ratio, generator=g) * 2 - 1
             dist = vae.encode(x).latent_dist
             got = chunked_encode(*enc, x.numpy())
-            vrep[f"encode_mode_ort_F{nf}_{h * s_ratio}x{w * s_ratio}"] = _maxabs(dist.mode(), got[:, :C])
-            vrep[f"encode_moments_ort_F{nf}_{h * s_ratio}x{w * s_ratio}"] = _maxabs(dist.parameters, got)
-            if nf in (1, 5):
-                vrep[f"encode_torchchunks_F{nf}_{h * s_ratio}x{w * s_ratio}"] = _maxabs(
-                    dist.parameters, chunked_encode(*tenc, x))
-    return report
+            tag = f"F{nf}_{h * s_ratio}x{w * s_ratio}"
+            vrep[f"encode_mode_ort_{tag}"] = _maxabs(dist.mode(), got[:, :C])
+            vrep[f"encode_moments_ort_{tag}"] = _maxabs(dist.parameters, got)
+            if torch_all or nf in (1, 5):
+                vrep[f"encode_torchchunks_{tag}"] = _maxabs(dist.parameters, chunked_encode(*tenc, x))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -787,10 +798,27 @@ def build_manifest(comps, name: str, license_note: str, defaults: dict, dtype: s
                                                        "boundary_ratio": float(comps["boundary_ratio"])}
         if guidance_2 is not None:
             m["guidance"]["cfg"]["low_noise_default"] = float(guidance_2)
+    set_precisions(m, dtype)
+    return m
+
+
+def component_dtype(dtype: str, component: str) -> str:
+    """The precision a component is exported at for --dtype `dtype`: the text encoder and the transformer(s) at
+    `dtype` (int4 keeps the (UMT5-XXL) text encoder int8, as models/ltx), everything else (VAE graphs, a CLIP
+    image encoder) fp32."""
+    if component.startswith("transformer"):
+        return dtype
+    if component == "text_encoder":
+        return "int8" if dtype == "int4" else dtype
+    return "fp32"
+
+
+def set_precisions(m: dict, dtype: str) -> dict:
+    """Non-fp32 exports: a `precision` object (precision.precision_of) on every graph component of manifest m."""
     if dtype != "fp32":
-        for k in ("text_encoder", "transformer", "vae_encoder", "vae_decoder"):
-            d = "fp32" if k.startswith("vae") else ("int8" if (dtype == "int4" and k == "text_encoder") else dtype)
-            m["components"][k]["precision"] = precision.precision_of(d, k)
+        for k, c in m["components"].items():
+            if k != "tokenizer":
+                c["precision"] = precision.precision_of(component_dtype(dtype, k), k)
     return m
 
 
@@ -808,50 +836,27 @@ def export_all(comps, out: Path, *, external: bool, dtype: str, name: str, licen
     tok.backend_tokenizer.save(str(out / "tokenizer.json"))
 
     export_vae(comps["vae"], out, external, report)
-    if dtype in ("fp32", "int8", "int4"):
-        export_text_encoder(comps["text_encoder"], len(tok), out, external, report)
-        export_transformer(comps["transformer"], out, external, report)
-        if "transformer_2" in comps:
-            export_transformer(comps["transformer_2"], out, external, report, name="transformer_2")
-        if do_verify:
-            verify(out, comps, report)
-        if dtype in ("int8", "int4"):
-            for g in ("transformer", "transformer_2", "text_encoder"):
-                if g == "transformer_2" and "transformer_2" not in comps:
-                    continue
-                # as models/ltx: int4 keeps the (UMT5-XXL) text encoder int8
-                bits = 4 if (dtype == "int4" and g.startswith("transformer")) else 8
-                tmp = out / f"{g}.fp32.onnx"
-                os.replace(out / f"{g}.onnx", tmp)
-                if (out / f"{g}.onnx.data").exists():
-                    os.replace(out / f"{g}.onnx.data", out / f"{g}.fp32.onnx.data")
-                    _fix_location(tmp, f"{g}.onnx.data", f"{g}.fp32.onnx.data")
-                report["export"][g]["quantized"] = precision.quantize_nbits(tmp, out / f"{g}.onnx", bits)
-                for p in out.glob(f"{g}.fp32.onnx*"):
-                    p.unlink()
-            if do_verify:
-                verify_lowp(out, comps, report)
-    elif dtype == "fp16":
-        # PyTorch's own fp16 (transformers keeps UMT5's `wo` fp32 through _keep_in_fp32_modules when loading
-        # with torch_dtype), float32 graph inputs/outputs. The VAE stays fp32.
-        if src is None:
-            tmpd = Path(tempfile.mkdtemp(prefix="wan-tiny-"))
-            save_components(comps, tmpd)
-            src = tmpd
-        half = load_components(src, torch.float16)
+
+    def export_lowp(c):  # text encoder and transformer(s) of c (fp32 or fp16 components)
+        export_text_encoder(c["text_encoder"], len(tok), out, external, report)
+        export_transformer(c["transformer"], out, external, report)
+        if "transformer_2" in c:
+            export_transformer(c["transformer_2"], out, external, report, name="transformer_2")
+
+    def load_half(s, dt):
+        half = load_components(s, dt)
         if "transformer_2" in comps and "transformer_2" not in half:  # the tiny model's (not in its folder)
             from diffusers import WanTransformer3DModel
 
             tmpd = Path(tempfile.mkdtemp(prefix="wan-tiny-t2-"))
             comps["transformer_2"].save_pretrained(str(tmpd))
-            half["transformer_2"] = WanTransformer3DModel.from_pretrained(str(tmpd), torch_dtype=torch.float16).eval()
-        export_text_encoder(half["text_encoder"], len(tok), out, external, report)
-        export_transformer(half["transformer"], out, external, report)
-        if "transformer_2" in half:
-            export_transformer(half["transformer_2"], out, external, report, name="transformer_2")
-        if do_verify:
-            verify(out, comps, report, full_vae=False)
-            report["note"] = "fp16 graphs compared with the fp32 torch model (precision loss included)"
+            half["transformer_2"] = WanTransformer3DModel.from_pretrained(str(tmpd), torch_dtype=dt).eval()
+        return half
+
+    export_at_dtype(comps, out, dtype, report, export_lowp,
+                    lambda o, c, r: verify(o, c, r, full_vae=dtype != "fp16"), verify_lowp if do_verify else None,
+                    do_verify=do_verify, src=src, save=save_components, load=load_half,
+                    graphs=[g for g in ("transformer", "transformer_2", "text_encoder") if g in comps])
     manifest = build_manifest(comps, name, license_note, defaults, dtype, guidance, guidance_2)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     (out / "export_report.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -861,6 +866,64 @@ def export_all(comps, out: Path, *, external: bool, dtype: str, name: str, licen
         print(f"  {k}: {v:.3e}")
     print("wrote", out)
     return report
+
+
+def half_components(comps, src: Path | None, save, load):
+    """fp16 text encoder and transformer as PyTorch loads them (`load(folder, torch.float16)`: transformers keeps
+    UMT5's `wo` fp32 through _keep_in_fp32_modules); without `src` (the tiny model) `save(comps, tmp)` first."""
+    if src is None:
+        src = Path(tempfile.mkdtemp(prefix="wan-tiny-"))
+        save(comps, src)
+    return load(src, torch.float16)
+
+
+def quantize_graphs(out: Path, graphs, dtype: str, report: dict):
+    """Weight-only int8/int4 (precision.quantize_nbits, MatMulNBits) of the fp32 graphs `graphs` in `out`, in place;
+    component_dtype picks the bits (int4 keeps the text encoder int8)."""
+    for g in graphs:
+        bits = int(component_dtype(dtype, g)[3:])
+        tmp = out / f"{g}.fp32.onnx"
+        os.replace(out / f"{g}.onnx", tmp)
+        if (out / f"{g}.onnx.data").exists():
+            os.replace(out / f"{g}.onnx.data", out / f"{g}.fp32.onnx.data")
+            _fix_location(tmp, f"{g}.onnx.data", f"{g}.fp32.onnx.data")
+        report["export"][g]["quantized"] = precision.quantize_nbits(tmp, out / f"{g}.onnx", bits)
+        for p in out.glob(f"{g}.fp32.onnx*"):
+            p.unlink()
+
+
+def export_at_dtype(comps, out: Path, dtype: str, report: dict, export_lowp, verify_fn, verify_lowp_fn, *,
+                    do_verify: bool, src: Path | None, save, load, graphs):
+    """The --dtype part of every Wan exporter (export.py, export_i2v.py, export_ti2v.py): `export_lowp(c)` writes
+    the text encoder and transformer graphs of components c. fp32/int8/int4: from the fp32 components, checked
+    with `verify_fn(out, comps, report)`; int8/int4 then quantize `graphs` and run `verify_lowp_fn(out, comps,
+    report)` (when given). fp16: from `half_components(comps, src, save, load)`, checked against the fp32
+    PyTorch model (precision loss included). The VAE (and an image encoder) are the caller's, always fp32."""
+    if dtype == "fp16":
+        export_lowp(half_components(comps, src, save, load))
+    else:
+        export_lowp(comps)
+    if do_verify:
+        verify_fn(out, comps, report)
+        if dtype == "fp16":
+            report["note"] = "fp16 graphs compared with the fp32 torch model (precision loss included)"
+    if dtype in ("int8", "int4"):
+        quantize_graphs(out, graphs, dtype, report)
+        if verify_lowp_fn is not None:
+            verify_lowp_fn(out, comps, report)
+
+
+def verify_lowp_from(verify_fn, prefixes=("transformer", "text_encoder")):
+    """A verify_lowp_fn for export_at_dtype: run `verify_fn(out, comps, r)` on the quantized graphs and keep
+    its `prefixes` entries as report["quantized_vs_torch_max_abs"]."""
+
+    def run(out: Path, comps, report: dict):
+        r: dict = {}
+        verify_fn(out, comps, r)
+        report["quantized_vs_torch_max_abs"] = {k: v for k, v in r["ort_vs_torch_max_abs"].items()
+                                                if k.startswith(prefixes)}
+
+    return run
 
 
 def _fix_location(path: Path, old: str, new: str):
@@ -941,19 +1004,17 @@ def main(argv=None):
 
     if args.from_pretrained and (Path(args.from_pretrained).expanduser() / "image_encoder").is_dir():
         # Wan 2.1 I2V / FLF2V folders (a CLIP image encoder beside the transformer): export_i2v.py.
-        if args.dtype != "fp32":
-            ap.error("Wan I2V/FLF2V folders export in fp32 for now (export_i2v.py)")
         import export_i2v
-        export_i2v.main(["--from-pretrained", args.from_pretrained, "--out", args.out])
+        export_i2v.main(["--from-pretrained", args.from_pretrained, "--out", args.out, "--dtype", args.dtype]
+                        + ["--skip-verify"] * args.skip_verify)
         return
 
     vae_config = Path(args.from_pretrained or "").expanduser() / "vae" / "config.json"
     if args.from_pretrained and vae_config.is_file() and json.loads(vae_config.read_text()).get("is_residual"):
         # Wan 2.2 TI2V-5B (its 4x16x16 residual VAE): export_ti2v.py.
-        if args.dtype != "fp32":
-            ap.error("Wan 2.2 TI2V folders export in fp32 for now (export_ti2v.py)")
         import export_ti2v
-        export_ti2v.main(["--from-pretrained", args.from_pretrained, "--out", args.out])
+        export_ti2v.main(["--from-pretrained", args.from_pretrained, "--out", args.out, "--dtype", args.dtype]
+                         + ["--skip-verify"] * args.skip_verify)
         return
 
     if args.from_pretrained:

@@ -219,8 +219,9 @@ def export_i2v_transformer(comps, out: Path, external: bool, report: dict):
         external)
 
 
-def verify_i2v(out: Path, comps, report: dict):
-    """ORT vs PyTorch: image encoder (K 1, 2), transformer at two grids (+ a third), text encoder, chunked VAE."""
+def verify_i2v(out: Path, comps, report: dict, with_vae: bool = True):
+    """ORT vs PyTorch: image encoder (K 1, 2), transformer at two grids (+ a third), text encoder, chunked VAE
+    (with_vae=False: not the VAE)."""
     tok, te, tr, vae = comps["tokenizer"], comps["text_encoder"], comps["transformer"], comps["vae"]
     K = NUM_IMAGES[comps["variant"]]
     N, D, S = _image_tokens(comps)
@@ -233,14 +234,7 @@ def verify_i2v(out: Path, comps, report: dict):
         ref = ImageEncoderWrapper(comps["image_encoder"])(x)
         rep[f"image_encoder_K{k}"] = export._maxabs(ref, sess.run(None, {"pixel_values": x.numpy()})[0])
 
-    sess = export._ort(out / "text_encoder.onnx")
-    for L in (16, 7):
-        ids = torch.randint(3, len(tok), (1, L), generator=g)
-        mask = torch.ones(1, L, dtype=torch.int64)
-        mask[:, L - 3:] = 0
-        ref = export.TextEncoderWrapper(te)(ids, mask)
-        got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
-        rep[f"text_encoder_L{L}"] = export._maxabs(ref, got)
+    export.verify_text_encoder(out, te, len(tok), g, rep)
 
     sess = export._ort(out / "transformer.onnx")
     cfg = tr.config
@@ -262,7 +256,8 @@ def verify_i2v(out: Path, comps, report: dict):
                     encoder_hidden_states=inp["encoder_hidden_states"][1:],
                     encoder_hidden_states_image=img, return_dict=False)[0]
             rep["transformer_ort_vs_pipeline_call_batch1"] = export._maxabs(r1, got[1:])
-
+    if not with_vae:
+        return report
     dec = export.ort_chunk_fns(out / "vae_decoder_first.onnx", out / "vae_decoder.onnx", "latent")
     enc = export.ort_chunk_fns(out / "vae_encoder_first.onnx", out / "vae_encoder.onnx", "sample")
     vrep = report.setdefault("chunked_vae_vs_diffusers_max_abs", {})
@@ -287,7 +282,7 @@ TINY_DEFAULTS = {"fps": 16, "steps": 4, "width": 32, "height": 32, "frames": 9, 
 
 
 def build_i2v_manifest(comps, name: str | None = None, license_note: str | None = None,
-                       defaults: dict | None = None) -> dict:
+                       defaults: dict | None = None, dtype: str = "fp32") -> dict:
     variant = comps["variant"]
     K = NUM_IMAGES[variant]
     N, D, S = _image_tokens(comps)
@@ -299,7 +294,7 @@ def build_i2v_manifest(comps, name: str | None = None, license_note: str | None 
         defaults = TINY_DEFAULTS
     crop = proc.crop_size
     assert proc.do_center_crop and crop["height"] == crop["width"] == S, (crop, S)
-    m = export.build_manifest(comps, name, license_note, defaults)
+    m = export.build_manifest(comps, name, license_note, defaults, dtype)
     m["source"] = "diffusers %s WanImageToVideoPipeline; see ../wan/I2V.md" % __import__("diffusers").__version__
     comps_m = m["components"]
     comps_m["image_encoder"] = {
@@ -324,36 +319,44 @@ def build_i2v_manifest(comps, name: str | None = None, license_note: str | None 
                                  "condition_sample_mode": "mode",
                                  "doc": "../wan/I2V.md"}}
     m["guidance"]["cfg"]["note"] = "uncond row gets the negative prompt and the same image embeds and condition"
-    return m
+    return export.set_precisions(m, dtype)  # the image encoder's too (always fp32)
 
 
-def export_variant(variant: str | None, out: Path, seed: int = SEED, do_verify: bool = True, src: Path | None = None):
-    """variant None with src: from the folder (I2V or FLF2V, fp32; graphs over 50M parameters use external data)."""
+def export_variant(variant: str | None, out: Path, seed: int = SEED, do_verify: bool = True, src: Path | None = None,
+                   dtype: str = "fp32"):
+    """variant None with src: from the folder (I2V or FLF2V; graphs over 50M parameters use external data).
+    dtype as export.py's --dtype (export.export_at_dtype): text encoder and transformer at fp32/fp16/int8/int4
+    (int4: text encoder int8); VAE and image encoder fp32."""
     torch.set_grad_enabled(False)
     out.mkdir(parents=True, exist_ok=True)
     if src is None:
         comps = tiny_i2v_components(variant, seed)
         ext_tr = ext_ie = False
-        man = build_i2v_manifest
+        man = lambda c: build_i2v_manifest(c, dtype=dtype)  # noqa: E731
     else:
         comps = load_i2v_components(src)
         variant = comps["variant"]
         ext_tr = comps["transformer"].num_parameters() > 50_000_000
         ext_ie = comps["image_encoder"].num_parameters() > 50_000_000
         man = lambda c: build_i2v_manifest(  # noqa: E731
-            c, f"wan {variant} ({src.name}, fp32)",
+            c, f"wan {variant} ({src.name}, {dtype})",
             "Apache-2.0 (Wan-AI Wan 2.1; see the model card of the source checkpoint)",
-            {"fps": 16, "steps": 50, "width": 832, "height": 480, "frames": 81, "guidance": 5.0})
-    report = {"dtype": "fp32", "variant": variant, "export": {}}
+            {"fps": 16, "steps": 50, "width": 832, "height": 480, "frames": 81, "guidance": 5.0}, dtype)
+    report = {"dtype": dtype, "variant": variant, "export": {}}
     if src is not None:
         report["source"] = str(src)
     comps["tokenizer"].backend_tokenizer.save(str(out / "tokenizer.json"))
     export.export_vae(comps["vae"], out, ext_tr, report)
-    export.export_text_encoder(comps["text_encoder"], len(comps["tokenizer"]), out, ext_tr, report)
     export_image_encoder(comps, out, ext_ie, report)
-    export_i2v_transformer(comps, out, ext_tr, report)
-    if do_verify:
-        verify_i2v(out, comps, report)
+
+    def export_lowp(c):
+        export.export_text_encoder(c["text_encoder"], len(c["tokenizer"]), out, ext_tr, report)
+        export_i2v_transformer(c, out, ext_tr, report)
+
+    lowp_check = export.verify_lowp_from(lambda o, c, r: verify_i2v(o, c, r, with_vae=False))
+    export.export_at_dtype(comps, out, dtype, report, export_lowp, verify_i2v, lowp_check if do_verify else None,
+                           do_verify=do_verify, src=src, save=save_i2v_components, load=load_i2v_components,
+                           graphs=["transformer", "text_encoder"])
     (out / "manifest.json").write_text(json.dumps(man(comps), indent=1) + "\n")
     (out / "export_report.json").write_text(json.dumps(report, indent=1) + "\n")
     for sec in ("ort_vs_torch_max_abs", "chunked_vae_vs_diffusers_max_abs"):
@@ -412,7 +415,9 @@ def main(argv=None):
     ap.add_argument("--check-added-kv", action="store_true",
                     help="only run check_added_kv (real-checkpoint attention path) and add it to export_report.json")
     ap.add_argument("--from-pretrained", default=None,
-                    help="local diffusers Wan 2.1 I2V / FLF2V folder (fp32 export; needs --out)")
+                    help="local diffusers Wan 2.1 I2V / FLF2V folder (needs --out)")
+    ap.add_argument("--dtype", choices=["fp32", "fp16", "int8", "int4"], default="fp32",
+                    help="text encoder and transformer precision, as export.py (VAE and image encoder stay fp32)")
     ap.add_argument("--out", default=None, help="output folder (default: models/wan-i2v or models/wan-flf2v)")
     ap.add_argument("--save-tiny", default=None,
                     help="only save the tiny --variant components (save_pretrained) into this folder")
@@ -427,7 +432,7 @@ def main(argv=None):
     if args.from_pretrained:
         assert args.out, "--from-pretrained needs --out"
         export_variant(None, Path(args.out).expanduser(), args.seed, not args.skip_verify,
-                       Path(args.from_pretrained).expanduser().resolve())
+                       Path(args.from_pretrained).expanduser().resolve(), args.dtype)
         return
     if args.manifest_only:
         for v in (["i2v", "flf2v"] if args.variant == "both" else [args.variant]):
@@ -447,7 +452,8 @@ def main(argv=None):
     if args.out and args.variant == "both":
         ap.error("--out needs --variant i2v or flf2v (or --from-pretrained)")
     for v in (["i2v", "flf2v"] if args.variant == "both" else [args.variant]):
-        export_variant(v, Path(args.out).expanduser() if args.out else OUT_DIRS[v], args.seed, not args.skip_verify)
+        export_variant(v, Path(args.out).expanduser() if args.out else OUT_DIRS[v], args.seed, not args.skip_verify,
+                       dtype=args.dtype)
 
 
 if __name__ == "__main__":

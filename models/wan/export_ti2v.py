@@ -151,112 +151,40 @@ def _unpatchify(vae, x):
     return x if p is None else unpatchify(x, patch_size=p)
 
 
-class VaeEncoderFirst22(nn.Module):
-    def __init__(self, vae):
-        super().__init__()
-        _check_vae22(vae)
-        self.vae = vae
+class _Wan22Chunk:
+    """Mixed into export.py's chunk wrappers: the Wan 2.2 traversal, pixels patchified inside the graphs."""
 
-    def forward(self, sample):
-        c = _Caches22(None)
-        out = self.vae.quant_conv(c.encoder(self.vae.encoder, _patchify(self.vae, sample)))
-        return (out, *c.out)
+    caches = _Caches22
+    check = staticmethod(_check_vae22)
 
+    def pixels_in(self, x):
+        return _patchify(self.vae, x)
 
-class VaeEncoderNext22(nn.Module):
-    def __init__(self, vae):
-        super().__init__()
-        _check_vae22(vae)
-        self.vae = vae
-
-    def forward(self, sample, *cache_in):
-        c = _Caches22(list(cache_in))
-        out = self.vae.quant_conv(c.encoder(self.vae.encoder, _patchify(self.vae, sample)))
-        return (out, *c.out)
+    def pixels_out(self, x):
+        return _unpatchify(self.vae, x)
 
 
-class VaeDecoderFirst22(nn.Module):
-    def __init__(self, vae):
-        super().__init__()
-        _check_vae22(vae)
-        self.vae = vae
-
-    def forward(self, latent):
-        c = _Caches22(None)
-        out = c.decoder(self.vae.decoder, self.vae.post_quant_conv(latent))
-        return (_unpatchify(self.vae, out), *c.out)
+class VaeEncoderFirst22(_Wan22Chunk, export.VaeEncoderFirst):
+    pass
 
 
-class VaeDecoderNext22(nn.Module):
-    def __init__(self, vae):
-        super().__init__()
-        _check_vae22(vae)
-        self.vae = vae
-
-    def forward(self, latent, *cache_in):
-        c = _Caches22(list(cache_in))
-        out = c.decoder(self.vae.decoder, self.vae.post_quant_conv(latent))
-        return (_unpatchify(self.vae, out), *c.out)
+class VaeEncoderNext22(_Wan22Chunk, export.VaeEncoderNext):
+    pass
 
 
-def _cache_labels(vae, which: str, x):
-    c = _Caches22(None)
-    if which == "decoder":
-        c.decoder(vae.decoder, vae.post_quant_conv(x))
-    else:
-        c.encoder(vae.encoder, _patchify(vae, x))
-    return c.labels
+class VaeDecoderFirst22(_Wan22Chunk, export.VaeDecoderFirst):
+    pass
+
+
+class VaeDecoderNext22(_Wan22Chunk, export.VaeDecoderNext):
+    pass
+
+
+VAE_CHUNKS22 = (VaeDecoderFirst22, VaeDecoderNext22, VaeEncoderFirst22, VaeEncoderNext22)
 
 
 def export_vae22(vae, out: Path, external: bool, report: dict):
-    Dim = torch.export.Dim
-    C = int(vae.config.z_dim)
-    s_ratio = int(vae.config.scale_factor_spatial)
-    g = torch.Generator().manual_seed(3)
-
-    h, w = 2, 3
-    hd, wd = Dim("h", min=1, max=512), Dim("w", min=1, max=512)
-    z1 = torch.randn(1, C, 1, h, w, generator=g)
-    first, nxt = VaeDecoderFirst22(vae), VaeDecoderNext22(vae)
-    caches = list(first(z1)[1:])
-    n = len(caches)
-    cspec = export._vae_dims([c.shape for c in caches], h, w, hd, wd)
-    labels = _cache_labels(vae, "decoder", z1)
-    report["vae_decoder_caches"] = {"count": n, f"at_latent_{h}x{w}": [
-        {"index": k, "module": labels[k], "shape": list(c.shape), "hw_multiple_of_latent": [c.shape[3] // h,
-                                                                                         c.shape[4] // w]}
-        for k, c in enumerate(caches)]}
-    names_in = [f"cache_in_{k}" for k in range(n)]
-    names_out = [f"cache_out_{k}" for k in range(n)]
-    report["export"]["vae_decoder_first"] = export._export(
-        first, (z1,), out / "vae_decoder_first.onnx", ["latent"], ["sample"] + names_out, ({3: hd, 4: wd},),
-        external, fuse_it=False)
-    report["export"]["vae_decoder"] = export._export(
-        nxt, (z1, *caches), out / "vae_decoder.onnx", ["latent"] + names_in, ["sample"] + names_out,
-        ({3: hd, 4: wd}, tuple(cspec)), external, fuse_it=False)
-
-    hk, wk = 2, 3
-    Hd, Wd = Dim("hk", min=1, max=512), Dim("wk", min=1, max=512)
-    x1 = torch.rand(1, 3, 1, hk * s_ratio, wk * s_ratio, generator=g) * 2 - 1
-    x4 = torch.rand(1, 3, 4, hk * s_ratio, wk * s_ratio, generator=g) * 2 - 1
-    efirst, enext = VaeEncoderFirst22(vae), VaeEncoderNext22(vae)
-    caches = list(efirst(x1)[1:])
-    n = len(caches)
-    cspec = export._vae_dims([c.shape for c in caches], hk, wk, Hd, Wd)
-    labels = _cache_labels(vae, "encoder", x1)
-    report["vae_encoder_caches"] = {"count": n, f"at_latent_{hk}x{wk}": [
-        {"index": k, "module": labels[k], "shape": list(c.shape), "hw_multiple_of_latent": [c.shape[3] // hk,
-                                                                                          c.shape[4] // wk]}
-        for k, c in enumerate(caches)]}
-    names_in = [f"cache_in_{k}" for k in range(n)]
-    names_out = [f"cache_out_{k}" for k in range(n)]
-    x_spec = {3: s_ratio * Hd, 4: s_ratio * Wd}
-    report["export"]["vae_encoder_first"] = export._export(
-        efirst, (x1,), out / "vae_encoder_first.onnx", ["sample"], ["moments"] + names_out, (x_spec,),
-        external, fuse_it=False)
-    report["export"]["vae_encoder"] = export._export(
-        enext, (x4, *caches), out / "vae_encoder.onnx", ["sample"] + names_in, ["moments"] + names_out,
-        (x_spec, tuple(cspec)), external, fuse_it=False)
+    export.export_vae(vae, out, external, report, chunks=VAE_CHUNKS22, hw=(2, 3))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -264,18 +192,9 @@ def export_vae22(vae, out: Path, external: bool, report: dict):
 # ----------------------------------------------------------------------------------------------
 
 
-class TransformerTI2VWrapper(nn.Module):
-    """timestep [B, S] float: one per patch token (diffusers' expand_timesteps path, timestep.ndim == 2)."""
-
-    def __init__(self, tr):
-        super().__init__()
-        self.tr = tr
-
-    def forward(self, hidden_states, timestep, encoder_hidden_states):
-        dt = self.tr.patch_embedding.weight.dtype
-        out = self.tr(hidden_states=hidden_states.to(dt), timestep=timestep,
-                      encoder_hidden_states=encoder_hidden_states.to(dt), return_dict=False)[0]
-        return out.float()
+# export.TransformerWrapper passes `timestep` through as it is: [B, S] float, one per patch token, takes diffusers'
+# expand_timesteps path (timestep.ndim == 2).
+TransformerTI2VWrapper = export.TransformerWrapper
 
 
 def patch_timesteps(mask_fhw: np.ndarray, t: float, ph: int = 2, pw: int = 2) -> np.ndarray:
@@ -328,25 +247,13 @@ def _rename_dim(path: Path, inp: str, axis: int, new: str) -> str:
 # ----------------------------------------------------------------------------------------------
 
 
-def torch_chunk_fns22(vae, which):
-    if which == "decoder":
-        return export.torch_chunk_fns(VaeDecoderFirst22(vae), VaeDecoderNext22(vae))
-    return export.torch_chunk_fns(VaeEncoderFirst22(vae), VaeEncoderNext22(vae))
-
-
-def verify22(out: Path, comps, report: dict, full: bool = True):
-    """full=False (real checkpoints): fewer and smaller shapes, no float64 VAE copy."""
+def verify22(out: Path, comps, report: dict, full: bool = True, with_vae: bool = True):
+    """full=False (real checkpoints): fewer and smaller shapes, no float64 VAE copy. with_vae=False: text encoder
+    and transformer only."""
     te, tr, vae, tok = comps["text_encoder"], comps["transformer"], comps["vae"], comps["tokenizer"]
     g = torch.Generator().manual_seed(5)
     rep = report.setdefault("ort_vs_torch_max_abs", {})
-    sess = export._ort(out / "text_encoder.onnx")
-    for L in (16, 7):
-        ids = torch.randint(3, len(tok), (1, L), generator=g)
-        mask = torch.ones(1, L, dtype=torch.int64)
-        mask[:, L - 3:] = 0
-        ref = export.TextEncoderWrapper(te)(ids, mask)
-        got = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
-        rep[f"text_encoder_L{L}"] = export._maxabs(ref, got)
+    export.verify_text_encoder(out, te, len(tok), g, rep)
 
     sess = export._ort(out / "transformer.onnx")
     cfg = tr.config
@@ -368,40 +275,8 @@ def verify22(out: Path, comps, report: dict, full: bool = True):
         ref = TransformerTI2VWrapper(tr)(**inp)
         got = sess.run(None, {k: v.numpy() for k, v in inp.items()})[0]
         rep[f"transformer_F{f}_H{hh * ph}_W{ww * pw}_L{L}_{kind}"] = export._maxabs(ref, got)
-
-    C = int(vae.config.z_dim)
-    s_ratio = int(vae.config.scale_factor_spatial)
-    dec = export.ort_chunk_fns(out / "vae_decoder_first.onnx", out / "vae_decoder.onnx", "latent")
-    tdec = torch_chunk_fns22(vae, "decoder")
-    vrep = report.setdefault("chunked_vae_vs_diffusers_max_abs", {})
-    sizes = ((4, 6), (3, 5)) if full else ((2, 3),)
-    import copy
-
-    vae64 = copy.deepcopy(vae).double() if full else None
-    fp64 = report.setdefault("fp64_reference_max_abs", {})
-    for (h, w) in sizes:
-        for f in ((1, 2, 3, 5) if full else (1, 3)):
-            z = torch.randn(1, C, f, h, w, generator=g)
-            ref = vae.decode(z).sample
-            vrep[f"decode_ort_f{f}_{h}x{w}"] = export._maxabs(ref, export.chunked_decode(*dec, z.numpy()))
-            vrep[f"decode_torchchunks_f{f}_{h}x{w}"] = export._maxabs(ref, export.chunked_decode(*tdec, z))
-            if vae64 is None:
-                continue
-            # float64 reference: how far fp32 itself is (the tiny random decoder amplifies rounding)
-            ref64 = vae64.decode(z.double()).sample
-            fp64[f"decode_ort_vs_fp64_f{f}_{h}x{w}"] = export._maxabs(ref64, export.chunked_decode(*dec, z.numpy()))
-            fp64[f"decode_torch_fp32_vs_fp64_f{f}_{h}x{w}"] = export._maxabs(ref64, ref)
-    enc = export.ort_chunk_fns(out / "vae_encoder_first.onnx", out / "vae_encoder.onnx", "sample")
-    tenc = torch_chunk_fns22(vae, "encoder")
-    for (h, w) in sizes:
-        for nf in ((1, 5, 9, 13) if full else (1, 5)):
-            x = torch.rand(1, 3, nf, h * s_ratio, w * s_ratio, generator=g) * 2 - 1
-            dist = vae.encode(x).latent_dist
-            got = export.chunked_encode(*enc, x.numpy())
-            tag = f"F{nf}_{h * s_ratio}x{w * s_ratio}"
-            vrep[f"encode_mode_ort_{tag}"] = export._maxabs(dist.mode(), got[:, :C])
-            vrep[f"encode_moments_ort_{tag}"] = export._maxabs(dist.parameters, got)
-            vrep[f"encode_torchchunks_{tag}"] = export._maxabs(dist.parameters, export.chunked_encode(*tenc, x))
+    if with_vae:
+        export.verify_vae(out, vae, g, report, full=full, chunks=VAE_CHUNKS22, torch_all=True, fp64=full)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -409,8 +284,9 @@ def verify22(out: Path, comps, report: dict, full: bool = True):
 # ----------------------------------------------------------------------------------------------
 
 
-def build_manifest22(comps, name: str, license_note: str, defaults: dict, guidance: float = 5.0) -> dict:
-    m = export.build_manifest(comps, name, license_note, defaults, "fp32", guidance)
+def build_manifest22(comps, name: str, license_note: str, defaults: dict, guidance: float = 5.0,
+                     dtype: str = "fp32") -> dict:
+    m = export.build_manifest(comps, name, license_note, defaults, dtype, guidance)
     import diffusers
 
     m["source"] = ("diffusers %s WanPipeline / WanImageToVideoPipeline with expand_timesteps=True (Wan 2.2 TI2V "
@@ -431,10 +307,10 @@ def build_manifest22(comps, name: str, license_note: str, defaults: dict, guidan
 # ----------------------------------------------------------------------------------------------
 
 
-def load_pretrained(src: Path):
+def load_pretrained(src: Path, dtype=torch.float32):
     """A local diffusers Wan 2.2 TI2V folder (Wan-AI/Wan2.2-TI2V-5B-Diffusers layout: model_index.json with
-    expand_timesteps true, text_encoder/, tokenizer/, transformer/, vae/ (is_residual), scheduler/). fp32; the
-    loading is export.py's (`_load_one_expert`)."""
+    expand_timesteps true, text_encoder/, tokenizer/, transformer/, vae/ (is_residual), scheduler/). Text encoder
+    and transformer in `dtype`, the VAE fp32; the loading is export.py's (`_load_one_expert`)."""
     src = Path(src)
     idx_path = src / "model_index.json"
     idx = json.loads(idx_path.read_text()) if idx_path.exists() else {}
@@ -443,7 +319,7 @@ def load_pretrained(src: Path):
                                   "Wan 2.1 / 2.2 A14B T2V: export.py)")
     if idx.get("boundary_ratio") is not None or (src / "transformer_2").is_dir() and idx.get("transformer_2", [None])[0]:
         raise NotImplementedError("two experts with expand_timesteps are not supported")
-    comps = export._load_one_expert(src, torch.float32)
+    comps = export._load_one_expert(src, dtype)
     if not comps["vae"].config.is_residual:
         raise NotImplementedError("the VAE is not the Wan 2.2 (is_residual) one")
     if comps["transformer"].config.image_dim is not None:
@@ -462,24 +338,34 @@ def save_tiny(comps, dst: Path):
 
 
 def export_all22(comps, out: Path, *, external: bool, name: str, license_note: str, defaults: dict,
-                 do_verify: bool, full_verify: bool = True, only=None, report=None):
+                 do_verify: bool, full_verify: bool = True, only=None, report=None, dtype: str = "fp32",
+                 src: Path | None = None):
+    """dtype as export.py's --dtype (export.export_at_dtype): text encoder and transformer at fp32/fp16/int8/int4
+    (int4: text encoder int8), the VAE fp32. `only` (debug) is for fp32."""
     out.mkdir(parents=True, exist_ok=True)
     torch.set_grad_enabled(False)
     only = only or {"vae", "transformer", "text_encoder"}
     report = report if report is not None else {}
-    report.setdefault("dtype", "fp32")
+    report["dtype"] = dtype
     report.setdefault("export", {})
     tok = comps["tokenizer"]
     tok.backend_tokenizer.save(str(out / "tokenizer.json"))
     if "vae" in only:
         export_vae22(comps["vae"], out, external, report)
-    if "text_encoder" in only:
-        export.export_text_encoder(comps["text_encoder"], len(tok), out, external, report)
-    if "transformer" in only:
-        export_transformer22(comps["transformer"], out, external, report)
-    if do_verify:
-        verify22(out, comps, report, full=full_verify)
-    manifest = build_manifest22(comps, name, license_note, defaults)
+    assert dtype == "fp32" or only == {"vae", "transformer", "text_encoder"}, "--only is for fp32"
+
+    def export_lowp(c):
+        if "text_encoder" in only:
+            export.export_text_encoder(c["text_encoder"], len(tok), out, external, report)
+        if "transformer" in only:
+            export_transformer22(c["transformer"], out, external, report)
+
+    export.export_at_dtype(
+        comps, out, dtype, report, export_lowp, lambda o, c, r: verify22(o, c, r, full=full_verify),
+        export.verify_lowp_from(lambda o, c, r: verify22(o, c, r, full=full_verify, with_vae=False))
+        if do_verify else None,
+        do_verify=do_verify, src=src, save=save_tiny, load=load_pretrained, graphs=["transformer", "text_encoder"])
+    manifest = build_manifest22(comps, name, license_note, defaults, dtype=dtype)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     (out / "export_report.json").write_text(json.dumps(report, indent=1) + "\n")
     for sec in ("ort_vs_torch_max_abs", "chunked_vae_vs_diffusers_max_abs"):
@@ -496,7 +382,9 @@ def main(argv=None):
     ap.add_argument("--skip-verify", action="store_true")
     ap.add_argument("--only", default=None, help="comma list of vae,transformer,text_encoder (debug)")
     ap.add_argument("--from-pretrained", default=None,
-                    help="local diffusers Wan 2.2 TI2V folder (Wan-AI/Wan2.2-TI2V-5B-Diffusers layout), fp32")
+                    help="local diffusers Wan 2.2 TI2V folder (Wan-AI/Wan2.2-TI2V-5B-Diffusers layout)")
+    ap.add_argument("--dtype", choices=["fp32", "fp16", "int8", "int4"], default="fp32",
+                    help="text encoder and transformer precision, as export.py (the VAE stays fp32)")
     ap.add_argument("--save-tiny", default=None,
                     help="only save the tiny model as a WanPipeline(expand_timesteps=True) folder")
     args = ap.parse_args(argv)
@@ -511,13 +399,14 @@ def main(argv=None):
             ap.error("--from-pretrained needs --out")
         src = Path(args.from_pretrained).expanduser().resolve()
         comps = load_pretrained(src)
-        name = f"wan2.2-ti2v ({src.name}, fp32)"
+        name = f"wan2.2-ti2v ({src.name}, {args.dtype})"
         license_note = "Apache-2.0 (Wan-AI Wan 2.2 TI2V 5B; see the model card of the source checkpoint)"
         # Wan 2.2 TI2V-5B's recommended settings (720p class: 1280x704, 121 frames at 24 fps, 50 steps, CFG 5)
         defaults = {"fps": 24, "steps": 50, "width": 1280, "height": 704, "frames": 121, "guidance": 5.0}
         external = comps["transformer"].num_parameters() > 50_000_000
         full = False
     else:
+        src = None
         comps = tiny_components(args.seed)
         name = "wan2.2-ti2v-tiny-random (parity test model, seeded random weights, produces noise)"
         license_note = "Apache-2.0 (configs from huggingface/diffusers tests; weights are random, seed %d)" % args.seed
@@ -528,7 +417,8 @@ def main(argv=None):
     rp = out / "export_report.json"
     report = json.loads(rp.read_text()) if (only and rp.exists()) else {}
     export_all22(comps, out, external=external, name=name, license_note=license_note, defaults=defaults,
-                 do_verify=not args.skip_verify, full_verify=full, only=only, report=report)
+                 do_verify=not args.skip_verify, full_verify=full, only=only, report=report, dtype=args.dtype,
+                 src=src)
 
 
 if __name__ == "__main__":

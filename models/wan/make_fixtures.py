@@ -57,6 +57,7 @@ COMMON = dict(
     max_sequence_length=32,
     output_type="np",
 )
+SHORT_TEXT_NOTE = "max_sequence_length 32 keeps the test fast; WanPipeline's default (the manifest's) is 512"
 BOUNDARY_RATIO = 0.875
 # diffusers' own Wan pipeline test (tests/pipelines/wan/test_wan.py) builds FlowMatchEulerDiscreteScheduler(shift=7.0)
 EULER_SCHEDULER = dict(shift=7.0)
@@ -108,19 +109,7 @@ class DrawLog:
     def __enter__(self):
         import diffusers.pipelines.wan.pipeline_wan as p_wan
 
-        orig = p_wan.randn_tensor
-
-        def wrapped(*a, **k):
-            self.depth += 1
-            try:
-                out = orig(*a, **k)
-            finally:
-                self.depth -= 1
-            self._log("pipeline", out)
-            return out
-
-        self.saved.append((p_wan, "randn_tensor", orig))
-        p_wan.randn_tensor = wrapped
+        self.wrap_randn_tensor(p_wan)
         orig_randn = torch.randn
 
         def randn(*a, **k):
@@ -133,6 +122,22 @@ class DrawLog:
         torch.randn = randn
         return self
 
+    def wrap_randn_tensor(self, mod):
+        """Log the draws of `mod`.randn_tensor (each pipeline module has its own binding)."""
+        orig = mod.randn_tensor
+
+        def wrapped(*a, **k):
+            self.depth += 1
+            try:
+                out = orig(*a, **k)
+            finally:
+                self.depth -= 1
+            self._log("pipeline", out)
+            return out
+
+        self.saved.append((mod, "randn_tensor", orig))
+        mod.randn_tensor = wrapped
+
     def _log(self, label, t):
         name = f"draw_{self.n:02d}"
         self.rec.put(name, t)
@@ -142,6 +147,125 @@ class DrawLog:
     def __exit__(self, *exc):
         for mod, attr, orig in reversed(self.saved):
             setattr(mod, attr, orig)
+
+
+class DrawLogI2V(DrawLog):
+    """DrawLog plus pipeline_wan_i2v.randn_tensor (WanImageToVideoPipeline); also swaps in pipeline_wan's
+    basic_clean for pipeline_wan_i2v's, which calls ftfy unconditionally (NameError without ftfy, not installed
+    here; pipeline_wan's skips it when missing). ftfy.fix_text is a no-op on these plain ASCII prompts."""
+
+    def __enter__(self):
+        super().__enter__()
+        import diffusers.pipelines.wan.pipeline_wan as p_wan
+        import diffusers.pipelines.wan.pipeline_wan_i2v as p_i2v
+
+        self.wrap_randn_tensor(p_i2v)
+        self.saved.append((p_i2v, "basic_clean", p_i2v.basic_clean))
+        p_i2v.basic_clean = p_wan.basic_clean
+        return self
+
+
+class Probes(dict):
+    """What the pipeline's modules got and gave, call by call: instance-level overrides of their forward /
+    decode / encode (remove() drops them), and `callback` for callback_on_step_end (the step tensors)."""
+
+    def __init__(self):
+        super().__init__(te=[], tr=[], dec=[], enc=[], ie=[], steps=[])
+        self.patched = []
+
+    def _patch(self, m, attr, make):
+        setattr(m, attr, make(getattr(m, attr)))
+        self.patched.append((m, attr))
+
+    def text_encoder(self, te):
+        def make(fwd):
+            def te_forward(input_ids=None, attention_mask=None, *a, **k):
+                out = fwd(input_ids, attention_mask, *a, **k)
+                self["te"].append((input_ids.clone(), attention_mask.clone(), out.last_hidden_state.clone()))
+                return out
+
+            return te_forward
+
+        self._patch(te, "forward", make)
+
+    def transformer(self, tr, expert: int | None = None):
+        """Keyword arguments and output of every call; `expert` (two-expert pipelines) tags the calls."""
+        tag = {} if expert is None else {"expert": expert}
+
+        def make(fwd):
+            def tr_forward(*a, **k):
+                out = fwd(*a, **k)
+                self["tr"].append({kk: (v.clone() if isinstance(v, torch.Tensor) else v) for kk, v in k.items()}
+                                  | {"out": out[0].clone()} | tag)
+                return out
+
+            return tr_forward
+
+        self._patch(tr, "forward", make)
+
+    def image_encoder(self, ie):
+        def make(fwd):
+            def ie_forward(*a, **k):
+                out = fwd(*a, **k)
+                self["ie"].append((k["pixel_values"].clone(), out.hidden_states[-2].clone()))
+                return out
+
+            return ie_forward
+
+        self._patch(ie, "forward", make)
+
+    def vae(self, vae, encoded=None):
+        """vae.decode (latent in, sample out) and, with `encoded` (latent_dist -> tensor), vae.encode."""
+
+        def make_dec(dec):
+            def vae_decode(z, *a, **k):
+                out = dec(z, *a, **k)
+                self["dec"].append((z.clone(), (out[0] if isinstance(out, tuple) else out.sample).clone()))
+                return out
+
+            return vae_decode
+
+        def make_enc(enc):
+            def vae_encode(x, *a, **k):
+                out = enc(x, *a, **k)
+                self["enc"].append((x.clone(), encoded(out.latent_dist).clone()))
+                return out
+
+            return vae_encode
+
+        self._patch(vae, "decode", make_dec)
+        if encoded is not None:
+            self._patch(vae, "encode", make_enc)
+
+    def callback(self, p, i, t, kw):
+        self["steps"].append({k: v.clone() for k, v in kw.items()})
+        return {}
+
+    def remove(self):
+        for m, attr in self.patched:
+            m.__dict__.pop(attr, None)
+
+    def put_text(self, rec: Recorder):
+        """Text encoder calls are [prompt, negative] (encode_prompt's order); the stored rows are the model batch
+        [uncond, cond]. text_encoder_output is the raw last_hidden_state (before the cut-and-zero-pad);
+        prompt_embeds / negative_prompt_embeds what the transformer gets (step 0's callback tensors)."""
+        (ids_p, m_p, e_p), (ids_n, m_n, e_n) = self["te"][:2]
+        rec.put("input_ids", torch.cat([ids_n, ids_p]))
+        rec.put("attention_mask", torch.cat([m_n, m_p]))
+        rec.put("text_encoder_output", torch.cat([e_n, e_p]))
+        s0 = self["steps"][0]
+        rec.put("prompt_embeds", s0["prompt_embeds"])
+        rec.put("negative_prompt_embeds", s0["negative_prompt_embeds"])
+
+
+STEP_TENSORS = ["latents", "prompt_embeds", "negative_prompt_embeds"]
+
+
+def case_args(args: dict, note: str, **extra) -> dict:
+    """A case's `args`: the __call__ arguments (output_type last), the note and the cleaned prompts."""
+    return {k: v for k, v in args.items() if k != "output_type"} | {
+        "output_type": args["output_type"], "_note": note,
+        "_cleaned_prompt": clean(args["prompt"]), "_cleaned_negative_prompt": clean(args["negative_prompt"])} | extra
 
 
 def pack(lat: torch.Tensor) -> torch.Tensor:
@@ -173,63 +297,25 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
     rec = Recorder(fx / name)
     te, tr, vae = pipe.text_encoder, pipe.transformer, pipe.vae
     experts = [tr] + ([pipe.transformer_2] if two else [])
-    probes = {"te": [], "tr": [], "dec": [], "steps": []}
-
-    te_fwd = te.forward
-
-    def te_forward(input_ids=None, attention_mask=None, *a, **k):
-        out = te_fwd(input_ids, attention_mask, *a, **k)
-        probes["te"].append((input_ids.clone(), attention_mask.clone(), out.last_hidden_state.clone()))
-        return out
-
-    te.forward = te_forward
-
-    def probe(expert, fwd):
-        def tr_forward(*a, **k):
-            out = fwd(*a, **k)
-            probes["tr"].append({kk: (v.clone() if isinstance(v, torch.Tensor) else v) for kk, v in k.items()}
-                                | {"out": out[0].clone(), "expert": expert})
-            return out
-
-        return tr_forward
-
+    probes = Probes()
+    probes.text_encoder(te)
     for e, model in enumerate(experts):
-        model.forward = probe(e, model.forward)
-    dec = vae.decode
-
-    def vae_decode(z, *a, **k):
-        out = dec(z, *a, **k)
-        probes["dec"].append((z.clone(), (out[0] if isinstance(out, tuple) else out.sample).clone()))
-        return out
-
-    vae.decode = vae_decode
-
-    def cb(p, i, t, kw):
-        probes["steps"].append({k: v.clone() for k, v in kw.items()})
-        return {}
-
+        probes.transformer(model, e)
+    probes.vae(vae)
     gen = torch.Generator().manual_seed(0)
     try:
         with DrawLog(rec), torch.no_grad():
-            out = pipe(**args, generator=gen, callback_on_step_end=cb,
-                       callback_on_step_end_tensor_inputs=["latents", "prompt_embeds", "negative_prompt_embeds"])
+            out = pipe(**args, generator=gen, callback_on_step_end=probes.callback,
+                       callback_on_step_end_tensor_inputs=STEP_TENSORS)
     finally:
-        for m, attr in ((te, "forward"), *((x, "forward") for x in experts), (vae, "decode")):
-            m.__dict__.pop(attr, None)
+        probes.remove()
     frames = np.asarray(out.frames[0])  # [F, H, W, 3] in [0, 1]
 
     s_ratio, t_ratio = int(vae.config.scale_factor_spatial), int(vae.config.scale_factor_temporal)
     f = (args["num_frames"] - 1) // t_ratio + 1
     h, w = args["height"] // s_ratio, args["width"] // s_ratio
 
-    # text encoder calls: [prompt, negative] (encode_prompt order); stored rows are the model batch [uncond, cond]
-    (ids_p, m_p, e_p), (ids_n, m_n, e_n) = probes["te"][:2]
-    rec.put("input_ids", torch.cat([ids_n, ids_p]))
-    rec.put("attention_mask", torch.cat([m_n, m_p]))
-    rec.put("text_encoder_output", torch.cat([e_n, e_p]))  # raw last_hidden_state, before the cut-and-zero-pad
-    s0 = probes["steps"][0]
-    rec.put("prompt_embeds", s0["prompt_embeds"])
-    rec.put("negative_prompt_embeds", s0["negative_prompt_embeds"])
+    probes.put_text(rec)
     # UniPC: int64, what the transformer gets (as float in the ONNX graph); flow-match Euler: float32 (sigma*1000)
     rec.put("timesteps", scheduler.timesteps)
     rec.put("sigmas", scheduler.sigmas)
@@ -261,10 +347,7 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
     doc = {
         "pipeline": type(pipe).__name__,
         "kind": "t2v",
-        "args": {k: v for k, v in args.items() if k != "output_type"} | {
-            "output_type": args["output_type"],
-            "_note": "max_sequence_length 32 keeps the test fast; WanPipeline's default (the manifest's) is 512",
-            "_cleaned_prompt": clean(args["prompt"]), "_cleaned_negative_prompt": clean(args["negative_prompt"])},
+        "args": case_args(args, SHORT_TEXT_NOTE),
         "scheduler_config": {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")},
         "latent_shape": [1, int(vae.config.z_dim), f, h, w],
         "num_tokens": f * h * w,
@@ -318,26 +401,23 @@ def load(fx: Path, meta: dict) -> np.ndarray:
     return np.fromfile(fx / meta["file"], dtype="<i8" if meta["dtype"] == "int64" else "<f4").reshape(meta["shape"])
 
 
-def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
-    from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+def rerun_setup(case: dict, fx: Path, model_dir: Path):
+    """What every ONNX re-run starts from: manifest.json, the case's args and recorded tensors, tokenizer.json
+    (the `tokenizers` library) and the text encoder / transformer sessions."""
     from tokenizers import Tokenizer
 
     man = json.loads((model_dir / "manifest.json").read_text())
-    args = case["args"]
     T = {k: load(fx, v) for k, v in case["tensors"].items()}
-    L = args["max_sequence_length"]
     tok = Tokenizer.from_file(str(model_dir / man["components"]["tokenizer"]["file"]))
     te = export._ort(model_dir / "text_encoder.onnx")
     tr = export._ort(model_dir / "transformer.onnx")
-    res = {}
-    # two experts: what the test does, the manifest gains components.transformer.low_noise (the tiny one has none).
-    # One-expert cases ignore a manifest's low_noise (they were recorded with one transformer).
-    low = None
-    if "boundary_ratio" in args:
-        low = man["components"]["transformer"].get("low_noise") or case.get("low_noise")
-        assert low is not None and low["boundary_ratio"] == args["boundary_ratio"], low
-    tr2 = export._ort(model_dir / low["file"]) if low else None
+    return man, case["args"], T, tok, te, tr
 
+
+def rerun_text(tok, te, args: dict, T: dict, res: dict, check_mask: bool = True) -> np.ndarray:
+    """Both prompts through clean + tokenizer.json + text_encoder.onnx and Wan's cut-and-zero-pad; the diffs
+    against the recorded tensors go into `res`. Returns the transformer context [2, L, D], rows [uncond, cond]."""
+    L = args["max_sequence_length"]
     embeds, ids_all, mask_all = [], [], []
     for text in (args["negative_prompt"], args["prompt"]):  # [uncond, cond]
         ids = tok.encode(clean(text)).ids[:L]
@@ -350,10 +430,41 @@ def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
         ids_all.append(ids)
         mask_all.append(mask)
     res["input_ids_equal"] = bool(np.array_equal(np.concatenate(ids_all), T["input_ids"]))
-    res["attention_mask_equal"] = bool(np.array_equal(np.concatenate(mask_all), T["attention_mask"]))
+    if check_mask:
+        res["attention_mask_equal"] = bool(np.array_equal(np.concatenate(mask_all), T["attention_mask"]))
     res["prompt_embeds_max_abs"] = float(np.abs(embeds[1] - T["prompt_embeds"]).max())
     res["negative_prompt_embeds_max_abs"] = float(np.abs(embeds[0] - T["negative_prompt_embeds"]).max())
-    ctx = np.concatenate(embeds, 0).astype(np.float32)
+    return np.concatenate(embeds, 0).astype(np.float32)
+
+
+def rerun_decode(model_dir: Path, z: np.ndarray, T: dict, res: dict, from_recorded: bool = True):
+    """z = latents*std + mean through the chunked ORT decoder, clamp, x/2 + 0.5; diffs into `res`. from_recorded:
+    also decode diffusers' own final latent (isolates the VAE graphs from the denoising loop)."""
+    res["decoder_latent_max_abs"] = float(np.abs(z - T["decoder_latent"]).max())
+    dec = export.ort_chunk_fns(model_dir / "vae_decoder_first.onnx", model_dir / "vae_decoder.onnx", "latent")
+    video = export.chunked_decode(*dec, z.astype(np.float32))  # clamped [-1, 1]
+    frames = np.clip(video[0].transpose(1, 0, 2, 3) / 2 + 0.5, 0, 1)  # [F,3,H,W]
+    res["frames_max_abs"] = float(np.abs(frames - T["frames"]).max())
+    if from_recorded:
+        video2 = export.chunked_decode(*dec, T["decoder_latent"].astype(np.float32))
+        frames2 = np.clip(video2[0].transpose(1, 0, 2, 3) / 2 + 0.5, 0, 1)
+        res["frames_from_recorded_latent_max_abs"] = float(np.abs(frames2 - T["frames"]).max())
+
+
+def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
+    from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+
+    man, args, T, tok, te, tr = rerun_setup(case, fx, model_dir)
+    res = {}
+    # two experts: what the test does, the manifest gains components.transformer.low_noise (the tiny one has none).
+    # One-expert cases ignore a manifest's low_noise (they were recorded with one transformer).
+    low = None
+    if "boundary_ratio" in args:
+        low = man["components"]["transformer"].get("low_noise") or case.get("low_noise")
+        assert low is not None and low["boundary_ratio"] == args["boundary_ratio"], low
+    tr2 = export._ort(model_dir / low["file"]) if low else None
+
+    ctx = rerun_text(tok, te, args, T, res)
 
     euler = args.get("_scheduler") == "flow_match_euler"
     if euler:  # not the manifest's UniPC: diffusers' flow-match Euler from the case's recorded config
@@ -396,15 +507,7 @@ def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
     norm = man["latent"]["norm"]
     C = lat.shape[1]
     z = lat * np.array(norm["std"], np.float32).reshape(1, C, 1, 1, 1) + np.array(norm["mean"], np.float32).reshape(1, C, 1, 1, 1)
-    res["decoder_latent_max_abs"] = float(np.abs(z - T["decoder_latent"]).max())
-    dec = export.ort_chunk_fns(model_dir / "vae_decoder_first.onnx", model_dir / "vae_decoder.onnx", "latent")
-    video = export.chunked_decode(*dec, z.astype(np.float32))  # clamped [-1, 1]
-    frames = np.clip(video[0].transpose(1, 0, 2, 3) / 2 + 0.5, 0, 1)  # [F,3,H,W]
-    res["frames_max_abs"] = float(np.abs(frames - T["frames"]).max())
-    # decode of diffusers' own final latent: isolates the VAE graphs from the denoising loop
-    video2 = export.chunked_decode(*dec, T["decoder_latent"].astype(np.float32))
-    frames2 = np.clip(video2[0].transpose(1, 0, 2, 3) / 2 + 0.5, 0, 1)
-    res["frames_from_recorded_latent_max_abs"] = float(np.abs(frames2 - T["frames"]).max())
+    rerun_decode(model_dir, z, T, res)
     return res
 
 

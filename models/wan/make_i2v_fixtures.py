@@ -61,8 +61,6 @@ def synth_image(square_x: int) -> "PIL.Image.Image":
 
 
 def run_case(variant: str, name: str, comps, fx: Path) -> dict:
-    import diffusers.pipelines.wan.pipeline_wan as p_wan
-    import diffusers.pipelines.wan.pipeline_wan_i2v as p_i2v
     from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline
     from PIL import Image
 
@@ -83,61 +81,21 @@ def run_case(variant: str, name: str, comps, fx: Path) -> dict:
     pil = {k: Image.open(fx / v).convert("RGB") for k, v in images.items()}
     assert all(p.size == (32, 32) for p in pil.values())
 
-    te, tr, vae, ie = pipe.text_encoder, pipe.transformer, pipe.vae, pipe.image_encoder
-    probes = {"te": [], "tr": [], "dec": [], "enc": [], "ie": [], "steps": []}
-    te_fwd, tr_fwd, ie_fwd, dec, enc = te.forward, tr.forward, ie.forward, vae.decode, vae.encode
-
-    def te_forward(input_ids=None, attention_mask=None, *a, **k):
-        out = te_fwd(input_ids, attention_mask, *a, **k)
-        probes["te"].append((input_ids.clone(), attention_mask.clone(), out.last_hidden_state.clone()))
-        return out
-
-    def tr_forward(*a, **k):
-        out = tr_fwd(*a, **k)
-        probes["tr"].append({kk: (v.clone() if isinstance(v, torch.Tensor) else v) for kk, v in k.items()}
-                            | {"out": out[0].clone()})
-        return out
-
-    def ie_forward(*a, **k):
-        out = ie_fwd(*a, **k)
-        probes["ie"].append((k["pixel_values"].clone(), out.hidden_states[-2].clone()))
-        return out
-
-    def vae_decode(z, *a, **k):
-        out = dec(z, *a, **k)
-        probes["dec"].append((z.clone(), (out[0] if isinstance(out, tuple) else out.sample).clone()))
-        return out
-
-    def vae_encode(x, *a, **k):
-        out = enc(x, *a, **k)
-        probes["enc"].append((x.clone(), out.latent_dist.mode().clone()))
-        return out
-
-    te.forward, tr.forward, ie.forward, vae.decode, vae.encode = te_forward, tr_forward, ie_forward, vae_decode, vae_encode
-
-    def cb(p, i, t, kw):
-        probes["steps"].append({k: v.clone() for k, v in kw.items()})
-        return {}
+    vae = pipe.vae
+    probes = mf.Probes()
+    probes.text_encoder(pipe.text_encoder)
+    probes.transformer(pipe.transformer)
+    probes.image_encoder(pipe.image_encoder)
+    probes.vae(vae, encoded=lambda dist: dist.mode())
 
     args = dict(COMMON)
     gen = torch.Generator().manual_seed(0)
     try:
-        with mf.DrawLog(rec), torch.no_grad():
-            # DrawLog wraps pipeline_wan.randn_tensor; the i2v module has its own binding: point it at the wrapper
-            saved = p_i2v.randn_tensor, p_i2v.basic_clean
-            p_i2v.randn_tensor = p_wan.randn_tensor
-            # pipeline_wan_i2v.basic_clean calls ftfy unconditionally (NameError without ftfy, which is not
-            # installed here); pipeline_wan's version skips ftfy when it is missing. ftfy.fix_text is a no-op on
-            # these plain ASCII prompts.
-            p_i2v.basic_clean = p_wan.basic_clean
-            try:
-                out = pipe(**pil, **args, generator=gen, callback_on_step_end=cb,
-                           callback_on_step_end_tensor_inputs=["latents", "prompt_embeds", "negative_prompt_embeds"])
-            finally:
-                p_i2v.randn_tensor, p_i2v.basic_clean = saved
+        with mf.DrawLogI2V(rec), torch.no_grad():
+            out = pipe(**pil, **args, generator=gen, callback_on_step_end=probes.callback,
+                       callback_on_step_end_tensor_inputs=mf.STEP_TENSORS)
     finally:
-        for m, attr in ((te, "forward"), (tr, "forward"), (ie, "forward"), (vae, "decode"), (vae, "encode")):
-            m.__dict__.pop(attr, None)
+        probes.remove()
     frames = np.asarray(out.frames[0])  # [F, H, W, 3] in [0, 1]
 
     s_ratio, t_ratio = int(vae.config.scale_factor_spatial), int(vae.config.scale_factor_temporal)
@@ -145,13 +103,7 @@ def run_case(variant: str, name: str, comps, fx: Path) -> dict:
     h, w = args["height"] // s_ratio, args["width"] // s_ratio
     C = int(vae.config.z_dim)
 
-    (ids_p, m_p, e_p), (ids_n, m_n, e_n) = probes["te"][:2]
-    rec.put("input_ids", torch.cat([ids_n, ids_p]))
-    rec.put("attention_mask", torch.cat([m_n, m_p]))
-    rec.put("text_encoder_output", torch.cat([e_n, e_p]))
-    s0 = probes["steps"][0]
-    rec.put("prompt_embeds", s0["prompt_embeds"])
-    rec.put("negative_prompt_embeds", s0["negative_prompt_embeds"])
+    probes.put_text(rec)
 
     assert len(probes["ie"]) == 1
     pv, emb = probes["ie"][0]
@@ -189,11 +141,8 @@ def run_case(variant: str, name: str, comps, fx: Path) -> dict:
     return {
         "pipeline": type(pipe).__name__,
         "kind": "flf2v" if K == 2 else "i2v",
-        "args": {k: v for k, v in args.items() if k != "output_type"} | images | {
-            "output_type": args["output_type"],
-            "_note": "images are fixture files (32x32 RGB PNG) passed as PIL images; max_sequence_length 32 keeps "
-                     "the test fast (the manifest's is 512)",
-            "_cleaned_prompt": mf.clean(args["prompt"]), "_cleaned_negative_prompt": mf.clean(args["negative_prompt"])},
+        "args": mf.case_args(args | images, "images are fixture files (32x32 RGB PNG) passed as PIL images; "
+                             "max_sequence_length 32 keeps the test fast (the manifest's is 512)"),
         "scheduler_config": {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")},
         "latent_shape": [1, C, f, h, w],
         "num_tokens": f * h * w,
@@ -223,32 +172,11 @@ def build_mask(num_frames: int, f: int, h: int, w: int, last_frame: bool, t_rati
 def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
     from diffusers import UniPCMultistepScheduler
     from PIL import Image
-    from tokenizers import Tokenizer
 
-    man = json.loads((model_dir / "manifest.json").read_text())
-    args = case["args"]
-    T = {k: mf.load(fx, v) for k, v in case["tensors"].items()}
-    L = args["max_sequence_length"]
-    tok = Tokenizer.from_file(str(model_dir / man["components"]["tokenizer"]["file"]))
-    te = export._ort(model_dir / "text_encoder.onnx")
-    tr = export._ort(model_dir / "transformer.onnx")
+    man, args, T, tok, te, tr = mf.rerun_setup(case, fx, model_dir)
     ie = export._ort(model_dir / man["components"]["image_encoder"]["file"])
     res = {}
-
-    embeds, ids_all = [], []
-    for text in (args["negative_prompt"], args["prompt"]):  # [uncond, cond]
-        ids = tok.encode(mf.clean(text)).ids[:L]
-        n = len(ids)
-        ids = np.array([ids + [0] * (L - n)], dtype=np.int64)
-        mask = np.array([[1] * n + [0] * (L - n)], dtype=np.int64)
-        e = te.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-        e[:, n:] = 0.0
-        embeds.append(e)
-        ids_all.append(ids)
-    res["input_ids_equal"] = bool(np.array_equal(np.concatenate(ids_all), T["input_ids"]))
-    res["prompt_embeds_max_abs"] = float(np.abs(embeds[1] - T["prompt_embeds"]).max())
-    res["negative_prompt_embeds_max_abs"] = float(np.abs(embeds[0] - T["negative_prompt_embeds"]).max())
-    ctx = np.concatenate(embeds, 0).astype(np.float32)
+    ctx = mf.rerun_text(tok, te, args, T, res, check_mask=False)
 
     # images: 32x32 already, so no resize / crop (CLIP) and no resize (VAE)
     names = [args["image"]] + ([args["last_image"]] if "last_image" in args else [])
@@ -301,11 +229,7 @@ def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
     res["latents_final_max_abs"] = float(np.abs(packed - T["latents_final"]).max())
 
     z = (lat * ls + lm).astype(np.float32)
-    res["decoder_latent_max_abs"] = float(np.abs(z - T["decoder_latent"]).max())
-    dec = export.ort_chunk_fns(model_dir / "vae_decoder_first.onnx", model_dir / "vae_decoder.onnx", "latent")
-    video = export.chunked_decode(*dec, z)
-    frames = np.clip(video[0].transpose(1, 0, 2, 3) / 2 + 0.5, 0, 1)
-    res["frames_max_abs"] = float(np.abs(frames - T["frames"]).max())
+    mf.rerun_decode(model_dir, z, T, res, from_recorded=False)
     return res
 
 

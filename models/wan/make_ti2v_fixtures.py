@@ -64,36 +64,6 @@ def make_image(path: Path, width: int = 96, height: int = 64):
     Image.fromarray(a, "RGB").save(path)
 
 
-class DrawLog(make_fixtures.DrawLog):
-    """make_fixtures.DrawLog (pipeline_wan.randn_tensor + torch.randn) plus pipeline_wan_i2v.randn_tensor; also
-    swaps in pipeline_wan's basic_clean for pipeline_wan_i2v's (see below)."""
-
-    def __enter__(self):
-        super().__enter__()
-        import diffusers.pipelines.wan.pipeline_wan_i2v as p_i2v
-
-        orig = p_i2v.randn_tensor
-
-        def wrapped(*a, **k):
-            self.depth += 1
-            try:
-                out = orig(*a, **k)
-            finally:
-                self.depth -= 1
-            self._log("pipeline", out)
-            return out
-
-        self.saved.append((p_i2v, "randn_tensor", orig))
-        p_i2v.randn_tensor = wrapped
-        # pipeline_wan_i2v.basic_clean calls ftfy unconditionally (NameError without ftfy, not installed here);
-        # pipeline_wan's skips it when missing. ftfy.fix_text is a no-op on these plain ASCII prompts.
-        import diffusers.pipelines.wan.pipeline_wan as p_wan
-
-        self.saved.append((p_i2v, "basic_clean", p_i2v.basic_clean))
-        p_i2v.basic_clean = p_wan.basic_clean
-        return self
-
-
 def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
     from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline
     from PIL import Image
@@ -109,44 +79,12 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
     else:
         pipe = WanPipeline(**base)
     pipe.set_progress_bar_config(disable=True)
-    rec = Recorder(fx / name)
-    te, tr, vae = pipe.text_encoder, pipe.transformer, pipe.vae
-    probes = {"te": [], "tr": [], "dec": [], "enc": [], "steps": []}
-
-    te_fwd = te.forward
-
-    def te_forward(input_ids=None, attention_mask=None, *a, **k):
-        out = te_fwd(input_ids, attention_mask, *a, **k)
-        probes["te"].append((input_ids.clone(), attention_mask.clone(), out.last_hidden_state.clone()))
-        return out
-
-    te.forward = te_forward
-    tr_fwd = tr.forward
-
-    def tr_forward(*a, **k):
-        out = tr_fwd(*a, **k)
-        probes["tr"].append({kk: (v.clone() if isinstance(v, torch.Tensor) else v) for kk, v in k.items()}
-                            | {"out": out[0].clone()})
-        return out
-
-    tr.forward = tr_forward
-    dec, enc = vae.decode, vae.encode
-
-    def vae_decode(z, *a, **k):
-        out = dec(z, *a, **k)
-        probes["dec"].append((z.clone(), (out[0] if isinstance(out, tuple) else out.sample).clone()))
-        return out
-
-    def vae_encode(x, *a, **k):
-        out = enc(x, *a, **k)
-        probes["enc"].append((x.clone(), out.latent_dist.parameters.clone()))
-        return out
-
-    vae.decode, vae.encode = vae_decode, vae_encode
-
-    def cb(p, i, t, kw):
-        probes["steps"].append({k: v.clone() for k, v in kw.items()})
-        return {}
+    rec = make_fixtures.Recorder(fx / name)
+    tr, vae = pipe.transformer, pipe.vae
+    probes = make_fixtures.Probes()
+    probes.text_encoder(pipe.text_encoder)
+    probes.transformer(tr)
+    probes.vae(vae, encoded=lambda dist: dist.parameters)
 
     call = {k: v for k, v in args.items() if k != "image"}
     if i2v:
@@ -155,12 +93,11 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
         call["image"] = image
     gen = torch.Generator().manual_seed(0)
     try:
-        with DrawLog(rec), torch.no_grad():
-            out = pipe(**call, generator=gen, callback_on_step_end=cb,
-                       callback_on_step_end_tensor_inputs=["latents", "prompt_embeds", "negative_prompt_embeds"])
+        with make_fixtures.DrawLogI2V(rec), torch.no_grad():
+            out = pipe(**call, generator=gen, callback_on_step_end=probes.callback,
+                       callback_on_step_end_tensor_inputs=make_fixtures.STEP_TENSORS)
     finally:
-        for m, attr in ((te, "forward"), (tr, "forward"), (vae, "decode"), (vae, "encode")):
-            m.__dict__.pop(attr, None)
+        probes.remove()
     frames = np.asarray(out.frames[0])  # [F, H, W, 3] in [0, 1]
 
     s_ratio, t_ratio = int(vae.config.scale_factor_spatial), int(vae.config.scale_factor_temporal)
@@ -170,13 +107,7 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
     _, ph, pw = tr.config.patch_size
     S = f * (h // ph) * (w // pw)
 
-    (ids_p, m_p, e_p), (ids_n, m_n, e_n) = probes["te"][:2]
-    rec.put("input_ids", torch.cat([ids_n, ids_p]))
-    rec.put("attention_mask", torch.cat([m_n, m_p]))
-    rec.put("text_encoder_output", torch.cat([e_n, e_p]))
-    s0 = probes["steps"][0]
-    rec.put("prompt_embeds", s0["prompt_embeds"])
-    rec.put("negative_prompt_embeds", s0["negative_prompt_embeds"])
+    probes.put_text(rec)
     rec.put("timesteps", scheduler.timesteps)
     rec.put("sigmas", scheduler.sigmas)
 
@@ -218,12 +149,7 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
     rec.put("decoder_latent", z)
     rec.put("frames", frames.transpose(0, 3, 1, 2))
 
-    a = {k: v for k, v in args.items() if k != "output_type"} | {
-        "output_type": args["output_type"],
-        "_note": "max_sequence_length 32 keeps the test fast; WanPipeline's default (the manifest's) is 512",
-        "_cleaned_prompt": make_fixtures.clean(args["prompt"]),
-        "_cleaned_negative_prompt": make_fixtures.clean(args["negative_prompt"]),
-        "expand_timesteps": True}
+    a = make_fixtures.case_args(args, make_fixtures.SHORT_TEXT_NOTE, expand_timesteps=True)
     if i2v:
         a["_image_note"] = ("fixtures/i2v_image.png, opened with PIL (RGB) and passed as is: it is already "
                             "width x height, so video_processor.preprocess does not resize; pixels/127.5 - 1")
@@ -240,9 +166,6 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
     }
 
 
-Recorder = make_fixtures.Recorder
-
-
 # ----------------------------------------------------------------------------------------------
 # Self-check from the ONNX graphs
 # ----------------------------------------------------------------------------------------------
@@ -253,32 +176,10 @@ def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
     timesteps per patch token from the mask."""
     from diffusers import UniPCMultistepScheduler
     from PIL import Image
-    from tokenizers import Tokenizer
 
-    man = json.loads((model_dir / "manifest.json").read_text())
-    args = case["args"]
-    T = {k: make_fixtures.load(fx, v) for k, v in case["tensors"].items()}
-    L = args["max_sequence_length"]
-    tok = Tokenizer.from_file(str(model_dir / man["components"]["tokenizer"]["file"]))
-    te = export._ort(model_dir / "text_encoder.onnx")
-    tr = export._ort(model_dir / "transformer.onnx")
+    man, args, T, tok, te, tr = make_fixtures.rerun_setup(case, fx, model_dir)
     res = {}
-    embeds, ids_all, mask_all = [], [], []
-    for text in (args["negative_prompt"], args["prompt"]):
-        ids = tok.encode(make_fixtures.clean(text)).ids[:L]
-        n = len(ids)
-        ids = np.array([ids + [0] * (L - n)], dtype=np.int64)
-        am = np.array([[1] * n + [0] * (L - n)], dtype=np.int64)
-        e = te.run(None, {"input_ids": ids, "attention_mask": am})[0]
-        e[:, n:] = 0.0
-        embeds.append(e)
-        ids_all.append(ids)
-        mask_all.append(am)
-    res["input_ids_equal"] = bool(np.array_equal(np.concatenate(ids_all), T["input_ids"]))
-    res["attention_mask_equal"] = bool(np.array_equal(np.concatenate(mask_all), T["attention_mask"]))
-    res["prompt_embeds_max_abs"] = float(np.abs(embeds[1] - T["prompt_embeds"]).max())
-    res["negative_prompt_embeds_max_abs"] = float(np.abs(embeds[0] - T["negative_prompt_embeds"]).max())
-    ctx = np.concatenate(embeds, 0).astype(np.float32)
+    ctx = make_fixtures.rerun_text(tok, te, args, T, res)
 
     norm = man["latent"]["norm"]
     C = man["latent"]["channels"]
@@ -326,14 +227,7 @@ def onnx_rerun(case: dict, fx: Path, model_dir: Path) -> dict:
     packed = lat[0].transpose(1, 2, 3, 0).reshape(-1, C)
     res["latents_final_max_abs"] = float(np.abs(packed - T["latents_final"]).max())
     z = lat * std + mean
-    res["decoder_latent_max_abs"] = float(np.abs(z - T["decoder_latent"]).max())
-    dec = export.ort_chunk_fns(model_dir / "vae_decoder_first.onnx", model_dir / "vae_decoder.onnx", "latent")
-    video = export.chunked_decode(*dec, z.astype(np.float32))
-    frames = np.clip(video[0].transpose(1, 0, 2, 3) / 2 + 0.5, 0, 1)
-    res["frames_max_abs"] = float(np.abs(frames - T["frames"]).max())
-    video2 = export.chunked_decode(*dec, T["decoder_latent"].astype(np.float32))
-    frames2 = np.clip(video2[0].transpose(1, 0, 2, 3) / 2 + 0.5, 0, 1)
-    res["frames_from_recorded_latent_max_abs"] = float(np.abs(frames2 - T["frames"]).max())
+    make_fixtures.rerun_decode(model_dir, z, T, res)
     return res
 
 

@@ -29,7 +29,6 @@ The VAE is exported as causal chunks with explicit caches (see README.md, "Chunk
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib.util
 import json
 import os
@@ -600,9 +599,12 @@ def export_text_encoder(te, tok_len, out: Path, external: bool, report: dict):
         ["last_hidden_state"], {"input_ids": {1: Ld}, "attention_mask": {1: Ld}}, external)
 
 
-def export_transformer(tr, out: Path, external: bool, report: dict, name: str = "transformer"):
+def export_transformer(tr, out: Path, external: bool, report: dict, name: str = "transformer", wrapper=None,
+                       timestep=None, timestep_dims=None, extra=None):
     """`name`.onnx; the low-noise expert goes through here too (name "transformer_2"), so both graphs have the
-    same inputs, outputs and dynamic axes."""
+    same inputs, outputs and dynamic axes. export_i2v.py / export_ti2v.py pass their own `wrapper` (default
+    TransformerWrapper(tr)), `timestep(f, hh, ww)` example (default [999, 999], static shape; else
+    `timestep_dims`) and `extra(g)` -> {input name: (example, dynamic dims)} after encoder_hidden_states."""
     Dim = torch.export.Dim
     cfg = tr.config
     pt, ph, pw = cfg.patch_size
@@ -610,19 +612,18 @@ def export_transformer(tr, out: Path, external: bool, report: dict, name: str = 
     rmax = int(cfg.rope_max_seq_len)
     g = torch.Generator().manual_seed(2)
     f, hh, ww, L = 3, 2, 3, 16
-    D = int(cfg.text_dim)
-    args = (
-        torch.randn(2, cfg.in_channels, f, hh * ph, ww * pw, generator=g),
-        torch.tensor([999.0, 999.0]),
-        torch.randn(2, L, D, generator=g),
-    )
+    hs = torch.randn(2, cfg.in_channels, f, hh * ph, ww * pw, generator=g)
+    ts = torch.tensor([999.0, 999.0]) if timestep is None else timestep(f, hh, ww)
+    ehs = torch.randn(2, L, int(cfg.text_dim), generator=g)
+    more = extra(g) if extra is not None else {}
     fd = Dim("f", min=1, max=rmax)
     hd, wd = Dim("hh", min=1, max=rmax), Dim("ww", min=1, max=rmax)
     Ld = Dim("L", min=2, max=4096)
     report["export"][name] = _export(
-        TransformerWrapper(tr), args, out / f"{name}.onnx", ["hidden_states", "timestep", "encoder_hidden_states"],
-        ["velocity"],
-        {"hidden_states": {2: fd, 3: ph * hd, 4: pw * wd}, "timestep": None, "encoder_hidden_states": {1: Ld}},
+        wrapper if wrapper is not None else TransformerWrapper(tr), (hs, ts, ehs, *(v for v, _ in more.values())),
+        out / f"{name}.onnx", ["hidden_states", "timestep", "encoder_hidden_states", *more], ["velocity"],
+        {"hidden_states": {2: fd, 3: ph * hd, 4: pw * wd}, "timestep": timestep_dims,
+         "encoder_hidden_states": {1: Ld}} | {k: d for k, (_, d) in more.items()},
         external)
 
 
@@ -685,6 +686,8 @@ def verify_vae(out: Path, vae, g, report: dict, full: bool = True, chunks=VAE_CH
     vae.decode / vae.encode. full: latent 4x6 and 3x5, decode f 1,2,3,5, encode 1,5,9,13 frames; else latent
     2x3, f 1,3 and 1,5 frames. The PyTorch chunks run at f 1,3 / 1,5 frames (torch_all: every size). fp64: also a
     float64 copy of the VAE as reference (report["fp64_reference_max_abs"])."""
+    import copy
+
     C = int(vae.config.z_dim)
     s_ratio = int(vae.config.scale_factor_spatial)
     dec = ort_chunk_fns(out / "vae_decoder_first.onnx", out / "vae_decoder.onnx", "latent")
@@ -857,15 +860,18 @@ def export_all(comps, out: Path, *, external: bool, dtype: str, name: str, licen
                     lambda o, c, r: verify(o, c, r, full_vae=dtype != "fp16"), verify_lowp if do_verify else None,
                     do_verify=do_verify, src=src, save=save_components, load=load_half,
                     graphs=[g for g in ("transformer", "transformer_2", "text_encoder") if g in comps])
-    manifest = build_manifest(comps, name, license_note, defaults, dtype, guidance, guidance_2)
+    write_outputs(out, build_manifest(comps, name, license_note, defaults, dtype, guidance, guidance_2), report)
+    return report
+
+
+def write_outputs(out: Path, manifest: dict, report: dict):
+    """manifest.json and export_report.json; prints the ORT-vs-torch and chunked-VAE diffs."""
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     (out / "export_report.json").write_text(json.dumps(report, indent=1) + "\n")
-    for k, v in report.get("ort_vs_torch_max_abs", {}).items():
-        print(f"  {k}: {v:.3e}")
-    for k, v in report.get("chunked_vae_vs_diffusers_max_abs", {}).items():
-        print(f"  {k}: {v:.3e}")
+    for sec in ("ort_vs_torch_max_abs", "quantized_vs_torch_max_abs", "chunked_vae_vs_diffusers_max_abs"):
+        for k, v in report.get(sec, {}).items():
+            print(f"  {k}: {v:.3e}")
     print("wrote", out)
-    return report
 
 
 def half_components(comps, src: Path | None, save, load):

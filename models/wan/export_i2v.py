@@ -191,32 +191,13 @@ def export_image_encoder(comps, out: Path, external: bool, report: dict):
 
 
 def export_i2v_transformer(comps, out: Path, external: bool, report: dict):
-    Dim = torch.export.Dim
     tr = comps["transformer"]
     K = NUM_IMAGES[comps["variant"]]
     N, D, _ = _image_tokens(comps)
-    cfg = tr.config
-    pt, ph, pw = cfg.patch_size
-    assert pt == 1
-    rmax = int(cfg.rope_max_seq_len)
-    g = torch.Generator().manual_seed(2)
-    f, hh, ww, L = 3, 2, 3, 16
-    args = (
-        torch.randn(2, cfg.in_channels, f, hh * ph, ww * pw, generator=g),
-        torch.tensor([999.0, 999.0]),
-        torch.randn(2, L, int(cfg.text_dim), generator=g),
-        torch.randn(2, K * N, D, generator=g),
-    )
-    fd = Dim("f", min=1, max=rmax)
-    hd, wd = Dim("hh", min=1, max=rmax), Dim("ww", min=1, max=rmax)
-    Ld = Dim("L", min=2, max=4096)
     # the image token count is fixed by the image encoder (and, for FLF2V, by pos_embed): static
-    report["export"]["transformer"] = export._export(
-        I2VTransformerWrapper(tr, K), args, out / "transformer.onnx",
-        ["hidden_states", "timestep", "encoder_hidden_states", "encoder_hidden_states_image"], ["velocity"],
-        {"hidden_states": {2: fd, 3: ph * hd, 4: pw * wd}, "timestep": None, "encoder_hidden_states": {1: Ld},
-         "encoder_hidden_states_image": None},
-        external)
+    export.export_transformer(
+        tr, out, external, report, wrapper=I2VTransformerWrapper(tr, K),
+        extra=lambda g: {"encoder_hidden_states_image": (torch.randn(2, K * N, D, generator=g), None)})
 
 
 def verify_i2v(out: Path, comps, report: dict, with_vae: bool = True):
@@ -357,12 +338,7 @@ def export_variant(variant: str | None, out: Path, seed: int = SEED, do_verify: 
     export.export_at_dtype(comps, out, dtype, report, export_lowp, verify_i2v, lowp_check if do_verify else None,
                            do_verify=do_verify, src=src, save=save_i2v_components, load=load_i2v_components,
                            graphs=["transformer", "text_encoder"])
-    (out / "manifest.json").write_text(json.dumps(man(comps), indent=1) + "\n")
-    (out / "export_report.json").write_text(json.dumps(report, indent=1) + "\n")
-    for sec in ("ort_vs_torch_max_abs", "chunked_vae_vs_diffusers_max_abs"):
-        for k, v in report.get(sec, {}).items():
-            print(f"  {k}: {v:.3e}")
-    print("wrote", out)
+    export.write_outputs(out, man(comps), report)
     return report
 
 

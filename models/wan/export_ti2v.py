@@ -203,26 +203,13 @@ def patch_timesteps(mask_fhw: np.ndarray, t: float, ph: int = 2, pw: int = 2) ->
 
 
 def export_transformer22(tr, out: Path, external: bool, report: dict):
-    Dim = torch.export.Dim
-    cfg = tr.config
-    pt, ph, pw = cfg.patch_size
-    assert pt == 1
-    rmax = int(cfg.rope_max_seq_len)
-    g = torch.Generator().manual_seed(2)
-    f, hh, ww, L = 3, 2, 3, 16
-    S = f * hh * ww
-    ts = torch.full((2, S), 999.0)
-    ts[:, : hh * ww] = 0.0  # I2V form: first latent frame at 0
-    args = (torch.randn(2, cfg.in_channels, f, hh * ph, ww * pw, generator=g), ts,
-            torch.randn(2, L, int(cfg.text_dim), generator=g))
-    fd = Dim("f", min=1, max=rmax)
-    hd, wd = Dim("hh", min=1, max=rmax), Dim("ww", min=1, max=rmax)
-    Ld = Dim("L", min=2, max=4096)
-    report["export"]["transformer"] = export._export(
-        TransformerTI2VWrapper(tr), args, out / "transformer.onnx",
-        ["hidden_states", "timestep", "encoder_hidden_states"], ["velocity"],
-        {"hidden_states": {2: fd, 3: ph * hd, 4: pw * wd}, "timestep": {1: Dim.AUTO},
-         "encoder_hidden_states": {1: Ld}}, external)
+    def timestep(f, hh, ww):  # [2, S], the I2V form: first latent frame at 0
+        ts = torch.full((2, f * hh * ww), 999.0)
+        ts[:, : hh * ww] = 0.0
+        return ts
+
+    export.export_transformer(tr, out, external, report, wrapper=TransformerTI2VWrapper(tr), timestep=timestep,
+                              timestep_dims={1: torch.export.Dim.AUTO})
     report["export"]["transformer"]["timestep_dim"] = _rename_dim(out / "transformer.onnx", "timestep", 1, "S")
 
 
@@ -365,13 +352,7 @@ def export_all22(comps, out: Path, *, external: bool, name: str, license_note: s
         export.verify_lowp_from(lambda o, c, r: verify22(o, c, r, full=full_verify, with_vae=False))
         if do_verify else None,
         do_verify=do_verify, src=src, save=save_tiny, load=load_pretrained, graphs=["transformer", "text_encoder"])
-    manifest = build_manifest22(comps, name, license_note, defaults, dtype=dtype)
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    (out / "export_report.json").write_text(json.dumps(report, indent=1) + "\n")
-    for sec in ("ort_vs_torch_max_abs", "chunked_vae_vs_diffusers_max_abs"):
-        for k, v in report.get(sec, {}).items():
-            print(f"  {k}: {v:.3e}")
-    print("wrote", out)
+    export.write_outputs(out, build_manifest22(comps, name, license_note, defaults, dtype=dtype), report)
     return report
 
 

@@ -268,6 +268,44 @@ def case_args(args: dict, note: str, **extra) -> dict:
         "_cleaned_prompt": clean(args["prompt"]), "_cleaned_negative_prompt": clean(args["negative_prompt"])} | extra
 
 
+def run_pipeline(pipe, rec: Recorder, probes: Probes, draw_log=DrawLog, **call):
+    """pipe(**call) with generator seed 0, every draw logged into `rec`, the step tensors into `probes` (whose
+    overrides are removed afterwards). Returns (output, frames [F, H, W, 3] in [0, 1])."""
+    gen = torch.Generator().manual_seed(0)
+    try:
+        with draw_log(rec), torch.no_grad():
+            out = pipe(**call, generator=gen, callback_on_step_end=probes.callback,
+                       callback_on_step_end_tensor_inputs=STEP_TENSORS)
+    finally:
+        probes.remove()
+    return out, np.asarray(out.frames[0])
+
+
+def latent_grid(vae, args: dict) -> tuple[int, int, int]:
+    """(f, h, w) of the latent for the case's num_frames, height, width."""
+    s_ratio, t_ratio = int(vae.config.scale_factor_spatial), int(vae.config.scale_factor_temporal)
+    return (args["num_frames"] - 1) // t_ratio + 1, args["height"] // s_ratio, args["width"] // s_ratio
+
+
+def new_doc(about: str, seed: int, cases: dict) -> dict:
+    return {"about": about, "diffusers_version": __import__("diffusers").__version__,
+            "torch_version": torch.__version__, "seed": seed, "cases": cases}
+
+
+def finish_doc(doc: dict, fx: Path, model_dir: Path, rerun, indent=None):
+    """onnx_vs_torch from the model's export_report.json, onnx_rerun = rerun(case, fx, model_dir) for every case;
+    writes fx/cases.json and prints the re-run."""
+    rep = Path(model_dir) / "export_report.json"
+    if rep.exists():
+        r = json.loads(rep.read_text())
+        doc["onnx_vs_torch"] = r.get("ort_vs_torch_max_abs", {}) | r.get("chunked_vae_vs_diffusers_max_abs", {})
+    doc["onnx_rerun"] = {name: rerun(c, fx, Path(model_dir)) for name, c in doc["cases"].items()}
+    (fx / "cases.json").write_text(json.dumps(doc, indent=1) + "\n")
+    for k, c in doc["cases"].items():
+        print(k, "latent", c["latent_shape"], "draws", [d["shape"] for d in c["draws"]])
+        print("  onnx re-run:", json.dumps(doc["onnx_rerun"][k], indent=indent))
+
+
 def pack(lat: torch.Tensor) -> torch.Tensor:
     """[1,C,f,h,w] -> tokens [f*h*w, C] (token-major, f,h,w order)."""
     return lat[0].permute(1, 2, 3, 0).reshape(-1, lat.shape[1])
@@ -302,18 +340,8 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
     for e, model in enumerate(experts):
         probes.transformer(model, e)
     probes.vae(vae)
-    gen = torch.Generator().manual_seed(0)
-    try:
-        with DrawLog(rec), torch.no_grad():
-            out = pipe(**args, generator=gen, callback_on_step_end=probes.callback,
-                       callback_on_step_end_tensor_inputs=STEP_TENSORS)
-    finally:
-        probes.remove()
-    frames = np.asarray(out.frames[0])  # [F, H, W, 3] in [0, 1]
-
-    s_ratio, t_ratio = int(vae.config.scale_factor_spatial), int(vae.config.scale_factor_temporal)
-    f = (args["num_frames"] - 1) // t_ratio + 1
-    h, w = args["height"] // s_ratio, args["width"] // s_ratio
+    out, frames = run_pipeline(pipe, rec, probes, **args)
+    f, h, w = latent_grid(vae, args)
 
     probes.put_text(rec)
     # UniPC: int64, what the transformer gets (as float in the ONNX graph); flow-match Euler: float32 (sigma*1000)
@@ -523,24 +551,10 @@ def main(argv=None):
     comps = export.tiny_components(args.seed)
 
     cases = {name: run_case(name, comps, fx, extra) for name, extra in CASES.items()}
-    doc = {
-        "about": "Parity fixtures recorded from diffusers %s WanPipeline with the tiny random Wan model in ../. "
-                 "Tensors are raw little-endian C-order files; names and meaning are documented in ../README.md "
-                 "(Fixtures)." % __import__("diffusers").__version__,
-        "diffusers_version": __import__("diffusers").__version__,
-        "torch_version": torch.__version__,
-        "seed": args.seed,
-        "cases": cases,
-    }
-    rep = Path(args.model_dir) / "export_report.json"
-    if rep.exists():
-        r = json.loads(rep.read_text())
-        doc["onnx_vs_torch"] = r.get("ort_vs_torch_max_abs", {}) | r.get("chunked_vae_vs_diffusers_max_abs", {})
-    doc["onnx_rerun"] = {name: onnx_rerun(c, fx, Path(args.model_dir)) for name, c in cases.items()}
-    (fx / "cases.json").write_text(json.dumps(doc, indent=1) + "\n")
-    for k, c in cases.items():
-        print(k, "latent", c["latent_shape"], "draws", [d["shape"] for d in c["draws"]])
-        print("  onnx re-run:", json.dumps(doc["onnx_rerun"][k]))
+    doc = new_doc("Parity fixtures recorded from diffusers %s WanPipeline with the tiny random Wan model in ../. "
+                  "Tensors are raw little-endian C-order files; names and meaning are documented in ../README.md "
+                  "(Fixtures)." % __import__("diffusers").__version__, args.seed, cases)
+    finish_doc(doc, fx, args.model_dir, onnx_rerun)
 
 
 if __name__ == "__main__":

@@ -89,18 +89,8 @@ def run_case(variant: str, name: str, comps, fx: Path) -> dict:
     probes.vae(vae, encoded=lambda dist: dist.mode())
 
     args = dict(COMMON)
-    gen = torch.Generator().manual_seed(0)
-    try:
-        with mf.DrawLogI2V(rec), torch.no_grad():
-            out = pipe(**pil, **args, generator=gen, callback_on_step_end=probes.callback,
-                       callback_on_step_end_tensor_inputs=mf.STEP_TENSORS)
-    finally:
-        probes.remove()
-    frames = np.asarray(out.frames[0])  # [F, H, W, 3] in [0, 1]
-
-    s_ratio, t_ratio = int(vae.config.scale_factor_spatial), int(vae.config.scale_factor_temporal)
-    f = (args["num_frames"] - 1) // t_ratio + 1
-    h, w = args["height"] // s_ratio, args["width"] // s_ratio
+    out, frames = mf.run_pipeline(pipe, rec, probes, mf.DrawLogI2V, **pil, **args)
+    f, h, w = mf.latent_grid(vae, args)
     C = int(vae.config.z_dim)
 
     probes.put_text(rec)
@@ -240,24 +230,11 @@ def make(variant: str, model_dir: Path, seed: int):
     comps = export_i2v.tiny_i2v_components(variant, seed)
     name = variant
     cases = {name: run_case(variant, name, comps, fx)}
-    doc = {
-        "about": "Parity fixtures recorded from diffusers %s WanImageToVideoPipeline with the tiny random Wan %s "
-                 "model in ../. Tensors are raw little-endian C-order files; names, meaning and the condition/mask "
-                 "contract are documented in ../../wan/I2V.md." % (__import__("diffusers").__version__, variant.upper()),
-        "diffusers_version": __import__("diffusers").__version__,
-        "torch_version": torch.__version__,
-        "seed": seed,
-        "cases": cases,
-    }
-    rep = model_dir / "export_report.json"
-    if rep.exists():
-        r = json.loads(rep.read_text())
-        doc["onnx_vs_torch"] = r.get("ort_vs_torch_max_abs", {}) | r.get("chunked_vae_vs_diffusers_max_abs", {})
-    doc["onnx_rerun"] = {n: onnx_rerun(c, fx, model_dir) for n, c in cases.items()}
-    (fx / "cases.json").write_text(json.dumps(doc, indent=1) + "\n")
-    for k, c in cases.items():
-        print(k, "latent", c["latent_shape"], "draws", [d["shape"] for d in c["draws"]])
-        print("  onnx re-run:", json.dumps(doc["onnx_rerun"][k], indent=1))
+    doc = mf.new_doc(
+        "Parity fixtures recorded from diffusers %s WanImageToVideoPipeline with the tiny random Wan %s model in "
+        "../. Tensors are raw little-endian C-order files; names, meaning and the condition/mask contract are "
+        "documented in ../../wan/I2V.md." % (__import__("diffusers").__version__, variant.upper()), seed, cases)
+    mf.finish_doc(doc, fx, model_dir, onnx_rerun, indent=1)
 
 
 def main(argv=None):

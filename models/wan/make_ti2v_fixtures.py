@@ -91,19 +91,9 @@ def run_case(name: str, comps, fx: Path, extra: dict) -> dict:
         image = Image.open(fx / args["image"]).convert("RGB")
         assert image.size == (args["width"], args["height"]), image.size
         call["image"] = image
-    gen = torch.Generator().manual_seed(0)
-    try:
-        with make_fixtures.DrawLogI2V(rec), torch.no_grad():
-            out = pipe(**call, generator=gen, callback_on_step_end=probes.callback,
-                       callback_on_step_end_tensor_inputs=make_fixtures.STEP_TENSORS)
-    finally:
-        probes.remove()
-    frames = np.asarray(out.frames[0])  # [F, H, W, 3] in [0, 1]
-
-    s_ratio, t_ratio = int(vae.config.scale_factor_spatial), int(vae.config.scale_factor_temporal)
+    out, frames = make_fixtures.run_pipeline(pipe, rec, probes, make_fixtures.DrawLogI2V, **call)
     C = int(vae.config.z_dim)
-    f = (args["num_frames"] - 1) // t_ratio + 1
-    h, w = args["height"] // s_ratio, args["width"] // s_ratio
+    f, h, w = make_fixtures.latent_grid(vae, args)
     _, ph, pw = tr.config.patch_size
     S = f * (h // ph) * (w // pw)
 
@@ -247,25 +237,12 @@ def main(argv=None):
         make_image(fx / "i2v_image.png", COMMON["width"], COMMON["height"])
         comps = export_ti2v.tiny_components(args.seed)
         cases = {name: run_case(name, comps, fx, extra) for name, extra in CASES.items()}
-        doc = {
-            "about": "Parity fixtures recorded from diffusers %s WanPipeline / WanImageToVideoPipeline "
-                     "(expand_timesteps=True, Wan 2.2 TI2V 5B form) with the tiny random model in ../. Tensors are "
-                     "raw little-endian C-order files; names and meaning in models/wan/TI2V.md (Fixtures)."
-                     % __import__("diffusers").__version__,
-            "diffusers_version": __import__("diffusers").__version__,
-            "torch_version": torch.__version__,
-            "seed": args.seed,
-            "cases": cases,
-        }
-    rep = Path(args.model_dir) / "export_report.json"
-    if rep.exists():
-        r = json.loads(rep.read_text())
-        doc["onnx_vs_torch"] = r.get("ort_vs_torch_max_abs", {}) | r.get("chunked_vae_vs_diffusers_max_abs", {})
-    doc["onnx_rerun"] = {name: onnx_rerun(c, fx, Path(args.model_dir)) for name, c in doc["cases"].items()}
-    (fx / "cases.json").write_text(json.dumps(doc, indent=1) + "\n")
-    for k, c in doc["cases"].items():
-        print(k, "latent", c["latent_shape"], "draws", [d["shape"] for d in c["draws"]])
-        print("  onnx re-run:", json.dumps(doc["onnx_rerun"][k]))
+        doc = make_fixtures.new_doc(
+            "Parity fixtures recorded from diffusers %s WanPipeline / WanImageToVideoPipeline (expand_timesteps=True, "
+            "Wan 2.2 TI2V 5B form) with the tiny random model in ../. Tensors are raw little-endian C-order files; "
+            "names and meaning in models/wan/TI2V.md (Fixtures)." % __import__("diffusers").__version__,
+            args.seed, cases)
+    make_fixtures.finish_doc(doc, fx, args.model_dir, onnx_rerun)
 
 
 if __name__ == "__main__":

@@ -191,10 +191,11 @@ impl VideoModel {
         let (c, grid, pipeline) = (m.latent.channels, plan.grid, plan.pipeline);
         let s_video = grid.0 * grid.1 * grid.2;
         let mode = m.rope.modes.as_ref().map(|modes| *modes.get(pipeline));
-        if let Some(given) = self.given_frames(&req.mode, req.frames)? {
-            // diffusers draws the latents before encoding the conditioning clip.
+        let given = self.given_frames(&req.mode, req.frames)?;
+        if matches!(req.mode, Mode::TextToVideo) || given.is_some() {
+            // diffusers draws the latents before encoding a channel-concat conditioning clip.
             let eps = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
-            let held = self.hold(&given, req.frames, grid, noise)?;
+            let held = given.map(|given| self.hold(&given, req.frames, grid, noise)).transpose()?;
             return Ok(Prepared {
                 x: pack(&eps, c, grid)?,
                 mask: vec![0.0; s_video],
@@ -202,54 +203,35 @@ impl VideoModel {
                 extras: 0,
                 first_step: 0,
                 frozen: 0,
-                held: Some(held),
+                held,
             });
         }
-        Ok(match &req.mode {
-            Mode::TextToVideo => {
-                let eps = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
-                Prepared {
-                    x: pack(&eps, c, grid)?,
-                    mask: vec![0.0; s_video],
-                    coords: self.coords(mode, grid, 0, req.fps),
-                    extras: 0,
-                    first_step: 0,
-                    frozen: 0,
-                    held: None,
-                }
+        if let Some(image) = self.first_frame_only(&req.mode) {
+            let (z, _) = self.encode_frames(std::slice::from_ref(image), noise)?;
+            let mut lat = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
+            let per_frame = grid.1 * grid.2;
+            for ch in 0..c {
+                let dst = &mut lat[ch * grid.0 * per_frame..(ch * grid.0 + 1) * per_frame];
+                dst.copy_from_slice(&z[ch * per_frame..(ch + 1) * per_frame]);
             }
-            Mode::ImageToVideo(_) | Mode::Conditions(_) if self.first_frame_only(&req.mode).is_some() => {
-                let image = self.first_frame_only(&req.mode).expect("checked in the guard");
-                let (z, _) = self.encode_frames(std::slice::from_ref(image), noise)?;
-                let eps = noise.draw(&[1, c, grid.0, grid.1, grid.2])?;
-                let per_frame = grid.1 * grid.2;
-                let mut lat = eps;
-                for ch in 0..c {
-                    for fi in 0..1 {
-                        let dst = &mut lat[(ch * grid.0 + fi) * per_frame..(ch * grid.0 + fi + 1) * per_frame];
-                        dst.copy_from_slice(&z[ch * per_frame..(ch + 1) * per_frame]);
-                    }
-                }
-                let mut mask = vec![0.0; s_video];
-                mask[..per_frame].fill(1.0);
-                Prepared {
-                    x: pack(&lat, c, grid)?,
-                    mask,
-                    coords: self.coords(mode, grid, 0, req.fps),
-                    extras: 0,
-                    first_step: 0,
-                    // The given first frame's tokens never move.
-                    frozen: per_frame,
-                    held: None,
-                }
-            }
-            Mode::Conditions(conditions) => {
-                let scheduler =
-                    plan.scheduler.euler().ok_or_else(|| self.mismatch("conditioning needs flow-match".into()))?;
-                self.prepare_conditions(conditions, req, grid, mode, scheduler, noise)?
-            }
-            Mode::ImageToVideo(_) => return Err(self.mismatch("image to video without a first frame".into())),
-        })
+            let mut mask = vec![0.0; s_video];
+            mask[..per_frame].fill(1.0);
+            return Ok(Prepared {
+                x: pack(&lat, c, grid)?,
+                mask,
+                coords: self.coords(mode, grid, 0, req.fps),
+                extras: 0,
+                first_step: 0,
+                // The given first frame's tokens never move.
+                frozen: per_frame,
+                held: None,
+            });
+        }
+        let Mode::Conditions(conditions) = &req.mode else {
+            return Err(self.mismatch("image to video without a first frame".into()));
+        };
+        let scheduler = plan.scheduler.euler().ok_or_else(|| self.mismatch("conditioning needs flow-match".into()))?;
+        self.prepare_conditions(conditions, req, grid, mode, scheduler, noise)
     }
 
     /// The first frame the first-frame I2V pipeline starts from: Animate's image, or an Extend's

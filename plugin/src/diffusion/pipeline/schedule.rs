@@ -5,14 +5,12 @@
 use crate::diffusion::manifest::{Pipeline, TimestepSource};
 use crate::diffusion::model::VideoModel;
 use crate::diffusion::scheduler::{
-    linear_quadratic_timesteps, linspace_sigmas, FlowMatchEuler, Schedule, SchedulerConfig, SchedulerError, UniPc,
+    linear_quadratic_timesteps, linspace_sigmas, FlowMatchEuler, Schedule, Scheduler, SchedulerConfig, SchedulerError,
 };
 use crate::engine::EngineError;
 
-pub(in crate::diffusion) enum Steps {
-    Euler(FlowMatchEuler),
-    UniPc(UniPc),
-}
+/// The scheduler's built schedule ([`Scheduler`], which keeps UniPC's steps in order).
+pub(in crate::diffusion) struct Steps(Scheduler);
 
 impl Steps {
     /// `steps` steps for `pipeline` over `s_video` latent tokens (the flow-match shift's `mu`).
@@ -26,7 +24,7 @@ impl Steps {
         match (&model.manifest.scheduler, pipeline) {
             (SchedulerConfig::FlowMatchEuler(config), Pipeline::Condition) => {
                 let timesteps = linear_quadratic_timesteps(steps, 0.025, None).map_err(error)?;
-                Ok(Steps::Euler(config.build(Schedule::Timesteps(timesteps), None).map_err(error)?))
+                Ok(Steps(Scheduler::FlowMatchEuler(config.build(Schedule::Timesteps(timesteps), None).map_err(error)?)))
             }
             (SchedulerConfig::FlowMatchEuler(config), _) => {
                 let mu = config.mu_for_seq_len(s_video).ok();
@@ -34,51 +32,38 @@ impl Steps {
                     TimestepSource::LinspaceSigmas => Schedule::Sigmas(linspace_sigmas(steps)),
                     TimestepSource::Scheduler => Schedule::Steps(steps),
                 };
-                Ok(Steps::Euler(config.build(schedule, mu).map_err(error)?))
+                Ok(Steps(Scheduler::FlowMatchEuler(config.build(schedule, mu).map_err(error)?)))
             }
             // Wan's pipelines call `set_timesteps(steps)` with no shift of their own.
             // UniPC steps whole latents: text to video, and channel-concat I2V (the manifest
             // allows no other I2V method with it).
             (SchedulerConfig::Unipc(config), Pipeline::T2v | Pipeline::I2v) => {
-                Ok(Steps::UniPc(config.build(steps, None).map_err(error)?))
+                Ok(Steps(Scheduler::UniPc(config.build(steps, None).map_err(error)?)))
             }
             _ => Err(model.mismatch(format!("its scheduler does not run the {pipeline:?} pipeline"))),
         }
     }
 
     pub(super) fn len(&self) -> usize {
-        match self {
-            Steps::Euler(s) => s.len(),
-            Steps::UniPc(s) => s.len(),
-        }
+        self.0.len()
     }
 
     /// The timestep the model is given at step `i` (UniPC's are whole numbers, as diffusers casts
     /// them to int64).
     pub(super) fn timestep(&self, i: usize) -> f32 {
-        match self {
-            Steps::Euler(s) => s.timesteps()[i],
-            Steps::UniPc(s) => s.timesteps()[i] as f32,
-        }
+        self.0.model_timestep(i).map_or(f32::NAN, |t| t as f32)
     }
 
     /// Step `i` of the whole latent in place.
     pub(super) fn step(&mut self, i: usize, velocity: &[f32], x: &mut [f32]) -> Result<(), SchedulerError> {
-        match self {
-            Steps::Euler(s) => s.step(i, velocity, x),
-            Steps::UniPc(s) if s.step_index() == i => s.step(velocity, x),
-            Steps::UniPc(s) => Err(SchedulerError::InvalidInput(format!(
-                "UniPC steps in order: step {i} asked, step {} next",
-                s.step_index()
-            ))),
-        }
+        self.0.step(i, velocity, x)
     }
 
     /// The flow-match schedule, for the steps only it takes (per token, partial latents).
     pub(super) fn euler(&self) -> Option<&FlowMatchEuler> {
-        match self {
-            Steps::Euler(s) => Some(s),
-            Steps::UniPc(_) => None,
+        match &self.0 {
+            Scheduler::FlowMatchEuler(s) => Some(s),
+            _ => None,
         }
     }
 }

@@ -61,8 +61,9 @@ impl VideoModel {
                     out.keys().filter(|k| k.starts_with(&chunks.cache_outputs)).map(str::to_string).collect();
                 let mut next = Vec::with_capacity(names.len());
                 for name in names {
-                    let value = out.remove(&name).expect("a listed output");
-                    next.push((format!("{}{}", chunks.cache_inputs, &name[chunks.cache_outputs.len()..]), value));
+                    if let Some(value) = out.remove(&name) {
+                        next.push((format!("{}{}", chunks.cache_inputs, &name[chunks.cache_outputs.len()..]), value));
+                    }
                 }
                 Ok(((shape, values), next))
             })?;

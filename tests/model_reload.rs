@@ -287,8 +287,14 @@ fn new_external_weights_of_an_unchanged_graph_file_are_used() {
     assert!(err.contains("rife_s1_fp32_matte.onnx is missing"), "{err}");
     drop(matte);
 
+    let held = report(&bundle);
+    assert!(count(&held, &["interpolation", "cache_bytes"]) > 0, "{held:#}");
+    assert!(count(&held, &["interpolation", "pair_cache_bytes"]) > 0, "the prepared input pair is kept: {held:#}");
     purge_caches(&bundle);
-    assert_eq!(count(&report(&bundle), &["open_models", "interpolation"]), 0);
+    let purged = report(&bundle);
+    assert_eq!(count(&purged, &["open_models", "interpolation"]), 0);
+    assert_eq!(count(&purged, &["interpolation", "cache_bytes"]), 0, "{purged:#}");
+    assert_eq!(count(&purged, &["interpolation", "pair_cache_bytes"]), 0, "{purged:#}");
     drop(inst);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -18,6 +18,7 @@ pub fn report(model: Option<&Path>) -> Value {
     report["interpolation"] = json!({
         "network_runs": crate::engine::interpolation::network_runs(),
         "cache_bytes": crate::engine::interpolation::cache_bytes(),
+        "pair_cache_bytes": crate::engine::interpolation::pair_cache_bytes(),
     });
     report["clip_cache"] = clip_cache_report();
     report["long"] = json!({ "windows_made": crate::diffusion::windows_made() });

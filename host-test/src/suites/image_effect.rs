@@ -253,13 +253,18 @@ unsafe extern "C" fn clip_get_image(
                 }
             };
             let (depth, comps) = c.mapped_format().unwrap_or((src.depth, src.components));
-            let mut img = img.convert(depth, comps);
+            // Converted or resized only where the clip's format or the render scale asks (a copy of
+            // a 4K float frame otherwise).
+            let mut img = std::borrow::Cow::Borrowed(&*img);
+            if (img.depth, img.components) != (depth, comps) {
+                img = std::borrow::Cow::Owned(img.convert(depth, comps));
+            }
             let (ox, oy) = *e.st.origin.lock();
             let (ox, oy) = (f64::from(ox), f64::from(oy));
             let par = e.st.par();
             let b = scaled_bounds([ox, oy, ox + img.width as f64 * par, oy + img.height as f64], scale, par);
             if (b.width(), b.height()) != (img.width as usize, img.height as usize) {
-                img = img.resize_nearest(b.width() as u32, b.height() as u32);
+                img = std::borrow::Cow::Owned(img.resize_nearest(b.width() as u32, b.height() as u32));
             }
             let mut buf = PixelBuffer::new(b, depth, comps, layout);
             if let Err(err) = buf.fill_from(&img) {

@@ -8,14 +8,17 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use ort::value::{Tensor, TensorElementType};
+use ort::value::{Tensor, TensorElementType, TensorRef};
 use serde::Deserialize;
 
 use super::EngineError;
 use crate::cache::ByteLru;
-use crate::frame_io::{try_filled, try_zeroed, Frame};
+use crate::frame_io::Frame;
 use crate::models::ModelDir;
 use crate::runtime::{self, ModelCache, Provider, ProviderPreference, SharedSession};
+
+mod pair;
+use pair::{content_hash, Planes, Prepared};
 
 /// `manifest.json` of an interpolation model.
 #[derive(Clone, Debug, Deserialize)]
@@ -123,9 +126,15 @@ pub fn cache_bytes() -> usize {
     frame_cache().bytes()
 }
 
-/// Drops cached in-between frames (OFX PurgeCaches).
+/// Drops cached in-between frames and prepared network inputs (OFX PurgeCaches).
 pub fn purge_cache() {
     frame_cache().clear();
+    pair::purge();
+}
+
+/// Bytes held by prepared network input pairs.
+pub fn pair_cache_bytes() -> usize {
+    pair::bytes()
 }
 
 static MODELS: ModelCache<Interpolator> = ModelCache::new();
@@ -272,11 +281,12 @@ impl Interpolator {
         check_pair(a, b, t)?;
         let scale = scale.resolve(a.width, a.height);
         let (session, variant) = self.session(scale)?;
-        let key = (session.id(), content_hash(a), content_hash(b), t.to_bits() ^ scale.to_bits().rotate_left(16));
+        let hashes = (content_hash(a), content_hash(b));
+        let key = (session.id(), hashes.0, hashes.1, t.to_bits() ^ scale.to_bits().rotate_left(16));
         if let Some(hit) = frame_cache().get(&key) {
             return Ok(hit);
         }
-        let frame = Arc::new(self.run(&session, variant, a, b, t)?);
+        let frame = Arc::new(self.run(&session, variant, a, b, hashes, t)?);
         frame_cache().insert(key, frame.clone(), frame.data.len() * 4);
         Ok(frame)
     }
@@ -304,14 +314,16 @@ impl Interpolator {
                 return Err(EngineError::Mismatch { model: self.name.clone(), reason });
             }
         }
-        let key = (session.id(), content_hash(a), content_hash(b), t.to_bits() ^ scale.to_bits().rotate_left(16));
+        let hashes = (content_hash(a), content_hash(b));
+        let key = (session.id(), hashes.0, hashes.1, t.to_bits() ^ scale.to_bits().rotate_left(16));
         if let Some(hit) = frame_cache().get(&key) {
             return Ok(hit);
         }
         let names: Vec<(&str, usize)> =
             std::iter::once((self.manifest.output.as_str(), 3)).chain(MATTE_OUTPUTS).collect();
-        let (pair, x0, x1) = Padded::new(variant, a, b)?;
-        let outs = self.run_graph(&session, pair, x0, x1, t, &names)?;
+        let prepared = pair::prepare(variant, a, b, hashes, false)?;
+        let pair = prepared.padded;
+        let outs = self.run_graph(&session, &prepared, t, &names)?;
         let mut frame =
             Frame::try_new(4, pair.h, pair.w).map_err(|e| EngineError::Input(format!("interpolating: {e}")))?;
         let n = pair.pw * pair.ph;
@@ -330,20 +342,21 @@ impl Interpolator {
     fn run_graph(
         &self,
         session: &SharedSession,
-        pair: Padded,
-        x0: Vec<f32>,
-        x1: Vec<f32>,
+        prepared: &Prepared,
         t: f32,
         names: &[(&str, usize)],
     ) -> Result<Vec<Vec<f32>>, EngineError> {
         NETWORK_RUNS.fetch_add(1, Ordering::Relaxed);
-        let (pw, ph) = (pair.pw, pair.ph);
+        let (pw, ph) = (prepared.padded.pw, prepared.padded.ph);
         let inputs = &self.manifest.inputs;
-        let shape = [1usize, 3, ph, pw];
+        let shape = prepared.padded.shape();
+        let Planes::F32([x0, x1]) = &prepared.planes else {
+            return Err(EngineError::Input("internal: the matte graph takes fp32 input frames".into()));
+        };
         let outs = session.with(|s| {
             let outputs = s.run(ort::inputs![
-                inputs.frame0.as_str() => Tensor::from_array((shape, x0))?,
-                inputs.frame1.as_str() => Tensor::from_array((shape, x1))?,
+                inputs.frame0.as_str() => TensorRef::from_array_view((shape, x0.as_slice()))?,
+                inputs.frame1.as_str() => TensorRef::from_array_view((shape, x1.as_slice()))?,
                 inputs.timestep.as_str() => Tensor::from_array(([1usize, 1, 1, 1], vec![t]))?,
             ])?;
             let mut all = Vec::new();
@@ -372,36 +385,37 @@ impl Interpolator {
         variant: &Variant,
         a: &Frame,
         b: &Frame,
+        hashes: (u64, u64),
         t: f32,
     ) -> Result<Frame, EngineError> {
         NETWORK_RUNS.fetch_add(1, Ordering::Relaxed);
-        let (pair, x0, x1) = Padded::new(variant, a, b)?;
-        let (pw, ph) = (pair.pw, pair.ph);
         let names = &self.manifest.inputs;
-        let shape = [1usize, 3, ph, pw];
         let half = session.with(|s| {
             Ok(s.inputs().iter().find(|i| i.name() == names.frame0).and_then(|i| i.dtype().tensor_type())
                 == Some(TensorElementType::Float16))
         })?;
-        let (h0, h1) = if half { (to_f16(&x0)?, to_f16(&x1)?) } else { (Vec::new(), Vec::new()) };
+        let prepared = pair::prepare(variant, a, b, hashes, half)?;
+        let pair = prepared.padded;
+        let (pw, ph) = (pair.pw, pair.ph);
+        let shape = pair.shape();
         // Cropped straight out of the session's output (a 4K output is 100 MB: no copy of it).
         let mut frame =
             Frame::try_new(3, pair.h, pair.w).map_err(|e| EngineError::Input(format!("interpolating: {e}")))?;
         let expected = [1, 3, ph as i64, pw as i64];
         let n = ph * pw;
         let mismatch = session.with(|s| {
-            let outputs = if half {
-                s.run(ort::inputs![
-                    names.frame0.as_str() => Tensor::from_array((shape, h0))?,
-                    names.frame1.as_str() => Tensor::from_array((shape, h1))?,
+            // The prepared inputs are lent to the run, not copied (they stay cached for the pair).
+            let outputs = match &prepared.planes {
+                Planes::F16([x0, x1]) => s.run(ort::inputs![
+                    names.frame0.as_str() => TensorRef::from_array_view((shape, x0.as_slice()))?,
+                    names.frame1.as_str() => TensorRef::from_array_view((shape, x1.as_slice()))?,
                     names.timestep.as_str() => Tensor::from_array(([1usize, 1, 1, 1], vec![half::f16::from_f32(t)]))?,
-                ])?
-            } else {
-                s.run(ort::inputs![
-                    names.frame0.as_str() => Tensor::from_array((shape, x0))?,
-                    names.frame1.as_str() => Tensor::from_array((shape, x1))?,
+                ])?,
+                Planes::F32([x0, x1]) => s.run(ort::inputs![
+                    names.frame0.as_str() => TensorRef::from_array_view((shape, x0.as_slice()))?,
+                    names.frame1.as_str() => TensorRef::from_array_view((shape, x1.as_slice()))?,
                     names.timestep.as_str() => Tensor::from_array(([1usize, 1, 1, 1], vec![t]))?,
-                ])?
+                ])?,
             };
             let value = &outputs[self.manifest.output.as_str()];
             let widened: Vec<f32>;
@@ -428,40 +442,6 @@ impl Interpolator {
             });
         }
         Ok(frame)
-    }
-}
-
-/// How a pair of frames is padded for a variant: frame size, padded size, and the gain that brings
-/// values above 1 (scene-linear float) into the network's 0..1 range.
-#[derive(Clone, Copy)]
-struct Padded {
-    w: usize,
-    h: usize,
-    pw: usize,
-    ph: usize,
-    gain: f32,
-}
-
-impl Padded {
-    /// The padding for `a` and `b` (checked pair) and their padded RGB planes, scaled by the gain.
-    fn new(variant: &Variant, a: &Frame, b: &Frame) -> Result<(Padded, Vec<f32>, Vec<f32>), EngineError> {
-        let (w, h) = (a.width, a.height);
-        let m = variant.pad_multiple;
-        let (pw, ph) = (w.div_ceil(m) * m, h.div_ceil(m) * m);
-        let peak = rgb_peak(a).max(rgb_peak(b));
-        let gain = if peak > 1.0 { 1.0 / peak } else { 1.0 };
-        Ok((Padded { w, h, pw, ph, gain }, padded_rgb(a, pw, ph, gain)?, padded_rgb(b, pw, ph, gain)?))
-    }
-
-    /// Crops a padded plane (ph × pw) into `dst` (h × w), undoing the gain where asked (colour).
-    fn crop(&self, plane: &[f32], dst: &mut [f32], ungain: bool) {
-        let (w, pw) = (self.w, self.pw);
-        for y in 0..self.h {
-            dst[y * w..(y + 1) * w].copy_from_slice(&plane[y * pw..y * pw + w]);
-        }
-        if ungain && self.gain != 1.0 {
-            dst.iter_mut().for_each(|v| *v /= self.gain);
-        }
     }
 }
 
@@ -545,45 +525,6 @@ pub fn matte(
         .collect()
 }
 
-/// Identifies frame content for the cache (xxh3 of the raw sample bits and the shape).
-fn content_hash(f: &Frame) -> u64 {
-    // SAFETY: any initialised f32 slice is a valid byte slice of four times its length.
-    let bytes = unsafe { std::slice::from_raw_parts(f.data.as_ptr().cast::<u8>(), f.data.len() * 4) };
-    xxhash_rust::xxh3::xxh3_64_with_seed(
-        bytes,
-        ((f.channels as u64) << 48) ^ ((f.height as u64) << 24) ^ f.width as u64,
-    )
-}
-
-fn rgb_peak(f: &Frame) -> f32 {
-    (0..3).flat_map(|c| f.plane(c).iter().copied()).filter(|v| v.is_finite()).fold(0.0, f32::max)
-}
-
-/// RGB planes of `f` in a zero-padded `pw`×`ph` canvas (padding right and bottom, as RIFE's
-/// reference inference does), multiplied by `gain`.
-fn padded_rgb(f: &Frame, pw: usize, ph: usize, gain: f32) -> Result<Vec<f32>, EngineError> {
-    let n = pw.checked_mul(ph).and_then(|n| n.checked_mul(3)).unwrap_or(usize::MAX);
-    let mut out = try_zeroed(n, &format!("the network's {pw}x{ph} input frames"))?;
-    for c in 0..3 {
-        let src = f.plane(c);
-        for y in 0..f.height {
-            let row = &src[y * f.width..(y + 1) * f.width];
-            let dst = &mut out[c * pw * ph + y * pw..c * pw * ph + y * pw + f.width];
-            for (d, s) in dst.iter_mut().zip(row) {
-                *d = if s.is_finite() { s * gain } else { 0.0 };
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The network's half-precision input.
-fn to_f16(v: &[f32]) -> Result<Vec<half::f16>, EngineError> {
-    let mut out = try_filled(v.len(), half::f16::ZERO, "the network's half-precision input frames")?;
-    out.iter_mut().zip(v).for_each(|(o, &x)| *o = half::f16::from_f32(x));
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,13 +560,5 @@ mod tests {
             let err = check_with(edit).unwrap_err();
             assert!(err.contains(wanted), "{wanted}: {err}");
         }
-    }
-
-    #[test]
-    fn padding_buffers_of_impossible_sizes_are_errors_not_aborts() {
-        let frame = Frame::new(3, 2, 2);
-        let err = padded_rgb(&frame, 1 << 31, 1 << 31, 1.0).unwrap_err().to_string();
-        assert!(err.contains("not enough memory for the network's 2147483648x2147483648 input frames"), "{err}");
-        assert_eq!(padded_rgb(&frame, 4, 4, 1.0).unwrap().len(), 48);
     }
 }

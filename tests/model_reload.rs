@@ -298,3 +298,27 @@ fn new_external_weights_of_an_unchanged_graph_file_are_used() {
     drop(inst);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn purge_caches_frees_the_frame_memory_kept_for_the_next_frame() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let bundle = load_bundle();
+    let inst = bundle.create_instance(INTERPOLATE, Context::Filter).unwrap();
+    // 640x384 RGBA float: frames of 3.9 MB, large enough to be kept for reuse.
+    let source: std::collections::BTreeMap<i64, HostImage> = ["bikes_063_0", "bikes_063_1"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (i as i64, rife_fixture(n).resize_nearest(640, 384).convert(Depth::F32, Components::Rgba)))
+        .collect();
+    inst.set_source("Source", ClipSource::Frames(source)).unwrap();
+    inst.set_param("speed", ParamValue::Double(0.5)).unwrap();
+    let out = inst.render(&RenderRequest { frames: vec![1], ..Default::default() }).unwrap();
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    let held = report(&bundle);
+    assert!(count(&held, &["frame_pool_bytes"]) > 0, "dropped frames' memory is kept for reuse: {held:#}");
+    purge_caches(&bundle);
+    let purged = report(&bundle);
+    assert_eq!(count(&purged, &["frame_pool_bytes"]), 0, "and freed on PurgeCaches: {purged:#}");
+    assert_eq!(count(&purged, &["interpolation", "pair_cache_bytes"]), 0, "{purged:#}");
+    drop(inst);
+}

@@ -20,6 +20,7 @@ pub fn report(model: Option<&Path>) -> Value {
         "cache_bytes": crate::engine::interpolation::cache_bytes(),
         "pair_cache_bytes": crate::engine::interpolation::pair_cache_bytes(),
     });
+    report["frame_pool_bytes"] = json!(crate::frame_io::pool::global().bytes());
     report["clip_cache"] = clip_cache_report();
     report["long"] = json!({ "windows_made": crate::diffusion::windows_made() });
     // What made the shot served last: the `kinema` CLI's C2PA claim for the frames it writes.

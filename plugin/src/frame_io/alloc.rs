@@ -42,7 +42,10 @@ impl Frame {
     pub fn try_new(channels: usize, height: usize, width: usize) -> Result<Frame, FrameIoError> {
         let fail = || FrameIoError::OutOfMemory { channels, height, width };
         let n = channels.checked_mul(height).and_then(|n| n.checked_mul(width)).ok_or_else(fail)?;
-        let data = try_zeroed(n, "a frame").map_err(|_| fail())?;
+        let data = match super::pool::global().take_zeroed(n) {
+            Some(kept) => kept,
+            None => try_zeroed(n, "a frame").map_err(|_| fail())?,
+        };
         Ok(Frame { channels, height, width, data })
     }
 }

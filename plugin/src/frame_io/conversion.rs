@@ -19,7 +19,8 @@ fn check_channels(channels: usize) -> Result<()> {
 /// Reads `window` of `src` into a new top-down frame with `channels` (3 or 4) channels.
 pub fn read_frame(src: &ImageView, window: Rect, channels: usize) -> Result<Frame> {
     check_channels(channels)?;
-    let mut frame = Frame { channels, ..Frame::default() };
+    let mut frame = Frame::default();
+    frame.channels = channels;
     read_frame_into(src, window, &mut frame)?;
     Ok(frame)
 }
@@ -39,7 +40,13 @@ fn read_frame_into_threads(src: &ImageView, window: Rect, frame: &mut Frame, thr
         .checked_mul(w)
         .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<f32>())
         .ok_or(too_large.clone())?;
-    // A failed allocation is an error for the host to report, not an abort inside the host.
+    // Memory a dropped frame left (see `pool`), else a fresh allocation; a failed one is an error
+    // for the host to report, not an abort inside the host.
+    if frame.data.capacity() < n {
+        if let Some(kept) = super::pool::global().take_zeroed(n) {
+            super::pool::global().give(std::mem::replace(&mut frame.data, kept));
+        }
+    }
     if let Some(more) = n.checked_sub(frame.data.len()) {
         frame.data.try_reserve_exact(more).map_err(|_| too_large)?;
     }

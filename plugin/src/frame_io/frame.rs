@@ -11,6 +11,13 @@ pub struct Frame {
     pub data: Vec<f32>,
 }
 
+/// A large frame's memory goes back to [`super::pool`] for the next frame of its size.
+impl Drop for Frame {
+    fn drop(&mut self) {
+        super::pool::global().give(std::mem::take(&mut self.data));
+    }
+}
+
 impl Frame {
     /// A zeroed frame.
     ///

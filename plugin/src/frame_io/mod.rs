@@ -33,13 +33,15 @@
 //! # Parts
 //! `geometry` (depth, components, rectangles), `views` (checked host buffers and their row
 //! bands), `frame` (the tensor), `conversion` (read, write, copy), `kernels` (the per-format row
-//! loops), `threading` (row bands over threads), `resize` and `alloc`.
+//! loops), `threading` (row bands over threads), `resize`, `alloc` and `pool` (frame memory kept for the
+//! next frame).
 
 mod alloc;
 mod conversion;
 mod frame;
 mod geometry;
 mod kernels;
+pub mod pool;
 mod resize;
 mod threading;
 mod views;

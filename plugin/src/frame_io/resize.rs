@@ -229,7 +229,7 @@ mod tests {
             let f = Frame::from_vec(3, h, w, vec![v; 3 * w * h]).unwrap();
             let r = resize_bilinear(&f, ow, oh);
             prop_assert_eq!(r.shape(), [1, 3, oh, ow]);
-            for x in r.data {
+            for &x in &r.data {
                 prop_assert!((x - v).abs() <= 1e-6 * v.abs().max(1.0));
             }
         }

@@ -180,6 +180,7 @@ pub fn purge_caches() {
     crate::engine::interpolation::purge_cache();
     crate::engine::generation::purge_cache();
     crate::clip_cache::clip_cache().purge_memory();
+    crate::frame_io::pool::global().purge();
 }
 
 /// A frame time as people write it: whole frames without a fraction.

@@ -218,7 +218,7 @@ impl Case {
 
     fn read(&self, src: &Buf) -> Frame {
         let view = if self.raw { src.raw_view() } else { src.view() };
-        let mut frame = Frame { channels: self.channels, ..Frame::default() };
+        let mut frame = Frame::from_vec(self.channels, 0, 0, Vec::new()).unwrap();
         read_frame_into_threads(&view, self.window, &mut frame, self.threads).unwrap();
         frame
     }
@@ -433,7 +433,7 @@ fn threaded_and_serial_conversions_agree_on_a_large_image() {
     let mut src = Buf::new(bounds, PixelDepth::F32, Components::Rgba, shape);
     src.fill(99);
     let window = Rect::new(0, 0, 600, 401);
-    let mut serial = Frame { channels: 4, ..Frame::default() };
+    let mut serial = Frame::from_vec(4, 0, 0, Vec::new()).unwrap();
     read_frame_into_threads(&src.view(), window, &mut serial, 1).unwrap();
     let parallel = read_frame(&src.view(), window, 4).unwrap();
     assert!(serial.data.iter().zip(&parallel.data).all(|(a, b)| a.to_bits() == b.to_bits()));

@@ -37,8 +37,50 @@ unsafe impl Sync for PixelBuffer {}
 impl Drop for PixelBuffer {
     fn drop(&mut self) {
         // SAFETY: ptr/len come from Box::into_raw of a boxed slice of exactly len bytes.
-        unsafe { drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr, self.len))) }
+        let data = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr, self.len)) };
+        keep(data);
     }
+}
+
+/// Allocations of released images, kept for the next image of the same size as a real host's
+/// image cache would (a fresh 4K float buffer costs more in page faults than the render's copies):
+/// at most [`KEPT_BYTES`], the newest kept.
+static KEPT: parking_lot::Mutex<Vec<Box<[u8]>>> = parking_lot::Mutex::new(Vec::new());
+const KEPT_BYTES: usize = 1 << 30;
+/// Smaller buffers are cheap to get fresh.
+const KEPT_MIN: usize = 1 << 20;
+
+fn keep(data: Box<[u8]>) {
+    if data.len() < KEPT_MIN {
+        return;
+    }
+    let mut kept = KEPT.lock();
+    kept.push(data);
+    while kept.iter().map(|b| b.len()).sum::<usize>() > KEPT_BYTES {
+        kept.remove(0);
+    }
+}
+
+/// A kept allocation of exactly `len` bytes, or a fresh one; filled with the canary.
+fn canary_buffer(len: usize) -> Box<[u8]> {
+    let kept = if len >= KEPT_MIN {
+        let mut kept = KEPT.lock();
+        kept.iter().rposition(|b| b.len() == len).map(|i| kept.remove(i))
+    } else {
+        None
+    };
+    let mut data = kept.unwrap_or_else(|| vec![0u8; len].into_boxed_slice());
+    // The pattern doubled by block copies: a byte-by-byte fill of a 4K float buffer took a large
+    // share of each clipGetImage.
+    let first = CANARY.len().min(len);
+    data[..first].copy_from_slice(&CANARY[..first]);
+    let mut filled = first;
+    while filled < len {
+        let n = filled.min(len - filled);
+        data.copy_within(..n, filled);
+        filled += n;
+    }
+    data
 }
 
 /// What a canary check found.
@@ -65,11 +107,7 @@ impl PixelBuffer {
     pub fn new(bounds: Rect, depth: Depth, components: Components, layout: RowLayout) -> PixelBuffer {
         let stride = bounds.width() * depth.bytes() * components.count() + layout.padding_bytes;
         let len = GUARD_BYTES * 2 + stride * bounds.height();
-        // The pattern repeated by doubling copies: a byte-by-byte fill of a 4K float buffer took a
-        // large share of each clipGetImage.
-        let mut data = CANARY.repeat(len.div_ceil(CANARY.len()));
-        data.truncate(len);
-        let data = data.into_boxed_slice();
+        let data = canary_buffer(len);
         let ptr = Box::into_raw(data) as *mut u8;
         PixelBuffer { ptr, len, bounds, depth, components, stride, negative: layout.negative_row_bytes }
     }
@@ -273,5 +311,16 @@ mod tests {
             let outside = (20..26).flat_map(|y| (10..16).map(move |x| (x, y))).filter(|&(x, y)| !window.contains(x, y));
             assert_eq!(buf.check_canary(window).pixels_outside_window, outside.count(), "{window:?}");
         }
+    }
+    #[test]
+    fn a_reused_allocation_is_all_canary_again() {
+        // 1024x512 RGBA f32 (8 MiB): large enough to be kept when released.
+        let bounds = Rect::new(0, 0, 1024, 512);
+        let mut first = PixelBuffer::new(bounds, Depth::F32, Components::Rgba, RowLayout::default());
+        first.fill_from(&gradient(1024, 512, Depth::F32, Components::Rgba)).unwrap();
+        drop(first);
+        let again = PixelBuffer::new(bounds, Depth::F32, Components::Rgba, RowLayout::default());
+        let rep = again.check_canary(Rect::new(0, 0, 0, 0));
+        assert!(rep.is_clean() && rep.pixels_outside_window == 0, "{rep:?}");
     }
 }

@@ -157,7 +157,7 @@ fn kinema_generate_animates_stills_with_the_wan_image_models() {
         assert!(done.status.success(), "{model}: {}", String::from_utf8_lossy(&done.stderr));
         (0..10).map_while(|i| HostImage::load(&dir.join(format!("{out}/{i:04}.png"))).ok()).collect::<Vec<_>>()
     };
-    let load = |p: &std::path::Path| HostImage::load(p).unwrap().data;
+    let load = |p: &std::path::Path| std::mem::take(&mut HostImage::load(p).unwrap().data);
     let i2v = run("wan-i2v", false, "i2v");
     assert_eq!(i2v.len(), 9);
     assert!(i2v[0].data == load(&first), "the still is the shot's first frame");

@@ -15,11 +15,12 @@ fn canary_at(offset: usize) -> u8 {
 }
 
 /// A plugin-visible image buffer: bottom-up rows at a given stride, surrounded by guard bytes.
-/// The plugin writes through raw pointers, so the allocation is owned as a raw pointer and only read back
+/// The plugin writes through raw pointers, so the allocation is owned as raw parts and only read back
 /// through it after the plugin has returned.
 pub struct PixelBuffer {
     ptr: *mut u8,
     len: usize,
+    cap: usize,
     pub bounds: Rect,
     pub depth: Depth,
     pub components: Components,
@@ -36,49 +37,21 @@ unsafe impl Sync for PixelBuffer {}
 
 impl Drop for PixelBuffer {
     fn drop(&mut self) {
-        // SAFETY: ptr/len come from Box::into_raw of a boxed slice of exactly len bytes.
-        let data = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr, self.len)) };
-        keep(data);
+        // SAFETY: ptr/len/cap are those of the Vec taken apart in `new`, not freed since.
+        let data = unsafe { Vec::from_raw_parts(self.ptr, self.len, self.cap) };
+        super::kept::keep(data);
     }
 }
 
-/// Allocations of released images, kept for the next image of the same size as a real host's
-/// image cache would (a fresh 4K float buffer costs more in page faults than the render's copies):
-/// at most [`KEPT_BYTES`], the newest kept.
-static KEPT: parking_lot::Mutex<Vec<Box<[u8]>>> = parking_lot::Mutex::new(Vec::new());
-const KEPT_BYTES: usize = 1 << 30;
-/// Smaller buffers are cheap to get fresh.
-const KEPT_MIN: usize = 1 << 20;
-
-fn keep(data: Box<[u8]>) {
-    if data.len() < KEPT_MIN {
-        return;
-    }
-    let mut kept = KEPT.lock();
-    kept.push(data);
-    while kept.iter().map(|b| b.len()).sum::<usize>() > KEPT_BYTES {
-        kept.remove(0);
-    }
-}
-
-/// A kept allocation of exactly `len` bytes, or a fresh one; filled with the canary.
-fn canary_buffer(len: usize) -> Box<[u8]> {
-    let kept = if len >= KEPT_MIN {
-        let mut kept = KEPT.lock();
-        kept.iter().rposition(|b| b.len() == len).map(|i| kept.remove(i))
-    } else {
-        None
-    };
-    let mut data = kept.unwrap_or_else(|| vec![0u8; len].into_boxed_slice());
+/// `len` bytes of the canary pattern, in a kept allocation when one fits (see `kept`).
+fn canary_buffer(len: usize) -> Vec<u8> {
+    let mut data = super::kept::with_capacity(len);
     // The pattern doubled by block copies: a byte-by-byte fill of a 4K float buffer took a large
     // share of each clipGetImage.
-    let first = CANARY.len().min(len);
-    data[..first].copy_from_slice(&CANARY[..first]);
-    let mut filled = first;
-    while filled < len {
-        let n = filled.min(len - filled);
-        data.copy_within(..n, filled);
-        filled += n;
+    data.extend_from_slice(&CANARY[..CANARY.len().min(len)]);
+    while data.len() < len {
+        let n = data.len().min(len - data.len());
+        data.extend_from_within(..n);
     }
     data
 }
@@ -107,9 +80,9 @@ impl PixelBuffer {
     pub fn new(bounds: Rect, depth: Depth, components: Components, layout: RowLayout) -> PixelBuffer {
         let stride = bounds.width() * depth.bytes() * components.count() + layout.padding_bytes;
         let len = GUARD_BYTES * 2 + stride * bounds.height();
-        let data = canary_buffer(len);
-        let ptr = Box::into_raw(data) as *mut u8;
-        PixelBuffer { ptr, len, bounds, depth, components, stride, negative: layout.negative_row_bytes }
+        let mut data = std::mem::ManuallyDrop::new(canary_buffer(len));
+        let (ptr, cap) = (data.as_mut_ptr(), data.capacity());
+        PixelBuffer { ptr, len, cap, bounds, depth, components, stride, negative: layout.negative_row_bytes }
     }
 
     pub fn bytes_per_pixel(&self) -> usize {

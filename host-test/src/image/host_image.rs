@@ -21,11 +21,18 @@ fn f32_to_u16(v: f32) -> u16 {
     (v.clamp(0.0, 1.0) * 65535.0).round() as u16
 }
 
+/// A large image's memory is kept for the next image of its size (see `kept`).
+impl Drop for HostImage {
+    fn drop(&mut self) {
+        super::kept::keep(std::mem::take(&mut self.data));
+    }
+}
+
 impl HostImage {
     /// A zero-filled image.
     pub fn new(width: u32, height: u32, depth: Depth, components: Components) -> HostImage {
         let len = width as usize * height as usize * components.count() * depth.bytes();
-        HostImage { width, height, depth, components, data: vec![0; len] }
+        HostImage { width, height, depth, components, data: super::kept::zeroed(len) }
     }
 
     /// Builds an f32 image from top-down samples.

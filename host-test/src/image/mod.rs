@@ -10,6 +10,7 @@ use ofx_abi::*;
 mod buffer;
 mod file;
 mod host_image;
+mod kept;
 
 pub use buffer::{CanaryReport, PixelBuffer};
 pub use file::OUTPUT_FORMATS;

@@ -30,8 +30,8 @@ struct Kept {
 pub fn global() -> &'static FramePool {
     static POOL: OnceLock<FramePool> = OnceLock::new();
     POOL.get_or_init(|| {
-        let mib = crate::settings::env_mib("KINEMA_FRAME_POOL_MB", 768);
-        FramePool::new(usize::try_from(mib).unwrap_or(usize::MAX).saturating_mul(1 << 20))
+        let bytes = crate::settings::env_mib("KINEMA_FRAME_POOL_MB", 768);
+        FramePool::new(usize::try_from(bytes).unwrap_or(usize::MAX))
     })
 }
 
@@ -102,6 +102,11 @@ impl FramePool {
         drop(free);
     }
 
+    /// The most bytes kept.
+    pub fn budget(&self) -> usize {
+        self.inner.lock().budget
+    }
+
     /// Bytes kept for later frames.
     pub fn bytes(&self) -> usize {
         self.inner.lock().bytes
@@ -166,5 +171,14 @@ mod tests {
         let g = Frame::try_new(4, 600, 600).unwrap();
         assert!(g.data.iter().all(|&v| v == 0.0));
         assert_eq!(g.data.len(), 4 * 600 * 600);
+    }
+
+    #[test]
+    fn the_process_pool_keeps_at_most_its_stated_budget() {
+        // KINEMA_FRAME_POOL_MB is a number of MiB (once read as bytes times MiB, the budget was
+        // 768 TiB: unbounded).
+        if std::env::var_os("KINEMA_FRAME_POOL_MB").is_none() {
+            assert_eq!(global().budget(), 768 * MIB);
+        }
     }
 }

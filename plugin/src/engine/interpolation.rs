@@ -105,6 +105,7 @@ pub struct Interpolator {
 /// Cache of in-between frames: 512 MiB unless `KINEMA_FRAME_CACHE_MB` says otherwise.
 /// Keyed by the session that made a frame (a new version of the graph is a new session), the
 /// two frames' contents and the timestep and scale.
+/// Frames count by the memory they hold (a reused buffer may be larger than its frame).
 fn frame_cache() -> &'static ByteLru<(u64, u64, u64, u32), Frame> {
     static CACHE: OnceLock<ByteLru<(u64, u64, u64, u32), Frame>> = OnceLock::new();
     CACHE.get_or_init(|| {
@@ -287,7 +288,7 @@ impl Interpolator {
             return Ok(hit);
         }
         let frame = Arc::new(self.run(&session, variant, a, b, hashes, t)?);
-        frame_cache().insert(key, frame.clone(), frame.data.len() * 4);
+        frame_cache().insert(key, frame.clone(), frame.data.capacity() * 4);
         Ok(frame)
     }
 
@@ -333,7 +334,7 @@ impl Interpolator {
         let full = matte(&outs[1], &outs[2], &outs[3], &outs[4], pair.pw, pair.ph, t);
         pair.crop(&full, frame.plane_mut(3), false);
         let frame = Arc::new(frame);
-        frame_cache().insert(key, frame.clone(), frame.data.len() * 4);
+        frame_cache().insert(key, frame.clone(), frame.data.capacity() * 4);
         Ok(frame)
     }
 

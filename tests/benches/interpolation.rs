@@ -1,12 +1,15 @@
 //! Interpolation speed, side by side in one run, at 1080p and 4K (CPU unless the bundle
 //! carries the GPU runtime; 4K runs the half-scale graph, as the plugin's Auto flow scale does):
-//! - raw: the bundled ONNX Runtime session on prepared, padded tensors (no plugin code);
+//! - raw: the bundled ONNX Runtime session on the same pictures, prepared and padded once (no
+//!   plugin code);
 //! - plugin: the full path, host images → Kinema Interpolate (through the release bundle and
 //!   kinema-host) → host images, each frame a new in-between (no cache hits);
 //! - pytorch: the original network (models/rife/bench_torch.py), when torch is importable.
 //!
 //! Raw and plugin runs alternate frame by frame and each side's median frame time counts, so a
-//! busy machine slows both alike.
+//! busy machine slows both alike. The plugin is measured once its in-between cache is full (the
+//! steady state of a long render); "filling fps" is its rate while that cache still takes fresh
+//! memory for every new frame (the first ~20 frames at 1080p, ~6 at 4K, of a session).
 //!
 //! Then the flip ensemble (test-time augmentation): on the real-footage fixtures
 //! (models/rife/fixtures), the in-between at t = 0.5 alone, and averaged with the in-between of
@@ -24,7 +27,7 @@ use std::time::Instant;
 use kinema::runtime::{session, ProviderPreference};
 use kinema_bundle::{Flavour, Options, Profile};
 use kinema_host::{ClipSource, Components, Context, Depth, Host, HostImage, ParamValue, RenderRequest};
-use ort::value::Tensor;
+use ort::value::{Tensor, TensorRef};
 
 const SIZES: [(u32, u32); 2] = [(1920, 1080), (3840, 2160)];
 
@@ -47,25 +50,26 @@ fn main() -> anyhow::Result<()> {
         "interpolation benchmark: {frames} in-between frames per size, RIFE fp32 (scale 1.0 at 1080p, 0.5 at 4K); raw and plugin alternate, median frame time"
     );
     println!(
-        "{:>10} {:>12} {:>12} {:>12} {:>12} {:>14}",
-        "size", "raw fps", "plugin fps", "pytorch fps", "plugin/raw", "plugin/pytorch"
+        "{:>10} {:>12} {:>12} {:>12} {:>12} {:>14} {:>14}",
+        "size", "raw fps", "plugin fps", "pytorch fps", "plugin/raw", "plugin/pytorch", "filling fps"
     );
     let host = Host::new();
     let bundle = host.load_bundle(&bundle_path)?;
     for (w, h) in SIZES {
         // The graph the plugin's Auto flow scale picks: full scale up to 1440p, half scale above.
         let (graph, pad) = if w * h > 2560 * 1440 { ("rife_s05_fp32.onnx", 128) } else { ("rife_s1_fp32.onnx", 64) };
-        let (raw, plugin) = side_by_side(&model_dir.join(graph), pad, &bundle, &a, &b, w, h, frames)?;
+        let (raw, plugin, filling) = side_by_side(&model_dir.join(graph), pad, &bundle, &a, &b, w, h, frames)?;
         let torch = pytorch_fps(w, h, frames);
         let ratio = |x: Option<f64>| x.map_or("-".to_string(), |t| format!("{:.2}", plugin / t));
         println!(
-            "{:>10} {:>12.3} {:>12.3} {:>12} {:>12.2} {:>14}",
+            "{:>10} {:>12.3} {:>12.3} {:>12} {:>12.2} {:>14} {:>14.3}",
             format!("{w}x{h}"),
             raw,
             plugin,
             torch.map_or("-".to_string(), |t| format!("{t:.3}")),
             plugin / raw,
-            ratio(torch)
+            ratio(torch),
+            filling
         );
     }
     flip_ensemble(&model_dir)?;
@@ -78,6 +82,21 @@ fn planar(img: &HostImage) -> Vec<f32> {
     let s = rgb.samples_f32();
     let n = (img.width * img.height) as usize;
     (0..3).flat_map(|c| (0..n).map(move |i| (c, i))).map(|(c, i)| s[i * 3 + c]).collect()
+}
+
+/// Planar RGB (1×3×ph×pw) of an image, zero-padded right and below as the plugin pads it.
+fn padded_planar(img: &HostImage, pw: usize, ph: usize) -> Vec<f32> {
+    let rgb = img.convert(Depth::F32, Components::Rgb);
+    let (s, w, h) = (rgb.samples_f32(), img.width as usize, img.height as usize);
+    let mut out = vec![0.0; 3 * pw * ph];
+    for c in 0..3 {
+        for y in 0..h {
+            for x in 0..w {
+                out[c * pw * ph + y * pw + x] = s[(y * w + x) * 3 + c];
+            }
+        }
+    }
+    out
 }
 
 /// Flips planar frames (1×3×H×W) horizontally and/or vertically.
@@ -162,7 +181,7 @@ fn flip_ensemble(model_dir: &Path) -> anyhow::Result<()> {
 /// Frames per second of the bare session and of the plugin path, measured alternately (one raw
 /// run, one plugin frame, and so on) so that load on the machine falls on both sides alike; each
 /// side's median time is reported.
-/// - raw: padded inputs prepared once, runs at distinct timesteps;
+/// - raw: the same two pictures, padded once and lent to each run (no copy), at distinct timesteps;
 /// - plugin: host images in, a distinct in-between out each frame (no cache hits).
 #[allow(clippy::too_many_arguments)]
 fn side_by_side(
@@ -174,18 +193,18 @@ fn side_by_side(
     w: u32,
     h: u32,
     frames: usize,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<(f64, f64, f64)> {
     let shared = session(graph, ProviderPreference::from_env())?;
     let (pw, ph) = ((w as usize).div_ceil(pad) * pad, (h as usize).div_ceil(pad) * pad);
-    let x0: Vec<f32> = (0..3 * pw * ph).map(|i| (i % 251) as f32 / 250.0).collect();
-    let x1: Vec<f32> = (0..3 * pw * ph).map(|i| ((i + 7) % 251) as f32 / 250.0).collect();
+    // The same pictures the plugin gets (the network's time depends on the motion it finds).
+    let (x0, x1) = (padded_planar(&a.resize_nearest(w, h), pw, ph), padded_planar(&b.resize_nearest(w, h), pw, ph));
     let shape = [1usize, 3, ph, pw];
     let raw = |t: f32| -> anyhow::Result<f64> {
         let started = Instant::now();
         shared.with(|s| {
             let out = s.run(ort::inputs![
-                "frame0" => Tensor::from_array((shape, x0.clone()))?,
-                "frame1" => Tensor::from_array((shape, x1.clone()))?,
+                "frame0" => TensorRef::from_array_view((shape, x0.as_slice()))?,
+                "frame1" => TensorRef::from_array_view((shape, x1.as_slice()))?,
                 "timestep" => Tensor::from_array(([1usize, 1, 1, 1], vec![t]))?,
             ])?;
             Ok(out["frame"].try_extract_tensor::<f32>()?.1.len())
@@ -209,16 +228,37 @@ fn side_by_side(
         anyhow::ensure!(out.failures().is_empty(), "plugin render failed: {:?}", out.failures());
         Ok(elapsed)
     };
-    // Warm-up: session creation and first-run allocations, on both sides.
+    // Warm-up: session creation and first-run allocations on both sides, and on the plugin's side
+    // as many new in-betweens as fill its in-between cache (at its default size): until then each
+    // frame takes fresh memory for the cache, after that an evicted frame's. The filling frames'
+    // median is reported apart.
     raw(0.5)?;
-    plugin(1.0 / (frames + 1) as f64, 1)?;
+    let cache_mib: usize = std::env::var("KINEMA_FRAME_CACHE_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(512);
+    let fill = (cache_mib << 20).div_ceil(3 * 4 * w as usize * h as usize) + 1;
+    // Warm-up times k/d with d coprime to the measured frames' denominator: no cache hits later.
+    let d = (fill + 1..).find(|d| gcd(*d, frames + 2) == 1).unwrap_or(fill + 1);
+    let mut filling = Vec::new();
+    for k in 1..=fill {
+        let t = plugin(1.0 / d as f64, k as i64)?;
+        if k > 1 {
+            filling.push(t);
+        }
+    }
     let (mut raw_s, mut plugin_s) = (Vec::new(), Vec::new());
     for i in 1..=frames {
         raw_s.push(raw(i as f32 / (frames + 1) as f32)?);
         plugin_s.push(plugin(1.0 / (frames + 2) as f64, i as i64)?);
     }
     inst.destroy()?;
-    Ok((1.0 / median(&mut raw_s), 1.0 / median(&mut plugin_s)))
+    Ok((1.0 / median(&mut raw_s), 1.0 / median(&mut plugin_s), 1.0 / median(&mut filling)))
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 fn median(v: &mut [f64]) -> f64 {

@@ -14,27 +14,32 @@ const KEPT_MIN: usize = 1 << 20;
 /// row padding, a few rows of another image).
 const SLACK: usize = 1 << 16;
 
-/// An empty vector that holds at least `len` bytes: a kept allocation when one fits, else fresh.
-pub fn with_capacity(len: usize) -> Vec<u8> {
-    if len >= KEPT_MIN {
-        let mut kept = KEPT.lock();
-        if let Some(i) = kept.iter().rposition(|v| v.capacity() >= len && v.capacity() - len <= SLACK) {
-            let mut v = kept.remove(i);
-            v.clear();
-            return v;
-        }
+/// A kept allocation that holds `len` bytes without wasting more than [`SLACK`], emptied.
+fn take(len: usize) -> Option<Vec<u8>> {
+    if len < KEPT_MIN {
+        return None;
     }
-    Vec::with_capacity(len)
+    let mut kept = KEPT.lock();
+    let i = kept.iter().rposition(|v| v.capacity() >= len && v.capacity() - len <= SLACK)?;
+    let mut v = kept.remove(i);
+    v.clear();
+    Some(v)
 }
 
-/// `len` zero bytes, in a kept allocation when one fits.
+/// An empty vector that holds at least `len` bytes: a kept allocation when one fits, else fresh.
+pub fn with_capacity(len: usize) -> Vec<u8> {
+    take(len).unwrap_or_else(|| Vec::with_capacity(len))
+}
+
+/// `len` zero bytes: a kept allocation zeroed when one fits, else fresh (untouched zero pages).
 pub fn zeroed(len: usize) -> Vec<u8> {
-    let mut v = with_capacity(len);
-    if v.capacity() >= KEPT_MIN && v.is_empty() {
-        v.resize(len, 0);
-        return v;
+    match take(len) {
+        Some(mut v) => {
+            v.resize(len, 0);
+            v
+        }
+        None => vec![0; len],
     }
-    vec![0; len]
 }
 
 /// Keeps `v` for a later image when it is large enough (the oldest kept make room).

@@ -78,10 +78,7 @@ fn main() -> anyhow::Result<()> {
 
 /// Planar RGB (1×3×H×W) of an image; its sides must be multiples of 64.
 fn planar(img: &HostImage) -> Vec<f32> {
-    let rgb = img.convert(Depth::F32, Components::Rgb);
-    let s = rgb.samples_f32();
-    let n = (img.width * img.height) as usize;
-    (0..3).flat_map(|c| (0..n).map(move |i| (c, i))).map(|(c, i)| s[i * 3 + c]).collect()
+    padded_planar(img, img.width as usize, img.height as usize)
 }
 
 /// Planar RGB (1×3×ph×pw) of an image, zero-padded right and below as the plugin pads it.

@@ -1,11 +1,12 @@
 //! Fill Frames' Gap Method through the real bundle, on the bundle's Kinema-tiny: a gap of 8
-//! missing frames generated between the good frames at its ends (rendered out of order on two
+//! missing frames generated between the good frames around it (rendered out of order on two
 //! threads, made once), the good frames bit-exact, the made frames neither copies of the end
-//! frames nor RIFE's; Auto on Kinema-tiny (whose manifest states no minimum gap) interpolates;
-//! a model whose manifest states `gap.min_frames` has Auto generate gaps that long and
-//! interpolate shorter ones; a Gap Model that does not exist, or whose `gap` block is invalid,
-//! fails those frames with its name and renders nothing; and `kinema interpolate --gap generate`
-//! gives the same frames.
+//! frames nor RIFE's, made from as many good frames each side as the manifest asks; Auto on
+//! Kinema-tiny (whose manifest generates gaps of 8 frames that have a Gap Prompt) interpolates
+//! without a prompt and generates with one; a model whose manifest states `gap.min_frames` has
+//! Auto generate gaps that long and interpolate shorter ones; a Gap Model that does not exist, or
+//! whose `gap` block is invalid, fails those frames with its name and renders nothing; and
+//! `kinema interpolate --gap generate` gives the same frames.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -94,7 +95,7 @@ fn a_generated_gap_keeps_the_good_frames_and_makes_its_own_in_betweens() {
 }
 
 #[test]
-fn auto_on_kinema_tiny_interpolates_and_says_why() {
+fn auto_on_kinema_tiny_generates_a_prompted_gap_and_interpolates_without_a_prompt() {
     let source = tiny_fixture_clip();
     let auto = fill(&source, "Auto");
     let out = render(&auto, vec![3, 6, 12], 1);
@@ -103,12 +104,19 @@ fn auto_on_kinema_tiny_interpolates_and_says_why() {
     assert!(image(&out, 3).data == source[&3].data && image(&out, 12).data == source[&12].data);
     render(&auto, vec![6], 1);
     let said = status(&auto);
-    assert!(
-        said.starts_with(
-            "Frames 4–11: interpolated (RIFE, Auto: kinema-tiny's manifest sets no gap length to generate)"
-        ),
-        "{said}"
-    );
+    let rule = "Auto: kinema-tiny generates gaps of 8 frames or more that have a Gap Prompt";
+    assert!(said.starts_with(&format!("Frames 4–11: interpolated (RIFE, {rule})")), "{said}");
+
+    // With the shot's caption as Gap Prompt, Auto makes what Generate makes.
+    let prompted = |method: &str| {
+        let inst = fill(&source, method);
+        inst.set_param("gap_prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
+        let out = render(&inst, vec![6], 1);
+        (image(&out, 6).clone(), status(&inst))
+    };
+    let ((auto_made, said), (generated, _)) = (prompted("Auto"), prompted("Generate"));
+    assert!(auto_made.data == generated.data, "Auto generated the gap");
+    assert!(said.starts_with(&format!("Frames 4–11: generated (kinema-tiny, seed 0, {rule})")), "{said}");
 }
 
 #[test]
@@ -179,4 +187,89 @@ fn auto_generates_the_gaps_a_models_manifest_says_it_wins_on() {
     for dir in [eager, wary, broken] {
         std::fs::remove_dir_all(dir).unwrap();
     }
+}
+
+#[test]
+fn a_generated_gap_reads_as_many_good_frames_each_side_as_its_manifest_asks() {
+    // Which source frames a generated frame of the gap depends on: each listed frame in turn is
+    // replaced by another picture (frame 16's) and the gap made again.
+    let source = tiny_fixture_clip();
+    let made_with = |model: &PathBuf, changed: Option<i64>| {
+        let mut clip = source.clone();
+        if let Some(t) = changed {
+            clip.insert(t, source[&16].clone());
+        }
+        let inst = fill(&clip, "Generate");
+        inst.set_param("gap_model", ParamValue::String(model.to_string_lossy().into_owned())).unwrap();
+        inst.set_param("gap_prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
+        let out = render(&inst, vec![t_before(), 7, t_after()], 1);
+        assert!(out.failures().is_empty(), "{:?}", out.failures());
+        assert!(image(&out, t_before()).data == clip[&t_before()].data, "the good frame passes through");
+        image(&out, 7).clone()
+    };
+    fn t_before() -> i64 {
+        *GAP.start() - 1
+    }
+    fn t_after() -> i64 {
+        *GAP.end() + 1
+    }
+    // Three each side: frames 1–3 before the gap and 12–14 after it condition the shot.
+    let three = tiny_with_gap("three", serde_json::json!({"context_frames": 3, "steps": 4}));
+    let base = made_with(&three, None);
+    for (t, read) in [(0, false), (1, true), (2, true), (14, true), (15, false)] {
+        let differs = mean_abs(&made_with(&three, Some(t)), &base) > 1e-4;
+        assert_eq!(differs, read, "three context frames: does frame 7 depend on frame {t}?");
+    }
+    // One each side: only the frames at the gap's ends.
+    let one = tiny_with_gap("one", serde_json::json!({"context_frames": 1, "steps": 4}));
+    let base = made_with(&one, None);
+    for (t, read) in [(2, false), (3, true), (13, false)] {
+        let differs = mean_abs(&made_with(&one, Some(t)), &base) > 1e-4;
+        assert_eq!(differs, read, "one context frame: does frame 7 depend on frame {t}?");
+    }
+    for dir in [three, one] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn a_gap_too_long_for_its_context_in_one_window_reads_fewer_good_frames_or_goes_long() {
+    // The fixture and its reverse: 34 frames of a square moving right and back.
+    let forward = tiny_fixture_clip();
+    let source: BTreeMap<i64, HostImage> =
+        (0..34).map(|t| (t, forward[&if t < 17 { t } else { 33 - t }].clone())).collect();
+    let model = tiny_with_gap("windowed", serde_json::json!({"context_frames": 3, "steps": 4}));
+    let made_with = |list: &str, frame: i64, changed: Option<i64>| {
+        let mut clip = source.clone();
+        if let Some(t) = changed {
+            clip.insert(t, source[&8].clone());
+        }
+        let inst = fill(&clip, "Generate");
+        inst.set_param("fill_frames", ParamValue::String(list.into())).unwrap();
+        inst.set_param("gap_model", ParamValue::String(model.to_string_lossy().into_owned())).unwrap();
+        inst.set_param("gap_prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
+        let out = render(&inst, vec![frame], 1);
+        assert!(out.failures().is_empty(), "{list}: {:?}", out.failures());
+        (image(&out, frame).clone(), status(&inst))
+    };
+    // 12 missing frames and 3 good ones each side would be 18 frames, past Kinema-tiny's
+    // 17-frame window: the shot keeps the 3 leading into the gap (3-5) and 1 after it (18).
+    let (base, said) = made_with("6-17", 11, None);
+    assert!(said.contains("between keyframes 5 and 18 (17 frames, seed 0;"), "one window: {said}");
+    for (t, read) in [(2, false), (3, true), (18, true), (19, false)] {
+        let differs = mean_abs(&made_with("6-17", 11, Some(t)).0, &base) > 1e-4;
+        assert_eq!(differs, read, "12-frame gap: does frame 11 depend on frame {t}?");
+    }
+    // 20 missing frames: longer than a window even with one frame each side; made in windows.
+    let inst = fill(&source, "Generate");
+    inst.set_param("fill_frames", ParamValue::String("6-25".into())).unwrap();
+    inst.set_param("gap_model", ParamValue::String(model.to_string_lossy().into_owned())).unwrap();
+    inst.set_param("gap_prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
+    let out = render(&inst, vec![5, 6, 15, 25, 26], 1);
+    assert!(out.failures().is_empty(), "{:?}", out.failures());
+    assert!(image(&out, 5).data == source[&5].data && image(&out, 26).data == source[&26].data);
+    render(&inst, vec![15], 1);
+    let said = status(&inst);
+    assert!(said.contains("between keyframes 5 and 26 (23 frames in 2 windows of 17,"), "made in windows: {said}");
+    std::fs::remove_dir_all(model).unwrap();
 }

@@ -4,7 +4,8 @@
 //! (Gap Method Generate), with its default steps and guidance, and Gap Method Auto never picks it.
 //!
 //! ```json
-//! "gap": {"min_frames": 6, "steps": 20, "guidance": 3.0, "note": "why these values"}
+//! "gap": {"min_frames": 6, "auto_needs_prompt": true, "context_frames": 3, "steps": 20,
+//!         "guidance": 3.0, "note": "why these values"}
 //! ```
 
 use serde::Deserialize;
@@ -20,6 +21,15 @@ pub struct GapSpec {
     /// measured to beat interpolation on such gaps.
     #[serde(default)]
     pub min_frames: Option<usize>,
+    /// Auto generates only gaps that have a Gap Prompt (where generation was measured to win
+    /// only when told what the shot shows).
+    #[serde(default)]
+    pub auto_needs_prompt: bool,
+    /// Good frames each side of the gap (counting the one next to it) that condition the shot,
+    /// where the source has them: more than one shows the model how things move into and out of
+    /// the gap. Default 1: just the two frames at its ends. Cut to the model's frame rule.
+    #[serde(default)]
+    pub context_frames: Option<usize>,
     /// Denoising steps for a gap (default: `defaults.steps`).
     #[serde(default)]
     pub steps: Option<usize>,
@@ -34,6 +44,10 @@ pub struct GapSpec {
 /// Largest guidance a manifest may ask for a gap (the Guidance parameter's own limit).
 const MAX_GUIDANCE: f32 = 20.0;
 
+/// The most context frames a manifest may ask for: what Fill Frames reads around a gap
+/// (`effects::gap::MAX_CONTEXT_FRAMES`, checked equal in the render tests).
+pub const MAX_CONTEXT_FRAMES: usize = 9;
+
 impl GapSpec {
     /// Values the runtime can use: counts inside the limits every manifest value keeps, a
     /// guidance that is a number from 1 (no guidance) up.
@@ -41,6 +55,11 @@ impl GapSpec {
         if let Some(n) = self.min_frames {
             if n == 0 || n > MAX_FRAMES {
                 return Err(format!("min_frames {n} must be 1 to {MAX_FRAMES}"));
+            }
+        }
+        if let Some(n) = self.context_frames {
+            if n == 0 || n > MAX_CONTEXT_FRAMES {
+                return Err(format!("context_frames {n} must be 1 to {MAX_CONTEXT_FRAMES}"));
             }
         }
         if let Some(s) = self.steps {
@@ -62,6 +81,8 @@ impl GapSpec {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GapSettings {
     pub min_frames: Option<usize>,
+    pub auto_needs_prompt: bool,
+    pub context_frames: usize,
     pub steps: usize,
     pub guidance: f32,
 }
@@ -72,6 +93,8 @@ impl Manifest {
         let gap = self.gap.clone().unwrap_or_default();
         GapSettings {
             min_frames: gap.min_frames,
+            auto_needs_prompt: gap.auto_needs_prompt,
+            context_frames: gap.context_frames.unwrap_or(1),
             steps: gap.steps.unwrap_or(self.defaults.steps),
             guidance: gap.guidance.unwrap_or(self.defaults.guidance),
         }
@@ -101,19 +124,26 @@ mod tests {
         assert!(parse(r#"{"guidance": 0.5}"#).unwrap_err().contains("guidance"));
         assert!(parse(r#"{"guidance": 21}"#).unwrap_err().contains("guidance"));
         assert!(parse(r#"{"min_frame": 4}"#).unwrap_err().contains("min_frame"));
+        let g = parse(r#"{"auto_needs_prompt": true, "context_frames": 9}"#).unwrap();
+        assert_eq!((g.auto_needs_prompt, g.context_frames), (true, Some(9)));
+        assert!(parse(r#"{"context_frames": 0}"#).unwrap_err().contains("context_frames 0"));
+        assert!(parse(r#"{"context_frames": 10}"#).unwrap_err().contains("context_frames 10"));
     }
 
     #[test]
-    fn kinema_tiny_states_no_minimum_gap_so_auto_interpolates() {
+    fn kinema_tiny_generates_prompted_gaps_of_8_frames_from_3_good_frames_each_side() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kinema-tiny");
         let m = Manifest::load(&root, "kinema-tiny").unwrap();
         let s = m.gap_settings();
-        assert_eq!(s.min_frames, None, "RIFE measured better on 8-frame gaps (models/kinema-tiny/README.md)");
+        // Measured by eval_gap.py (models/kinema-tiny/README.md): RIFE wins shorter gaps, and
+        // generation without a prompt.
+        assert_eq!((s.min_frames, s.auto_needs_prompt, s.context_frames), (Some(8), true, 3));
         assert!(s.steps >= 1 && s.guidance >= 1.0);
-        // A manifest without the block fills gaps with its defaults.
+        // A manifest without the block fills gaps with its defaults, from the frames at the ends.
         let mut bare = m.clone();
         bare.gap = None;
         let b = bare.gap_settings();
         assert_eq!((b.min_frames, b.steps, b.guidance), (None, m.defaults.steps, m.defaults.guidance));
+        assert_eq!((b.auto_needs_prompt, b.context_frames), (false, 1));
     }
 }

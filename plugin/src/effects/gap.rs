@@ -1,8 +1,9 @@
 //! Interpolate's Fill Frames: the listed frames are rebuilt gap by gap (a gap is a run of listed
 //! frames between two good ones). Gap Method says how: RIFE in-betweens (Interpolate), a shot
-//! the video model makes between the good frame before and the good frame after the gap
-//! (Generate, the End on a Frame machinery), or Auto, which generates only gaps at least as long
-//! as the generation model's manifest says generation wins on (`gap.min_frames`), and
+//! the video model makes between the good frames before and after the gap (Generate: as many
+//! good frames each side as the model's manifest asks for, `gap.context_frames`, so the model
+//! sees how things move into and out of the gap), or Auto, which generates only the gaps the
+//! manifest says generation wins on (`gap.min_frames`, `gap.auto_needs_prompt`), and
 //! interpolates the rest. The good frames always pass through bit-exact.
 
 use std::ffi::CStr;
@@ -26,7 +27,7 @@ pub const DEFAULT_GAP_MODEL: &str = "kinema-tiny";
 pub(super) const METHOD_PARAM: ParamSpec = ParamSpec {
     name: PARAM_GAP_METHOD,
     label: c"Gap Method",
-    hint: c"Fill Frames: how each gap (a run of listed frames) is rebuilt. Interpolate: RIFE in-betweens from the good frames at each end. Generate: the video model (Gap Model) makes the frames between those two good frames, guided by Gap Prompt. Auto: Generate for gaps at least as long as the model's manifest says generation wins on (none for Kinema-tiny), Interpolate otherwise. Status names the method each gap got.",
+    hint: c"Fill Frames: how each gap (a run of listed frames) is rebuilt. Interpolate: RIFE in-betweens from the good frames at each end. Generate: the video model (Gap Model) makes the frames between, from the good frames on each side, guided by Gap Prompt. Auto: Generate for the gaps the model's manifest says generation wins on (Kinema-tiny: 8 frames or more, with a Gap Prompt), Interpolate otherwise. Status names the method each gap got.",
     page: PAGE_MAIN,
     kind: ParamKind::Choice { options: &[c"Auto", c"Interpolate", c"Generate"], default: GAP_AUTO },
 };
@@ -34,7 +35,7 @@ pub(super) const METHOD_PARAM: ParamSpec = ParamSpec {
 pub(super) const PROMPT_PARAM: ParamSpec = ParamSpec {
     name: PARAM_GAP_PROMPT,
     label: c"Gap Prompt",
-    hint: c"Fill Frames, generated gaps: what the missing frames show (for example the clip's caption). Empty leaves it to the good frames at each end; a description of the shot usually places moving objects better.",
+    hint: c"Fill Frames, generated gaps: what the missing frames show (for example the clip's caption). Empty leaves it to the good frames on each side; a description of the shot places moving objects better (Auto generates Kinema-tiny's gaps only with one).",
     page: PAGE_MAIN,
     kind: ParamKind::String { default: c"", multiline: false },
 };
@@ -92,10 +93,15 @@ pub fn params(values: &ParamValues) -> Result<GapParams, EffectError> {
     })
 }
 
+/// The most good frames each side of a gap (counting the one next to it) a generated gap may
+/// read: what a manifest's `gap.context_frames` may ask for at most.
+pub const MAX_CONTEXT_FRAMES: usize = 9;
+
 /// Auto's choice: generate a gap of `missing` frames only where the model's manifest states the
-/// shortest gap generation wins on (`min_frames`) and the gap is at least that long.
-pub fn auto_generates(min_frames: Option<usize>, missing: u64) -> bool {
-    min_frames.is_some_and(|min| missing >= min as u64)
+/// shortest gap generation wins on (`min_frames`), the gap is at least that long, and it has a
+/// Gap Prompt if the manifest says generation wins only with one (`needs_prompt`).
+pub fn auto_generates(min_frames: Option<usize>, needs_prompt: bool, missing: u64, prompted: bool) -> bool {
+    min_frames.is_some_and(|min| missing >= min as u64) && (prompted || !needs_prompt)
 }
 
 /// Fill Frames: a listed frame is rebuilt between the good frames around its gap; any other
@@ -110,7 +116,18 @@ pub(super) fn plan_fill(values: &ParamValues, t: f64, source: FrameRange) -> Res
     let before = bad.unlisted_before(frame).filter(|&b| b >= first);
     let after = bad.unlisted_after(frame).filter(|&a| a <= last);
     match (before, after) {
-        (Some(b), Some(a)) => Ok(FramePlan::Model(ModelWork::Gap { before: b as f64, after: a as f64, frame })),
+        (Some(b), Some(a)) => {
+            // A gap that may be generated reads the run of good frames beyond each end (up to
+            // the most a manifest may ask for, stopping at another gap or the source's ends);
+            // an interpolated one only the two frames at its ends.
+            let reach =
+                if values.choice(PARAM_GAP_METHOD).ok() == Some(GAP_INTERPOLATE) { 0 } else { MAX_CONTEXT_FRAMES - 1 };
+            let good = |t: i64| t >= first && t <= last && !bad.contains(t);
+            let lead = (1..=reach as i64).take_while(|&k| b.checked_sub(k).is_some_and(good)).count() as i64;
+            let trail = (1..=reach as i64).take_while(|&k| a.checked_add(k).is_some_and(good)).count() as i64;
+            let context = FrameRange::new((b - lead) as f64, (a + trail) as f64);
+            Ok(FramePlan::Model(ModelWork::Gap { before: b as f64, after: a as f64, frame, context }))
+        }
         _ => Err(EffectError::InvalidParam(
             "Fill Frames",
             format!("frame {frame} has no good frame on both sides inside the source (frames {first} to {last})"),
@@ -145,17 +162,27 @@ mod tests {
 
     const SRC: Option<FrameRange> = Some(FrameRange { first: 0.0, last: 99.0 });
 
-    fn gap(before: f64, after: f64, frame: i64) -> FramePlan {
-        FramePlan::Model(ModelWork::Gap { before, after, frame })
+    fn gap(before: f64, after: f64, frame: i64, context: (f64, f64)) -> FramePlan {
+        FramePlan::Model(ModelWork::Gap { before, after, frame, context: FrameRange::new(context.0, context.1) })
     }
 
     #[test]
     fn fill_rebuilds_listed_frames_between_the_good_frames_around_their_gap() {
         let v = fill("12, 40-42");
         assert_eq!(plan(&v, 11.0, SRC).unwrap(), FramePlan::PassThrough { source_time: 11.0 });
-        assert_eq!(plan(&v, 12.0, SRC).unwrap(), gap(11.0, 13.0, 12));
-        assert_eq!(plan(&v, 41.0, SRC).unwrap(), gap(39.0, 43.0, 41));
-        assert_eq!(INTERPOLATE.frames_needed(&v, 40.0, SRC).unwrap(), Some(FrameRange::new(39.0, 43.0)));
+        // Auto may generate: the good frames beyond each end are read too, up to another gap.
+        assert_eq!(plan(&v, 12.0, SRC).unwrap(), gap(11.0, 13.0, 12, (3.0, 21.0)));
+        assert_eq!(plan(&v, 41.0, SRC).unwrap(), gap(39.0, 43.0, 41, (31.0, 51.0)));
+        assert_eq!(INTERPOLATE.frames_needed(&v, 40.0, SRC).unwrap(), Some(FrameRange::new(31.0, 51.0)));
+        let near = fill("3, 5-6, 98");
+        assert_eq!(plan(&near, 5.0, SRC).unwrap(), gap(4.0, 7.0, 5, (4.0, 15.0)), "frame 3 is another gap");
+        assert_eq!(plan(&near, 3.0, SRC).unwrap(), gap(2.0, 4.0, 3, (0.0, 4.0)), "the source starts at 0");
+        assert_eq!(plan(&near, 98.0, SRC).unwrap(), gap(97.0, 99.0, 98, (89.0, 99.0)), "and ends at 99");
+        // An interpolated gap reads only its two good frames.
+        let mut rife = fill("12, 40-42");
+        rife.set(PARAM_GAP_METHOD, ParamValue::Choice(GAP_INTERPOLATE));
+        assert_eq!(plan(&rife, 41.0, SRC).unwrap(), gap(39.0, 43.0, 41, (39.0, 43.0)));
+        assert_eq!(INTERPOLATE.frames_needed(&rife, 40.0, SRC).unwrap(), Some(FrameRange::new(39.0, 43.0)));
         assert_eq!(fraction(39.0, 43.0, 41), 0.5);
         assert_eq!(missing(39.0, 43.0), 3);
         // The frame takes the size of the nearer good frame (halfway: the later one).
@@ -202,11 +229,15 @@ mod tests {
 
     #[test]
     fn auto_generates_only_gaps_as_long_as_the_manifest_states() {
-        assert!(!auto_generates(None, 8), "no stated minimum: always interpolate");
-        assert!(!auto_generates(None, 1_000));
-        assert!(!auto_generates(Some(6), 5));
-        assert!(auto_generates(Some(6), 6));
-        assert!(auto_generates(Some(6), 40));
+        assert!(!auto_generates(None, false, 8, true), "no stated minimum: always interpolate");
+        assert!(!auto_generates(None, false, 1_000, true));
+        assert!(!auto_generates(Some(6), false, 5, true));
+        assert!(auto_generates(Some(6), false, 6, false));
+        assert!(auto_generates(Some(6), false, 40, true));
+        // A model that wins only when told what the shot shows.
+        assert!(!auto_generates(Some(6), true, 40, false));
+        assert!(auto_generates(Some(6), true, 6, true));
+        assert!(!auto_generates(Some(6), true, 5, true));
         assert_eq!(missing(5.0, 6.0), 0);
         assert_eq!(missing(-9.0e18, 9.0e18), 17_999_999_999_999_999_999);
     }

@@ -65,7 +65,9 @@ pub enum ModelWork {
     Interpolate { before: f64, after: f64, fraction: f64 },
     /// Fill Frames: listed frame `frame` of the gap between the good source frames `before` and
     /// `after`, made as Gap Method says (RIFE in-betweens, or a shot generated between the two).
-    Gap { before: f64, after: f64, frame: i64 },
+    /// `context` spans the good frames around the gap a generated gap may read (just `before` to
+    /// `after` when the gap is interpolated).
+    Gap { before: f64, after: f64, frame: i64, context: FrameRange },
     /// Motion blur: the mean of the source frame or in-between at each of `samples` (source times,
     /// spread over the shutter interval); `centre` is the source time of the frame itself.
     Blur { samples: Vec<f64>, centre: f64 },
@@ -80,9 +82,8 @@ impl ModelWork {
             ModelWork::Animate { image_frame, end_frame: Some(end), .. } => Some(FrameRange::new(image_frame, end)),
             ModelWork::Animate { image_frame, end_frame: None, .. } => Some(FrameRange::single(image_frame)),
             ModelWork::Extend { context, .. } => Some(context),
-            ModelWork::Interpolate { before, after, .. } | ModelWork::Gap { before, after, .. } => {
-                Some(FrameRange::new(before, after))
-            }
+            ModelWork::Interpolate { before, after, .. } => Some(FrameRange::new(before, after)),
+            ModelWork::Gap { context, .. } => Some(context),
             ModelWork::Blur { ref samples, .. } => {
                 let lo = samples.iter().copied().fold(f64::INFINITY, f64::min);
                 let hi = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -133,7 +134,7 @@ impl FramePlan {
                 Some(if fraction < 0.5 { before } else { after })
             }
             // A generated gap is fitted to the output as an in-between is: the nearer good frame's size.
-            FramePlan::Model(ModelWork::Gap { before, after, frame }) => {
+            FramePlan::Model(ModelWork::Gap { before, after, frame, .. }) => {
                 Some(if super::gap::fraction(before, after, frame) < 0.5 { before } else { after })
             }
             FramePlan::Inspect { frame, .. } => Some(frame as f64),

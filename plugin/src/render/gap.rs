@@ -9,20 +9,19 @@ use super::generate::{self, ShotParams};
 use super::{failed, frame_label, interpolate, Host, Output, RenderError, RenderResult, SourceFrames};
 use crate::diffusion::VideoModel;
 use crate::effects::gap::{self as effect, GapMethod};
-use crate::effects::{EffectKind, ModelWork, ParamValues};
+use crate::effects::{EffectKind, FrameRange, ModelWork, ParamValues};
 use crate::engine::generation::Prompts;
 
 /// Seam Blend of a generated gap: Animate's default (the model's frames dissolve in from each
 /// good frame, carried along the motion, over this many frames).
 const SEAM_BLEND: usize = 4;
 
-/// Makes listed frame `frame` of the gap between good source frames `before` and `after`.
-#[allow(clippy::too_many_arguments)]
+/// Makes listed frame `frame` of the gap between good source frames `before` and `after`;
+/// `context` spans the good frames around it a generated gap may read.
 pub fn render(
     values: &ParamValues,
     frames: &mut SourceFrames,
-    before: f64,
-    after: f64,
+    (before, after, context): (f64, f64, FrameRange),
     frame: i64,
     render_scale: (f64, f64),
     out: &mut dyn Output,
@@ -64,17 +63,17 @@ pub fn render(
     };
     let (generate, why) = match (gap.method, generation) {
         (GapMethod::Generate, Some(s)) => (Some(s), String::new()),
-        (GapMethod::Auto, Some(s)) if effect::auto_generates(s.min_frames, missing) => (
-            Some(s),
-            format!(", Auto: {} generates gaps of {} frames or more", gap.model, s.min_frames.unwrap_or_default()),
-        ),
-        (GapMethod::Auto, Some(s)) => (
-            None,
-            match s.min_frames {
+        (GapMethod::Auto, Some(s)) => {
+            let wins = effect::auto_generates(s.min_frames, s.auto_needs_prompt, missing, !gap.prompt.is_empty());
+            let why = match s.min_frames {
+                Some(min) if s.auto_needs_prompt => {
+                    format!(", Auto: {} generates gaps of {min} frames or more that have a Gap Prompt", gap.model)
+                }
                 Some(min) => format!(", Auto: {} generates gaps of {min} frames or more", gap.model),
                 None => format!(", Auto: {}'s manifest sets no gap length to generate", gap.model),
-            },
-        ),
+            };
+            (wins.then_some(s), why)
+        }
         _ => (None, String::new()),
     };
     let Some(settings) = generate else {
@@ -94,11 +93,11 @@ pub fn render(
         extend_frames: None,
         match_source: Some(true),
         seam_blend: Some(SEAM_BLEND),
+        context_frames: Some(settings.context_frames),
     };
-    // The gap's shot runs from the good frame before it to the good frame after it; both pass
-    // through elsewhere, bit-exact, and condition the frames between.
-    let index = (i128::from(frame) - before as i128) as i64;
-    let work = ModelWork::Animate { image_frame: before, end_frame: Some(after), index };
+    // The gap's shot runs from the good frames before it to those after it; they pass through
+    // elsewhere, bit-exact, and condition the frames between.
+    let work = ModelWork::Gap { before, after, frame, context };
     let made = generate::render(
         EffectKind::Interpolate,
         "Kinema Interpolate (gap)",

@@ -29,6 +29,9 @@ pub struct ShotParams {
     pub extend_frames: Option<usize>,
     pub match_source: Option<bool>,
     pub seam_blend: Option<usize>,
+    /// Fill Frames' generated gaps: good frames each side that condition the shot (the manifest's
+    /// `gap.context_frames`).
+    pub context_frames: Option<usize>,
 }
 
 impl ShotParams {
@@ -49,6 +52,7 @@ impl ShotParams {
             extend_frames: count(PARAM_EXTEND_FRAMES)?.map(|n| n.max(1)),
             match_source: has(PARAM_MATCH_SOURCE).then(|| values.bool(PARAM_MATCH_SOURCE)).transpose()?,
             seam_blend: count(PARAM_SEAM_BLEND)?,
+            context_frames: None,
         })
     }
 
@@ -141,7 +145,21 @@ pub fn render(
             }
             (Shot::Extend { direction, context, added }, index)
         }
-        ModelWork::Interpolate { .. } | ModelWork::Blur { .. } | ModelWork::Gap { .. } => {
+        ModelWork::Gap { before, after, frame, context } => {
+            // Up to `context_frames` good frames each side, the gap's own ends included.
+            let reach = params.context_frames.unwrap_or(1).max(1) as f64 - 1.0;
+            let lead = fetch(FrameRange::new((before - reach).max(context.first), before))?;
+            let trail = fetch(FrameRange::new(after, (after + reach).min(context.last)))?;
+            let missing = crate::effects::gap::missing(before, after) as usize;
+            between = Some((before, after));
+            if matching()? {
+                let (image, end) = (lead[lead.len() - 1].clone(), trail[0].clone());
+                seams.extend([(0, image), (missing as i64 + 1, end)]);
+            }
+            let index = (i128::from(frame) - before as i128) as i64;
+            (Shot::Between { before: lead, after: trail, missing }, index)
+        }
+        ModelWork::Interpolate { .. } | ModelWork::Blur { .. } => {
             return Err(RenderError::failed("internal: interpolation is not a generated shot"))
         }
     };

@@ -154,9 +154,9 @@ pub fn render_frame(
             let frames = frames.as_mut().ok_or_else(not_connected)?;
             interpolate::render(values, frames, before, after, fraction, out)
         }
-        FramePlan::Model(ModelWork::Gap { before, after, frame }) => {
+        FramePlan::Model(ModelWork::Gap { before, after, frame, context }) => {
             let frames = frames.as_mut().ok_or_else(not_connected)?;
-            gap::render(values, frames, before, after, frame, render_scale, out, host)
+            gap::render(values, frames, (before, after, context), frame, render_scale, out, host)
         }
         FramePlan::Model(ModelWork::Blur { samples, .. }) => {
             let frames = frames.as_mut().ok_or_else(not_connected)?;

@@ -321,3 +321,9 @@ fn a_gap_with_a_missing_model_or_a_blocked_prompt_fails_and_writes_nothing() {
     let err = render(&INTERPOLATE, &values, 3.0, Some(&mut FakeSource::new(0..8)), &mut out).unwrap_err().to_string();
     assert!(err.contains("no-such-rife") && !err.contains("Gap Model"), "{err}");
 }
+
+#[test]
+fn fill_frames_reads_as_many_context_frames_as_a_manifest_may_ask_for() {
+    // The effect plans without the model; the manifest check without the effect.
+    assert_eq!(crate::effects::gap::MAX_CONTEXT_FRAMES, crate::diffusion::gap::MAX_CONTEXT_FRAMES);
+}

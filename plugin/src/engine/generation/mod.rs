@@ -37,6 +37,10 @@ pub enum Shot {
     /// `context` are the source frames at the chosen end (in time order); `added` frames are
     /// generated beyond it.
     Extend { direction: Direction, context: Vec<Frame>, added: usize },
+    /// A gap of `missing` frames between good frames: `before` lead into it (time order, the last
+    /// one just before the gap), `after` follow it (the first one just after). Served index 0 is
+    /// the last frame of `before`, as for [`Shot::Animate`] with an end.
+    Between { before: Vec<Frame>, after: Vec<Frame>, missing: usize },
 }
 
 /// The settings shared by every shot.
@@ -213,6 +217,49 @@ pub fn shot_clip(
                 Condition { frames: vec![end], frame_index: last, strength: 1.0 },
             ];
             (Mode::Conditions(conditions), m.frames_for(frames), 0, false)
+        }
+        Shot::Between { before, after, missing } => {
+            // Several good frames each side show the model how things move into and out of the
+            // gap, which one keyframe each side cannot: the leading ones condition in place from
+            // frame 0, the following ones are a clip condition just after the gap.
+            let mut kb = fit_down(before.len().min(m.max_context_frames()));
+            let mut ka = fit_down(after.len().min(m.max_context_frames()));
+            if kb == 0 || ka == 0 {
+                return Err(EngineError::Input(format!(
+                    "a gap needs at least {} good frames on each side for this model",
+                    rule.plus
+                )));
+            }
+            // Fewer context frames where they would take the shot past one window (those after
+            // the gap first: the frames leading in were measured to matter more); a gap longer
+            // than a window is made by the long pipeline, which holds one keyframe at each end.
+            let one_window = |kb: usize, ka: usize| {
+                matches!(windows::plan(m, m.frames_for(kb + missing + ka), settings.fps, false), Ok(None))
+            };
+            while !one_window(kb, ka) && (kb > 1 || ka > 1) {
+                let larger = if kb > ka { &mut kb } else { &mut ka };
+                *larger = fit_down(*larger - 1).max(1);
+            }
+            let before: Vec<Frame> = before[before.len() - kb..].iter().map(fit).collect();
+            let after: Vec<Frame> = after[..ka].iter().map(fit).collect();
+            let at = kb + missing;
+            key = key.str("shot", "between").uint("missing", missing as u64);
+            for (i, f) in before.iter().enumerate() {
+                key = key.frame(&format!("before{i}"), f);
+            }
+            for (i, f) in after.iter().enumerate() {
+                key = key.frame(&format!("after{i}"), f);
+            }
+            long = Some(ShotConditions {
+                image: Some(before[kb - 1].clone()),
+                end: Some(EndKeyframe { image: after[0].clone(), frame: at }),
+                ..Default::default()
+            });
+            let conditions = vec![
+                Condition { frames: before, frame_index: 0, strength: 1.0 },
+                Condition { frames: after, frame_index: at, strength: 1.0 },
+            ];
+            (Mode::Conditions(conditions), m.frames_for(at + ka), kb - 1, false)
         }
         Shot::Extend { direction, context, added } => {
             let k = fit_down(context.len().min(m.max_context_frames()));

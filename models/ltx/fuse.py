@@ -13,6 +13,9 @@ ONNX Runtime then uses its unfused kernel, which materialises S x 128 per head: 
 RMSNorm exported from `torch.rsqrt` is Pow, ReduceMean, Add, Sqrt, Reciprocal, Mul, which ONNX
 Runtime's fusion does not match (it expects Div); it becomes one `SimplifiedLayerNormalization`.
 
+Then rewrite.py's exact rewrites of patterns ONNX Runtime's CPU kernels run slowly: RoPE's transposed
+angle table and the cross-attention's expanded text mask (see there).
+
 Only float32 attention is fused by default (the CPU kernel is float32 only); `--half` also fuses
 float16 attention, for graphs that run on CUDA only (its MultiHeadAttention kernel takes float16; the CPU
 then refuses the graph). Unfused fp16 attention materialises S x S per head: 121 GB at 30,720 tokens. Graph files are rewritten in place; weights in external data
@@ -275,9 +278,13 @@ def fuse_file(path: Path, feeds=None, tolerance: float = 1e-4, half: bool = Fals
     """Rewrite one graph in place. With feeds (a dict, or a function of the original session that makes
     one), both graphs run on them first and the rewrite is kept only if it matches the original to
     `tolerance` of the output's scale. `half` fuses float16 attention too (CUDA only: no CPU check then)."""
+    import rewrite  # it builds on this module's Graph
+
     model = onnx.load(str(path), load_external_data=False)
-    report = {"attention": fuse_attention(model, half), "rms_norm": fuse_rms_norm(model)}
-    if not report["attention"] and not report["rms_norm"]:
+    report = {"attention": fuse_attention(model, half), "rms_norm": fuse_rms_norm(model),
+              "hoisted_transposes": rewrite.hoist_transpose(model), "key_padding_masks": rewrite.key_padding_mask(model),
+              "rope_tables": rewrite.rope_tables(model)}
+    if not any(report.values()):
         return report
     tmp = path.with_name(path.stem + ".fusing.onnx")
     onnx.save(model, str(tmp))

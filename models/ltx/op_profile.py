@@ -282,6 +282,9 @@ def main():
                     help="PyTorch only (at full size the two sides do not fit in 24 GB together: run them apart)")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?") \
+        if os.path.exists("/proc/cpuinfo") else "?"
+    print(f"cpu: {cpu}, {args.threads} threads each side", flush=True)
     args.graphs = args.graphs.split(",")
     model = Path(args.model)
     manifest = json.loads((model / "manifest.json").read_text())

@@ -25,6 +25,21 @@ const SIZES: [(usize, usize, usize); 3] = [(64, 64, 17), (128, 128, 33), (256, 2
 const GOAL: f64 = 0.8;
 const STEPS: usize = 20;
 
+/// The CPU as /proc/cpuinfo names it (with its family and model numbers, which tell generations
+/// apart where the name does not), and the cores this process may use.
+fn cpu_model() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split_once(':'))
+            .map_or("?", |(_, v)| v.trim())
+            .to_string()
+    };
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{} (family {}, model {}), {cores} cores", field("model name"), field("cpu family"), field("model"))
+}
+
 /// Starts a new peak: Linux resets VmHWM to the current resident set on "5" (proc(5), clear_refs).
 fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
@@ -59,6 +74,9 @@ fn main() {
         "generation benchmark: tiny LTX graphs, {STEPS} steps, guidance 3 (batched CFG), KINEMA_EP={}, diffusers on {device}",
         std::env::var("KINEMA_EP").unwrap_or_else(|_| "auto".into())
     );
+    // The ratio depends on the CPU (the attention kernels of ONNX Runtime and PyTorch do not rank the
+    // same on every vendor), so every run says which one it ran on.
+    println!("cpu: {}", cpu_model());
     println!(
         "{:>12} {:>7} {:>9} {:>9} {:>9} {:>13} {:>15} {:>10} {:>11} {:>10} {:>10} {:>10} {:>9}",
         "size",

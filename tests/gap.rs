@@ -133,11 +133,31 @@ fn a_gap_model_that_does_not_exist_fails_the_gap_and_renders_nothing() {
     }
 }
 
-/// A copy of Kinema-tiny whose manifest has `gap` as its gap block.
-fn tiny_with_gap(name: &str, gap: serde_json::Value) -> PathBuf {
+/// A copy of Kinema-tiny whose manifest has `gap` as its gap block (its folder); the copy and the
+/// folder holding it go when it is dropped, also when the test fails.
+fn tiny_with_gap(name: &str, gap: serde_json::Value) -> GapModel {
     let dir = std::env::temp_dir().join(format!("kinema-gap-model-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    copy_model("kinema-tiny", &dir, |m| m["gap"] = gap)
+    let model = copy_model("kinema-tiny", &dir, |m| m["gap"] = gap);
+    GapModel { dir, model }
+}
+
+struct GapModel {
+    dir: PathBuf,
+    model: PathBuf,
+}
+
+impl std::ops::Deref for GapModel {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.model
+    }
+}
+
+impl Drop for GapModel {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 #[test]
@@ -184,9 +204,6 @@ fn auto_generates_the_gaps_a_models_manifest_says_it_wins_on() {
     let failure = out.frames[&7].as_ref().expect_err("an invalid gap block fails the gap");
     assert!(failure.message.contains("gap: min_frames 0 must be 1 to"), "{}", failure.message);
     assert!(said.contains("gap: min_frames 0"), "{said}");
-    for dir in [eager, wary, broken] {
-        std::fs::remove_dir_all(dir).unwrap();
-    }
 }
 
 #[test]
@@ -226,9 +243,6 @@ fn a_generated_gap_reads_as_many_good_frames_each_side_as_its_manifest_asks() {
     for (t, read) in [(2, false), (3, true), (13, false)] {
         let differs = mean_abs(&made_with(&one, Some(t)), &base) > 1e-4;
         assert_eq!(differs, read, "one context frame: does frame 7 depend on frame {t}?");
-    }
-    for dir in [three, one] {
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }
 
@@ -271,5 +285,4 @@ fn a_gap_too_long_for_its_context_in_one_window_reads_fewer_good_frames_or_goes_
     render(&inst, vec![15], 1);
     let said = status(&inst);
     assert!(said.contains("between keyframes 5 and 26 (23 frames in 2 windows of 17,"), "made in windows: {said}");
-    std::fs::remove_dir_all(model).unwrap();
 }

@@ -211,16 +211,16 @@ pub fn resolve_in(name_or_path: &str, dirs: &[PathBuf]) -> Result<ModelDir, Mode
 mod tests {
     use super::*;
 
-    fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("kinema-models-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A fresh folder, removed with its guard (also when the test fails).
+    fn temp_dir() -> (tempfile::TempDir, PathBuf) {
+        let guard = tempfile::Builder::new().prefix("kinema-models-").tempdir().unwrap();
+        let dir = guard.path().to_path_buf();
+        (guard, dir)
     }
 
     #[test]
     fn finds_a_named_model_in_the_first_folder_that_has_it() {
-        let (a, b) = (temp_dir("a"), temp_dir("b"));
+        let ((_a, a), (_b, b)) = (temp_dir(), temp_dir());
         std::fs::create_dir_all(b.join("rife")).unwrap();
         std::fs::write(b.join("rife").join(MANIFEST), r#"{"kind":"interpolation"}"#).unwrap();
         let found = resolve_in("rife", &[a.clone(), b.clone()]).unwrap();
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn missing_model_names_every_place_searched() {
-        let a = temp_dir("missing");
+        let (_guard, a) = temp_dir();
         let err = resolve_in("rife", std::slice::from_ref(&a)).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("Model 'rife' not found"), "{text}");
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn component_files_stay_inside_the_model_folder() {
-        let a = temp_dir("inside");
+        let (_guard, a) = temp_dir();
         std::fs::create_dir_all(a.join("m/sub")).unwrap();
         std::fs::write(a.join("m/sub/g.onnx"), "x").unwrap();
         std::fs::write(a.join("secret.onnx"), "x").unwrap();
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_model_is_made_of_its_manifest_and_every_file_it_names() {
-        let a = temp_dir("files");
+        let (_guard, a) = temp_dir();
         std::fs::write(
             a.join(MANIFEST),
             r#"{"kind":"interpolation","variants":[{"file":"a.onnx","external_data":"w.data"},{"file":"b.onnx","external_data":"w.data"}],
@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn a_broken_manifest_is_named_with_its_cause() {
-        let a = temp_dir("broken");
+        let (_guard, a) = temp_dir();
         std::fs::create_dir_all(a.join("m")).unwrap();
         std::fs::write(a.join("m").join(MANIFEST), "{ not json").unwrap();
         let err = resolve_in(a.join("m").to_str().unwrap(), &[]).unwrap_err();

@@ -30,6 +30,7 @@ pub fn bundle_path() -> &'static Path {
 pub fn load_bundle() -> Bundle {
     static CACHE: OnceLock<PathBuf> = OnceLock::new();
     CACHE.get_or_init(|| {
+        sweep_caches_of_ended_processes();
         let dir = std::env::temp_dir().join(format!("kinema-test-cache-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::env::set_var("KINEMA_CACHE_DIR", &dir);
@@ -39,6 +40,26 @@ pub fn load_bundle() -> Bundle {
         .strict(true)
         .load_bundle(bundle_path())
         .unwrap_or_else(|e| panic!("loading {}: {e:#}", bundle_path().display()))
+}
+
+/// The cache folder a test process uses lives as long as the process (it is a static), so each
+/// process removes those of test processes that have ended: test runs do not pile up in the temp
+/// folder. Where there is no /proc to tell, nothing is removed.
+fn sweep_caches_of_ended_processes() {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name.to_str().and_then(|n| n.strip_prefix("kinema-test-cache-")).and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
 }
 
 /// What the effect shows in its Status parameter. A plugin may set parameters only in

@@ -237,6 +237,15 @@ fn a_generated_gap_reads_as_many_good_frames_each_side_as_its_manifest_asks() {
         let differs = mean_abs(&made_with(&three, Some(t)), &base) > 1e-4;
         assert_eq!(differs, read, "three context frames: does frame 7 depend on frame {t}?");
     }
+    // A context frame the host cannot give ends the run there: the gap is still made.
+    let mut holed = source.clone();
+    holed.remove(&1);
+    let inst = fill(&holed, "Generate");
+    inst.set_param("gap_model", ParamValue::String(three.to_string_lossy().into_owned())).unwrap();
+    inst.set_param("gap_prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
+    let out = render(&inst, vec![7], 1);
+    assert!(out.failures().is_empty(), "a missing context frame fails the gap: {:?}", out.failures());
+    assert!(mean_abs(image(&out, 7), &base) > 1e-4, "frames 2-3 are fewer than 1-3 (cut to 3 alone)");
     // One each side: only the frames at the gap's ends.
     let one = tiny_with_gap("one", serde_json::json!({"context_frames": 1, "steps": 4}));
     let base = made_with(&one, None);

@@ -155,8 +155,9 @@ pub struct InterpolateArgs {
     #[arg(long)]
     pub repair: bool,
     /// With --fill: how each gap (a run of listed frames) is rebuilt: interpolate (RIFE), generate
-    /// (the video model makes the frames between the good frames at each end) or auto (generate
-    /// where the model's manifest says it wins on a gap that long; the effect's default).
+    /// (the video model makes the frames between, from the good frames on each side) or auto
+    /// (generate where the model's manifest says it wins: gaps that long, with a --gap-prompt where
+    /// it asks for one; the effect's default).
     #[arg(long, value_enum, requires = "fill")]
     pub gap: Option<GapArg>,
     /// With --fill: what generated gaps show (Gap Prompt), for example the clip's caption.

@@ -1,7 +1,7 @@
 //! The manifest's optional `gap` block: how a video model fills a gap in a clip when Interpolate's
-//! Fill Frames generates it (a shot between the good frames at each end, the End on a Frame
-//! machinery). Every field is optional; a model without the block still fills gaps when asked
-//! (Gap Method Generate), with its default steps and guidance, and Gap Method Auto never picks it.
+//! Fill Frames generates it (a shot conditioned on the good frames on each side). Every field is
+//! optional; a model without the block still fills gaps when asked (Gap Method Generate), with its
+//! default steps and guidance and the frame at each end, and Gap Method Auto never picks it.
 //!
 //! ```json
 //! "gap": {"min_frames": 6, "auto_needs_prompt": true, "context_frames": 3, "steps": 20,

@@ -119,9 +119,16 @@ pub(super) fn plan_fill(values: &ParamValues, t: f64, source: FrameRange) -> Res
         (Some(b), Some(a)) => {
             // A gap that may be generated reads the run of good frames beyond each end (up to
             // the most a manifest may ask for, stopping at another gap or the source's ends);
-            // an interpolated one only the two frames at its ends.
-            let reach =
-                if values.choice(PARAM_GAP_METHOD).ok() == Some(GAP_INTERPOLATE) { 0 } else { MAX_CONTEXT_FRAMES - 1 };
+            // an interpolated one only the two frames at its ends. So does Auto without a Gap
+            // Prompt, which mostly interpolates (Kinema-tiny's manifest generates only prompted
+            // gaps): hosts render every frame a plan names.
+            let method = values.choice(PARAM_GAP_METHOD).ok();
+            let prompted = values.string(PARAM_GAP_PROMPT).is_ok_and(|p| !p.trim().is_empty());
+            let reach = match method {
+                Some(GAP_INTERPOLATE) => 0,
+                Some(GAP_AUTO) if !prompted => 0,
+                _ => MAX_CONTEXT_FRAMES - 1,
+            };
             let good = |t: i64| t >= first && t <= last && !bad.contains(t);
             let lead = (1..=reach as i64).take_while(|&k| b.checked_sub(k).is_some_and(good)).count() as i64;
             let trail = (1..=reach as i64).take_while(|&k| a.checked_add(k).is_some_and(good)).count() as i64;
@@ -168,21 +175,25 @@ mod tests {
 
     #[test]
     fn fill_rebuilds_listed_frames_between_the_good_frames_around_their_gap() {
-        let v = fill("12, 40-42");
+        let mut v = fill("12, 40-42");
+        v.set(PARAM_GAP_PROMPT, ParamValue::String("a red circle moving right".into()));
         assert_eq!(plan(&v, 11.0, SRC).unwrap(), FramePlan::PassThrough { source_time: 11.0 });
         // Auto may generate: the good frames beyond each end are read too, up to another gap.
         assert_eq!(plan(&v, 12.0, SRC).unwrap(), gap(11.0, 13.0, 12, (3.0, 21.0)));
         assert_eq!(plan(&v, 41.0, SRC).unwrap(), gap(39.0, 43.0, 41, (31.0, 51.0)));
         assert_eq!(INTERPOLATE.frames_needed(&v, 40.0, SRC).unwrap(), Some(FrameRange::new(31.0, 51.0)));
-        let near = fill("3, 5-6, 98");
+        let mut near = fill("3, 5-6, 98");
+        near.set(PARAM_GAP_METHOD, ParamValue::Choice(GAP_GENERATE));
         assert_eq!(plan(&near, 5.0, SRC).unwrap(), gap(4.0, 7.0, 5, (4.0, 15.0)), "frame 3 is another gap");
         assert_eq!(plan(&near, 3.0, SRC).unwrap(), gap(2.0, 4.0, 3, (0.0, 4.0)), "the source starts at 0");
         assert_eq!(plan(&near, 98.0, SRC).unwrap(), gap(97.0, 99.0, 98, (89.0, 99.0)), "and ends at 99");
-        // An interpolated gap reads only its two good frames.
-        let mut rife = fill("12, 40-42");
+        // An interpolated gap reads only its two good frames; so does Auto without a Gap Prompt.
+        let mut rife = v.clone();
         rife.set(PARAM_GAP_METHOD, ParamValue::Choice(GAP_INTERPOLATE));
         assert_eq!(plan(&rife, 41.0, SRC).unwrap(), gap(39.0, 43.0, 41, (39.0, 43.0)));
         assert_eq!(INTERPOLATE.frames_needed(&rife, 40.0, SRC).unwrap(), Some(FrameRange::new(39.0, 43.0)));
+        let unprompted = fill("12, 40-42");
+        assert_eq!(plan(&unprompted, 41.0, SRC).unwrap(), gap(39.0, 43.0, 41, (39.0, 43.0)));
         assert_eq!(fraction(39.0, 43.0, 41), 0.5);
         assert_eq!(missing(39.0, 43.0), 3);
         // The frame takes the size of the nearer good frame (halfway: the later one).

@@ -1,9 +1,8 @@
 //! Fill Frames, one frame of a gap: decide how the gap is filled (Gap Method; Auto asks the
-//! generation model's manifest for the shortest gap it generates), then make the frame as an
-//! in-between ([`super::interpolate`]) or as a frame of the shot generated between the good
-//! frames at the gap's ends ([`super::generate`], the End on a Frame machinery: one shot per gap
-//! and parameter set, made once in the clip cache and served to every frame and thread). Status
-//! names the gap and the method.
+//! generation model's manifest which gaps it generates), then make the frame as an in-between
+//! ([`super::interpolate`]) or as a frame of the shot generated from the good frames on each side
+//! of the gap ([`super::generate`]: one shot per gap and parameter set, made once in the clip cache
+//! and served to every frame and thread). Status names the gap and the method.
 
 use super::generate::{self, ShotParams};
 use super::{failed, frame_label, interpolate, Host, Output, RenderError, RenderResult, SourceFrames};

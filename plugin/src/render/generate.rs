@@ -100,12 +100,29 @@ pub fn render(
     // The frame is matched and fitted at the image's own size too (a render scale above 1 would
     // make it larger than the full size checked with the shot).
     check_output_size((bounds.width(), bounds.height())).map_err(failed)?;
-    let mut fetch = |range: FrameRange| -> RenderResult<Vec<Frame>> {
+    // Frames from `first` stepping by `step` (1 or -1), at most `count`; only the first must exist
+    // (a context frame the host cannot give ends the run there).
+    let mut fetch_run = |first: i64, step: i64, count: usize| -> RenderResult<Vec<Frame>> {
         let frames = frames.as_deref_mut().ok_or_else(|| RenderError::failed("The Source clip is not connected."))?;
         let mut out = Vec::new();
-        for t in range.first.round() as i64..=range.last.round() as i64 {
-            let f = frames.get(t)?.ok_or_else(|| RenderError::failed(format!("The host has no source frame {t}.")))?;
-            out.push(f.frame.clone());
+        for t in (0..count as i64).map_while(|k| first.checked_add(k * step)) {
+            match frames.get(t)? {
+                Some(f) => out.push(f.frame.clone()),
+                None if out.is_empty() => {
+                    return Err(RenderError::failed(format!("The host has no source frame {t}.")))
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    };
+    let mut fetch = |range: FrameRange| -> RenderResult<Vec<Frame>> {
+        let (first, last) = (range.first.round() as i64, range.last.round() as i64);
+        let count =
+            (i128::from(last) - i128::from(first) + 1).clamp(0, crate::diffusion::limits::MAX_FRAMES as i128) as usize;
+        let out = fetch_run(first, 1, count)?;
+        if out.len() < count {
+            return Err(RenderError::failed(format!("The host has no source frame {}.", first + out.len() as i64)));
         }
         Ok(out)
     };
@@ -146,10 +163,16 @@ pub fn render(
             (Shot::Extend { direction, context, added }, index)
         }
         ModelWork::Gap { before, after, frame, context } => {
-            // Up to `context_frames` good frames each side, the gap's own ends included.
-            let reach = params.context_frames.unwrap_or(1).max(1) as f64 - 1.0;
-            let lead = fetch(FrameRange::new((before - reach).max(context.first), before))?;
-            let trail = fetch(FrameRange::new(after, (after + reach).min(context.last)))?;
+            // Up to `context_frames` good frames each side, the gap's own ends included: outward
+            // from the gap, as far as the plan's context and the host's frames go.
+            let want = params.context_frames.unwrap_or(1).max(1);
+            let (b, a) = (before.round() as i64, after.round() as i64);
+            let span = |lo: i64, hi: i64| (i128::from(hi) - i128::from(lo) + 1).clamp(1, want as i128) as usize;
+            let (lead_count, trail_count) =
+                (span(context.first.round() as i64, b), span(a, context.last.round() as i64));
+            let mut lead = fetch_run(b, -1, lead_count)?;
+            lead.reverse();
+            let trail = fetch_run(a, 1, trail_count)?;
             let missing = crate::effects::gap::missing(before, after) as usize;
             between = Some((before, after));
             if matching()? {

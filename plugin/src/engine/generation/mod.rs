@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+mod between;
 mod matching;
 mod pieces;
 mod storyboard;
@@ -222,24 +223,7 @@ pub fn shot_clip(
             // Several good frames each side show the model how things move into and out of the
             // gap, which one keyframe each side cannot: the leading ones condition in place from
             // frame 0, the following ones are a clip condition just after the gap.
-            let mut kb = fit_down(before.len().min(m.max_context_frames()));
-            let mut ka = fit_down(after.len().min(m.max_context_frames()));
-            if kb == 0 || ka == 0 {
-                return Err(EngineError::Input(format!(
-                    "a gap needs at least {} good frames on each side for this model",
-                    rule.plus
-                )));
-            }
-            // Fewer context frames where they would take the shot past one window (those after
-            // the gap first: the frames leading in were measured to matter more); a gap longer
-            // than a window is made by the long pipeline, which holds one keyframe at each end.
-            let one_window = |kb: usize, ka: usize| {
-                matches!(windows::plan(m, m.frames_for(kb + missing + ka), settings.fps, false), Ok(None))
-            };
-            while !one_window(kb, ka) && (kb > 1 || ka > 1) {
-                let larger = if kb > ka { &mut kb } else { &mut ka };
-                *larger = fit_down(*larger - 1).max(1);
-            }
+            let (kb, ka) = between::context(m, (before.len(), after.len()), missing, settings.fps)?;
             let before: Vec<Frame> = before[before.len() - kb..].iter().map(fit).collect();
             let after: Vec<Frame> = after[..ka].iter().map(fit).collect();
             let at = kb + missing;

@@ -18,6 +18,10 @@ pub const INTERPOLATE: &str = "com.kinema.Interpolate";
 pub fn bundle_path() -> &'static Path {
     static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
     BUNDLE.get_or_init(|| {
+        // The plugin switches ONNX Runtime's telemetry off through the environment unless it is off
+        // already; its write (another copy of std, another lock) raced with this process's spawns of
+        // `kinema` (EFAULT). Written here, under this std's lock, it is never written there.
+        std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
         let options = Options { profile: Profile::Debug, flavour: Flavour::Cpu, out: None, with_cli: true };
         kinema_bundle::build(&options).unwrap_or_else(|e| panic!("building the test bundle failed: {e:#}"))
     })

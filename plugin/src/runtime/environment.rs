@@ -32,11 +32,19 @@ pub fn telemetry_opted_in() -> bool {
 
 /// Turns ONNX Runtime's telemetry off for this process unless the user opted in. Must run before
 /// the library is loaded; the host may have other threads, but this runs once, under `INIT`, on
-/// the first model request (never during Load or Describe), and only writes one variable.
+/// the first model request (never during Load or Describe), and only writes one variable, and
+/// only where it is not set already: writing the environment races with any other thread that
+/// reads it (the host's, or a process it starts: a test host's spawn failed with EFAULT once), so a
+/// facility that sets `ORT_DISABLE_TELEMETRY=1` in the host's environment avoids the write.
 fn disable_ort_telemetry() {
-    if !telemetry_opted_in() {
+    if must_switch_off(telemetry_opted_in(), std::env::var(ORT_TELEMETRY_OFF_ENV).ok().as_deref()) {
         std::env::set_var(ORT_TELEMETRY_OFF_ENV, "1");
     }
+}
+
+/// Whether ONNX Runtime's switch must be written: telemetry not opted in and the switch not on.
+fn must_switch_off(opted_in: bool, switch: Option<&str>) -> bool {
+    !opted_in && switch != Some("1")
 }
 
 /// The Environment, loading the runtime library on first use.
@@ -74,4 +82,17 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::must_switch_off;
+
+    #[test]
+    fn the_environment_is_written_only_when_the_switch_is_not_on_already() {
+        assert!(must_switch_off(false, None));
+        assert!(must_switch_off(false, Some("0")));
+        assert!(!must_switch_off(false, Some("1")), "already off: no write racing other threads");
+        assert!(!must_switch_off(true, None), "the user opted in");
+    }
 }

@@ -16,7 +16,7 @@
 //! the horizontally flipped pair flipped back (2 runs) and also the vertically flipped (3 runs):
 //! PSNR against the real middle frame, and the cost in network runs.
 //!
-//! `cargo bench -p kinema-e2e --bench interpolation [-- --frames N]`. Ratios are what matter:
+//! `cargo bench -p kinema-e2e --bench interpolation [-- --frames N] [--size WxH]`. Ratios are what matter:
 //! plugin/raw (goal ≥ 0.95) and plugin/pytorch (goal > 1 on CPU).
 
 use std::collections::BTreeMap;
@@ -53,9 +53,11 @@ fn main() -> anyhow::Result<()> {
         "{:>10} {:>12} {:>12} {:>12} {:>12} {:>14} {:>14}",
         "size", "raw fps", "plugin fps", "pytorch fps", "plugin/raw", "plugin/pytorch", "filling fps"
     );
+    // `--size 3840x2160` measures one size (for profiling one of them).
+    let only: Option<String> = std::env::args().skip_while(|a| a != "--size").nth(1);
     let host = Host::new();
     let bundle = host.load_bundle(&bundle_path)?;
-    for (w, h) in SIZES {
+    for (w, h) in SIZES.into_iter().filter(|(w, h)| only.as_ref().is_none_or(|o| *o == format!("{w}x{h}"))) {
         // The graph the plugin's Auto flow scale picks: full scale up to 1440p, half scale above.
         let (graph, pad) = if w * h > 2560 * 1440 { ("rife_s05_fp32.onnx", 128) } else { ("rife_s1_fp32.onnx", 64) };
         let (raw, plugin, filling) = side_by_side(&model_dir.join(graph), pad, &bundle, &a, &b, w, h, frames)?;

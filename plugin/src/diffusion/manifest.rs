@@ -503,6 +503,16 @@ impl Manifest {
         (wanted - plus).div_ceil(mult) * mult + plus
     }
 
+    /// The longest clip the model can make of at most `n` frames (rounding down; 0 when even the
+    /// shortest is longer): how many of `n` given frames a condition can use.
+    pub fn frames_within(&self, n: usize) -> usize {
+        let FrameRule { mult, plus } = self.latent.frame_rule;
+        if n < plus {
+            return 0;
+        }
+        (n - plus) / mult * mult + plus
+    }
+
     /// Size rounded to the VAE's multiple (at least one multiple).
     pub fn size_for(&self, width: usize, height: usize) -> (usize, usize) {
         let m = self.latent.hw_multiple;

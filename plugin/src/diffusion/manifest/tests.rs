@@ -208,3 +208,17 @@ fn a_low_noise_expert_needs_a_boundary_inside_the_schedule_and_keeps_its_guidanc
     assert_eq!(cfg(Some(3.0)).low_noise(8.0), 6.0);
     assert_eq!(cfg(None).low_noise(5.5), 5.5, "no pair: the same guidance");
 }
+
+#[test]
+fn frame_counts_round_up_to_a_clip_the_model_makes_or_down_to_one_that_fits() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/kinema-tiny");
+    let mut m = Manifest::load(&root, "kinema-tiny").unwrap();
+    // Kinema-tiny: 2k+1 frames.
+    assert_eq!([0, 1, 2, 3, 10].map(|n| m.frames_for(n)), [1, 1, 3, 3, 11]);
+    assert_eq!([0, 1, 2, 3, 10].map(|n| m.frames_within(n)), [0, 1, 1, 3, 9]);
+    // 8k+1 (LTX-Video): 0 when even one frame is more than given.
+    m.latent.frame_rule = FrameRule { mult: 8, plus: 1 };
+    assert_eq!([0, 1, 8, 9, 17].map(|n| m.frames_within(n)), [0, 1, 1, 9, 17]);
+    m.latent.frame_rule = FrameRule { mult: 4, plus: 5 };
+    assert_eq!([4, 5, 8, 9].map(|n| m.frames_within(n)), [0, 5, 5, 9]);
+}

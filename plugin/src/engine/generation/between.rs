@@ -18,9 +18,8 @@ pub(super) fn context(
     fps: f64,
 ) -> Result<(usize, usize), EngineError> {
     let rule = m.latent.frame_rule;
-    let fit_down = |n: usize| if n < rule.plus { 0 } else { (n - rule.plus) / rule.mult * rule.mult + rule.plus };
-    let mut kb = fit_down(before.min(m.max_context_frames()));
-    let mut ka = fit_down(after.min(m.max_context_frames()));
+    let mut kb = m.frames_within(before.min(m.max_context_frames()));
+    let mut ka = m.frames_within(after.min(m.max_context_frames()));
     if kb == 0 || ka == 0 {
         return Err(EngineError::Input(format!(
             "a gap needs at least {} good frames on each side for this model",
@@ -30,13 +29,13 @@ pub(super) fn context(
     let t = m.latent.temporal_ratio.max(1);
     if !(kb + missing).is_multiple_of(t) {
         let prefix = m.conditioning.condition.as_ref().map_or(0, |c| c.num_prefix_latent_frames);
-        ka = fit_down(ka.min((prefix.max(1) - 1) * t + 1)).max(1);
+        ka = m.frames_within(ka.min((prefix.max(1) - 1) * t + 1)).max(1);
     }
     let one_window =
         |kb: usize, ka: usize| matches!(windows::plan(m, m.frames_for(kb + missing + ka), fps, false), Ok(None));
     while !one_window(kb, ka) && (kb > 1 || ka > 1) {
         let larger = if kb > ka { &mut kb } else { &mut ka };
-        *larger = fit_down(*larger - 1).max(1);
+        *larger = m.frames_within(*larger - 1).max(1);
     }
     Ok((kb, ka))
 }

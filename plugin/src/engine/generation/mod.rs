@@ -164,8 +164,6 @@ pub fn shot_clip(
     };
     let (width, height) = generation_size(m, settings.output_size);
     let rule = m.latent.frame_rule;
-    // Longest valid clip (mult·k + plus) not longer than `n`.
-    let fit_down = |n: usize| if n < rule.plus { 0 } else { (n - rule.plus) / rule.mult * rule.mult + rule.plus };
     let fit = |f: &Frame| resize_cover(f, width, height);
     // What a shot's key and a long shot's window keys share: all but the prompt, kind and length.
     let fields = KeyBuilder::new("kinema.shot.v2")
@@ -246,7 +244,7 @@ pub fn shot_clip(
             (Mode::Conditions(conditions), m.frames_for(at + ka), kb - 1, false)
         }
         Shot::Extend { direction, context, added } => {
-            let k = fit_down(context.len().min(m.max_context_frames()));
+            let k = m.frames_within(context.len().min(m.max_context_frames()));
             if k == 0 {
                 return Err(EngineError::Input(format!(
                     "Extend needs at least {} context frames for this model (it has {})",

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use kinema_e2e::*;
 use kinema_host::{ClipSource, Context, HostImage, Instance, ParamValue, RenderOutput, RenderRequest};
@@ -133,6 +133,15 @@ fn a_gap_model_that_does_not_exist_fails_the_gap_and_renders_nothing() {
     }
 }
 
+/// Fill Frames generating frames 4-11 of `clip` with the model folder `model`, the fixture's
+/// caption as Gap Prompt.
+fn generating(clip: &BTreeMap<i64, HostImage>, model: &Path) -> Instance {
+    let inst = fill(clip, "Generate");
+    inst.set_param("gap_model", ParamValue::String(model.to_string_lossy().into_owned())).unwrap();
+    inst.set_param("gap_prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
+    inst
+}
+
 /// A copy of Kinema-tiny whose manifest has `gap` as its gap block (its folder); the copy and the
 /// folder holding it go when it is dropped, also when the test fails.
 fn tiny_with_gap(name: &str, gap: serde_json::Value) -> GapModel {
@@ -216,9 +225,7 @@ fn a_generated_gap_reads_as_many_good_frames_each_side_as_its_manifest_asks() {
         if let Some(t) = changed {
             clip.insert(t, source[&16].clone());
         }
-        let inst = fill(&clip, "Generate");
-        inst.set_param("gap_model", ParamValue::String(model.to_string_lossy().into_owned())).unwrap();
-        inst.set_param("gap_prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
+        let inst = generating(&clip, model);
         let out = render(&inst, vec![t_before(), 7, t_after()], 1);
         assert!(out.failures().is_empty(), "{:?}", out.failures());
         assert!(image(&out, t_before()).data == clip[&t_before()].data, "the good frame passes through");
@@ -240,9 +247,7 @@ fn a_generated_gap_reads_as_many_good_frames_each_side_as_its_manifest_asks() {
     // A context frame the host cannot give ends the run there: the gap is still made.
     let mut holed = source.clone();
     holed.remove(&1);
-    let inst = fill(&holed, "Generate");
-    inst.set_param("gap_model", ParamValue::String(three.to_string_lossy().into_owned())).unwrap();
-    inst.set_param("gap_prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
+    let inst = generating(&holed, &three);
     let out = render(&inst, vec![7], 1);
     assert!(out.failures().is_empty(), "a missing context frame fails the gap: {:?}", out.failures());
     assert!(mean_abs(image(&out, 7), &base) > 1e-4, "frames 2-3 are fewer than 1-3 (cut to 3 alone)");
@@ -267,10 +272,8 @@ fn a_gap_too_long_for_its_context_in_one_window_reads_fewer_good_frames_or_goes_
         if let Some(t) = changed {
             clip.insert(t, source[&8].clone());
         }
-        let inst = fill(&clip, "Generate");
+        let inst = generating(&clip, &model);
         inst.set_param("fill_frames", ParamValue::String(list.into())).unwrap();
-        inst.set_param("gap_model", ParamValue::String(model.to_string_lossy().into_owned())).unwrap();
-        inst.set_param("gap_prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
         let out = render(&inst, vec![frame], 1);
         assert!(out.failures().is_empty(), "{list}: {:?}", out.failures());
         (image(&out, frame).clone(), status(&inst))
@@ -284,10 +287,8 @@ fn a_gap_too_long_for_its_context_in_one_window_reads_fewer_good_frames_or_goes_
         assert_eq!(differs, read, "12-frame gap: does frame 11 depend on frame {t}?");
     }
     // 20 missing frames: longer than a window even with one frame each side; made in windows.
-    let inst = fill(&source, "Generate");
+    let inst = generating(&source, &model);
     inst.set_param("fill_frames", ParamValue::String("6-25".into())).unwrap();
-    inst.set_param("gap_model", ParamValue::String(model.to_string_lossy().into_owned())).unwrap();
-    inst.set_param("gap_prompt", ParamValue::String(TINY_FIXTURE_PROMPT.into())).unwrap();
     let out = render(&inst, vec![5, 6, 15, 25, 26], 1);
     assert!(out.failures().is_empty(), "{:?}", out.failures());
     assert!(image(&out, 5).data == source[&5].data && image(&out, 26).data == source[&26].data);
